@@ -1,0 +1,49 @@
+/* The backup engine: walk -> read -> chunk + fingerprint -> dedup ->
+ * seal -> pack -> store, on a pool of worker threads. */
+#ifndef CAIRN_BACKUP_H
+#define CAIRN_BACKUP_H
+
+#include "cairn/repo.h"
+#include "cairn/snapshot.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cairn_progress {
+	uint64_t files_done;
+	uint64_t bytes_done;
+	uint64_t files_total; /* 0 if unknown */
+	uint64_t bytes_total; /* 0 if unknown */
+	const char *current;  /* a path being worked on, or NULL */
+} cairn_progress;
+
+/* Called from one thread, at most a few times a second. */
+typedef void (*cairn_progress_cb)(void *ud, const cairn_progress *p);
+/* A non-fatal problem with one path (unreadable, changed while read, ...). */
+typedef void (*cairn_warn_cb)(void *ud, const char *path, const char *message);
+
+typedef struct cairn_backup_opts {
+	const char *const *paths; /* as given; stored as absolute paths */
+	size_t n_paths;
+	const char *const *tags;
+	size_t n_tags;
+	const char *host;             /* NULL: gethostname() */
+	const char *const *excludes;  /* fnmatch(3) globs; see docs */
+	size_t n_excludes;
+	int one_file_system;
+	int dry_run;  /* read and chunk, store nothing */
+	int threads;  /* 0: number of CPUs */
+	cairn_progress_cb progress;
+	cairn_warn_cb warn;
+	void *ud;
+} cairn_backup_opts;
+
+/* Backs up; on success (or CAIRN_EPARTIAL: some paths could not be read,
+ * the snapshot is still written) *out holds the snapshot, the caller
+ * clears it. */
+int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *out);
+
+/* Whether path matches one of the exclude globs (pure). */
+int cairn_exclude_match(const char *const *globs, size_t n, const char *path);
+
+#endif

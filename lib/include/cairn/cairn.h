@@ -1,0 +1,23 @@
+/* libcairn: content-defined deduplicating backup. */
+#ifndef CAIRN_H
+#define CAIRN_H
+
+#define CAIRN_VERSION "0.1.0"
+
+#include "cairn/errors.h"
+#include "cairn/chunker.h"
+#include "cairn/fingerprint.h"
+#include "cairn/seal.h"
+#include "cairn/keys.h"
+#include "cairn/pack.h"
+#include "cairn/indexfile.h"
+#include "cairn/manifest.h"
+#include "cairn/store.h"
+#include "cairn/sys/index.h"
+#include "cairn/repo.h"
+#include "cairn/snapshot.h"
+#include "cairn/tree.h"
+#include "cairn/backup.h"
+#include "cairn/restore.h"
+
+#endif

@@ -1,0 +1,26 @@
+/* Chunk fingerprints: HMAC-SHA-256 keyed with the repository's fingerprint
+ * key, and plain SHA-256 for object ids. Both use OpenSSL's libcrypto
+ * (SHA-NI where the CPU has it). */
+#ifndef CAIRN_FINGERPRINT_H
+#define CAIRN_FINGERPRINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAIRN_FP_SIZE 32
+#define CAIRN_ID_SIZE 32     /* object ids: SHA-256 */
+#define CAIRN_ID_HEX 64
+
+/* Precomputed HMAC state for one key; one per thread (not thread-safe). */
+typedef struct cairn_fingerprinter cairn_fingerprinter;
+
+int cairn_fingerprinter_new(cairn_fingerprinter **out, const uint8_t key[32]);
+void cairn_fingerprinter_free(cairn_fingerprinter *f); /* NULL is fine */
+/* out = HMAC-SHA-256(key, data). 0 or CAIRN_ERROR. */
+int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const void *data,
+		      size_t len);
+
+/* out = SHA-256(data). */
+void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len);
+
+#endif

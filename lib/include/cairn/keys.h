@@ -1,0 +1,37 @@
+/* Repository keys: a random 256-bit master key, sealed per password with
+ * Argon2id (libsodium crypto_pwhash) and XChaCha20-Poly1305, stored as
+ * keys/<id>. Subkeys for encryption and fingerprints are derived from the
+ * master key with crypto_kdf. File layout: lib/keys_format.h. */
+#ifndef CAIRN_KEYS_H
+#define CAIRN_KEYS_H
+
+#include "util/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAIRN_KEY_SIZE 32
+
+/* Argon2id cost; defaults are libsodium's "moderate" limits. */
+typedef struct cairn_kdf_params {
+	uint64_t opslimit;
+	uint64_t memlimit; /* bytes */
+} cairn_kdf_params;
+
+void cairn_kdf_params_default(cairn_kdf_params *out);
+/* CAIRN_EINVAL unless within libsodium's bounds and at most 4 GiB memory. */
+int cairn_kdf_params_check(const cairn_kdf_params *p);
+
+/* Seals master under password; appends the key file's bytes to out. */
+int cairn_key_seal(cairn_buf *out, const uint8_t master[CAIRN_KEY_SIZE], const char *password,
+		   size_t password_len, const cairn_kdf_params *kdf);
+/* Opens a key file. CAIRN_EAUTH for a wrong password, CAIRN_ECORRUPT for
+ * a malformed file (including out-of-bounds KDF parameters). */
+int cairn_key_open(uint8_t master_out[CAIRN_KEY_SIZE], const void *file, size_t len,
+		   const char *password, size_t password_len);
+
+/* Subkeys of a master key. */
+void cairn_keys_derive(const uint8_t master[CAIRN_KEY_SIZE], uint8_t enc_out[CAIRN_KEY_SIZE],
+		       uint8_t fp_out[CAIRN_KEY_SIZE]);
+
+#endif

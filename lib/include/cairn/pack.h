@@ -1,0 +1,65 @@
+/* Packs: many sealed blobs back to back, then a sealed trailer listing
+ * them, then the trailer's length. Pack id = SHA-256 of the pack's bytes.
+ * Pure encoding and decoding; the caller stores the bytes.
+ *
+ *   blob_0 || blob_1 || ... || sealed_trailer || u32le(len(sealed_trailer))
+ *
+ * The trailer's plaintext (kind CAIRN_BLOB_TRAILER, fingerprint all zero):
+ *   u8 version (1) || varint count || count * entry
+ *   entry = fp[32] || u8 kind || u32le offset || u32le length || u32le raw_length
+ * Blobs are written in a random order (shuffled at finish), not the order
+ * they were added. Layout constants: lib/pack_format.h. */
+#ifndef CAIRN_PACK_H
+#define CAIRN_PACK_H
+
+#include "cairn/fingerprint.h"
+#include "cairn/seal.h"
+#include "util/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAIRN_PACK_TARGET_DEFAULT (16u * 1024 * 1024)
+
+typedef struct cairn_pack_entry {
+	uint8_t fp[CAIRN_FP_SIZE];
+	uint8_t kind;
+	uint32_t offset;     /* of the sealed blob in the pack */
+	uint32_t length;     /* of the sealed blob */
+	uint32_t raw_length; /* of the plaintext */
+} cairn_pack_entry;
+
+typedef struct cairn_pack_writer {
+	cairn_buf data;            /* sealed blobs so far, then the whole pack */
+	cairn_pack_entry *entries; /* in the order added */
+	size_t count;
+	size_t cap;
+} cairn_pack_writer;
+
+void cairn_pack_writer_init(cairn_pack_writer *w);
+void cairn_pack_writer_free(cairn_pack_writer *w);
+/* Empties the writer for the next pack, keeping its allocations. */
+void cairn_pack_writer_reset(cairn_pack_writer *w);
+/* Seals plain (len <= UINT32_MAX) and adds it as a blob. */
+int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
+		   uint8_t kind, const void *plain, size_t len);
+/* Bytes the pack holds so far (blobs only). */
+static inline size_t cairn_pack_size(const cairn_pack_writer *w)
+{
+	return w->data.len;
+}
+/* Shuffles the blobs, appends the sealed trailer and its length, and
+ * computes the pack id. Afterwards w->data holds the whole pack and
+ * w->entries the final offsets. */
+int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIRN_ID_SIZE]);
+
+/* Length of the sealed trailer from the pack's last 4 bytes; CAIRN_ECORRUPT
+ * unless 0 < length <= pack_size - 4. */
+int cairn_pack_trailer_length(const uint8_t last4[4], uint64_t pack_size, uint32_t *len_out);
+/* Opens and parses a sealed trailer of a pack of pack_size bytes. Every
+ * entry must lie inside the blob area, entries must not overlap, and the
+ * count must fit the trailer. *entries_out is the caller's to free. */
+int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len, uint64_t pack_size,
+			     cairn_pack_entry **entries_out, size_t *count_out);
+
+#endif

@@ -1,0 +1,60 @@
+/* Snapshot records: snapshots/<id>, a sealed JSON object (kind
+ * CAIRN_BLOB_SNAPSHOT); id = SHA-256 of the stored bytes. */
+#ifndef CAIRN_SNAPSHOT_H
+#define CAIRN_SNAPSHOT_H
+
+#include "cairn/manifest.h"
+#include "cairn/repo.h"
+
+#include <stdint.h>
+
+typedef struct cairn_summary {
+	uint64_t files_new, files_changed, files_unchanged;
+	uint64_t dirs, others;      /* directories; symlinks, devices, ... */
+	uint64_t bytes_read;        /* file content read from disk */
+	uint64_t bytes_total;       /* size of all files in the snapshot */
+	uint64_t bytes_added;       /* stored bytes added to the repository */
+	uint64_t blobs_added;
+	uint64_t errors;            /* entries that could not be read */
+	uint64_t duration_ns;
+} cairn_summary;
+
+typedef struct cairn_snapshot {
+	uint8_t id[CAIRN_ID_SIZE]; /* set by save / load */
+	int64_t time_ns;           /* since the epoch, UTC */
+	char *host;
+	char *user;
+	char **paths;
+	size_t n_paths;
+	char **tags;
+	size_t n_tags;
+	int has_parent;
+	uint8_t parent[CAIRN_ID_SIZE];
+	cairn_chunk_ref *manifest; /* the manifest stream's chunks */
+	size_t n_manifest;
+	uint64_t manifest_size;
+	cairn_summary summary;
+} cairn_snapshot;
+
+void cairn_snapshot_clear(cairn_snapshot *s);
+
+/* The record as stored (before sealing), and as `snapshots --json` shows
+ * it when with_id. */
+int cairn_snapshot_to_json(cairn_buf *out, const cairn_snapshot *s, int with_id);
+int cairn_snapshot_from_json(cairn_snapshot *out, const void *json, size_t len);
+
+/* Seals and stores s; sets s->id. */
+int cairn_snapshot_save(cairn_repo *r, cairn_snapshot *s);
+int cairn_snapshot_load(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE], cairn_snapshot *out);
+/* Every snapshot, oldest first. An unreadable record fails the call with
+ * a message naming it. */
+int cairn_snapshot_list(cairn_repo *r, cairn_snapshot **out, size_t *count_out);
+void cairn_snapshot_list_free(cairn_snapshot *list, size_t count);
+/* name: a full id, a unique prefix, or "latest". CAIRN_ENOTFOUND or
+ * CAIRN_EINVAL (ambiguous prefix) with a message. */
+int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN_ID_SIZE]);
+
+/* Formats time_ns as RFC 3339 UTC with nanoseconds into out (>= 40 bytes). */
+void cairn_time_format(char *out, size_t size, int64_t time_ns);
+
+#endif

@@ -1,0 +1,39 @@
+/* Opening a store by location, and the calls every backend answers. */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include "cairn/sys/store.h"
+
+/* location: a path, file:///path, or (later) s3:http[s]://host/bucket/prefix. */
+int cairn_store_open(cairn_store **out, const char *location, int create);
+
+static inline int cairn_store_put(cairn_store *s, const char *key, const void *data, size_t len,
+				  unsigned flags)
+{
+	return s->ops->put(s, key, data, len, flags);
+}
+static inline int cairn_store_get(cairn_store *s, const char *key, uint64_t offset,
+				  uint64_t length, cairn_buf *out)
+{
+	return s->ops->get(s, key, offset, length, out);
+}
+static inline int cairn_store_stat(cairn_store *s, const char *key, uint64_t *size_out)
+{
+	return s->ops->stat(s, key, size_out);
+}
+static inline int cairn_store_list(cairn_store *s, const char *prefix, cairn_store_list_cb cb,
+				   void *ud)
+{
+	return s->ops->list(s, prefix, cb, ud);
+}
+static inline int cairn_store_del(cairn_store *s, const char *key)
+{
+	return s->ops->del(s, key);
+}
+static inline void cairn_store_free(cairn_store *s)
+{
+	if (s)
+		s->ops->free(s);
+}
+
+#endif

@@ -1,0 +1,62 @@
+/* The fingerprint index backend table, for implementors.
+ *
+ * An index maps a chunk fingerprint to where its sealed blob lives
+ * (pack id, offset, length). It is an accelerator: the store's index/
+ * objects can always rebuild it. Backends must be safe to call from
+ * several threads at once. */
+#ifndef CAIRN_SYS_INDEX_H
+#define CAIRN_SYS_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cairn_index_entry {
+	uint8_t fp[32];
+	uint8_t pack[32];
+	uint32_t offset;
+	uint32_t length;
+	uint32_t raw_length;
+	uint8_t kind;
+} cairn_index_entry;
+
+typedef struct cairn_index cairn_index;
+
+#define CAIRN_INDEX_OPS_VERSION 1
+
+struct cairn_index_ops {
+	int version; /* CAIRN_INDEX_OPS_VERSION */
+	const char *name;
+	/* For each of the n fingerprints: found[i] = 1 and out[i] filled in, or
+	 * found[i] = 0. One batch: one transaction per shard touched. */
+	int (*lookup)(cairn_index *ix, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
+		      uint8_t *found);
+	/* Registers entries. Idempotent: the first registration of a
+	 * fingerprint wins, a repeat is not an error. */
+	int (*insert)(cairn_index *ix, const cairn_index_entry *entries, size_t n);
+	/* Whether the index object with this id was already imported. */
+	int (*object_known)(cairn_index *ix, const uint8_t id[32], int *known_out);
+	/* Records that the index object with this id has been imported. */
+	int (*object_add)(cairn_index *ix, const uint8_t id[32]);
+	/* Number of fingerprints. */
+	int (*count)(cairn_index *ix, uint64_t *count_out);
+	/* Removes everything (for rebuild). */
+	int (*clear)(cairn_index *ix);
+	void (*free)(cairn_index *ix);
+};
+
+struct cairn_index {
+	const struct cairn_index_ops *ops;
+};
+
+/* The embedded backend: SQLite, sharded by the fingerprint's first byte
+ * into nshards (a power of two, 1..256) database files shard-XX.db in dir
+ * (created if missing), WAL mode. */
+int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards);
+
+static inline void cairn_index_free(cairn_index *ix)
+{
+	if (ix)
+		ix->ops->free(ix);
+}
+
+#endif

@@ -1,0 +1,208 @@
+#include "buf.h"
+
+#include "cairn/errors.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cairn_buf_init(cairn_buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void cairn_buf_free(cairn_buf *b)
+{
+	free(b->data);
+	cairn_buf_init(b);
+}
+
+void cairn_buf_clear(cairn_buf *b)
+{
+	b->len = 0;
+}
+
+int cairn_buf_reserve(cairn_buf *b, size_t extra)
+{
+	if (extra <= b->cap - b->len)
+		return 0;
+	if (extra > SIZE_MAX / 2 - b->len)
+		return cairn_error_set(CAIRN_ENOMEM, "buffer too large");
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap - b->len < extra)
+		cap *= 2;
+	uint8_t *p = realloc(b->data, cap);
+	if (!p)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory (%zu bytes)", cap);
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int cairn_buf_append(cairn_buf *b, const void *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	int rc = cairn_buf_reserve(b, len);
+	if (rc)
+		return rc;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+int cairn_buf_append_u8(cairn_buf *b, uint8_t v)
+{
+	return cairn_buf_append(b, &v, 1);
+}
+
+int cairn_buf_append_u32le(cairn_buf *b, uint32_t v)
+{
+	uint8_t p[4];
+	cairn_put_u32le(p, v);
+	return cairn_buf_append(b, p, 4);
+}
+
+int cairn_buf_append_u64le(cairn_buf *b, uint64_t v)
+{
+	uint8_t p[8];
+	cairn_put_u64le(p, v);
+	return cairn_buf_append(b, p, 8);
+}
+
+int cairn_buf_append_varint(cairn_buf *b, uint64_t v)
+{
+	uint8_t p[10];
+	size_t n = 0;
+	do {
+		uint8_t byte = v & 0x7f;
+		v >>= 7;
+		p[n++] = byte | (v ? 0x80 : 0);
+	} while (v);
+	return cairn_buf_append(b, p, n);
+}
+
+int cairn_buf_append_svarint(cairn_buf *b, int64_t v)
+{
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	return cairn_buf_append_varint(b, z);
+}
+
+int cairn_buf_append_bytes(cairn_buf *b, const void *data, size_t len)
+{
+	int rc = cairn_buf_append_varint(b, len);
+	return rc ? rc : cairn_buf_append(b, data, len);
+}
+
+int cairn_buf_append_str(cairn_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	int rc = cairn_buf_reserve(b, n + 1);
+	if (rc)
+		return rc;
+	memcpy(b->data + b->len, s, n + 1);
+	b->len += n;
+	return 0;
+}
+
+int cairn_buf_printf(cairn_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return cairn_error_set(CAIRN_EINVAL, "bad format");
+	int rc = cairn_buf_reserve(b, (size_t)n + 1);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+uint8_t *cairn_buf_detach(cairn_buf *b, size_t *len_out)
+{
+	uint8_t *p = b->data;
+	if (len_out)
+		*len_out = b->len;
+	cairn_buf_init(b);
+	return p;
+}
+
+void cairn_reader_init(cairn_reader *r, const void *data, size_t len)
+{
+	r->data = data;
+	r->len = len;
+	r->pos = 0;
+	r->failed = 0;
+}
+
+const uint8_t *cairn_read_raw(cairn_reader *r, size_t n)
+{
+	if (r->failed || n > r->len - r->pos) {
+		r->failed = 1;
+		return NULL;
+	}
+	const uint8_t *p = r->data + r->pos;
+	r->pos += n;
+	return p;
+}
+
+uint8_t cairn_read_u8(cairn_reader *r)
+{
+	const uint8_t *p = cairn_read_raw(r, 1);
+	return p ? p[0] : 0;
+}
+
+uint32_t cairn_read_u32le(cairn_reader *r)
+{
+	const uint8_t *p = cairn_read_raw(r, 4);
+	return p ? cairn_get_u32le(p) : 0;
+}
+
+uint64_t cairn_read_u64le(cairn_reader *r)
+{
+	const uint8_t *p = cairn_read_raw(r, 8);
+	return p ? cairn_get_u64le(p) : 0;
+}
+
+uint64_t cairn_read_varint(cairn_reader *r)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 70; shift += 7) {
+		const uint8_t *p = cairn_read_raw(r, 1);
+		if (!p)
+			return 0;
+		if (shift == 63 && (*p & 0x7e)) /* would overflow 64 bits */
+			break;
+		v |= (uint64_t)(*p & 0x7f) << shift;
+		if (!(*p & 0x80))
+			return v;
+	}
+	r->failed = 1;
+	return 0;
+}
+
+int64_t cairn_read_svarint(cairn_reader *r)
+{
+	uint64_t z = cairn_read_varint(r);
+	return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+}
+
+const uint8_t *cairn_read_bytes(cairn_reader *r, size_t max, size_t *len_out)
+{
+	uint64_t n = cairn_read_varint(r);
+	if (r->failed || n > max || n > r->len - r->pos) {
+		r->failed = 1;
+		*len_out = 0;
+		return NULL;
+	}
+	*len_out = (size_t)n;
+	return cairn_read_raw(r, (size_t)n);
+}

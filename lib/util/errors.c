@@ -1,0 +1,70 @@
+#include "cairn/errors.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MSG_MAX 1024
+
+static _Thread_local char message[MSG_MAX];
+
+int cairn_error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int cairn_error_set_errno(int code, int errno_value, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(message))
+		snprintf(message + n, sizeof(message) - (size_t)n, ": %s", strerror(errno_value));
+	return code;
+}
+
+int cairn_error_prefix(int code, const char *fmt, ...)
+{
+	char prefix[MSG_MAX], old[MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, message, sizeof(old));
+	if (old[0])
+		snprintf(message, sizeof(message), "%s: %s", prefix, old);
+	else
+		snprintf(message, sizeof(message), "%s", prefix);
+	return code;
+}
+
+const char *cairn_error_last(void)
+{
+	return message;
+}
+
+void cairn_error_clear(void)
+{
+	message[0] = '\0';
+}
+
+const char *cairn_error_name(int code)
+{
+	switch (code) {
+	case CAIRN_OK: return "ok";
+	case CAIRN_ENOTFOUND: return "not found";
+	case CAIRN_EEXISTS: return "already exists";
+	case CAIRN_ECORRUPT: return "corrupt";
+	case CAIRN_EAUTH: return "authentication failed";
+	case CAIRN_EIO: return "I/O error";
+	case CAIRN_ENOREPO: return "no repository";
+	case CAIRN_EINVAL: return "invalid argument";
+	case CAIRN_ENOMEM: return "out of memory";
+	case CAIRN_EPARTIAL: return "partial";
+	default: return "error";
+	}
+}
