@@ -29,16 +29,19 @@ int cairn_error_set_errno(int code, int errno_value, const char *fmt, ...)
 
 int cairn_error_prefix(int code, const char *fmt, ...)
 {
-	char prefix[MSG_MAX], old[MSG_MAX];
+	char old[MSG_MAX];
 	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
 	memcpy(old, message, sizeof(old));
-	if (old[0])
-		snprintf(message, sizeof(message), "%s: %s", prefix, old);
-	else
-		snprintf(message, sizeof(message), "%s", prefix);
+	va_start(ap, fmt);
+	int n = vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(message) - 3 && old[0]) {
+		size_t room = sizeof(message) - (size_t)n - 3;
+		size_t len = strnlen(old, room);
+		memcpy(message + n, ": ", 2);
+		memcpy(message + n + 2, old, len);
+		message[(size_t)n + 2 + len] = '\0';
+	}
 	return code;
 }
 

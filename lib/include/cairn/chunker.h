@@ -33,6 +33,9 @@ typedef struct cairn_chunker {
 	uint64_t mask;
 	uint64_t out_table[256]; /* removes the byte leaving the window */
 	uint64_t mod_table[256]; /* reduces after shifting a byte in */
+	/* for scanning two bytes per step: */
+	uint64_t out2_table[256]; /* removes the byte that left one step earlier */
+	uint64_t mod2_table[256]; /* reduces the top byte after shifting two bytes in */
 	/* state of the current chunk */
 	uint64_t digest;
 	uint8_t window[CAIRN_CHUNKER_WINDOW];

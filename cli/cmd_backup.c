@@ -1,0 +1,254 @@
+#include "cmd.h"
+#include "common.h"
+#include "output.h"
+#include "progress.h"
+
+#include "cairn/backup.h"
+#include "cairn/errors.h"
+#include "util/hex.h"
+#include "util/json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* An exclude file is a short list of globs; the cap bounds a mistake. */
+#define EXCLUDE_FILE_MAX (16u * 1024 * 1024)
+
+enum {
+	OPT_TAG = CLI_OPT_OWN,
+	OPT_HOST,
+	OPT_EXCLUDE,
+	OPT_EXCLUDE_FILE,
+	OPT_ONE_FILE_SYSTEM,
+	OPT_DRY_RUN,
+};
+
+static const struct option options[] = {
+	{"tag", required_argument, NULL, OPT_TAG},
+	{"host", required_argument, NULL, OPT_HOST},
+	{"exclude", required_argument, NULL, OPT_EXCLUDE},
+	{"exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE},
+	{"one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{NULL, 0, NULL, 0},
+};
+
+/* Reads path whole into a NUL-terminated buffer (*out, the caller's). */
+static int read_small_file(const char *path, char **out, size_t *len_out)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "exclude file %s", path);
+	for (;;) {
+		if ((rc = cairn_buf_reserve(&b, 65536)))
+			goto out;
+		ssize_t n = read(fd, b.data + b.len, b.cap - b.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "exclude file %s", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		if (b.len > EXCLUDE_FILE_MAX) {
+			rc = cairn_error_set(CAIRN_EINVAL, "exclude file %s is larger than %u bytes",
+					     path, EXCLUDE_FILE_MAX);
+			goto out;
+		}
+	}
+	if ((rc = cairn_buf_append_u8(&b, '\0')))
+		goto out;
+	*len_out = b.len - 1;
+	*out = (char *)cairn_buf_detach(&b, NULL);
+out:
+	cairn_buf_free(&b);
+	close(fd);
+	return rc;
+}
+
+static int add_exclude_file(const char *path, cli_strv *excludes, cli_strv *texts)
+{
+	char *text;
+	size_t len;
+	int rc = read_small_file(path, &text, &len);
+	if (rc)
+		return rc;
+	/* The globs point into text, which lives as long as excludes. */
+	if ((rc = cli_strv_push(texts, text))) {
+		free(text);
+		return rc;
+	}
+	rc = cli_lines_split(text, len, excludes);
+	if (rc)
+		cairn_error_prefix(rc, "exclude file %s", path);
+	return rc;
+}
+
+static void print_text(const cairn_snapshot *snap, int dry_run)
+{
+	const cairn_summary *s = &snap->summary;
+	char read[32], added[32], duration[32], hex[2 * CAIRN_ID_SIZE + 1];
+
+	cli_size_format(read, sizeof(read), s->bytes_read);
+	cli_size_format(added, sizeof(added), s->bytes_added);
+	cli_duration_format(duration, sizeof(duration), s->duration_ns);
+	printf("Files:     %llu new, %llu changed, %llu unchanged\n",
+	       (unsigned long long)s->files_new, (unsigned long long)s->files_changed,
+	       (unsigned long long)s->files_unchanged);
+	printf("Dirs:      %llu\n", (unsigned long long)s->dirs);
+	if (s->others)
+		printf("Others:    %llu\n", (unsigned long long)s->others);
+	if (s->errors)
+		printf("Errors:    %llu\n", (unsigned long long)s->errors);
+	printf("Read:      %s\n", read);
+	printf("Added:     %s (after dedup and compression)\n", added);
+	printf("Duration:  %s\n", duration);
+	if (dry_run) {
+		printf("dry run: nothing was stored\n");
+	} else {
+		cairn_hex_encode(hex, snap->id, CAIRN_ID_SIZE);
+		printf("snapshot %.8s saved\n", hex);
+	}
+}
+
+static int put_u64(cairn_buf *b, int *first, const char *key, uint64_t v)
+{
+	int rc = cairn_json_key(b, first, key);
+	return rc ? rc : cairn_json_uint(b, v);
+}
+
+static int print_json(const cairn_snapshot *snap, int dry_run)
+{
+	const cairn_summary *s = &snap->summary;
+	cairn_buf b = CAIRN_BUF_INIT;
+	int first = 1, rc;
+
+	if ((rc = cairn_buf_append_u8(&b, '{')) ||
+	    (rc = cairn_json_key(&b, &first, "message_type")) ||
+	    (rc = cairn_json_string(&b, "summary")) ||
+	    (rc = cairn_json_key(&b, &first, "snapshot_id")))
+		goto out;
+	rc = dry_run ? cairn_buf_append(&b, "null", 4) : cli_json_hex(&b, snap->id, CAIRN_ID_SIZE);
+	if (rc || (rc = put_u64(&b, &first, "files_new", s->files_new)) ||
+	    (rc = put_u64(&b, &first, "files_changed", s->files_changed)) ||
+	    (rc = put_u64(&b, &first, "files_unchanged", s->files_unchanged)) ||
+	    (rc = put_u64(&b, &first, "dirs", s->dirs)) ||
+	    (rc = put_u64(&b, &first, "others", s->others)) ||
+	    (rc = put_u64(&b, &first, "bytes_read", s->bytes_read)) ||
+	    (rc = put_u64(&b, &first, "bytes_total", s->bytes_total)) ||
+	    (rc = put_u64(&b, &first, "bytes_added", s->bytes_added)) ||
+	    (rc = put_u64(&b, &first, "blobs_added", s->blobs_added)) ||
+	    (rc = put_u64(&b, &first, "tree_blobs_added", s->tree_blobs_added)) ||
+	    (rc = put_u64(&b, &first, "errors", s->errors)) ||
+	    (rc = put_u64(&b, &first, "duration_ns", s->duration_ns)) ||
+	    (rc = cairn_json_key(&b, &first, "dry_run")) || (rc = cli_json_bool(&b, dry_run)) ||
+	    (rc = cairn_buf_append_u8(&b, '}')))
+		goto out;
+	rc = cli_json_emit(&b);
+out:
+	cairn_buf_free(&b);
+	return rc;
+}
+
+int cmd_backup(cli_ctx *ctx, int argc, char **argv)
+{
+	cli_strv tags = CLI_STRV_INIT, excludes = CLI_STRV_INIT, texts = CLI_STRV_INIT;
+	cairn_backup_opts opts = {0};
+	cairn_snapshot snap = {0};
+	cairn_repo *repo = NULL;
+	int c, rc, status = CLI_EXIT_FATAL;
+
+	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
+		rc = 0;
+		switch (c) {
+		case OPT_TAG:
+			if (!optarg[0]) {
+				status = cli_usage_error(ctx, "--tag: a tag cannot be empty");
+				goto out;
+			}
+			rc = cli_strv_push(&tags, optarg);
+			break;
+		case OPT_HOST:
+			opts.host = optarg;
+			break;
+		case OPT_EXCLUDE:
+			rc = cli_strv_push(&excludes, optarg);
+			break;
+		case OPT_EXCLUDE_FILE:
+			rc = add_exclude_file(optarg, &excludes, &texts);
+			break;
+		case OPT_ONE_FILE_SYSTEM:
+			opts.one_file_system = 1;
+			break;
+		case OPT_DRY_RUN:
+			opts.dry_run = 1;
+			break;
+		case CLI_OPT_EXIT:
+			status = ctx->exit_code;
+			goto out;
+		default:
+			status = cli_usage_error(ctx, "unexpected option");
+			goto out;
+		}
+		if (rc) {
+			status = cli_fail(rc);
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		status = cli_usage_error(ctx, "nothing to back up: give one or more paths");
+		goto out;
+	}
+	if ((status = cli_repo_open(ctx, &repo)) != 0)
+		goto out;
+
+	opts.paths = (const char *const *)argv + optind;
+	opts.n_paths = (size_t)(argc - optind);
+	opts.tags = tags.v;
+	opts.n_tags = tags.n;
+	opts.excludes = excludes.v;
+	opts.n_excludes = excludes.n;
+	opts.progress = cli_progress_cb;
+	opts.warn = cli_warn_cb;
+	cli_progress_start(cli_progress_wanted(ctx));
+	cairn_error_clear();
+	rc = cairn_backup(repo, &opts, &snap);
+	cli_progress_end();
+	if (rc && rc != CAIRN_EPARTIAL) {
+		status = cli_fail(rc);
+		goto out;
+	}
+	if (ctx->json) {
+		int prc = print_json(&snap, opts.dry_run);
+		if (prc) {
+			status = cli_fail(prc);
+			goto out;
+		}
+	} else if (!ctx->quiet) {
+		print_text(&snap, opts.dry_run);
+	}
+	status = CLI_EXIT_OK;
+	if (rc == CAIRN_EPARTIAL) {
+		cli_error("%s, but %llu %s could not be read", opts.dry_run ? "finished" : "snapshot saved",
+			  (unsigned long long)snap.summary.errors,
+			  snap.summary.errors == 1 ? "entry" : "entries");
+		status = CLI_EXIT_PARTIAL;
+	}
+out:
+	cairn_snapshot_clear(&snap);
+	cairn_repo_free(repo);
+	for (size_t i = 0; i < texts.n; i++)
+		free((char *)texts.v[i]);
+	cli_strv_free(&texts);
+	cli_strv_free(&excludes);
+	cli_strv_free(&tags);
+	return status;
+}

@@ -1,0 +1,123 @@
+#include "cmd.h"
+#include "common.h"
+#include "output.h"
+
+#include "cairn/errors.h"
+#include "cairn/tree.h"
+#include "util/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const struct option options[] = {
+	{NULL, 0, NULL, 0},
+};
+
+static int print_json(cairn_buf *b, const cairn_entry *e)
+{
+	char time[64];
+	int first = 1, rc;
+
+	cairn_time_format(time, sizeof(time), e->mtime_ns);
+	if ((rc = cairn_buf_append_u8(b, '{')) || (rc = cairn_json_key(b, &first, "path")) ||
+	    (rc = cairn_json_string(b, e->path)) || (rc = cairn_json_key(b, &first, "type")) ||
+	    (rc = cairn_json_string(b, cli_entry_type_name(e->type))) ||
+	    (rc = cairn_json_key(b, &first, "mode")) || (rc = cairn_json_uint(b, e->mode)) ||
+	    (rc = cairn_json_key(b, &first, "uid")) || (rc = cairn_json_uint(b, e->uid)) ||
+	    (rc = cairn_json_key(b, &first, "gid")) || (rc = cairn_json_uint(b, e->gid)) ||
+	    (rc = cairn_json_key(b, &first, "size")) || (rc = cairn_json_uint(b, e->size)) ||
+	    (rc = cairn_json_key(b, &first, "mtime")) || (rc = cairn_json_string(b, time)))
+		return rc;
+	if (e->link_target &&
+	    ((rc = cairn_json_key(b, &first, "link_target")) ||
+	     (rc = cairn_json_string(b, e->link_target))))
+		return rc;
+	if ((rc = cairn_buf_append_u8(b, '}')))
+		return rc;
+	return cli_json_emit(b);
+}
+
+static void print_long(const cairn_entry *e)
+{
+	char mode[11], time[32];
+	cli_mode_format(mode, e->type, e->mode);
+	cli_time_local(time, sizeof(time), e->mtime_ns);
+	printf("%s %5u %5u %12llu %s ", mode, e->uid, e->gid, (unsigned long long)e->size, time);
+	cli_put_raw(e->path, '\0');
+	if (e->type == CAIRN_ENTRY_SYMLINK && e->link_target) {
+		fputs(" -> ", stdout);
+		cli_put_raw(e->link_target, '\0');
+	} else if (e->type == CAIRN_ENTRY_HARDLINK && e->link_target) {
+		fputs(" => ", stdout);
+		cli_put_raw(e->link_target, '\0');
+	}
+	putchar('\n');
+}
+
+int cmd_ls(cli_ctx *ctx, int argc, char **argv)
+{
+	cairn_repo *repo = NULL;
+	cairn_snapshot snap = {0};
+	cairn_tree_reader *tree = NULL;
+	cairn_entry e = {0};
+	cairn_buf b = CAIRN_BUF_INIT;
+	char *prefix = NULL, *cwd = NULL;
+	int c, rc, status = CLI_EXIT_FATAL;
+
+	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
+		if (c == CLI_OPT_EXIT)
+			return ctx->exit_code;
+		return cli_usage_error(ctx, "unexpected option");
+	}
+	if (optind >= argc)
+		return cli_usage_error(ctx, "which snapshot? give an id, a prefix of one, or latest");
+	if (argc - optind > 2)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+	if (argc - optind == 2) {
+		/* Relative paths are taken from here, as backup stored them. */
+		cwd = getcwd(NULL, 0);
+		if (argv[optind + 1][0] != '/' && !cwd) {
+			cli_error("the current directory is unknown: give PATH as an absolute path");
+			goto out;
+		}
+		if ((rc = cli_path_absolute(&prefix, cwd ? cwd : "/", argv[optind + 1]))) {
+			status = cli_fail(rc);
+			goto out;
+		}
+	}
+	if ((status = cli_repo_open(ctx, &repo)) != 0)
+		goto out;
+	cairn_error_clear();
+	if ((rc = cli_snapshot_load(repo, argv[optind], &snap)) ||
+	    (rc = cairn_tree_reader_open(&tree, repo, &snap)))
+		goto fail;
+	while ((rc = cairn_tree_reader_next(tree, &e)) == 1) {
+		if (!prefix || cli_path_under(e.path, prefix)) {
+			if (ctx->json) {
+				if ((rc = print_json(&b, &e)))
+					goto fail;
+			} else if (ctx->verbose) {
+				print_long(&e);
+			} else {
+				cli_put_raw(e.path, '\n');
+			}
+		}
+		cairn_entry_clear(&e);
+	}
+	if (rc)
+		goto fail;
+	status = CLI_EXIT_OK;
+	goto out;
+fail:
+	status = cli_fail(rc);
+out:
+	cairn_entry_clear(&e);
+	cairn_buf_free(&b);
+	cairn_tree_reader_free(tree);
+	cairn_snapshot_clear(&snap);
+	cairn_repo_free(repo);
+	free(prefix);
+	free(cwd);
+	return status;
+}

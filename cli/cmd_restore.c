@@ -1,0 +1,156 @@
+#include "cmd.h"
+#include "common.h"
+#include "output.h"
+#include "progress.h"
+
+#include "cairn/errors.h"
+#include "cairn/restore.h"
+#include "util/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+	OPT_TARGET = CLI_OPT_OWN,
+	OPT_INCLUDE,
+	OPT_VERIFY,
+};
+
+static const struct option options[] = {
+	{"target", required_argument, NULL, OPT_TARGET},
+	{"include", required_argument, NULL, OPT_INCLUDE},
+	{"verify", no_argument, NULL, OPT_VERIFY},
+	{NULL, 0, NULL, 0},
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int print_json(const cairn_restore_result *res, const char *target, uint64_t duration_ns)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int first = 1, rc;
+	if ((rc = cairn_buf_append_u8(&b, '{')) ||
+	    (rc = cairn_json_key(&b, &first, "message_type")) ||
+	    (rc = cairn_json_string(&b, "summary")) || (rc = cairn_json_key(&b, &first, "target")) ||
+	    (rc = cairn_json_string(&b, target)) || (rc = cairn_json_key(&b, &first, "files")) ||
+	    (rc = cairn_json_uint(&b, res->files)) || (rc = cairn_json_key(&b, &first, "dirs")) ||
+	    (rc = cairn_json_uint(&b, res->dirs)) || (rc = cairn_json_key(&b, &first, "others")) ||
+	    (rc = cairn_json_uint(&b, res->others)) || (rc = cairn_json_key(&b, &first, "bytes")) ||
+	    (rc = cairn_json_uint(&b, res->bytes)) || (rc = cairn_json_key(&b, &first, "errors")) ||
+	    (rc = cairn_json_uint(&b, res->errors)) ||
+	    (rc = cairn_json_key(&b, &first, "duration_ns")) ||
+	    (rc = cairn_json_uint(&b, duration_ns)) || (rc = cairn_buf_append_u8(&b, '}')))
+		goto out;
+	rc = cli_json_emit(&b);
+out:
+	cairn_buf_free(&b);
+	return rc;
+}
+
+int cmd_restore(cli_ctx *ctx, int argc, char **argv)
+{
+	cli_strv includes = CLI_STRV_INIT;
+	cairn_restore_opts opts = {0};
+	cairn_restore_result res = {0};
+	cairn_snapshot snap = {0};
+	cairn_repo *repo = NULL;
+	char *cwd = getcwd(NULL, 0), *path;
+	uint64_t start;
+	int c, rc, status = CLI_EXIT_FATAL;
+
+	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
+		switch (c) {
+		case OPT_TARGET:
+			opts.target = optarg;
+			break;
+		case OPT_INCLUDE:
+			/* Stored paths are absolute; relative ones are taken
+			 * from here, as backup takes them. */
+			if (optarg[0] != '/' && !cwd) {
+				cli_error("the current directory is unknown: give --include as an absolute path");
+				goto out;
+			}
+			rc = cli_path_absolute(&path, cwd ? cwd : "/", optarg);
+			if (!rc && (rc = cli_strv_push(&includes, path)))
+				free(path);
+			if (rc) {
+				status = cli_fail(rc);
+				goto out;
+			}
+			break;
+		case OPT_VERIFY:
+			opts.verify = 1;
+			break;
+		case CLI_OPT_EXIT:
+			status = ctx->exit_code;
+			goto out;
+		default:
+			status = cli_usage_error(ctx, "unexpected option");
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		status = cli_usage_error(ctx, "which snapshot? give an id, a prefix of one, or latest");
+		goto out;
+	}
+	if (argc - optind > 1) {
+		status = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+		goto out;
+	}
+	if (!opts.target || !opts.target[0]) {
+		status = cli_usage_error(ctx, "where to? give --target DIR");
+		goto out;
+	}
+	if ((status = cli_repo_open(ctx, &repo)) != 0)
+		goto out;
+	cairn_error_clear();
+	if ((rc = cli_snapshot_load(repo, argv[optind], &snap))) {
+		status = cli_fail(rc);
+		goto out;
+	}
+	opts.includes = includes.v;
+	opts.n_includes = includes.n;
+	opts.progress = cli_progress_cb;
+	opts.warn = cli_warn_cb;
+	start = now_ns();
+	cli_progress_start(cli_progress_wanted(ctx));
+	rc = cairn_restore(repo, &snap, &opts, &res);
+	cli_progress_end();
+	if (rc && rc != CAIRN_EPARTIAL) {
+		status = cli_fail(rc);
+		goto out;
+	}
+	if (ctx->json) {
+		int prc = print_json(&res, opts.target, now_ns() - start);
+		if (prc) {
+			status = cli_fail(prc);
+			goto out;
+		}
+	} else if (!ctx->quiet) {
+		char size[32];
+		cli_size_format(size, sizeof(size), res.bytes);
+		printf("restored %llu files, %llu dirs, %s to %s\n", (unsigned long long)res.files,
+		       (unsigned long long)res.dirs, size, opts.target);
+	}
+	status = CLI_EXIT_OK;
+	if (rc == CAIRN_EPARTIAL) {
+		cli_error("restore incomplete: %llu %s could not be restored",
+			  (unsigned long long)res.errors, res.errors == 1 ? "entry" : "entries");
+		status = CLI_EXIT_PARTIAL;
+	}
+out:
+	cairn_snapshot_clear(&snap);
+	cairn_repo_free(repo);
+	for (size_t i = 0; i < includes.n; i++)
+		free((char *)includes.v[i]);
+	cli_strv_free(&includes);
+	free(cwd);
+	return status;
+}

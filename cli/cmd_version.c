@@ -1,0 +1,60 @@
+#include "cmd.h"
+#include "common.h"
+#include "output.h"
+
+#include "cairn/cairn.h"
+#include "util/json.h"
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <zstd.h>
+
+static const struct option options[] = {
+	{NULL, 0, NULL, 0},
+};
+
+int cmd_version(cli_ctx *ctx, int argc, char **argv)
+{
+	const char *names[] = {"libsodium", "zstd", "SQLite", "OpenSSL", "libcurl"};
+	const char *keys[] = {"libsodium", "zstd", "sqlite", "openssl", "libcurl"};
+	const char *versions[] = {
+		sodium_version_string(),
+		ZSTD_versionString(),
+		sqlite3_libversion(),
+		OpenSSL_version(OPENSSL_VERSION_STRING),
+		curl_version_info(CURLVERSION_NOW)->version,
+	};
+	size_t n = sizeof(names) / sizeof(names[0]);
+	int c, rc;
+
+	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
+		if (c == CLI_OPT_EXIT)
+			return ctx->exit_code;
+		return cli_usage_error(ctx, "unexpected option");
+	}
+	if (optind < argc)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (!ctx->json) {
+		printf("cairn %s\n", CAIRN_VERSION);
+		for (size_t i = 0; i < n; i++)
+			printf("  %-10s %s\n", names[i], versions[i]);
+		return CLI_EXIT_OK;
+	}
+	cairn_buf b = CAIRN_BUF_INIT;
+	int first = 1;
+	if ((rc = cairn_buf_append_u8(&b, '{')) || (rc = cairn_json_key(&b, &first, "version")) ||
+	    (rc = cairn_json_string(&b, CAIRN_VERSION)))
+		goto out;
+	for (size_t i = 0; i < n && !rc; i++)
+		if (!(rc = cairn_json_key(&b, &first, keys[i])))
+			rc = cairn_json_string(&b, versions[i]);
+	if (rc || (rc = cairn_buf_append_u8(&b, '}')))
+		goto out;
+	rc = cli_json_emit(&b);
+out:
+	cairn_buf_free(&b);
+	return rc ? cli_fail(rc) : CLI_EXIT_OK;
+}

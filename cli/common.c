@@ -1,0 +1,295 @@
+#include "common.h"
+
+#include "cairn/errors.h"
+#include "cairn/manifest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int cli_exit_code(int rc)
+{
+	switch (rc) {
+	case CAIRN_OK:
+		return CLI_EXIT_OK;
+	case CAIRN_EPARTIAL:
+		return CLI_EXIT_PARTIAL;
+	case CAIRN_ENOREPO:
+		return CLI_EXIT_NOREPO;
+	case CAIRN_EAUTH:
+		return CLI_EXIT_AUTH;
+	default:
+		return CLI_EXIT_FATAL;
+	}
+}
+
+/* Parses leading decimal digits; *end points after them. */
+static int parse_digits(const char *s, const char **end, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+	if (*p < '0' || *p > '9')
+		return CAIRN_EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return CAIRN_EINVAL;
+		v = v * 10 + d;
+	}
+	*end = p;
+	*out = v;
+	return 0;
+}
+
+int cli_uint_parse(const char *s, uint64_t *out)
+{
+	const char *end;
+	uint64_t v;
+	if (parse_digits(s, &end, &v) || *end)
+		return CAIRN_EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int cli_size_parse(const char *s, uint64_t *out)
+{
+	const char *p;
+	uint64_t v;
+	unsigned shift = 0;
+	if (parse_digits(s, &p, &v))
+		return CAIRN_EINVAL;
+	switch (lower(*p)) {
+	case 'k': shift = 10; break;
+	case 'm': shift = 20; break;
+	case 'g': shift = 30; break;
+	case 't': shift = 40; break;
+	}
+	if (shift) {
+		p++;
+		if (lower(p[0]) == 'i' && lower(p[1]) == 'b')
+			p += 2;
+		else if (lower(p[0]) == 'b')
+			p++;
+	} else if (lower(*p) == 'b') {
+		p++;
+	}
+	if (*p)
+		return CAIRN_EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return CAIRN_EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+void cli_size_format(char *out, size_t size, uint64_t bytes)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	if (bytes < 1024) {
+		snprintf(out, size, "%llu B", (unsigned long long)bytes);
+		return;
+	}
+	double v = (double)bytes / 1024;
+	size_t u = 0;
+	/* Move up a unit before rounding could print "1024.0". */
+	while (v >= 1023.95 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, size, "%.1f %s", v, units[u]);
+}
+
+void cli_duration_format(char *out, size_t size, uint64_t ns)
+{
+	if (ns < 59995000000ull) {
+		snprintf(out, size, "%.2f s", (double)ns / 1e9);
+		return;
+	}
+	uint64_t s = (ns + 500000000ull) / 1000000000ull;
+	if (s < 3600)
+		snprintf(out, size, "%llum %02llus", (unsigned long long)(s / 60),
+			 (unsigned long long)(s % 60));
+	else
+		snprintf(out, size, "%lluh %02llum %02llus", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
+}
+
+void cli_clock_format(char *out, size_t size, uint64_t seconds)
+{
+	if (seconds < 3600)
+		snprintf(out, size, "%llu:%02llu", (unsigned long long)(seconds / 60),
+			 (unsigned long long)(seconds % 60));
+	else
+		snprintf(out, size, "%llu:%02llu:%02llu", (unsigned long long)(seconds / 3600),
+			 (unsigned long long)(seconds / 60 % 60), (unsigned long long)(seconds % 60));
+}
+
+void cli_time_local(char *out, size_t size, int64_t time_ns)
+{
+	/* Floor division, so that times before 1970 still round down. */
+	int64_t secs = time_ns / 1000000000;
+	if (time_ns % 1000000000 < 0)
+		secs--;
+	time_t t = (time_t)secs;
+	struct tm tm;
+	if (size == 0)
+		return;
+	if (!localtime_r(&t, &tm) || strftime(out, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(out, size, "%lld", (long long)secs);
+}
+
+void cli_mode_format(char out[11], uint8_t type, uint32_t mode)
+{
+	static const char rwx[] = "rwxrwxrwx";
+	char t;
+	switch (type) {
+	case CAIRN_ENTRY_DIR: t = 'd'; break;
+	case CAIRN_ENTRY_SYMLINK: t = 'l'; break;
+	case CAIRN_ENTRY_FIFO: t = 'p'; break;
+	case CAIRN_ENTRY_CHARDEV: t = 'c'; break;
+	case CAIRN_ENTRY_BLOCKDEV: t = 'b'; break;
+	case CAIRN_ENTRY_SOCKET: t = 's'; break;
+	case CAIRN_ENTRY_FILE:
+	case CAIRN_ENTRY_HARDLINK: t = '-'; break;
+	default: t = '?'; break;
+	}
+	out[0] = t;
+	for (int i = 0; i < 9; i++)
+		out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
+	if (mode & 04000)
+		out[3] = (mode & 0100) ? 's' : 'S';
+	if (mode & 02000)
+		out[6] = (mode & 0010) ? 's' : 'S';
+	if (mode & 01000)
+		out[9] = (mode & 0001) ? 't' : 'T';
+	out[10] = '\0';
+}
+
+const char *cli_entry_type_name(uint8_t type)
+{
+	switch (type) {
+	case CAIRN_ENTRY_FILE: return "file";
+	case CAIRN_ENTRY_DIR: return "dir";
+	case CAIRN_ENTRY_SYMLINK: return "symlink";
+	case CAIRN_ENTRY_HARDLINK: return "hardlink";
+	case CAIRN_ENTRY_FIFO: return "fifo";
+	case CAIRN_ENTRY_CHARDEV: return "chardev";
+	case CAIRN_ENTRY_BLOCKDEV: return "blockdev";
+	case CAIRN_ENTRY_SOCKET: return "socket";
+	default: return "unknown";
+	}
+}
+
+int cli_strv_push(cli_strv *sv, const char *s)
+{
+	if (sv->n == sv->cap) {
+		size_t cap = sv->cap ? sv->cap * 2 : 8;
+		const char **v = realloc(sv->v, cap * sizeof(*v));
+		if (!v)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		sv->v = v;
+		sv->cap = cap;
+	}
+	sv->v[sv->n++] = s;
+	return 0;
+}
+
+void cli_strv_free(cli_strv *sv)
+{
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = sv->cap = 0;
+}
+
+size_t cli_first_line(const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+	size_t n = nl ? (size_t)(nl - buf) : len;
+	if (nl && n > 0 && buf[n - 1] == '\r')
+		n--;
+	return n;
+}
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+int cli_lines_split(char *text, size_t len, cli_strv *out)
+{
+	if (memchr(text, '\0', len))
+		return cairn_error_set(CAIRN_EINVAL, "a NUL byte in a line");
+	size_t pos = 0;
+	while (pos < len) {
+		char *line = text + pos;
+		char *nl = memchr(line, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - line) : len - pos;
+		pos += n + (nl ? 1 : 0);
+		/* A last line without '\n' has no room for a terminator in the
+		 * caller's len bytes, so the caller passes a NUL after them. */
+		line[n] = '\0';
+		while (n > 0 && is_blank(line[n - 1]))
+			line[--n] = '\0';
+		while (*line && is_blank(*line))
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		int rc = cli_strv_push(out, line);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int cli_path_absolute(char **out, const char *cwd, const char *path)
+{
+	if (!path[0])
+		return cairn_error_set(CAIRN_EINVAL, "an empty path");
+	size_t cwd_len = path[0] == '/' ? 0 : strlen(cwd);
+	size_t path_len = strlen(path);
+	char *res = malloc(cwd_len + path_len + 3);
+	if (!res)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	size_t n = 0; /* res[0..n) is normalised: "" (the root) or "/a/b" */
+	for (int part = 0; part < 2; part++) {
+		const char *p = part == 0 ? (cwd_len ? cwd : "") : path;
+		while (*p) {
+			while (*p == '/')
+				p++;
+			const char *comp = p;
+			while (*p && *p != '/')
+				p++;
+			size_t clen = (size_t)(p - comp);
+			if (clen == 0 || (clen == 1 && comp[0] == '.'))
+				continue;
+			if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
+				while (n > 0 && res[n - 1] != '/')
+					n--;
+				if (n > 0)
+					n--;
+				continue;
+			}
+			res[n++] = '/';
+			memcpy(res + n, comp, clen);
+			n += clen;
+		}
+	}
+	if (n == 0)
+		res[n++] = '/';
+	res[n] = '\0';
+	*out = res;
+	return 0;
+}
+
+int cli_path_under(const char *path, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	if (plen == 1 && prefix[0] == '/')
+		return path[0] == '/';
+	return strncmp(path, prefix, plen) == 0 && (path[plen] == '\0' || path[plen] == '/');
+}

@@ -1,0 +1,73 @@
+/* Pure helpers of the command-line client: parsing and formatting of
+ * sizes, durations, times, modes and paths, and the mapping of library
+ * codes to exit statuses. No I/O, so they are tested on their own. */
+#ifndef CAIRN_CLI_COMMON_H
+#define CAIRN_CLI_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit statuses (docs/USAGE.md). */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FATAL = 1,
+	CLI_EXIT_PARTIAL = 3,
+	CLI_EXIT_NOREPO = 10,
+	CLI_EXIT_AUTH = 12,
+};
+
+/* The exit status for a library return code. */
+int cli_exit_code(int rc);
+
+/* "4096", "512K", "1M", "1MiB", "2g": K, M, G, T (optionally followed by
+ * "B" or "iB", any case) are powers of 1024. 0 or CAIRN_EINVAL. */
+int cli_size_parse(const char *s, uint64_t *out);
+/* Decimal digits only. 0 or CAIRN_EINVAL. */
+int cli_uint_parse(const char *s, uint64_t *out);
+
+/* "512 B", "1.5 KiB", "12.3 MiB", "4.0 GiB", ... */
+void cli_size_format(char *out, size_t size, uint64_t bytes);
+/* "0.25 s", "1.23 s", "2m 03s", "1h 02m 03s". */
+void cli_duration_format(char *out, size_t size, uint64_t ns);
+/* A clock reading of whole seconds: "0:05", "12:34", "1:02:03". */
+void cli_clock_format(char *out, size_t size, uint64_t seconds);
+/* Local time "YYYY-MM-DD HH:MM:SS" of nanoseconds since the epoch. */
+void cli_time_local(char *out, size_t size, int64_t time_ns);
+
+/* ls -l style: type letter and rwx bits with setuid, setgid and sticky,
+ * e.g. "drwxr-xr-x". */
+void cli_mode_format(char out[11], uint8_t type, uint32_t mode);
+/* "file", "dir", "symlink", "hardlink", "fifo", "chardev", "blockdev",
+ * "socket", or "unknown". */
+const char *cli_entry_type_name(uint8_t type);
+
+/* A growable array of string pointers that it does not own. */
+typedef struct cli_strv {
+	const char **v;
+	size_t n;
+	size_t cap;
+} cli_strv;
+
+#define CLI_STRV_INIT {NULL, 0, 0}
+
+int cli_strv_push(cli_strv *sv, const char *s); /* 0 or CAIRN_ENOMEM */
+void cli_strv_free(cli_strv *sv);
+
+/* Length of the first line of buf, without its "\n" or "\r\n". */
+size_t cli_first_line(const char *buf, size_t len);
+/* Splits text (len bytes followed by a NUL) in place into lines, ending
+ * each with a NUL, and pushes every line that is not blank and does not
+ * start with '#' onto out, with surrounding spaces, tabs and a trailing
+ * '\r' removed. A NUL byte among the len bytes is CAIRN_EINVAL. */
+int cli_lines_split(char *text, size_t len, cli_strv *out);
+
+/* An absolute path for path, taken relative to cwd unless it starts with
+ * '/', with ".", ".." and repeated or trailing slashes resolved lexically
+ * (symlinks are not followed). *out is the caller's to free. 0,
+ * CAIRN_EINVAL for an empty path, or CAIRN_ENOMEM. */
+int cli_path_absolute(char **out, const char *cwd, const char *path);
+/* 1 if path is prefix or lies below it, component by component ("/a"
+ * covers "/a" and "/a/b", not "/ab"). prefix is absolute and normalised. */
+int cli_path_under(const char *path, const char *prefix);
+
+#endif

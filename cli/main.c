@@ -1,0 +1,342 @@
+/* cairn: the command-line client. Parses the global options, finds the
+ * command in the table below and runs it. */
+#include "cmd.h"
+#include "common.h"
+#include "output.h"
+#include "password.h"
+
+#include "cairn/errors.h"
+
+#include <pwd.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const cli_cmd commands[] = {
+	{"init", cmd_init, "create a repository",
+	 "usage: cairn init [--chunk-min S --chunk-avg S --chunk-max S] [--no-encryption]\n"
+	 "                  [--kdf-memory S] [--kdf-iterations N]\n"
+	 "\n"
+	 "  --chunk-min S, --chunk-avg S, --chunk-max S\n"
+	 "                      chunk sizes (512K, 1M, 8MiB, 4096, ...)\n"
+	 "  --no-encryption     store data unencrypted (no password)\n"
+	 "  --kdf-memory S      Argon2id memory for the password key\n"
+	 "  --kdf-iterations N  Argon2id passes; lower these two only for tests or\n"
+	 "                      very small machines\n"},
+	{"backup", cmd_backup, "back up files and directories",
+	 "usage: cairn backup [--tag T]... [--host H] [--exclude GLOB]... [--exclude-file F]\n"
+	 "                    [--one-file-system] [--dry-run] PATH...\n"
+	 "\n"
+	 "  --tag T             tag the snapshot (repeatable)\n"
+	 "  --host H            record H as the host (default: this machine's name)\n"
+	 "  --exclude GLOB      skip paths matching GLOB (repeatable)\n"
+	 "  --exclude-file F    read globs from F, one per line (# starts a comment)\n"
+	 "  --one-file-system   stay on the file system of each PATH\n"
+	 "  --dry-run           read and chunk everything, store nothing\n"},
+	{"snapshots", cmd_snapshots, "list snapshots",
+	 "usage: cairn snapshots [--tag T]... [--host H]\n"
+	 "\n"
+	 "  --tag T             only snapshots with tag T (repeatable: all of them)\n"
+	 "  --host H            only snapshots of host H\n"},
+	{"ls", cmd_ls, "list the files of a snapshot",
+	 "usage: cairn ls SNAPSHOT [PATH]\n"
+	 "\n"
+	 "Lists the entries of SNAPSHOT (an id, a unique prefix of one, or latest)\n"
+	 "at or below PATH. --verbose shows mode, owner, size and time.\n"},
+	{"restore", cmd_restore, "restore a snapshot",
+	 "usage: cairn restore SNAPSHOT --target DIR [--include PATH]... [--verify]\n"
+	 "\n"
+	 "  --target DIR        restore under DIR (each path as DIR/<absolute path>)\n"
+	 "  --include PATH      restore only PATH and what lies below it (repeatable)\n"
+	 "  --verify            read the restored files back and compare\n"},
+	{"index", cmd_index, "maintain the local index",
+	 "usage: cairn index rebuild\n"
+	 "\n"
+	 "  rebuild             recreate the index from the repository's index objects\n"},
+	{"version", cmd_version, "print the versions of cairn and its libraries",
+	 "usage: cairn version\n"},
+};
+
+enum {
+	OPT_REPO = 0x10,
+	OPT_PASSWORD_FILE,
+	OPT_CACHE_DIR,
+	OPT_INDEX,
+	OPT_INDEX_TOKEN_FILE,
+	OPT_JSON,
+};
+
+static const struct option global_options[] = {
+	{"repo", required_argument, NULL, OPT_REPO},
+	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+	{"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+	{"index", required_argument, NULL, OPT_INDEX},
+	{"index-token-file", required_argument, NULL, OPT_INDEX_TOKEN_FILE},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+#define N_GLOBAL (sizeof(global_options) / sizeof(global_options[0]) - 1)
+
+static const char global_usage[] =
+	"Global options (before or after the command):\n"
+	"  --repo LOCATION       repository (or CAIRN_REPO; default\n"
+	"                        ${XDG_DATA_HOME:-~/.local/share}/cairn/repo)\n"
+	"  --password-file F     read the password from the first line of F\n"
+	"                        (or CAIRN_PASSWORD_FILE, or CAIRN_PASSWORD)\n"
+	"  --cache-dir D         cache and index directory (or CAIRN_CACHE_DIR)\n"
+	"  --json                machine-readable output on stdout\n"
+	"  -q, --quiet           print only errors, warnings and requested data\n"
+	"  -v, --verbose         print more detail\n"
+	"  -h, --help            show help\n";
+
+static void main_usage(FILE *f)
+{
+	fputs("usage: cairn [options] COMMAND [options] [ARGS]\n\nCommands:\n", f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s  %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n%s\nRun 'cairn COMMAND --help' for a command's options.\n", global_usage);
+}
+
+static void command_usage(const cli_cmd *cmd, FILE *f)
+{
+	fprintf(f, "%s\n%s", cmd->usage, global_usage);
+}
+
+static const cli_cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* 1 if c was a global option (stored in ctx), else 0. */
+static int take_global(cli_ctx *ctx, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_REPO: ctx->repo = arg; return 1;
+	case OPT_PASSWORD_FILE: ctx->password_file = arg; return 1;
+	case OPT_CACHE_DIR: ctx->cache_dir = arg; return 1;
+	case OPT_INDEX: ctx->index = arg; return 1;
+	case OPT_INDEX_TOKEN_FILE: ctx->index_token_file = arg; return 1;
+	case OPT_JSON: ctx->json = 1; return 1;
+	case 'q': ctx->quiet = 1; return 1;
+	case 'v': ctx->verbose = 1; return 1;
+	default: return 0;
+	}
+}
+
+/* The message for a '?' or ':' from getopt_long (opterr is off). */
+static void report_bad_option(int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	if (c == ':')
+		cli_error("option '%s' needs a value", arg);
+	else if (optopt && strncmp(arg, "--", 2) != 0)
+		cli_error("unknown option '-%c'", optopt);
+	else
+		cli_error("unknown option '%s'", arg);
+}
+
+int cli_usage_error(cli_ctx *ctx, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cli_error("%s", msg);
+	if (ctx->cmd)
+		fprintf(stderr, "Try 'cairn %s --help'.\n", ctx->cmd->name);
+	else
+		fputs("Try 'cairn --help'.\n", stderr);
+	return CLI_EXIT_FATAL;
+}
+
+int cli_getopt(cli_ctx *ctx, int argc, char **argv, const struct option *own)
+{
+	if (ctx->merged_from != own) {
+		size_t n = 0;
+		while (own[n].name)
+			n++;
+		free(ctx->merged);
+		ctx->merged = calloc(n + N_GLOBAL + 1, sizeof(*ctx->merged));
+		if (!ctx->merged) {
+			cli_error("out of memory");
+			ctx->exit_code = CLI_EXIT_FATAL;
+			return CLI_OPT_EXIT;
+		}
+		memcpy(ctx->merged, own, n * sizeof(*own));
+		memcpy(ctx->merged + n, global_options, (N_GLOBAL + 1) * sizeof(*own));
+		ctx->merged_from = own;
+		optind = 0; /* glibc: start afresh on this argv */
+	}
+	for (;;) {
+		int c = getopt_long(argc, argv, ":hqv", ctx->merged, NULL);
+		if (c == -1)
+			return -1;
+		if (take_global(ctx, c, optarg))
+			continue;
+		if (c == 'h') {
+			command_usage(ctx->cmd, stdout);
+			ctx->exit_code = CLI_EXIT_OK;
+			return CLI_OPT_EXIT;
+		}
+		if (c == '?' || c == ':') {
+			report_bad_option(c, argv);
+			fprintf(stderr, "Try 'cairn %s --help'.\n", ctx->cmd->name);
+			ctx->exit_code = CLI_EXIT_FATAL;
+			return CLI_OPT_EXIT;
+		}
+		return c;
+	}
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && v[0] ? v : NULL;
+}
+
+const char *cli_repo_location(cli_ctx *ctx)
+{
+	const char *base, *home;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	if (ctx->index || env("CAIRN_INDEX")) {
+		cli_error("remote index servers are not supported by this build yet");
+		return NULL;
+	}
+	if (ctx->repo)
+		return ctx->repo;
+	if (env("CAIRN_REPO"))
+		return env("CAIRN_REPO");
+	if (ctx->default_repo)
+		return ctx->default_repo;
+	/* XDG: a relative XDG_DATA_HOME is invalid and must be ignored. */
+	base = env("XDG_DATA_HOME");
+	if (base && base[0] == '/') {
+		if (cairn_buf_printf(&b, "%s/cairn/repo", base))
+			goto nomem;
+	} else {
+		home = env("HOME");
+		if (!home) {
+			struct passwd *pw = getpwuid(getuid());
+			home = pw ? pw->pw_dir : NULL;
+		}
+		if (!home) {
+			cli_error("no repository given and no home directory: use --repo or CAIRN_REPO");
+			return NULL;
+		}
+		if (cairn_buf_printf(&b, "%s/.local/share/cairn/repo", home))
+			goto nomem;
+	}
+	ctx->default_repo = (char *)cairn_buf_detach(&b, NULL);
+	return ctx->default_repo;
+nomem:
+	cairn_buf_free(&b);
+	cli_error("out of memory");
+	return NULL;
+}
+
+const char *cli_cache_dir(cli_ctx *ctx)
+{
+	return ctx->cache_dir ? ctx->cache_dir : env("CAIRN_CACHE_DIR");
+}
+
+int cli_progress_wanted(const cli_ctx *ctx)
+{
+	return !ctx->json && !ctx->quiet;
+}
+
+int cli_repo_open(cli_ctx *ctx, cairn_repo **out)
+{
+	cli_password pw = {NULL, 0};
+	cairn_open_opts opts = {0};
+	const char *location = cli_repo_location(ctx);
+	int rc;
+
+	*out = NULL;
+	if (!location)
+		return CLI_EXIT_FATAL;
+	cairn_error_clear();
+	rc = cairn_repo_needs_password(location);
+	if (rc == 1)
+		rc = cli_password_get(&pw, ctx->password_file, 0);
+	if (rc < 0)
+		goto out;
+	opts.password = pw.data;
+	opts.password_len = pw.len;
+	opts.cache_dir = cli_cache_dir(ctx);
+	rc = cairn_repo_open(out, location, &opts);
+out:
+	cli_password_wipe(&pw);
+	if (rc == CAIRN_ENOREPO && !cairn_error_last()[0])
+		cairn_error_set(rc, "no repository at %s", location);
+	return rc < 0 ? cli_fail(rc) : 0;
+}
+
+int cli_snapshot_load(cairn_repo *r, const char *name, cairn_snapshot *out)
+{
+	uint8_t id[CAIRN_ID_SIZE];
+	int rc = cairn_snapshot_resolve(r, name, id);
+	if (rc)
+		return rc;
+	return cairn_snapshot_load(r, id, out);
+}
+
+int main(int argc, char **argv)
+{
+	cli_ctx ctx = {0};
+	int c, status, help = 0;
+
+	if (sodium_init() < 0) {
+		cli_error("libsodium could not be initialised");
+		return CLI_EXIT_FATAL;
+	}
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:hqv", global_options, NULL)) != -1) {
+		if (take_global(&ctx, c, optarg))
+			continue;
+		if (c == 'h') {
+			help = 1;
+			continue;
+		}
+		report_bad_option(c, argv);
+		fputs("Try 'cairn --help'.\n", stderr);
+		return CLI_EXIT_FATAL;
+	}
+	if (optind >= argc && !help) {
+		main_usage(stderr);
+		return CLI_EXIT_FATAL;
+	}
+	if (help || strcmp(argv[optind], "help") == 0) {
+		/* "cairn --help [COMMAND]" and "cairn help [COMMAND]" */
+		if (!help)
+			optind++;
+		const cli_cmd *cmd = optind < argc ? find_command(argv[optind]) : NULL;
+		if (optind < argc && !cmd)
+			return cli_usage_error(&ctx, "unknown command '%s'", argv[optind]);
+		if (cmd)
+			command_usage(cmd, stdout);
+		else
+			main_usage(stdout);
+		return cli_output_finish();
+	}
+	ctx.cmd = find_command(argv[optind]);
+	if (!ctx.cmd)
+		return cli_usage_error(&ctx, "unknown command '%s'", argv[optind]);
+
+	status = ctx.cmd->run(&ctx, argc - optind, argv + optind);
+	if (cli_output_finish() && status == CLI_EXIT_OK)
+		status = CLI_EXIT_FATAL;
+	free(ctx.merged);
+	free(ctx.default_repo);
+	return status;
+}

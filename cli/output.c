@@ -1,0 +1,106 @@
+#include "output.h"
+
+#include "common.h"
+#include "progress.h"
+
+#include "cairn/errors.h"
+#include "util/hex.h"
+#include "util/json.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	cli_progress_lock();
+	fputs("cairn: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cli_progress_unlock();
+}
+
+int cli_fail(int rc)
+{
+	const char *msg = cairn_error_last();
+	cli_error("%s", msg[0] ? msg : cairn_error_name(rc));
+	return cli_exit_code(rc);
+}
+
+void cli_warning(const char *path, const char *message)
+{
+	cli_progress_lock();
+	fputs("cairn: warning: ", stderr);
+	if (path) {
+		fputs(path, stderr);
+		fputs(": ", stderr);
+	}
+	fputs(message, stderr);
+	fputc('\n', stderr);
+	cli_progress_unlock();
+}
+
+void cli_warn_cb(void *ud, const char *path, const char *message)
+{
+	cli_warning(path, message);
+}
+
+void cli_put_raw(const char *s, char c)
+{
+	fwrite(s, 1, strlen(s), stdout);
+	if (c)
+		putchar(c);
+}
+
+int cli_json_bool(cairn_buf *b, int v)
+{
+	return cairn_buf_append(b, v ? "true" : "false", v ? 4 : 5);
+}
+
+int cli_json_hex(cairn_buf *b, const uint8_t *data, size_t len)
+{
+	char hex[2 * 64 + 1];
+	if (len > 64)
+		return cairn_error_set(CAIRN_EINVAL, "id too long");
+	cairn_hex_encode(hex, data, len);
+	return cairn_json_string(b, hex);
+}
+
+int cli_json_strings(cairn_buf *b, const char *const *v, size_t n)
+{
+	int rc = cairn_buf_append_u8(b, '[');
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (i)
+			rc = cairn_buf_append_u8(b, ',');
+		if (!rc)
+			rc = cairn_json_string(b, v[i]);
+	}
+	if (!rc)
+		rc = cairn_buf_append_u8(b, ']');
+	return rc;
+}
+
+int cli_json_emit(cairn_buf *b)
+{
+	int rc = cairn_buf_append_u8(b, '\n');
+	if (rc)
+		return rc;
+	fwrite(b->data, 1, b->len, stdout);
+	cairn_buf_clear(b);
+	return 0;
+}
+
+int cli_output_finish(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		int e = errno;
+		cli_error("writing output: %s", strerror(e ? e : EIO));
+		return CLI_EXIT_FATAL;
+	}
+	return 0;
+}

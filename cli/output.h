@@ -1,0 +1,35 @@
+/* What the client writes: messages on stderr ("cairn: ..."), normal
+ * output on stdout unless --quiet, and JSON documents on stdout. */
+#ifndef CAIRN_CLI_OUTPUT_H
+#define CAIRN_CLI_OUTPUT_H
+
+#include "util/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "cairn: <message>" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reports a failed library call as "cairn: <its message>" and returns the
+ * exit status for rc. */
+int cli_fail(int rc);
+/* "cairn: warning: <path>: <message>" on stderr (path written raw). Safe
+ * to call from any thread while a progress line is shown. */
+void cli_warning(const char *path, const char *message);
+/* Matches cairn_warn_cb. */
+void cli_warn_cb(void *ud, const char *path, const char *message);
+
+/* Writes a path's bytes as they are, then c (if not '\0'). */
+void cli_put_raw(const char *s, char c);
+
+/* JSON helpers appending to b (0 or CAIRN_ENOMEM). */
+int cli_json_bool(cairn_buf *b, int v);
+int cli_json_hex(cairn_buf *b, const uint8_t *data, size_t len);
+int cli_json_strings(cairn_buf *b, const char *const *v, size_t n); /* [..] */
+/* Writes b and a newline to stdout, then empties b. */
+int cli_json_emit(cairn_buf *b);
+
+/* 0, or 1 after reporting that stdout could not be written. */
+int cli_output_finish(void);
+
+#endif

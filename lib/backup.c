@@ -1,0 +1,1210 @@
+/* The backup engine.
+ *
+ * The main thread walks the tree depth-first in path order and puts every
+ * entry into a bounded ring. Regular files that the files cache (the
+ * parent snapshot's manifest) cannot vouch for are read by a pool of
+ * workers: each reads, chunks, fingerprints, asks the dedup set and the
+ * index which chunks are new, seals those into its own open pack and
+ * commits the pack when it is full. The main thread takes finished entries
+ * off the ring in order and appends them to the manifest, whose chunks go
+ * through the same dedup path into packs of their own. */
+#include "cairn/backup.h"
+
+#include "cairn/chunker.h"
+#include "cairn/errors.h"
+#include "cairn/tree.h"
+#include "util/path.h"
+#include "walk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RING_SLOTS 512
+#define READ_SIZE (1u << 20)
+#define PROGRESS_NS 250000000LL
+/* read_region's answer when the source file, not the repository, failed */
+#define FILE_READ_ERROR 1
+
+static const uint8_t zero_fp[CAIRN_FP_SIZE];
+
+static int64_t now_ns(int clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the set of fingerprints known in this backup ---- */
+
+struct fpset {
+	uint8_t (*keys)[CAIRN_FP_SIZE]; /* all-zero = empty slot */
+	size_t cap, count;
+};
+
+static uint64_t fp_hash(const uint8_t *fp)
+{
+	uint64_t h;
+	memcpy(&h, fp, sizeof(h));
+	return h;
+}
+
+static int fpset_grow(struct fpset *s)
+{
+	size_t cap = s->cap ? 2 * s->cap : 4096;
+	uint8_t(*keys)[CAIRN_FP_SIZE] = calloc(cap, CAIRN_FP_SIZE);
+	if (!keys)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (size_t i = 0; i < s->cap; i++) {
+		if (!memcmp(s->keys[i], zero_fp, CAIRN_FP_SIZE))
+			continue;
+		size_t j = fp_hash(s->keys[i]) & (cap - 1);
+		while (memcmp(keys[j], zero_fp, CAIRN_FP_SIZE))
+			j = (j + 1) & (cap - 1);
+		memcpy(keys[j], s->keys[i], CAIRN_FP_SIZE);
+	}
+	free(s->keys);
+	s->keys = keys;
+	s->cap = cap;
+	return 0;
+}
+
+/* 1 if fp was already in the set; else inserts it and returns 0. */
+static int fpset_insert(struct fpset *s, const uint8_t *fp, int *err)
+{
+	if (2 * (s->count + 1) > s->cap && (*err = fpset_grow(s)))
+		return 1;
+	size_t j = fp_hash(fp) & (s->cap - 1);
+	while (memcmp(s->keys[j], zero_fp, CAIRN_FP_SIZE)) {
+		if (!memcmp(s->keys[j], fp, CAIRN_FP_SIZE))
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	memcpy(s->keys[j], fp, CAIRN_FP_SIZE);
+	s->count++;
+	return 0;
+}
+
+static int fpset_has(const struct fpset *s, const uint8_t *fp)
+{
+	if (!s->cap)
+		return 0;
+	size_t j = fp_hash(fp) & (s->cap - 1);
+	while (memcmp(s->keys[j], zero_fp, CAIRN_FP_SIZE)) {
+		if (!memcmp(s->keys[j], fp, CAIRN_FP_SIZE))
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
+}
+
+/* ---- hardlinks seen: (dev, ino) -> first path ---- */
+
+struct link_map {
+	struct link {
+		uint64_t dev, ino;
+		char *path;
+	} *items;
+	size_t cap, count;
+};
+
+static struct link *link_slot(struct link_map *m, uint64_t dev, uint64_t ino)
+{
+	size_t j = (ino * 0x9e3779b97f4a7c15ull ^ dev) & (m->cap - 1);
+	while (m->items[j].path && (m->items[j].dev != dev || m->items[j].ino != ino))
+		j = (j + 1) & (m->cap - 1);
+	return &m->items[j];
+}
+
+/* The first path seen for (dev, ino), or NULL after recording path. */
+static int link_lookup(struct link_map *m, uint64_t dev, uint64_t ino, const char *path,
+		       const char **first)
+{
+	*first = NULL;
+	if (2 * (m->count + 1) > m->cap) {
+		struct link_map n = {.cap = m->cap ? 2 * m->cap : 256};
+		if (!(n.items = calloc(n.cap, sizeof(*n.items))))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->items[i].path)
+				*link_slot(&n, m->items[i].dev, m->items[i].ino) = m->items[i];
+		n.count = m->count;
+		free(m->items);
+		*m = n;
+	}
+	struct link *l = link_slot(m, dev, ino);
+	if (l->path) {
+		*first = l->path;
+		return 0;
+	}
+	if (!(l->path = strdup(path)))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	l->dev = dev;
+	l->ino = ino;
+	m->count++;
+	return 0;
+}
+
+static void link_map_free(struct link_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->items[i].path);
+	free(m->items);
+}
+
+/* ---- pipeline state ---- */
+
+enum file_status { NOT_A_FILE, FILE_NEW, FILE_CHANGED, FILE_UNCHANGED };
+
+struct slot {
+	cairn_entry e;
+	enum file_status status;
+	int needs_work;
+	int done;
+	int failed;     /* unreadable: reported and left out of the snapshot */
+	char *warning;  /* reported by the main thread */
+};
+
+struct worker;
+
+struct backup {
+	cairn_repo *repo;
+	const cairn_backup_opts *opts;
+	cairn_index *index;
+	uint32_t pack_target;
+	cairn_chunker chunker; /* template, copied per worker */
+
+	pthread_mutex_t lock;
+	pthread_cond_t work_cv, done_cv;
+	struct slot *ring;
+	uint64_t head, tail, dispatch; /* head <= dispatch <= tail, indices mod RING_SLOTS */
+	int stop;
+	int fatal;
+	char fatal_msg[1024];
+
+	pthread_mutex_t dedup_lock;
+	struct fpset known;
+	uint64_t bytes_added, blobs_added, tree_blobs_added, bytes_read;
+
+	struct worker *workers;
+	int n_workers;
+	struct worker *main_ctx; /* for manifest blobs, on the main thread */
+
+	/* main thread only */
+	cairn_tree_writer *tree;
+	cairn_tree_reader *parent;
+	cairn_entry parent_entry;
+	int parent_valid, parent_done;
+	struct link_map links;
+	cairn_summary sum;
+	uint64_t files_done, bytes_done;
+	int64_t last_progress;
+	char **ancestors; /* directory entries emitted for the paths' parents */
+	size_t n_ancestors;
+};
+
+struct worker {
+	struct backup *b;
+	pthread_t thread;
+	int started;
+	cairn_sealer *sealer;
+	cairn_fingerprinter *fp;
+	cairn_pack_writer pack;
+	cairn_chunker chunker;
+	uint8_t *buf;
+	size_t buf_cap;
+	/* chunks of the current read window */
+	struct pending {
+		uint8_t fp[CAIRN_FP_SIZE];
+		const uint8_t *data;
+		uint32_t len;
+		uint8_t state; /* 0 unknown, 1 known, 2 ask index, 3 new */
+	} *pend;
+	size_t n_pend, cap_pend;
+	uint8_t (*ask)[CAIRN_FP_SIZE];
+	cairn_index_entry *ask_out;
+	uint8_t *ask_found;
+	size_t cap_ask;
+};
+
+static void set_fatal(struct backup *b, int rc)
+{
+	pthread_mutex_lock(&b->lock);
+	if (!b->fatal) {
+		b->fatal = rc ? rc : CAIRN_ERROR;
+		snprintf(b->fatal_msg, sizeof(b->fatal_msg), "%s", cairn_error_last());
+	}
+	b->stop = 1;
+	pthread_cond_broadcast(&b->work_cv);
+	pthread_cond_broadcast(&b->done_cv);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static int worker_init(struct worker *w, struct backup *b, int for_data)
+{
+	int rc;
+	w->b = b;
+	cairn_pack_writer_init(&w->pack);
+	if ((rc = cairn_repo_sealer_new(b->repo, &w->sealer, 0)) ||
+	    (rc = cairn_repo_fingerprinter_new(b->repo, &w->fp)))
+		return rc;
+	if (!for_data)
+		return 0;
+	w->chunker = b->chunker;
+	w->buf_cap = (size_t)b->chunker.params.max + 2 * READ_SIZE;
+	if (!(w->buf = malloc(w->buf_cap)))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	return 0;
+}
+
+static void worker_free(struct worker *w)
+{
+	cairn_sealer_free(w->sealer);
+	cairn_fingerprinter_free(w->fp);
+	cairn_pack_writer_free(&w->pack);
+	free(w->buf);
+	free(w->pend);
+	free(w->ask);
+	free(w->ask_out);
+	free(w->ask_found);
+}
+
+static int flush_pack(struct worker *w)
+{
+	if (w->pack.count == 0)
+		return 0;
+	if (w->b->opts->dry_run) {
+		cairn_pack_writer_reset(&w->pack);
+		return 0;
+	}
+	return cairn_repo_commit_pack(w->b->repo, w->sealer, &w->pack);
+}
+
+/* Stores a new blob in the worker's pack. */
+static int store_blob(struct worker *w, const uint8_t *fp, uint8_t kind, const uint8_t *data,
+		      size_t len)
+{
+	struct backup *b = w->b;
+	size_t before = w->pack.data.len;
+	int rc = cairn_pack_add(&w->pack, w->sealer, fp, kind, data, len);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&b->dedup_lock);
+	b->bytes_added += w->pack.data.len - before;
+	if (kind == CAIRN_BLOB_DATA)
+		b->blobs_added++;
+	else
+		b->tree_blobs_added++;
+	pthread_mutex_unlock(&b->dedup_lock);
+	if (cairn_pack_size(&w->pack) >= b->pack_target)
+		return flush_pack(w);
+	return 0;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 64;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+/* Decides for each pending chunk whether it is new, and stores the new
+ * ones. Asks the dedup set first, then the index in one batch, then claims
+ * what neither knows: of two workers racing on one chunk, one stores it. */
+static int dedup_pending(struct worker *w, uint8_t kind)
+{
+	struct backup *b = w->b;
+	size_t n_ask = 0;
+	int rc = 0, err = 0;
+
+	pthread_mutex_lock(&b->dedup_lock);
+	for (size_t i = 0; i < w->n_pend; i++)
+		w->pend[i].state = fpset_has(&b->known, w->pend[i].fp) ? 1 : 2;
+	pthread_mutex_unlock(&b->dedup_lock);
+
+	for (size_t i = 0; i < w->n_pend; i++)
+		if (w->pend[i].state == 2)
+			n_ask++;
+	if (n_ask) {
+		size_t cap = w->cap_ask;
+		if ((rc = grow((void **)&w->ask, &cap, n_ask, CAIRN_FP_SIZE)))
+			return rc;
+		cap = w->cap_ask;
+		if ((rc = grow((void **)&w->ask_out, &cap, n_ask, sizeof(*w->ask_out))))
+			return rc;
+		cap = w->cap_ask;
+		if ((rc = grow((void **)&w->ask_found, &cap, n_ask, 1)))
+			return rc;
+		w->cap_ask = cap;
+		size_t k = 0;
+		for (size_t i = 0; i < w->n_pend; i++)
+			if (w->pend[i].state == 2)
+				memcpy(w->ask[k++], w->pend[i].fp, CAIRN_FP_SIZE);
+		if ((rc = b->index->ops->lookup(b->index, (const uint8_t(*)[32])w->ask, n_ask,
+						w->ask_out, w->ask_found)))
+			return rc;
+		k = 0;
+		pthread_mutex_lock(&b->dedup_lock);
+		for (size_t i = 0; i < w->n_pend && !err; i++) {
+			struct pending *p = &w->pend[i];
+			if (p->state != 2)
+				continue;
+			int in_index = w->ask_found[k++];
+			int claimed = fpset_insert(&b->known, p->fp, &err);
+			p->state = (in_index || claimed) ? 1 : 3;
+		}
+		pthread_mutex_unlock(&b->dedup_lock);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < w->n_pend; i++)
+		if (w->pend[i].state == 3 &&
+		    (rc = store_blob(w, w->pend[i].fp, kind, w->pend[i].data, w->pend[i].len)))
+			return rc;
+	return 0;
+}
+
+static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len)
+{
+	int rc = grow((void **)&e->chunks, cap, e->n_chunks + 1, sizeof(*e->chunks));
+	if (rc)
+		return rc;
+	memcpy(e->chunks[e->n_chunks].fp, fp, CAIRN_FP_SIZE);
+	e->chunks[e->n_chunks].length = len;
+	e->n_chunks++;
+	return 0;
+}
+
+static int add_hole(cairn_entry *e, size_t *cap, uint64_t len)
+{
+	while (len) {
+		uint32_t n = len > (1u << 30) ? (1u << 30) : (uint32_t)len;
+		int rc = add_ref(e, cap, zero_fp, n);
+		if (rc)
+			return rc;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The pending chunks are fingerprinted: dedup them and add their refs. */
+static int finish_window(struct worker *w, cairn_entry *e, size_t *cap)
+{
+	int rc = dedup_pending(w, CAIRN_BLOB_DATA);
+	for (size_t i = 0; !rc && i < w->n_pend; i++)
+		rc = add_ref(e, cap, w->pend[i].fp, w->pend[i].len);
+	w->n_pend = 0;
+	return rc;
+}
+
+static int pend_chunk(struct worker *w, const uint8_t *data, size_t len)
+{
+	int rc = grow((void **)&w->pend, &w->cap_pend, w->n_pend + 1, sizeof(*w->pend));
+	if (rc)
+		return rc;
+	struct pending *p = &w->pend[w->n_pend++];
+	p->data = data;
+	p->len = (uint32_t)len;
+	return cairn_fingerprint(w->fp, p->fp, data, len);
+}
+
+/* Reads [off, end) of fd (end = UINT64_MAX: to end of file), chunks it and
+ * adds the refs to e. *read_out counts the bytes read. A failure of the
+ * file (not fatal to the backup) comes back as FILE_READ_ERROR. */
+static int read_region(struct worker *w, int fd, uint64_t off, uint64_t end, cairn_entry *e,
+		       size_t *cap, uint64_t *read_out)
+{
+	size_t start = 0, len = 0, scan = 0;
+	int rc = 0;
+	cairn_chunker_reset(&w->chunker);
+	for (;;) {
+		if (w->buf_cap - len < READ_SIZE) {
+			memmove(w->buf, w->buf + start, len - start);
+			len -= start;
+			scan -= start;
+			start = 0;
+		}
+		size_t want = w->buf_cap - len;
+		if (end != UINT64_MAX && want > end - off)
+			want = (size_t)(end - off);
+		ssize_t n = want ? pread(fd, w->buf + len, want, (off_t)off) : 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			cairn_error_set_errno(CAIRN_EIO, errno, "read failed");
+			return FILE_READ_ERROR;
+		}
+		off += (uint64_t)n;
+		len += (size_t)n;
+		*read_out += (uint64_t)n;
+		while (scan < len) {
+			size_t cut = cairn_chunker_scan(&w->chunker, w->buf + scan, len - scan);
+			if (cut == CAIRN_CHUNKER_NO_CUT) {
+				scan = len;
+				break;
+			}
+			scan += cut;
+			if ((rc = pend_chunk(w, w->buf + start, scan - start)))
+				return rc;
+			start = scan;
+		}
+		if (n == 0 && start < len && (rc = pend_chunk(w, w->buf + start, len - start)))
+			return rc;
+		if (n == 0)
+			start = len;
+		/* Chunks point into buf: settle them before it is compacted. */
+		if ((rc = finish_window(w, e, cap)))
+			return rc;
+		if (n == 0)
+			return 0;
+	}
+}
+
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
+}
+
+/* Reads one file into slot s. Problems with the file itself end up in
+ * s->failed / s->warning; only repository failures are returned. */
+static int process_file(struct worker *w, struct slot *s)
+{
+	cairn_entry *e = &s->e;
+	struct stat before, after;
+	uint64_t bytes = 0;
+	size_t cap = 0;
+	int rc = 0;
+	int fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot open");
+		goto file_error;
+	}
+	if (fstat(fd, &before) != 0) {
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+		goto file_error;
+	}
+	if (!S_ISREG(before.st_mode)) {
+		cairn_error_set(CAIRN_EIO, "no longer a regular file");
+		goto file_error;
+	}
+	cairn_entry_set_stat(e, &before);
+
+	uint64_t pos = 0, size = (uint64_t)before.st_size;
+	/* Fewer blocks than bytes: walk the data extents, keep holes as holes. */
+	int sparse = (uint64_t)before.st_blocks * 512 < size;
+	while (sparse && pos < size) {
+		off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			data = (off_t)size;
+		else if (data < 0) {
+			sparse = 0; /* no SEEK_DATA here: read it all */
+			break;
+		}
+		if ((uint64_t)data > size)
+			data = (off_t)size;
+		if ((rc = add_hole(e, &cap, (uint64_t)data - pos)))
+			goto out;
+		pos = (uint64_t)data;
+		if (pos >= size)
+			break;
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = (off_t)size;
+		uint64_t got = 0;
+		rc = read_region(w, fd, pos, (uint64_t)hole, e, &cap, &got);
+		bytes += got;
+		if (rc == FILE_READ_ERROR)
+			goto file_error;
+		if (rc)
+			goto out;
+		pos += got;
+		if (got < (uint64_t)hole - (uint64_t)data)
+			break; /* shrank while read */
+	}
+	if (!sparse) {
+		uint64_t got = 0;
+		rc = read_region(w, fd, pos, UINT64_MAX, e, &cap, &got);
+		bytes += got;
+		pos += got;
+		if (rc == FILE_READ_ERROR)
+			goto file_error;
+		if (rc)
+			goto out;
+	}
+	e->size = pos;
+	if (fstat(fd, &after) == 0 && !same_stat(&before, &after)) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "changed while read; stored as read");
+		s->warning = strdup(msg);
+	}
+	goto out;
+
+file_error:
+	s->failed = 1;
+	s->warning = strdup(cairn_error_last());
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&w->b->dedup_lock);
+	w->b->bytes_read += bytes;
+	pthread_mutex_unlock(&w->b->dedup_lock);
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct backup *b = w->b;
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		for (;;) {
+			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
+				b->dispatch++;
+			if (b->stop || b->dispatch < b->tail)
+				break;
+			pthread_cond_wait(&b->work_cv, &b->lock);
+		}
+		if (b->stop && (b->fatal || b->dispatch == b->tail)) {
+			pthread_mutex_unlock(&b->lock);
+			break;
+		}
+		struct slot *s = &b->ring[b->dispatch++ % RING_SLOTS];
+		pthread_mutex_unlock(&b->lock);
+
+		int rc = process_file(w, s);
+		if (rc) {
+			cairn_error_prefix(rc, "%s", s->e.path);
+			set_fatal(b, rc);
+			break;
+		}
+		pthread_mutex_lock(&b->lock);
+		s->done = 1;
+		pthread_cond_broadcast(&b->done_cv);
+		pthread_mutex_unlock(&b->lock);
+	}
+	int rc = b->fatal ? 0 : flush_pack(w);
+	if (rc)
+		set_fatal(b, rc);
+	return NULL;
+}
+
+/* ---- the main thread: walk, files cache, manifest ---- */
+
+static int tree_sink(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, const uint8_t *data,
+		     size_t len)
+{
+	struct worker *w = ud;
+	w->n_pend = 0;
+	int rc = grow((void **)&w->pend, &w->cap_pend, 1, sizeof(*w->pend));
+	if (rc)
+		return rc;
+	memcpy(w->pend[0].fp, fp, CAIRN_FP_SIZE);
+	w->pend[0].data = data;
+	w->pend[0].len = (uint32_t)len;
+	w->n_pend = 1;
+	rc = dedup_pending(w, kind);
+	w->n_pend = 0;
+	return rc;
+}
+
+static void report(struct backup *b, const char *path, const char *msg)
+{
+	if (b->opts->warn)
+		b->opts->warn(b->opts->ud, path, msg);
+}
+
+static void progress(struct backup *b, const char *current, int force)
+{
+	if (!b->opts->progress)
+		return;
+	int64_t t = now_ns(CLOCK_MONOTONIC);
+	if (!force && t - b->last_progress < PROGRESS_NS)
+		return;
+	b->last_progress = t;
+	pthread_mutex_lock(&b->dedup_lock);
+	cairn_progress p = {.files_done = b->files_done, .bytes_done = b->bytes_read,
+			    .current = current};
+	pthread_mutex_unlock(&b->dedup_lock);
+	b->opts->progress(b->opts->ud, &p);
+}
+
+/* Emits the finished entries at the head of the ring. Called with the
+ * lock held; drops it while working. */
+static int drain(struct backup *b)
+{
+	while (b->head < b->tail) {
+		struct slot *s = &b->ring[b->head % RING_SLOTS];
+		if (!s->done)
+			break;
+		pthread_mutex_unlock(&b->lock);
+		int rc = 0;
+		if (s->warning)
+			report(b, s->e.path, s->warning);
+		if (s->failed) {
+			b->sum.errors++;
+		} else {
+			switch (s->status) {
+			case FILE_NEW: b->sum.files_new++; break;
+			case FILE_CHANGED: b->sum.files_changed++; break;
+			case FILE_UNCHANGED: b->sum.files_unchanged++; break;
+			case NOT_A_FILE:
+				if (s->e.type == CAIRN_ENTRY_DIR)
+					b->sum.dirs++;
+				else
+					b->sum.others++;
+				break;
+			}
+			if (s->e.type == CAIRN_ENTRY_FILE)
+				b->sum.bytes_total += s->e.size;
+			rc = cairn_tree_writer_add(b->tree, &s->e);
+		}
+		if (s->e.type == CAIRN_ENTRY_FILE)
+			b->files_done++;
+		cairn_entry_clear(&s->e);
+		free(s->warning);
+		memset(s, 0, sizeof(*s));
+		pthread_mutex_lock(&b->lock);
+		if (rc)
+			return rc;
+		b->head++;
+		/* Workers never look behind the head: those slots get reused. */
+		if (b->dispatch < b->head)
+			b->dispatch = b->head;
+	}
+	return 0;
+}
+
+/* Waits for room in the ring, then adds e (taken over) to it. */
+static int enqueue(struct backup *b, cairn_entry *e, enum file_status status, int needs_work)
+{
+	int rc = 0;
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		if (b->fatal)
+			break;
+		if ((rc = drain(b)))
+			break;
+		if (b->tail - b->head < RING_SLOTS)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += PROGRESS_NS;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
+		pthread_mutex_unlock(&b->lock);
+		progress(b, NULL, 0);
+		pthread_mutex_lock(&b->lock);
+	}
+	if (b->fatal || rc) {
+		pthread_mutex_unlock(&b->lock);
+		cairn_entry_clear(e);
+		return rc ? rc : b->fatal;
+	}
+	struct slot *s = &b->ring[b->tail % RING_SLOTS];
+	s->e = *e;
+	memset(e, 0, sizeof(*e));
+	s->status = status;
+	s->needs_work = needs_work;
+	s->done = !needs_work;
+	b->tail++;
+	if (needs_work)
+		pthread_cond_signal(&b->work_cv);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+/* Moves the parent manifest forward to path; returns its entry there, or
+ * NULL if the parent has no such path. */
+static const cairn_entry *parent_find(struct backup *b, const char *path)
+{
+	while (b->parent && !b->parent_done) {
+		if (b->parent_valid) {
+			int c = cairn_path_cmp(b->parent_entry.path, path);
+			if (c == 0)
+				return &b->parent_entry;
+			if (c > 0)
+				return NULL;
+			cairn_entry_clear(&b->parent_entry);
+			b->parent_valid = 0;
+		}
+		int rc = cairn_tree_reader_next(b->parent, &b->parent_entry);
+		if (rc == 1) {
+			b->parent_valid = 1;
+			continue;
+		}
+		if (rc < 0)
+			report(b, "(parent snapshot)", cairn_error_last());
+		b->parent_done = 1; /* without a files cache every file is read */
+	}
+	return NULL;
+}
+
+static int visit(struct backup *b, const char *path, dev_t top_dev, int descend);
+
+static int visit_children(struct backup *b, const char *path, dev_t top_dev)
+{
+	char **names;
+	size_t n;
+	int rc = cairn_dir_names(path, &names, &n);
+	if (rc) {
+		report(b, path, cairn_error_last());
+		b->sum.errors++;
+		return 0;
+	}
+	size_t plen = strlen(path);
+	for (size_t i = 0; i < n && !rc; i++) {
+		size_t len = plen + 1 + strlen(names[i]) + 1;
+		char *child = malloc(len);
+		if (!child) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			break;
+		}
+		snprintf(child, len, "%s/%s", strcmp(path, "/") ? path : "", names[i]);
+		rc = visit(b, child, top_dev, 1);
+		free(child);
+	}
+	cairn_names_free(names, n);
+	return rc;
+}
+
+static int visit(struct backup *b, const char *path, dev_t top_dev, int descend)
+{
+	cairn_entry e = {0};
+	struct stat st;
+	int rc;
+	const cairn_backup_opts *o = b->opts;
+
+	if (o->n_excludes && cairn_exclude_match(o->excludes, o->n_excludes, path))
+		return 0;
+	if (lstat(path, &st) != 0) {
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+		report(b, path, cairn_error_last());
+		b->sum.errors++;
+		return 0;
+	}
+	progress(b, path, 0);
+	int is_root = strcmp(path, "/") == 0;
+	if (is_root) {
+		/* "/" has no entry of its own: its children are the top. */
+		return descend ? visit_children(b, path, top_dev) : 0;
+	}
+	if ((rc = cairn_entry_set_stat(&e, &st))) {
+		report(b, path, "unknown file type; skipped");
+		return 0;
+	}
+	if (!(e.path = strdup(path)))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = cairn_read_xattrs(path, &e.xattrs, &e.n_xattrs)))
+		goto out;
+
+	enum file_status status = NOT_A_FILE;
+	int needs_work = 0;
+	if (e.type == CAIRN_ENTRY_SYMLINK) {
+		size_t cap = (size_t)st.st_size + 1 > 256 ? (size_t)st.st_size + 1 : 256;
+		for (;;) {
+			char *t = malloc(cap);
+			if (!t) {
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+				goto out;
+			}
+			ssize_t n = readlink(path, t, cap);
+			if (n < 0) {
+				free(t);
+				cairn_error_set_errno(CAIRN_EIO, errno, "cannot read link");
+				report(b, path, cairn_error_last());
+				b->sum.errors++;
+				goto out;
+			}
+			if ((size_t)n < cap) {
+				t[n] = '\0';
+				e.link_target = t;
+				break;
+			}
+			free(t);
+			cap *= 2;
+		}
+		if (!*e.link_target) {
+			report(b, path, "empty symlink target; skipped");
+			goto out;
+		}
+	} else if (e.type == CAIRN_ENTRY_FILE) {
+		const char *first = NULL;
+		if (st.st_nlink > 1 &&
+		    (rc = link_lookup(&b->links, st.st_dev, st.st_ino, path, &first)))
+			goto out;
+		if (first) {
+			e.type = CAIRN_ENTRY_HARDLINK;
+			e.size = 0;
+			if (!(e.link_target = strdup(first))) {
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+				goto out;
+			}
+		} else {
+			const cairn_entry *p = parent_find(b, path);
+			if (p && p->type == CAIRN_ENTRY_FILE && p->size == e.size &&
+			    p->mtime_ns == e.mtime_ns && p->ctime_ns == e.ctime_ns &&
+			    p->ino == e.ino) {
+				status = FILE_UNCHANGED;
+				e.chunks = b->parent_entry.chunks;
+				e.n_chunks = b->parent_entry.n_chunks;
+				b->parent_entry.chunks = NULL;
+				b->parent_entry.n_chunks = 0;
+				/* Its chunks are taken: the parent entry is spent. */
+				cairn_entry_clear(&b->parent_entry);
+				b->parent_valid = 0;
+			} else {
+				status = p ? FILE_CHANGED : FILE_NEW;
+				needs_work = 1;
+			}
+		}
+	}
+	int is_dir = e.type == CAIRN_ENTRY_DIR;
+	if ((rc = enqueue(b, &e, status, needs_work)))
+		goto out;
+	if (is_dir && descend && !(o->one_file_system && st.st_dev != top_dev))
+		rc = visit_children(b, path, top_dev);
+out:
+	cairn_entry_clear(&e);
+	return rc;
+}
+
+/* Emits directory entries for the parents of path not emitted yet. */
+static int visit_ancestors(struct backup *b, const char *path)
+{
+	/* Drop remembered ancestors that are not above this path. */
+	while (b->n_ancestors) {
+		const char *a = b->ancestors[b->n_ancestors - 1];
+		size_t n = strlen(a);
+		if (strncmp(path, a, n) == 0 && path[n] == '/')
+			break;
+		free(b->ancestors[--b->n_ancestors]);
+	}
+	for (const char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		size_t n = (size_t)(p - path);
+		int seen = 0;
+		for (size_t i = 0; i < b->n_ancestors; i++)
+			if (strlen(b->ancestors[i]) == n && !strncmp(b->ancestors[i], path, n))
+				seen = 1;
+		if (seen)
+			continue;
+		char *a = strndup(path, n);
+		char **v = realloc(b->ancestors, (b->n_ancestors + 1) * sizeof(*v));
+		if (!a || !v) {
+			free(a);
+			if (v)
+				b->ancestors = v;
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		}
+		b->ancestors = v;
+		b->ancestors[b->n_ancestors++] = a;
+		int rc = visit(b, a, 0, 0);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int by_path(const void *x, const void *y)
+{
+	return cairn_path_cmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Absolute, sorted, without duplicates or paths inside another given path. */
+static int top_paths(const cairn_backup_opts *o, char ***out, size_t *n_out)
+{
+	char **v = calloc(o->n_paths + 1, sizeof(char *));
+	size_t n = 0;
+	int rc = 0;
+	if (!v)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->n_paths && !rc; i++)
+		if (!(rc = cairn_path_absolute(o->paths[i], &v[n])))
+			n++;
+	if (!rc)
+		qsort(v, n, sizeof(*v), by_path);
+	size_t k = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (k) {
+			const char *prev = v[k - 1];
+			size_t pl = strlen(prev);
+			if (!strcmp(prev, v[i]) || !strcmp(prev, "/") ||
+			    (!strncmp(v[i], prev, pl) && v[i][pl] == '/')) {
+				free(v[i]);
+				continue;
+			}
+		}
+		v[k++] = v[i];
+	}
+	if (rc) {
+		cairn_names_free(v, n);
+		return rc;
+	}
+	*out = v;
+	*n_out = k;
+	return 0;
+}
+
+static int same_paths(const cairn_snapshot *s, char **paths, size_t n)
+{
+	if (s->n_paths != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s->paths[i], paths[i]))
+			return 0;
+	return 1;
+}
+
+static int find_parent(cairn_repo *r, const char *host, char **paths, size_t n,
+		       cairn_snapshot *out)
+{
+	cairn_snapshot *list;
+	size_t count;
+	int rc = cairn_snapshot_list(r, &list, &count);
+	if (rc)
+		return rc;
+	rc = CAIRN_ENOTFOUND;
+	for (size_t i = count; i-- > 0;) {
+		if (!strcmp(list[i].host, host) && same_paths(&list[i], paths, n)) {
+			*out = list[i];
+			memset(&list[i], 0, sizeof(list[i]));
+			rc = 0;
+			break;
+		}
+	}
+	cairn_snapshot_list_free(list, count);
+	return rc;
+}
+
+static int strv_dup(const char *const *src, size_t n, char ***out)
+{
+	*out = calloc(n + 1, sizeof(char *));
+	if (!*out)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (!((*out)[i] = strdup(src[i])))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int finish_workers(struct backup *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->stop = 1;
+	pthread_cond_broadcast(&b->work_cv);
+	pthread_mutex_unlock(&b->lock);
+	for (int i = 0; i < b->n_workers; i++)
+		if (b->workers[i].started) {
+			pthread_join(b->workers[i].thread, NULL);
+			b->workers[i].started = 0;
+		}
+	return b->fatal;
+}
+
+int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *out)
+{
+	struct backup *b = calloc(1, sizeof(*b));
+	struct worker main_ctx = {0};
+	cairn_snapshot parent = {0};
+	char **paths = NULL;
+	size_t n_paths = 0;
+	int64_t started = now_ns(CLOCK_MONOTONIC);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!b)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	b->repo = r;
+	b->opts = opts;
+	b->index = cairn_repo_index(r);
+	b->pack_target = cairn_repo_config_get(r)->pack_target;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_mutex_init(&b->dedup_lock, NULL);
+	pthread_cond_init(&b->work_cv, NULL);
+	pthread_cond_init(&b->done_cv, NULL);
+
+	if (opts->n_paths == 0) {
+		rc = cairn_error_set(CAIRN_EINVAL, "nothing to back up: give one or more paths");
+		goto out;
+	}
+	if ((rc = top_paths(opts, &paths, &n_paths)))
+		goto out;
+	if ((rc = cairn_chunker_init(&b->chunker, &cairn_repo_config_get(r)->chunker)))
+		goto out;
+
+	/* The snapshot record. */
+	out->time_ns = now_ns(CLOCK_REALTIME);
+	char host[256];
+	if (opts->host) {
+		out->host = strdup(opts->host);
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		out->host = strdup(host);
+	}
+	struct passwd *pw = getpwuid(getuid());
+	out->user = strdup(pw ? pw->pw_name : "");
+	if (!out->host || !out->user) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = strv_dup((const char *const *)paths, n_paths, &out->paths)))
+		goto out;
+	out->n_paths = n_paths;
+	if ((rc = strv_dup(opts->tags, opts->n_tags, &out->tags)))
+		goto out;
+	out->n_tags = opts->n_tags;
+
+	/* The parent snapshot is the files cache. */
+	rc = find_parent(r, out->host, paths, n_paths, &parent);
+	if (rc == 0) {
+		out->has_parent = 1;
+		memcpy(out->parent, parent.id, CAIRN_ID_SIZE);
+		if ((rc = cairn_tree_reader_open(&b->parent, r, &parent)))
+			goto out;
+	} else if (rc != CAIRN_ENOTFOUND) {
+		goto out;
+	}
+	rc = 0;
+
+	b->ring = calloc(RING_SLOTS, sizeof(*b->ring));
+	if (!b->ring) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = worker_init(&main_ctx, b, 0)))
+		goto out;
+	b->main_ctx = &main_ctx;
+	if ((rc = cairn_tree_writer_new(&b->tree, &b->chunker.params, main_ctx.fp, tree_sink,
+					&main_ctx)))
+		goto out;
+
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	b->n_workers = opts->threads > 0 ? opts->threads : (ncpu > 0 ? (int)ncpu : 1);
+	if (b->n_workers > 64)
+		b->n_workers = 64;
+	b->workers = calloc((size_t)b->n_workers, sizeof(*b->workers));
+	if (!b->workers) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < b->n_workers; i++) {
+		if ((rc = worker_init(&b->workers[i], b, 1)))
+			goto out;
+		if (pthread_create(&b->workers[i].thread, NULL, worker_main, &b->workers[i]) != 0) {
+			rc = cairn_error_set(CAIRN_ERROR, "cannot start a worker thread");
+			goto out;
+		}
+		b->workers[i].started = 1;
+	}
+
+	for (size_t i = 0; i < n_paths && !rc; i++) {
+		struct stat st;
+		if (lstat(paths[i], &st) != 0) {
+			cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+			report(b, paths[i], cairn_error_last());
+			b->sum.errors++;
+			continue;
+		}
+		if (!(rc = visit_ancestors(b, paths[i])))
+			rc = visit(b, paths[i], st.st_dev, 1);
+	}
+
+	/* Wait for the workers' last files, then for their packs. */
+	pthread_mutex_lock(&b->lock);
+	while (!rc && !b->fatal && b->head < b->tail) {
+		if ((rc = drain(b)))
+			break;
+		if (b->head < b->tail) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (finish_workers(b)) {
+		/* A worker's failure explains whatever stopped the main thread. */
+		rc = b->fatal;
+		cairn_error_set(rc, "%s", b->fatal_msg);
+	}
+	if (rc)
+		goto out;
+
+	if ((rc = cairn_tree_writer_finish(b->tree, &out->manifest, &out->n_manifest,
+					   &out->manifest_size)))
+		goto out;
+	if ((rc = flush_pack(&main_ctx)))
+		goto out;
+
+	b->sum.bytes_read = b->bytes_read;
+	b->sum.bytes_added = b->bytes_added;
+	b->sum.blobs_added = b->blobs_added;
+	b->sum.tree_blobs_added = b->tree_blobs_added;
+	b->sum.duration_ns = (uint64_t)(now_ns(CLOCK_MONOTONIC) - started);
+	out->summary = b->sum;
+	progress(b, NULL, 1);
+	if (!opts->dry_run && (rc = cairn_snapshot_save(r, out)))
+		goto out;
+	if (b->sum.errors)
+		rc = cairn_error_set(CAIRN_EPARTIAL, "%llu path(s) could not be read",
+				     (unsigned long long)b->sum.errors);
+out:
+	if (b->workers) {
+		int saved = rc;
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", cairn_error_last());
+		finish_workers(b);
+		for (int i = 0; i < b->n_workers; i++)
+			worker_free(&b->workers[i]);
+		free(b->workers);
+		if (saved)
+			cairn_error_set(saved, "%s", msg);
+	}
+	if (b->ring) {
+		for (size_t i = 0; i < RING_SLOTS; i++) {
+			cairn_entry_clear(&b->ring[i].e);
+			free(b->ring[i].warning);
+		}
+		free(b->ring);
+	}
+	worker_free(&main_ctx);
+	cairn_tree_writer_free(b->tree);
+	cairn_tree_reader_free(b->parent);
+	cairn_entry_clear(&b->parent_entry);
+	cairn_snapshot_clear(&parent);
+	link_map_free(&b->links);
+	cairn_names_free(b->ancestors, b->n_ancestors);
+	cairn_names_free(paths, n_paths);
+	free(b->known.keys);
+	pthread_mutex_destroy(&b->lock);
+	pthread_mutex_destroy(&b->dedup_lock);
+	pthread_cond_destroy(&b->work_cv);
+	pthread_cond_destroy(&b->done_cv);
+	free(b);
+	if (rc && rc != CAIRN_EPARTIAL)
+		cairn_snapshot_clear(out);
+	return rc;
+}

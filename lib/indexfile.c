@@ -1,0 +1,164 @@
+#include "cairn/indexfile.h"
+
+#include "cairn/errors.h"
+#include "cairn/seal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Layout (see cairn/indexfile.h and docs/FORMAT.md). */
+#define INDEXFILE_VERSION 1
+/* fp[32] + kind + offset + length + raw_length */
+#define BLOB_SIZE (32 + 1 + 4 + 4 + 4)
+/* pack_id[32] + a one-byte blob count + at least one blob */
+#define PACK_MIN_SIZE (32 + 1 + BLOB_SIZE)
+
+static int entry_valid(const cairn_index_entry *e)
+{
+	return e->kind >= CAIRN_BLOB_DATA && e->kind <= CAIRN_BLOB_INDEX && e->length > 0 &&
+	       e->raw_length > 0 && (uint64_t)e->offset + e->length <= UINT32_MAX;
+}
+
+static int by_pack_then_offset(const void *a, const void *b)
+{
+	const cairn_index_entry *x = a, *y = b;
+	int c = memcmp(x->pack, y->pack, sizeof(x->pack));
+	if (c)
+		return c;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return memcmp(x->fp, y->fp, sizeof(x->fp));
+}
+
+int cairn_indexfile_encode(cairn_buf *out, const cairn_index_entry *entries, size_t count)
+{
+	size_t start = out->len;
+	cairn_index_entry *sorted = NULL;
+	size_t npacks = 0;
+	int rc;
+
+	for (size_t i = 0; i < count; i++)
+		if (!entry_valid(&entries[i]))
+			return cairn_error_set(CAIRN_EINVAL,
+					       "index object: entry %zu (kind %u, offset %u, length "
+					       "%u, raw length %u) is not valid",
+					       i, entries[i].kind, entries[i].offset, entries[i].length,
+					       entries[i].raw_length);
+	if (count > SIZE_MAX / sizeof(*sorted))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	sorted = malloc((count ? count : 1) * sizeof(*sorted));
+	if (!sorted)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (count)
+		memcpy(sorted, entries, count * sizeof(*sorted));
+	qsort(sorted, count, sizeof(*sorted), by_pack_then_offset);
+	for (size_t i = 0; i < count; i++)
+		if (i == 0 || memcmp(sorted[i].pack, sorted[i - 1].pack, sizeof(sorted[i].pack)))
+			npacks++;
+
+	if ((rc = cairn_buf_append_u8(out, INDEXFILE_VERSION)) != 0 ||
+	    (rc = cairn_buf_append_varint(out, npacks)) != 0)
+		goto out;
+	for (size_t i = 0; i < count;) {
+		size_t j = i + 1;
+		while (j < count && !memcmp(sorted[j].pack, sorted[i].pack, sizeof(sorted[i].pack)))
+			j++;
+		if ((rc = cairn_buf_append(out, sorted[i].pack, sizeof(sorted[i].pack))) != 0 ||
+		    (rc = cairn_buf_append_varint(out, j - i)) != 0)
+			goto out;
+		for (; i < j; i++) {
+			const cairn_index_entry *e = &sorted[i];
+			if ((rc = cairn_buf_append(out, e->fp, sizeof(e->fp))) != 0 ||
+			    (rc = cairn_buf_append_u8(out, e->kind)) != 0 ||
+			    (rc = cairn_buf_append_u32le(out, e->offset)) != 0 ||
+			    (rc = cairn_buf_append_u32le(out, e->length)) != 0 ||
+			    (rc = cairn_buf_append_u32le(out, e->raw_length)) != 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc)
+		out->len = start;
+	free(sorted);
+	return rc;
+}
+
+/* Walks the whole object, checking every field; fills fill (if not NULL)
+ * and counts the blobs into *total. Counts are checked against the bytes
+ * left before anything is sized by them. */
+static int walk(const void *data, size_t len, cairn_index_entry *fill, size_t *total)
+{
+	cairn_reader r;
+	size_t n = 0;
+
+	cairn_reader_init(&r, data, len);
+	uint8_t version = cairn_read_u8(&r);
+	uint64_t npacks = cairn_read_varint(&r);
+	if (r.failed)
+		return cairn_error_set(CAIRN_ECORRUPT, "index object: truncated header");
+	if (version != INDEXFILE_VERSION)
+		return cairn_error_set(CAIRN_ECORRUPT, "index object: unknown version %u", version);
+	if (npacks > cairn_reader_left(&r) / PACK_MIN_SIZE)
+		return cairn_error_set(CAIRN_ECORRUPT,
+				       "index object: %llu packs cannot fit in %zu bytes",
+				       (unsigned long long)npacks, cairn_reader_left(&r));
+	for (uint64_t p = 0; p < npacks; p++) {
+		const uint8_t *pack = cairn_read_raw(&r, 32);
+		uint64_t nblobs = cairn_read_varint(&r);
+		if (r.failed)
+			return cairn_error_set(CAIRN_ECORRUPT, "index object: truncated at pack %llu",
+					       (unsigned long long)p);
+		if (nblobs == 0 || nblobs > cairn_reader_left(&r) / BLOB_SIZE)
+			return cairn_error_set(CAIRN_ECORRUPT,
+					       "index object: pack %llu claims %llu blobs in %zu bytes",
+					       (unsigned long long)p, (unsigned long long)nblobs,
+					       cairn_reader_left(&r));
+		for (uint64_t b = 0; b < nblobs; b++, n++) {
+			cairn_index_entry e;
+			memcpy(e.fp, cairn_read_raw(&r, 32), 32);
+			memcpy(e.pack, pack, 32);
+			e.kind = cairn_read_u8(&r);
+			e.offset = cairn_read_u32le(&r);
+			e.length = cairn_read_u32le(&r);
+			e.raw_length = cairn_read_u32le(&r);
+			if (!entry_valid(&e))
+				return cairn_error_set(CAIRN_ECORRUPT,
+						       "index object: blob %llu of pack %llu (kind "
+						       "%u, offset %u, length %u) is not valid",
+						       (unsigned long long)b, (unsigned long long)p,
+						       e.kind, e.offset, e.length);
+			if (fill)
+				fill[n] = e;
+		}
+	}
+	if (cairn_reader_left(&r))
+		return cairn_error_set(CAIRN_ECORRUPT, "index object: %zu trailing bytes",
+				       cairn_reader_left(&r));
+	*total = n;
+	return 0;
+}
+
+int cairn_indexfile_decode(const void *data, size_t len, cairn_index_entry **entries_out,
+			   size_t *count_out)
+{
+	cairn_index_entry *entries = NULL;
+	size_t total;
+	int rc;
+
+	*entries_out = NULL;
+	*count_out = 0;
+	if ((rc = walk(data, len, NULL, &total)) != 0)
+		return rc;
+	/* total <= len / BLOB_SIZE: bounded by the input, not by a claim */
+	entries = malloc((total ? total : 1) * sizeof(*entries));
+	if (!entries)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = walk(data, len, entries, &total)) != 0) {
+		free(entries);
+		return rc;
+	}
+	*entries_out = entries;
+	*count_out = total;
+	return 0;
+}

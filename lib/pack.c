@@ -1,0 +1,272 @@
+#include "cairn/pack.h"
+
+#include "cairn/errors.h"
+#include "pack_format.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cairn_pack_writer_init(cairn_pack_writer *w)
+{
+	cairn_buf_init(&w->data);
+	w->entries = NULL;
+	w->count = 0;
+	w->cap = 0;
+}
+
+void cairn_pack_writer_free(cairn_pack_writer *w)
+{
+	cairn_buf_free(&w->data);
+	free(w->entries);
+	cairn_pack_writer_init(w);
+}
+
+void cairn_pack_writer_reset(cairn_pack_writer *w)
+{
+	cairn_buf_clear(&w->data);
+	w->count = 0;
+}
+
+static int kind_valid(uint8_t kind)
+{
+	return kind >= CAIRN_PACK_KIND_MIN && kind <= CAIRN_PACK_KIND_MAX;
+}
+
+int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
+		   uint8_t kind, const void *plain, size_t len)
+{
+	size_t start = w->data.len;
+	int rc;
+
+	if (len == 0 || len > UINT32_MAX)
+		return cairn_error_set(CAIRN_EINVAL, "pack: blob of %zu bytes", len);
+	if (!kind_valid(kind))
+		return cairn_error_set(CAIRN_EINVAL, "pack: blob kind %u", kind);
+	if (w->count == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 64;
+		cairn_pack_entry *e = realloc(w->entries, ncap * sizeof(*e));
+		if (!e)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		w->entries = e;
+		w->cap = ncap;
+	}
+	rc = cairn_seal(s, &w->data, fp, kind, plain, len);
+	if (rc) {
+		w->data.len = start;
+		return rc;
+	}
+	/* Offsets and lengths are u32 in the trailer. */
+	if (w->data.len > UINT32_MAX) {
+		w->data.len = start;
+		return cairn_error_set(CAIRN_EINVAL, "pack: would exceed %u bytes", UINT32_MAX);
+	}
+	cairn_pack_entry *e = &w->entries[w->count++];
+	memcpy(e->fp, fp, CAIRN_FP_SIZE);
+	e->kind = kind;
+	e->offset = (uint32_t)start;
+	e->length = (uint32_t)(w->data.len - start);
+	e->raw_length = (uint32_t)len;
+	return 0;
+}
+
+/* Rewrites w->data with the blobs in a uniformly random order, updating
+ * each entry's offset. order_out[k] is the index of the k-th blob. */
+static int shuffle(cairn_pack_writer *w, size_t *order)
+{
+	cairn_buf shuffled = CAIRN_BUF_INIT;
+	int rc;
+
+	for (size_t i = 0; i < w->count; i++)
+		order[i] = i;
+	/* Fisher-Yates; count fits u32 as every blob takes at least a byte of a
+	 * pack of at most UINT32_MAX bytes. */
+	for (size_t i = w->count; i > 1; i--) {
+		size_t j = randombytes_uniform((uint32_t)i);
+		size_t t = order[i - 1];
+		order[i - 1] = order[j];
+		order[j] = t;
+	}
+	if ((rc = cairn_buf_reserve(&shuffled, w->data.len)) != 0)
+		return rc;
+	for (size_t k = 0; k < w->count; k++) {
+		cairn_pack_entry *e = &w->entries[order[k]];
+		uint32_t offset = (uint32_t)shuffled.len;
+		/* reserved above: cannot fail */
+		cairn_buf_append(&shuffled, w->data.data + e->offset, e->length);
+		e->offset = offset;
+	}
+	cairn_buf_free(&w->data);
+	w->data = shuffled;
+	return 0;
+}
+
+int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIRN_ID_SIZE])
+{
+	cairn_buf plain = CAIRN_BUF_INIT;
+	size_t *order = NULL;
+	size_t blobs_end = w->data.len; /* shuffling keeps the length */
+	int rc;
+
+	if (sodium_init() < 0)
+		return cairn_error_set(CAIRN_ERROR, "libsodium failed to initialise");
+	order = malloc((w->count ? w->count : 1) * sizeof(*order));
+	if (!order)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = shuffle(w, order)) != 0)
+		goto out;
+
+	rc = cairn_buf_reserve(&plain, CAIRN_PACK_TRAILER_HEADER_MAX +
+						w->count * CAIRN_PACK_ENTRY_SIZE);
+	if (rc)
+		goto out;
+	cairn_buf_append_u8(&plain, CAIRN_PACK_VERSION);
+	cairn_buf_append_varint(&plain, w->count);
+	/* In pack order, so the trailer says nothing about the order added. */
+	for (size_t k = 0; k < w->count; k++) {
+		const cairn_pack_entry *e = &w->entries[order[k]];
+		cairn_buf_append(&plain, e->fp, CAIRN_FP_SIZE);
+		cairn_buf_append_u8(&plain, e->kind);
+		cairn_buf_append_u32le(&plain, e->offset);
+		cairn_buf_append_u32le(&plain, e->length);
+		cairn_buf_append_u32le(&plain, e->raw_length);
+	}
+
+	if ((rc = cairn_seal(s, &w->data, NULL, CAIRN_BLOB_TRAILER, plain.data, plain.len)) != 0)
+		goto out;
+	size_t trailer_len = w->data.len - blobs_end;
+	if (trailer_len > UINT32_MAX || trailer_len > SIZE_MAX - CAIRN_PACK_TAIL_SIZE - blobs_end) {
+		rc = cairn_error_set(CAIRN_EINVAL, "pack: trailer of %zu bytes is too large",
+				     trailer_len);
+		goto out;
+	}
+	if ((rc = cairn_buf_append_u32le(&w->data, (uint32_t)trailer_len)) != 0)
+		goto out;
+	cairn_sha256(id_out, w->data.data, w->data.len);
+	rc = 0;
+out:
+	if (rc && w->data.len > blobs_end)
+		w->data.len = blobs_end; /* the blobs stay usable for another try */
+	cairn_buf_free(&plain);
+	free(order);
+	return rc;
+}
+
+int cairn_pack_trailer_length(const uint8_t last4[4], uint64_t pack_size, uint32_t *len_out)
+{
+	uint32_t n = cairn_get_u32le(last4);
+
+	if (pack_size < CAIRN_PACK_TAIL_SIZE || n == 0 || n > pack_size - CAIRN_PACK_TAIL_SIZE)
+		return cairn_error_set(CAIRN_ECORRUPT,
+				       "pack: trailer length %u does not fit a pack of %llu bytes", n,
+				       (unsigned long long)pack_size);
+	*len_out = n;
+	return 0;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+	const cairn_pack_entry *x = a, *y = b;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len, uint64_t pack_size,
+			     cairn_pack_entry **entries_out, size_t *count_out)
+{
+	static const uint8_t zero_fp[CAIRN_FP_SIZE];
+	cairn_buf plain = CAIRN_BUF_INIT;
+	cairn_pack_entry *entries = NULL, *sorted = NULL;
+	cairn_reader r;
+	uint64_t area, count;
+	size_t max_plain;
+	int rc;
+
+	*entries_out = NULL;
+	*count_out = 0;
+	if (len == 0 || pack_size < CAIRN_PACK_TAIL_SIZE || len > pack_size - CAIRN_PACK_TAIL_SIZE)
+		return cairn_error_set(CAIRN_ECORRUPT,
+				       "pack: trailer of %zu bytes does not fit a pack of %llu bytes",
+				       len, (unsigned long long)pack_size);
+	area = pack_size - CAIRN_PACK_TAIL_SIZE - len;
+
+	/* Blobs take at least a byte each and do not overlap, so the blob area
+	 * bounds the count, and so the plaintext: a trailer that would open
+	 * to more cannot be valid and is not decompressed. */
+	if (area > (SIZE_MAX - CAIRN_PACK_TRAILER_HEADER_MAX) / CAIRN_PACK_ENTRY_SIZE)
+		max_plain = SIZE_MAX;
+	else
+		max_plain = CAIRN_PACK_TRAILER_HEADER_MAX + (size_t)area * CAIRN_PACK_ENTRY_SIZE;
+	rc = cairn_unseal(s, &plain, zero_fp, CAIRN_BLOB_TRAILER, sealed, len, max_plain);
+	if (rc) {
+		rc = cairn_error_prefix(rc, "pack trailer");
+		goto out;
+	}
+
+	cairn_reader_init(&r, plain.data, plain.len);
+	uint8_t version = cairn_read_u8(&r);
+	count = cairn_read_varint(&r);
+	if (r.failed) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: truncated header");
+		goto out;
+	}
+	if (version != CAIRN_PACK_VERSION) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: unknown version %u", version);
+		goto out;
+	}
+	if (count > cairn_reader_left(&r) / CAIRN_PACK_ENTRY_SIZE ||
+	    count * CAIRN_PACK_ENTRY_SIZE != cairn_reader_left(&r)) {
+		rc = cairn_error_set(CAIRN_ECORRUPT,
+				     "pack trailer: %llu entries do not match its %zu bytes",
+				     (unsigned long long)count, cairn_reader_left(&r));
+		goto out;
+	}
+	entries = calloc(count ? count : 1, sizeof(*entries));
+	sorted = malloc((count ? count : 1) * sizeof(*sorted));
+	if (!entries || !sorted) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++) {
+		cairn_pack_entry *e = &entries[i];
+		memcpy(e->fp, cairn_read_raw(&r, CAIRN_FP_SIZE), CAIRN_FP_SIZE);
+		e->kind = cairn_read_u8(&r);
+		e->offset = cairn_read_u32le(&r);
+		e->length = cairn_read_u32le(&r);
+		e->raw_length = cairn_read_u32le(&r);
+		if (!kind_valid(e->kind)) {
+			rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: entry %zu has kind %u",
+					     i, e->kind);
+			goto out;
+		}
+		if (e->length == 0 || e->raw_length == 0) {
+			rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: entry %zu is empty", i);
+			goto out;
+		}
+		if ((uint64_t)e->offset + e->length > area) {
+			rc = cairn_error_set(CAIRN_ECORRUPT,
+					     "pack trailer: entry %zu (offset %u, length %u) lies "
+					     "outside the %llu bytes of blobs",
+					     i, e->offset, e->length, (unsigned long long)area);
+			goto out;
+		}
+	}
+	memcpy(sorted, entries, count * sizeof(*sorted));
+	qsort(sorted, count, sizeof(*sorted), by_offset);
+	for (size_t i = 1; i < count; i++) {
+		if ((uint64_t)sorted[i - 1].offset + sorted[i - 1].length > sorted[i].offset) {
+			rc = cairn_error_set(CAIRN_ECORRUPT,
+					     "pack trailer: blobs at offsets %u and %u overlap",
+					     sorted[i - 1].offset, sorted[i].offset);
+			goto out;
+		}
+	}
+	*entries_out = entries;
+	*count_out = count;
+	entries = NULL;
+	rc = 0;
+out:
+	cairn_buf_free(&plain);
+	free(entries);
+	free(sorted);
+	return rc;
+}

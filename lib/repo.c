@@ -1,0 +1,598 @@
+/* Opening and creating repositories; reading blobs; committing packs. */
+#include "cairn/repo.h"
+
+#include "cairn/errors.h"
+#include "cairn/indexfile.h"
+#include "repo_format.h"
+#include "util/hex.h"
+#include "util/json.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct cairn_repo {
+	cairn_store *store;
+	cairn_index *index;
+	cairn_repo_config config;
+	uint8_t enc_key[CAIRN_KEY_SIZE];
+	uint8_t fp_key[CAIRN_KEY_SIZE];
+	char *location;
+};
+
+/* The fingerprint key of an unencrypted repository is derived from an
+ * all-zero master key: there is no secret to keep. */
+static const uint8_t zero_master[CAIRN_KEY_SIZE];
+
+static int config_to_json(cairn_buf *out, const cairn_repo_config *c)
+{
+	char id[CAIRN_ID_HEX + 1];
+	cairn_hex_encode(id, c->id, sizeof(c->id));
+	return cairn_buf_printf(out,
+				"{\"version\":%d,\"id\":\"%s\",\"encryption\":\"%s\","
+				"\"chunker\":{\"polynomial\":\"%llx\",\"min\":%u,\"avg\":%u,\"max\":%u},"
+				"\"pack_size\":%u}\n",
+				c->version, id, c->encrypted ? CAIRN_ENCRYPTION_NAME : "none",
+				(unsigned long long)c->chunker.poly, c->chunker.min, c->chunker.avg,
+				c->chunker.max, c->pack_target);
+}
+
+static int get_u32(const cairn_json *obj, const char *key, uint32_t *out)
+{
+	uint64_t v;
+	int rc = cairn_json_get_uint(obj, key, &v);
+	if (rc)
+		return rc;
+	if (v > UINT32_MAX)
+		return cairn_error_set(CAIRN_ECORRUPT, "%s out of range", key);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int config_from_json(cairn_repo_config *c, const char *text, size_t len)
+{
+	cairn_json *doc = NULL;
+	const char *s;
+	int64_t version;
+	int rc = cairn_json_parse(&doc, text, len);
+	if (rc)
+		goto out;
+	memset(c, 0, sizeof(*c));
+	if ((rc = cairn_json_get_int(doc, "version", &version)))
+		goto out;
+	if (version != CAIRN_REPO_VERSION) {
+		rc = cairn_error_set(CAIRN_ECORRUPT,
+				     "repository format version %lld is not supported (this cairn "
+				     "reads version %d)",
+				     (long long)version, CAIRN_REPO_VERSION);
+		goto out;
+	}
+	c->version = (int)version;
+	if ((rc = cairn_json_get_string(doc, "id", &s)))
+		goto out;
+	if ((rc = cairn_hex_decode(c->id, sizeof(c->id), s)))
+		goto out;
+	if ((rc = cairn_json_get_string(doc, "encryption", &s)))
+		goto out;
+	if (strcmp(s, CAIRN_ENCRYPTION_NAME) == 0) {
+		c->encrypted = 1;
+	} else if (strcmp(s, "none") == 0) {
+		c->encrypted = 0;
+	} else {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "unknown encryption \"%s\"", s);
+		goto out;
+	}
+	const cairn_json *ch = cairn_json_get(doc, "chunker");
+	if (!ch || ch->type != CAIRN_JSON_OBJECT) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "no chunker parameters");
+		goto out;
+	}
+	if ((rc = cairn_json_get_string(ch, "polynomial", &s)))
+		goto out;
+	char *end;
+	errno = 0;
+	c->chunker.poly = strtoull(s, &end, 16);
+	if (errno || *end || end == s) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "bad chunker polynomial \"%s\"", s);
+		goto out;
+	}
+	if ((rc = get_u32(ch, "min", &c->chunker.min)) || (rc = get_u32(ch, "avg", &c->chunker.avg)) ||
+	    (rc = get_u32(ch, "max", &c->chunker.max)))
+		goto out;
+	if ((rc = cairn_chunker_params_check(&c->chunker))) {
+		rc = CAIRN_ECORRUPT;
+		goto out;
+	}
+	if ((rc = get_u32(doc, "pack_size", &c->pack_target)))
+		goto out;
+	if (c->pack_target < 1024 * 1024 || c->pack_target > 1024u * 1024 * 1024) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "pack_size %u out of range", c->pack_target);
+		goto out;
+	}
+out:
+	cairn_json_free(doc);
+	return rc;
+}
+
+static int read_config(cairn_store *store, const char *location, cairn_repo_config *out)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc = cairn_store_get(store, CAIRN_CONFIG_KEY, 0, CAIRN_CONFIG_MAX, &b);
+	if (rc == CAIRN_ENOTFOUND)
+		rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s", location);
+	else if (!rc && (rc = config_from_json(out, (const char *)b.data, b.len)))
+		cairn_error_prefix(rc, "%s: config", location);
+	cairn_buf_free(&b);
+	return rc;
+}
+
+int cairn_repo_init(const char *location, const cairn_init_opts *opts,
+		    uint8_t id_out[CAIRN_ID_SIZE])
+{
+	cairn_store *store = NULL;
+	cairn_buf keyfile = CAIRN_BUF_INIT, config = CAIRN_BUF_INIT;
+	uint8_t master[CAIRN_KEY_SIZE];
+	char key[sizeof(CAIRN_KEYS_PREFIX) + CAIRN_ID_HEX];
+	uint64_t size;
+	int rc;
+
+	cairn_repo_config c = {.version = CAIRN_REPO_VERSION, .encrypted = opts->encrypted};
+	c.chunker.min = opts->chunk_min ? opts->chunk_min : CAIRN_CHUNK_MIN_DEFAULT;
+	c.chunker.avg = opts->chunk_avg ? opts->chunk_avg : CAIRN_CHUNK_AVG_DEFAULT;
+	c.chunker.max = opts->chunk_max ? opts->chunk_max : CAIRN_CHUNK_MAX_DEFAULT;
+	c.chunker.poly = cairn_chunker_random_poly();
+	c.pack_target = CAIRN_PACK_TARGET_DEFAULT;
+	if ((rc = cairn_chunker_params_check(&c.chunker)))
+		return rc;
+	cairn_kdf_params kdf = opts->kdf;
+	if (!kdf.opslimit && !kdf.memlimit)
+		cairn_kdf_params_default(&kdf);
+	if (c.encrypted && (rc = cairn_kdf_params_check(&kdf)))
+		return rc;
+	randombytes_buf(c.id, sizeof(c.id));
+
+	if ((rc = cairn_store_open(&store, location, 1)))
+		goto out;
+	rc = cairn_store_stat(store, CAIRN_CONFIG_KEY, &size);
+	if (rc == 0) {
+		rc = cairn_error_set(CAIRN_EEXISTS, "a repository already exists at %s", location);
+		goto out;
+	}
+	if (rc != CAIRN_ENOTFOUND)
+		goto out;
+
+	if (c.encrypted) {
+		uint8_t kid[CAIRN_ID_SIZE];
+		char hex[CAIRN_ID_HEX + 1];
+		if (!opts->password) {
+			rc = cairn_error_set(CAIRN_EINVAL, "a password is needed");
+			goto out;
+		}
+		randombytes_buf(master, sizeof(master));
+		rc = cairn_key_seal(&keyfile, master, opts->password, opts->password_len, &kdf);
+		sodium_memzero(master, sizeof(master));
+		if (rc)
+			goto out;
+		cairn_sha256(kid, keyfile.data, keyfile.len);
+		cairn_hex_encode(hex, kid, sizeof(kid));
+		snprintf(key, sizeof(key), "%s%s", CAIRN_KEYS_PREFIX, hex);
+		if ((rc = cairn_store_put(store, key, keyfile.data, keyfile.len, CAIRN_PUT_ONCE)))
+			goto out;
+	}
+	/* The config goes last: its presence is what makes a repository. */
+	if ((rc = config_to_json(&config, &c)))
+		goto out;
+	rc = cairn_store_put(store, CAIRN_CONFIG_KEY, config.data, config.len, CAIRN_PUT_ONCE);
+	if (rc == CAIRN_EEXISTS)
+		rc = cairn_error_set(CAIRN_EEXISTS, "a repository already exists at %s", location);
+	if (rc)
+		goto out;
+	if (id_out)
+		memcpy(id_out, c.id, sizeof(c.id));
+out:
+	cairn_buf_free(&keyfile);
+	cairn_buf_free(&config);
+	cairn_store_free(store);
+	return rc;
+}
+
+int cairn_repo_needs_password(const char *location)
+{
+	cairn_store *store = NULL;
+	cairn_repo_config c;
+	int rc = cairn_store_open(&store, location, 0);
+	if (rc == 0)
+		rc = read_config(store, location, &c);
+	cairn_store_free(store);
+	if (rc)
+		return rc;
+	return c.encrypted;
+}
+
+struct key_search {
+	cairn_store *store;
+	const char *password;
+	size_t password_len;
+	uint8_t master[CAIRN_KEY_SIZE];
+	int found;
+	int tried;
+	int fatal;
+};
+
+static int try_key(const char *key, uint64_t size, void *ud)
+{
+	struct key_search *ks = ud;
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc;
+	if (size > CAIRN_KEYFILE_MAX)
+		return 0;
+	rc = cairn_store_get(ks->store, key, 0, CAIRN_GET_ALL, &b);
+	if (rc) {
+		ks->fatal = rc;
+		goto out;
+	}
+	ks->tried++;
+	rc = cairn_key_open(ks->master, b.data, b.len, ks->password, ks->password_len);
+	if (rc == 0) {
+		ks->found = 1;
+		rc = 1; /* stop listing */
+	} else {
+		rc = 0; /* a wrong password for this key: try the next */
+	}
+out:
+	cairn_buf_free(&b);
+	return rc;
+}
+
+static int unlock(cairn_repo *r, const cairn_open_opts *opts)
+{
+	struct key_search ks = {.store = r->store};
+	int rc;
+	if (!r->config.encrypted) {
+		cairn_keys_derive(zero_master, r->enc_key, r->fp_key);
+		return 0;
+	}
+	if (!opts || !opts->password)
+		return cairn_error_set(CAIRN_EINVAL, "the repository at %s is encrypted: a password "
+					"is needed", r->location);
+	ks.password = opts->password;
+	ks.password_len = opts->password_len;
+	rc = cairn_store_list(r->store, CAIRN_KEYS_PREFIX, try_key, &ks);
+	if (rc < 0)
+		return rc;
+	if (ks.fatal)
+		return ks.fatal;
+	if (!ks.found) {
+		if (!ks.tried)
+			return cairn_error_set(CAIRN_ECORRUPT, "%s: no keys in keys/", r->location);
+		return cairn_error_set(CAIRN_EAUTH, "wrong password for the repository at %s",
+				       r->location);
+	}
+	cairn_keys_derive(ks.master, r->enc_key, r->fp_key);
+	sodium_memzero(ks.master, sizeof(ks.master));
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char *p = strdup(path);
+	int rc = 0;
+	if (!p)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot create %s", p);
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+static int open_index(cairn_repo *r, const cairn_open_opts *opts)
+{
+	cairn_buf dir = CAIRN_BUF_INIT;
+	char id[CAIRN_ID_HEX + 1];
+	int rc;
+	const char *base = opts ? opts->cache_dir : NULL;
+	cairn_hex_encode(id, r->config.id, sizeof(r->config.id));
+	if (base && *base) {
+		rc = cairn_buf_printf(&dir, "%s/%s/index", base, id);
+	} else {
+		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+		if (xdg && *xdg)
+			rc = cairn_buf_printf(&dir, "%s/cairn/%s/index", xdg, id);
+		else if (home && *home)
+			rc = cairn_buf_printf(&dir, "%s/.cache/cairn/%s/index", home, id);
+		else
+			rc = cairn_error_set(CAIRN_EINVAL, "no cache directory: set HOME, "
+						"XDG_CACHE_HOME or --cache-dir");
+	}
+	if (!rc)
+		rc = mkdir_p((const char *)dir.data);
+	if (!rc)
+		rc = cairn_index_sqlite_open(&r->index, (const char *)dir.data, CAIRN_INDEX_SHARDS);
+	cairn_buf_free(&dir);
+	return rc;
+}
+
+int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opts *opts)
+{
+	cairn_repo *r = calloc(1, sizeof(*r));
+	int rc;
+	*out = NULL;
+	if (!r || !(r->location = strdup(location))) {
+		free(r);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	rc = cairn_store_open(&r->store, location, 0);
+	if (rc == CAIRN_ENOTFOUND)
+		rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s", location);
+	if (rc)
+		goto out;
+	if ((rc = read_config(r->store, location, &r->config)))
+		goto out;
+	if ((rc = unlock(r, opts)))
+		goto out;
+	if ((rc = open_index(r, opts)))
+		goto out;
+	if ((rc = cairn_repo_sync_index(r, 0, NULL)))
+		goto out;
+	*out = r;
+out:
+	if (rc)
+		cairn_repo_free(r);
+	return rc;
+}
+
+void cairn_repo_free(cairn_repo *r)
+{
+	if (!r)
+		return;
+	cairn_index_free(r->index);
+	cairn_store_free(r->store);
+	sodium_memzero(r->enc_key, sizeof(r->enc_key));
+	sodium_memzero(r->fp_key, sizeof(r->fp_key));
+	free(r->location);
+	free(r);
+}
+
+const cairn_repo_config *cairn_repo_config_get(const cairn_repo *r)
+{
+	return &r->config;
+}
+
+cairn_store *cairn_repo_store(cairn_repo *r)
+{
+	return r->store;
+}
+
+cairn_index *cairn_repo_index(cairn_repo *r)
+{
+	return r->index;
+}
+
+int cairn_repo_sealer_new(const cairn_repo *r, cairn_sealer **out, int zstd_level)
+{
+	return cairn_sealer_new(out, r->config.encrypted ? r->enc_key : NULL, zstd_level);
+}
+
+int cairn_repo_fingerprinter_new(const cairn_repo *r, cairn_fingerprinter **out)
+{
+	return cairn_fingerprinter_new(out, r->fp_key);
+}
+
+void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE])
+{
+	char hex[CAIRN_ID_HEX + 1];
+	cairn_hex_encode(hex, pack_id, CAIRN_ID_SIZE);
+	snprintf(out, 80, "%s%.2s/%s", CAIRN_DATA_PREFIX, hex, hex);
+}
+
+static void index_key(char out[80], const uint8_t id[CAIRN_ID_SIZE])
+{
+	char hex[CAIRN_ID_HEX + 1];
+	cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
+	snprintf(out, 80, "%s%s", CAIRN_INDEX_PREFIX, hex);
+}
+
+/* ---- index objects ---- */
+
+struct id_list {
+	uint8_t (*ids)[CAIRN_ID_SIZE];
+	size_t count, cap;
+};
+
+static int collect_index_ids(const char *key, uint64_t size, void *ud)
+{
+	struct id_list *l = ud;
+	const char *hex = key + strlen(CAIRN_INDEX_PREFIX);
+	uint8_t id[CAIRN_ID_SIZE];
+	if (cairn_hex_decode(id, sizeof(id), hex) != 0)
+		return 0; /* not one of ours */
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		void *p = realloc(l->ids, cap * sizeof(*l->ids));
+		if (!p)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		l->ids = p;
+		l->cap = cap;
+	}
+	memcpy(l->ids[l->count++], id, CAIRN_ID_SIZE);
+	return 0;
+}
+
+static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[CAIRN_ID_SIZE])
+{
+	cairn_buf raw = CAIRN_BUF_INIT, plain = CAIRN_BUF_INIT;
+	cairn_index_entry *entries = NULL;
+	size_t count = 0;
+	uint8_t check[CAIRN_ID_SIZE];
+	char key[80];
+	int rc;
+	index_key(key, id);
+	if ((rc = cairn_store_get(r->store, key, 0, CAIRN_GET_ALL, &raw)))
+		goto out;
+	cairn_sha256(check, raw.data, raw.len);
+	if (sodium_memcmp(check, id, CAIRN_ID_SIZE) != 0) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: content does not match its id", key);
+		goto out;
+	}
+	if ((rc = cairn_unseal(s, &plain, NULL, CAIRN_BLOB_INDEX, raw.data, raw.len,
+			       CAIRN_INDEX_OBJECT_MAX))) {
+		cairn_error_prefix(rc, "%s", key);
+		goto out;
+	}
+	if ((rc = cairn_indexfile_decode(plain.data, plain.len, &entries, &count))) {
+		cairn_error_prefix(rc, "%s", key);
+		goto out;
+	}
+	if ((rc = r->index->ops->insert(r->index, entries, count)))
+		goto out;
+	rc = r->index->ops->object_add(r->index, id);
+out:
+	free(entries);
+	cairn_buf_free(&raw);
+	cairn_buf_free(&plain);
+	return rc;
+}
+
+int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
+{
+	struct id_list l = {0};
+	cairn_sealer *s = NULL;
+	uint64_t imported = 0;
+	int rc;
+	if (rebuild && (rc = r->index->ops->clear(r->index)))
+		return rc;
+	if ((rc = cairn_store_list(r->store, CAIRN_INDEX_PREFIX, collect_index_ids, &l)))
+		goto out;
+	for (size_t i = 0; i < l.count; i++) {
+		int known = 0;
+		if ((rc = r->index->ops->object_known(r->index, l.ids[i], &known)))
+			goto out;
+		if (known)
+			continue;
+		if (!s && (rc = cairn_repo_sealer_new(r, &s, 0)))
+			goto out;
+		if ((rc = import_index_object(r, s, l.ids[i])))
+			goto out;
+		imported++;
+	}
+	if (imported_out)
+		*imported_out = imported;
+out:
+	cairn_sealer_free(s);
+	free(l.ids);
+	return rc;
+}
+
+/* ---- blobs ---- */
+
+int cairn_repo_open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_entry *e,
+			 const void *sealed, size_t len, cairn_buf *out)
+{
+	char pack[CAIRN_ID_HEX + 1], fp[CAIRN_ID_HEX + 1];
+	uint8_t check[CAIRN_FP_SIZE];
+	int rc = cairn_unseal(s, out, e->fp, e->kind, sealed, len, e->raw_length);
+	if (!rc && out->len != e->raw_length)
+		rc = cairn_error_set(CAIRN_ECORRUPT, "length %zu, expected %u", out->len,
+				     e->raw_length);
+	if (!rc && (e->kind == CAIRN_BLOB_DATA || e->kind == CAIRN_BLOB_TREE)) {
+		if ((rc = cairn_fingerprint(f, check, out->data, out->len)))
+			return rc;
+		if (sodium_memcmp(check, e->fp, CAIRN_FP_SIZE) != 0)
+			rc = cairn_error_set(CAIRN_ECORRUPT, "content does not match its fingerprint");
+	}
+	if (rc) {
+		cairn_buf_clear(out);
+		cairn_hex_encode(pack, e->pack, CAIRN_ID_SIZE);
+		cairn_hex_encode(fp, e->fp, CAIRN_FP_SIZE);
+		cairn_error_prefix(CAIRN_ECORRUPT, "blob %.16s in pack %.16s (offset %u)", fp, pack,
+				   e->offset);
+		return CAIRN_ECORRUPT;
+	}
+	return 0;
+}
+
+int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
+			 const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out)
+{
+	cairn_index_entry e;
+	cairn_buf raw = CAIRN_BUF_INIT;
+	char key[80], hex[CAIRN_ID_HEX + 1];
+	uint8_t found = 0;
+	int rc = r->index->ops->lookup(r->index, (const uint8_t(*)[32])fp, 1, &e, &found);
+	if (rc)
+		return rc;
+	if (!found || e.kind != kind) {
+		cairn_hex_encode(hex, fp, CAIRN_FP_SIZE);
+		return cairn_error_set(CAIRN_ENOTFOUND, "blob %.16s is in no pack of the index",
+				       hex);
+	}
+	cairn_repo_pack_key(key, e.pack);
+	rc = cairn_store_get(r->store, key, e.offset, e.length, &raw);
+	if (!rc && raw.len != e.length)
+		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: short read at offset %u", key, e.offset);
+	if (!rc)
+		rc = cairn_repo_open_blob(s, f, &e, raw.data, raw.len, out);
+	cairn_buf_free(&raw);
+	return rc;
+}
+
+int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
+{
+	uint8_t pack_id[CAIRN_ID_SIZE], index_id[CAIRN_ID_SIZE];
+	cairn_index_entry *entries = NULL;
+	cairn_buf plain = CAIRN_BUF_INIT, sealed = CAIRN_BUF_INIT;
+	char key[80];
+	int rc;
+
+	if ((rc = cairn_pack_finish(w, s, pack_id)))
+		goto out;
+	cairn_repo_pack_key(key, pack_id);
+	if ((rc = cairn_store_put(r->store, key, w->data.data, w->data.len, 0)))
+		goto out;
+
+	entries = calloc(w->count ? w->count : 1, sizeof(*entries));
+	if (!entries) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < w->count; i++) {
+		const cairn_pack_entry *pe = &w->entries[i];
+		memcpy(entries[i].fp, pe->fp, CAIRN_FP_SIZE);
+		memcpy(entries[i].pack, pack_id, CAIRN_ID_SIZE);
+		entries[i].offset = pe->offset;
+		entries[i].length = pe->length;
+		entries[i].raw_length = pe->raw_length;
+		entries[i].kind = pe->kind;
+	}
+	if ((rc = cairn_indexfile_encode(&plain, entries, w->count)))
+		goto out;
+	if ((rc = cairn_seal(s, &sealed, NULL, CAIRN_BLOB_INDEX, plain.data, plain.len)))
+		goto out;
+	cairn_sha256(index_id, sealed.data, sealed.len);
+	index_key(key, index_id);
+	if ((rc = cairn_store_put(r->store, key, sealed.data, sealed.len, 0)))
+		goto out;
+	if ((rc = r->index->ops->insert(r->index, entries, w->count)))
+		goto out;
+	rc = r->index->ops->object_add(r->index, index_id);
+out:
+	free(entries);
+	cairn_buf_free(&plain);
+	cairn_buf_free(&sealed);
+	cairn_pack_writer_reset(w);
+	return rc;
+}

@@ -1,0 +1,166 @@
+#include "restore_plan.h"
+
+#include "cairn/errors.h"
+#include "util/buf.h"
+#include "util/path.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cairn_restore_path_check(const char *path)
+{
+	if (path[0] != '/')
+		return cairn_error_set(CAIRN_ECORRUPT, "path is not absolute");
+	if (path[1] == '\0')
+		return 0;
+	const char *p = path + 1;
+	for (;;) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 0)
+			return cairn_error_set(CAIRN_ECORRUPT, "path has an empty component");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return cairn_error_set(CAIRN_ECORRUPT, "path has a '.' or '..' component");
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+int cairn_restore_path_is_below(const char *path, const char *dir)
+{
+	if (dir[0] == '/' && dir[1] == '\0')
+		return path[0] == '/' && path[1] != '\0';
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
+}
+
+int cairn_restore_include_normalize(const char *in, char **out)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc = 0;
+
+	*out = NULL;
+	if (!in || !in[0])
+		return cairn_error_set(CAIRN_EINVAL, "empty include path");
+	/* The result is never longer than "/" + in, so one reservation is
+	 * enough and components can be dropped by shortening b.len. */
+	if ((rc = cairn_buf_reserve(&b, strlen(in) + 2)))
+		return rc;
+	const char *p = in;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 1 && p[0] == '.') {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (b.len > 0 && b.data[b.len - 1] != '/')
+				b.len--;
+			if (b.len > 0)
+				b.len--;
+		} else {
+			b.data[b.len++] = '/';
+			memcpy(b.data + b.len, p, n);
+			b.len += n;
+		}
+		p += n;
+	}
+	if (b.len == 0)
+		b.data[b.len++] = '/';
+	b.data[b.len] = '\0';
+	*out = (char *)b.data;
+	return 0;
+}
+
+static int is_root(const char *path)
+{
+	return path[0] == '/' && path[1] == '\0';
+}
+
+int cairn_restore_include_match(const char *const *includes, size_t n, const char *path)
+{
+	int result = CAIRN_RESTORE_SKIP;
+	if (n == 0)
+		return CAIRN_RESTORE_SELECTED;
+	for (size_t i = 0; i < n; i++) {
+		const char *inc = includes[i];
+		if (is_root(inc) || strcmp(path, inc) == 0 || cairn_restore_path_is_below(path, inc))
+			return CAIRN_RESTORE_SELECTED;
+		if (cairn_restore_path_is_below(inc, path))
+			result = CAIRN_RESTORE_ANCESTOR;
+	}
+	return result;
+}
+
+int cairn_restore_includes_passed(const char *const *includes, size_t n, const char *path)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *inc = includes[i];
+		/* A subtree is contiguous in manifest order ('/' sorts first), so
+		 * once path is past inc and outside it, nothing later is inside. */
+		if (is_root(inc) || cairn_path_cmp(path, inc) <= 0 ||
+		    cairn_restore_path_is_below(path, inc))
+			return 0;
+	}
+	return 1;
+}
+
+static int blob_cmp(const void *pa, const void *pb)
+{
+	const cairn_restore_blob *a = pa, *b = pb;
+	int c = memcmp(a->pack, b->pack, sizeof(a->pack));
+	if (c)
+		return c;
+	if (a->offset != b->offset)
+		return a->offset < b->offset ? -1 : 1;
+	if (a->length != b->length)
+		return a->length < b->length ? -1 : 1;
+	return 0;
+}
+
+int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_gap,
+			      uint64_t max_length, cairn_restore_range **out, size_t *n_out)
+{
+	cairn_restore_range *ranges = NULL;
+	size_t count = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (n == 0)
+		return 0;
+	if (!(ranges = calloc(n, sizeof(*ranges))))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	qsort(blobs, n, sizeof(*blobs), blob_cmp);
+
+	cairn_restore_range *cur = NULL;
+	uint64_t cur_end = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cairn_restore_blob *b = &blobs[i];
+		uint64_t start = b->offset, end = start + b->length;
+		if (cur && memcmp(blobs[cur->first].pack, b->pack, sizeof(b->pack)) == 0 &&
+		    start <= cur_end + max_gap) {
+			uint64_t new_end = end > cur_end ? end : cur_end;
+			if (new_end - cur->offset <= max_length) {
+				cur_end = new_end;
+				cur->length = cur_end - cur->offset;
+				cur->count++;
+				continue;
+			}
+		}
+		cur = &ranges[count++];
+		cur->offset = start;
+		cur->length = b->length;
+		cur->first = i;
+		cur->count = 1;
+		cur_end = end;
+	}
+	*out = ranges;
+	*n_out = count;
+	return 0;
+}

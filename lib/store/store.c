@@ -1,0 +1,108 @@
+/* Opening a store by location: picks the backend from the location's
+ * scheme. A location without a scheme is a local directory. */
+#include "cairn/store.h"
+
+#include "cairn/errors.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int open_file_uri(cairn_store **out, const char *location, const char *rest, int create);
+static int open_s3(cairn_store **out, const char *location, const char *rest, int create);
+
+/* rest is the location after the prefix. */
+static const struct scheme {
+	const char *prefix;
+	int (*open)(cairn_store **out, const char *location, const char *rest, int create);
+} schemes[] = {
+	{"file://", open_file_uri},
+	{"s3:", open_s3},
+};
+
+static int hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* file:///path, with RFC 8089 percent escapes (a space is "%20"). Only an
+ * empty or "localhost" authority names this machine. */
+static int open_file_uri(cairn_store **out, const char *location, const char *rest, int create)
+{
+	if (strncmp(rest, "localhost/", 10) == 0)
+		rest += 9;
+	if (rest[0] != '/')
+		return cairn_error_set(CAIRN_EINVAL,
+				       "store location '%s': a file URI must be file:///absolute/path",
+				       location);
+
+	size_t n = strlen(rest);
+	char *path = malloc(n + 1);
+	if (!path)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rest[i] != '%') {
+			path[j++] = rest[i];
+			continue;
+		}
+		/* The NUL terminator is not a hex digit, so this never reads past it. */
+		int hi = hex_value((unsigned char)rest[i + 1]);
+		int lo = hi >= 0 ? hex_value((unsigned char)rest[i + 2]) : -1;
+		if (lo < 0 || (hi == 0 && lo == 0)) {
+			free(path);
+			return cairn_error_set(CAIRN_EINVAL, "store location '%s': bad escape '%%%.2s'",
+					       location, rest + i + 1);
+		}
+		path[j++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	path[j] = '\0';
+
+	int rc = cairn_store_local_open(out, path, create);
+	free(path);
+	return rc;
+}
+
+static int open_s3(cairn_store **out, const char *location, const char *rest, int create)
+{
+	return cairn_error_set(CAIRN_EINVAL, "S3 stores are not supported by this build yet");
+}
+
+/* An RFC 3986 scheme ("name:"). Single letters are left alone so that a
+ * drive-letter-like relative path is not mistaken for a URI. */
+static int has_scheme(const char *s)
+{
+	if (!isalpha((unsigned char)s[0]))
+		return 0;
+	size_t i = 1;
+	while (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')
+		i++;
+	return s[i] == ':' && i >= 2;
+}
+
+int cairn_store_open(cairn_store **out, const char *location, int create)
+{
+	*out = NULL;
+	if (!location || !location[0])
+		return cairn_error_set(CAIRN_EINVAL, "empty store location");
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i].prefix);
+		if (strncasecmp(location, schemes[i].prefix, n) == 0)
+			return schemes[i].open(out, location, location + n, create);
+	}
+	if (has_scheme(location))
+		return cairn_error_set(CAIRN_EINVAL,
+				       "unsupported store location '%s' (a local path containing "
+				       "':' can be written as ./%s)",
+				       location, location);
+	return cairn_store_local_open(out, location, create);
+}

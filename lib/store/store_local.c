@@ -1,0 +1,563 @@
+/* The local-directory store: one file per object, under the root.
+ *
+ * Every call works relative to a descriptor of the root opened once, so
+ * the store keeps working the same if the process changes directory, and
+ * nothing but the key is joined to build a name.
+ *
+ * A put never exposes a partial object under its final name: the bytes go
+ * to a temporary file in the destination directory (".tmp-<random>"; keys
+ * never have a component starting with '.', so temporary names cannot
+ * collide with objects and listings skip them), which is synced and then
+ * renamed (or, for write-once puts, hard-linked) into place before the
+ * directory itself is synced. */
+#include "cairn/store.h"
+
+#include "cairn/errors.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY_MAX 1024
+/* Keys are at most a few levels deep; the bound stops a symlink loop. */
+#define LIST_DEPTH_MAX 16
+#define TMP_PREFIX ".tmp-"
+
+typedef struct local_store {
+	cairn_store base;
+	char *root;
+	int rootfd;
+} local_store;
+
+static const char *reason_bad_key(const char *key, int allow_prefix)
+{
+	size_t n = strlen(key);
+	if (n == 0 && !allow_prefix)
+		return "empty key";
+	if (n > KEY_MAX)
+		return "key too long";
+	if (key[0] == '/')
+		return "absolute key";
+	if (strstr(key, "//"))
+		return "empty path component";
+	if (strstr(key, ".."))
+		return "'..' in key";
+	if (key[0] == '.' || strstr(key, "/."))
+		return "path component starting with '.'";
+	if (!allow_prefix && key[n - 1] == '/')
+		return "key ends with '/'";
+	return NULL;
+}
+
+static int check_key(const local_store *s, const char *key)
+{
+	const char *why = reason_bad_key(key, 0);
+	if (why)
+		return cairn_error_set(CAIRN_EINVAL, "invalid store key '%s' in %s: %s", key, s->root,
+				       why);
+	return 0;
+}
+
+/* Unpredictable enough that concurrent writers (threads or processes) do
+ * not collide; O_EXCL catches the rare case that they do. */
+static void tmp_name(char out[32])
+{
+	static atomic_uint_fast64_t counter;
+	uint64_t r;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+		    atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ull;
+	}
+	snprintf(out, 32, TMP_PREFIX "%016llx", (unsigned long long)r);
+}
+
+/* Some file systems cannot sync a directory and say so with EINVAL; the
+ * rename is then as durable as that file system makes it. */
+static int sync_dir(const local_store *s, int dirfd, const char *dir, size_t dirlen)
+{
+	if (fsync(dirfd) < 0 && errno != EINVAL && errno != ENOTSUP)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot sync directory %s/%.*s",
+					     s->root, (int)dirlen, dir);
+	return 0;
+}
+
+/* Opens dir (relative to the root, "" for the root itself), creating it
+ * and its parents if missing. Each directory created is made durable in
+ * its parent, or a crash could lose an object that was already synced. */
+static int open_dir_p(const local_store *s, const char *dir, int *fd_out)
+{
+	int fd = openat(s->rootfd, dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		*fd_out = fd;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory %s/%s",
+					     s->root, dir);
+
+	char path[KEY_MAX + 1];
+	size_t n = strlen(dir);
+	memcpy(path, dir, n + 1);
+	int parent = dup(s->rootfd);
+	if (parent < 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory %s", s->root);
+	const char *start = path;
+	for (;;) {
+		char *slash = strchr(start, '/');
+		if (slash)
+			*slash = '\0';
+		if (mkdirat(parent, start, 0755) < 0 && errno != EEXIST) {
+			int rc = cairn_error_set_errno(CAIRN_EIO, errno,
+						       "cannot create directory %s/%s", s->root,
+						       path);
+			close(parent);
+			return rc;
+		}
+		/* Synced even if another writer just created it: that writer may
+		 * not have synced the parent yet. */
+		int rc = sync_dir(s, parent, path, start > path ? (size_t)(start - path - 1) : 0);
+		if (rc) {
+			close(parent);
+			return rc;
+		}
+		fd = openat(parent, start, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int err = errno;
+		close(parent);
+		if (fd < 0)
+			return cairn_error_set_errno(CAIRN_EIO, err, "cannot open directory %s/%s",
+						     s->root, path);
+		if (!slash)
+			break;
+		*slash = '/';
+		start = slash + 1;
+		parent = fd;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A write-once publish: link() fails if the name exists, unlike rename().
+ * File systems without hard links get renameat2's no-replace flag. */
+static int publish_once(int dirfd, const char *tmp, const char *name)
+{
+	if (linkat(dirfd, tmp, dirfd, name, 0) == 0) {
+		unlinkat(dirfd, tmp, 0);
+		return 0;
+	}
+	if (errno != EPERM && errno != ENOTSUP && errno != ENOSYS)
+		return -1;
+	return renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE);
+}
+
+static int local_put(cairn_store *st, const char *key, const void *data, size_t len,
+		     unsigned flags)
+{
+	local_store *s = (local_store *)st;
+	int rc = check_key(s, key);
+	if (rc)
+		return rc;
+
+	char dir[KEY_MAX + 1];
+	const char *slash = strrchr(key, '/');
+	size_t dirlen = slash ? (size_t)(slash - key) : 0;
+	memcpy(dir, key, dirlen);
+	dir[dirlen] = '\0';
+	const char *name = slash ? slash + 1 : key;
+
+	int dirfd = -1, fd = -1;
+	char tmp[32] = "";
+	rc = open_dir_p(s, dir, &dirfd);
+	if (rc)
+		goto out;
+
+	for (int attempt = 0; fd < 0; attempt++) {
+		tmp_name(tmp);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 && (errno != EEXIST || attempt == 8)) {
+			rc = cairn_error_set_errno(CAIRN_EIO, errno,
+						   "cannot create a temporary file for %s/%s",
+						   s->root, key);
+			tmp[0] = '\0';
+			goto out;
+		}
+	}
+	if (write_all(fd, data, len) < 0) {
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot write %s/%s", s->root, key);
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot sync %s/%s", s->root, key);
+		goto out;
+	}
+	int closed = close(fd);
+	fd = -1;
+	if (closed < 0) {
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot write %s/%s", s->root, key);
+		goto out;
+	}
+
+	if (flags & CAIRN_PUT_ONCE) {
+		if (publish_once(dirfd, tmp, name) < 0) {
+			if (errno == EEXIST)
+				rc = cairn_error_set(CAIRN_EEXISTS, "object %s/%s already exists",
+						     s->root, key);
+			else
+				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot create %s/%s",
+							   s->root, key);
+			goto out;
+		}
+	} else if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot rename %s into %s/%s", tmp,
+					   s->root, key);
+		goto out;
+	}
+	tmp[0] = '\0';
+	rc = sync_dir(s, dirfd, dir, dirlen);
+
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp[0])
+		unlinkat(dirfd, tmp, 0);
+	if (dirfd >= 0)
+		close(dirfd);
+	return rc;
+}
+
+/* Opens an object for reading; directories and names under a file are
+ * "no such object". */
+static int open_object(const local_store *s, const char *key, int *fd_out, uint64_t *size_out)
+{
+	int fd = openat(s->rootfd, key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return cairn_error_set(CAIRN_ENOTFOUND, "no object %s/%s", s->root, key);
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open %s/%s", s->root, key);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat %s/%s", s->root, key);
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return cairn_error_set(CAIRN_ENOTFOUND, "no object %s/%s (not a regular file)",
+				       s->root, key);
+	}
+	*fd_out = fd;
+	*size_out = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int local_get(cairn_store *st, const char *key, uint64_t offset, uint64_t length,
+		     cairn_buf *out)
+{
+	local_store *s = (local_store *)st;
+	int rc = check_key(s, key);
+	if (rc)
+		return rc;
+
+	int fd = -1;
+	uint64_t size = 0;
+	cairn_buf_clear(out);
+	rc = open_object(s, key, &fd, &size);
+	if (rc)
+		return rc;
+
+	uint64_t want = offset >= size ? 0 : size - offset;
+	if (length < want)
+		want = length;
+	if (want > SIZE_MAX / 2) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "cannot read %s/%s: %llu bytes is too much",
+				     s->root, key, (unsigned long long)want);
+		goto out;
+	}
+	rc = cairn_buf_reserve(out, (size_t)want);
+	if (rc)
+		goto out;
+	while (out->len < want) {
+		ssize_t r = pread(fd, out->data + out->len, (size_t)want - out->len,
+				  (off_t)(offset + out->len));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s/%s", s->root,
+						   key);
+			goto out;
+		}
+		/* Objects never change, but a file replaced behind the store's
+		 * back may have shrunk: give what there is. */
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+	}
+
+out:
+	close(fd);
+	if (rc)
+		cairn_buf_clear(out);
+	return rc;
+}
+
+static int local_stat(cairn_store *st, const char *key, uint64_t *size_out)
+{
+	local_store *s = (local_store *)st;
+	int rc = check_key(s, key);
+	if (rc)
+		return rc;
+	struct stat sb;
+	if (fstatat(s->rootfd, key, &sb, 0) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return cairn_error_set(CAIRN_ENOTFOUND, "no object %s/%s", s->root, key);
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat %s/%s", s->root, key);
+	}
+	if (!S_ISREG(sb.st_mode))
+		return cairn_error_set(CAIRN_ENOTFOUND, "no object %s/%s (not a regular file)",
+				       s->root, key);
+	*size_out = (uint64_t)sb.st_size;
+	return 0;
+}
+
+static int local_del(cairn_store *st, const char *key)
+{
+	local_store *s = (local_store *)st;
+	int rc = check_key(s, key);
+	if (rc)
+		return rc;
+	if (unlinkat(s->rootfd, key, 0) < 0 && errno != ENOENT && errno != ENOTDIR)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot delete %s/%s", s->root, key);
+	return 0;
+}
+
+typedef struct list_walk {
+	const local_store *s;
+	cairn_store_list_cb cb;
+	void *ud;
+	cairn_buf key; /* the directory being walked, "" or ending in '/' */
+} list_walk;
+
+/* Lists dirfd (which it closes), whose key prefix is in w->key. At the top
+ * level only names starting with match count; below it, everything. */
+static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
+{
+	int rc = 0;
+	DIR *d = fdopendir(dirfd);
+	if (!d) {
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%.*s", w->s->root,
+					   (int)w->key.len, (const char *)w->key.data);
+		close(dirfd);
+		return rc;
+	}
+	size_t base = w->key.len;
+	size_t matchlen = match ? strlen(match) : 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *e = readdir(d);
+		if (!e) {
+			if (errno)
+				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%.*s",
+							   w->s->root, (int)base,
+							   (const char *)w->key.data);
+			break;
+		}
+		/* Temporary files, ".", ".." and anything hidden are not objects. */
+		if (e->d_name[0] == '.')
+			continue;
+		if (matchlen && strncmp(e->d_name, match, matchlen) != 0)
+			continue;
+
+		struct stat sb;
+		/* Follows symlinks, so that e.g. data/ may live on another disk. */
+		if (fstatat(dirfd, e->d_name, &sb, 0) < 0) {
+			/* Removed since readdir() saw it, e.g. by a concurrent prune. */
+			if (errno == ENOENT)
+				continue;
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat %s/%.*s%s",
+						   w->s->root, (int)base, (const char *)w->key.data,
+						   e->d_name);
+			break;
+		}
+		w->key.len = base;
+		rc = cairn_buf_append_str(&w->key, e->d_name);
+		if (rc)
+			break;
+		if (S_ISREG(sb.st_mode)) {
+			rc = w->cb((const char *)w->key.data, (uint64_t)sb.st_size, w->ud);
+		} else if (S_ISDIR(sb.st_mode)) {
+			if (depth >= LIST_DEPTH_MAX) {
+				rc = cairn_error_set(CAIRN_EIO, "cannot list %s/%s: too deeply nested",
+						     w->s->root, (const char *)w->key.data);
+				break;
+			}
+			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (sub < 0) {
+				if (errno == ENOENT)
+					continue;
+				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%s",
+							   w->s->root, (const char *)w->key.data);
+				break;
+			}
+			rc = cairn_buf_append_str(&w->key, "/");
+			if (!rc)
+				rc = walk_dir(w, sub, NULL, depth + 1);
+			else
+				close(sub);
+		}
+		if (rc)
+			break;
+	}
+	w->key.len = base;
+	closedir(d);
+	return rc;
+}
+
+static int local_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, void *ud)
+{
+	local_store *s = (local_store *)st;
+	const char *why = reason_bad_key(prefix, 1);
+	if (why)
+		return cairn_error_set(CAIRN_EINVAL, "invalid store prefix '%s' in %s: %s", prefix,
+				       s->root, why);
+
+	const char *slash = strrchr(prefix, '/');
+	size_t dirlen = slash ? (size_t)(slash - prefix) + 1 : 0;
+	list_walk w = {.s = s, .cb = cb, .ud = ud};
+	cairn_buf_init(&w.key);
+	int rc = cairn_buf_append(&w.key, prefix, dirlen);
+	if (!rc)
+		rc = cairn_buf_append_str(&w.key, "");
+	if (rc)
+		goto out;
+
+	int fd = openat(s->rootfd, dirlen ? (const char *)w.key.data : ".",
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%s", s->root,
+						   (const char *)w.key.data);
+		goto out;
+	}
+	rc = walk_dir(&w, fd, prefix + dirlen, 0);
+
+out:
+	cairn_buf_free(&w.key);
+	return rc;
+}
+
+static void local_free(cairn_store *st)
+{
+	local_store *s = (local_store *)st;
+	if (s->rootfd >= 0)
+		close(s->rootfd);
+	free(s->root);
+	free(s);
+}
+
+static const struct cairn_store_ops local_ops = {
+	.version = CAIRN_STORE_OPS_VERSION,
+	.name = "local",
+	.put = local_put,
+	.get = local_get,
+	.stat = local_stat,
+	.list = local_list,
+	.del = local_del,
+	.free = local_free,
+};
+
+/* mkdir -p for the root, which may be absolute or relative. */
+static int mkdir_p(char *path)
+{
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		int ok = mkdir(path, 0755) == 0 || errno == EEXIST;
+		int err = errno;
+		*p = c;
+		if (!ok)
+			return cairn_error_set_errno(CAIRN_EIO, err, "cannot create directory %.*s",
+						     (int)(p - path), path);
+		if (!c)
+			return 0;
+		while (p[1] == '/')
+			p++;
+	}
+}
+
+int cairn_store_local_open(cairn_store **out, const char *path, int create)
+{
+	*out = NULL;
+	if (!path || !path[0])
+		return cairn_error_set(CAIRN_EINVAL, "empty store path");
+
+	int rc = 0;
+	local_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	s->base.ops = &local_ops;
+	s->rootfd = -1;
+	s->root = strdup(path);
+	if (!s->root) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Messages join the root and a key with '/'. */
+	size_t n = strlen(s->root);
+	while (n > 1 && s->root[n - 1] == '/')
+		s->root[--n] = '\0';
+
+	if (create) {
+		rc = mkdir_p(s->root);
+		if (rc)
+			goto out;
+	}
+	s->rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0) {
+		if (errno == ENOENT)
+			rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s", s->root);
+		else if (errno == ENOTDIR)
+			rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s (not a directory)",
+					     s->root);
+		else
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot open %s", s->root);
+		goto out;
+	}
+	*out = &s->base;
+	return 0;
+
+out:
+	local_free(&s->base);
+	return rc;
+}

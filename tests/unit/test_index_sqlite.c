@@ -1,0 +1,532 @@
+/* The embedded SQLite index, in a fresh temporary directory per test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cairn/errors.h"
+#include "cairn/sys/index.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct fixture {
+	char dir[64];
+	char ixdir[96];
+} fixture;
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cairn-test-index-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->ixdir, sizeof(f->ixdir), "%s/cache/index", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void fill_random(uint8_t *p, size_t n, uint64_t *seed)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v = splitmix(seed);
+		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
+	}
+}
+
+/* A deterministic entry for number i: same i, same entry. */
+static cairn_index_entry make_entry(uint64_t i)
+{
+	cairn_index_entry e;
+	memset(&e, 0, sizeof(e));
+	uint64_t seed = i * 2 + 1;
+	fill_random(e.fp, 32, &seed);
+	fill_random(e.pack, 32, &seed);
+	e.offset = (uint32_t)splitmix(&seed);
+	e.length = (uint32_t)(i * 17 + 1);
+	e.raw_length = UINT32_MAX - (uint32_t)i;
+	e.kind = (uint8_t)(i % 3);
+	return e;
+}
+
+static void assert_entry_equal(const cairn_index_entry *a, const cairn_index_entry *b)
+{
+	assert_memory_equal(a->fp, b->fp, 32);
+	assert_memory_equal(a->pack, b->pack, 32);
+	assert_int_equal(a->offset, b->offset);
+	assert_int_equal(a->length, b->length);
+	assert_int_equal(a->raw_length, b->raw_length);
+	assert_int_equal(a->kind, b->kind);
+}
+
+static cairn_index *open_index(const fixture *f, unsigned nshards)
+{
+	cairn_index *ix = NULL;
+	int rc = cairn_index_sqlite_open(&ix, f->ixdir, nshards);
+	if (rc)
+		fail_msg("open: %s", cairn_error_last());
+	assert_non_null(ix);
+	return ix;
+}
+
+static void insert_range(cairn_index *ix, uint64_t from, uint64_t to)
+{
+	size_t n = (size_t)(to - from);
+	cairn_index_entry *e = calloc(n ? n : 1, sizeof(*e));
+	assert_non_null(e);
+	for (size_t i = 0; i < n; i++)
+		e[i] = make_entry(from + i);
+	assert_int_equal(ix->ops->insert(ix, e, n), 0);
+	free(e);
+}
+
+/* Looks up entries from..to; asserts which are present (those < present_below). */
+static void check_range(cairn_index *ix, uint64_t from, uint64_t to, uint64_t present_below)
+{
+	size_t n = (size_t)(to - from);
+	uint8_t(*fps)[32] = calloc(n, 32);
+	cairn_index_entry *out = calloc(n, sizeof(*out));
+	uint8_t *found = calloc(n, 1);
+	assert_true(fps && out && found);
+	for (size_t i = 0; i < n; i++) {
+		cairn_index_entry e = make_entry(from + i);
+		memcpy(fps[i], e.fp, 32);
+		found[i] = 2;
+	}
+	assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])fps, n, out, found), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (from + i < present_below) {
+			assert_int_equal(found[i], 1);
+			cairn_index_entry e = make_entry(from + i);
+			assert_entry_equal(&out[i], &e);
+		} else {
+			assert_int_equal(found[i], 0);
+		}
+	}
+	free(fps);
+	free(out);
+	free(found);
+}
+
+static uint64_t count_of(cairn_index *ix)
+{
+	uint64_t n = 12345;
+	assert_int_equal(ix->ops->count(ix, &n), 0);
+	return n;
+}
+
+static void shard_path(char *out, size_t cap, const fixture *f, unsigned k)
+{
+	snprintf(out, cap, "%s/shard-%02x.db", f->ixdir, k);
+}
+
+static void assert_shard_integrity(const fixture *f, unsigned k)
+{
+	char path[256];
+	shard_path(path, sizeof(path), f, k);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Runs one SQL statement on a shard file behind the index's back. */
+static void shard_exec(const fixture *f, unsigned k, const char *sql)
+{
+	char path[256];
+	shard_path(path, sizeof(path), f, k);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_index_sqlite__inserted_entries_are_found_and_others_are_not(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 16);
+	assert_string_equal(ix->ops->name, "sqlite");
+	insert_range(ix, 0, 500);
+	/* Found and missing fingerprints interleave across every shard. */
+	check_range(ix, 0, 1000, 500);
+	check_range(ix, 400, 600, 500);
+	check_range(ix, 2000, 2100, 500);
+	assert_int_equal(count_of(ix), 500);
+	/* An empty batch is fine. */
+	assert_int_equal(ix->ops->lookup(ix, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(ix->ops->insert(ix, NULL, 0), 0);
+	cairn_index_free(ix);
+}
+
+static void test_index_sqlite__the_first_registration_wins(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 16);
+	cairn_index_entry first = make_entry(7), second = make_entry(7);
+	memset(second.pack, 0xee, 32);
+	second.offset = 1;
+	second.length = 2;
+	assert_int_equal(ix->ops->insert(ix, &first, 1), 0);
+	assert_int_equal(ix->ops->insert(ix, &second, 1), 0);
+
+	/* Also within one batch. */
+	cairn_index_entry batch[2] = {make_entry(8), make_entry(8)};
+	batch[1].kind = 99;
+	assert_int_equal(ix->ops->insert(ix, batch, 2), 0);
+
+	cairn_index_entry out[2];
+	uint8_t found[2];
+	uint8_t fps[2][32];
+	memcpy(fps[0], first.fp, 32);
+	memcpy(fps[1], batch[0].fp, 32);
+	assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])fps, 2, out, found), 0);
+	assert_int_equal(found[0], 1);
+	assert_int_equal(found[1], 1);
+	assert_entry_equal(&out[0], &first);
+	assert_entry_equal(&out[1], &batch[0]);
+	assert_int_equal(count_of(ix), 2);
+	cairn_index_free(ix);
+}
+
+static void test_index_sqlite__imported_objects_are_remembered(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 4);
+	uint8_t a[32], b[32];
+	memset(a, 0xa1, 32);
+	memset(b, 0xb2, 32);
+	int known = -1;
+	assert_int_equal(ix->ops->object_known(ix, a, &known), 0);
+	assert_int_equal(known, 0);
+	assert_int_equal(ix->ops->object_add(ix, a), 0);
+	assert_int_equal(ix->ops->object_add(ix, a), 0);
+	assert_int_equal(ix->ops->object_known(ix, a, &known), 0);
+	assert_int_equal(known, 1);
+	assert_int_equal(ix->ops->object_known(ix, b, &known), 0);
+	assert_int_equal(known, 0);
+	/* Objects are not fingerprints. */
+	assert_int_equal(count_of(ix), 0);
+	cairn_index_free(ix);
+}
+
+static void test_index_sqlite__clear_removes_entries_and_objects(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 16);
+	insert_range(ix, 0, 300);
+	uint8_t id[32];
+	memset(id, 0x42, 32);
+	assert_int_equal(ix->ops->object_add(ix, id), 0);
+	assert_int_equal(count_of(ix), 300);
+
+	assert_int_equal(ix->ops->clear(ix), 0);
+	assert_int_equal(count_of(ix), 0);
+	check_range(ix, 0, 300, 0);
+	int known = -1;
+	assert_int_equal(ix->ops->object_known(ix, id, &known), 0);
+	assert_int_equal(known, 0);
+
+	/* Still usable afterwards. */
+	insert_range(ix, 0, 10);
+	check_range(ix, 0, 20, 10);
+	cairn_index_free(ix);
+}
+
+static void test_index_sqlite__data_survives_closing_and_reopening(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 16);
+	insert_range(ix, 0, 1000);
+	uint8_t id[32];
+	memset(id, 0x17, 32);
+	assert_int_equal(ix->ops->object_add(ix, id), 0);
+	cairn_index_free(ix);
+
+	ix = open_index(f, 16);
+	assert_int_equal(count_of(ix), 1000);
+	check_range(ix, 0, 1200, 1000);
+	int known = 0;
+	assert_int_equal(ix->ops->object_known(ix, id, &known), 0);
+	assert_int_equal(known, 1);
+	cairn_index_free(ix);
+
+	for (unsigned k = 0; k < 16; k++)
+		assert_shard_integrity(f, k);
+}
+
+static void check_sharding(const fixture *f, unsigned nshards)
+{
+	cairn_index *ix = open_index(f, nshards);
+	insert_range(ix, 0, 3000);
+	check_range(ix, 0, 4000, 3000);
+	assert_int_equal(count_of(ix), 3000);
+	cairn_index_free(ix);
+
+	char path[256];
+	for (unsigned k = 0; k < nshards; k++) {
+		shard_path(path, sizeof(path), f, k);
+		assert_int_equal(access(path, F_OK), 0);
+	}
+	shard_path(path, sizeof(path), f, nshards);
+	assert_int_not_equal(access(path, F_OK), 0);
+
+	/* Each entry sits in the shard named by the top bits of fp[0]. */
+	cairn_index_entry e = make_entry(123);
+	unsigned shift = 8;
+	for (unsigned m = nshards; m > 1; m >>= 1)
+		shift--;
+	unsigned want = shift >= 8 ? 0 : e.fp[0] >> shift;
+	for (unsigned k = 0; k < nshards; k++) {
+		shard_path(path, sizeof(path), f, k);
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(
+			sqlite3_prepare_v2(db, "SELECT count(*) FROM blobs WHERE fp = ?", -1, &st, NULL),
+			SQLITE_OK);
+		sqlite3_bind_blob(st, 1, e.fp, 32, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), k == want ? 1 : 0);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	assert_shard_integrity(f, 0);
+	assert_shard_integrity(f, nshards - 1);
+}
+
+static void test_index_sqlite__one_shard_works(void **state)
+{
+	check_sharding(*state, 1);
+}
+
+static void test_index_sqlite__sixteen_shards_work(void **state)
+{
+	check_sharding(*state, 16);
+}
+
+static void test_index_sqlite__two_hundred_fifty_six_shards_work(void **state)
+{
+	check_sharding(*state, 256);
+}
+
+static void test_index_sqlite__bad_shard_counts_are_rejected(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = (cairn_index *)0x1;
+	assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 0), CAIRN_EINVAL);
+	assert_null(ix);
+	assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 3), CAIRN_EINVAL);
+	assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 512), CAIRN_EINVAL);
+	assert_int_equal(cairn_index_sqlite_open(&ix, "", 1), CAIRN_EINVAL);
+}
+
+static void test_index_sqlite__reopening_with_another_shard_count_is_refused(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 16);
+	insert_range(ix, 0, 10);
+	cairn_index_free(ix);
+	assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 256), CAIRN_EINVAL);
+	assert_null(ix);
+	assert_non_null(strstr(cairn_error_last(), f->ixdir));
+	/* Nothing was created for the wrong layout. */
+	char path[256];
+	shard_path(path, sizeof(path), f, 0x10);
+	assert_int_not_equal(access(path, F_OK), 0);
+}
+
+static void test_index_sqlite__a_newer_schema_is_refused(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 1);
+	cairn_index_free(ix);
+	shard_exec(f, 0, "UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+	assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 1), CAIRN_ERROR);
+	assert_non_null(strstr(cairn_error_last(), "schema version 2"));
+}
+
+static void test_index_sqlite__a_malformed_row_is_reported_as_corrupt(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 1);
+	insert_range(ix, 0, 3);
+	shard_exec(f, 0, "UPDATE blobs SET pack = x'0102'");
+	cairn_index_entry e = make_entry(1), out;
+	uint8_t found;
+	assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])e.fp, 1, &out, &found),
+			 CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), "shard-00.db"));
+	/* The shard stays usable. */
+	insert_range(ix, 10, 11);
+	check_range(ix, 10, 11, 11);
+	cairn_index_free(ix);
+}
+
+static void test_index_sqlite__a_file_that_is_not_a_database_is_an_error(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 1);
+	cairn_index_free(ix);
+	char path[256];
+	shard_path(path, sizeof(path), f, 0);
+	char wal[300];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	unlink(wal);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 512; i++)
+		fputs("not a database ", fp);
+	fclose(fp);
+	int rc = cairn_index_sqlite_open(&ix, f->ixdir, 1);
+	assert_int_equal(rc, CAIRN_ECORRUPT);
+	assert_null(ix);
+	assert_non_null(strstr(cairn_error_last(), path));
+}
+
+static void test_index_sqlite__a_large_batch_round_trips(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 16);
+	insert_range(ix, 0, 100000);
+	assert_int_equal(count_of(ix), 100000);
+	check_range(ix, 50000, 150000, 100000);
+	cairn_index_free(ix);
+}
+
+#define THREADS 4
+#define PER_THREAD 2000
+#define BATCH 250
+
+typedef struct worker {
+	cairn_index *ix;
+	int id;
+	int errors;
+} worker;
+
+static void *insert_and_look_up(void *arg)
+{
+	worker *w = arg;
+	cairn_index_entry batch[BATCH], out[BATCH];
+	uint8_t fps[BATCH][32], found[BATCH];
+	uint64_t base = (uint64_t)w->id * PER_THREAD;
+	for (uint64_t done = 0; done < PER_THREAD; done += BATCH) {
+		for (size_t i = 0; i < BATCH; i++)
+			batch[i] = make_entry(base + done + i);
+		if (w->ix->ops->insert(w->ix, batch, BATCH))
+			w->errors++;
+		/* Own entries just written, and whatever the others have by now. */
+		for (size_t i = 0; i < BATCH; i++) {
+			uint64_t n = i % 2 ? base + done + i : (i * 7919 + done) % (THREADS * PER_THREAD);
+			cairn_index_entry e = make_entry(n);
+			memcpy(fps[i], e.fp, 32);
+		}
+		if (w->ix->ops->lookup(w->ix, (const uint8_t(*)[32])fps, BATCH, out, found))
+			w->errors++;
+		for (size_t i = 1; i < BATCH; i += 2) {
+			cairn_index_entry e = make_entry(base + done + i);
+			if (!found[i] || memcmp(&out[i].pack, e.pack, 32) || out[i].length != e.length)
+				w->errors++;
+		}
+		uint64_t c;
+		if (w->ix->ops->count(w->ix, &c))
+			w->errors++;
+	}
+	return NULL;
+}
+
+static void test_index_sqlite__concurrent_lookups_and_inserts_agree(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 16);
+	pthread_t t[THREADS];
+	worker w[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (worker){.ix = ix, .id = i};
+		assert_int_equal(pthread_create(&t[i], NULL, insert_and_look_up, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].errors, 0);
+	}
+	assert_int_equal(count_of(ix), THREADS * PER_THREAD);
+	check_range(ix, 0, THREADS * PER_THREAD + 100, THREADS * PER_THREAD);
+	cairn_index_free(ix);
+	for (unsigned k = 0; k < 16; k++)
+		assert_shard_integrity(f, k);
+}
+
+static void test_index_sqlite__two_handles_on_one_directory_share_data(void **state)
+{
+	fixture *f = *state;
+	cairn_index *a = open_index(f, 16), *b = open_index(f, 16);
+	insert_range(a, 0, 100);
+	check_range(b, 0, 200, 100);
+	insert_range(b, 100, 200);
+	check_range(a, 0, 300, 200);
+	cairn_index_free(a);
+	cairn_index_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_index_sqlite__inserted_entries_are_found_and_others_are_not),
+		T(test_index_sqlite__the_first_registration_wins),
+		T(test_index_sqlite__imported_objects_are_remembered),
+		T(test_index_sqlite__clear_removes_entries_and_objects),
+		T(test_index_sqlite__data_survives_closing_and_reopening),
+		T(test_index_sqlite__one_shard_works),
+		T(test_index_sqlite__sixteen_shards_work),
+		T(test_index_sqlite__two_hundred_fifty_six_shards_work),
+		T(test_index_sqlite__bad_shard_counts_are_rejected),
+		T(test_index_sqlite__reopening_with_another_shard_count_is_refused),
+		T(test_index_sqlite__a_newer_schema_is_refused),
+		T(test_index_sqlite__a_malformed_row_is_reported_as_corrupt),
+		T(test_index_sqlite__a_file_that_is_not_a_database_is_an_error),
+		T(test_index_sqlite__a_large_batch_round_trips),
+		T(test_index_sqlite__concurrent_lookups_and_inserts_agree),
+		T(test_index_sqlite__two_handles_on_one_directory_share_data),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

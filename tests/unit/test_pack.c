@@ -1,0 +1,522 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cairn/errors.h"
+#include "cairn/fingerprint.h"
+#include "cairn/pack.h"
+#include "cairn/seal.h"
+#include "pack_format.h"
+#include "util/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NBLOBS 100
+
+static const uint8_t test_key[32] = {
+	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa,
+	0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
+	0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
+};
+
+typedef struct fixture {
+	cairn_sealer *sealer;
+	cairn_pack_writer w;
+	uint8_t *plain[NBLOBS];
+	size_t plain_len[NBLOBS];
+	uint8_t fp[NBLOBS][CAIRN_FP_SIZE];
+	uint8_t id[CAIRN_ID_SIZE];
+} fixture;
+
+static int setup_with_key(void **state, const uint8_t *key)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	if (!f || cairn_sealer_new(&f->sealer, key, 0) != 0)
+		return -1;
+	cairn_pack_writer_init(&f->w);
+	/* Varied sizes and contents: some compressible, some not. */
+	uint32_t x = 12345;
+	for (int i = 0; i < NBLOBS; i++) {
+		size_t n = 1 + (size_t)(i * 37 % 2000);
+		f->plain[i] = malloc(n);
+		if (!f->plain[i])
+			return -1;
+		for (size_t j = 0; j < n; j++) {
+			x = x * 1103515245 + 12345;
+			f->plain[i][j] = i % 2 ? (uint8_t)(x >> 16) : (uint8_t)(j % 7);
+		}
+		f->plain_len[i] = n;
+		cairn_sha256(f->fp[i], f->plain[i], n);
+	}
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with_key(state, test_key);
+}
+
+static int setup_unencrypted(void **state)
+{
+	return setup_with_key(state, NULL);
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	for (int i = 0; i < NBLOBS; i++)
+		free(f->plain[i]);
+	cairn_pack_writer_free(&f->w);
+	cairn_sealer_free(f->sealer);
+	free(f);
+	return 0;
+}
+
+static void add_all(fixture *f)
+{
+	for (int i = 0; i < NBLOBS; i++)
+		assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[i], CAIRN_BLOB_DATA,
+						f->plain[i], f->plain_len[i]),
+				 0);
+	assert_int_equal(f->w.count, NBLOBS);
+}
+
+/* Reads a pack as a reader of the store would: the last 4 bytes, then the
+ * trailer they point to. */
+static int open_pack(cairn_sealer *s, const uint8_t *pack, size_t size, cairn_pack_entry **entries,
+		     size_t *count)
+{
+	uint32_t tlen;
+	*entries = NULL;
+	*count = 0;
+	if (size < 4)
+		return cairn_pack_trailer_length((const uint8_t *)"\0\0\0\0", size, &tlen);
+	int rc = cairn_pack_trailer_length(pack + size - 4, size, &tlen);
+	if (rc)
+		return rc;
+	return cairn_pack_parse_trailer(s, pack + size - 4 - tlen, tlen, size, entries, count);
+}
+
+static void assert_round_trip(fixture *f)
+{
+	cairn_pack_entry *entries;
+	size_t count;
+	uint8_t expect_id[CAIRN_ID_SIZE];
+	cairn_buf out = CAIRN_BUF_INIT;
+
+	add_all(f);
+	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	cairn_sha256(expect_id, f->w.data.data, f->w.data.len);
+	assert_memory_equal(f->id, expect_id, CAIRN_ID_SIZE);
+
+	assert_int_equal(open_pack(f->sealer, f->w.data.data, f->w.data.len, &entries, &count), 0);
+	assert_int_equal(count, NBLOBS);
+	for (int i = 0; i < NBLOBS; i++) {
+		const cairn_pack_entry *e = NULL;
+		for (size_t k = 0; k < count; k++)
+			if (memcmp(entries[k].fp, f->fp[i], CAIRN_FP_SIZE) == 0)
+				e = &entries[k];
+		assert_non_null(e);
+		assert_int_equal(e->kind, CAIRN_BLOB_DATA);
+		assert_int_equal(e->raw_length, f->plain_len[i]);
+		/* the writer's entries carry the final offsets too */
+		assert_int_equal(e->offset, f->w.entries[i].offset);
+		assert_int_equal(e->length, f->w.entries[i].length);
+		assert_int_equal(cairn_unseal(f->sealer, &out, f->fp[i], CAIRN_BLOB_DATA,
+					      f->w.data.data + e->offset, e->length, e->raw_length),
+				 0);
+		assert_int_equal(out.len, f->plain_len[i]);
+		assert_memory_equal(out.data, f->plain[i], out.len);
+	}
+	free(entries);
+	cairn_buf_free(&out);
+}
+
+static void test_pack__round_trips_a_hundred_blobs(void **state)
+{
+	assert_round_trip(*state);
+}
+
+static void test_pack__round_trips_without_encryption(void **state)
+{
+	assert_round_trip(*state);
+}
+
+static void test_pack__shuffles_the_blob_order(void **state)
+{
+	fixture *f = *state;
+	add_all(f);
+	for (int i = 1; i < NBLOBS; i++)
+		assert_true(f->w.entries[i].offset > f->w.entries[i - 1].offset);
+	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	int in_order = 1;
+	for (int i = 1; i < NBLOBS; i++)
+		if (f->w.entries[i].offset < f->w.entries[i - 1].offset)
+			in_order = 0;
+	assert_false(in_order);
+	/* the blobs still tile the blob area exactly */
+	uint64_t total = 0;
+	for (int i = 0; i < NBLOBS; i++)
+		total += f->w.entries[i].length;
+	uint32_t tlen = cairn_get_u32le(f->w.data.data + f->w.data.len - 4);
+	assert_int_equal(total, f->w.data.len - 4 - tlen);
+}
+
+static void test_pack__detects_a_flipped_trailer_byte(void **state)
+{
+	fixture *f = *state;
+	cairn_pack_entry *entries;
+	size_t count;
+
+	add_all(f);
+	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	size_t size = f->w.data.len;
+	uint32_t tlen = cairn_get_u32le(f->w.data.data + size - 4);
+	size_t start = size - 4 - tlen;
+	/* every byte of the trailer, one at a time */
+	for (size_t i = start; i < size - 4; i++) {
+		f->w.data.data[i] ^= 0x01;
+		assert_int_equal(open_pack(f->sealer, f->w.data.data, size, &entries, &count),
+				 CAIRN_ECORRUPT);
+		assert_null(entries);
+		f->w.data.data[i] ^= 0x01;
+	}
+	assert_int_equal(open_pack(f->sealer, f->w.data.data, size, &entries, &count), 0);
+	free(entries);
+}
+
+static void test_pack__detects_a_flipped_length_byte(void **state)
+{
+	fixture *f = *state;
+	cairn_pack_entry *entries;
+	size_t count;
+
+	add_all(f);
+	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	size_t size = f->w.data.len;
+	for (size_t i = size - 4; i < size; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			f->w.data.data[i] ^= (uint8_t)(1u << bit);
+			assert_int_equal(open_pack(f->sealer, f->w.data.data, size, &entries,
+						   &count),
+					 CAIRN_ECORRUPT);
+			f->w.data.data[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+}
+
+static void test_pack__rejects_a_truncated_pack(void **state)
+{
+	fixture *f = *state;
+	cairn_pack_entry *entries;
+	size_t count;
+
+	add_all(f);
+	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	size_t size = f->w.data.len;
+	for (size_t cut = 1; cut <= 300; cut++)
+		assert_int_equal(open_pack(f->sealer, f->w.data.data, size - cut, &entries, &count),
+				 CAIRN_ECORRUPT);
+	for (size_t n = 0; n <= 4; n++)
+		assert_int_equal(open_pack(f->sealer, f->w.data.data, n, &entries, &count),
+				 CAIRN_ECORRUPT);
+	/* bytes missing at the front: the last blob no longer fits */
+	assert_int_equal(open_pack(f->sealer, f->w.data.data + 1, size - 1, &entries, &count),
+			 CAIRN_ECORRUPT);
+	/* the trailer itself intact but told of a pack a byte shorter */
+	uint32_t tlen = cairn_get_u32le(f->w.data.data + size - 4);
+	assert_int_equal(cairn_pack_parse_trailer(f->sealer, f->w.data.data + size - 4 - tlen,
+						  tlen, size - 1, &entries, &count),
+			 CAIRN_ECORRUPT);
+}
+
+static void test_pack__allows_an_empty_pack(void **state)
+{
+	fixture *f = *state;
+	cairn_pack_entry *entries;
+	size_t count = 99;
+
+	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	assert_true(f->w.data.len > 4);
+	assert_int_equal(open_pack(f->sealer, f->w.data.data, f->w.data.len, &entries, &count), 0);
+	assert_int_equal(count, 0);
+	free(entries);
+}
+
+static void test_pack__reset_starts_a_new_pack(void **state)
+{
+	fixture *f = *state;
+	cairn_pack_entry *entries;
+	size_t count;
+	uint8_t first_id[CAIRN_ID_SIZE];
+
+	add_all(f);
+	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, first_id), 0);
+	cairn_pack_writer_reset(&f->w);
+	assert_int_equal(cairn_pack_size(&f->w), 0);
+	assert_int_equal(f->w.count, 0);
+	assert_int_equal(
+		cairn_pack_add(&f->w, f->sealer, f->fp[3], CAIRN_BLOB_TREE, f->plain[3], f->plain_len[3]),
+		0);
+	assert_int_equal(f->w.entries[0].offset, 0);
+	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	assert_memory_not_equal(first_id, f->id, CAIRN_ID_SIZE);
+	assert_int_equal(open_pack(f->sealer, f->w.data.data, f->w.data.len, &entries, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(entries[0].kind, CAIRN_BLOB_TREE);
+	assert_int_equal(entries[0].offset, 0);
+	free(entries);
+}
+
+static void test_pack__add_rejects_empty_blobs_and_unknown_kinds(void **state)
+{
+	fixture *f = *state;
+	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], CAIRN_BLOB_DATA, "", 0),
+			 CAIRN_EINVAL);
+	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], 0, "x", 1), CAIRN_EINVAL);
+	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], 6, "x", 1), CAIRN_EINVAL);
+	assert_int_equal(f->w.count, 0);
+	assert_int_equal(cairn_pack_size(&f->w), 0);
+}
+
+static void test_pack__trailer_length_must_fit_the_pack(void **state)
+{
+	(void)state;
+	uint8_t b[4];
+	uint32_t n = 0;
+
+	cairn_put_u32le(b, 0);
+	assert_int_equal(cairn_pack_trailer_length(b, 100, &n), CAIRN_ECORRUPT);
+	cairn_put_u32le(b, 97);
+	assert_int_equal(cairn_pack_trailer_length(b, 100, &n), CAIRN_ECORRUPT);
+	cairn_put_u32le(b, 96);
+	assert_int_equal(cairn_pack_trailer_length(b, 100, &n), 0);
+	assert_int_equal(n, 96);
+	cairn_put_u32le(b, 1);
+	assert_int_equal(cairn_pack_trailer_length(b, 3, &n), CAIRN_ECORRUPT);
+}
+
+/* ---- hand-made trailers ---------------------------------------------- */
+
+#define AREA 1000
+
+static void put_entry(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset, uint32_t length,
+		      uint32_t raw_length)
+{
+	uint8_t fp[CAIRN_FP_SIZE];
+	memset(fp, tag, sizeof(fp));
+	assert_int_equal(cairn_buf_append(b, fp, sizeof(fp)), 0);
+	assert_int_equal(cairn_buf_append_u8(b, kind), 0);
+	assert_int_equal(cairn_buf_append_u32le(b, offset), 0);
+	assert_int_equal(cairn_buf_append_u32le(b, length), 0);
+	assert_int_equal(cairn_buf_append_u32le(b, raw_length), 0);
+}
+
+/* Seals plain as the trailer of a pack with AREA bytes of blobs and parses
+ * it; returns the result. */
+static int parse_made_trailer(cairn_sealer *s, const cairn_buf *plain)
+{
+	cairn_buf pack = CAIRN_BUF_INIT;
+	cairn_pack_entry *entries = NULL;
+	size_t count;
+
+	for (int i = 0; i < AREA; i++)
+		assert_int_equal(cairn_buf_append_u8(&pack, (uint8_t)i), 0);
+	assert_int_equal(cairn_seal(s, &pack, NULL, CAIRN_BLOB_TRAILER, plain->data, plain->len), 0);
+	assert_int_equal(cairn_buf_append_u32le(&pack, (uint32_t)(pack.len - AREA)), 0);
+	int rc = open_pack(s, pack.data, pack.len, &entries, &count);
+	if (rc == 0)
+		assert_non_null(entries);
+	else
+		assert_null(entries);
+	free(entries);
+	cairn_buf_free(&pack);
+	return rc;
+}
+
+static void make_header(cairn_buf *b, uint8_t version, uint64_t count)
+{
+	cairn_buf_clear(b);
+	assert_int_equal(cairn_buf_append_u8(b, version), 0);
+	assert_int_equal(cairn_buf_append_varint(b, count), 0);
+}
+
+static void test_pack__accepts_a_made_trailer_that_fits(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	make_header(&b, CAIRN_PACK_VERSION, 3);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 500, 500, 10); /* ends exactly at the area's end */
+	put_entry(&b, 2, CAIRN_BLOB_INDEX, 0, 100, 10);
+	put_entry(&b, 3, CAIRN_BLOB_TREE, 100, 1, 1); /* touching, not overlapping */
+	assert_int_equal(parse_made_trailer(f->sealer, &b), 0);
+	cairn_buf_free(&b);
+}
+
+static void test_pack__rejects_entries_out_of_range(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 500, 501, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, AREA, 1, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* offset + length wraps around 32 bits */
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 10, UINT32_MAX, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, UINT32_MAX, 2, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+	cairn_buf_free(&b);
+}
+
+static void test_pack__rejects_overlapping_entries(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	make_header(&b, CAIRN_PACK_VERSION, 2);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 0, 101, 10);
+	put_entry(&b, 2, CAIRN_BLOB_DATA, 100, 100, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* listed out of order, one inside another */
+	make_header(&b, CAIRN_PACK_VERSION, 3);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 600, 10, 10);
+	put_entry(&b, 2, CAIRN_BLOB_DATA, 0, 10, 10);
+	put_entry(&b, 3, CAIRN_BLOB_DATA, 590, 200, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* the same blob twice */
+	make_header(&b, CAIRN_PACK_VERSION, 2);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 40, 10, 10);
+	put_entry(&b, 2, CAIRN_BLOB_DATA, 40, 10, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+	cairn_buf_free(&b);
+}
+
+static void test_pack__rejects_bad_kinds_and_empty_entries(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, 0, 0, 10, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, 6, 0, 10, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 0, 0, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 0, 10, 0);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+	cairn_buf_free(&b);
+}
+
+static void test_pack__rejects_a_count_that_does_not_match_the_trailer(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	/* claims more entries than it holds */
+	make_header(&b, CAIRN_PACK_VERSION, 2);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 0, 10, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* claims fewer */
+	make_header(&b, CAIRN_PACK_VERSION, 0);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 0, 10, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* a trailing partial entry */
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 0, 10, 10);
+	assert_int_equal(cairn_buf_append_u8(&b, 0), 0);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* a count so large that count * entry size overflows */
+	make_header(&b, CAIRN_PACK_VERSION, UINT64_MAX / CAIRN_PACK_ENTRY_SIZE + 2);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 0, 10, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* no count at all */
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_buf_append_u8(&b, CAIRN_PACK_VERSION), 0);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+	cairn_buf_free(&b);
+}
+
+static void test_pack__rejects_an_unknown_version(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	make_header(&b, CAIRN_PACK_VERSION + 1, 0);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+	make_header(&b, 0, 0);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+	make_header(&b, CAIRN_PACK_VERSION, 0);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), 0);
+	cairn_buf_free(&b);
+}
+
+static void test_pack__rejects_a_trailer_sealed_as_another_kind(void **state)
+{
+	fixture *f = *state;
+	cairn_buf pack = CAIRN_BUF_INIT, plain = CAIRN_BUF_INIT;
+	cairn_pack_entry *entries;
+	size_t count;
+
+	make_header(&plain, CAIRN_PACK_VERSION, 0);
+	assert_int_equal(cairn_seal(f->sealer, &pack, NULL, CAIRN_BLOB_DATA, plain.data, plain.len),
+			 0);
+	assert_int_equal(cairn_buf_append_u32le(&pack, (uint32_t)pack.len), 0);
+	assert_int_equal(open_pack(f->sealer, pack.data, pack.len, &entries, &count),
+			 CAIRN_ECORRUPT);
+	cairn_buf_free(&pack);
+	cairn_buf_free(&plain);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_pack__round_trips_a_hundred_blobs),
+		cmocka_unit_test_setup_teardown(test_pack__round_trips_without_encryption,
+						setup_unencrypted, teardown),
+		T(test_pack__shuffles_the_blob_order),
+		T(test_pack__detects_a_flipped_trailer_byte),
+		T(test_pack__detects_a_flipped_length_byte),
+		T(test_pack__rejects_a_truncated_pack),
+		T(test_pack__allows_an_empty_pack),
+		T(test_pack__reset_starts_a_new_pack),
+		T(test_pack__add_rejects_empty_blobs_and_unknown_kinds),
+		T(test_pack__trailer_length_must_fit_the_pack),
+		T(test_pack__accepts_a_made_trailer_that_fits),
+		T(test_pack__rejects_entries_out_of_range),
+		T(test_pack__rejects_overlapping_entries),
+		T(test_pack__rejects_bad_kinds_and_empty_entries),
+		T(test_pack__rejects_a_count_that_does_not_match_the_trailer),
+		T(test_pack__rejects_an_unknown_version),
+		T(test_pack__rejects_a_trailer_sealed_as_another_kind),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,488 @@
+/* The local-directory store, in a fresh temporary directory per test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cairn/errors.h"
+#include "cairn/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct fixture {
+	char dir[64];
+	char root[96];
+	cairn_store *store;
+} fixture;
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cairn-test-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->root, sizeof(f->root), "%s/repo", f->dir);
+	assert_int_equal(cairn_store_local_open(&f->store, f->root, 1), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	cairn_store_free(f->store);
+	nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void put_str(cairn_store *s, const char *key, const char *text)
+{
+	assert_int_equal(cairn_store_put(s, key, text, strlen(text), 0), 0);
+}
+
+static void assert_content(cairn_store *s, const char *key, const char *text)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	assert_int_equal(cairn_store_get(s, key, 0, CAIRN_GET_ALL, &b), 0);
+	assert_int_equal(b.len, strlen(text));
+	assert_memory_equal(b.data, text, b.len);
+	cairn_buf_free(&b);
+}
+
+/* Counts names starting with ".tmp-" anywhere under dir. */
+static int count_temp_files(const char *dir)
+{
+	int n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!strncmp(e->d_name, ".tmp-", 5))
+			n++;
+		char sub[512];
+		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+		struct stat sb;
+		if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode))
+			n += count_temp_files(sub);
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_store_local__put_then_get_returns_the_same_bytes(void **state)
+{
+	fixture *f = *state;
+	uint8_t big[100000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 8));
+	assert_int_equal(cairn_store_put(f->store, "data/ab/ab01", big, sizeof(big), 0), 0);
+	put_str(f->store, "config", "{\"version\":1}");
+	assert_int_equal(cairn_store_put(f->store, "keys/empty", "", 0, 0), 0);
+
+	cairn_buf b = CAIRN_BUF_INIT;
+	assert_int_equal(cairn_store_get(f->store, "data/ab/ab01", 0, CAIRN_GET_ALL, &b), 0);
+	assert_int_equal(b.len, sizeof(big));
+	assert_memory_equal(b.data, big, sizeof(big));
+	assert_int_equal(cairn_store_get(f->store, "keys/empty", 0, CAIRN_GET_ALL, &b), 0);
+	assert_int_equal(b.len, 0);
+	cairn_buf_free(&b);
+	assert_content(f->store, "config", "{\"version\":1}");
+
+	char path[256];
+	snprintf(path, sizeof(path), "%s/data/ab/ab01", f->root);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, sizeof(big));
+	assert_int_equal(count_temp_files(f->root), 0);
+}
+
+static void test_store_local__get_reads_the_requested_range(void **state)
+{
+	fixture *f = *state;
+	put_str(f->store, "snapshots/0123", "0123456789");
+	cairn_buf b = CAIRN_BUF_INIT;
+	/* Old contents of the buffer are replaced, not appended to. */
+	assert_int_equal(cairn_buf_append(&b, "junk", 4), 0);
+
+	assert_int_equal(cairn_store_get(f->store, "snapshots/0123", 2, 3, &b), 0);
+	assert_int_equal(b.len, 3);
+	assert_memory_equal(b.data, "234", 3);
+
+	assert_int_equal(cairn_store_get(f->store, "snapshots/0123", 7, CAIRN_GET_ALL, &b), 0);
+	assert_int_equal(b.len, 3);
+	assert_memory_equal(b.data, "789", 3);
+
+	assert_int_equal(cairn_store_get(f->store, "snapshots/0123", 8, 100, &b), 0);
+	assert_int_equal(b.len, 2);
+	assert_memory_equal(b.data, "89", 2);
+
+	assert_int_equal(cairn_store_get(f->store, "snapshots/0123", 10, 5, &b), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(cairn_store_get(f->store, "snapshots/0123", 1000, CAIRN_GET_ALL, &b), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(cairn_store_get(f->store, "snapshots/0123", 0, 0, &b), 0);
+	assert_int_equal(b.len, 0);
+	cairn_buf_free(&b);
+}
+
+static void test_store_local__stat_gives_the_size(void **state)
+{
+	fixture *f = *state;
+	put_str(f->store, "index/aa", "hello");
+	uint64_t size = 99;
+	assert_int_equal(cairn_store_stat(f->store, "index/aa", &size), 0);
+	assert_int_equal(size, 5);
+	assert_int_equal(cairn_store_stat(f->store, "index/bb", &size), CAIRN_ENOTFOUND);
+	/* A directory is not an object. */
+	assert_int_equal(cairn_store_stat(f->store, "index", &size), CAIRN_ENOTFOUND);
+	/* Nor is a name below a file. */
+	assert_int_equal(cairn_store_stat(f->store, "index/aa/x", &size), CAIRN_ENOTFOUND);
+}
+
+static void test_store_local__get_of_a_missing_key_is_not_found(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+	assert_int_equal(cairn_store_get(f->store, "snapshots/none", 0, CAIRN_GET_ALL, &b),
+			 CAIRN_ENOTFOUND);
+	assert_non_null(strstr(cairn_error_last(), "snapshots/none"));
+	assert_int_equal(cairn_store_get(f->store, "config", 0, 10, &b), CAIRN_ENOTFOUND);
+	put_str(f->store, "data/ab/x", "x");
+	assert_int_equal(cairn_store_get(f->store, "data/ab", 0, CAIRN_GET_ALL, &b),
+			 CAIRN_ENOTFOUND);
+	assert_int_equal(b.len, 0);
+	cairn_buf_free(&b);
+}
+
+static void test_store_local__put_without_once_replaces_the_object(void **state)
+{
+	fixture *f = *state;
+	put_str(f->store, "config", "first version");
+	put_str(f->store, "config", "second");
+	assert_content(f->store, "config", "second");
+	assert_int_equal(count_temp_files(f->root), 0);
+}
+
+static void test_store_local__put_once_refuses_an_existing_key_and_keeps_it(void **state)
+{
+	fixture *f = *state;
+	assert_int_equal(cairn_store_put(f->store, "keys/k1", "old", 3, CAIRN_PUT_ONCE), 0);
+	assert_int_equal(cairn_store_put(f->store, "keys/k1", "new!", 4, CAIRN_PUT_ONCE),
+			 CAIRN_EEXISTS);
+	assert_non_null(strstr(cairn_error_last(), f->root));
+	assert_non_null(strstr(cairn_error_last(), "keys/k1"));
+	assert_content(f->store, "keys/k1", "old");
+	assert_int_equal(count_temp_files(f->root), 0);
+
+	assert_int_equal(cairn_store_put(f->store, "keys/k2", "fresh", 5, CAIRN_PUT_ONCE), 0);
+	assert_content(f->store, "keys/k2", "fresh");
+}
+
+static void test_store_local__failed_put_names_the_path_and_removes_its_temp_file(void **state)
+{
+	fixture *f = *state;
+	put_str(f->store, "data/ab/cd", "x");
+	/* "data/ab" is a directory, so nothing can be renamed onto it. */
+	assert_int_equal(cairn_store_put(f->store, "data/ab", "y", 1, 0), CAIRN_EIO);
+	assert_non_null(strstr(cairn_error_last(), "data/ab"));
+	assert_int_equal(cairn_store_put(f->store, "data/ab", "y", 1, CAIRN_PUT_ONCE),
+			 CAIRN_EEXISTS);
+	/* A file where a directory should be. */
+	assert_int_equal(cairn_store_put(f->store, "data/ab/cd/ef", "z", 1, 0), CAIRN_EIO);
+	assert_non_null(strstr(cairn_error_last(), f->root));
+	assert_int_equal(count_temp_files(f->root), 0);
+	assert_content(f->store, "data/ab/cd", "x");
+}
+
+static void test_store_local__bad_keys_are_rejected(void **state)
+{
+	fixture *f = *state;
+	static const char *const bad[] = {
+		"",	  "/etc/passwd", "../outside", "data/../../x", "a//b",	     "data/ab/",
+		".hidden", "data/.tmp-1", "a/./b",	"..",		"data/a..b", "./config",
+	};
+	cairn_buf b = CAIRN_BUF_INIT;
+	uint64_t size;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(cairn_store_put(f->store, bad[i], "x", 1, 0), CAIRN_EINVAL);
+		assert_int_equal(cairn_store_get(f->store, bad[i], 0, CAIRN_GET_ALL, &b),
+				 CAIRN_EINVAL);
+		assert_int_equal(cairn_store_stat(f->store, bad[i], &size), CAIRN_EINVAL);
+		assert_int_equal(cairn_store_del(f->store, bad[i]), CAIRN_EINVAL);
+	}
+	char longkey[2048];
+	memset(longkey, 'a', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	assert_int_equal(cairn_store_put(f->store, longkey, "x", 1, 0), CAIRN_EINVAL);
+	cairn_buf_free(&b);
+
+	/* Nothing was written anywhere near the root. */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/outside", f->dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+}
+
+typedef struct listing {
+	char keys[32][64];
+	uint64_t sizes[32];
+	int n;
+	int stop_after; /* return 7 once this many keys were seen (0: never) */
+} listing;
+
+static int collect(const char *key, uint64_t size, void *ud)
+{
+	listing *l = ud;
+	assert_true(l->n < 32);
+	snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", key);
+	l->sizes[l->n] = size;
+	l->n++;
+	return l->stop_after && l->n >= l->stop_after ? 7 : 0;
+}
+
+/* The size listed for key, or -1 if it was not listed. */
+static long long listed_size(const listing *l, const char *key)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!strcmp(l->keys[i], key))
+			return (long long)l->sizes[i];
+	return -1;
+}
+
+static void test_store_local__list_recurses_and_skips_temp_files(void **state)
+{
+	fixture *f = *state;
+	put_str(f->store, "config", "c");
+	put_str(f->store, "data/ab/ab11", "11");
+	put_str(f->store, "data/ab/ab22", "222");
+	put_str(f->store, "data/cd/cd33", "3333");
+	put_str(f->store, "snapshots/aa01", "s1");
+	put_str(f->store, "snapshots/ab02", "s22");
+
+	/* Leftovers of an interrupted put, and other hidden names. */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/data/ab/.tmp-deadbeef", f->root);
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/data/.hidden", f->root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/data/.hidden/x", f->root);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+
+	listing l = {0};
+	assert_int_equal(cairn_store_list(f->store, "data/", collect, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(listed_size(&l, "data/ab/ab11"), 2);
+	assert_int_equal(listed_size(&l, "data/ab/ab22"), 3);
+	assert_int_equal(listed_size(&l, "data/cd/cd33"), 4);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cairn_store_list(f->store, "", collect, &l), 0);
+	assert_int_equal(l.n, 6);
+	assert_int_equal(listed_size(&l, "config"), 1);
+	assert_int_equal(listed_size(&l, "snapshots/ab02"), 3);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cairn_store_list(f->store, "snapshots/ab", collect, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.keys[0], "snapshots/ab02");
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cairn_store_list(f->store, "data/a", collect, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(listed_size(&l, "data/cd/cd33"), -1);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cairn_store_list(f->store, "snap", collect, &l), 0);
+	assert_int_equal(l.n, 2);
+}
+
+static void test_store_local__list_of_a_missing_directory_is_empty(void **state)
+{
+	fixture *f = *state;
+	listing l = {0};
+	assert_int_equal(cairn_store_list(f->store, "index/", collect, &l), 0);
+	assert_int_equal(cairn_store_list(f->store, "index/ab/cd/", collect, &l), 0);
+	put_str(f->store, "config", "c");
+	assert_int_equal(cairn_store_list(f->store, "config/", collect, &l), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(cairn_store_list(f->store, "../", collect, &l), CAIRN_EINVAL);
+}
+
+static void test_store_local__list_stops_when_the_callback_says_so(void **state)
+{
+	fixture *f = *state;
+	char key[32];
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "index/%02d", i);
+		put_str(f->store, key, "i");
+	}
+	listing l = {.stop_after = 3};
+	assert_int_equal(cairn_store_list(f->store, "index/", collect, &l), 7);
+	assert_int_equal(l.n, 3);
+}
+
+static void test_store_local__del_removes_and_a_missing_key_is_fine(void **state)
+{
+	fixture *f = *state;
+	put_str(f->store, "snapshots/gone", "bye");
+	assert_int_equal(cairn_store_del(f->store, "snapshots/gone"), 0);
+	uint64_t size;
+	assert_int_equal(cairn_store_stat(f->store, "snapshots/gone", &size), CAIRN_ENOTFOUND);
+	assert_int_equal(cairn_store_del(f->store, "snapshots/gone"), 0);
+	assert_int_equal(cairn_store_del(f->store, "nothing/here/at/all"), 0);
+}
+
+static void test_store_local__open_without_create_needs_an_existing_root(void **state)
+{
+	fixture *f = *state;
+	char path[256];
+	cairn_store *s = (cairn_store *)0x1;
+	snprintf(path, sizeof(path), "%s/missing", f->dir);
+	assert_int_equal(cairn_store_local_open(&s, path, 0), CAIRN_ENOREPO);
+	assert_null(s);
+	assert_non_null(strstr(cairn_error_last(), "no repository at"));
+	assert_non_null(strstr(cairn_error_last(), path));
+
+	snprintf(path, sizeof(path), "%s/deep/er/repo/", f->dir);
+	assert_int_equal(cairn_store_local_open(&s, path, 1), 0);
+	put_str(s, "config", "deep");
+	cairn_store_free(s);
+	assert_int_equal(cairn_store_local_open(&s, path, 0), 0);
+	assert_content(s, "config", "deep");
+	cairn_store_free(s);
+
+	/* A file is not a repository. */
+	snprintf(path, sizeof(path), "%s/config", f->root);
+	put_str(f->store, "config", "c");
+	assert_int_equal(cairn_store_local_open(&s, path, 0), CAIRN_ENOREPO);
+}
+
+static void test_store_local__store_open_picks_the_backend_from_the_location(void **state)
+{
+	fixture *f = *state;
+	put_str(f->store, "config", "via local");
+	cairn_store *s = NULL;
+	char loc[256];
+
+	assert_int_equal(cairn_store_open(&s, f->root, 0), 0);
+	assert_string_equal(s->ops->name, "local");
+	assert_content(s, "config", "via local");
+	cairn_store_free(s);
+
+	snprintf(loc, sizeof(loc), "file://%s", f->root);
+	assert_int_equal(cairn_store_open(&s, loc, 0), 0);
+	assert_content(s, "config", "via local");
+	cairn_store_free(s);
+
+	/* Percent escapes are decoded: "%72" is 'r'. */
+	snprintf(loc, sizeof(loc), "file://localhost%s/%%72epo2", f->dir);
+	assert_int_equal(cairn_store_open(&s, loc, 1), 0);
+	cairn_store_free(s);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/repo2", f->dir);
+	assert_int_equal(access(path, F_OK), 0);
+
+	assert_int_equal(cairn_store_open(&s, "s3:https://host/bucket/prefix", 0), CAIRN_EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(cairn_error_last(), "S3"));
+	assert_int_equal(cairn_store_open(&s, "sftp://host/path", 0), CAIRN_EINVAL);
+	assert_non_null(strstr(cairn_error_last(), "sftp://host/path"));
+	assert_int_equal(cairn_store_open(&s, "file://otherhost/x", 0), CAIRN_EINVAL);
+	assert_int_equal(cairn_store_open(&s, "file:///x%zz", 0), CAIRN_EINVAL);
+	assert_int_equal(cairn_store_open(&s, "file:///x%00", 0), CAIRN_EINVAL);
+	assert_int_equal(cairn_store_open(&s, "", 0), CAIRN_EINVAL);
+	snprintf(loc, sizeof(loc), "%s/none", f->dir);
+	assert_int_equal(cairn_store_open(&s, loc, 0), CAIRN_ENOREPO);
+}
+
+#define THREADS 4
+#define PER_THREAD 64
+
+typedef struct worker {
+	cairn_store *store;
+	int id;
+	int failures;
+} worker;
+
+static void *put_many(void *arg)
+{
+	worker *w = arg;
+	char key[64], body[64];
+	for (int i = 0; i < PER_THREAD; i++) {
+		/* Threads share directories, so they also race to create them. */
+		snprintf(key, sizeof(key), "data/%02x/t%d-%03d", i % 8, w->id, i);
+		int n = snprintf(body, sizeof(body), "thread %d object %d", w->id, i);
+		if (cairn_store_put(w->store, key, body, (size_t)n, CAIRN_PUT_ONCE) != 0)
+			w->failures++;
+	}
+	return NULL;
+}
+
+static void test_store_local__concurrent_puts_of_distinct_keys_all_land(void **state)
+{
+	fixture *f = *state;
+	pthread_t t[THREADS];
+	worker w[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (worker){.store = f->store, .id = i};
+		assert_int_equal(pthread_create(&t[i], NULL, put_many, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	char key[64], body[64];
+	for (int id = 0; id < THREADS; id++)
+		for (int i = 0; i < PER_THREAD; i++) {
+			snprintf(key, sizeof(key), "data/%02x/t%d-%03d", i % 8, id, i);
+			snprintf(body, sizeof(body), "thread %d object %d", id, i);
+			assert_content(f->store, key, body);
+		}
+	assert_int_equal(count_temp_files(f->root), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_store_local__put_then_get_returns_the_same_bytes),
+		T(test_store_local__get_reads_the_requested_range),
+		T(test_store_local__stat_gives_the_size),
+		T(test_store_local__get_of_a_missing_key_is_not_found),
+		T(test_store_local__put_without_once_replaces_the_object),
+		T(test_store_local__put_once_refuses_an_existing_key_and_keeps_it),
+		T(test_store_local__failed_put_names_the_path_and_removes_its_temp_file),
+		T(test_store_local__bad_keys_are_rejected),
+		T(test_store_local__list_recurses_and_skips_temp_files),
+		T(test_store_local__list_of_a_missing_directory_is_empty),
+		T(test_store_local__list_stops_when_the_callback_says_so),
+		T(test_store_local__del_removes_and_a_missing_key_is_fine),
+		T(test_store_local__open_without_create_needs_an_existing_root),
+		T(test_store_local__store_open_picks_the_backend_from_the_location),
+		T(test_store_local__concurrent_puts_of_distinct_keys_all_land),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
