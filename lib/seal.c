@@ -1,0 +1,198 @@
+/* Blob sealing: zstd when it shrinks the data, then XChaCha20-Poly1305
+ * with fingerprint || kind as associated data, so a blob cannot be passed
+ * off as another chunk or as another kind of object. */
+#include "cairn/seal.h"
+
+#include "cairn/errors.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#define AD_SIZE (CAIRN_FP_SIZE + 1)
+
+struct cairn_sealer {
+	int encrypted;
+	uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	int level;
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	cairn_buf scratch; /* flag || body before encryption, or after decryption */
+};
+
+void cairn_sealer_free(cairn_sealer *s)
+{
+	if (!s)
+		return;
+	sodium_memzero(s->key, sizeof(s->key));
+	ZSTD_freeCCtx(s->cctx);
+	ZSTD_freeDCtx(s->dctx);
+	if (s->scratch.data)
+		sodium_memzero(s->scratch.data, s->scratch.cap);
+	cairn_buf_free(&s->scratch);
+	free(s);
+}
+
+int cairn_sealer_new(cairn_sealer **out, const uint8_t key[32], int zstd_level)
+{
+	*out = NULL;
+	if (sodium_init() < 0)
+		return cairn_error_set(CAIRN_ERROR, "libsodium failed to initialise");
+	cairn_sealer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (key) {
+		s->encrypted = 1;
+		memcpy(s->key, key, sizeof(s->key));
+	}
+	s->level = zstd_level ? zstd_level : 3;
+	s->cctx = ZSTD_createCCtx();
+	s->dctx = ZSTD_createDCtx();
+	if (!s->cctx || !s->dctx ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(s->cctx, ZSTD_c_compressionLevel, s->level))) {
+		cairn_sealer_free(s);
+		return cairn_error_set(CAIRN_ENOMEM, "cannot create zstd contexts");
+	}
+	*out = s;
+	return 0;
+}
+
+size_t cairn_seal_bound(const cairn_sealer *s, size_t len)
+{
+	size_t n = 1 + len;
+	if (s->encrypted)
+		n += CAIRN_SEAL_NONCE + CAIRN_SEAL_TAG;
+	return n;
+}
+
+static void make_ad(uint8_t ad[AD_SIZE], const uint8_t *fp, uint8_t kind)
+{
+	if (fp)
+		memcpy(ad, fp, CAIRN_FP_SIZE);
+	else
+		memset(ad, 0, CAIRN_FP_SIZE);
+	ad[CAIRN_FP_SIZE] = kind;
+}
+
+/* Writes flag || body to dst (room for 1 + len bytes) and returns its
+ * size: the zstd frame if it is smaller than the plaintext, else the
+ * plaintext itself. */
+static size_t pack_body(cairn_sealer *s, uint8_t *dst, const void *plain, size_t len)
+{
+	if (len > 0) {
+		size_t z = ZSTD_compress2(s->cctx, dst + 1, len - 1, plain, len);
+		/* A capacity of len - 1 makes zstd give up on anything that
+		 * would not shrink, without a second pass. */
+		if (!ZSTD_isError(z) && z < len) {
+			dst[0] = CAIRN_SEAL_ZSTD;
+			return 1 + z;
+		}
+	}
+	dst[0] = CAIRN_SEAL_STORED;
+	if (len)
+		memcpy(dst + 1, plain, len);
+	return 1 + len;
+}
+
+int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
+	       const void *plain, size_t len)
+{
+	int rc;
+
+	if (!s->encrypted) {
+		if ((rc = cairn_buf_reserve(out, 1 + len)))
+			return rc;
+		out->len += pack_body(s, out->data + out->len, plain, len);
+		return 0;
+	}
+
+	cairn_buf_clear(&s->scratch);
+	if ((rc = cairn_buf_reserve(&s->scratch, 1 + len)) ||
+	    (rc = cairn_buf_reserve(out, cairn_seal_bound(s, len))))
+		return rc;
+	size_t body = pack_body(s, s->scratch.data, plain, len);
+
+	uint8_t ad[AD_SIZE];
+	make_ad(ad, fp, kind);
+	uint8_t *nonce = out->data + out->len;
+	randombytes_buf(nonce, CAIRN_SEAL_NONCE);
+	unsigned long long clen = 0;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + CAIRN_SEAL_NONCE, &clen, s->scratch.data,
+						   body, ad, sizeof(ad), NULL, nonce, s->key);
+	out->len += CAIRN_SEAL_NONCE + (size_t)clen;
+	return 0;
+}
+
+/* Turns flag || body into the plaintext in out. */
+static int unpack_body(cairn_sealer *s, cairn_buf *out, const uint8_t *src, size_t len,
+		       size_t max_plain)
+{
+	int rc;
+
+	if (len < 1)
+		return cairn_error_set(CAIRN_ECORRUPT, "sealed blob is empty");
+	const uint8_t *body = src + 1;
+	size_t n = len - 1;
+	if (src[0] == CAIRN_SEAL_STORED) {
+		if (n > max_plain)
+			return cairn_error_set(CAIRN_ECORRUPT, "blob larger than its recorded size");
+		cairn_buf_clear(out);
+		if ((rc = cairn_buf_append(out, body, n)))
+			return rc;
+		return 0;
+	}
+	if (src[0] != CAIRN_SEAL_ZSTD)
+		return cairn_error_set(CAIRN_ECORRUPT, "unknown blob encoding %u", src[0]);
+	unsigned long long size = ZSTD_getFrameContentSize(body, n);
+	if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR)
+		return cairn_error_set(CAIRN_ECORRUPT, "blob is not a sized zstd frame");
+	if (size > max_plain)
+		return cairn_error_set(CAIRN_ECORRUPT, "blob larger than its recorded size");
+	if (ZSTD_findFrameCompressedSize(body, n) != n)
+		return cairn_error_set(CAIRN_ECORRUPT, "blob holds more than one zstd frame");
+	cairn_buf_clear(out);
+	if ((rc = cairn_buf_reserve(out, (size_t)size + 1)))
+		return rc;
+	size_t got = ZSTD_decompressDCtx(s->dctx, out->data, (size_t)size, body, n);
+	if (ZSTD_isError(got) || got != size)
+		return cairn_error_set(CAIRN_ECORRUPT, "blob does not decompress: %s",
+				       ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+	out->len = got;
+	return 0;
+}
+
+int cairn_unseal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
+		 const void *sealed, size_t len, size_t max_plain)
+{
+	int rc;
+
+	if (!s->encrypted) {
+		rc = unpack_body(s, out, sealed, len, max_plain);
+		if (rc)
+			cairn_buf_clear(out);
+		return rc;
+	}
+	if (len < CAIRN_SEAL_NONCE + CAIRN_SEAL_TAG + 1) {
+		cairn_buf_clear(out);
+		return cairn_error_set(CAIRN_ECORRUPT, "sealed blob is truncated (%zu bytes)", len);
+	}
+	const uint8_t *nonce = sealed;
+	size_t clen = len - CAIRN_SEAL_NONCE;
+	uint8_t ad[AD_SIZE];
+	make_ad(ad, fp, kind);
+	cairn_buf_clear(&s->scratch);
+	if ((rc = cairn_buf_reserve(&s->scratch, clen)))
+		return rc;
+	unsigned long long mlen = 0;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(s->scratch.data, &mlen, NULL,
+						       nonce + CAIRN_SEAL_NONCE, clen, ad,
+						       sizeof(ad), nonce, s->key) != 0) {
+		cairn_buf_clear(out);
+		return cairn_error_set(CAIRN_ECORRUPT, "blob fails authentication");
+	}
+	rc = unpack_body(s, out, s->scratch.data, (size_t)mlen, max_plain);
+	if (rc)
+		cairn_buf_clear(out);
+	return rc;
+}
