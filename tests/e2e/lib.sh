@@ -79,7 +79,10 @@ is_root()
 run()
 {
 	local cmd=("$@")
-	[ "${cmd[0]}" = cairn ] && cmd[0]=$CAIRN_BIN
+	case "${cmd[0]}" in
+	cairn) cmd[0]=$CAIRN_BIN ;;
+	treecmp) cmd=("$PYTHON" "$E2E_DIR/treecmp.py" "${cmd[@]:1}") ;;
+	esac
 	LAST_CMD="${*}"
 	timeout -k 10 "$E2E_TIMEOUT" "${cmd[@]}" </dev/null >"$OUT" 2>"$ERR"
 	RC=$?
