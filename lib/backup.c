@@ -164,6 +164,7 @@ enum file_status { NOT_A_FILE, FILE_NEW, FILE_CHANGED, FILE_UNCHANGED };
 
 struct slot {
 	cairn_entry e;
+	size_t chunks_cap; /* allocated length of e.chunks */
 	enum file_status status;
 	int needs_work;
 	int done;
@@ -187,6 +188,10 @@ struct backup {
 	int stop;
 	int fatal;
 	char fatal_msg[1024];
+	/* Who sleeps on the condition variables: wake-ups are system calls,
+	 * so they are made only when someone is waiting. */
+	int idle_workers;
+	int main_waiting;
 
 	pthread_mutex_t dedup_lock;
 	struct fpset known;
@@ -219,12 +224,15 @@ struct worker {
 	cairn_chunker chunker;
 	uint8_t *buf;
 	size_t buf_cap;
-	/* chunks of the current read window */
+	size_t buf_len; /* bytes of buf in use by pending chunks and the file being read */
+	/* Chunks read but not yet deduplicated, from one or more files: their
+	 * data stays in buf until the window is settled. */
 	struct pending {
 		uint8_t fp[CAIRN_FP_SIZE];
-		const uint8_t *data;
+		const uint8_t *data; /* NULL: a hole */
 		uint32_t len;
 		uint8_t state; /* 0 unknown, 1 known, 2 ask index, 3 new */
+		struct slot *slot;
 	} *pend;
 	size_t n_pend, cap_pend;
 	uint8_t (*ask)[CAIRN_FP_SIZE];
@@ -333,7 +341,7 @@ static int dedup_pending(struct worker *w, uint8_t kind)
 
 	pthread_mutex_lock(&b->dedup_lock);
 	for (size_t i = 0; i < w->n_pend; i++)
-		w->pend[i].state = fpset_has(&b->known, w->pend[i].fp) ? 1 : 2;
+		w->pend[i].state = !w->pend[i].data || fpset_has(&b->known, w->pend[i].fp) ? 1 : 2;
 	pthread_mutex_unlock(&b->dedup_lock);
 
 	for (size_t i = 0; i < w->n_pend; i++)
@@ -389,29 +397,7 @@ static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len)
 	return 0;
 }
 
-static int add_hole(cairn_entry *e, size_t *cap, uint64_t len)
-{
-	while (len) {
-		uint32_t n = len > (1u << 30) ? (1u << 30) : (uint32_t)len;
-		int rc = add_ref(e, cap, zero_fp, n);
-		if (rc)
-			return rc;
-		len -= n;
-	}
-	return 0;
-}
-
-/* The pending chunks are fingerprinted: dedup them and add their refs. */
-static int finish_window(struct worker *w, cairn_entry *e, size_t *cap)
-{
-	int rc = dedup_pending(w, CAIRN_BLOB_DATA);
-	for (size_t i = 0; !rc && i < w->n_pend; i++)
-		rc = add_ref(e, cap, w->pend[i].fp, w->pend[i].len);
-	w->n_pend = 0;
-	return rc;
-}
-
-static int pend_chunk(struct worker *w, const uint8_t *data, size_t len)
+static int pend(struct worker *w, struct slot *slot, const uint8_t *data, size_t len)
 {
 	int rc = grow((void **)&w->pend, &w->cap_pend, w->n_pend + 1, sizeof(*w->pend));
 	if (rc)
@@ -419,29 +405,68 @@ static int pend_chunk(struct worker *w, const uint8_t *data, size_t len)
 	struct pending *p = &w->pend[w->n_pend++];
 	p->data = data;
 	p->len = (uint32_t)len;
+	p->slot = slot;
+	if (!data) {
+		memcpy(p->fp, zero_fp, CAIRN_FP_SIZE);
+		return 0;
+	}
 	return cairn_fingerprint(w->fp, p->fp, data, len);
 }
 
-/* Reads [off, end) of fd (end = UINT64_MAX: to end of file), chunks it and
- * adds the refs to e. *read_out counts the bytes read. A failure of the
- * file (not fatal to the backup) comes back as FILE_READ_ERROR. */
-static int read_region(struct worker *w, int fd, uint64_t off, uint64_t end, cairn_entry *e,
-		       size_t *cap, uint64_t *read_out)
+static int pend_hole(struct worker *w, struct slot *slot, uint64_t len)
 {
-	size_t start = 0, len = 0, scan = 0;
-	int rc = 0;
+	while (len) {
+		uint32_t n = len > (1u << 30) ? (1u << 30) : (uint32_t)len;
+		int rc = pend(w, slot, NULL, n);
+		if (rc)
+			return rc;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Deduplicates and stores the pending chunks of every file in the window
+ * in one round (one index batch for many small files), adds them to their
+ * entries, and frees buf up to keep bytes from its end. */
+static int settle_window(struct worker *w, size_t keep)
+{
+	int rc = w->n_pend ? dedup_pending(w, CAIRN_BLOB_DATA) : 0;
+	for (size_t i = 0; !rc && i < w->n_pend; i++) {
+		struct pending *p = &w->pend[i];
+		rc = add_ref(&p->slot->e, &p->slot->chunks_cap, p->fp, p->len);
+	}
+	w->n_pend = 0;
+	if (!rc && keep < w->buf_len) {
+		memmove(w->buf, w->buf + w->buf_len - keep, keep);
+	}
+	w->buf_len = rc ? 0 : (keep < w->buf_len ? keep : w->buf_len);
+	return rc;
+}
+
+/* Reads [off, end) of fd into the window, chunks it and pends the chunks
+ * for slot. *read_out counts the bytes read; reading stops at end of file.
+ * A failure of the file (not fatal to the backup) comes back as
+ * FILE_READ_ERROR. */
+static int read_region(struct worker *w, struct slot *slot, int fd, uint64_t off, uint64_t end,
+		       uint64_t *read_out)
+{
+	size_t start = w->buf_len, scan = w->buf_len; /* this region's unchunked bytes */
+	int rc = 0, eof = 0;
 	cairn_chunker_reset(&w->chunker);
-	for (;;) {
-		if (w->buf_cap - len < READ_SIZE) {
-			memmove(w->buf, w->buf + start, len - start);
-			len -= start;
+	while (!eof) {
+		if (w->buf_cap - w->buf_len < READ_SIZE) {
+			/* Chunks point into buf: settle them before it is
+			 * compacted. */
+			size_t keep = w->buf_len - start;
+			if ((rc = settle_window(w, keep)))
+				return rc;
 			scan -= start;
 			start = 0;
 		}
-		size_t want = w->buf_cap - len;
-		if (end != UINT64_MAX && want > end - off)
+		size_t want = w->buf_cap - w->buf_len;
+		if (want > end - off)
 			want = (size_t)(end - off);
-		ssize_t n = want ? pread(fd, w->buf + len, want, (off_t)off) : 0;
+		ssize_t n = want ? pread(fd, w->buf + w->buf_len, want, (off_t)off) : 0;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -449,29 +474,24 @@ static int read_region(struct worker *w, int fd, uint64_t off, uint64_t end, cai
 			return FILE_READ_ERROR;
 		}
 		off += (uint64_t)n;
-		len += (size_t)n;
+		w->buf_len += (size_t)n;
 		*read_out += (uint64_t)n;
-		while (scan < len) {
-			size_t cut = cairn_chunker_scan(&w->chunker, w->buf + scan, len - scan);
+		eof = n == 0 || off >= end;
+		while (scan < w->buf_len) {
+			size_t cut = cairn_chunker_scan(&w->chunker, w->buf + scan, w->buf_len - scan);
 			if (cut == CAIRN_CHUNKER_NO_CUT) {
-				scan = len;
+				scan = w->buf_len;
 				break;
 			}
 			scan += cut;
-			if ((rc = pend_chunk(w, w->buf + start, scan - start)))
+			if ((rc = pend(w, slot, w->buf + start, scan - start)))
 				return rc;
 			start = scan;
 		}
-		if (n == 0 && start < len && (rc = pend_chunk(w, w->buf + start, len - start)))
-			return rc;
-		if (n == 0)
-			start = len;
-		/* Chunks point into buf: settle them before it is compacted. */
-		if ((rc = finish_window(w, e, cap)))
-			return rc;
-		if (n == 0)
-			return 0;
 	}
+	if (start < w->buf_len && (rc = pend(w, slot, w->buf + start, w->buf_len - start)))
+		return rc;
+	return 0;
 }
 
 static int same_stat(const struct stat *a, const struct stat *b)
@@ -488,7 +508,6 @@ static int process_file(struct worker *w, struct slot *s)
 	cairn_entry *e = &s->e;
 	struct stat before, after;
 	uint64_t bytes = 0;
-	size_t cap = 0;
 	int rc = 0;
 	int fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
@@ -520,7 +539,7 @@ static int process_file(struct worker *w, struct slot *s)
 		}
 		if ((uint64_t)data > size)
 			data = (off_t)size;
-		if ((rc = add_hole(e, &cap, (uint64_t)data - pos)))
+		if ((rc = pend_hole(w, s, (uint64_t)data - pos)))
 			goto out;
 		pos = (uint64_t)data;
 		if (pos >= size)
@@ -529,7 +548,7 @@ static int process_file(struct worker *w, struct slot *s)
 		if (hole < 0 || (uint64_t)hole > size)
 			hole = (off_t)size;
 		uint64_t got = 0;
-		rc = read_region(w, fd, pos, (uint64_t)hole, e, &cap, &got);
+		rc = read_region(w, s, fd, pos, (uint64_t)hole, &got);
 		bytes += got;
 		if (rc == FILE_READ_ERROR)
 			goto file_error;
@@ -541,7 +560,10 @@ static int process_file(struct worker *w, struct slot *s)
 	}
 	if (!sparse) {
 		uint64_t got = 0;
-		rc = read_region(w, fd, pos, UINT64_MAX, e, &cap, &got);
+		/* Up to the size seen at open: no read just to meet the end of
+		 * the file, and a file that grows meanwhile is reported below.
+		 * A size of 0 may be a lie (special file systems): read to EOF. */
+		rc = read_region(w, s, fd, pos, size ? size : UINT64_MAX, &got);
 		bytes += got;
 		pos += got;
 		if (rc == FILE_READ_ERROR)
@@ -570,35 +592,61 @@ out:
 	return rc;
 }
 
+/* Files a worker takes at once: their chunks are deduplicated together. */
+#define WORKER_BATCH 32
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct backup *b = w->b;
+	struct slot *batch[WORKER_BATCH];
 	for (;;) {
+		size_t n = 0;
 		pthread_mutex_lock(&b->lock);
 		for (;;) {
 			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
 				b->dispatch++;
 			if (b->stop || b->dispatch < b->tail)
 				break;
+			b->idle_workers++;
 			pthread_cond_wait(&b->work_cv, &b->lock);
+			b->idle_workers--;
 		}
 		if (b->stop && (b->fatal || b->dispatch == b->tail)) {
 			pthread_mutex_unlock(&b->lock);
 			break;
 		}
-		struct slot *s = &b->ring[b->dispatch++ % RING_SLOTS];
+		/* Several files when there are many queued, so that the other
+		 * workers still find some. */
+		size_t want = (size_t)((b->tail - b->dispatch) / ((uint64_t)b->n_workers * 2));
+		if (want < 1)
+			want = 1;
+		if (want > WORKER_BATCH)
+			want = WORKER_BATCH;
+		while (n < want && b->dispatch < b->tail) {
+			struct slot *s = &b->ring[b->dispatch++ % RING_SLOTS];
+			if (s->needs_work)
+				batch[n++] = s;
+		}
 		pthread_mutex_unlock(&b->lock);
 
-		int rc = process_file(w, s);
+		int rc = 0;
+		for (size_t i = 0; i < n && !rc; i++) {
+			rc = process_file(w, batch[i]);
+			if (rc)
+				cairn_error_prefix(rc, "%s", batch[i]->e.path);
+		}
+		if (!rc)
+			rc = settle_window(w, 0);
 		if (rc) {
-			cairn_error_prefix(rc, "%s", s->e.path);
 			set_fatal(b, rc);
 			break;
 		}
 		pthread_mutex_lock(&b->lock);
-		s->done = 1;
-		pthread_cond_broadcast(&b->done_cv);
+		for (size_t i = 0; i < n; i++)
+			batch[i]->done = 1;
+		if (b->main_waiting)
+			pthread_cond_signal(&b->done_cv);
 		pthread_mutex_unlock(&b->lock);
 	}
 	int rc = b->fatal ? 0 : flush_pack(w);
@@ -712,7 +760,9 @@ static int enqueue(struct backup *b, cairn_entry *e, enum file_status status, in
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
+		b->main_waiting = 1;
 		pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
+		b->main_waiting = 0;
 		pthread_mutex_unlock(&b->lock);
 		progress(b, NULL, 0);
 		pthread_mutex_lock(&b->lock);
@@ -729,7 +779,7 @@ static int enqueue(struct backup *b, cairn_entry *e, enum file_status status, in
 	s->needs_work = needs_work;
 	s->done = !needs_work;
 	b->tail++;
-	if (needs_work)
+	if (needs_work && b->idle_workers)
 		pthread_cond_signal(&b->work_cv);
 	pthread_mutex_unlock(&b->lock);
 	return 0;
@@ -761,7 +811,8 @@ static const cairn_entry *parent_find(struct backup *b, const char *path)
 	return NULL;
 }
 
-static int visit(struct backup *b, const char *path, dev_t top_dev, int descend);
+static int visit(struct backup *b, int dfd, const char *name, const char *path, dev_t top_dev,
+		 int descend);
 
 static int visit_children(struct backup *b, const char *path, dev_t top_dev)
 {
@@ -773,6 +824,16 @@ static int visit_children(struct backup *b, const char *path, dev_t top_dev)
 		b->sum.errors++;
 		return 0;
 	}
+	/* Children are looked up relative to their directory: a path walk of
+	 * one component instead of the whole path, per entry. */
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory");
+		report(b, path, cairn_error_last());
+		b->sum.errors++;
+		cairn_names_free(names, n);
+		return 0;
+	}
 	size_t plen = strlen(path);
 	for (size_t i = 0; i < n && !rc; i++) {
 		size_t len = plen + 1 + strlen(names[i]) + 1;
@@ -782,14 +843,17 @@ static int visit_children(struct backup *b, const char *path, dev_t top_dev)
 			break;
 		}
 		snprintf(child, len, "%s/%s", strcmp(path, "/") ? path : "", names[i]);
-		rc = visit(b, child, top_dev, 1);
+		rc = visit(b, dfd, names[i], child, top_dev, 1);
 		free(child);
 	}
+	close(dfd);
 	cairn_names_free(names, n);
 	return rc;
 }
 
-static int visit(struct backup *b, const char *path, dev_t top_dev, int descend)
+/* Visits path, which is name in directory dfd (AT_FDCWD: path itself). */
+static int visit(struct backup *b, int dfd, const char *name, const char *path, dev_t top_dev,
+		 int descend)
 {
 	cairn_entry e = {0};
 	struct stat st;
@@ -798,7 +862,7 @@ static int visit(struct backup *b, const char *path, dev_t top_dev, int descend)
 
 	if (o->n_excludes && cairn_exclude_match(o->excludes, o->n_excludes, path))
 		return 0;
-	if (lstat(path, &st) != 0) {
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
 		report(b, path, cairn_error_last());
 		b->sum.errors++;
@@ -816,8 +880,6 @@ static int visit(struct backup *b, const char *path, dev_t top_dev, int descend)
 	}
 	if (!(e.path = strdup(path)))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	if ((rc = cairn_read_xattrs(path, &e.xattrs, &e.n_xattrs)))
-		goto out;
 
 	enum file_status status = NOT_A_FILE;
 	int needs_work = 0;
@@ -829,7 +891,7 @@ static int visit(struct backup *b, const char *path, dev_t top_dev, int descend)
 				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 				goto out;
 			}
-			ssize_t n = readlink(path, t, cap);
+			ssize_t n = readlinkat(dfd, name, t, cap);
 			if (n < 0) {
 				free(t);
 				cairn_error_set_errno(CAIRN_EIO, errno, "cannot read link");
@@ -871,6 +933,12 @@ static int visit(struct backup *b, const char *path, dev_t top_dev, int descend)
 				e.n_chunks = b->parent_entry.n_chunks;
 				b->parent_entry.chunks = NULL;
 				b->parent_entry.n_chunks = 0;
+				/* Setting an xattr changes the ctime: the
+				 * parent's are still the file's. */
+				e.xattrs = b->parent_entry.xattrs;
+				e.n_xattrs = b->parent_entry.n_xattrs;
+				b->parent_entry.xattrs = NULL;
+				b->parent_entry.n_xattrs = 0;
 				/* Its chunks are taken: the parent entry is spent. */
 				cairn_entry_clear(&b->parent_entry);
 				b->parent_valid = 0;
@@ -880,6 +948,8 @@ static int visit(struct backup *b, const char *path, dev_t top_dev, int descend)
 			}
 		}
 	}
+	if (status != FILE_UNCHANGED && (rc = cairn_read_xattrs(path, &e.xattrs, &e.n_xattrs)))
+		goto out;
 	int is_dir = e.type == CAIRN_ENTRY_DIR;
 	if ((rc = enqueue(b, &e, status, needs_work)))
 		goto out;
@@ -919,7 +989,7 @@ static int visit_ancestors(struct backup *b, const char *path)
 		}
 		b->ancestors = v;
 		b->ancestors[b->n_ancestors++] = a;
-		int rc = visit(b, a, 0, 0);
+		int rc = visit(b, AT_FDCWD, a, a, 0, 0);
 		if (rc)
 			return rc;
 	}
@@ -1129,7 +1199,7 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 			continue;
 		}
 		if (!(rc = visit_ancestors(b, paths[i])))
-			rc = visit(b, paths[i], st.st_dev, 1);
+			rc = visit(b, AT_FDCWD, paths[i], paths[i], st.st_dev, 1);
 	}
 
 	/* Wait for the workers' last files, then for their packs. */
@@ -1141,7 +1211,9 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
+			b->main_waiting = 1;
 			pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
+			b->main_waiting = 0;
 		}
 	}
 	pthread_mutex_unlock(&b->lock);

@@ -10,6 +10,7 @@
 void cairn_pack_writer_init(cairn_pack_writer *w)
 {
 	cairn_buf_init(&w->data);
+	cairn_buf_init(&w->spare);
 	w->entries = NULL;
 	w->count = 0;
 	w->cap = 0;
@@ -18,6 +19,7 @@ void cairn_pack_writer_init(cairn_pack_writer *w)
 void cairn_pack_writer_free(cairn_pack_writer *w)
 {
 	cairn_buf_free(&w->data);
+	cairn_buf_free(&w->spare);
 	free(w->entries);
 	cairn_pack_writer_init(w);
 }
@@ -74,20 +76,33 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
  * each entry's offset. order_out[k] is the index of the k-th blob. */
 static int shuffle(cairn_pack_writer *w, size_t *order)
 {
-	cairn_buf shuffled = CAIRN_BUF_INIT;
+	cairn_buf shuffled = w->spare;
 	int rc;
 
 	for (size_t i = 0; i < w->count; i++)
 		order[i] = i;
 	/* Fisher-Yates; count fits u32 as every blob takes at least a byte of a
 	 * pack of at most UINT32_MAX bytes. */
-	for (size_t i = w->count; i > 1; i--) {
-		size_t j = randombytes_uniform((uint32_t)i);
+	uint8_t seed[randombytes_SEEDBYTES];
+	uint32_t r[256];
+	randombytes_buf(seed, sizeof(seed));
+	for (size_t i = w->count, n = 0; i > 1; i--, n++) {
+		/* One system call per pack rather than per blob: keystreams
+		 * from a fresh random seed, one per block of draws, supply
+		 * them. */
+		if (n % 256 == 0) {
+			cairn_put_u64le(seed, (uint64_t)n);
+			randombytes_buf_deterministic(r, sizeof(r), seed);
+		}
+		size_t j = (size_t)(((uint64_t)r[n % 256] * i) >> 32);
 		size_t t = order[i - 1];
 		order[i - 1] = order[j];
 		order[j] = t;
 	}
-	if ((rc = cairn_buf_reserve(&shuffled, w->data.len)) != 0)
+	cairn_buf_clear(&shuffled);
+	rc = cairn_buf_reserve(&shuffled, w->data.len);
+	w->spare = shuffled;
+	if (rc != 0)
 		return rc;
 	for (size_t k = 0; k < w->count; k++) {
 		cairn_pack_entry *e = &w->entries[order[k]];
@@ -96,7 +111,9 @@ static int shuffle(cairn_pack_writer *w, size_t *order)
 		cairn_buf_append(&shuffled, w->data.data + e->offset, e->length);
 		e->offset = offset;
 	}
-	cairn_buf_free(&w->data);
+	/* The old blob buffer becomes the next shuffle's target: a pack's
+	 * worth of memory is reused rather than freshly faulted in. */
+	w->spare = w->data;
 	w->data = shuffled;
 	return 0;
 }

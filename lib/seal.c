@@ -15,6 +15,10 @@
 struct cairn_sealer {
 	int encrypted;
 	uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	/* Nonces: a random 128-bit prefix per sealer and a 64-bit counter.
+	 * As unique as fresh random nonces, without a system call per blob. */
+	uint8_t nonce[CAIRN_SEAL_NONCE];
+	uint64_t counter;
 	int level;
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
@@ -45,8 +49,9 @@ int cairn_sealer_new(cairn_sealer **out, const uint8_t key[32], int zstd_level)
 	if (key) {
 		s->encrypted = 1;
 		memcpy(s->key, key, sizeof(s->key));
+		randombytes_buf(s->nonce, sizeof(s->nonce));
 	}
-	s->level = zstd_level ? zstd_level : 3;
+	s->level = zstd_level ? zstd_level : CAIRN_SEAL_LEVEL_DEFAULT;
 	s->cctx = ZSTD_createCCtx();
 	s->dctx = ZSTD_createDCtx();
 	if (!s->cctx || !s->dctx ||
@@ -116,7 +121,9 @@ int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE],
 	uint8_t ad[AD_SIZE];
 	make_ad(ad, fp, kind);
 	uint8_t *nonce = out->data + out->len;
-	randombytes_buf(nonce, CAIRN_SEAL_NONCE);
+	s->counter++;
+	cairn_put_u64le(s->nonce + CAIRN_SEAL_NONCE - 8, s->counter);
+	memcpy(nonce, s->nonce, CAIRN_SEAL_NONCE);
 	unsigned long long clen = 0;
 	crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + CAIRN_SEAL_NONCE, &clen, s->scratch.data,
 						   body, ad, sizeof(ad), NULL, nonce, s->key);

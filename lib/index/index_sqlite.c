@@ -28,7 +28,7 @@
 #define BUSY_TIMEOUT_MS 10000
 /* The page cache is split over the shards, with a floor so that the
  * upper levels of each shard's B-tree stay in memory. */
-#define CACHE_TOTAL_KIB (64 * 1024)
+#define CACHE_TOTAL_KIB (16 * 1024)
 #define CACHE_MIN_KIB 1024
 
 enum {
@@ -477,8 +477,8 @@ static int open_shard(sqlite_index *ix, unsigned k)
 	if (cache_kib < CACHE_MIN_KIB)
 		cache_kib = CACHE_MIN_KIB;
 	snprintf(pragmas, sizeof(pragmas),
-		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%u; PRAGMA mmap_size=%s;",
-		 getenv("XCACHE") ? (unsigned)atoi(getenv("XCACHE")) : cache_kib, getenv("XMMAP") ? getenv("XMMAP") : "0");
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%u;",
+		 cache_kib);
 	int rc = run_sql(sh, pragmas, "cannot configure");
 	if (rc)
 		return rc;

@@ -34,6 +34,7 @@ typedef struct cairn_pack_writer {
 	cairn_pack_entry *entries; /* in the order added */
 	size_t count;
 	size_t cap;
+	cairn_buf spare;           /* the shuffle's target, kept between packs */
 } cairn_pack_writer;
 
 void cairn_pack_writer_init(cairn_pack_writer *w);
