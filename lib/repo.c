@@ -247,11 +247,29 @@ out:
 	return rc;
 }
 
+static int any_key(const char *key, uint64_t size, void *ud)
+{
+	*(int *)ud = 1;
+	return 1; /* one is enough */
+}
+
 static int unlock(cairn_repo *r, const cairn_open_opts *opts)
 {
 	struct key_search ks = {.store = r->store};
 	int rc;
 	if (!r->config.encrypted) {
+		/* config is not authenticated: a repository with keys that
+		 * claims to be unencrypted was tampered with, and trusting it
+		 * would write the next backups in the clear. */
+		int any = 0;
+		rc = cairn_store_list(r->store, CAIRN_KEYS_PREFIX, any_key, &any);
+		if (rc < 0 && rc != 1)
+			return rc;
+		if (any)
+			return cairn_error_set(CAIRN_ECORRUPT,
+					       "%s: config says the repository is unencrypted, but "
+					       "it has keys: refusing to open it",
+					       r->location);
 		cairn_keys_derive(zero_master, r->enc_key, r->fp_key);
 		return 0;
 	}
@@ -485,7 +503,16 @@ int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
 			continue;
 		if (!s && (rc = cairn_repo_sealer_new(r, &s, 0)))
 			goto out;
-		if ((rc = import_index_object(r, s, l.ids[i])))
+		rc = import_index_object(r, s, l.ids[i]);
+		/* A damaged or vanished index object must not make the whole
+		 * repository unusable: its blobs are merely unknown to the
+		 * index (restore reports what it cannot find). It is tried
+		 * again on the next open. */
+		if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
 			goto out;
 		imported++;
 	}
