@@ -917,8 +917,8 @@ static int visit(struct backup *b, int dfd, const char *name, const char *path, 
 		    (rc = link_lookup(&b->links, st.st_dev, st.st_ino, path, &first)))
 			goto out;
 		if (first) {
+			/* The size stays: listings show the link's size. */
 			e.type = CAIRN_ENTRY_HARDLINK;
-			e.size = 0;
 			if (!(e.link_target = strdup(first))) {
 				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 				goto out;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cairn/backup.h"
+#include "cairn/errors.h"
 #include "walk.h"
 
 static void test_exclude__name_glob_matches_basename_anywhere(void **state)
