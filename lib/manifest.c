@@ -284,8 +284,11 @@ static int decode_body(const uint8_t *body, size_t n, cairn_entry *e)
 	if (count) {
 		if (!(e->xattrs = calloc(count, sizeof(*e->xattrs))))
 			goto nomem;
-		for (; e->n_xattrs < count; e->n_xattrs++) {
-			cairn_xattr *x = &e->xattrs[e->n_xattrs];
+		/* Counted in full up front: the slots are zeroed, so clearing
+		 * the entry after a failure frees a half-read xattr too. */
+		e->n_xattrs = (size_t)count;
+		for (size_t i = 0; i < count; i++) {
+			cairn_xattr *x = &e->xattrs[i];
 			p = cairn_read_bytes(&r, CAIRN_MANIFEST_XATTR_NAME_MAX, &plen);
 			if (r.failed || plen == 0 || memchr(p, '\0', plen)) {
 				rc = corrupt(e->path, "bad xattr name");
@@ -399,10 +402,13 @@ static int peek_varint(const uint8_t *p, size_t avail, uint64_t *v, size_t *n)
 
 int cairn_manifest_next(cairn_manifest_decoder *d, cairn_entry *out)
 {
+	/* Nothing fed yet: no buffer to point into. */
+	if (!d->pending.data)
+		return 0;
 	const uint8_t *p = d->pending.data + d->start;
 	size_t avail = d->pending.len - d->start;
-	uint64_t body_len;
-	size_t n;
+	uint64_t body_len = 0;
+	size_t n = 0;
 	int rc;
 
 	if (!d->header_done) {

@@ -79,8 +79,8 @@ static void test_buf__writes_little_endian_integers(void **state)
 {
 	(void)state;
 	cairn_buf b = CAIRN_BUF_INIT;
-	static const uint8_t expect[] = {0xab, 0x04, 0x03, 0x02, 0x01, 0x08, 0x07, 0x06,
-					 0x05, 0x04, 0x03, 0x02, 0x01};
+	static const uint8_t expect[] = {0xab, 0x04, 0x03, 0x02, 0x01, 0x08, 0x07,
+	                                 0x06, 0x05, 0x04, 0x03, 0x02, 0x01};
 
 	assert_int_equal(cairn_buf_append_u8(&b, 0xab), 0);
 	assert_int_equal(cairn_buf_append_u32le(&b, 0x01020304u), 0);
@@ -96,8 +96,8 @@ static void test_buf__put_and_get_helpers_round_trip_extreme_values(void **state
 {
 	(void)state;
 	uint8_t p[8];
-	static const uint64_t values[] = {0, 1, 0x80, 0xff, 0x80000000u, 0xffffffffu,
-					  0x8000000000000000ull, UINT64_MAX};
+	static const uint64_t values[] = {
+	    0, 1, 0x80, 0xff, 0x80000000u, 0xffffffffu, 0x8000000000000000ull, UINT64_MAX};
 
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		cairn_put_u64le(p, values[i]);
@@ -115,14 +115,14 @@ static void test_buf__varints_use_the_leb128_encoding(void **state)
 		uint8_t bytes[10];
 		size_t n;
 	} cases[] = {
-		{0, {0x00}, 1},
-		{1, {0x01}, 1},
-		{127, {0x7f}, 1},
-		{128, {0x80, 0x01}, 2},
-		{300, {0xac, 0x02}, 2},
-		{16383, {0xff, 0x7f}, 2},
-		{16384, {0x80, 0x80, 0x01}, 3},
-		{UINT64_MAX, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 10},
+	    {0, {0x00}, 1},
+	    {1, {0x01}, 1},
+	    {127, {0x7f}, 1},
+	    {128, {0x80, 0x01}, 2},
+	    {300, {0xac, 0x02}, 2},
+	    {16383, {0xff, 0x7f}, 2},
+	    {16384, {0x80, 0x80, 0x01}, 3},
+	    {UINT64_MAX, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 10},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -138,11 +138,22 @@ static void test_buf__varints_and_integers_round_trip_through_the_reader(void **
 {
 	(void)state;
 	cairn_buf b = CAIRN_BUF_INIT;
-	static const uint64_t uvals[] = {0, 1, 127, 128, 255, 256, 16383, 16384,
-					 0xffffffffu, 0x100000000ull, (uint64_t)1 << 62,
-					 (uint64_t)1 << 63, UINT64_MAX - 1, UINT64_MAX};
-	static const int64_t svals[] = {0, 1, -1, 63, -64, 64, -65, 1000000, -1000000,
-					INT64_MAX, INT64_MIN, INT64_MIN + 1};
+	static const uint64_t uvals[] = {0,
+	                                 1,
+	                                 127,
+	                                 128,
+	                                 255,
+	                                 256,
+	                                 16383,
+	                                 16384,
+	                                 0xffffffffu,
+	                                 0x100000000ull,
+	                                 (uint64_t)1 << 62,
+	                                 (uint64_t)1 << 63,
+	                                 UINT64_MAX - 1,
+	                                 UINT64_MAX};
+	static const int64_t svals[] = {
+	    0, 1, -1, 63, -64, 64, -65, 1000000, -1000000, INT64_MAX, INT64_MIN, INT64_MIN + 1};
 	const size_t nu = sizeof(uvals) / sizeof(uvals[0]);
 	const size_t ns = sizeof(svals) / sizeof(svals[0]);
 
@@ -384,28 +395,27 @@ static void test_buf__reader_rejects_overlong_varints(void **state)
 
 	/* Eleven bytes: more than 64 bits' worth of groups. */
 	static const uint8_t eleven[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-					 0x80, 0x80, 0x80, 0x80, 0x00};
+	                                 0x80, 0x80, 0x80, 0x80, 0x00};
 	cairn_reader_init(&r, eleven, sizeof(eleven));
 	assert_int_equal(cairn_read_varint(&r), 0);
 	assert_true(r.failed);
 
 	/* Ten bytes whose last group carries bits past bit 63. */
 	static const uint8_t past63[] = {0xff, 0xff, 0xff, 0xff, 0xff,
-					 0xff, 0xff, 0xff, 0xff, 0x02};
+	                                 0xff, 0xff, 0xff, 0xff, 0x02};
 	cairn_reader_init(&r, past63, sizeof(past63));
 	assert_int_equal(cairn_read_varint(&r), 0);
 	assert_true(r.failed);
 
 	/* Ten bytes with a continuation bit on the last. */
-	static const uint8_t continues[] = {0xff, 0xff, 0xff, 0xff, 0xff,
-					    0xff, 0xff, 0xff, 0xff, 0x81, 0x00};
+	static const uint8_t continues[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	                                    0xff, 0xff, 0xff, 0x81, 0x00};
 	cairn_reader_init(&r, continues, sizeof(continues));
 	assert_int_equal(cairn_read_varint(&r), 0);
 	assert_true(r.failed);
 
 	/* The largest value in ten bytes is still fine. */
-	static const uint8_t max[] = {0xff, 0xff, 0xff, 0xff, 0xff,
-				      0xff, 0xff, 0xff, 0xff, 0x01};
+	static const uint8_t max[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
 	cairn_reader_init(&r, max, sizeof(max));
 	assert_int_equal(cairn_read_varint(&r), UINT64_MAX);
 	assert_false(r.failed);
@@ -415,25 +425,25 @@ static void test_buf__reader_rejects_overlong_varints(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf__appends_bytes_in_order_across_growth),
-		cmocka_unit_test(test_buf__append_of_nothing_leaves_the_buffer_alone),
-		cmocka_unit_test(test_buf__reserve_makes_room_without_changing_length),
-		cmocka_unit_test(test_buf__clear_keeps_the_allocation),
-		cmocka_unit_test(test_buf__writes_little_endian_integers),
-		cmocka_unit_test(test_buf__put_and_get_helpers_round_trip_extreme_values),
-		cmocka_unit_test(test_buf__varints_use_the_leb128_encoding),
-		cmocka_unit_test(test_buf__varints_and_integers_round_trip_through_the_reader),
-		cmocka_unit_test(test_buf__small_signed_values_get_short_zigzag_encodings),
-		cmocka_unit_test(test_buf__bytes_carry_their_length),
-		cmocka_unit_test(test_buf__read_bytes_rejects_a_length_over_the_limit),
-		cmocka_unit_test(test_buf__read_bytes_rejects_a_length_past_the_end),
-		cmocka_unit_test(test_buf__str_keeps_a_nul_after_the_length),
-		cmocka_unit_test(test_buf__printf_appends_formatted_text),
-		cmocka_unit_test(test_buf__detach_hands_over_the_data),
-		cmocka_unit_test(test_buf__reader_fails_on_overrun_and_stays_failed),
-		cmocka_unit_test(test_buf__reader_fails_on_each_kind_of_overrun),
-		cmocka_unit_test(test_buf__reader_reads_exactly_to_the_end),
-		cmocka_unit_test(test_buf__reader_rejects_overlong_varints),
+	    cmocka_unit_test(test_buf__appends_bytes_in_order_across_growth),
+	    cmocka_unit_test(test_buf__append_of_nothing_leaves_the_buffer_alone),
+	    cmocka_unit_test(test_buf__reserve_makes_room_without_changing_length),
+	    cmocka_unit_test(test_buf__clear_keeps_the_allocation),
+	    cmocka_unit_test(test_buf__writes_little_endian_integers),
+	    cmocka_unit_test(test_buf__put_and_get_helpers_round_trip_extreme_values),
+	    cmocka_unit_test(test_buf__varints_use_the_leb128_encoding),
+	    cmocka_unit_test(test_buf__varints_and_integers_round_trip_through_the_reader),
+	    cmocka_unit_test(test_buf__small_signed_values_get_short_zigzag_encodings),
+	    cmocka_unit_test(test_buf__bytes_carry_their_length),
+	    cmocka_unit_test(test_buf__read_bytes_rejects_a_length_over_the_limit),
+	    cmocka_unit_test(test_buf__read_bytes_rejects_a_length_past_the_end),
+	    cmocka_unit_test(test_buf__str_keeps_a_nul_after_the_length),
+	    cmocka_unit_test(test_buf__printf_appends_formatted_text),
+	    cmocka_unit_test(test_buf__detach_hands_over_the_data),
+	    cmocka_unit_test(test_buf__reader_fails_on_overrun_and_stays_failed),
+	    cmocka_unit_test(test_buf__reader_fails_on_each_kind_of_overrun),
+	    cmocka_unit_test(test_buf__reader_reads_exactly_to_the_end),
+	    cmocka_unit_test(test_buf__reader_rejects_overlong_varints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,8 +76,18 @@ static void test_hex__decode_rejects_non_hex_characters(void **state)
 {
 	(void)state;
 	uint8_t out[2];
-	static const char *bad[] = {"00g0", "0x00", " 000", "000 ", "zz00", "00-1", "0/00",
-				    "0:00", "@000", "00`0", "\xff" "000"};
+	static const char *bad[] = {"00g0",
+	                            "0x00",
+	                            " 000",
+	                            "000 ",
+	                            "zz00",
+	                            "00-1",
+	                            "0/00",
+	                            "0:00",
+	                            "@000",
+	                            "00`0",
+	                            "\xff"
+	                            "000"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (cairn_hex_decode(out, 2, bad[i]) != CAIRN_EINVAL)
@@ -90,7 +100,10 @@ static void test_hex__decode_stops_at_an_embedded_nul(void **state)
 	(void)state;
 	uint8_t out[2];
 	/* strlen sees two digits, not four. */
-	assert_int_equal(cairn_hex_decode(out, 2, "00\0" "00"), CAIRN_EINVAL);
+	assert_int_equal(cairn_hex_decode(out, 2,
+	                                  "00\0"
+	                                  "00"),
+	                 CAIRN_EINVAL);
 }
 
 static void test_hex__prefix_accepts_short_lowercase_hex(void **state)
@@ -115,15 +128,15 @@ static void test_hex__prefix_rejects_empty_long_uppercase_or_non_hex(void **stat
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hex__encodes_lowercase_digits_and_a_nul),
-		cmocka_unit_test(test_hex__encodes_nothing_as_the_empty_string),
-		cmocka_unit_test(test_hex__decodes_either_case),
-		cmocka_unit_test(test_hex__round_trips_every_byte_value),
-		cmocka_unit_test(test_hex__decode_rejects_the_wrong_length),
-		cmocka_unit_test(test_hex__decode_rejects_non_hex_characters),
-		cmocka_unit_test(test_hex__decode_stops_at_an_embedded_nul),
-		cmocka_unit_test(test_hex__prefix_accepts_short_lowercase_hex),
-		cmocka_unit_test(test_hex__prefix_rejects_empty_long_uppercase_or_non_hex),
+	    cmocka_unit_test(test_hex__encodes_lowercase_digits_and_a_nul),
+	    cmocka_unit_test(test_hex__encodes_nothing_as_the_empty_string),
+	    cmocka_unit_test(test_hex__decodes_either_case),
+	    cmocka_unit_test(test_hex__round_trips_every_byte_value),
+	    cmocka_unit_test(test_hex__decode_rejects_the_wrong_length),
+	    cmocka_unit_test(test_hex__decode_rejects_non_hex_characters),
+	    cmocka_unit_test(test_hex__decode_stops_at_an_embedded_nul),
+	    cmocka_unit_test(test_hex__prefix_accepts_short_lowercase_hex),
+	    cmocka_unit_test(test_hex__prefix_rejects_empty_long_uppercase_or_non_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

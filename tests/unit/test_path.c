@@ -119,8 +119,8 @@ static int path_qsort_cmp(const void *a, const void *b)
  * below and above '/', which is where a plain strcmp would go wrong. */
 static void random_name(struct walk *w, char *out, size_t cap)
 {
-	static const char alphabet[] = {'a', 'b', '-', '.', '!', '0', '\x01', '\x7f', '\x80',
-					'\xff', ' ', 'Z'};
+	static const char alphabet[] = {'a',    'b',    '-',    '.',    '!', '0',
+	                                '\x01', '\x7f', '\x80', '\xff', ' ', 'Z'};
 	size_t len = 1 + next_rand(&w->seed) % 3;
 	if (len >= cap)
 		len = cap - 1;
@@ -172,8 +172,8 @@ static void test_path__depth_first_walk_in_byte_order_is_sorted(void **state)
 
 		for (size_t i = 1; i < w->n; i++)
 			if (cairn_path_cmp(w->paths[i - 1], w->paths[i]) >= 0)
-				fail_msg("seed %u: walk order \"%s\" then \"%s\" is not ascending", seed,
-					 w->paths[i - 1], w->paths[i]);
+				fail_msg("seed %u: walk order \"%s\" then \"%s\" is not ascending",
+				         seed, w->paths[i - 1], w->paths[i]);
 
 		/* Sorting a shuffled copy gives the walk order back. */
 		char **copy = malloc(w->n * sizeof(*copy));
@@ -199,9 +199,9 @@ static void test_path__depth_first_walk_in_byte_order_is_sorted(void **state)
 static void test_path__order_is_antisymmetric_and_transitive(void **state)
 {
 	(void)state;
-	static const char *paths[] = {"/", "/a", "/a/b", "/a/b/c", "/a-b", "/a\x01", "/a!",
-				      "/a0", "/ab", "/b", "/\xff", "/a/\xff", "/a/b-c",
-				      "/a/b/\x01", ""};
+	static const char *paths[] = {"/",      "/a",      "/a/b",   "/a/b/c",    "/a-b",
+	                              "/a\x01", "/a!",     "/a0",    "/ab",       "/b",
+	                              "/\xff",  "/a/\xff", "/a/b-c", "/a/b/\x01", ""};
 	const size_t n = sizeof(paths) / sizeof(paths[0]);
 
 	for (size_t i = 0; i < n; i++)
@@ -215,7 +215,7 @@ static void test_path__order_is_antisymmetric_and_transitive(void **state)
 				int ik = sign(cairn_path_cmp(paths[i], paths[k]));
 				if (ij < 0 && jk < 0 && ik >= 0)
 					fail_msg("not transitive: %s < %s < %s", paths[i], paths[j],
-						 paths[k]);
+					         paths[k]);
 			}
 		}
 }
@@ -223,13 +223,13 @@ static void test_path__order_is_antisymmetric_and_transitive(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_path__equal_paths_compare_equal),
-		cmocka_unit_test(test_path__a_directory_comes_right_before_its_contents),
-		cmocka_unit_test(test_path__other_bytes_compare_unsigned),
-		cmocka_unit_test(test_path__a_shorter_prefix_sorts_first),
-		cmocka_unit_test(test_path__cmpn_uses_the_given_lengths_only),
-		cmocka_unit_test(test_path__depth_first_walk_in_byte_order_is_sorted),
-		cmocka_unit_test(test_path__order_is_antisymmetric_and_transitive),
+	    cmocka_unit_test(test_path__equal_paths_compare_equal),
+	    cmocka_unit_test(test_path__a_directory_comes_right_before_its_contents),
+	    cmocka_unit_test(test_path__other_bytes_compare_unsigned),
+	    cmocka_unit_test(test_path__a_shorter_prefix_sorts_first),
+	    cmocka_unit_test(test_path__cmpn_uses_the_given_lengths_only),
+	    cmocka_unit_test(test_path__depth_first_walk_in_byte_order_is_sorted),
+	    cmocka_unit_test(test_path__order_is_antisymmetric_and_transitive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@
 typedef struct cairn_chunker_params {
 	uint64_t poly; /* irreducible, degree 53 */
 	uint32_t min;  /* >= CAIRN_CHUNK_SIZE_LOWEST, >= 2 * window */
-	uint32_t avg;  /* min < avg < max; mask = smallest 2^k - 1 >= avg - min */
+	uint32_t avg;  /* min < avg < max; mask = 2^k - 1 for the smallest 2^k >= avg - min */
 	uint32_t max;  /* <= CAIRN_CHUNK_SIZE_HIGHEST */
 } cairn_chunker_params;
 
