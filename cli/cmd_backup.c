@@ -76,8 +76,8 @@ out:
 
 static int add_exclude_file(const char *path, cli_strv *excludes, cli_strv *texts)
 {
-	char *text;
-	size_t len;
+	char *text = NULL;
+	size_t len = 0;
 	int rc = read_small_file(path, &text, &len);
 	if (rc)
 		return rc;

@@ -80,3 +80,15 @@ void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len)
 	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
 		memset(out, 0, CAIRN_ID_SIZE);
 }
+
+void cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n)
+{
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, iov[i].data, iov[i].len);
+	if (!ok || !EVP_DigestFinal_ex(ctx, out, &len))
+		memset(out, 0, CAIRN_ID_SIZE);
+	EVP_MD_CTX_free(ctx);
+}

@@ -9,25 +9,26 @@
 
 void cairn_pack_writer_init(cairn_pack_writer *w)
 {
-	cairn_buf_init(&w->data);
-	cairn_buf_init(&w->spare);
-	w->entries = NULL;
-	w->count = 0;
-	w->cap = 0;
+	memset(w, 0, sizeof(*w));
 }
 
 void cairn_pack_writer_free(cairn_pack_writer *w)
 {
 	cairn_buf_free(&w->data);
-	cairn_buf_free(&w->spare);
+	cairn_buf_free(&w->tail);
 	free(w->entries);
+	free(w->src);
+	free(w->iov);
 	cairn_pack_writer_init(w);
 }
 
 void cairn_pack_writer_reset(cairn_pack_writer *w)
 {
 	cairn_buf_clear(&w->data);
+	cairn_buf_clear(&w->tail);
 	w->count = 0;
+	w->n_iov = 0;
+	w->size = 0;
 }
 
 static int kind_valid(uint8_t kind)
@@ -51,6 +52,10 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 		if (!e)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		w->entries = e;
+		uint32_t *src = realloc(w->src, ncap * sizeof(*src));
+		if (!src)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		w->src = src;
 		w->cap = ncap;
 	}
 	rc = cairn_seal(s, &w->data, fp, kind, plain, len);
@@ -63,6 +68,7 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 		w->data.len = start;
 		return cairn_error_set(CAIRN_EINVAL, "pack: would exceed %u bytes", UINT32_MAX);
 	}
+	w->src[w->count] = (uint32_t)start;
 	cairn_pack_entry *e = &w->entries[w->count++];
 	memcpy(e->fp, fp, CAIRN_FP_SIZE);
 	e->kind = kind;
@@ -72,24 +78,21 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 	return 0;
 }
 
-/* Rewrites w->data with the blobs in a uniformly random order, updating
- * each entry's offset. order_out[k] is the index of the k-th blob. */
-static int shuffle(cairn_pack_writer *w, size_t *order)
+/* A uniformly random order of the blobs: order[k] is the entry at pack
+ * position k. */
+static void shuffle(size_t *order, size_t count)
 {
-	cairn_buf shuffled = w->spare;
-	int rc;
-
-	for (size_t i = 0; i < w->count; i++)
-		order[i] = i;
-	/* Fisher-Yates; count fits u32 as every blob takes at least a byte of a
-	 * pack of at most UINT32_MAX bytes. */
 	uint8_t seed[randombytes_SEEDBYTES];
 	uint32_t r[256];
+
+	for (size_t i = 0; i < count; i++)
+		order[i] = i;
 	randombytes_buf(seed, sizeof(seed));
-	for (size_t i = w->count, n = 0; i > 1; i--, n++) {
-		/* One system call per pack rather than per blob: keystreams
-		 * from a fresh random seed, one per block of draws, supply
-		 * them. */
+	/* Fisher-Yates; count fits u32 as every blob takes at least a byte of
+	 * a pack of at most UINT32_MAX bytes. One system call per pack rather
+	 * than per blob: keystreams from a fresh random seed, one per block of
+	 * draws, supply them. */
+	for (size_t i = count, n = 0; i > 1; i--, n++) {
 		if (n % 256 == 0) {
 			cairn_put_u64le(seed, (uint64_t)n);
 			randombytes_buf_deterministic(r, sizeof(r), seed);
@@ -99,39 +102,38 @@ static int shuffle(cairn_pack_writer *w, size_t *order)
 		order[i - 1] = order[j];
 		order[j] = t;
 	}
-	cairn_buf_clear(&shuffled);
-	rc = cairn_buf_reserve(&shuffled, w->data.len);
-	w->spare = shuffled;
-	if (rc != 0)
-		return rc;
-	for (size_t k = 0; k < w->count; k++) {
-		cairn_pack_entry *e = &w->entries[order[k]];
-		uint32_t offset = (uint32_t)shuffled.len;
-		/* reserved above: cannot fail */
-		cairn_buf_append(&shuffled, w->data.data + e->offset, e->length);
-		e->offset = offset;
-	}
-	/* The old blob buffer becomes the next shuffle's target: a pack's
-	 * worth of memory is reused rather than freshly faulted in. */
-	w->spare = w->data;
-	w->data = shuffled;
-	return 0;
 }
 
 int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIRN_ID_SIZE])
 {
 	cairn_buf plain = CAIRN_BUF_INIT;
 	size_t *order = NULL;
-	size_t blobs_end = w->data.len; /* shuffling keeps the length */
 	int rc;
 
 	if (sodium_init() < 0)
 		return cairn_error_set(CAIRN_ERROR, "libsodium failed to initialise");
+	cairn_buf_clear(&w->tail);
+	w->n_iov = 0;
+	cairn_iovec *iov = realloc(w->iov, (w->count + 1) * sizeof(*iov));
+	if (iov)
+		w->iov = iov;
 	order = malloc((w->count ? w->count : 1) * sizeof(*order));
-	if (!order)
+	if (!iov || !order) {
+		free(order);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	if ((rc = shuffle(w, order)) != 0)
-		goto out;
+	}
+	shuffle(order, w->count);
+
+	/* The blobs stay where they are in data; only their offsets in the
+	 * pack, and the order in which they are written, change. */
+	uint64_t offset = 0;
+	for (size_t k = 0; k < w->count; k++) {
+		cairn_pack_entry *e = &w->entries[order[k]];
+		e->offset = (uint32_t)offset;
+		iov[k].data = w->data.data + w->src[order[k]];
+		iov[k].len = e->length;
+		offset += e->length;
+	}
 
 	rc = cairn_buf_reserve(&plain, CAIRN_PACK_TRAILER_HEADER_MAX +
 						w->count * CAIRN_PACK_ENTRY_SIZE);
@@ -149,23 +151,37 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 		cairn_buf_append_u32le(&plain, e->raw_length);
 	}
 
-	if ((rc = cairn_seal(s, &w->data, NULL, CAIRN_BLOB_TRAILER, plain.data, plain.len)) != 0)
+	if ((rc = cairn_seal(s, &w->tail, NULL, CAIRN_BLOB_TRAILER, plain.data, plain.len)) != 0)
 		goto out;
-	size_t trailer_len = w->data.len - blobs_end;
-	if (trailer_len > UINT32_MAX || trailer_len > SIZE_MAX - CAIRN_PACK_TAIL_SIZE - blobs_end) {
+	size_t trailer_len = w->tail.len;
+	if (trailer_len > UINT32_MAX || trailer_len > SIZE_MAX - CAIRN_PACK_TAIL_SIZE - offset) {
 		rc = cairn_error_set(CAIRN_EINVAL, "pack: trailer of %zu bytes is too large",
 				     trailer_len);
 		goto out;
 	}
-	if ((rc = cairn_buf_append_u32le(&w->data, (uint32_t)trailer_len)) != 0)
+	if ((rc = cairn_buf_append_u32le(&w->tail, (uint32_t)trailer_len)) != 0)
 		goto out;
-	cairn_sha256(id_out, w->data.data, w->data.len);
+	iov[w->count].data = w->tail.data;
+	iov[w->count].len = w->tail.len;
+	w->n_iov = w->count + 1;
+	w->size = offset + w->tail.len;
+	cairn_sha256_iov(id_out, iov, w->n_iov);
 	rc = 0;
 out:
-	if (rc && w->data.len > blobs_end)
-		w->data.len = blobs_end; /* the blobs stay usable for another try */
+	if (rc) {
+		cairn_buf_clear(&w->tail);
+		w->n_iov = 0;
+	}
 	cairn_buf_free(&plain);
 	free(order);
+	return rc;
+}
+
+int cairn_pack_copy(const cairn_pack_writer *w, cairn_buf *out)
+{
+	int rc = cairn_buf_reserve(out, (size_t)w->size);
+	for (size_t i = 0; !rc && i < w->n_iov; i++)
+		rc = cairn_buf_append(out, w->iov[i].data, w->iov[i].len);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 struct cairn_repo {
 	cairn_store *store;
 	cairn_index *index;
+	int index_remote; /* a cairn-server rather than the embedded shards */
 	cairn_repo_config config;
 	uint8_t enc_key[CAIRN_KEY_SIZE];
 	uint8_t fp_key[CAIRN_KEY_SIZE];
@@ -323,23 +324,30 @@ static int open_index(cairn_repo *r, const cairn_open_opts *opts)
 	char id[CAIRN_ID_HEX + 1];
 	int rc;
 	const char *base = opts ? opts->cache_dir : NULL;
+	/* A remote index keeps only its Bloom filter in the cache. */
+	const char *sub = opts && opts->index_url ? "remote" : "index";
 	cairn_hex_encode(id, r->config.id, sizeof(r->config.id));
 	if (base && *base) {
-		rc = cairn_buf_printf(&dir, "%s/%s/index", base, id);
+		rc = cairn_buf_printf(&dir, "%s/%s/%s", base, id, sub);
 	} else {
 		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 		if (xdg && *xdg)
-			rc = cairn_buf_printf(&dir, "%s/cairn/%s/index", xdg, id);
+			rc = cairn_buf_printf(&dir, "%s/cairn/%s/%s", xdg, id, sub);
 		else if (home && *home)
-			rc = cairn_buf_printf(&dir, "%s/.cache/cairn/%s/index", home, id);
+			rc = cairn_buf_printf(&dir, "%s/.cache/cairn/%s/%s", home, id, sub);
 		else
 			rc = cairn_error_set(CAIRN_EINVAL, "no cache directory: set HOME, "
 						"XDG_CACHE_HOME or --cache-dir");
 	}
 	if (!rc)
 		rc = mkdir_p((const char *)dir.data);
-	if (!rc)
+	if (!rc && opts && opts->index_url) {
+		r->index_remote = 1;
+		rc = cairn_index_remote_open(&r->index, opts->index_url, opts->index_token,
+					     r->config.id, (const char *)dir.data);
+	} else if (!rc) {
 		rc = cairn_index_sqlite_open(&r->index, (const char *)dir.data, CAIRN_INDEX_SHARDS);
+	}
 	cairn_buf_free(&dir);
 	return rc;
 }
@@ -353,7 +361,8 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		free(r);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
-	rc = cairn_store_open(&r->store, location, 0);
+	cairn_store_opts so = {.connections = opts ? opts->connections : 0};
+	rc = cairn_store_open_ex(&r->store, location, 0, &so);
 	if (rc == CAIRN_ENOTFOUND)
 		rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s", location);
 	if (rc)
@@ -364,7 +373,9 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		goto out;
 	if ((rc = open_index(r, opts)))
 		goto out;
-	if ((rc = cairn_repo_sync_index(r, 0, NULL)))
+	/* Every client registers what it writes with a server: listing the
+	 * store on each open would only cost time. */
+	if (!r->index_remote && (rc = cairn_repo_sync_index(r, 0, NULL)))
 		goto out;
 	*out = r;
 out:
@@ -491,13 +502,15 @@ int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
 	cairn_sealer *s = NULL;
 	uint64_t imported = 0;
 	int rc;
-	if (rebuild && (rc = r->index->ops->clear(r->index)))
+	/* A server is refilled, not cleared: other clients may be registering
+	 * at the same time, and registrations are idempotent. */
+	if (rebuild && !r->index_remote && (rc = r->index->ops->clear(r->index)))
 		return rc;
 	if ((rc = cairn_store_list(r->store, CAIRN_INDEX_PREFIX, collect_index_ids, &l)))
 		goto out;
 	for (size_t i = 0; i < l.count; i++) {
 		int known = 0;
-		if ((rc = r->index->ops->object_known(r->index, l.ids[i], &known)))
+		if (!rebuild && (rc = r->index->ops->object_known(r->index, l.ids[i], &known)))
 			goto out;
 		if (known)
 			continue;
@@ -588,7 +601,7 @@ int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 	if ((rc = cairn_pack_finish(w, s, pack_id)))
 		goto out;
 	cairn_repo_pack_key(key, pack_id);
-	if ((rc = cairn_store_put(r->store, key, w->data.data, w->data.len, 0)))
+	if ((rc = cairn_store_putv(r->store, key, w->iov, w->n_iov, 0)))
 		goto out;
 
 	entries = calloc(w->count ? w->count : 1, sizeof(*entries));

@@ -282,6 +282,21 @@ static void snapshot_key(char out[96], const uint8_t id[CAIRN_ID_SIZE])
 	snprintf(out, 96, "%s%s", CAIRN_SNAPSHOTS_PREFIX, hex);
 }
 
+/* With an index server, the snapshot catalogue: so that listing
+ * snapshots does not have to list the store. */
+static int catalog_add(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])
+{
+	cairn_index *ix = cairn_repo_index(r);
+	if (!ix->ops->snapshot_add)
+		return 0;
+	int rc = ix->ops->snapshot_add(ix, id);
+	if (rc)
+		cairn_error_prefix(rc, "snapshot %02x%02x%02x%02x is stored, but the index server "
+				   "did not record it (`cairn index rebuild` will)",
+				   id[0], id[1], id[2], id[3]);
+	return rc;
+}
+
 int cairn_snapshot_save(cairn_repo *r, cairn_snapshot *s)
 {
 	cairn_buf json = CAIRN_BUF_INIT, sealed = CAIRN_BUF_INIT;
@@ -297,6 +312,8 @@ int cairn_snapshot_save(cairn_repo *r, cairn_snapshot *s)
 	cairn_sha256(s->id, sealed.data, sealed.len);
 	snapshot_key(key, s->id);
 	rc = cairn_store_put(cairn_repo_store(r), key, sealed.data, sealed.len, CAIRN_PUT_ONCE);
+	if (!rc)
+		rc = catalog_add(r, s->id);
 out:
 	cairn_sealer_free(sealer);
 	cairn_buf_free(&json);
@@ -369,10 +386,50 @@ static int collect_id(const char *key, uint64_t size, void *ud)
 	return 0;
 }
 
-static int list_ids(cairn_repo *r, struct id_list *l)
+static int store_ids(cairn_repo *r, struct id_list *l)
 {
 	memset(l, 0, sizeof(*l));
 	return cairn_store_list(cairn_repo_store(r), CAIRN_SNAPSHOTS_PREFIX, collect_id, l);
+}
+
+/* The ids in the index server's catalogue if there is one (*from_catalog
+ * set), else in the store. */
+static int list_ids_from(cairn_repo *r, struct id_list *l, int *from_catalog)
+{
+	cairn_index *ix = cairn_repo_index(r);
+	*from_catalog = ix->ops->snapshot_list != NULL;
+	if (!*from_catalog)
+		return store_ids(r, l);
+	memset(l, 0, sizeof(*l));
+	int rc = ix->ops->snapshot_list(ix, &l->ids, &l->count);
+	l->cap = l->count;
+	return rc;
+}
+
+static int list_ids(cairn_repo *r, struct id_list *l)
+{
+	int from_catalog;
+	return list_ids_from(r, l, &from_catalog);
+}
+
+int cairn_snapshot_catalog_sync(cairn_repo *r, uint64_t *count_out)
+{
+	cairn_index *ix = cairn_repo_index(r);
+	struct id_list l;
+	int rc = 0;
+	if (count_out)
+		*count_out = 0;
+	if (!ix->ops->snapshot_add)
+		return 0;
+	if ((rc = store_ids(r, &l)))
+		goto out;
+	for (size_t i = 0; i < l.count && !rc; i++)
+		rc = ix->ops->snapshot_add(ix, l.ids[i]);
+	if (!rc && count_out)
+		*count_out = l.count;
+out:
+	free(l.ids);
+	return rc;
 }
 
 static int by_time(const void *a, const void *b)
@@ -396,7 +453,8 @@ int cairn_snapshot_list(cairn_repo *r, cairn_snapshot **out, size_t *count_out)
 	cairn_sealer *sealer = NULL;
 	cairn_snapshot *list = NULL;
 	size_t n = 0;
-	int rc = list_ids(r, &l);
+	int from_catalog;
+	int rc = list_ids_from(r, &l, &from_catalog);
 	if (rc)
 		goto out;
 	if ((rc = cairn_repo_sealer_new(r, &sealer, 0)))
@@ -406,9 +464,17 @@ int cairn_snapshot_list(cairn_repo *r, cairn_snapshot **out, size_t *count_out)
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (; n < l.count; n++)
-		if ((rc = load_with(r, sealer, l.ids[n], &list[n])))
+	for (size_t i = 0; i < l.count; i++) {
+		rc = load_with(r, sealer, l.ids[i], &list[n]);
+		/* The catalogue may still name a snapshot forgotten without it. */
+		if (rc == CAIRN_ENOTFOUND && from_catalog) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
 			goto out;
+		n++;
+	}
 	qsort(list, n, sizeof(*list), by_time);
 out:
 	if (rc) {

@@ -9,13 +9,16 @@
 #include <string.h>
 #include <strings.h>
 
-static int open_file_uri(cairn_store **out, const char *location, const char *rest, int create);
-static int open_s3(cairn_store **out, const char *location, const char *rest, int create);
+static int open_file_uri(cairn_store **out, const char *location, const char *rest, int create,
+			 const cairn_store_opts *opts);
+static int open_s3(cairn_store **out, const char *location, const char *rest, int create,
+		   const cairn_store_opts *opts);
 
 /* rest is the location after the prefix. */
 static const struct scheme {
 	const char *prefix;
-	int (*open)(cairn_store **out, const char *location, const char *rest, int create);
+	int (*open)(cairn_store **out, const char *location, const char *rest, int create,
+		    const cairn_store_opts *opts);
 } schemes[] = {
 	{"file://", open_file_uri},
 	{"s3:", open_s3},
@@ -34,7 +37,8 @@ static int hex_value(int c)
 
 /* file:///path, with RFC 8089 percent escapes (a space is "%20"). Only an
  * empty or "localhost" authority names this machine. */
-static int open_file_uri(cairn_store **out, const char *location, const char *rest, int create)
+static int open_file_uri(cairn_store **out, const char *location, const char *rest, int create,
+			 const cairn_store_opts *opts)
 {
 	if (strncmp(rest, "localhost/", 10) == 0)
 		rest += 9;
@@ -71,9 +75,10 @@ static int open_file_uri(cairn_store **out, const char *location, const char *re
 	return rc;
 }
 
-static int open_s3(cairn_store **out, const char *location, const char *rest, int create)
+static int open_s3(cairn_store **out, const char *location, const char *rest, int create,
+		   const cairn_store_opts *opts)
 {
-	return cairn_error_set(CAIRN_EINVAL, "S3 stores are not supported by this build yet");
+	return cairn_store_s3_open(out, rest, create, opts ? opts->connections : 0);
 }
 
 /* An RFC 3986 scheme ("name:"). Single letters are left alone so that a
@@ -90,6 +95,12 @@ static int has_scheme(const char *s)
 
 int cairn_store_open(cairn_store **out, const char *location, int create)
 {
+	return cairn_store_open_ex(out, location, create, NULL);
+}
+
+int cairn_store_open_ex(cairn_store **out, const char *location, int create,
+			const cairn_store_opts *opts)
+{
 	*out = NULL;
 	if (!location || !location[0])
 		return cairn_error_set(CAIRN_EINVAL, "empty store location");
@@ -97,7 +108,7 @@ int cairn_store_open(cairn_store **out, const char *location, int create)
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
 		size_t n = strlen(schemes[i].prefix);
 		if (strncasecmp(location, schemes[i].prefix, n) == 0)
-			return schemes[i].open(out, location, location + n, create);
+			return schemes[i].open(out, location, location + n, create, opts);
 	}
 	if (has_scheme(location))
 		return cairn_error_set(CAIRN_EINVAL,
@@ -105,4 +116,22 @@ int cairn_store_open(cairn_store **out, const char *location, int create)
 				       "':' can be written as ./%s)",
 				       location, location);
 	return cairn_store_local_open(out, location, create);
+}
+
+int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, size_t n,
+		     unsigned flags)
+{
+	if (s->ops->putv)
+		return s->ops->putv(s, key, iov, n, flags);
+	cairn_buf b = CAIRN_BUF_INIT;
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += iov[i].len;
+	int rc = cairn_buf_reserve(&b, total);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = cairn_buf_append(&b, iov[i].data, iov[i].len);
+	if (!rc)
+		rc = s->ops->put(s, key, b.data, b.len, flags);
+	cairn_buf_free(&b);
+	return rc;
 }

@@ -25,6 +25,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define KEY_MAX 1024
@@ -147,21 +148,35 @@ static int open_dir_p(const local_store *s, const char *dir, int *fd_out)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+/* Writes every piece, in order, a batch of pieces per system call. */
+static int write_all(int fd, const cairn_iovec *iov, size_t n)
 {
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
+	struct iovec v[256];
+	size_t i = 0, done = 0; /* bytes of iov[i] already written */
+	while (i < n) {
+		int k = 0;
+		for (size_t j = i; j < n && k < (int)(sizeof(v) / sizeof(v[0])); j++, k++) {
+			size_t skip = j == i ? done : 0;
+			v[k].iov_base = (void *)((const uint8_t *)iov[j].data + skip);
+			v[k].iov_len = iov[j].len - skip;
+		}
+		ssize_t w = writev(fd, v, k);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		if (w == 0) {
+		if (w == 0 && k > 0 && (iov[i].len - done) > 0) {
 			errno = EIO;
 			return -1;
 		}
-		p += w;
-		len -= (size_t)w;
+		size_t left = (size_t)w;
+		while (i < n && left >= iov[i].len - done) {
+			left -= iov[i].len - done;
+			done = 0;
+			i++;
+		}
+		done += left;
 	}
 	return 0;
 }
@@ -179,8 +194,8 @@ static int publish_once(int dirfd, const char *tmp, const char *name)
 	return renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE);
 }
 
-static int local_put(cairn_store *st, const char *key, const void *data, size_t len,
-		     unsigned flags)
+static int local_putv(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
+		      unsigned flags)
 {
 	local_store *s = (local_store *)st;
 	int rc = check_key(s, key);
@@ -211,7 +226,7 @@ static int local_put(cairn_store *st, const char *key, const void *data, size_t 
 			goto out;
 		}
 	}
-	if (write_all(fd, data, len) < 0) {
+	if (write_all(fd, iov, n) < 0) {
 		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot write %s/%s", s->root, key);
 		goto out;
 	}
@@ -484,6 +499,13 @@ static void local_free(cairn_store *st)
 	free(s);
 }
 
+static int local_put(cairn_store *st, const char *key, const void *data, size_t len,
+		     unsigned flags)
+{
+	cairn_iovec one = {data, len};
+	return local_putv(st, key, &one, 1, flags);
+}
+
 static const struct cairn_store_ops local_ops = {
 	.version = CAIRN_STORE_OPS_VERSION,
 	.name = "local",
@@ -493,6 +515,7 @@ static const struct cairn_store_ops local_ops = {
 	.list = local_list,
 	.del = local_del,
 	.free = local_free,
+	.putv = local_putv,
 };
 
 /* mkdir -p for the root, which may be absolute or relative. */

@@ -15,6 +15,12 @@ typedef struct cairn_buf {
 
 #define CAIRN_BUF_INIT {NULL, 0, 0}
 
+/* A piece of bytes among several written as one. */
+typedef struct cairn_iovec {
+	const void *data;
+	size_t len;
+} cairn_iovec;
+
 void cairn_buf_init(cairn_buf *b);
 void cairn_buf_free(cairn_buf *b);  /* frees data; b is reusable after */
 void cairn_buf_clear(cairn_buf *b); /* len = 0, keeps the allocation */

@@ -29,7 +29,18 @@ typedef struct fixture {
 	size_t plain_len[NBLOBS];
 	uint8_t fp[NBLOBS][CAIRN_FP_SIZE];
 	uint8_t id[CAIRN_ID_SIZE];
+	cairn_buf pk; /* the finished pack's bytes */
 } fixture;
+
+/* Finishes the pack and copies its bytes out into f->pk. */
+static int finish(fixture *f, uint8_t *id)
+{
+	int rc = cairn_pack_finish(&f->w, f->sealer, id);
+	cairn_buf_clear(&f->pk);
+	if (!rc)
+		rc = cairn_pack_copy(&f->w, &f->pk);
+	return rc;
+}
 
 static int setup_with_key(void **state, const uint8_t *key)
 {
@@ -71,6 +82,7 @@ static int teardown(void **state)
 	for (int i = 0; i < NBLOBS; i++)
 		free(f->plain[i]);
 	cairn_pack_writer_free(&f->w);
+	cairn_buf_free(&f->pk);
 	cairn_sealer_free(f->sealer);
 	free(f);
 	return 0;
@@ -109,11 +121,11 @@ static void assert_round_trip(fixture *f)
 	cairn_buf out = CAIRN_BUF_INIT;
 
 	add_all(f);
-	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
-	cairn_sha256(expect_id, f->w.data.data, f->w.data.len);
+	assert_int_equal(finish(f, f->id), 0);
+	cairn_sha256(expect_id, f->pk.data, f->pk.len);
 	assert_memory_equal(f->id, expect_id, CAIRN_ID_SIZE);
 
-	assert_int_equal(open_pack(f->sealer, f->w.data.data, f->w.data.len, &entries, &count), 0);
+	assert_int_equal(open_pack(f->sealer, f->pk.data, f->pk.len, &entries, &count), 0);
 	assert_int_equal(count, NBLOBS);
 	for (int i = 0; i < NBLOBS; i++) {
 		const cairn_pack_entry *e = NULL;
@@ -127,7 +139,7 @@ static void assert_round_trip(fixture *f)
 		assert_int_equal(e->offset, f->w.entries[i].offset);
 		assert_int_equal(e->length, f->w.entries[i].length);
 		assert_int_equal(cairn_unseal(f->sealer, &out, f->fp[i], CAIRN_BLOB_DATA,
-					      f->w.data.data + e->offset, e->length, e->raw_length),
+					      f->pk.data + e->offset, e->length, e->raw_length),
 				 0);
 		assert_int_equal(out.len, f->plain_len[i]);
 		assert_memory_equal(out.data, f->plain[i], out.len);
@@ -152,7 +164,7 @@ static void test_pack__shuffles_the_blob_order(void **state)
 	add_all(f);
 	for (int i = 1; i < NBLOBS; i++)
 		assert_true(f->w.entries[i].offset > f->w.entries[i - 1].offset);
-	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	assert_int_equal(finish(f, f->id), 0);
 	int in_order = 1;
 	for (int i = 1; i < NBLOBS; i++)
 		if (f->w.entries[i].offset < f->w.entries[i - 1].offset)
@@ -162,8 +174,8 @@ static void test_pack__shuffles_the_blob_order(void **state)
 	uint64_t total = 0;
 	for (int i = 0; i < NBLOBS; i++)
 		total += f->w.entries[i].length;
-	uint32_t tlen = cairn_get_u32le(f->w.data.data + f->w.data.len - 4);
-	assert_int_equal(total, f->w.data.len - 4 - tlen);
+	uint32_t tlen = cairn_get_u32le(f->pk.data + f->pk.len - 4);
+	assert_int_equal(total, f->pk.len - 4 - tlen);
 }
 
 static void test_pack__detects_a_flipped_trailer_byte(void **state)
@@ -173,19 +185,19 @@ static void test_pack__detects_a_flipped_trailer_byte(void **state)
 	size_t count;
 
 	add_all(f);
-	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
-	size_t size = f->w.data.len;
-	uint32_t tlen = cairn_get_u32le(f->w.data.data + size - 4);
+	assert_int_equal(finish(f, f->id), 0);
+	size_t size = f->pk.len;
+	uint32_t tlen = cairn_get_u32le(f->pk.data + size - 4);
 	size_t start = size - 4 - tlen;
 	/* every byte of the trailer, one at a time */
 	for (size_t i = start; i < size - 4; i++) {
-		f->w.data.data[i] ^= 0x01;
-		assert_int_equal(open_pack(f->sealer, f->w.data.data, size, &entries, &count),
+		f->pk.data[i] ^= 0x01;
+		assert_int_equal(open_pack(f->sealer, f->pk.data, size, &entries, &count),
 				 CAIRN_ECORRUPT);
 		assert_null(entries);
-		f->w.data.data[i] ^= 0x01;
+		f->pk.data[i] ^= 0x01;
 	}
-	assert_int_equal(open_pack(f->sealer, f->w.data.data, size, &entries, &count), 0);
+	assert_int_equal(open_pack(f->sealer, f->pk.data, size, &entries, &count), 0);
 	free(entries);
 }
 
@@ -196,15 +208,15 @@ static void test_pack__detects_a_flipped_length_byte(void **state)
 	size_t count;
 
 	add_all(f);
-	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
-	size_t size = f->w.data.len;
+	assert_int_equal(finish(f, f->id), 0);
+	size_t size = f->pk.len;
 	for (size_t i = size - 4; i < size; i++) {
 		for (int bit = 0; bit < 8; bit++) {
-			f->w.data.data[i] ^= (uint8_t)(1u << bit);
-			assert_int_equal(open_pack(f->sealer, f->w.data.data, size, &entries,
+			f->pk.data[i] ^= (uint8_t)(1u << bit);
+			assert_int_equal(open_pack(f->sealer, f->pk.data, size, &entries,
 						   &count),
 					 CAIRN_ECORRUPT);
-			f->w.data.data[i] ^= (uint8_t)(1u << bit);
+			f->pk.data[i] ^= (uint8_t)(1u << bit);
 		}
 	}
 }
@@ -216,20 +228,20 @@ static void test_pack__rejects_a_truncated_pack(void **state)
 	size_t count;
 
 	add_all(f);
-	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
-	size_t size = f->w.data.len;
+	assert_int_equal(finish(f, f->id), 0);
+	size_t size = f->pk.len;
 	for (size_t cut = 1; cut <= 300; cut++)
-		assert_int_equal(open_pack(f->sealer, f->w.data.data, size - cut, &entries, &count),
+		assert_int_equal(open_pack(f->sealer, f->pk.data, size - cut, &entries, &count),
 				 CAIRN_ECORRUPT);
 	for (size_t n = 0; n <= 4; n++)
-		assert_int_equal(open_pack(f->sealer, f->w.data.data, n, &entries, &count),
+		assert_int_equal(open_pack(f->sealer, f->pk.data, n, &entries, &count),
 				 CAIRN_ECORRUPT);
 	/* bytes missing at the front: the last blob no longer fits */
-	assert_int_equal(open_pack(f->sealer, f->w.data.data + 1, size - 1, &entries, &count),
+	assert_int_equal(open_pack(f->sealer, f->pk.data + 1, size - 1, &entries, &count),
 			 CAIRN_ECORRUPT);
 	/* the trailer itself intact but told of a pack a byte shorter */
-	uint32_t tlen = cairn_get_u32le(f->w.data.data + size - 4);
-	assert_int_equal(cairn_pack_parse_trailer(f->sealer, f->w.data.data + size - 4 - tlen,
+	uint32_t tlen = cairn_get_u32le(f->pk.data + size - 4);
+	assert_int_equal(cairn_pack_parse_trailer(f->sealer, f->pk.data + size - 4 - tlen,
 						  tlen, size - 1, &entries, &count),
 			 CAIRN_ECORRUPT);
 }
@@ -240,9 +252,9 @@ static void test_pack__allows_an_empty_pack(void **state)
 	cairn_pack_entry *entries;
 	size_t count = 99;
 
-	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
-	assert_true(f->w.data.len > 4);
-	assert_int_equal(open_pack(f->sealer, f->w.data.data, f->w.data.len, &entries, &count), 0);
+	assert_int_equal(finish(f, f->id), 0);
+	assert_true(f->pk.len > 4);
+	assert_int_equal(open_pack(f->sealer, f->pk.data, f->pk.len, &entries, &count), 0);
 	assert_int_equal(count, 0);
 	free(entries);
 }
@@ -255,7 +267,7 @@ static void test_pack__reset_starts_a_new_pack(void **state)
 	uint8_t first_id[CAIRN_ID_SIZE];
 
 	add_all(f);
-	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, first_id), 0);
+	assert_int_equal(finish(f, first_id), 0);
 	cairn_pack_writer_reset(&f->w);
 	assert_int_equal(cairn_pack_size(&f->w), 0);
 	assert_int_equal(f->w.count, 0);
@@ -263,9 +275,9 @@ static void test_pack__reset_starts_a_new_pack(void **state)
 		cairn_pack_add(&f->w, f->sealer, f->fp[3], CAIRN_BLOB_TREE, f->plain[3], f->plain_len[3]),
 		0);
 	assert_int_equal(f->w.entries[0].offset, 0);
-	assert_int_equal(cairn_pack_finish(&f->w, f->sealer, f->id), 0);
+	assert_int_equal(finish(f, f->id), 0);
 	assert_memory_not_equal(first_id, f->id, CAIRN_ID_SIZE);
-	assert_int_equal(open_pack(f->sealer, f->w.data.data, f->w.data.len, &entries, &count), 0);
+	assert_int_equal(open_pack(f->sealer, f->pk.data, f->pk.len, &entries, &count), 0);
 	assert_int_equal(count, 1);
 	assert_int_equal(entries[0].kind, CAIRN_BLOB_TREE);
 	assert_int_equal(entries[0].offset, 0);

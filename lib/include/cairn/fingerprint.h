@@ -4,6 +4,8 @@
 #ifndef CAIRN_FINGERPRINT_H
 #define CAIRN_FINGERPRINT_H
 
+#include "util/buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +24,7 @@ int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const 
 
 /* out = SHA-256(data). */
 void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len);
+/* out = SHA-256 of the concatenation of n pieces. */
+void cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n);
 
 #endif

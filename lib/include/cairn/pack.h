@@ -7,7 +7,7 @@
  * The trailer's plaintext (kind CAIRN_BLOB_TRAILER, fingerprint all zero):
  *   u8 version (1) || varint count || count * entry
  *   entry = fp[32] || u8 kind || u32le offset || u32le length || u32le raw_length
- * Blobs are written in a random order (shuffled at finish), not the order
+ * Blobs are written in a random order (chosen at finish), not the order
  * they were added. Layout constants: lib/pack_format.h. */
 #ifndef CAIRN_PACK_H
 #define CAIRN_PACK_H
@@ -30,11 +30,15 @@ typedef struct cairn_pack_entry {
 } cairn_pack_entry;
 
 typedef struct cairn_pack_writer {
-	cairn_buf data;            /* sealed blobs so far, then the whole pack */
-	cairn_pack_entry *entries; /* in the order added */
+	cairn_buf data;            /* sealed blobs in the order added */
+	cairn_pack_entry *entries; /* in the order added; offsets final after finish */
 	size_t count;
 	size_t cap;
-	cairn_buf spare;           /* the shuffle's target, kept between packs */
+	uint32_t *src;             /* where each entry's blob starts in data */
+	cairn_buf tail;            /* after finish: sealed trailer || u32le length */
+	cairn_iovec *iov;          /* after finish: the pack's bytes, piece by piece */
+	size_t n_iov;
+	uint64_t size;             /* after finish: the pack's size */
 } cairn_pack_writer;
 
 void cairn_pack_writer_init(cairn_pack_writer *w);
@@ -49,10 +53,14 @@ static inline size_t cairn_pack_size(const cairn_pack_writer *w)
 {
 	return w->data.len;
 }
-/* Shuffles the blobs, appends the sealed trailer and its length, and
- * computes the pack id. Afterwards w->data holds the whole pack and
- * w->entries the final offsets. */
+/* Shuffles the blobs, seals the trailer and computes the pack id. The
+ * blobs are not moved: afterwards w->iov (n_iov pieces, w->size bytes in
+ * all) lists the pack's bytes in their final order, pointing into the
+ * writer, and w->entries holds the final offsets. Calling it again after a
+ * failure is fine. */
 int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIRN_ID_SIZE]);
+/* After finish: appends the whole pack to out. */
+int cairn_pack_copy(const cairn_pack_writer *w, cairn_buf *out);
 
 /* Length of the sealed trailer from the pack's last 4 bytes; CAIRN_ECORRUPT
  * unless 0 < length <= pack_size - 4. */

@@ -47,6 +47,9 @@ typedef struct cairn_open_opts {
 	const char *password; /* NULL if none was given */
 	size_t password_len;
 	const char *cache_dir; /* NULL: ${XDG_CACHE_HOME:-~/.cache}/cairn */
+	const char *index_url;   /* a cairn-server ("http[s]://HOST:PORT"), or NULL: embedded */
+	const char *index_token; /* its bearer token (needed with index_url) */
+	int connections;       /* network stores: requests in flight (0: default) */
 } cairn_open_opts;
 
 /* Creates a repository at location. CAIRN_EEXISTS (and nothing changed) if
@@ -70,7 +73,9 @@ int cairn_repo_sealer_new(const cairn_repo *r, cairn_sealer **out, int zstd_leve
 int cairn_repo_fingerprinter_new(const cairn_repo *r, cairn_fingerprinter **out);
 
 /* Imports index/ objects the index has not seen (all of them if rebuild,
- * after clearing the index). *imported_out (may be NULL) counts objects. */
+ * after clearing the index). *imported_out (may be NULL) counts objects.
+ * An index server is not synced on open and not cleared by a rebuild: a
+ * rebuild registers every object's entries with it again. */
 int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out);
 
 /* Reads, authenticates and opens a blob; out gets the plaintext. For

@@ -51,6 +51,10 @@ int cairn_snapshot_load(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE], cairn_sn
  * a message naming it. */
 int cairn_snapshot_list(cairn_repo *r, cairn_snapshot **out, size_t *count_out);
 void cairn_snapshot_list_free(cairn_snapshot *list, size_t count);
+/* With an index server, snapshots are listed from its catalogue, which
+ * cairn_snapshot_save keeps; this registers every snapshot of the store
+ * with it (for `cairn index rebuild`). Does nothing without one. */
+int cairn_snapshot_catalog_sync(cairn_repo *r, uint64_t *count_out);
 /* name: a full id, a unique prefix, or "latest". CAIRN_ENOTFOUND or
  * CAIRN_EINVAL (ambiguous prefix) with a message. */
 int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN_ID_SIZE]);

@@ -4,14 +4,25 @@
 
 #include "cairn/sys/store.h"
 
-/* location: a path, file:///path, or (later) s3:http[s]://host/bucket/prefix. */
+/* location: a path, file:///path, or s3:http[s]://host[:port]/bucket[/prefix]. */
 int cairn_store_open(cairn_store **out, const char *location, int create);
+
+typedef struct cairn_store_opts {
+	int connections; /* network stores: requests in flight at once (0: default) */
+} cairn_store_opts;
+
+/* As cairn_store_open, with options (NULL: the defaults). */
+int cairn_store_open_ex(cairn_store **out, const char *location, int create,
+			const cairn_store_opts *opts);
 
 static inline int cairn_store_put(cairn_store *s, const char *key, const void *data, size_t len,
 				  unsigned flags)
 {
 	return s->ops->put(s, key, data, len, flags);
 }
+/* Writes the concatenation of n pieces as one object. */
+int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, size_t n,
+		     unsigned flags);
 static inline int cairn_store_get(cairn_store *s, const char *key, uint64_t offset,
 				  uint64_t length, cairn_buf *out)
 {

@@ -42,6 +42,12 @@ struct cairn_index_ops {
 	/* Removes everything (for rebuild). */
 	int (*clear)(cairn_index *ix);
 	void (*free)(cairn_index *ix);
+	/* Optional, NULL when the backend keeps no snapshot catalogue: records
+	 * a snapshot id (idempotent), lists every recorded id (*ids_out is the
+	 * caller's to free), forgets one (CAIRN_ENOTFOUND if absent). */
+	int (*snapshot_add)(cairn_index *ix, const uint8_t id[32]);
+	int (*snapshot_list)(cairn_index *ix, uint8_t (**ids_out)[32], size_t *count_out);
+	int (*snapshot_remove)(cairn_index *ix, const uint8_t id[32]);
 };
 
 struct cairn_index {
@@ -52,6 +58,17 @@ struct cairn_index {
  * into nshards (a power of two, 1..256) database files shard-XX.db in dir
  * (created if missing), WAL mode. */
 int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards);
+
+/* The remote backend: a cairn-server at url ("http[s]://HOST:PORT", maybe
+ * with a path prefix) holding the index of repository repo_id, reached
+ * with the bearer token. Lookups first ask the server's Bloom filter,
+ * downloaded when it changed and kept in cache_dir (NULL: not kept), so
+ * that fingerprints it calls absent cost no request. Keeps the snapshot
+ * catalogue too. Opening does not connect; the first request does. The
+ * environment variable CAIRN_INDEX_CA_FILE names extra trusted
+ * certificates for https. */
+int cairn_index_remote_open(cairn_index **out, const char *url, const char *token,
+			    const uint8_t repo_id[32], const char *cache_dir);
 
 static inline void cairn_index_free(cairn_index *ix)
 {

@@ -1,0 +1,897 @@
+/* The remote fingerprint index: cairn-server over HTTP (libcurl).
+ *
+ * Requests go through a small pool of curl handles, so that threads never
+ * share one and each keeps its connection alive between requests. Every
+ * request is retried with the shared backoff policy on network errors,
+ * 408, 429 (after the server's Retry-After) and 5xx: all of them are
+ * idempotent, registrations included (the first registration wins).
+ *
+ * Lookups ask the server's Bloom filter first. It is fetched on the first
+ * lookup (conditionally, with the ETag of the copy cached on disk) and
+ * again after REFRESH_SECONDS; fingerprints it calls absent are reported
+ * missing without a request. Registrations made through this handle are
+ * added to the local copy, so that they are found at once. */
+#include "cairn/sys/index.h"
+
+#include "cairn/bloom.h"
+#include "cairn/errors.h"
+#include "cairn/sys/index_wire.h"
+#include "util/buf.h"
+#include "util/hex.h"
+#include "util/json.h"
+#include "util/retry.h"
+
+#include "cairn/chunker.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POOL_MAX 16
+#define LOOKUP_BATCH 8192
+#define REGISTER_BATCH 8192
+#define REFRESH_SECONDS 300
+#define CONNECT_TIMEOUT_MS 10000L
+/* A transfer slower than 1 byte/s for this long has stalled. */
+#define STALL_SECONDS 60L
+/* Longest wait a server's Retry-After may impose on one retry. */
+#define RETRY_AFTER_CAP_S 60
+#define ETAG_MAX 128
+#define SMALL_BODY_MAX (4u * 1024 * 1024)
+#define BLOOM_BODY_MAX ((size_t)2 << 30)
+#define TOKEN_MAX 4096
+#define CACHE_MAGIC "cairn bloom cache 1\n"
+
+typedef struct remote_index {
+	cairn_index base;
+	char *base_url; /* ".../v1/repos/<id>" */
+	char *auth;     /* "Authorization: Bearer ..." */
+	char *ca_file;
+	char *cache_path; /* NULL: the filter is not kept on disk */
+
+	pthread_mutex_t pool_lock;
+	CURL *pool[POOL_MAX];
+	size_t npool;
+
+	pthread_mutex_t fetch_lock; /* one filter download at a time */
+	pthread_rwlock_t bloom_lock;
+	cairn_bloom *bloom; /* NULL until fetched */
+	char etag[ETAG_MAX];
+	time_t fetched_at;
+} remote_index;
+
+/* ---- the wire format (cairn/sys/index_wire.h) ---- */
+
+int cairn_wire_entries_encode(cairn_buf *out, const cairn_index_entry *entries, size_t n)
+{
+	if (n > SIZE_MAX / CAIRN_WIRE_ENTRY_SIZE)
+		return cairn_error_set(CAIRN_ENOMEM, "too many index entries");
+	int rc = cairn_buf_reserve(out, n * CAIRN_WIRE_ENTRY_SIZE);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		const cairn_index_entry *e = &entries[i];
+		uint8_t *p = out->data + out->len;
+		memcpy(p, e->fp, 32);
+		memcpy(p + 32, e->pack, 32);
+		cairn_put_u32le(p + 64, e->offset);
+		cairn_put_u32le(p + 68, e->length);
+		cairn_put_u32le(p + 72, e->raw_length);
+		p[76] = e->kind;
+		out->len += CAIRN_WIRE_ENTRY_SIZE;
+	}
+	return 0;
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *out,
+			      size_t *n_out)
+{
+	const uint8_t *p = body;
+	*n_out = 0;
+	if (len % CAIRN_WIRE_ENTRY_SIZE != 0)
+		return cairn_error_set(CAIRN_EINVAL,
+				       "body of %zu bytes is not a whole number of %d-byte entries",
+				       len, CAIRN_WIRE_ENTRY_SIZE);
+	size_t n = len / CAIRN_WIRE_ENTRY_SIZE;
+	for (size_t i = 0; i < n; i++, p += CAIRN_WIRE_ENTRY_SIZE) {
+		cairn_index_entry *e = &out[i];
+		memcpy(e->fp, p, 32);
+		memcpy(e->pack, p + 32, 32);
+		e->offset = cairn_get_u32le(p + 64);
+		e->length = cairn_get_u32le(p + 68);
+		e->raw_length = cairn_get_u32le(p + 72);
+		e->kind = p[76];
+		if (all_zero(e->fp, 32))
+			return cairn_error_set(CAIRN_EINVAL, "entry %zu: all-zero fingerprint", i);
+		if (e->kind < CAIRN_WIRE_KIND_MIN || e->kind > CAIRN_WIRE_KIND_MAX)
+			return cairn_error_set(CAIRN_EINVAL, "entry %zu: unknown blob kind %u", i,
+					       e->kind);
+		if (e->length == 0)
+			return cairn_error_set(CAIRN_EINVAL, "entry %zu: zero length", i);
+		if ((uint64_t)e->offset + e->length > UINT32_MAX)
+			return cairn_error_set(CAIRN_EINVAL, "entry %zu: blob ends past 4 GiB", i);
+		if (e->raw_length > CAIRN_CHUNK_SIZE_HIGHEST)
+			return cairn_error_set(CAIRN_EINVAL, "entry %zu: raw length %u too large",
+					       i, e->raw_length);
+	}
+	*n_out = n;
+	return 0;
+}
+
+int cairn_wire_answers_encode(cairn_buf *out, const cairn_index_entry *entries,
+			      const uint8_t *found, size_t n)
+{
+	size_t need = 0;
+	for (size_t i = 0; i < n; i++)
+		need += found[i] ? CAIRN_WIRE_ANSWER_SIZE : 1;
+	int rc = cairn_buf_reserve(out, need);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *p = out->data + out->len;
+		if (!found[i]) {
+			p[0] = CAIRN_WIRE_ANSWER_MISSING;
+			out->len++;
+			continue;
+		}
+		const cairn_index_entry *e = &entries[i];
+		p[0] = CAIRN_WIRE_ANSWER_PRESENT;
+		memcpy(p + 1, e->pack, 32);
+		cairn_put_u32le(p + 33, e->offset);
+		cairn_put_u32le(p + 37, e->length);
+		cairn_put_u32le(p + 41, e->raw_length);
+		p[45] = e->kind;
+		out->len += CAIRN_WIRE_ANSWER_SIZE;
+	}
+	return 0;
+}
+
+int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
+			      cairn_index_entry *out, uint8_t *found)
+{
+	cairn_reader r;
+	cairn_reader_init(&r, body, len);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t tag = cairn_read_u8(&r);
+		if (r.failed)
+			return cairn_error_set(CAIRN_ECORRUPT,
+					       "lookup answer ends after %zu of %zu fingerprints", i,
+					       n);
+		if (tag == CAIRN_WIRE_ANSWER_MISSING) {
+			found[i] = 0;
+			continue;
+		}
+		if (tag != CAIRN_WIRE_ANSWER_PRESENT)
+			return cairn_error_set(CAIRN_ECORRUPT, "lookup answer %zu: bad tag %u", i,
+					       tag);
+		cairn_index_entry *e = &out[i];
+		const uint8_t *pack = cairn_read_raw(&r, 32);
+		e->offset = cairn_read_u32le(&r);
+		e->length = cairn_read_u32le(&r);
+		e->raw_length = cairn_read_u32le(&r);
+		e->kind = cairn_read_u8(&r);
+		if (r.failed)
+			return cairn_error_set(CAIRN_ECORRUPT, "lookup answer %zu is truncated", i);
+		memcpy(e->pack, pack, 32);
+		memcpy(e->fp, fps[i], 32);
+		found[i] = 1;
+	}
+	if (cairn_reader_left(&r) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT, "lookup answer has %zu bytes too many",
+				       cairn_reader_left(&r));
+	return 0;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct response {
+	long status;
+	cairn_buf body;
+	size_t max;
+	int too_large;
+	char etag[ETAG_MAX];
+	long retry_after; /* seconds, 0 if none */
+} response;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	response *r = ud;
+	size_t n = size * nmemb;
+	if (n > r->max - r->body.len) {
+		r->too_large = 1;
+		return 0;
+	}
+	if (cairn_buf_append(&r->body, data, n))
+		return 0;
+	return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+	response *r = ud;
+	size_t n = size * nmemb;
+	if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
+		size_t i = 5, end = n;
+		while (i < end && (data[i] == ' ' || data[i] == '\t'))
+			i++;
+		while (end > i && (data[end - 1] == '\r' || data[end - 1] == '\n' ||
+				   data[end - 1] == ' '))
+			end--;
+		if (end - i < sizeof(r->etag)) {
+			memcpy(r->etag, data + i, end - i);
+			r->etag[end - i] = '\0';
+		}
+	}
+	return n;
+}
+
+static CURL *handle_get(remote_index *ix)
+{
+	CURL *h = NULL;
+	pthread_mutex_lock(&ix->pool_lock);
+	if (ix->npool)
+		h = ix->pool[--ix->npool];
+	pthread_mutex_unlock(&ix->pool_lock);
+	if (h)
+		curl_easy_reset(h);
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+static void handle_put(remote_index *ix, CURL *h)
+{
+	pthread_mutex_lock(&ix->pool_lock);
+	if (ix->npool < POOL_MAX) {
+		ix->pool[ix->npool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&ix->pool_lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+static int transient_curl_error(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void sleep_ms(uint32_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* One request with retries. On 0, resp holds the final answer, whatever
+ * its status; an error means no answer came. */
+static int request(remote_index *ix, const char *method, const char *path, const void *body,
+		   size_t len, const char *if_none_match, size_t max_body, response *resp)
+{
+	cairn_buf url = CAIRN_BUF_INIT, inm = CAIRN_BUF_INIT;
+	struct curl_slist *headers = NULL, *h2;
+	char errbuf[CURL_ERROR_SIZE];
+	CURL *h = NULL;
+	int rc = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->max = max_body;
+	if ((rc = cairn_buf_printf(&url, "%s%s", ix->base_url, path)))
+		goto out;
+	if (if_none_match && (rc = cairn_buf_printf(&inm, "If-None-Match: %s", if_none_match)))
+		goto out;
+	const char *hdrs[] = {ix->auth, "Content-Type: application/octet-stream", "Expect:",
+			      if_none_match ? (const char *)inm.data : NULL};
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		if (!hdrs[i])
+			continue;
+		if (!(h2 = curl_slist_append(headers, hdrs[i]))) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			goto out;
+		}
+		headers = h2;
+	}
+	if (!(h = handle_get(ix))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "cannot create an HTTP client");
+		goto out;
+	}
+
+	for (unsigned attempt = 1;; attempt++) {
+		cairn_buf_clear(&resp->body);
+		resp->status = 0;
+		resp->too_large = 0;
+		resp->etag[0] = '\0';
+		resp->retry_after = 0;
+		errbuf[0] = '\0';
+		curl_easy_setopt(h, CURLOPT_URL, (const char *)url.data);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+		if (ix->ca_file)
+			curl_easy_setopt(h, CURLOPT_CAINFO, ix->ca_file);
+		if (strcmp(method, "GET") == 0) {
+			curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		} else if (strcmp(method, "DELETE") == 0) {
+			curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+		} else {
+			curl_easy_setopt(h, CURLOPT_POST, 1L);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+			if (strcmp(method, "POST") != 0)
+				curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+		}
+
+		CURLcode c = curl_easy_perform(h);
+		uint32_t wait = 0;
+		if (c == CURLE_OK) {
+			curl_off_t after = 0;
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+			if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
+			    after > 0)
+				resp->retry_after = after > RETRY_AFTER_CAP_S ? RETRY_AFTER_CAP_S
+									    : (long)after;
+			if (!cairn_retry_http_status(resp->status) ||
+			    attempt >= CAIRN_RETRY_ATTEMPTS)
+				break;
+			wait = cairn_retry_delay_ms(attempt);
+			if ((uint32_t)resp->retry_after * 1000u > wait)
+				wait = (uint32_t)resp->retry_after * 1000u;
+		} else {
+			if (resp->too_large) {
+				rc = cairn_error_set(CAIRN_EIO,
+						     "index server %s%s: answer larger than %zu bytes",
+						     ix->base_url, path, max_body);
+				goto out;
+			}
+			if (!transient_curl_error(c) || attempt >= CAIRN_RETRY_ATTEMPTS) {
+				rc = cairn_error_set(CAIRN_EIO, "index server %s%s: %s%s%s",
+						     ix->base_url, path, curl_easy_strerror(c),
+						     errbuf[0] ? ": " : "", errbuf);
+				if (transient_curl_error(c))
+					cairn_error_prefix(rc, "after %d tries", CAIRN_RETRY_ATTEMPTS);
+				goto out;
+			}
+			wait = cairn_retry_delay_ms(attempt);
+		}
+		sleep_ms(wait);
+	}
+out:
+	if (h) {
+		/* The handle must not keep pointers to this call's buffers. */
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+		handle_put(ix, h);
+	}
+	curl_slist_free_all(headers);
+	cairn_buf_free(&url);
+	cairn_buf_free(&inm);
+	if (rc)
+		cairn_buf_free(&resp->body);
+	return rc;
+}
+
+/* The error for an answer the caller did not expect, with the server's
+ * reason (its body, made printable and short). */
+static int status_error(remote_index *ix, const char *path, response *r)
+{
+	char reason[201];
+	size_t n = 0;
+	for (size_t i = 0; i < r->body.len && n < sizeof(reason) - 1; i++) {
+		uint8_t c = r->body.data[i];
+		if (c == '\n' || c == '\r')
+			c = ' ';
+		reason[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	while (n > 0 && reason[n - 1] == ' ')
+		n--;
+	reason[n] = '\0';
+	const char *sep = n ? ": " : "";
+	int rc;
+	switch (r->status) {
+	case 401:
+		rc = cairn_error_set(CAIRN_ERROR, "index server %s refused the token (401)%s%s",
+				     ix->base_url, sep, reason);
+		break;
+	case 403:
+		rc = cairn_error_set(CAIRN_ERROR,
+				     "index server %s: the token does not allow %s (403)%s%s",
+				     ix->base_url, path, sep, reason);
+		break;
+	case 400:
+		rc = cairn_error_set(CAIRN_EINVAL, "index server %s%s rejected the request%s%s",
+				     ix->base_url, path, sep, reason);
+		break;
+	default:
+		rc = cairn_error_set(CAIRN_EIO, "index server %s%s: HTTP %ld%s%s", ix->base_url,
+				     path, r->status, sep, reason);
+	}
+	cairn_buf_free(&r->body);
+	return rc;
+}
+
+/* ---- the Bloom filter ---- */
+
+static void cache_load(remote_index *ix)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	FILE *f = fopen(ix->cache_path, "rb");
+	if (!f)
+		return;
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (cairn_buf_append(&b, chunk, n))
+			goto out;
+	if (ferror(f))
+		goto out;
+	size_t ml = strlen(CACHE_MAGIC);
+	if (b.len < ml || memcmp(b.data, CACHE_MAGIC, ml) != 0)
+		goto out;
+	const uint8_t *etag = b.data + ml;
+	const uint8_t *nl = memchr(etag, '\n', b.len - ml);
+	if (!nl || nl == etag || (size_t)(nl - etag) >= ETAG_MAX)
+		goto out;
+	for (const uint8_t *p = etag; p < nl; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			goto out;
+	cairn_bloom *bloom;
+	size_t off = (size_t)(nl + 1 - b.data);
+	if (cairn_bloom_parse(&bloom, b.data + off, b.len - off)) {
+		cairn_error_clear();
+		goto out;
+	}
+	ix->bloom = bloom;
+	memcpy(ix->etag, etag, (size_t)(nl - etag));
+	ix->etag[nl - etag] = '\0';
+out:
+	fclose(f);
+	cairn_buf_free(&b);
+}
+
+/* The cache is an optimisation: failing to write it is not an error. */
+static void cache_save(remote_index *ix, const char *etag, const void *filter, size_t len)
+{
+	cairn_buf tmp = CAIRN_BUF_INIT;
+	if (cairn_buf_printf(&tmp, "%s.%ld.tmp", ix->cache_path, (long)getpid()))
+		goto out;
+	FILE *f = fopen((const char *)tmp.data, "wb");
+	if (!f)
+		goto out;
+	int ok = fputs(CACHE_MAGIC, f) >= 0 && fputs(etag, f) >= 0 && fputc('\n', f) != EOF &&
+		 fwrite(filter, 1, len, f) == len;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename((const char *)tmp.data, ix->cache_path) != 0)
+		unlink((const char *)tmp.data);
+out:
+	cairn_buf_free(&tmp);
+}
+
+/* Makes sure a current enough filter is loaded. */
+static int bloom_refresh(remote_index *ix)
+{
+	response resp;
+	int rc = 0;
+	time_t now = time(NULL);
+	pthread_mutex_lock(&ix->fetch_lock);
+	if (ix->fetched_at && now - ix->fetched_at < REFRESH_SECONDS)
+		goto out;
+	if (!ix->bloom && ix->cache_path) {
+		pthread_rwlock_wrlock(&ix->bloom_lock);
+		cache_load(ix);
+		pthread_rwlock_unlock(&ix->bloom_lock);
+	}
+	rc = request(ix, "GET", "/bloom", NULL, 0, ix->bloom && ix->etag[0] ? ix->etag : NULL,
+		     BLOOM_BODY_MAX, &resp);
+	if (rc)
+		goto out;
+	if (resp.status == 304 && ix->bloom) {
+		cairn_buf_free(&resp.body);
+	} else if (resp.status == 200) {
+		cairn_bloom *fresh;
+		rc = cairn_bloom_parse(&fresh, resp.body.data, resp.body.len);
+		if (rc) {
+			cairn_error_prefix(rc, "index server %s/bloom", ix->base_url);
+			cairn_buf_free(&resp.body);
+			goto out;
+		}
+		pthread_rwlock_wrlock(&ix->bloom_lock);
+		cairn_bloom_free(ix->bloom);
+		ix->bloom = fresh;
+		snprintf(ix->etag, sizeof(ix->etag), "%s", resp.etag);
+		pthread_rwlock_unlock(&ix->bloom_lock);
+		if (ix->cache_path && resp.etag[0])
+			cache_save(ix, resp.etag, resp.body.data, resp.body.len);
+		cairn_buf_free(&resp.body);
+	} else {
+		rc = status_error(ix, "/bloom", &resp);
+		goto out;
+	}
+	ix->fetched_at = now ? now : 1;
+out:
+	pthread_mutex_unlock(&ix->fetch_lock);
+	return rc;
+}
+
+/* ---- the backend ---- */
+
+static int remote_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
+			 cairn_index_entry *out, uint8_t *found)
+{
+	remote_index *ix = (remote_index *)base;
+	size_t *ask = NULL, n_ask = 0;
+	cairn_buf body = CAIRN_BUF_INIT;
+	cairn_index_entry *got = NULL;
+	uint8_t *got_found = NULL;
+	int rc;
+	if (n == 0)
+		return 0;
+	memset(found, 0, n);
+	if ((rc = bloom_refresh(ix)))
+		return rc;
+	if (!(ask = malloc(n * sizeof(*ask)))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	pthread_rwlock_rdlock(&ix->bloom_lock);
+	for (size_t i = 0; i < n; i++)
+		if (!ix->bloom || cairn_bloom_has(ix->bloom, fps[i]))
+			ask[n_ask++] = i;
+	pthread_rwlock_unlock(&ix->bloom_lock);
+	if (n_ask == 0)
+		goto out;
+
+	size_t batch = n_ask < LOOKUP_BATCH ? n_ask : LOOKUP_BATCH;
+	got = malloc(batch * sizeof(*got));
+	got_found = malloc(batch);
+	if (!got || !got_found) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t from = 0; from < n_ask; from += batch) {
+		size_t m = n_ask - from < batch ? n_ask - from : batch;
+		response resp;
+		cairn_buf_clear(&body);
+		if ((rc = cairn_buf_reserve(&body, m * 32)))
+			goto out;
+		for (size_t k = 0; k < m; k++)
+			cairn_buf_append(&body, fps[ask[from + k]], 32);
+		if ((rc = request(ix, "POST", "/lookup", body.data, body.len, NULL,
+				  m * CAIRN_WIRE_ANSWER_SIZE, &resp)))
+			goto out;
+		if (resp.status != 200) {
+			rc = status_error(ix, "/lookup", &resp);
+			goto out;
+		}
+		rc = cairn_wire_answers_decode(resp.body.data, resp.body.len,
+					       (const uint8_t(*)[32])body.data, m, got, got_found);
+		cairn_buf_free(&resp.body);
+		if (rc) {
+			cairn_error_prefix(rc, "index server %s/lookup", ix->base_url);
+			goto out;
+		}
+		for (size_t k = 0; k < m; k++) {
+			size_t i = ask[from + k];
+			found[i] = got_found[k];
+			if (got_found[k])
+				out[i] = got[k];
+		}
+	}
+out:
+	free(ask);
+	free(got);
+	free(got_found);
+	cairn_buf_free(&body);
+	return rc;
+}
+
+static int remote_insert(cairn_index *base, const cairn_index_entry *entries, size_t n)
+{
+	remote_index *ix = (remote_index *)base;
+	cairn_buf body = CAIRN_BUF_INIT;
+	int rc = 0;
+	for (size_t from = 0; from < n; from += REGISTER_BATCH) {
+		size_t m = n - from < REGISTER_BATCH ? n - from : REGISTER_BATCH;
+		response resp;
+		cairn_buf_clear(&body);
+		if ((rc = cairn_wire_entries_encode(&body, entries + from, m)))
+			goto out;
+		if ((rc = request(ix, "POST", "/register", body.data, body.len, NULL,
+				  SMALL_BODY_MAX, &resp)))
+			goto out;
+		if (resp.status != 200 && resp.status != 204) {
+			rc = status_error(ix, "/register", &resp);
+			goto out;
+		}
+		cairn_buf_free(&resp.body);
+		pthread_rwlock_wrlock(&ix->bloom_lock);
+		if (ix->bloom)
+			for (size_t k = 0; k < m; k++)
+				cairn_bloom_add(ix->bloom, entries[from + k].fp);
+		pthread_rwlock_unlock(&ix->bloom_lock);
+	}
+out:
+	cairn_buf_free(&body);
+	return rc;
+}
+
+static void id_path(char *out, size_t size, const char *prefix, const uint8_t id[32])
+{
+	char hex[65];
+	cairn_hex_encode(hex, id, 32);
+	snprintf(out, size, "%s/%s", prefix, hex);
+}
+
+/* A request whose answer is only a status: ok (and maybe also_ok) is
+ * success; 404 gives CAIRN_ENOTFOUND when not_found is set. */
+static int simple(remote_index *ix, const char *method, const char *path, const void *body,
+		  size_t len, long ok, long also_ok, int *not_found)
+{
+	response resp;
+	int rc = request(ix, method, path, body, len, NULL, SMALL_BODY_MAX, &resp);
+	if (rc)
+		return rc;
+	if (resp.status == ok || resp.status == also_ok) {
+		cairn_buf_free(&resp.body);
+		return 0;
+	}
+	if (resp.status == 404 && not_found) {
+		*not_found = 1;
+		cairn_buf_free(&resp.body);
+		return 0;
+	}
+	return status_error(ix, path, &resp);
+}
+
+static int remote_object_known(cairn_index *base, const uint8_t id[32], int *known_out)
+{
+	char path[96];
+	int missing = 0;
+	id_path(path, sizeof(path), "/objects", id);
+	int rc = simple((remote_index *)base, "GET", path, NULL, 0, 200, 204, &missing);
+	if (!rc)
+		*known_out = !missing;
+	return rc;
+}
+
+static int remote_object_add(cairn_index *base, const uint8_t id[32])
+{
+	char path[96];
+	id_path(path, sizeof(path), "/objects", id);
+	return simple((remote_index *)base, "PUT", path, NULL, 0, 204, 200, NULL);
+}
+
+static int remote_count(cairn_index *base, uint64_t *count_out)
+{
+	remote_index *ix = (remote_index *)base;
+	response resp;
+	cairn_json *doc = NULL;
+	int rc = request(ix, "GET", "/stats", NULL, 0, NULL, SMALL_BODY_MAX, &resp);
+	if (rc)
+		return rc;
+	if (resp.status != 200)
+		return status_error(ix, "/stats", &resp);
+	rc = cairn_json_parse(&doc, (const char *)resp.body.data, resp.body.len);
+	if (!rc)
+		rc = cairn_json_get_uint(doc, "fingerprints", count_out);
+	if (rc)
+		rc = cairn_error_prefix(CAIRN_ECORRUPT, "index server %s/stats", ix->base_url);
+	cairn_json_free(doc);
+	cairn_buf_free(&resp.body);
+	return rc;
+}
+
+static int remote_clear(cairn_index *base)
+{
+	remote_index *ix = (remote_index *)base;
+	int rc = simple(ix, "DELETE", "/index", NULL, 0, 204, 200, NULL);
+	if (rc)
+		return rc;
+	/* Whatever this handle knew is gone: fetch the filter again. */
+	pthread_mutex_lock(&ix->fetch_lock);
+	pthread_rwlock_wrlock(&ix->bloom_lock);
+	cairn_bloom_free(ix->bloom);
+	ix->bloom = NULL;
+	ix->etag[0] = '\0';
+	ix->fetched_at = 0;
+	pthread_rwlock_unlock(&ix->bloom_lock);
+	pthread_mutex_unlock(&ix->fetch_lock);
+	return 0;
+}
+
+static int remote_snapshot_add(cairn_index *base, const uint8_t id[32])
+{
+	return simple((remote_index *)base, "POST", "/snapshots", id, 32, 204, 200, NULL);
+}
+
+static int remote_snapshot_list(cairn_index *base, uint8_t (**ids_out)[32], size_t *count_out)
+{
+	remote_index *ix = (remote_index *)base;
+	response resp;
+	*ids_out = NULL;
+	*count_out = 0;
+	int rc = request(ix, "GET", "/snapshots", NULL, 0, NULL, (size_t)64 << 20, &resp);
+	if (rc)
+		return rc;
+	if (resp.status != 200)
+		return status_error(ix, "/snapshots", &resp);
+	if (resp.body.len % 32 != 0) {
+		cairn_buf_free(&resp.body);
+		return cairn_error_set(CAIRN_ECORRUPT,
+				       "index server %s/snapshots: %zu bytes are not whole ids",
+				       ix->base_url, resp.body.len);
+	}
+	*count_out = resp.body.len / 32;
+	*ids_out = (uint8_t(*)[32])cairn_buf_detach(&resp.body, NULL);
+	return 0;
+}
+
+static int remote_snapshot_remove(cairn_index *base, const uint8_t id[32])
+{
+	char path[96];
+	int missing = 0;
+	id_path(path, sizeof(path), "/snapshots", id);
+	int rc = simple((remote_index *)base, "DELETE", path, NULL, 0, 204, 200, &missing);
+	if (!rc && missing)
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "the index server has no snapshot %.16s",
+				     path + strlen("/snapshots/"));
+	return rc;
+}
+
+static void remote_free(cairn_index *base)
+{
+	remote_index *ix = (remote_index *)base;
+	for (size_t i = 0; i < ix->npool; i++)
+		curl_easy_cleanup(ix->pool[i]);
+	cairn_bloom_free(ix->bloom);
+	pthread_mutex_destroy(&ix->pool_lock);
+	pthread_mutex_destroy(&ix->fetch_lock);
+	pthread_rwlock_destroy(&ix->bloom_lock);
+	if (ix->auth)
+		sodium_memzero(ix->auth, strlen(ix->auth));
+	free(ix->auth);
+	free(ix->base_url);
+	free(ix->ca_file);
+	free(ix->cache_path);
+	free(ix);
+	curl_global_cleanup();
+}
+
+static const struct cairn_index_ops remote_ops = {
+	.version = CAIRN_INDEX_OPS_VERSION,
+	.name = "remote",
+	.lookup = remote_lookup,
+	.insert = remote_insert,
+	.object_known = remote_object_known,
+	.object_add = remote_object_add,
+	.count = remote_count,
+	.clear = remote_clear,
+	.free = remote_free,
+	.snapshot_add = remote_snapshot_add,
+	.snapshot_list = remote_snapshot_list,
+	.snapshot_remove = remote_snapshot_remove,
+};
+
+static int check_url(const char *url)
+{
+	const char *rest;
+	if (strncmp(url, "http://", 7) == 0)
+		rest = url + 7;
+	else if (strncmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else
+		return cairn_error_set(CAIRN_EINVAL,
+				       "index server \"%s\" is not an http:// or https:// URL", url);
+	if (!*rest || *rest == '/')
+		return cairn_error_set(CAIRN_EINVAL, "index server URL \"%s\" has no host", url);
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '?' ||
+		    *p == '#')
+			return cairn_error_set(CAIRN_EINVAL,
+					       "index server URL \"%s\" has a character that "
+					       "does not belong there",
+					       url);
+	return 0;
+}
+
+static int check_token(const char *token)
+{
+	size_t n = token ? strlen(token) : 0;
+	if (n == 0)
+		return cairn_error_set(CAIRN_EINVAL, "an index server needs a token "
+						     "(CAIRN_INDEX_TOKEN or --index-token-file)");
+	if (n > TOKEN_MAX)
+		return cairn_error_set(CAIRN_EINVAL, "the index token is too long");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)token[i] <= 0x20 || (unsigned char)token[i] >= 0x7f)
+			return cairn_error_set(CAIRN_EINVAL,
+					       "the index token has a space or control character");
+	return 0;
+}
+
+int cairn_index_remote_open(cairn_index **out, const char *url, const char *token,
+			    const uint8_t repo_id[32], const char *cache_dir)
+{
+	char hex[65];
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc;
+	*out = NULL;
+	if (!url || (rc = check_url(url)))
+		return url ? rc : cairn_error_set(CAIRN_EINVAL, "no index server URL");
+	if ((rc = check_token(token)))
+		return rc;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return cairn_error_set(CAIRN_ERROR, "libcurl could not be initialised");
+	remote_index *ix = calloc(1, sizeof(*ix));
+	if (!ix) {
+		curl_global_cleanup();
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	ix->base.ops = &remote_ops;
+	pthread_mutex_init(&ix->pool_lock, NULL);
+	pthread_mutex_init(&ix->fetch_lock, NULL);
+	pthread_rwlock_init(&ix->bloom_lock, NULL);
+
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	cairn_hex_encode(hex, repo_id, 32);
+	if ((rc = cairn_buf_printf(&b, "%.*s/v1/repos/%s", (int)n, url, hex)))
+		goto out;
+	ix->base_url = (char *)cairn_buf_detach(&b, NULL);
+	if ((rc = cairn_buf_printf(&b, "Authorization: Bearer %s", token)))
+		goto out;
+	ix->auth = (char *)cairn_buf_detach(&b, NULL);
+	const char *ca = getenv("CAIRN_INDEX_CA_FILE");
+	if (ca && *ca && !(ix->ca_file = strdup(ca))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (cache_dir && *cache_dir) {
+		if ((rc = cairn_buf_printf(&b, "%s/bloom", cache_dir)))
+			goto out;
+		ix->cache_path = (char *)cairn_buf_detach(&b, NULL);
+	}
+	*out = &ix->base;
+	return 0;
+out:
+	cairn_buf_free(&b);
+	remote_free(&ix->base);
+	return rc;
+}
