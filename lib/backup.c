@@ -28,6 +28,7 @@
 
 #define RING_SLOTS 512
 #define READ_SIZE (1u << 20)
+#define WINDOW_SIZE (2u << 20) /* chunk data a worker holds before deduplicating it */
 #define PROGRESS_NS 250000000LL
 /* read_region's answer when the source file, not the repository, failed */
 #define FILE_READ_ERROR 1
@@ -454,9 +455,10 @@ static int read_region(struct worker *w, struct slot *slot, int fd, uint64_t off
 	int rc = 0, eof = 0;
 	cairn_chunker_reset(&w->chunker);
 	while (!eof) {
-		if (w->buf_cap - w->buf_len < READ_SIZE) {
+		if (start >= WINDOW_SIZE || w->buf_cap - w->buf_len < READ_SIZE) {
 			/* Chunks point into buf: settle them before it is
-			 * compacted. */
+			 * compacted. Settling at WINDOW_SIZE, not when buf is
+			 * full, keeps the memory touched small. */
 			size_t keep = w->buf_len - start;
 			if ((rc = settle_window(w, keep)))
 				return rc;
@@ -464,6 +466,8 @@ static int read_region(struct worker *w, struct slot *slot, int fd, uint64_t off
 			start = 0;
 		}
 		size_t want = w->buf_cap - w->buf_len;
+		if (want > READ_SIZE)
+			want = READ_SIZE;
 		if (want > end - off)
 			want = (size_t)(end - off);
 		ssize_t n = want ? pread(fd, w->buf + w->buf_len, want, (off_t)off) : 0;
