@@ -5,6 +5,7 @@
 #include "cairn/indexfile.h"
 #include "repo_format.h"
 #include "util/hex.h"
+#include "util/path.h"
 #include "util/json.h"
 
 #include <errno.h>
@@ -295,29 +296,6 @@ static int unlock(cairn_repo *r, const cairn_open_opts *opts)
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = strdup(path);
-	int rc = 0;
-	if (!p)
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || *s == '\0') {
-			char c = *s;
-			*s = '\0';
-			if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot create %s", p);
-				break;
-			}
-			*s = c;
-			if (!c)
-				break;
-		}
-	}
-	free(p);
-	return rc;
-}
-
 static int open_index(cairn_repo *r, const cairn_open_opts *opts)
 {
 	cairn_buf dir = CAIRN_BUF_INIT;
@@ -340,7 +318,7 @@ static int open_index(cairn_repo *r, const cairn_open_opts *opts)
 						"XDG_CACHE_HOME or --cache-dir");
 	}
 	if (!rc)
-		rc = mkdir_p((const char *)dir.data);
+		rc = cairn_mkdir_p((const char *)dir.data, 0700);
 	if (!rc && opts && opts->index_url) {
 		r->index_remote = 1;
 		rc = cairn_index_remote_open(&r->index, opts->index_url, opts->index_token,

@@ -13,6 +13,7 @@
 #include "cairn/sys/index.h"
 
 #include "cairn/errors.h"
+#include "util/path.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -512,26 +513,6 @@ static int open_shard(sqlite_index *ix, unsigned k)
 	return 0;
 }
 
-static int mkdir_p(char *path)
-{
-	for (char *p = path + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		int ok = mkdir(path, 0755) == 0 || errno == EEXIST;
-		int err = errno;
-		*p = c;
-		if (!ok)
-			return cairn_error_set_errno(CAIRN_EIO, err, "cannot create directory %.*s",
-						     (int)(p - path), path);
-		if (!c)
-			return 0;
-		while (p[1] == '/')
-			p++;
-	}
-}
-
 int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards)
 {
 	*out = NULL;
@@ -562,7 +543,7 @@ int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards
 	size_t n = strlen(ix->dir);
 	while (n > 1 && ix->dir[n - 1] == '/')
 		ix->dir[--n] = '\0';
-	rc = mkdir_p(ix->dir);
+	rc = cairn_mkdir_p(ix->dir, 0755);
 	if (rc)
 		goto out;
 	for (unsigned k = 0; k < nshards && !rc; k++)

@@ -11,4 +11,9 @@ int cairn_path_cmp(const char *a, const char *b);
 /* Same, for byte strings of given lengths. */
 int cairn_path_cmpn(const char *a, size_t alen, const char *b, size_t blen);
 
+/* Creates directory path and its missing parents with mode (e.g. 0700),
+ * always with owner rwx whatever the umask, so that a private cache can
+ * be filled under a restrictive umask. Existing directories are fine. */
+int cairn_mkdir_p(const char *path, unsigned mode);
+
 #endif
