@@ -22,7 +22,7 @@ struct cairn_sealer {
 	int level;
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
-	cairn_buf scratch; /* flag || body before encryption, or after decryption */
+	cairn_buf scratch; /* flag || body after decryption */
 };
 
 void cairn_sealer_free(cairn_sealer *s)
@@ -112,21 +112,21 @@ int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE],
 		return 0;
 	}
 
-	cairn_buf_clear(&s->scratch);
-	if ((rc = cairn_buf_reserve(&s->scratch, 1 + len)) ||
-	    (rc = cairn_buf_reserve(out, cairn_seal_bound(s, len))))
+	if ((rc = cairn_buf_reserve(out, cairn_seal_bound(s, len))))
 		return rc;
-	size_t body = pack_body(s, s->scratch.data, plain, len);
+	uint8_t *nonce = out->data + out->len, *body = nonce + CAIRN_SEAL_NONCE;
+	/* flag || body is built where its ciphertext goes and encrypted in
+	 * place (libsodium allows it): no scratch copy of the blob. */
+	size_t body_len = pack_body(s, body, plain, len);
 
 	uint8_t ad[AD_SIZE];
 	make_ad(ad, fp, kind);
-	uint8_t *nonce = out->data + out->len;
 	s->counter++;
 	cairn_put_u64le(s->nonce + CAIRN_SEAL_NONCE - 8, s->counter);
 	memcpy(nonce, s->nonce, CAIRN_SEAL_NONCE);
 	unsigned long long clen = 0;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + CAIRN_SEAL_NONCE, &clen, s->scratch.data,
-						   body, ad, sizeof(ad), NULL, nonce, s->key);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(body, &clen, body, body_len, ad, sizeof(ad), NULL,
+						   nonce, s->key);
 	out->len += CAIRN_SEAL_NONCE + (size_t)clen;
 	return 0;
 }
