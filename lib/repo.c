@@ -416,17 +416,24 @@ static void index_key(char out[80], const uint8_t id[CAIRN_ID_SIZE])
 /* ---- index objects ---- */
 
 struct id_list {
+	const char *prefix;
 	uint8_t (*ids)[CAIRN_ID_SIZE];
 	size_t count, cap;
 };
 
-static int collect_index_ids(const char *key, uint64_t size, void *ud)
+static int collect_id(const char *key, uint64_t size, void *ud)
 {
 	struct id_list *l = ud;
-	const char *hex = key + strlen(CAIRN_INDEX_PREFIX);
 	uint8_t id[CAIRN_ID_SIZE];
-	if (cairn_hex_decode(id, sizeof(id), hex) != 0)
-		return 0; /* not one of ours */
+	const char *hex = key + strlen(l->prefix);
+	/* Only the exact lowercase form an object of ours is written under:
+	 * a name that decodes but differs would be fetched under another. */
+	char again[CAIRN_ID_HEX + 1];
+	if (strlen(hex) != CAIRN_ID_HEX || cairn_hex_decode(id, sizeof(id), hex) != 0)
+		return 0;
+	cairn_hex_encode(again, id, CAIRN_ID_SIZE);
+	if (strcmp(again, hex) != 0)
+		return 0;
 	if (l->count == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
 		void *p = realloc(l->ids, cap * sizeof(*l->ids));
@@ -439,29 +446,57 @@ static int collect_index_ids(const char *key, uint64_t size, void *ud)
 	return 0;
 }
 
-static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[CAIRN_ID_SIZE])
+int cairn_repo_list_ids(cairn_repo *r, const char *prefix, uint8_t (**ids_out)[CAIRN_ID_SIZE],
+			size_t *n_out)
 {
-	cairn_buf raw = CAIRN_BUF_INIT, plain = CAIRN_BUF_INIT;
-	cairn_index_entry *entries = NULL;
-	size_t count = 0;
+	struct id_list l = {.prefix = prefix};
+	int rc = cairn_store_list(r->store, prefix, collect_id, &l);
+	if (rc) {
+		free(l.ids);
+		l.ids = NULL;
+		l.count = 0;
+	}
+	*ids_out = l.ids;
+	*n_out = l.count;
+	return rc;
+}
+
+int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
+			   const uint8_t id[CAIRN_ID_SIZE], uint8_t kind, size_t max, cairn_buf *plain)
+{
+	cairn_buf raw = CAIRN_BUF_INIT;
 	uint8_t check[CAIRN_ID_SIZE];
-	char key[80];
+	char key[128], hex[CAIRN_ID_HEX + 1];
 	int rc;
-	index_key(key, id);
-	if ((rc = cairn_store_get(r->store, key, 0, CAIRN_GET_ALL, &raw)))
+	cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
+	snprintf(key, sizeof(key), "%s%s", prefix, hex);
+	/* One byte over the limit tells a too-large object from one at it. */
+	if ((rc = cairn_store_get(r->store, key, 0, (uint64_t)max + CAIRN_SEAL_NONCE +
+							 CAIRN_SEAL_TAG + 2, &raw)))
 		goto out;
 	cairn_sha256(check, raw.data, raw.len);
 	if (sodium_memcmp(check, id, CAIRN_ID_SIZE) != 0) {
 		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: content does not match its id", key);
 		goto out;
 	}
-	if ((rc = cairn_unseal(s, &plain, NULL, CAIRN_BLOB_INDEX, raw.data, raw.len,
-			       CAIRN_INDEX_OBJECT_MAX))) {
+	if ((rc = cairn_unseal(s, plain, NULL, kind, raw.data, raw.len, max)))
 		cairn_error_prefix(rc, "%s", key);
+out:
+	cairn_buf_free(&raw);
+	return rc;
+}
+
+static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[CAIRN_ID_SIZE])
+{
+	cairn_buf plain = CAIRN_BUF_INIT;
+	cairn_index_entry *entries = NULL;
+	size_t count = 0;
+	int rc;
+	if ((rc = cairn_repo_load_object(r, s, CAIRN_INDEX_PREFIX, id, CAIRN_BLOB_INDEX,
+					 CAIRN_INDEX_OBJECT_MAX, &plain)))
 		goto out;
-	}
 	if ((rc = cairn_indexfile_decode(plain.data, plain.len, &entries, &count))) {
-		cairn_error_prefix(rc, "%s", key);
+		cairn_error_prefix(rc, "index/ object");
 		goto out;
 	}
 	if ((rc = r->index->ops->insert(r->index, entries, count)))
@@ -469,14 +504,14 @@ static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[
 	rc = r->index->ops->object_add(r->index, id);
 out:
 	free(entries);
-	cairn_buf_free(&raw);
 	cairn_buf_free(&plain);
 	return rc;
 }
 
 int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
 {
-	struct id_list l = {0};
+	uint8_t (*ids)[CAIRN_ID_SIZE] = NULL;
+	size_t n = 0;
 	cairn_sealer *s = NULL;
 	uint64_t imported = 0;
 	int rc;
@@ -484,17 +519,17 @@ int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
 	 * at the same time, and registrations are idempotent. */
 	if (rebuild && !r->index_remote && (rc = r->index->ops->clear(r->index)))
 		return rc;
-	if ((rc = cairn_store_list(r->store, CAIRN_INDEX_PREFIX, collect_index_ids, &l)))
+	if ((rc = cairn_repo_list_ids(r, CAIRN_INDEX_PREFIX, &ids, &n)))
 		goto out;
-	for (size_t i = 0; i < l.count; i++) {
+	for (size_t i = 0; i < n; i++) {
 		int known = 0;
-		if (!rebuild && (rc = r->index->ops->object_known(r->index, l.ids[i], &known)))
+		if (!rebuild && (rc = r->index->ops->object_known(r->index, ids[i], &known)))
 			goto out;
 		if (known)
 			continue;
 		if (!s && (rc = cairn_repo_sealer_new(r, &s, 0)))
 			goto out;
-		rc = import_index_object(r, s, l.ids[i]);
+		rc = import_index_object(r, s, ids[i]);
 		/* A damaged or vanished index object must not make the whole
 		 * repository unusable: its blobs are merely unknown to the
 		 * index (restore reports what it cannot find). It is tried
@@ -511,7 +546,7 @@ int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
 		*imported_out = imported;
 out:
 	cairn_sealer_free(s);
-	free(l.ids);
+	free(ids);
 	return rc;
 }
 

@@ -324,31 +324,18 @@ out:
 static int load_with(cairn_repo *r, cairn_sealer *sealer, const uint8_t id[CAIRN_ID_SIZE],
 		     cairn_snapshot *out)
 {
-	cairn_buf raw = CAIRN_BUF_INIT, plain = CAIRN_BUF_INIT;
-	uint8_t check[CAIRN_ID_SIZE];
-	char key[96];
+	cairn_buf plain = CAIRN_BUF_INIT;
 	int rc;
-	snapshot_key(key, id);
 	memset(out, 0, sizeof(*out));
-	rc = cairn_store_get(cairn_repo_store(r), key, 0, SNAPSHOT_MAX, &raw);
+	rc = cairn_repo_load_object(r, sealer, CAIRN_SNAPSHOTS_PREFIX, id, CAIRN_BLOB_SNAPSHOT,
+				    SNAPSHOT_MAX, &plain);
 	if (rc == CAIRN_ENOTFOUND)
-		rc = cairn_error_set(CAIRN_ENOTFOUND, "no snapshot %.16s", key + 10);
-	if (rc)
-		goto out;
-	cairn_sha256(check, raw.data, raw.len);
-	if (sodium_memcmp(check, id, CAIRN_ID_SIZE) != 0) {
-		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: content does not match its id", key);
-		goto out;
-	}
-	if ((rc = cairn_unseal(sealer, &plain, NULL, CAIRN_BLOB_SNAPSHOT, raw.data, raw.len,
-			       SNAPSHOT_MAX)) ||
-	    (rc = cairn_snapshot_from_json(out, plain.data, plain.len))) {
-		cairn_error_prefix(rc, "%s", key);
-		goto out;
-	}
-	memcpy(out->id, id, CAIRN_ID_SIZE);
-out:
-	cairn_buf_free(&raw);
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "no snapshot %02x%02x%02x%02x", id[0], id[1],
+				     id[2], id[3]);
+	if (!rc && (rc = cairn_snapshot_from_json(out, plain.data, plain.len)))
+		cairn_error_prefix(rc, "snapshot %02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
+	if (!rc)
+		memcpy(out->id, id, CAIRN_ID_SIZE);
 	cairn_buf_free(&plain);
 	return rc;
 }
@@ -368,28 +355,12 @@ struct id_list {
 	size_t count, cap;
 };
 
-static int collect_id(const char *key, uint64_t size, void *ud)
-{
-	struct id_list *l = ud;
-	uint8_t id[CAIRN_ID_SIZE];
-	if (cairn_hex_decode(id, sizeof(id), key + strlen(CAIRN_SNAPSHOTS_PREFIX)) != 0)
-		return 0;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 32;
-		void *p = realloc(l->ids, cap * sizeof(*l->ids));
-		if (!p)
-			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		l->ids = p;
-		l->cap = cap;
-	}
-	memcpy(l->ids[l->count++], id, CAIRN_ID_SIZE);
-	return 0;
-}
-
 static int store_ids(cairn_repo *r, struct id_list *l)
 {
 	memset(l, 0, sizeof(*l));
-	return cairn_store_list(cairn_repo_store(r), CAIRN_SNAPSHOTS_PREFIX, collect_id, l);
+	int rc = cairn_repo_list_ids(r, CAIRN_SNAPSHOTS_PREFIX, &l->ids, &l->count);
+	l->cap = l->count;
+	return rc;
 }
 
 /* The ids in the index server's catalogue if there is one (*from_catalog

@@ -88,6 +88,16 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 int cairn_repo_open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_entry *entry,
 			 const void *sealed, size_t len, cairn_buf *out);
 
+/* The ids of the objects named prefix<64 hex> (e.g. "snapshots/"); other
+ * names are ignored. *ids_out (count in *n_out) is the caller's to free. */
+int cairn_repo_list_ids(cairn_repo *r, const char *prefix, uint8_t (**ids_out)[CAIRN_ID_SIZE],
+			size_t *n_out);
+/* Reads the whole-object blob prefix<hex id> (snapshot record, index
+ * object): checks that its SHA-256 is its id, then unseals it as kind
+ * into plain (at most max bytes). Errors name the object. */
+int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
+			   const uint8_t id[CAIRN_ID_SIZE], uint8_t kind, size_t max, cairn_buf *plain);
+
 /* Store keys of objects. */
 void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE]);
 
