@@ -14,12 +14,14 @@ static const struct option options[] = {
 static int rebuild(cli_ctx *ctx)
 {
 	cairn_repo *repo = NULL;
-	uint64_t n = 0;
+	uint64_t n = 0, snapshots = 0;
 	int rc, status;
 
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		return status;
 	rc = cairn_repo_sync_index(repo, 1, &n);
+	if (!rc)
+		rc = cairn_snapshot_catalog_sync(repo, &snapshots);
 	if (rc) {
 		status = cli_fail(rc);
 	} else if (ctx->json) {
@@ -27,11 +29,16 @@ static int rebuild(cli_ctx *ctx)
 		int first = 1;
 		if ((rc = cairn_buf_append_u8(&b, '{')) ||
 		    (rc = cairn_json_key(&b, &first, "imported")) || (rc = cairn_json_uint(&b, n)) ||
+		    (rc = cairn_json_key(&b, &first, "snapshots_registered")) ||
+		    (rc = cairn_json_uint(&b, snapshots)) ||
 		    (rc = cairn_buf_append_u8(&b, '}')) || (rc = cli_json_emit(&b)))
 			status = cli_fail(rc);
 		cairn_buf_free(&b);
 	} else if (!ctx->quiet) {
 		printf("imported %llu index object%s\n", (unsigned long long)n, n == 1 ? "" : "s");
+		if (snapshots)
+			printf("registered %llu snapshot%s with the index server\n",
+			       (unsigned long long)snapshots, snapshots == 1 ? "" : "s");
 	}
 	cairn_repo_free(repo);
 	return status;

@@ -7,6 +7,7 @@
 
 #include "cairn/errors.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -52,10 +53,12 @@ static const cli_cmd commands[] = {
 	 "  --target DIR        restore under DIR (each path as DIR/<absolute path>)\n"
 	 "  --include PATH      restore only PATH and what lies below it (repeatable)\n"
 	 "  --verify            read the restored files back and compare\n"},
-	{"index", cmd_index, "maintain the local index",
+	{"index", cmd_index, "maintain the index",
 	 "usage: cairn index rebuild\n"
 	 "\n"
-	 "  rebuild             recreate the index from the repository's index objects\n"},
+	 "  rebuild             recreate the index from the repository's index objects;\n"
+	 "                      with --index, register them and every snapshot with the\n"
+	 "                      index server again\n"},
 	{"version", cmd_version, "print the versions of cairn and its libraries",
 	 "usage: cairn version\n"},
 };
@@ -67,6 +70,7 @@ enum {
 	OPT_INDEX,
 	OPT_INDEX_TOKEN_FILE,
 	OPT_JSON,
+	OPT_CONNECTIONS,
 };
 
 static const struct option global_options[] = {
@@ -76,6 +80,7 @@ static const struct option global_options[] = {
 	{"index", required_argument, NULL, OPT_INDEX},
 	{"index-token-file", required_argument, NULL, OPT_INDEX_TOKEN_FILE},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"connections", required_argument, NULL, OPT_CONNECTIONS},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -90,6 +95,11 @@ static const char global_usage[] =
 	"  --password-file F     read the password from the first line of F\n"
 	"                        (or CAIRN_PASSWORD_FILE, or CAIRN_PASSWORD)\n"
 	"  --cache-dir D         cache and index directory (or CAIRN_CACHE_DIR)\n"
+	"  --index URL           use the index server at URL (or CAIRN_INDEX)\n"
+	"  --index-token-file F  read its token from the first line of F\n"
+	"                        (or CAIRN_INDEX_TOKEN)\n"
+	"  --connections N       S3 requests in flight at once (or CAIRN_CONNECTIONS;\n"
+	"                        default 8)\n"
 	"  --json                machine-readable output on stdout\n"
 	"  -q, --quiet           print only errors, warnings and requested data\n"
 	"  -v, --verbose         print more detail\n"
@@ -116,6 +126,24 @@ static const cli_cmd *find_command(const char *name)
 	return NULL;
 }
 
+/* --connections, kept here rather than in ctx; checked when a repository
+ * is opened. */
+static const char *connections_arg;
+
+static int connections_get(int *out)
+{
+	const char *v = connections_arg ? connections_arg : getenv("CAIRN_CONNECTIONS");
+	uint64_t n;
+	*out = 0;
+	if (!v || !v[0])
+		return 0;
+	if (cli_uint_parse(v, &n) || n < 1 || n > 256)
+		return cairn_error_set(CAIRN_EINVAL, "--connections: '%s' is not a number from "
+						     "1 to 256", v);
+	*out = (int)n;
+	return 0;
+}
+
 /* 1 if c was a global option (stored in ctx), else 0. */
 static int take_global(cli_ctx *ctx, int c, const char *arg)
 {
@@ -123,6 +151,7 @@ static int take_global(cli_ctx *ctx, int c, const char *arg)
 	case OPT_REPO: ctx->repo = arg; return 1;
 	case OPT_PASSWORD_FILE: ctx->password_file = arg; return 1;
 	case OPT_CACHE_DIR: ctx->cache_dir = arg; return 1;
+	case OPT_CONNECTIONS: connections_arg = arg; return 1;
 	case OPT_INDEX: ctx->index = arg; return 1;
 	case OPT_INDEX_TOKEN_FILE: ctx->index_token_file = arg; return 1;
 	case OPT_JSON: ctx->json = 1; return 1;
@@ -209,10 +238,6 @@ const char *cli_repo_location(cli_ctx *ctx)
 	const char *base, *home;
 	cairn_buf b = CAIRN_BUF_INIT;
 
-	if (ctx->index || env("CAIRN_INDEX")) {
-		cli_error("remote index servers are not supported by this build yet");
-		return NULL;
-	}
 	if (ctx->repo)
 		return ctx->repo;
 	if (env("CAIRN_REPO"))
@@ -255,10 +280,40 @@ int cli_progress_wanted(const cli_ctx *ctx)
 	return !ctx->json && !ctx->quiet;
 }
 
+/* The index server's token: the first line of --index-token-file, or
+ * CAIRN_INDEX_TOKEN. *out (the caller frees it) is NULL if neither is set. */
+static int index_token(const cli_ctx *ctx, char **out)
+{
+	*out = NULL;
+	if (!ctx->index_token_file) {
+		const char *t = env("CAIRN_INDEX_TOKEN");
+		if (t && !(*out = strdup(t)))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		return 0;
+	}
+	FILE *f = fopen(ctx->index_token_file, "r");
+	char line[4098];
+	if (!f)
+		return cairn_error_set_errno(CAIRN_EINVAL, errno, "cannot open %s",
+					     ctx->index_token_file);
+	size_t n = fread(line, 1, sizeof(line) - 1, f);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad)
+		return cairn_error_set(CAIRN_EINVAL, "cannot read %s", ctx->index_token_file);
+	line[cli_first_line(line, n)] = '\0';
+	if (!line[0])
+		return cairn_error_set(CAIRN_EINVAL, "%s holds no token", ctx->index_token_file);
+	*out = strdup(line);
+	sodium_memzero(line, sizeof(line));
+	return *out ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+}
+
 int cli_repo_open(cli_ctx *ctx, cairn_repo **out)
 {
 	cli_password pw = {NULL, 0};
 	cairn_open_opts opts = {0};
+	char *token = NULL;
 	const char *location = cli_repo_location(ctx);
 	int rc;
 
@@ -266,6 +321,8 @@ int cli_repo_open(cli_ctx *ctx, cairn_repo **out)
 	if (!location)
 		return CLI_EXIT_FATAL;
 	cairn_error_clear();
+	if ((rc = connections_get(&opts.connections)))
+		goto out;
 	rc = cairn_repo_needs_password(location);
 	if (rc == 1)
 		rc = cli_password_get(&pw, ctx->password_file, 0);
@@ -274,8 +331,16 @@ int cli_repo_open(cli_ctx *ctx, cairn_repo **out)
 	opts.password = pw.data;
 	opts.password_len = pw.len;
 	opts.cache_dir = cli_cache_dir(ctx);
+	opts.index_url = ctx->index ? ctx->index : env("CAIRN_INDEX");
+	if (opts.index_url && (rc = index_token(ctx, &token)))
+		goto out;
+	opts.index_token = token;
 	rc = cairn_repo_open(out, location, &opts);
 out:
+	if (token) {
+		sodium_memzero(token, strlen(token));
+		free(token);
+	}
 	cli_password_wipe(&pw);
 	if (rc == CAIRN_ENOREPO && !cairn_error_last()[0])
 		cairn_error_set(rc, "no repository at %s", location);

@@ -235,3 +235,140 @@ tree_sums()
 {
 	(cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
 }
+
+# ---- the local S3 server and the fault-injecting proxy ----
+
+S3_SERVER="$E2E_DIR/../../scripts/s3-server"
+
+# Forgets a background process once it has been stopped, so that cleanup
+# never signals a process id that may have been reused.
+bg_forget()
+{
+	local pid kept=()
+	for pid in "${e2e_bg_pids[@]}"; do
+		[ "$pid" = "$1" ] || kept+=("$pid")
+	done
+	e2e_bg_pids=("${kept[@]}")
+}
+
+# s3_start DIR [scripts/s3-server start options]: starts the local S3
+# server with its state in DIR and sets S3_ENDPOINT, S3_PORT and S3_PID.
+s3_start()
+{
+	local dir=$1
+	shift
+	S3_ENDPOINT=$("$S3_SERVER" start --dir "$dir" "$@") || return 1
+	S3_PORT=$(cat "$dir/port")
+	S3_PID=$(cat "$dir/pid")
+	e2e_bg_pids+=("$S3_PID")
+}
+
+# s3_stop DIR: stops the server started with DIR, by its process id.
+s3_stop()
+{
+	local pid
+	pid=$(cat "$1/pid" 2>/dev/null) || return 0
+	"$S3_SERVER" stop --dir "$1"
+	bg_forget "$pid"
+}
+
+# s3_proxy_start UPSTREAM_PORT DIR [s3proxy.py options]: starts the
+# fault-injecting proxy in front of the server; sets PROXY_PORT and
+# PROXY_PID. Its counts go to DIR/stats when it is stopped.
+s3_proxy_start()
+{
+	local up=$1 dir=$2 i
+	shift 2
+	mkdir -p "$dir"
+	rm -f "$dir/port" "$dir/stats"
+	"$PYTHON" "$E2E_DIR/../s3proxy.py" --upstream "127.0.0.1:$up" \
+		--port-file "$dir/port" --stats "$dir/stats" "$@" >"$dir/log" 2>&1 &
+	PROXY_PID=$!
+	e2e_bg_pids+=("$PROXY_PID")
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$dir/port" ] && break
+		kill -0 "$PROXY_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	PROXY_PORT=$(cat "$dir/port" 2>/dev/null)
+	[ -n "$PROXY_PORT" ]
+}
+
+# s3_proxy_stop: stops the proxy, which then writes its counts.
+s3_proxy_stop()
+{
+	kill -TERM "$PROXY_PID" 2>/dev/null
+	wait "$PROXY_PID" 2>/dev/null
+	bg_forget "$PROXY_PID"
+}
+
+# ---- cairn-server ----
+
+INDEXCLIENT="$E2E_DIR/indexclient.py"
+
+# Drops a stopped server from the cleanup list, so that cleanup never
+# signals a process id that may have been reused.
+server_forget()
+{
+	local pid kept=()
+	for pid in "${e2e_bg_pids[@]}"; do
+		[ "$pid" = "$1" ] || kept+=("$pid")
+	done
+	e2e_bg_pids=("${kept[@]}")
+}
+
+# server_start DIR [cairn-server serve options]: starts cairn-server on a
+# free 127.0.0.1 port with its data in DIR (log in DIR.log); sets
+# SERVER_URL, SERVER_PORT and SERVER_PID. Fails if it does not listen.
+server_start()
+{
+	local dir=$1 i line=""
+	shift
+	: "${CAIRN_SERVER_BIN:?CAIRN_SERVER_BIN must name the cairn-server binary}"
+	: >"$dir.log"
+	"$CAIRN_SERVER_BIN" serve --data "$dir" --listen 127.0.0.1:0 "$@" </dev/null \
+		>>"$dir.log" 2>&1 &
+	SERVER_PID=$!
+	e2e_bg_pids+=("$SERVER_PID")
+	for ((i = 0; i < 1200; i++)); do
+		line=$(grep -m1 -o 'listening on https\{0,1\}://127\.0\.0\.1:[0-9]*' "$dir.log")
+		[ -n "$line" ] && break
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	SERVER_URL=${line#listening on }
+	SERVER_PORT=${SERVER_URL##*:}
+	[ -n "$line" ]
+}
+
+# server_stop: SIGTERM to the server started last, by its process id; the
+# exit status is the server's.
+server_stop()
+{
+	local rc
+	kill -TERM "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	rc=$?
+	server_forget "$SERVER_PID"
+	return $rc
+}
+
+# server_kill: SIGKILL to the server started last.
+server_kill()
+{
+	kill -KILL "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	server_forget "$SERVER_PID"
+}
+
+# server_token DIR REPO SCOPE: prints a new token.
+server_token()
+{
+	"$CAIRN_SERVER_BIN" token create --data "$1" --repo "$2" --scope "$3"
+}
+
+# server_metric NAME: the value of a metric of the server started last.
+server_metric()
+{
+	"$PYTHON" "$INDEXCLIENT" metric "$SERVER_URL" "$1"
+}

@@ -1,0 +1,534 @@
+/* libmicrohttpd glue: one daemon with a pool of polling threads, each
+ * handling its keep-alive connections. For every request the access
+ * handler is called once with the headers (routing, token, scope, rate
+ * limit and declared length are checked then, before any body is read),
+ * then with each piece of the body, then once more to answer. */
+#include "server.h"
+
+#include "cairn/errors.h"
+#include "cairn/sys/index_wire.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef int (*handler_fn)(srv_call *c, srv_reply *r);
+
+struct route {
+	int id;
+	const char *method;
+	const char *suffix; /* after /v1/repos/<id>; NULL for the top-level routes */
+	int has_arg;        /* suffix is followed by "/<64 hex>" */
+	int scope;
+	handler_fn fn;
+};
+
+static const struct route routes[] = {
+	{SRV_ROUTE_LOOKUP, "POST", "/lookup", 0, SRV_SCOPE_READ, srv_route_lookup},
+	{SRV_ROUTE_REGISTER, "POST", "/register", 0, SRV_SCOPE_APPEND, srv_route_register},
+	{SRV_ROUTE_BLOOM, "GET", "/bloom", 0, SRV_SCOPE_READ, srv_route_bloom},
+	{SRV_ROUTE_SNAPSHOTS_LIST, "GET", "/snapshots", 0, SRV_SCOPE_READ,
+	 srv_route_snapshots_list},
+	{SRV_ROUTE_SNAPSHOTS_ADD, "POST", "/snapshots", 0, SRV_SCOPE_APPEND,
+	 srv_route_snapshots_add},
+	{SRV_ROUTE_SNAPSHOT_DELETE, "DELETE", "/snapshots", 1, SRV_SCOPE_ADMIN,
+	 srv_route_snapshot_delete},
+	{SRV_ROUTE_OBJECT_GET, "GET", "/objects", 1, SRV_SCOPE_READ, srv_route_object_get},
+	{SRV_ROUTE_OBJECT_PUT, "PUT", "/objects", 1, SRV_SCOPE_APPEND, srv_route_object_put},
+	{SRV_ROUTE_STATS, "GET", "/stats", 0, SRV_SCOPE_READ, srv_route_stats},
+	{SRV_ROUTE_INDEX_CLEAR, "DELETE", "/index", 0, SRV_SCOPE_ADMIN, srv_route_index_clear},
+};
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+typedef struct request {
+	int route;
+	const struct route *r;
+	srv_repo *repo;
+	char arg[SRV_REPO_HEX + 1];
+	cairn_buf body;
+	int too_large;
+	unsigned status;
+	double start;
+} request;
+
+/* ---- replies ---- */
+
+int srv_reply_text(srv_reply *r, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(msg) - 1)
+		n = (int)sizeof(msg) - 2;
+	msg[n++] = '\n';
+	r->status = status;
+	r->content_type = "text/plain; charset=utf-8";
+	free(r->body);
+	r->body = malloc((size_t)n);
+	r->len = r->body ? (size_t)n : 0;
+	if (r->body)
+		memcpy(r->body, msg, (size_t)n);
+	return 0;
+}
+
+int srv_reply_buf(srv_reply *r, unsigned status, const char *content_type, cairn_buf *b)
+{
+	r->status = status;
+	r->content_type = content_type;
+	free(r->body);
+	r->len = b->len;
+	r->body = cairn_buf_detach(b, NULL);
+	return 0;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, request *q, srv_reply *r)
+{
+	struct MHD_Response *resp;
+	if (r->body && r->len)
+		resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+	else
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(r->body);
+		r->body = NULL;
+		return MHD_NO;
+	}
+	if (!(r->body && r->len))
+		free(r->body);
+	r->body = NULL;
+	if (r->content_type && r->status != 204 && r->status != 304)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	if (r->header_name)
+		MHD_add_response_header(resp, r->header_name, r->header_value);
+	if (r->status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"cairn\"");
+	if (q)
+		q->status = r->status;
+	enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, request *q, unsigned status,
+				 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, request *q, unsigned status,
+				 const char *fmt, ...)
+{
+	char msg[512];
+	srv_reply r = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	srv_reply_text(&r, status, "%s", msg);
+	return send_reply(conn, q, &r);
+}
+
+/* ---- routing ---- */
+
+static int is_hex64(const char *s, size_t n)
+{
+	if (n != SRV_REPO_HEX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+enum { MATCH_NONE, MATCH_METHOD, MATCH_BAD_ID, MATCH_OK };
+
+/* Matches url against the repository routes: MATCH_OK with *out, repo and
+ * arg filled; MATCH_METHOD when the path exists for other methods (allow
+ * lists them); MATCH_BAD_ID for a malformed id; MATCH_NONE otherwise. */
+static int match(const char *method, const char *url, const struct route **out,
+		 char repo[SRV_REPO_HEX + 1], char arg[SRV_REPO_HEX + 1], char *allow,
+		 size_t allow_size)
+{
+	static const char prefix[] = "/v1/repos/";
+	size_t pl = sizeof(prefix) - 1;
+	if (strncmp(url, prefix, pl) != 0)
+		return MATCH_NONE;
+	const char *id = url + pl;
+	const char *slash = strchr(id, '/');
+	if (!slash)
+		return MATCH_NONE;
+	const char *rest = slash;
+	int path_found = 0, bad_id = !is_hex64(id, (size_t)(slash - id));
+	allow[0] = '\0';
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		const struct route *r = &routes[i];
+		size_t sl = strlen(r->suffix);
+		if (strncmp(rest, r->suffix, sl) != 0)
+			continue;
+		const char *tail = rest + sl;
+		if (r->has_arg) {
+			if (tail[0] != '/')
+				continue;
+			if (!is_hex64(tail + 1, strlen(tail + 1)))
+				bad_id = 1;
+		} else if (tail[0] != '\0') {
+			continue;
+		}
+		path_found = 1;
+		if (strcmp(method, r->method) != 0) {
+			size_t n = strlen(allow);
+			snprintf(allow + n, allow_size - n, "%s%s", n ? ", " : "", r->method);
+			continue;
+		}
+		if (bad_id)
+			return MATCH_BAD_ID;
+		memcpy(repo, id, SRV_REPO_HEX);
+		repo[SRV_REPO_HEX] = '\0';
+		if (r->has_arg) {
+			memcpy(arg, tail + 1, SRV_REPO_HEX);
+			arg[SRV_REPO_HEX] = '\0';
+		}
+		*out = r;
+		return MATCH_OK;
+	}
+	if (path_found && bad_id)
+		return MATCH_BAD_ID;
+	return path_found ? MATCH_METHOD : MATCH_NONE;
+}
+
+/* The token of an "Authorization: Bearer TOKEN" header, or NULL. */
+static const char *bearer(struct MHD_Connection *conn)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+static enum MHD_Result healthz(srv *s, struct MHD_Connection *conn, request *q)
+{
+	if (atomic_load(&s->stopping))
+		return send_text(conn, q, 503, "stopping");
+	return send_text(conn, q, 200, "ok");
+}
+
+static enum MHD_Result metrics(srv *s, struct MHD_Connection *conn, request *q)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	srv_reply r = {0};
+	if (srv_metrics_render(&s->metrics, s->repos, &b)) {
+		cairn_buf_free(&b);
+		return send_text(conn, q, 500, "cannot render metrics: %s", cairn_error_last());
+	}
+	srv_reply_buf(&r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+	return send_reply(conn, q, &r);
+}
+
+/* The first call of a request: everything that can be decided from the
+ * request line and headers. Returns MHD_YES with nothing queued to go on
+ * reading the body. */
+static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, const char *url,
+			     const char *method)
+{
+	char repo[SRV_REPO_HEX + 1], allow[64];
+	srv_token tok;
+
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
+		q->route = url[1] == 'h' ? SRV_ROUTE_HEALTHZ : SRV_ROUTE_METRICS;
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			srv_reply r = {.header_name = MHD_HTTP_HEADER_ALLOW};
+			snprintf(r.header_value, sizeof(r.header_value), "GET");
+			srv_reply_text(&r, 405, "method %s is not allowed here", method);
+			return send_reply(conn, q, &r);
+		}
+		/* Answered once the request is complete, which keeps the
+		 * connection alive. */
+		return MHD_YES;
+	}
+	switch (match(method, url, &q->r, repo, q->arg, allow, sizeof(allow))) {
+	case MATCH_NONE:
+		return send_text(conn, q, 404, "no such route: %s %s", method, url);
+	case MATCH_BAD_ID:
+		return send_text(conn, q, 400, "a repository or object id is 64 lowercase hex "
+					       "digits");
+	case MATCH_METHOD: {
+		srv_reply r = {.header_name = MHD_HTTP_HEADER_ALLOW};
+		snprintf(r.header_value, sizeof(r.header_value), "%s", allow);
+		srv_reply_text(&r, 405, "method %s is not allowed here", method);
+		return send_reply(conn, q, &r);
+	}
+	}
+	q->route = q->r->id;
+
+	const char *token = bearer(conn);
+	if (!token)
+		return send_text(conn, q, 401, "an Authorization: Bearer token is needed");
+	int ok = srv_auth_check(s->auth, token, &tok);
+	if (ok < 0)
+		return send_text(conn, q, 500, "%s", cairn_error_last());
+	if (!ok)
+		return send_text(conn, q, 401, "the token is not valid");
+	if (strcmp(tok.repo, repo) != 0)
+		return send_text(conn, q, 403, "the token is for another repository");
+	if (tok.scope < q->r->scope)
+		return send_text(conn, q, 403, "the token's scope %s does not allow %s (needs %s)",
+				 srv_scope_name(tok.scope), srv_route_name(q->route),
+				 srv_scope_name(q->r->scope));
+
+	unsigned retry_after = 0;
+	if (!srv_limiter_take(s->limiter, tok.id, srv_now(), &retry_after)) {
+		srv_reply r = {.header_name = MHD_HTTP_HEADER_RETRY_AFTER};
+		atomic_fetch_add(&s->metrics.rate_limited, 1);
+		snprintf(r.header_value, sizeof(r.header_value), "%u", retry_after);
+		srv_reply_text(&r, 429, "too many requests for this token: retry in %u s",
+			       retry_after);
+		return send_reply(conn, q, &r);
+	}
+
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno || end == cl || *end)
+			return send_text(conn, q, 400, "bad Content-Length");
+		if (n > CAIRN_WIRE_BODY_MAX)
+			return send_text(conn, q, 400, "body of %llu bytes is larger than the limit "
+						       "of %d bytes",
+					 n, CAIRN_WIRE_BODY_MAX);
+	}
+	if (srv_repos_get(s->repos, repo, &q->repo))
+		return send_text(conn, q, 500, "%s", cairn_error_last());
+	return MHD_YES;
+}
+
+static enum MHD_Result finish(srv *s, struct MHD_Connection *conn, request *q)
+{
+	if (q->route == SRV_ROUTE_HEALTHZ)
+		return healthz(s, conn, q);
+	if (q->route == SRV_ROUTE_METRICS)
+		return metrics(s, conn, q);
+	if (q->too_large)
+		return send_text(conn, q, 400, "body larger than the limit of %d bytes",
+				 CAIRN_WIRE_BODY_MAX);
+	srv_call c = {
+		.s = s,
+		.repo = q->repo,
+		.arg = q->r->has_arg ? q->arg : NULL,
+		.body = q->body.data,
+		.len = q->body.len,
+		.if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_IF_NONE_MATCH),
+	};
+	srv_reply r = {0};
+	cairn_error_clear();
+	q->r->fn(&c, &r);
+	if (!r.status)
+		srv_reply_text(&r, 500, "internal error");
+	/* Failures of the server's own are for its operator to see. */
+	if (r.status >= 500)
+		fprintf(stderr, "cairn-server: %s: %u %.*s", srv_route_name(q->route), r.status,
+			(int)r.len, r.body ? (char *)r.body : "\n");
+	cairn_buf_free(&q->body);
+	return send_reply(conn, q, &r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	srv *s = cls;
+	request *q = *con_cls;
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return MHD_NO;
+		q->start = srv_now();
+		*con_cls = q;
+		atomic_fetch_add(&s->metrics.in_flight, 1);
+		return begin(s, conn, q, url, method);
+	}
+	if (*upload_data_size) {
+		if (!q->too_large) {
+			if (*upload_data_size > CAIRN_WIRE_BODY_MAX - q->body.len) {
+				q->too_large = 1;
+				cairn_buf_free(&q->body);
+			} else if (cairn_buf_append(&q->body, upload_data, *upload_data_size)) {
+				return MHD_NO;
+			}
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return finish(s, conn, q);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	srv *s = cls;
+	request *q = *con_cls;
+	if (!q)
+		return;
+	srv_metrics_request(&s->metrics, q->route, q->status, srv_now() - q->start);
+	atomic_fetch_sub(&s->metrics.in_flight, 1);
+	cairn_buf_free(&q->body);
+	free(q);
+	*con_cls = NULL;
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+	fputs("cairn-server: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* ---- the daemon ---- */
+
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "rb");
+	cairn_buf b = CAIRN_BUF_INIT;
+	char chunk[4096];
+	size_t n;
+	if (!f)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open %s", path);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (b.len + n > (1u << 20) || cairn_buf_append(&b, chunk, n)) {
+			fclose(f);
+			cairn_buf_free(&b);
+			return cairn_error_set(CAIRN_EINVAL, "%s is too large", path);
+		}
+	int bad = ferror(f);
+	fclose(f);
+	if (bad || cairn_buf_append_u8(&b, 0)) {
+		cairn_buf_free(&b);
+		return cairn_error_set(CAIRN_EIO, "cannot read %s", path);
+	}
+	*out = (char *)cairn_buf_detach(&b, NULL);
+	return 0;
+}
+
+/* HOST:PORT, [V6]:PORT or :PORT (all addresses). */
+static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || !colon[1])
+		return cairn_error_set(CAIRN_EINVAL, "--listen %s: expected HOST:PORT", listen);
+	size_t hl = (size_t)(colon - listen);
+	const char *h = listen;
+	if (hl >= 2 && listen[0] == '[' && listen[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return cairn_error_set(CAIRN_EINVAL, "--listen %s: host too long", listen);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res;
+	int e = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &res);
+	if (e)
+		return cairn_error_set(CAIRN_EINVAL, "--listen %s: %s", listen, gai_strerror(e));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int srv_http_start(srv *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char *cert = NULL, *key = NULL;
+	int rc;
+	if ((rc = resolve(s->opt.listen, &ss, &sslen)))
+		return rc;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	int tls = s->opt.tls_cert || s->opt.tls_key;
+	if (tls) {
+		if (!s->opt.tls_cert || !s->opt.tls_key)
+			return cairn_error_set(CAIRN_EINVAL,
+					       "--tls-cert and --tls-key go together");
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return cairn_error_set(CAIRN_ERROR,
+					       "this libmicrohttpd was built without TLS");
+		if ((rc = read_file(s->opt.tls_cert, &cert)) ||
+		    (rc = read_file(s->opt.tls_key, &key)))
+			goto out;
+		flags |= MHD_USE_TLS;
+	}
+	struct MHD_OptionItem tls_opts[] = {
+		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	struct MHD_Daemon *d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, s->opt.threads, MHD_OPTION_CONNECTION_TIMEOUT,
+		s->opt.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+		MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, tls_opts,
+		MHD_OPTION_END);
+	if (!d) {
+		rc = cairn_error_set(CAIRN_EIO, "cannot listen on %s%s", s->opt.listen,
+				     tls ? " (check the certificate and key)" : "");
+		goto out;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	unsigned port = info ? info->port : 0;
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+		snprintf(s->bound, sizeof(s->bound), "%s://[%s]:%u", tls ? "https" : "http", host,
+			 port);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+		snprintf(s->bound, sizeof(s->bound), "%s://%s:%u", tls ? "https" : "http", host,
+			 port);
+	}
+	s->daemon = d;
+out:
+	free(cert);
+	if (key) {
+		sodium_memzero(key, strlen(key));
+		free(key);
+	}
+	return rc;
+}
+
+void srv_http_stop(srv *s, unsigned grace_s)
+{
+	struct MHD_Daemon *d = s->daemon;
+	if (!d)
+		return;
+	atomic_store(&s->stopping, 1);
+	MHD_socket fd = MHD_quiesce_daemon(d);
+	double until = srv_now() + grace_s;
+	while (atomic_load(&s->metrics.in_flight) > 0 && srv_now() < until)
+		usleep(20000);
+	MHD_stop_daemon(d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	s->daemon = NULL;
+}

@@ -1,0 +1,714 @@
+/* The repositories the server holds, each under DIR/repos/<id>/:
+ *
+ *   index/shard-XX.db   the fingerprint index (lib's SQLite backend)
+ *   catalog.db          the snapshot catalogue
+ *
+ * plus, in memory, a Bloom filter of every fingerprint in the shards. It
+ * is built by scanning the shards when the repository is opened, grows
+ * (by another scan) when it holds more than it was sized for, and answers
+ * lookups of absent fingerprints without touching the shards. Its ETag is
+ * a random epoch, new with each filter, and a version that counts the
+ * registrations that changed it. */
+#include "server.h"
+
+#include "cairn/bloom.h"
+#include "cairn/errors.h"
+#include "util/hex.h"
+#include "util/json.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Filters are sized for a quarter more than the fingerprints they start
+ * with, and for this many at least. */
+#define BLOOM_MIN_CAPACITY 65536
+
+struct srv_repo {
+	char id[SRV_REPO_HEX + 1];
+	char *dir;
+	char *index_dir;
+	unsigned nshards;
+	cairn_index *ix;
+
+	pthread_rwlock_t bloom_lock;
+	cairn_bloom *bloom;
+	uint64_t epoch, version;
+	/* While the filter is rebuilt, registrations are also kept here. */
+	int rebuilding;
+	cairn_buf pending;
+	pthread_mutex_t grow_lock;
+
+	pthread_mutex_t catalog_lock;
+	sqlite3 *catalog;
+	char *catalog_path;
+};
+
+struct srv_repos {
+	char *data_dir;
+	unsigned nshards;
+	pthread_mutex_t lock;
+	srv_repo **list;
+	size_t n, cap;
+};
+
+static int mkdir_one(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create %s", path);
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* An existing index keeps the shard count it was made with. */
+static unsigned existing_shards(const char *index_dir)
+{
+	char path[4096];
+	unsigned n = 0;
+	while (n < 256) {
+		snprintf(path, sizeof(path), "%s/shard-%02x.db", index_dir, n);
+		if (!file_exists(path))
+			break;
+		n++;
+	}
+	return (n && !(n & (n - 1))) ? n : 0;
+}
+
+/* ---- the Bloom filter ---- */
+
+/* Reads every fingerprint of the shards: count them (add == NULL) or add
+ * them to a filter. Uses connections of its own, read-only. */
+static int scan_shards(srv_repo *r, cairn_bloom *add, uint64_t *count_out)
+{
+	char path[4096];
+	uint64_t count = 0;
+	for (unsigned k = 0; k < r->nshards; k++) {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+		int rc = 0, s;
+		snprintf(path, sizeof(path), "%s/shard-%02x.db", r->index_dir, k);
+		s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+		if (s == SQLITE_OK) {
+			sqlite3_busy_timeout(db, 10000);
+			s = sqlite3_prepare_v2(db,
+					       add ? "SELECT fp FROM blobs" : "SELECT count(*) FROM blobs",
+					       -1, &st, NULL);
+		}
+		while (s == SQLITE_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+			if (!add) {
+				count += (uint64_t)sqlite3_column_int64(st, 0);
+			} else if (sqlite3_column_bytes(st, 0) == 32) {
+				cairn_bloom_add(add, sqlite3_column_blob(st, 0));
+				count++;
+			}
+			s = SQLITE_OK;
+		}
+		if (s != SQLITE_DONE)
+			rc = cairn_error_set(CAIRN_EIO, "%s: cannot read fingerprints: %s", path,
+					     db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
+		sqlite3_finalize(st);
+		sqlite3_close_v2(db);
+		if (rc)
+			return rc;
+	}
+	*count_out = count;
+	return 0;
+}
+
+static uint64_t capacity_for(uint64_t n)
+{
+	uint64_t c = n + n / 4;
+	return c < BLOOM_MIN_CAPACITY ? BLOOM_MIN_CAPACITY : c;
+}
+
+static int build_bloom(srv_repo *r, uint64_t expected, cairn_bloom **out)
+{
+	uint64_t n;
+	int rc = cairn_bloom_new(out, capacity_for(expected));
+	if (rc)
+		return rc;
+	if ((rc = scan_shards(r, *out, &n))) {
+		cairn_bloom_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static uint64_t new_epoch(void)
+{
+	uint64_t e;
+	randombytes_buf(&e, sizeof(e));
+	return e;
+}
+
+/* Replaces a filter that holds more than it was sized for. */
+static int grow_bloom(srv_repo *r)
+{
+	cairn_bloom *fresh = NULL;
+	int rc = 0;
+	pthread_mutex_lock(&r->grow_lock);
+	pthread_rwlock_wrlock(&r->bloom_lock);
+	uint64_t items = cairn_bloom_items(r->bloom);
+	int needed = items > cairn_bloom_capacity(r->bloom);
+	if (needed) {
+		r->rebuilding = 1;
+		cairn_buf_clear(&r->pending);
+	}
+	pthread_rwlock_unlock(&r->bloom_lock);
+	if (!needed)
+		goto out;
+
+	rc = build_bloom(r, items + items / 4, &fresh);
+
+	pthread_rwlock_wrlock(&r->bloom_lock);
+	if (!rc) {
+		for (size_t off = 0; off + 32 <= r->pending.len; off += 32)
+			cairn_bloom_add(fresh, r->pending.data + off);
+		cairn_bloom_free(r->bloom);
+		r->bloom = fresh;
+		r->epoch = new_epoch();
+		r->version = 0;
+	}
+	r->rebuilding = 0;
+	cairn_buf_free(&r->pending);
+	pthread_rwlock_unlock(&r->bloom_lock);
+out:
+	pthread_mutex_unlock(&r->grow_lock);
+	return rc;
+}
+
+/* ---- the catalogue ---- */
+
+static int catalog_fail(srv_repo *r, const char *what)
+{
+	return cairn_error_set(CAIRN_EIO, "%s: %s: %s", r->catalog_path, what,
+			       sqlite3_errmsg(r->catalog));
+}
+
+static int catalog_open(srv_repo *r)
+{
+	if (sqlite3_open_v2(r->catalog_path, &r->catalog,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		return r->catalog ? catalog_fail(r, "cannot open")
+				  : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	sqlite3_busy_timeout(r->catalog, 10000);
+	if (sqlite3_exec(r->catalog,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "CREATE TABLE IF NOT EXISTS snapshots (id BLOB PRIMARY KEY,"
+			 " added INTEGER NOT NULL) WITHOUT ROWID",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return catalog_fail(r, "cannot set up");
+	return 0;
+}
+
+/* ---- repositories ---- */
+
+static void repo_free(srv_repo *r)
+{
+	if (!r)
+		return;
+	cairn_index_free(r->ix);
+	cairn_bloom_free(r->bloom);
+	cairn_buf_free(&r->pending);
+	sqlite3_close_v2(r->catalog);
+	pthread_rwlock_destroy(&r->bloom_lock);
+	pthread_mutex_destroy(&r->grow_lock);
+	pthread_mutex_destroy(&r->catalog_lock);
+	free(r->dir);
+	free(r->index_dir);
+	free(r->catalog_path);
+	free(r);
+}
+
+static int repo_open(srv_repos *rs, const char *id, srv_repo **out)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	uint64_t count = 0;
+	int rc;
+	*out = NULL;
+	srv_repo *r = calloc(1, sizeof(*r));
+	if (!r)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	pthread_rwlock_init(&r->bloom_lock, NULL);
+	pthread_mutex_init(&r->grow_lock, NULL);
+	pthread_mutex_init(&r->catalog_lock, NULL);
+	memcpy(r->id, id, sizeof(r->id));
+	if ((rc = cairn_buf_printf(&b, "%s/repos/%s", rs->data_dir, id)))
+		goto out;
+	r->dir = (char *)cairn_buf_detach(&b, NULL);
+	if ((rc = cairn_buf_printf(&b, "%s/index", r->dir)))
+		goto out;
+	r->index_dir = (char *)cairn_buf_detach(&b, NULL);
+	if ((rc = cairn_buf_printf(&b, "%s/catalog.db", r->dir)))
+		goto out;
+	r->catalog_path = (char *)cairn_buf_detach(&b, NULL);
+	if ((rc = mkdir_one(r->dir)))
+		goto out;
+	r->nshards = existing_shards(r->index_dir);
+	if (!r->nshards)
+		r->nshards = rs->nshards;
+	if ((rc = cairn_index_sqlite_open(&r->ix, r->index_dir, r->nshards)))
+		goto out;
+	if ((rc = catalog_open(r)))
+		goto out;
+	if ((rc = scan_shards(r, NULL, &count)) || (rc = build_bloom(r, count, &r->bloom)))
+		goto out;
+	r->epoch = new_epoch();
+	*out = r;
+	return 0;
+out:
+	cairn_buf_free(&b);
+	cairn_error_prefix(rc, "repository %.16s", id);
+	repo_free(r);
+	return rc;
+}
+
+static int add_repo(srv_repos *rs, const char *id, srv_repo **out)
+{
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? 2 * rs->cap : 8;
+		srv_repo **l = realloc(rs->list, cap * sizeof(*l));
+		if (!l)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		rs->list = l;
+		rs->cap = cap;
+	}
+	int rc = repo_open(rs, id, out);
+	if (!rc)
+		rs->list[rs->n++] = *out;
+	return rc;
+}
+
+int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc;
+	*out = NULL;
+	srv_repos *rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	pthread_mutex_init(&rs->lock, NULL);
+	rs->nshards = nshards;
+	if (!(rs->data_dir = strdup(data_dir))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = mkdir_one(data_dir)) || (rc = cairn_buf_printf(&b, "%s/repos", data_dir)) ||
+	    (rc = mkdir_one((const char *)b.data)))
+		goto out;
+	DIR *d = opendir((const char *)b.data);
+	if (!d) {
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s", (const char *)b.data);
+		goto out;
+	}
+	struct dirent *de;
+	while (!rc && (de = readdir(d)) != NULL) {
+		srv_repo *r;
+		if (srv_repo_id_valid(de->d_name))
+			rc = add_repo(rs, de->d_name, &r);
+	}
+	closedir(d);
+	if (rc)
+		goto out;
+	cairn_buf_free(&b);
+	*out = rs;
+	return 0;
+out:
+	cairn_buf_free(&b);
+	srv_repos_free(rs);
+	return rc;
+}
+
+void srv_repos_free(srv_repos *rs)
+{
+	if (!rs)
+		return;
+	for (size_t i = 0; i < rs->n; i++)
+		repo_free(rs->list[i]);
+	free(rs->list);
+	free(rs->data_dir);
+	pthread_mutex_destroy(&rs->lock);
+	free(rs);
+}
+
+int srv_repos_get(srv_repos *rs, const char *id, srv_repo **out)
+{
+	int rc = 0;
+	*out = NULL;
+	pthread_mutex_lock(&rs->lock);
+	for (size_t i = 0; i < rs->n; i++)
+		if (strcmp(rs->list[i]->id, id) == 0) {
+			*out = rs->list[i];
+			break;
+		}
+	/* Opening a new repository is rare; holding the lock keeps two
+	 * requests from creating it twice. */
+	if (!*out)
+		rc = add_repo(rs, id, out);
+	pthread_mutex_unlock(&rs->lock);
+	return rc;
+}
+
+/* ---- the operations ---- */
+
+int srv_repo_lookup(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
+		    uint8_t *found, size_t *asked_out)
+{
+	size_t *ask = malloc((n ? n : 1) * sizeof(*ask));
+	uint8_t(*sub)[32] = malloc((n ? n : 1) * 32);
+	cairn_index_entry *sub_out = malloc((n ? n : 1) * sizeof(*sub_out));
+	uint8_t *sub_found = malloc(n ? n : 1);
+	size_t m = 0;
+	int rc = 0;
+	*asked_out = 0;
+	if (!ask || !sub || !sub_out || !sub_found) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	memset(found, 0, n);
+	pthread_rwlock_rdlock(&r->bloom_lock);
+	for (size_t i = 0; i < n; i++)
+		if (cairn_bloom_has(r->bloom, fps[i])) {
+			ask[m] = i;
+			memcpy(sub[m++], fps[i], 32);
+		}
+	pthread_rwlock_unlock(&r->bloom_lock);
+	*asked_out = m;
+	if (m && (rc = r->ix->ops->lookup(r->ix, (const uint8_t(*)[32])sub, m, sub_out, sub_found)))
+		goto out;
+	for (size_t k = 0; k < m; k++) {
+		found[ask[k]] = sub_found[k];
+		if (sub_found[k])
+			out[ask[k]] = sub_out[k];
+	}
+out:
+	free(ask);
+	free(sub);
+	free(sub_out);
+	free(sub_found);
+	return rc;
+}
+
+int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n)
+{
+	int rc = r->ix->ops->insert(r->ix, entries, n);
+	if (rc)
+		return rc;
+	int changed = 0, grow;
+	pthread_rwlock_wrlock(&r->bloom_lock);
+	for (size_t i = 0; i < n; i++) {
+		changed |= cairn_bloom_add(r->bloom, entries[i].fp);
+		if (r->rebuilding && (rc = cairn_buf_append(&r->pending, entries[i].fp, 32)))
+			break;
+	}
+	if (changed)
+		r->version++;
+	grow = cairn_bloom_items(r->bloom) > cairn_bloom_capacity(r->bloom) && !r->rebuilding;
+	pthread_rwlock_unlock(&r->bloom_lock);
+	if (!rc && grow)
+		rc = grow_bloom(r);
+	return rc;
+}
+
+int srv_repo_bloom(srv_repo *r, char etag[48], cairn_buf *out)
+{
+	int rc = 0;
+	pthread_rwlock_rdlock(&r->bloom_lock);
+	snprintf(etag, 48, "\"%016llx-%llu\"", (unsigned long long)r->epoch,
+		 (unsigned long long)r->version);
+	if (out)
+		rc = cairn_bloom_serialize(r->bloom, out);
+	pthread_rwlock_unlock(&r->bloom_lock);
+	return rc;
+}
+
+int srv_repo_object_known(srv_repo *r, const uint8_t id[32], int *known)
+{
+	return r->ix->ops->object_known(r->ix, id, known);
+}
+
+int srv_repo_object_add(srv_repo *r, const uint8_t id[32])
+{
+	return r->ix->ops->object_add(r->ix, id);
+}
+
+int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	pthread_mutex_lock(&r->catalog_lock);
+	if (sqlite3_exec(r->catalog, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = catalog_fail(r, "cannot begin");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(r->catalog,
+			       "INSERT OR IGNORE INTO snapshots (id, added) VALUES (?1, ?2)", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = catalog_fail(r, "cannot prepare");
+		goto out;
+	}
+	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_bind_blob(st, 1, ids + 32 * i, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = catalog_fail(r, "cannot add a snapshot");
+		sqlite3_reset(st);
+	}
+	if (!rc && sqlite3_exec(r->catalog, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = catalog_fail(r, "cannot commit");
+out:
+	if (rc && !sqlite3_get_autocommit(r->catalog))
+		sqlite3_exec(r->catalog, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->catalog_lock);
+	return rc;
+}
+
+int srv_repo_snapshot_list(srv_repo *r, cairn_buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0, s;
+	pthread_mutex_lock(&r->catalog_lock);
+	if (sqlite3_prepare_v2(r->catalog, "SELECT id FROM snapshots ORDER BY added, id", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = catalog_fail(r, "cannot prepare");
+		goto out;
+	}
+	while ((s = sqlite3_step(st)) == SQLITE_ROW)
+		if (sqlite3_column_bytes(st, 0) == 32 &&
+		    (rc = cairn_buf_append(out, sqlite3_column_blob(st, 0), 32)))
+			goto out;
+	if (s != SQLITE_DONE)
+		rc = catalog_fail(r, "cannot list snapshots");
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->catalog_lock);
+	return rc;
+}
+
+int srv_repo_snapshot_remove(srv_repo *r, const uint8_t id[32])
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	pthread_mutex_lock(&r->catalog_lock);
+	if (sqlite3_prepare_v2(r->catalog, "DELETE FROM snapshots WHERE id = ?1", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		rc = catalog_fail(r, "cannot prepare");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = catalog_fail(r, "cannot remove a snapshot");
+	else
+		rc = sqlite3_changes(r->catalog) > 0;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->catalog_lock);
+	return rc;
+}
+
+static int catalog_count(srv_repo *r, uint64_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	pthread_mutex_lock(&r->catalog_lock);
+	if (sqlite3_prepare_v2(r->catalog, "SELECT count(*) FROM snapshots", -1, &st, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		rc = catalog_fail(r, "cannot count snapshots");
+	else
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&r->catalog_lock);
+	return rc;
+}
+
+int srv_repo_stats(srv_repo *r, cairn_buf *json)
+{
+	uint64_t fps = 0, snaps = 0;
+	int rc;
+	if ((rc = r->ix->ops->count(r->ix, &fps)) || (rc = catalog_count(r, &snaps)))
+		return rc;
+	pthread_rwlock_rdlock(&r->bloom_lock);
+	uint64_t items = cairn_bloom_items(r->bloom), cap = cairn_bloom_capacity(r->bloom);
+	uint64_t bytes = cairn_bloom_size(r->bloom);
+	double fp_now = cairn_bloom_fp_rate(r->bloom, items);
+	double fp_design = cairn_bloom_fp_rate(r->bloom, cap);
+	pthread_rwlock_unlock(&r->bloom_lock);
+	return cairn_buf_printf(json,
+				"{\"repository\":\"%s\",\"fingerprints\":%llu,\"snapshots\":%llu,"
+				"\"shards\":%u,\"bloom\":{\"bytes\":%llu,\"items\":%llu,"
+				"\"capacity\":%llu,\"expected_fp_rate\":%.6g,"
+				"\"design_fp_rate\":%.6g}}\n",
+				r->id, (unsigned long long)fps, (unsigned long long)snaps, r->nshards,
+				(unsigned long long)bytes, (unsigned long long)items,
+				(unsigned long long)cap, fp_now, fp_design);
+}
+
+int srv_repo_clear(srv_repo *r)
+{
+	cairn_bloom *fresh;
+	int rc = cairn_bloom_new(&fresh, BLOOM_MIN_CAPACITY);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&r->grow_lock);
+	rc = r->ix->ops->clear(r->ix);
+	pthread_rwlock_wrlock(&r->bloom_lock);
+	if (!rc) {
+		cairn_bloom_free(r->bloom);
+		r->bloom = fresh;
+		fresh = NULL;
+		r->epoch = new_epoch();
+		r->version = 0;
+	}
+	pthread_rwlock_unlock(&r->bloom_lock);
+	pthread_mutex_unlock(&r->grow_lock);
+	cairn_bloom_free(fresh);
+	return rc;
+}
+
+static int file_size(const char *path, uint64_t *size)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int srv_repos_metrics(srv_repos *rs, cairn_buf *out)
+{
+	char path[4096];
+	int rc = cairn_buf_printf(out, "# HELP cairn_shard_bytes Size of an index shard on disk "
+				       "(database and write-ahead log).\n"
+				       "# TYPE cairn_shard_bytes gauge\n");
+	pthread_mutex_lock(&rs->lock);
+	for (size_t i = 0; !rc && i < rs->n; i++) {
+		srv_repo *r = rs->list[i];
+		for (unsigned k = 0; !rc && k < r->nshards; k++) {
+			uint64_t db = 0, wal = 0;
+			snprintf(path, sizeof(path), "%s/shard-%02x.db", r->index_dir, k);
+			file_size(path, &db);
+			snprintf(path, sizeof(path), "%s/shard-%02x.db-wal", r->index_dir, k);
+			file_size(path, &wal);
+			rc = cairn_buf_printf(out,
+					      "cairn_shard_bytes{repo=\"%s\",shard=\"%02x\"} %llu\n",
+					      r->id, k, (unsigned long long)(db + wal));
+		}
+	}
+	if (!rc)
+		rc = cairn_buf_printf(out,
+				      "# HELP cairn_bloom_items Fingerprints in a repository's "
+				      "Bloom filter.\n# TYPE cairn_bloom_items gauge\n"
+				      "# HELP cairn_bloom_bytes Size of a repository's Bloom filter.\n"
+				      "# TYPE cairn_bloom_bytes gauge\n"
+				      "# HELP cairn_bloom_expected_fp_ratio False-positive rate "
+				      "expected of the filter as full as it is.\n"
+				      "# TYPE cairn_bloom_expected_fp_ratio gauge\n");
+	for (size_t i = 0; !rc && i < rs->n; i++) {
+		srv_repo *r = rs->list[i];
+		pthread_rwlock_rdlock(&r->bloom_lock);
+		uint64_t items = cairn_bloom_items(r->bloom), bytes = cairn_bloom_size(r->bloom);
+		double fp = cairn_bloom_fp_rate(r->bloom, items);
+		pthread_rwlock_unlock(&r->bloom_lock);
+		rc = cairn_buf_printf(out,
+				      "cairn_bloom_items{repo=\"%s\"} %llu\n"
+				      "cairn_bloom_bytes{repo=\"%s\"} %llu\n"
+				      "cairn_bloom_expected_fp_ratio{repo=\"%s\"} %.6g\n",
+				      r->id, (unsigned long long)items, r->id,
+				      (unsigned long long)bytes, r->id, fp);
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return rc;
+}
+
+/* ---- check ---- */
+
+static int check_db(const char *path, FILE *f)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	cairn_buf msg = CAIRN_BUF_INIT;
+	int ok = 0, s;
+	s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (s == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 10000);
+		s = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
+	}
+	while (s == SQLITE_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(st, 0);
+		if (line && strcmp(line, "ok") == 0 && msg.len == 0)
+			ok = 1;
+		else
+			cairn_buf_printf(&msg, "%s%s", msg.len ? "; " : "", line ? line : "?");
+		s = SQLITE_OK;
+	}
+	if (s != SQLITE_DONE) {
+		ok = 0;
+		cairn_buf_printf(&msg, "%s%s", msg.len ? "; " : "",
+				 db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
+	}
+	if (msg.len)
+		ok = 0;
+	if (ok)
+		fprintf(f, "ok    %s\n", path);
+	else
+		fprintf(f, "FAIL  %s: %s\n", path, msg.len ? (const char *)msg.data : "no result");
+	sqlite3_finalize(st);
+	sqlite3_close_v2(db);
+	cairn_buf_free(&msg);
+	return ok;
+}
+
+int srv_check_data(const char *data_dir, FILE *f)
+{
+	char path[4352];
+	int all_ok = 1, checked = 0;
+	snprintf(path, sizeof(path), "%s/tokens.db", data_dir);
+	if (file_exists(path)) {
+		all_ok &= check_db(path, f);
+		checked++;
+	}
+	snprintf(path, sizeof(path), "%s/repos", data_dir);
+	DIR *d = opendir(path);
+	if (!d && errno != ENOENT)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s", path);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		if (!srv_repo_id_valid(de->d_name))
+			continue;
+		char idx[4096];
+		snprintf(idx, sizeof(idx), "%s/repos/%s/index", data_dir, de->d_name);
+		for (unsigned k = 0; k < 256; k++) {
+			snprintf(path, sizeof(path), "%s/shard-%02x.db", idx, k);
+			if (!file_exists(path))
+				break;
+			all_ok &= check_db(path, f);
+			checked++;
+		}
+		snprintf(path, sizeof(path), "%s/repos/%s/catalog.db", data_dir, de->d_name);
+		if (file_exists(path)) {
+			all_ok &= check_db(path, f);
+			checked++;
+		}
+	}
+	if (d)
+		closedir(d);
+	if (!checked)
+		return cairn_error_set(CAIRN_ENOTFOUND, "no databases under %s", data_dir);
+	return all_ok ? 0 : cairn_error_set(CAIRN_ECORRUPT, "a database under %s is damaged",
+					    data_dir);
+}

@@ -1,0 +1,179 @@
+/* The API's handlers. Authentication, scope, rate and size limits are
+ * checked before these run (http.c); bodies are validated here, and a
+ * malformed one gets 400 with the reason. */
+#include "server.h"
+
+#include "cairn/errors.h"
+#include "cairn/sys/index_wire.h"
+#include "util/hex.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int failed(srv_reply *r)
+{
+	return srv_reply_text(r, 500, "%s", cairn_error_last());
+}
+
+int srv_route_lookup(srv_call *c, srv_reply *r)
+{
+	cairn_buf out = CAIRN_BUF_INIT;
+	cairn_index_entry *entries = NULL;
+	uint8_t *found = NULL;
+	size_t asked = 0;
+	if (c->len % CAIRN_WIRE_FP_SIZE != 0)
+		return srv_reply_text(r, 400,
+				      "body of %zu bytes is not a whole number of %d-byte "
+				      "fingerprints",
+				      c->len, CAIRN_WIRE_FP_SIZE);
+	size_t n = c->len / CAIRN_WIRE_FP_SIZE;
+	entries = malloc((n ? n : 1) * sizeof(*entries));
+	found = malloc(n ? n : 1);
+	if (!entries || !found) {
+		srv_reply_text(r, 500, "out of memory");
+		goto out;
+	}
+	if (srv_repo_lookup(c->repo, (const uint8_t(*)[32])c->body, n, entries, found, &asked) ||
+	    cairn_wire_answers_encode(&out, entries, found, n)) {
+		failed(r);
+		goto out;
+	}
+	size_t hits = 0;
+	for (size_t i = 0; i < n; i++)
+		hits += found[i];
+	atomic_fetch_add(&c->s->metrics.lookups, n);
+	atomic_fetch_add(&c->s->metrics.lookups_found, hits);
+	atomic_fetch_add(&c->s->metrics.lookups_shard, asked);
+	srv_reply_buf(r, 200, "application/octet-stream", &out);
+out:
+	cairn_buf_free(&out);
+	free(entries);
+	free(found);
+	return 0;
+}
+
+int srv_route_register(srv_call *c, srv_reply *r)
+{
+	size_t n = c->len / CAIRN_WIRE_ENTRY_SIZE;
+	cairn_index_entry *entries = malloc((n ? n : 1) * sizeof(*entries));
+	if (!entries)
+		return srv_reply_text(r, 500, "out of memory");
+	if (cairn_wire_entries_decode(c->body, c->len, entries, &n)) {
+		srv_reply_text(r, 400, "%s", cairn_error_last());
+	} else if (srv_repo_register(c->repo, entries, n)) {
+		failed(r);
+	} else {
+		atomic_fetch_add(&c->s->metrics.registrations, n);
+		srv_reply_text(r, 200, "{\"registered\":%zu}", n);
+		r->content_type = "application/json";
+	}
+	free(entries);
+	return 0;
+}
+
+int srv_route_bloom(srv_call *c, srv_reply *r)
+{
+	char etag[48];
+	cairn_buf out = CAIRN_BUF_INIT;
+	if (srv_repo_bloom(c->repo, etag, NULL))
+		return failed(r);
+	r->header_name = "ETag";
+	snprintf(r->header_value, sizeof(r->header_value), "%s", etag);
+	if (c->if_none_match && strcmp(c->if_none_match, etag) == 0) {
+		atomic_fetch_add(&c->s->metrics.bloom_not_modified, 1);
+		r->status = 304;
+		return 0;
+	}
+	/* The filter may have changed since: send the ETag that matches. */
+	if (srv_repo_bloom(c->repo, etag, &out)) {
+		cairn_buf_free(&out);
+		return failed(r);
+	}
+	snprintf(r->header_value, sizeof(r->header_value), "%s", etag);
+	atomic_fetch_add(&c->s->metrics.bloom_downloads, 1);
+	return srv_reply_buf(r, 200, "application/octet-stream", &out);
+}
+
+int srv_route_snapshots_list(srv_call *c, srv_reply *r)
+{
+	cairn_buf out = CAIRN_BUF_INIT;
+	if (srv_repo_snapshot_list(c->repo, &out)) {
+		cairn_buf_free(&out);
+		return failed(r);
+	}
+	return srv_reply_buf(r, 200, "application/octet-stream", &out);
+}
+
+int srv_route_snapshots_add(srv_call *c, srv_reply *r)
+{
+	if (c->len == 0 || c->len % 32 != 0)
+		return srv_reply_text(r, 400,
+				      "body of %zu bytes is not one or more 32-byte snapshot ids",
+				      c->len);
+	if (srv_repo_snapshot_add(c->repo, c->body, c->len / 32))
+		return failed(r);
+	r->status = 204;
+	return 0;
+}
+
+static int parse_arg(srv_call *c, uint8_t id[32])
+{
+	return cairn_hex_decode(id, 32, c->arg);
+}
+
+int srv_route_snapshot_delete(srv_call *c, srv_reply *r)
+{
+	uint8_t id[32];
+	if (parse_arg(c, id))
+		return srv_reply_text(r, 400, "bad snapshot id");
+	int rc = srv_repo_snapshot_remove(c->repo, id);
+	if (rc < 0)
+		return failed(r);
+	if (rc == 0)
+		return srv_reply_text(r, 404, "no snapshot %s in the catalogue", c->arg);
+	r->status = 204;
+	return 0;
+}
+
+int srv_route_object_get(srv_call *c, srv_reply *r)
+{
+	uint8_t id[32];
+	int known = 0;
+	if (parse_arg(c, id))
+		return srv_reply_text(r, 400, "bad index object id");
+	if (srv_repo_object_known(c->repo, id, &known))
+		return failed(r);
+	if (!known)
+		return srv_reply_text(r, 404, "index object %s was not imported", c->arg);
+	r->status = 204;
+	return 0;
+}
+
+int srv_route_object_put(srv_call *c, srv_reply *r)
+{
+	uint8_t id[32];
+	if (parse_arg(c, id))
+		return srv_reply_text(r, 400, "bad index object id");
+	if (srv_repo_object_add(c->repo, id))
+		return failed(r);
+	r->status = 204;
+	return 0;
+}
+
+int srv_route_stats(srv_call *c, srv_reply *r)
+{
+	cairn_buf out = CAIRN_BUF_INIT;
+	if (srv_repo_stats(c->repo, &out)) {
+		cairn_buf_free(&out);
+		return failed(r);
+	}
+	return srv_reply_buf(r, 200, "application/json", &out);
+}
+
+int srv_route_index_clear(srv_call *c, srv_reply *r)
+{
+	if (srv_repo_clear(c->repo))
+		return failed(r);
+	r->status = 204;
+	return 0;
+}

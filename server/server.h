@@ -1,0 +1,211 @@
+/* cairn-server: the shared fingerprint index over HTTP.
+ *
+ *   main.c     commands (serve, token, check), options, signals
+ *   http.c     libmicrohttpd glue: requests, bodies, auth, limits, routing
+ *   routes.c   the API's handlers
+ *   repos.c    per-repository state: index shards, Bloom filter, catalogue
+ *   auth.c     tokens (stored as SHA-256 hashes) and the per-token rate limit
+ *   metrics.c  counters and the Prometheus text
+ */
+#ifndef CAIRN_SERVER_H
+#define CAIRN_SERVER_H
+
+#include "cairn/sys/index.h"
+#include "util/buf.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SRV_REPO_HEX 64
+#define SRV_TOKEN_ID_HEX 16
+#define SRV_DEFAULT_SHARDS 16
+
+/* ---- tokens ---- */
+
+enum srv_scope { SRV_SCOPE_NONE = 0, SRV_SCOPE_READ = 1, SRV_SCOPE_APPEND = 2, SRV_SCOPE_ADMIN = 3 };
+
+typedef struct srv_token {
+	char id[SRV_TOKEN_ID_HEX + 1];
+	char repo[SRV_REPO_HEX + 1];
+	int scope;
+} srv_token;
+
+typedef struct srv_auth srv_auth;
+
+/* Opens (creating if asked) DIR/tokens.db. */
+int srv_auth_open(srv_auth **out, const char *data_dir, int create);
+void srv_auth_free(srv_auth *a);
+/* 1 and *out filled if token is a valid, unrevoked token; 0 if not; or an
+ * error code when the database fails. */
+int srv_auth_check(srv_auth *a, const char *token, srv_token *out);
+/* A new token for repo with scope; token_out gets it (NUL-terminated). */
+int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name,
+		    char *token_out, size_t size);
+/* Prints the tokens (of repo, if not NULL) to f. */
+int srv_auth_list(srv_auth *a, const char *repo, FILE *f);
+/* Revokes a token by its id or the token itself; CAIRN_ENOTFOUND if none. */
+int srv_auth_revoke(srv_auth *a, const char *id_or_token);
+const char *srv_scope_name(int scope);
+int srv_scope_parse(const char *s);
+/* 1 if s is a repository id (64 lowercase hex digits). */
+int srv_repo_id_valid(const char *s);
+
+/* A token bucket per token id: rate requests per second, up to burst at
+ * once. rate 0 turns the limit off. */
+typedef struct srv_limiter srv_limiter;
+int srv_limiter_new(srv_limiter **out, double rate, double burst);
+void srv_limiter_free(srv_limiter *l);
+/* 1 if the request may go ahead; 0 with *retry_after_s set if not. */
+int srv_limiter_take(srv_limiter *l, const char *id, double now, unsigned *retry_after_s);
+
+/* ---- repositories ---- */
+
+typedef struct srv_repo srv_repo;
+typedef struct srv_repos srv_repos;
+
+/* Opens every repository already under DIR/repos (building their Bloom
+ * filters); new shards get nshards files. */
+int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards);
+void srv_repos_free(srv_repos *rs);
+/* The repository with this id, opened or created on first use. */
+int srv_repos_get(srv_repos *rs, const char *id, srv_repo **out);
+
+/* Lookup through the server's own filter first; *asked_out counts the
+ * fingerprints that reached the shards. */
+int srv_repo_lookup(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
+		    uint8_t *found, size_t *asked_out);
+int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n);
+/* The current ETag (quoted) of the filter, and, if out is not NULL, the
+ * filter serialised. */
+int srv_repo_bloom(srv_repo *r, char etag[48], cairn_buf *out);
+int srv_repo_object_known(srv_repo *r, const uint8_t id[32], int *known);
+int srv_repo_object_add(srv_repo *r, const uint8_t id[32]);
+int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n);
+int srv_repo_snapshot_list(srv_repo *r, cairn_buf *out);
+/* 1 if removed, 0 if it was not there. */
+int srv_repo_snapshot_remove(srv_repo *r, const uint8_t id[32]);
+int srv_repo_stats(srv_repo *r, cairn_buf *json);
+int srv_repo_clear(srv_repo *r);
+
+/* Appends per-repository gauges (shard sizes, filter state). */
+int srv_repos_metrics(srv_repos *rs, cairn_buf *out);
+
+/* Runs PRAGMA integrity_check on every database under DIR; prints one line
+ * per file to f. 0 if all are ok, CAIRN_ECORRUPT if one is not. */
+int srv_check_data(const char *data_dir, FILE *f);
+
+/* ---- metrics ---- */
+
+enum srv_route {
+	SRV_ROUTE_UNKNOWN,
+	SRV_ROUTE_HEALTHZ,
+	SRV_ROUTE_METRICS,
+	SRV_ROUTE_LOOKUP,
+	SRV_ROUTE_REGISTER,
+	SRV_ROUTE_BLOOM,
+	SRV_ROUTE_SNAPSHOTS_LIST,
+	SRV_ROUTE_SNAPSHOTS_ADD,
+	SRV_ROUTE_SNAPSHOT_DELETE,
+	SRV_ROUTE_OBJECT_GET,
+	SRV_ROUTE_OBJECT_PUT,
+	SRV_ROUTE_STATS,
+	SRV_ROUTE_INDEX_CLEAR,
+	SRV_ROUTE_COUNT,
+};
+
+#define SRV_STATUS_SLOTS 16
+#define SRV_LATENCY_BUCKETS 14
+
+typedef struct srv_metrics {
+	_Atomic uint64_t requests[SRV_ROUTE_COUNT][SRV_STATUS_SLOTS];
+	_Atomic uint64_t latency[SRV_ROUTE_COUNT][SRV_LATENCY_BUCKETS + 1]; /* last: +Inf */
+	_Atomic uint64_t latency_sum_us[SRV_ROUTE_COUNT];
+	_Atomic uint64_t lookups;       /* fingerprints asked about */
+	_Atomic uint64_t lookups_found; /* of those, present */
+	_Atomic uint64_t lookups_shard; /* of those, looked up in the shards */
+	_Atomic uint64_t registrations; /* entries registered */
+	_Atomic uint64_t rate_limited;
+	_Atomic uint64_t bloom_downloads;
+	_Atomic uint64_t bloom_not_modified;
+	_Atomic int in_flight;
+	double started;
+} srv_metrics;
+
+const char *srv_route_name(int route);
+void srv_metrics_request(srv_metrics *m, int route, unsigned status, double seconds);
+int srv_metrics_render(srv_metrics *m, srv_repos *rs, cairn_buf *out);
+
+/* ---- the HTTP server ---- */
+
+typedef struct srv_options {
+	const char *listen;
+	const char *data_dir;
+	unsigned shards;
+	const char *tls_cert;
+	const char *tls_key;
+	unsigned threads;
+	double rate;
+	double burst;
+	unsigned timeout_s;
+} srv_options;
+
+typedef struct srv srv;
+
+struct srv {
+	srv_options opt;
+	srv_repos *repos;
+	srv_auth *auth;
+	srv_limiter *limiter;
+	srv_metrics metrics;
+	atomic_int stopping;
+	void *daemon;
+	char bound[96]; /* "http://HOST:PORT" once listening */
+};
+
+/* Starts listening (the daemon runs on its own threads). */
+int srv_http_start(srv *s);
+/* Stops accepting, lets requests in flight finish (up to grace_s), and
+ * stops. */
+void srv_http_stop(srv *s, unsigned grace_s);
+
+/* A handler's answer: status, content type, body (owned, freed with
+ * free()), and optional extra header. */
+typedef struct srv_reply {
+	unsigned status;
+	const char *content_type;
+	uint8_t *body;
+	size_t len;
+	const char *header_name;
+	char header_value[64];
+} srv_reply;
+
+typedef struct srv_call {
+	srv *s;
+	srv_repo *repo;
+	const char *arg; /* the id after /snapshots/ or /objects/, or NULL */
+	const uint8_t *body;
+	size_t len;
+	const char *if_none_match;
+} srv_call;
+
+/* Text replies ("reason\n"); return 0 so handlers can `return`. */
+int srv_reply_text(srv_reply *r, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int srv_reply_buf(srv_reply *r, unsigned status, const char *content_type, cairn_buf *b);
+
+int srv_route_lookup(srv_call *c, srv_reply *r);
+int srv_route_register(srv_call *c, srv_reply *r);
+int srv_route_bloom(srv_call *c, srv_reply *r);
+int srv_route_snapshots_list(srv_call *c, srv_reply *r);
+int srv_route_snapshots_add(srv_call *c, srv_reply *r);
+int srv_route_snapshot_delete(srv_call *c, srv_reply *r);
+int srv_route_object_get(srv_call *c, srv_reply *r);
+int srv_route_object_put(srv_call *c, srv_reply *r);
+int srv_route_stats(srv_call *c, srv_reply *r);
+int srv_route_index_clear(srv_call *c, srv_reply *r);
+
+double srv_now(void); /* monotonic seconds */
+
+#endif
