@@ -259,7 +259,11 @@ static int repo_open(srv_repos *rs, const char *id, srv_repo **out)
 	r->nshards = existing_shards(r->index_dir);
 	if (!r->nshards)
 		r->nshards = rs->nshards;
-	if ((rc = cairn_index_sqlite_open(&r->ix, r->index_dir, r->nshards)))
+	/* A server lives long and answers many clients: a larger page
+	 * cache per repository, and checkpoints far apart so that batches
+	 * of registrations are not held up by them. */
+	const cairn_index_sqlite_opts tuning = {SRV_CACHE_MIB, SRV_WAL_PAGES};
+	if ((rc = cairn_index_sqlite_open_ex(&r->ix, r->index_dir, r->nshards, &tuning)))
 		goto out;
 	if ((rc = catalog_open(r)))
 		goto out;

@@ -139,6 +139,10 @@ int srv_metrics_render(srv_metrics *m, srv_repos *rs, cairn_buf *out);
 
 /* ---- the HTTP server ---- */
 
+/* SQLite tuning of each repository's shards. */
+#define SRV_CACHE_MIB 256
+#define SRV_WAL_PAGES 10000
+
 typedef struct srv_options {
 	const char *listen;
 	const char *data_dir;

@@ -31,6 +31,7 @@
  * upper levels of each shard's B-tree stay in memory. */
 #define CACHE_TOTAL_KIB (16 * 1024)
 #define CACHE_MIN_KIB 1024
+#define WAL_PAGES_DEFAULT 1000 /* SQLite's own default */
 
 enum {
 	ST_BEGIN,
@@ -94,6 +95,8 @@ typedef struct sqlite_index {
 	unsigned shift; /* shard = fp[0] >> shift */
 	shard *shards;
 	char *dir;
+	uint64_t cache_kib; /* for all shards */
+	unsigned wal_pages;
 } sqlite_index;
 
 static int db_error(const shard *sh, int sqlite_rc, const char *what)
@@ -473,13 +476,14 @@ static int open_shard(sqlite_index *ix, unsigned k)
 	sqlite3_extended_result_codes(sh->db, 1);
 	sqlite3_busy_timeout(sh->db, BUSY_TIMEOUT_MS);
 
-	char pragmas[160];
-	unsigned cache_kib = CACHE_TOTAL_KIB / ix->nshards;
+	char pragmas[200];
+	uint64_t cache_kib = ix->cache_kib / ix->nshards;
 	if (cache_kib < CACHE_MIN_KIB)
 		cache_kib = CACHE_MIN_KIB;
 	snprintf(pragmas, sizeof(pragmas),
-		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%u;",
-		 cache_kib);
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%llu; "
+		 "PRAGMA wal_autocheckpoint=%u;",
+		 (unsigned long long)cache_kib, ix->wal_pages);
 	int rc = run_sql(sh, pragmas, "cannot configure");
 	if (rc)
 		return rc;
@@ -515,6 +519,12 @@ static int open_shard(sqlite_index *ix, unsigned k)
 
 int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards)
 {
+	return cairn_index_sqlite_open_ex(out, dir, nshards, NULL);
+}
+
+int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nshards,
+			       const cairn_index_sqlite_opts *opts)
+{
 	*out = NULL;
 	if (nshards < 1 || nshards > 256 || (nshards & (nshards - 1)))
 		return cairn_error_set(CAIRN_EINVAL,
@@ -531,6 +541,8 @@ int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	ix->base.ops = &sqlite_ops;
 	ix->nshards = nshards;
+	ix->cache_kib = opts && opts->cache_mib ? (uint64_t)opts->cache_mib * 1024 : CACHE_TOTAL_KIB;
+	ix->wal_pages = opts && opts->wal_pages ? opts->wal_pages : WAL_PAGES_DEFAULT;
 	ix->shift = 8;
 	for (unsigned m = nshards; m > 1; m >>= 1)
 		ix->shift--;

@@ -59,6 +59,16 @@ struct cairn_index {
  * (created if missing), WAL mode. */
 int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards);
 
+/* Tuning for a long-lived process serving many clients (the index server);
+ * zeros keep the defaults, sized for a backup client. */
+typedef struct cairn_index_sqlite_opts {
+	unsigned cache_mib; /* page cache for all shards together (default 16) */
+	unsigned wal_pages; /* WAL pages between checkpoints (default 1000) */
+} cairn_index_sqlite_opts;
+
+int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nshards,
+			       const cairn_index_sqlite_opts *opts);
+
 /* The remote backend: a cairn-server at url ("http[s]://HOST:PORT", maybe
  * with a path prefix) holding the index of repository repo_id, reached
  * with the bearer token. Lookups first ask the server's Bloom filter,
