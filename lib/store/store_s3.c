@@ -22,6 +22,7 @@
 #include "util/retry.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -38,10 +39,10 @@
 #define LIST_PAGE_MAX (16u << 20) /* bytes of one listing page */
 #define ERROR_BODY_MAX 16384
 #define OBJECT_MAX ((uint64_t)4 << 30) /* more than any object cairn writes */
-#define TIMEOUT_DEFAULT 60              /* seconds without progress */
+#define TIMEOUT_DEFAULT 60             /* seconds without progress */
 #define CONNECT_TIMEOUT_MAX 15
-#define UPLOAD_BUFFER (1L << 20)
-#define DOWNLOAD_BUFFER (512L << 10)
+#define UPLOAD_BUFFER (256L << 10)
+#define DOWNLOAD_BUFFER (256L << 10)
 #define EXPECT_100_MS 300L
 
 /* SHA-256 of no bytes, the payload hash of requests without a body. */
@@ -50,7 +51,7 @@
 typedef struct s3_store {
 	cairn_store base;
 	cairn_s3_location loc;
-	char *display; /* s3:scheme://host/bucket/prefix, for messages */
+	char *display;  /* s3:scheme://host/bucket/prefix, for messages */
 	char *base_url; /* scheme://host/bucket or scheme://bucket.host */
 	char *sigv4;    /* "aws:amz:REGION:s3" */
 	char *region;
@@ -144,7 +145,8 @@ static const char *reason_bad_prefix(const char *p, size_t n)
 		size_t len = i - start;
 		if (len == 0)
 			return "an empty component in the prefix";
-		if ((len == 1 && p[start] == '.') || (len == 2 && p[start] == '.' && p[start + 1] == '.'))
+		if ((len == 1 && p[start] == '.') ||
+		    (len == 2 && p[start] == '.' && p[start + 1] == '.'))
 			return "'.' or '..' in the prefix";
 		start = i + 1;
 	}
@@ -165,7 +167,7 @@ static int parse_options(cairn_s3_location *loc, const char *q, const char *loca
 		    strncmp(v, "path", 4) == 0) {
 			loc->virtual_host = 0;
 		} else if (klen == 5 && strncmp(q, "style", 5) == 0 && vlen == 7 &&
-			   strncmp(v, "virtual", 7) == 0) {
+		           strncmp(v, "virtual", 7) == 0) {
 			loc->virtual_host = 1;
 		} else if (klen == 8 && strncmp(q, "max-keys", 8) == 0) {
 			unsigned long m = 0;
@@ -173,15 +175,15 @@ static int parse_options(cairn_s3_location *loc, const char *q, const char *loca
 			for (i = 0; i < vlen && i < 5 && v[i] >= '0' && v[i] <= '9'; i++)
 				m = m * 10 + (unsigned long)(v[i] - '0');
 			if (vlen == 0 || i != vlen || m < 1 || m > 1000)
-				return cairn_error_set(CAIRN_EINVAL,
-						       "S3 location 's3:%s': max-keys must be 1 to 1000",
-						       location);
+				return cairn_error_set(
+				    CAIRN_EINVAL, "S3 location 's3:%s': max-keys must be 1 to 1000",
+				    location);
 			loc->max_keys = (unsigned)m;
 		} else {
 			return cairn_error_set(CAIRN_EINVAL,
-					       "S3 location 's3:%s': unknown option '%.*s' (known: "
-					       "style=path, style=virtual, max-keys=N)",
-					       location, (int)n, q);
+			                       "S3 location 's3:%s': unknown option '%.*s' (known: "
+			                       "style=path, style=virtual, max-keys=N)",
+			                       location, (int)n, q);
 		}
 		q += n;
 		if (*q == '&')
@@ -204,8 +206,8 @@ int cairn_s3__location_parse(cairn_s3_location *out, const char *location)
 		p += 7;
 	} else if (strstr(p, "://")) {
 		return cairn_error_set(CAIRN_EINVAL,
-				       "S3 location 's3:%s': the scheme must be http or https",
-				       location);
+		                       "S3 location 's3:%s': the scheme must be http or https",
+		                       location);
 	}
 
 	size_t hlen = strcspn(p, "/?#");
@@ -213,18 +215,18 @@ int cairn_s3__location_parse(cairn_s3_location *out, const char *location)
 		return cairn_error_set(CAIRN_EINVAL, "S3 location 's3:%s' has no host", location);
 	if (hlen > HOST_MAX)
 		return cairn_error_set(CAIRN_EINVAL, "S3 location 's3:%s': host name too long",
-				       location);
+		                       location);
 	for (size_t i = 0; i < hlen; i++) {
 		if (p[i] == '@')
 			return cairn_error_set(CAIRN_EINVAL,
-					       "S3 location 's3:%s': credentials do not belong in "
-					       "the location; set AWS_ACCESS_KEY_ID and "
-					       "AWS_SECRET_ACCESS_KEY",
-					       location);
+			                       "S3 location 's3:%s': credentials do not belong in "
+			                       "the location; set AWS_ACCESS_KEY_ID and "
+			                       "AWS_SECRET_ACCESS_KEY",
+			                       location);
 		if (!host_char_ok((unsigned char)p[i]))
 			return cairn_error_set(CAIRN_EINVAL,
-					       "S3 location 's3:%s': bad character in the host",
-					       location);
+			                       "S3 location 's3:%s': bad character in the host",
+			                       location);
 	}
 	const char *host = p;
 	const char *colon = memrchr(host, ':', hlen);
@@ -236,27 +238,27 @@ int cairn_s3__location_parse(cairn_s3_location *out, const char *location)
 			ok = colon[1 + i] >= '0' && colon[1 + i] <= '9';
 		if (!ok)
 			return cairn_error_set(CAIRN_EINVAL, "S3 location 's3:%s': bad port",
-					       location);
+			                       location);
 	}
 	p += hlen;
 	if (*p != '/')
 		return cairn_error_set(CAIRN_EINVAL,
-				       "S3 location 's3:%s' has no bucket (s3:http[s]://HOST[:PORT]"
-				       "/BUCKET[/PREFIX])",
-				       location);
+		                       "S3 location 's3:%s' has no bucket (s3:http[s]://HOST[:PORT]"
+		                       "/BUCKET[/PREFIX])",
+		                       location);
 	p++;
 	size_t blen = strcspn(p, "/?#");
 	if (blen == 0)
 		return cairn_error_set(CAIRN_EINVAL, "S3 location 's3:%s' has no bucket", location);
 	if (blen > BUCKET_MAX)
 		return cairn_error_set(CAIRN_EINVAL, "S3 location 's3:%s': bucket name too long",
-				       location);
+		                       location);
 	for (size_t i = 0; i < blen; i++)
 		if (!bucket_char_ok((unsigned char)p[i]))
 			return cairn_error_set(CAIRN_EINVAL,
-					       "S3 location 's3:%s': bad character in the bucket "
-					       "name",
-					       location);
+			                       "S3 location 's3:%s': bad character in the bucket "
+			                       "name",
+			                       location);
 	const char *bucket = p;
 	p += blen;
 
@@ -274,15 +276,15 @@ int cairn_s3__location_parse(cairn_s3_location *out, const char *location)
 			const char *why = reason_bad_prefix(prefix, plen);
 			if (why)
 				return cairn_error_set(CAIRN_EINVAL, "S3 location 's3:%s': %s",
-						       location, why);
+				                       location, why);
 		}
 		if (plen > KEY_MAX / 2)
 			return cairn_error_set(CAIRN_EINVAL, "S3 location 's3:%s': prefix too long",
-					       location);
+			                       location);
 	}
 	if (*p == '#')
 		return cairn_error_set(CAIRN_EINVAL, "S3 location 's3:%s': unexpected '#'",
-				       location);
+		                       location);
 
 	out->scheme = strdup(scheme);
 	out->host = dup_range(host, hlen);
@@ -325,7 +327,7 @@ static const char *find_bytes(const char *p, const char *end, const char *needle
 /* The text of the first <name>...</name> in [p, end): *text and *len, and
  * *after just past the closing tag. 0 if found. */
 static int find_element(const char *p, const char *end, const char *name, const char **text,
-			size_t *len, const char **after)
+                        size_t *len, const char **after)
 {
 	char open[64], close[64];
 	snprintf(open, sizeof(open), "<%s>", name);
@@ -398,7 +400,8 @@ static int xml_text(cairn_buf *out, const char *s, size_t n)
 				return CAIRN_ECORRUPT;
 			v = v * (uint32_t)base + (uint32_t)d;
 		}
-		if (j >= left || digits == 0 || v == 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		if (j >= left || digits == 0 || v == 0 || v > 0x10ffff ||
+		    (v >= 0xd800 && v <= 0xdfff))
 			return CAIRN_ECORRUPT;
 		uint8_t u[4];
 		size_t ul;
@@ -437,7 +440,8 @@ static int parse_u64(const char *s, size_t n, uint64_t *out)
 		s++;
 		n--;
 	}
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t'))
+	while (n > 0 &&
+	       (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t'))
 		n--;
 	if (n == 0 || n > 20)
 		return -1;
@@ -454,7 +458,7 @@ static int parse_u64(const char *s, size_t n, uint64_t *out)
 }
 
 int cairn_s3__list_parse(const char *xml, size_t len, cairn_store_list_cb cb, void *ud,
-			 int *truncated, cairn_buf *next_token)
+                         int *truncated, cairn_buf *next_token)
 {
 	const char *end = xml + len, *t, *after;
 	size_t tl;
@@ -484,7 +488,7 @@ int cairn_s3__list_parse(const char *xml, size_t len, cairn_store_list_cb cb, vo
 			cairn_buf_clear(next_token);
 			if (xml_text(next_token, t, tl)) {
 				rc = cairn_error_set(CAIRN_ECORRUPT,
-						     "bad continuation token in a listing");
+				                     "bad continuation token in a listing");
 				goto out;
 			}
 		}
@@ -501,13 +505,14 @@ int cairn_s3__list_parse(const char *xml, size_t len, cairn_store_list_cb cb, vo
 			goto out;
 		}
 		cairn_buf_clear(&key);
-		if (tl > 6 * KEY_MAX || xml_text(&key, t, tl) || key.len == 0 || key.len > KEY_MAX) {
+		if (tl > 6 * KEY_MAX || xml_text(&key, t, tl) || key.len == 0 ||
+		    key.len > KEY_MAX) {
 			rc = cairn_error_set(CAIRN_ECORRUPT, "a bad key in a listing");
 			goto out;
 		}
 		if (find_element(c, ce, "Size", &t, &tl, &after) != 0 || parse_u64(t, tl, &size)) {
 			rc = cairn_error_set(CAIRN_ECORRUPT, "a listing entry (%s) without a size",
-					     (const char *)key.data);
+			                     (const char *)key.data);
 			goto out;
 		}
 		rc = cb((const char *)key.data, size, ud);
@@ -597,12 +602,14 @@ static void handle_put(s3_store *s, CURL *h)
 
 typedef struct s3_request {
 	/* in */
-	const char *method; /* GET PUT HEAD DELETE */
-	const char *verb;   /* for messages: "read", "write", ... */
-	const char *key;    /* under the prefix; NULL for the bucket itself */
-	const char *query;  /* canonical: sorted, escaped; NULL for none */
-	const uint8_t *body;
+	const char *method;     /* GET PUT HEAD DELETE */
+	const char *verb;       /* for messages: "read", "write", ... */
+	const char *key;        /* under the prefix; NULL for the bucket itself */
+	const char *query;      /* canonical: sorted, escaped; NULL for none */
+	const cairn_iovec *iov; /* the body of a PUT, in pieces (n_iov of them) */
+	size_t n_iov;
 	size_t body_len;
+	int has_body;
 	int if_none_match;
 	int ranged;
 	uint64_t offset, length; /* of the range; length UINT64_MAX: to the end */
@@ -612,7 +619,7 @@ typedef struct s3_request {
 	/* out */
 	long status;
 	int attempts;
-	int maybe_applied; /* a failed try may still have reached the server */
+	int maybe_applied;       /* a failed try may still have reached the server */
 	uint64_t content_length; /* of a HEAD answer; UINT64_MAX if not given */
 	char detail[512];        /* the server's "Code: Message", or curl's reason */
 	char code[64];           /* the server's error code */
@@ -621,9 +628,8 @@ typedef struct s3_request {
 typedef struct transfer {
 	s3_request *req;
 	CURL *h;
-	/* upload */
-	const uint8_t *src;
-	size_t src_len, src_pos;
+	/* upload: piece number and offset in it */
+	size_t piece, piece_pos;
 	/* download */
 	cairn_buf err;
 	uint64_t window_skip; /* body bytes to drop first (a 200 to a ranged GET) */
@@ -637,21 +643,39 @@ typedef struct transfer {
 static size_t on_read(char *dst, size_t size, size_t n, void *ud)
 {
 	transfer *t = ud;
-	size_t want = size * n, left = t->src_len - t->src_pos;
-	if (want > left)
-		want = left;
-	if (want)
-		memcpy(dst, t->src + t->src_pos, want);
-	t->src_pos += want;
-	return want;
+	const s3_request *r = t->req;
+	size_t want = size * n, done = 0;
+	while (done < want && t->piece < r->n_iov) {
+		const cairn_iovec *v = &r->iov[t->piece];
+		size_t k = v->len - t->piece_pos;
+		if (k > want - done)
+			k = want - done;
+		if (k)
+			memcpy(dst + done, (const uint8_t *)v->data + t->piece_pos, k);
+		done += k;
+		t->piece_pos += k;
+		if (t->piece_pos == v->len) {
+			t->piece++;
+			t->piece_pos = 0;
+		}
+	}
+	return done;
 }
 
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
 	transfer *t = ud;
-	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > t->src_len)
+	const s3_request *r = t->req;
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > r->body_len)
 		return CURL_SEEKFUNC_CANTSEEK;
-	t->src_pos = (size_t)offset;
+	size_t left = (size_t)offset;
+	t->piece = 0;
+	t->piece_pos = 0;
+	while (t->piece < r->n_iov && left >= r->iov[t->piece].len) {
+		left -= r->iov[t->piece].len;
+		t->piece++;
+	}
+	t->piece_pos = left;
 	return CURL_SEEKFUNC_OK;
 }
 
@@ -758,6 +782,17 @@ static int curl_maybe_sent(CURLcode cc)
 	return cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_COULDNT_CONNECT;
 }
 
+static int sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, iov[i].data, iov[i].len);
+	ok = ok && EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+}
+
 static int build_url(const s3_store *s, const s3_request *r, cairn_buf *url)
 {
 	int rc = cairn_buf_append_str(url, s->base_url);
@@ -793,8 +828,8 @@ static void sleep_ms(uint32_t ms)
 }
 
 /* One try. 0 when an HTTP answer came (r->status), else the curl code. */
-static CURLcode attempt(s3_store *s, s3_request *r, const char *url,
-			struct curl_slist *headers, transfer *t, char *errbuf)
+static CURLcode attempt(s3_store *s, s3_request *r, const char *url, struct curl_slist *headers,
+                        transfer *t, char *errbuf)
 {
 	CURL *h = handle_get(s);
 	if (!h)
@@ -812,7 +847,7 @@ static CURLcode attempt(s3_store *s, s3_request *r, const char *url,
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "cairn");
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-			 s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout : (long)CONNECT_TIMEOUT_MAX);
+	                 s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout : (long)CONNECT_TIMEOUT_MAX);
 	/* A stalled transfer is one that moves under 1 KiB/s for the timeout. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->timeout);
@@ -863,8 +898,8 @@ static int retry_status(const s3_request *r)
 	if (cairn_retry_http_status(r->status))
 		return 1;
 	/* Answered with 400 by AWS when the client is too slow to send. */
-	return r->status == 400 && (strcmp(r->code, "RequestTimeout") == 0 ||
-				    strcmp(r->code, "SlowDown") == 0);
+	return r->status == 400 &&
+	       (strcmp(r->code, "RequestTimeout") == 0 || strcmp(r->code, "SlowDown") == 0);
 }
 
 static void copy_code(s3_request *r, const char *detail)
@@ -899,12 +934,14 @@ static int perform(s3_store *s, s3_request *r)
 	/* The payload's hash is part of what is signed, so the server checks
 	 * the body against it; x-amz-checksum-sha256 asks servers that know
 	 * it to keep the checksum as well. */
-	if (r->body) {
+	if (r->has_body) {
 		uint8_t sha[CAIRN_ID_SIZE];
 		char b64[sodium_base64_ENCODED_LEN(CAIRN_ID_SIZE, sodium_base64_VARIANT_ORIGINAL)];
-		cairn_sha256(sha, r->body, r->body_len);
+		if ((rc = sha256_iov(sha, r->iov, r->n_iov)))
+			goto out;
 		cairn_hex_encode(sha_hex, sha, sizeof(sha));
-		sodium_bin2base64(b64, sizeof(b64), sha, sizeof(sha), sodium_base64_VARIANT_ORIGINAL);
+		sodium_bin2base64(b64, sizeof(b64), sha, sizeof(sha),
+		                  sodium_base64_VARIANT_ORIGINAL);
 		if ((rc = cairn_buf_printf(&line, "x-amz-checksum-sha256: %s", b64)) ||
 		    (rc = add_header(&headers, (const char *)line.data)))
 			goto out;
@@ -923,11 +960,11 @@ static int perform(s3_store *s, s3_request *r)
 		cairn_buf_clear(&line);
 		if (r->length == UINT64_MAX)
 			rc = cairn_buf_printf(&line, "Range: bytes=%llu-",
-					      (unsigned long long)r->offset);
+			                      (unsigned long long)r->offset);
 		else
 			rc = cairn_buf_printf(&line, "Range: bytes=%llu-%llu",
-					      (unsigned long long)r->offset,
-					      (unsigned long long)(r->offset + r->length - 1));
+			                      (unsigned long long)r->offset,
+			                      (unsigned long long)(r->offset + r->length - 1));
 		if (rc || (rc = add_header(&headers, (const char *)line.data)))
 			goto out;
 	}
@@ -939,8 +976,6 @@ static int perform(s3_store *s, s3_request *r)
 		cairn_buf_free(&t.err);
 		memset(&t, 0, sizeof(t));
 		t.req = r;
-		t.src = r->body;
-		t.src_len = r->body_len;
 		t.cr_start = UINT64_MAX;
 		if (r->out)
 			cairn_buf_clear(r->out);
@@ -952,12 +987,13 @@ static int perform(s3_store *s, s3_request *r)
 		int last = r->attempts >= CAIRN_RETRY_ATTEMPTS;
 		if (cc != CURLE_OK) {
 			if (t.too_big) {
-				rc = cairn_error_set(CAIRN_EIO, "the answer is larger than %llu bytes",
-						     (unsigned long long)r->out_max);
+				rc = cairn_error_set(CAIRN_EIO,
+				                     "the answer is larger than %llu bytes",
+				                     (unsigned long long)r->out_max);
 				goto out;
 			}
-			snprintf(r->detail, sizeof(r->detail), "%s", errbuf[0] ? errbuf :
-								      curl_easy_strerror(cc));
+			snprintf(r->detail, sizeof(r->detail), "%s",
+			         errbuf[0] ? errbuf : curl_easy_strerror(cc));
 			if (cc == CURLE_OUT_OF_MEMORY) {
 				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 				goto out;
@@ -972,17 +1008,16 @@ static int perform(s3_store *s, s3_request *r)
 		if (r->status >= 200 && r->status <= 299) {
 			if (r->ranged && r->status == 206 && t.cr_start != UINT64_MAX &&
 			    t.cr_start != r->offset) {
-				rc = cairn_error_set(CAIRN_EIO,
-						     "the server sent bytes from %llu, not %llu",
-						     (unsigned long long)t.cr_start,
-						     (unsigned long long)r->offset);
+				rc = cairn_error_set(
+				    CAIRN_EIO, "the server sent bytes from %llu, not %llu",
+				    (unsigned long long)t.cr_start, (unsigned long long)r->offset);
 				goto out;
 			}
 			rc = 0;
 			goto out;
 		}
 		cairn_s3__error_message(r->detail, sizeof(r->detail), (const char *)t.err.data,
-					t.err.len);
+		                        t.err.len);
 		copy_code(r, r->detail);
 		if (retry_status(r)) {
 			r->maybe_applied = 1;
@@ -1011,21 +1046,21 @@ static int fail_status(s3_store *s, const s3_request *r, const char *what)
 		code = CAIRN_ENOREPO;
 	if (r->attempts > 1)
 		return cairn_error_set(code, "cannot %s %s%s: %s (HTTP %ld, after %d tries)",
-				       r->verb, s->display, what, reason, r->status, r->attempts);
+		                       r->verb, s->display, what, reason, r->status, r->attempts);
 	return cairn_error_set(code, "cannot %s %s%s: %s (HTTP %ld)", r->verb, s->display, what,
-			       reason, r->status);
+	                       reason, r->status);
 }
 
 /* HEAD answers have no body: ask again with GET for the server's reason. */
 static void explain_head(s3_store *s, s3_request *head)
 {
 	s3_request g = {.method = "GET",
-			.verb = head->verb,
-			.key = head->key,
-			.query = head->query,
-			.ranged = 1,
-			.offset = 0,
-			.length = 1};
+	                .verb = head->verb,
+	                .key = head->key,
+	                .query = head->query,
+	                .ranged = 1,
+	                .offset = 0,
+	                .length = 1};
 	cairn_buf sink = CAIRN_BUF_INIT;
 	g.out = &sink;
 	g.out_max = 1;
@@ -1062,7 +1097,7 @@ static int check_key(const s3_store *s, const char *key, int allow_prefix)
 			why = "control character in key";
 	if (why)
 		return cairn_error_set(CAIRN_EINVAL, "invalid store key '%s' in %s: %s", key,
-				       s->display, why);
+		                       s->display, why);
 	return 0;
 }
 
@@ -1083,13 +1118,13 @@ static int s3_stat(cairn_store *st, const char *key, uint64_t *size_out)
 	}
 	if (r.content_length == UINT64_MAX)
 		return cairn_error_set(CAIRN_EIO, "cannot stat %s%s: the server gave no size",
-				       s->display, key);
+		                       s->display, key);
 	*size_out = r.content_length;
 	return 0;
 }
 
 static int s3_get(cairn_store *st, const char *key, uint64_t offset, uint64_t length,
-		  cairn_buf *out)
+                  cairn_buf *out)
 {
 	s3_store *s = (s3_store *)st;
 	uint64_t size;
@@ -1136,43 +1171,59 @@ fail:
 }
 
 /* After a retried write-once put was refused: the refusal may be of the
- * bytes that an earlier, lost try stored. 1 if the stored object is data. */
-static int stored_equals(s3_store *s, const char *key, const void *data, size_t len)
+ * bytes that an earlier, lost try stored. 1 if the stored object is the
+ * body. */
+static int stored_equals(s3_store *s, const char *key, const cairn_iovec *iov, size_t n, size_t len)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int same = 0;
-	if (s3_get(&s->base, key, 0, (uint64_t)len + 1, &b) == 0)
-		same = b.len == len && (len == 0 || memcmp(b.data, data, len) == 0);
+	if (s3_get(&s->base, key, 0, (uint64_t)len + 1, &b) == 0 && b.len == len) {
+		size_t at = 0;
+		same = 1;
+		for (size_t i = 0; same && i < n; i++) {
+			same = iov[i].len == 0 || memcmp(b.data + at, iov[i].data, iov[i].len) == 0;
+			at += iov[i].len;
+		}
+	}
 	cairn_buf_free(&b);
 	cairn_error_clear();
 	return same;
 }
 
-static int s3_put(cairn_store *st, const char *key, const void *data, size_t len, unsigned flags)
+static int s3_putv(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
+                   unsigned flags)
 {
 	s3_store *s = (s3_store *)st;
 	int rc = check_key(s, key, 0);
 	uint64_t size;
+	size_t len = 0;
 	if (rc)
 		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (iov[i].len > SIZE_MAX - len)
+			return cairn_error_set(CAIRN_EINVAL, "cannot write %s%s: too large",
+			                       s->display, key);
+		len += iov[i].len;
+	}
 	int once = (flags & CAIRN_PUT_ONCE) != 0;
 	if (once) {
 		rc = s3_stat(st, key, &size);
 		if (rc == 0)
 			return cairn_error_set(CAIRN_EEXISTS, "object %s%s already exists",
-					       s->display, key);
+			                       s->display, key);
 		if (rc != CAIRN_ENOTFOUND)
 			return rc;
 		cairn_error_clear();
 	}
 
-	static const uint8_t empty[1];
 	s3_request r = {.method = "PUT",
-			.verb = "write",
-			.key = key,
-			.body = len ? data : empty,
-			.body_len = len,
-			.if_none_match = once && !atomic_load(&s->no_conditional)};
+	                .verb = "write",
+	                .key = key,
+	                .iov = iov,
+	                .n_iov = n,
+	                .body_len = len,
+	                .has_body = 1,
+	                .if_none_match = once && !atomic_load(&s->no_conditional)};
 	if ((rc = perform(s, &r)))
 		return cairn_error_prefix(rc, "cannot write %s%s", s->display, key);
 	if (r.status == 501 && r.if_none_match) {
@@ -1183,14 +1234,20 @@ static int s3_put(cairn_store *st, const char *key, const void *data, size_t len
 			return cairn_error_prefix(rc, "cannot write %s%s", s->display, key);
 	}
 	if (r.status == 412 && once) {
-		if (r.maybe_applied && stored_equals(s, key, data, len))
+		if (r.maybe_applied && stored_equals(s, key, iov, n, len))
 			return 0;
 		return cairn_error_set(CAIRN_EEXISTS, "object %s%s already exists", s->display,
-				       key);
+		                       key);
 	}
 	if (r.status != 200 && r.status != 201 && r.status != 204)
 		return fail_status(s, &r, key);
 	return 0;
+}
+
+static int s3_put(cairn_store *st, const char *key, const void *data, size_t len, unsigned flags)
+{
+	cairn_iovec one = {data, len};
+	return s3_putv(st, key, &one, 1, flags);
 }
 
 static int s3_del(cairn_store *st, const char *key)
@@ -1254,18 +1311,18 @@ static int s3_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, 
 		}
 		if ((rc = cairn_buf_append_str(&query, "list-type=2")))
 			goto out;
-		if (s->loc.max_keys && (rc = cairn_buf_printf(&query, "&max-keys=%u",
-							     s->loc.max_keys)))
+		if (s->loc.max_keys &&
+		    (rc = cairn_buf_printf(&query, "&max-keys=%u", s->loc.max_keys)))
 			goto out;
 		if ((rc = cairn_buf_append_str(&query, "&prefix=")) ||
 		    (rc = cairn_s3__escape(&query, (const char *)full.data, 0)))
 			goto out;
 
 		s3_request r = {.method = "GET",
-				.verb = "list",
-				.query = (const char *)query.data,
-				.out = &page,
-				.out_max = LIST_PAGE_MAX};
+		                .verb = "list",
+		                .query = (const char *)query.data,
+		                .out = &page,
+		                .out_max = LIST_PAGE_MAX};
 		if ((rc = perform(s, &r))) {
 			cairn_error_prefix(rc, "cannot list %s%s", s->display, prefix);
 			goto out;
@@ -1279,18 +1336,19 @@ static int s3_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, 
 		    (rc = cairn_buf_append_str(&prev, "")))
 			goto out;
 		rc = cairn_s3__list_parse((const char *)page.data, page.len, list_entry, &c,
-					  &truncated, &token);
+		                          &truncated, &token);
 		if (rc) {
 			if (!c.stopped)
 				cairn_error_prefix(rc, "cannot list %s%s", s->display, prefix);
 			goto out;
 		}
-		if (truncated && (token.len == 0 || (prev.len == token.len &&
-						     memcmp(prev.data, token.data, token.len) == 0))) {
+		if (truncated &&
+		    (token.len == 0 ||
+		     (prev.len == token.len && memcmp(prev.data, token.data, token.len) == 0))) {
 			rc = cairn_error_set(CAIRN_EIO,
-					     "cannot list %s%s: the server's listing does not "
-					     "advance",
-					     s->display, prefix);
+			                     "cannot list %s%s: the server's listing does not "
+			                     "advance",
+			                     s->display, prefix);
 			goto out;
 		}
 	} while (truncated);
@@ -1332,14 +1390,15 @@ static void s3_free(cairn_store *st)
 }
 
 static const struct cairn_store_ops s3_ops = {
-	.version = CAIRN_STORE_OPS_VERSION,
-	.name = "s3",
-	.put = s3_put,
-	.get = s3_get,
-	.stat = s3_stat,
-	.list = s3_list,
-	.del = s3_del,
-	.free = s3_free,
+    .version = CAIRN_STORE_OPS_VERSION,
+    .name = "s3",
+    .put = s3_put,
+    .get = s3_get,
+    .stat = s3_stat,
+    .list = s3_list,
+    .del = s3_del,
+    .free = s3_free,
+    .putv = s3_putv,
 };
 
 /* ---- opening ---- */
@@ -1371,24 +1430,31 @@ static int ensure_bucket(s3_store *s)
 		return 0;
 	if (head.status != 404) {
 		explain_head(s, &head);
+		/* Credentials limited to a prefix may not look at the bucket
+		 * itself; what they may do shows with the first object. */
+		if (head.status == 403 && strcmp(head.code, "AccessDenied") == 0)
+			return 0;
 		return fail_status(s, &head, "");
 	}
 
 	cairn_buf body = CAIRN_BUF_INIT;
 	if (strcmp(s->region, "us-east-1") != 0) {
-		rc = cairn_buf_printf(&body,
-				      "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/"
-				      "doc/2006-03-01/\"><LocationConstraint>%s</LocationConstraint>"
-				      "</CreateBucketConfiguration>",
-				      s->region);
+		rc =
+		    cairn_buf_printf(&body,
+		                     "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/"
+		                     "doc/2006-03-01/\"><LocationConstraint>%s</LocationConstraint>"
+		                     "</CreateBucketConfiguration>",
+		                     s->region);
 		if (rc)
 			return rc;
 	}
-	static const uint8_t empty[1];
+	cairn_iovec piece = {body.data, body.len};
 	s3_request put = {.method = "PUT",
-			  .verb = "create the bucket of",
-			  .body = body.len ? body.data : empty,
-			  .body_len = body.len};
+	                  .verb = "create the bucket of",
+	                  .iov = &piece,
+	                  .n_iov = 1,
+	                  .body_len = body.len,
+	                  .has_body = 1};
 	rc = perform(s, &put);
 	cairn_buf_free(&body);
 	if (rc)
@@ -1410,21 +1476,21 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_result != CURLE_OK)
 		return cairn_error_set(CAIRN_ERROR, "libcurl could not be initialised: %s",
-				       curl_easy_strerror(curl_init_result));
+		                       curl_easy_strerror(curl_init_result));
 	curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
 	if (vi->version_num < 0x075500)
 		return cairn_error_set(CAIRN_ERROR,
-				       "S3 stores need libcurl 7.85.0 or later (this is %s)",
-				       vi->version);
+		                       "S3 stores need libcurl 7.85.0 or later (this is %s)",
+		                       vi->version);
 	if (connections < 0 || connections > CAIRN_S3_CONNECTIONS_MAX)
 		return cairn_error_set(CAIRN_EINVAL, "connections must be 1 to %d",
-				       CAIRN_S3_CONNECTIONS_MAX);
+		                       CAIRN_S3_CONNECTIONS_MAX);
 	const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
 	if (!ak || !sk)
 		return cairn_error_set(CAIRN_EINVAL,
-				       "the S3 store s3:%s needs credentials: set "
-				       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-				       location);
+		                       "the S3 store s3:%s needs credentials: set "
+		                       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+		                       location);
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -1464,7 +1530,7 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 		uint64_t v;
 		if (parse_u64(to, strlen(to), &v) || v < 1 || v > 3600) {
 			rc = cairn_error_set(CAIRN_EINVAL,
-					     "CAIRN_S3_TIMEOUT must be 1 to 3600 seconds");
+			                     "CAIRN_S3_TIMEOUT must be 1 to 3600 seconds");
 			goto out;
 		}
 		s->timeout = (long)v;
@@ -1472,7 +1538,7 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 
 	cairn_buf b = CAIRN_BUF_INIT;
 	if ((rc = cairn_buf_printf(&b, "s3:%s://%s/%s/%s", s->loc.scheme, s->loc.host,
-				   s->loc.bucket, s->loc.prefix)))
+	                           s->loc.bucket, s->loc.prefix)))
 		goto out;
 	s->display = (char *)cairn_buf_detach(&b, NULL);
 	if (s->loc.virtual_host)

@@ -81,8 +81,8 @@ static void test_retry__transient_statuses_are_retried(void **state)
 
 static void test_retry__final_statuses_are_not_retried(void **state)
 {
-	static const long no[] = {0, 200, 204, 206, 304, 400, 401, 403, 404, 409, 412, 416,
-				  501, 505, 600};
+	static const long no[] = {0,   200, 204, 206, 304, 400, 401, 403,
+	                          404, 409, 412, 416, 501, 505, 600};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		assert_int_equal(cairn_retry_http_status(no[i]), 0);
 }
@@ -98,14 +98,14 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_retry__delay_never_exceeds_the_doubling_bound),
-		cmocka_unit_test(test_retry__first_retry_waits_at_most_the_base_delay),
-		cmocka_unit_test(test_retry__bound_doubles_until_the_cap),
-		cmocka_unit_test(test_retry__late_attempts_stay_under_the_cap),
-		cmocka_unit_test(test_retry__delays_are_jittered),
-		cmocka_unit_test(test_retry__transient_statuses_are_retried),
-		cmocka_unit_test(test_retry__final_statuses_are_not_retried),
-		cmocka_unit_test(test_retry__allows_several_attempts),
+	    cmocka_unit_test(test_retry__delay_never_exceeds_the_doubling_bound),
+	    cmocka_unit_test(test_retry__first_retry_waits_at_most_the_base_delay),
+	    cmocka_unit_test(test_retry__bound_doubles_until_the_cap),
+	    cmocka_unit_test(test_retry__late_attempts_stay_under_the_cap),
+	    cmocka_unit_test(test_retry__delays_are_jittered),
+	    cmocka_unit_test(test_retry__transient_statuses_are_retried),
+	    cmocka_unit_test(test_retry__final_statuses_are_not_retried),
+	    cmocka_unit_test(test_retry__allows_several_attempts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,6 +112,9 @@ static void test_s3__rejects_malformed_locations(void **state)
 	expect_bad_location("http://h/", "no bucket");
 	expect_bad_location("http:///b", "no host");
 	expect_bad_location("ftp://h/b", "scheme");
+	expect_bad_location("http://h:/b", "bad port");
+	expect_bad_location("http://h:80a/b", "bad port");
+	expect_bad_location("http://h:123456/b", "bad port");
 	expect_bad_location("http://key:secret@h/b", "credentials");
 	expect_bad_location("http://h/b/a//c", "empty component");
 	expect_bad_location("http://h/b/a/../c", "'..'");
@@ -168,7 +171,7 @@ static void test_s3__open_rejects_a_bad_connection_count(void **state)
 	setenv("AWS_SECRET_ACCESS_KEY", "SK", 1);
 	assert_int_equal(cairn_store_s3_open(&s, "http://h/b", 0, -1), CAIRN_EINVAL);
 	assert_int_equal(cairn_store_s3_open(&s, "http://h/b", 0, CAIRN_S3_CONNECTIONS_MAX + 1),
-			 CAIRN_EINVAL);
+	                 CAIRN_EINVAL);
 	assert_null(s);
 	cairn_store_opts o = {.connections = 3};
 	assert_int_equal(cairn_store_open_ex(&s, "s3:http://h/b", 0, &o), 0);
@@ -235,8 +238,8 @@ static int collect(const char *key, uint64_t size, void *ud)
 	return s->stop_at && s->n == s->stop_at ? 7 : 0;
 }
 
-#define XML_HEAD                                                                               \
-	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "                          \
+#define XML_HEAD                                                                                   \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "                           \
 	"xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 
 static int parse(const char *xml, seen *s, int *truncated, cairn_buf *token)
@@ -247,14 +250,14 @@ static int parse(const char *xml, seen *s, int *truncated, cairn_buf *token)
 static void test_s3__list_page_gives_keys_sizes_and_the_next_token(void **state)
 {
 	const char *xml = XML_HEAD
-		"<Name>b</Name><Prefix>r/keys/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>"
-		"<IsTruncated>true</IsTruncated>"
-		"<Contents><Key>r/keys/aa</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified>"
-		"<ETag>&quot;x&quot;</ETag><Size>123</Size><StorageClass>STANDARD</StorageClass>"
-		"</Contents>"
-		"<Contents><Key>r/keys/bb</Key><Size>0</Size></Contents>"
-		"<NextContinuationToken>1ab+/c&amp;d==</NextContinuationToken>"
-		"</ListBucketResult>";
+	    "<Name>b</Name><Prefix>r/keys/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>"
+	    "<IsTruncated>true</IsTruncated>"
+	    "<Contents><Key>r/keys/aa</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified>"
+	    "<ETag>&quot;x&quot;</ETag><Size>123</Size><StorageClass>STANDARD</StorageClass>"
+	    "</Contents>"
+	    "<Contents><Key>r/keys/bb</Key><Size>0</Size></Contents>"
+	    "<NextContinuationToken>1ab+/c&amp;d==</NextContinuationToken>"
+	    "</ListBucketResult>";
 	seen s = {0};
 	int truncated = -1;
 	cairn_buf token = CAIRN_BUF_INIT;
@@ -271,10 +274,11 @@ static void test_s3__list_page_gives_keys_sizes_and_the_next_token(void **state)
 
 static void test_s3__list_last_page_is_not_truncated(void **state)
 {
-	const char *xml = XML_HEAD "<IsTruncated>false</IsTruncated>"
-				   "<ContinuationToken>old</ContinuationToken>"
-				   "<Contents><Key>k</Key><Size>18446744073709551615</Size></Contents>"
-				   "</ListBucketResult>";
+	const char *xml =
+	    XML_HEAD "<IsTruncated>false</IsTruncated>"
+	             "<ContinuationToken>old</ContinuationToken>"
+	             "<Contents><Key>k</Key><Size>18446744073709551615</Size></Contents>"
+	             "</ListBucketResult>";
 	seen s = {0};
 	int truncated = -1;
 	cairn_buf token = CAIRN_BUF_INIT;
@@ -289,7 +293,7 @@ static void test_s3__list_last_page_is_not_truncated(void **state)
 static void test_s3__list_empty_page_calls_nothing(void **state)
 {
 	const char *xml = XML_HEAD "<KeyCount>0</KeyCount><IsTruncated>false</IsTruncated>"
-				   "</ListBucketResult>";
+	                           "</ListBucketResult>";
 	seen s = {0};
 	int truncated = -1;
 	cairn_buf token = CAIRN_BUF_INIT;
@@ -302,24 +306,25 @@ static void test_s3__list_empty_page_calls_nothing(void **state)
 static void test_s3__list_decodes_entities_in_keys(void **state)
 {
 	const char *xml = XML_HEAD "<Contents><Key>a&amp;b&lt;c&gt;&#233;&#x41;&apos;</Key>"
-				   "<Size>5</Size></Contents></ListBucketResult>";
+	                           "<Size>5</Size></Contents></ListBucketResult>";
 	seen s = {0};
 	int truncated;
 	cairn_buf token = CAIRN_BUF_INIT;
 	assert_int_equal(parse(xml, &s, &truncated, &token), 0);
 	assert_int_equal(s.n, 1);
-	assert_string_equal(s.keys[0], "a&b<c>\xc3\xa9" "A'");
+	assert_string_equal(s.keys[0], "a&b<c>\xc3\xa9"
+	                               "A'");
 	cairn_buf_free(&token);
 }
 
 static void test_s3__list_stops_when_the_callback_says_so(void **state)
 {
 	const char *xml = XML_HEAD "<IsTruncated>true</IsTruncated>"
-				   "<Contents><Key>a</Key><Size>1</Size></Contents>"
-				   "<Contents><Key>b</Key><Size>2</Size></Contents>"
-				   "<Contents><Key>c</Key><Size>3</Size></Contents>"
-				   "<NextContinuationToken>t</NextContinuationToken>"
-				   "</ListBucketResult>";
+	                           "<Contents><Key>a</Key><Size>1</Size></Contents>"
+	                           "<Contents><Key>b</Key><Size>2</Size></Contents>"
+	                           "<Contents><Key>c</Key><Size>3</Size></Contents>"
+	                           "<NextContinuationToken>t</NextContinuationToken>"
+	                           "</ListBucketResult>";
 	seen s = {.stop_at = 2};
 	int truncated;
 	cairn_buf token = CAIRN_BUF_INIT;
@@ -354,23 +359,23 @@ static void test_s3__list_rejects_bad_entries(void **state)
 	expect_corrupt_list(XML_HEAD "<Contents><Size>1</Size></Contents></ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a</Key></Contents></ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key></Key><Size>1</Size></Contents>"
-				     "</ListBucketResult>");
+	                             "</ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a</Key><Size>-1</Size></Contents>"
-				     "</ListBucketResult>");
+	                             "</ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a</Key><Size>18446744073709551616</Size>"
-				     "</Contents></ListBucketResult>");
+	                             "</Contents></ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a</Key><Size>1x</Size></Contents>"
-				     "</ListBucketResult>");
+	                             "</ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a&bogus;</Key><Size>1</Size></Contents>"
-				     "</ListBucketResult>");
+	                             "</ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a&#0;</Key><Size>1</Size></Contents>"
-				     "</ListBucketResult>");
+	                             "</ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a&#xD800;</Key><Size>1</Size></Contents>"
-				     "</ListBucketResult>");
+	                             "</ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a&#123456789;</Key><Size>1</Size>"
-				     "</Contents></ListBucketResult>");
+	                             "</Contents></ListBucketResult>");
 	expect_corrupt_list(XML_HEAD "<Contents><Key>a&amp</Key><Size>1</Size></Contents>"
-				     "</ListBucketResult>");
+	                             "</ListBucketResult>");
 }
 
 static void test_s3__list_rejects_overlong_keys(void **state)
@@ -380,8 +385,8 @@ static void test_s3__list_rejects_overlong_keys(void **state)
 	for (int i = 0; i < 1100; i++)
 		assert_int_equal(cairn_buf_append_str(&xml, "k"), 0);
 	assert_int_equal(cairn_buf_append_str(&xml, "</Key><Size>1</Size></Contents>"
-						    "</ListBucketResult>"),
-			 0);
+	                                            "</ListBucketResult>"),
+	                 0);
 	expect_corrupt_list((const char *)xml.data);
 	cairn_buf_free(&xml);
 }
@@ -390,7 +395,7 @@ static void test_s3__list_never_reads_past_the_given_length(void **state)
 {
 	/* The closing tags lie beyond len: the page must count as cut short. */
 	const char *xml = XML_HEAD "<Contents><Key>a</Key><Size>1</Size></Contents>"
-				   "</ListBucketResult>";
+	                           "</ListBucketResult>";
 	size_t len = strlen(xml) - strlen("</ListBucketResult>");
 	char *copy = malloc(len);
 	assert_non_null(copy);
@@ -399,7 +404,7 @@ static void test_s3__list_never_reads_past_the_given_length(void **state)
 	int truncated;
 	cairn_buf token = CAIRN_BUF_INIT;
 	assert_int_equal(cairn_s3__list_parse(copy, len, collect, &s, &truncated, &token),
-			 CAIRN_ECORRUPT);
+	                 CAIRN_ECORRUPT);
 	assert_int_equal(s.n, 0);
 	cairn_buf_free(&token);
 	free(copy);
@@ -410,19 +415,19 @@ static void test_s3__list_never_reads_past_the_given_length(void **state)
 static void test_s3__error_message_gives_code_and_message(void **state)
 {
 	const char *xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>"
-			  "<Code>SignatureDoesNotMatch</Code><Message>The request signature we "
-			  "calculated does not match the signature you provided.</Message>"
-			  "<AWSAccessKeyId>AK</AWSAccessKeyId></Error>";
+	                  "<Code>SignatureDoesNotMatch</Code><Message>The request signature we "
+	                  "calculated does not match the signature you provided.</Message>"
+	                  "<AWSAccessKeyId>AK</AWSAccessKeyId></Error>";
 	char out[256];
 	cairn_s3__error_message(out, sizeof(out), xml, strlen(xml));
 	assert_string_equal(out, "SignatureDoesNotMatch: The request signature we calculated "
-				 "does not match the signature you provided.");
+	                         "does not match the signature you provided.");
 }
 
 static void test_s3__error_message_decodes_and_cleans_the_text(void **state)
 {
 	const char *xml = "<Error><Code>InvalidArgument</Code>"
-			  "<Message>bad &quot;x&quot;\nline&#9;tab</Message></Error>";
+	                  "<Message>bad &quot;x&quot;\nline&#9;tab</Message></Error>";
 	char out[128];
 	cairn_s3__error_message(out, sizeof(out), xml, strlen(xml));
 	assert_string_equal(out, "InvalidArgument: bad \"x\" line tab");
@@ -438,7 +443,8 @@ static void test_s3__error_message_with_only_a_code(void **state)
 
 static void test_s3__error_message_fits_the_buffer(void **state)
 {
-	const char *xml = "<Error><Code>C</Code><Message>\xc3\xa9\xc3\xa9\xc3\xa9</Message></Error>";
+	const char *xml =
+	    "<Error><Code>C</Code><Message>\xc3\xa9\xc3\xa9\xc3\xa9</Message></Error>";
 	char out[6];
 	/* "C: " + one two-byte character fits; half a character must not. */
 	cairn_s3__error_message(out, sizeof(out), xml, strlen(xml));
@@ -466,34 +472,34 @@ static void test_s3__error_message_of_other_bodies_is_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_s3__parses_a_path_style_location),
-		cmocka_unit_test(test_s3__bucket_alone_has_an_empty_prefix),
-		cmocka_unit_test(test_s3__trailing_slashes_of_the_prefix_are_dropped),
-		cmocka_unit_test(test_s3__location_without_scheme_means_https),
-		cmocka_unit_test(test_s3__scheme_and_host_are_case_insensitive),
-		cmocka_unit_test(test_s3__accepts_an_ipv6_host),
-		cmocka_unit_test(test_s3__options_choose_virtual_host_style_and_page_size),
-		cmocka_unit_test(test_s3__rejects_malformed_locations),
-		cmocka_unit_test(test_s3__open_without_credentials_says_which_to_set),
-		cmocka_unit_test(test_s3__open_sends_nothing_and_checks_keys_locally),
-		cmocka_unit_test(test_s3__open_rejects_a_bad_connection_count),
-		cmocka_unit_test(test_s3__escape_keeps_unreserved_characters),
-		cmocka_unit_test(test_s3__escape_encodes_everything_else_in_upper_case_hex),
-		cmocka_unit_test(test_s3__escape_of_a_continuation_token_is_signable),
-		cmocka_unit_test(test_s3__list_page_gives_keys_sizes_and_the_next_token),
-		cmocka_unit_test(test_s3__list_last_page_is_not_truncated),
-		cmocka_unit_test(test_s3__list_empty_page_calls_nothing),
-		cmocka_unit_test(test_s3__list_decodes_entities_in_keys),
-		cmocka_unit_test(test_s3__list_stops_when_the_callback_says_so),
-		cmocka_unit_test(test_s3__list_rejects_answers_that_are_not_listings),
-		cmocka_unit_test(test_s3__list_rejects_bad_entries),
-		cmocka_unit_test(test_s3__list_rejects_overlong_keys),
-		cmocka_unit_test(test_s3__list_never_reads_past_the_given_length),
-		cmocka_unit_test(test_s3__error_message_gives_code_and_message),
-		cmocka_unit_test(test_s3__error_message_decodes_and_cleans_the_text),
-		cmocka_unit_test(test_s3__error_message_with_only_a_code),
-		cmocka_unit_test(test_s3__error_message_fits_the_buffer),
-		cmocka_unit_test(test_s3__error_message_of_other_bodies_is_empty),
+	    cmocka_unit_test(test_s3__parses_a_path_style_location),
+	    cmocka_unit_test(test_s3__bucket_alone_has_an_empty_prefix),
+	    cmocka_unit_test(test_s3__trailing_slashes_of_the_prefix_are_dropped),
+	    cmocka_unit_test(test_s3__location_without_scheme_means_https),
+	    cmocka_unit_test(test_s3__scheme_and_host_are_case_insensitive),
+	    cmocka_unit_test(test_s3__accepts_an_ipv6_host),
+	    cmocka_unit_test(test_s3__options_choose_virtual_host_style_and_page_size),
+	    cmocka_unit_test(test_s3__rejects_malformed_locations),
+	    cmocka_unit_test(test_s3__open_without_credentials_says_which_to_set),
+	    cmocka_unit_test(test_s3__open_sends_nothing_and_checks_keys_locally),
+	    cmocka_unit_test(test_s3__open_rejects_a_bad_connection_count),
+	    cmocka_unit_test(test_s3__escape_keeps_unreserved_characters),
+	    cmocka_unit_test(test_s3__escape_encodes_everything_else_in_upper_case_hex),
+	    cmocka_unit_test(test_s3__escape_of_a_continuation_token_is_signable),
+	    cmocka_unit_test(test_s3__list_page_gives_keys_sizes_and_the_next_token),
+	    cmocka_unit_test(test_s3__list_last_page_is_not_truncated),
+	    cmocka_unit_test(test_s3__list_empty_page_calls_nothing),
+	    cmocka_unit_test(test_s3__list_decodes_entities_in_keys),
+	    cmocka_unit_test(test_s3__list_stops_when_the_callback_says_so),
+	    cmocka_unit_test(test_s3__list_rejects_answers_that_are_not_listings),
+	    cmocka_unit_test(test_s3__list_rejects_bad_entries),
+	    cmocka_unit_test(test_s3__list_rejects_overlong_keys),
+	    cmocka_unit_test(test_s3__list_never_reads_past_the_given_length),
+	    cmocka_unit_test(test_s3__error_message_gives_code_and_message),
+	    cmocka_unit_test(test_s3__error_message_decodes_and_cleans_the_text),
+	    cmocka_unit_test(test_s3__error_message_with_only_a_code),
+	    cmocka_unit_test(test_s3__error_message_fits_the_buffer),
+	    cmocka_unit_test(test_s3__error_message_of_other_bodies_is_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
