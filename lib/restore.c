@@ -1,24 +1,37 @@
 /* The restore engine.
  *
  * The main thread reads the manifest in path order and creates every entry
- * under the target at once (directories, empty regular files of the right
- * size, symlinks, links, FIFOs, devices). Regular file content is gathered
- * in batches: a batch's chunk fingerprints are looked up in one go, the
- * blobs are grouped into ranged pack reads, and a pool of workers reads
- * each range once, authenticates every blob and writes it to each place
- * that uses it. File metadata follows the batch's data; a directory's
- * metadata follows everything inside it, deepest first.
+ * under the target (directories, regular files, symlinks, links, FIFOs,
+ * devices). It keeps a descriptor open for each directory on the way
+ * down, so an entry is created with one call relative to its parent, and
+ * for each new regular file until its content is written.
+ *
+ * Regular files go into batches. A full batch is handed to a pool of
+ * workers while the main thread goes on creating the entries of the next
+ * one. One worker plans the batch: its chunk fingerprints are looked up
+ * in the index in one go and the blobs grouped into ranged pack reads.
+ * Then every worker takes ranges: it reads each once, authenticates every
+ * blob and writes it into each file that uses it, through the descriptor
+ * the main thread opened. The worker that writes the last piece of a file
+ * gives it its size and metadata through the same descriptor and closes
+ * it. A directory's metadata is set when
+ * the manifest leaves it (deepest first): everything inside has been
+ * created by then, and writing content into a file does not change its
+ * directory.
  *
  * A blob that fails to read or authenticate is never written: the places
  * that need it stay zeros, and each file concerned is reported once, when
- * it is finished. A hard link whose first name the includes leave out
- * becomes a regular file that holds the group's content, which one more
- * pass over the manifest fills in at the end.
+ * the main thread collects its batch. A hard link whose first name the
+ * includes leave out becomes a regular file that holds the group's
+ * content, which one more pass over the manifest fills in at the end.
  *
- * Nothing is created by following a symlink inside the target: paths are
- * resolved beneath the target's descriptor with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_SYMLINKS), or component by component with O_NOFOLLOW where
- * openat2 is missing. */
+ * Nothing is created by following a symlink inside the target: each
+ * directory is opened from its parent's descriptor with O_NOFOLLOW |
+ * O_DIRECTORY, files with O_CREAT | O_EXCL | O_NOFOLLOW. Where a path must
+ * be resolved from the target (a parent the manifest does not list, a hard
+ * link's first name), openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) does
+ * it, or a walk one component at a time with O_NOFOLLOW where openat2 is
+ * missing. */
 #include "cairn/restore.h"
 
 #include "cairn/errors.h"
@@ -27,6 +40,7 @@
 #include "util/hex.h"
 #include "util/path.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,28 +60,43 @@
 #include <unistd.h>
 
 #define BATCH_FILES 4096           /* regular files (or parts of one) per batch */
-#define BATCH_BYTES (256ull << 20) /* content bytes per batch */
-#define BATCH_REFS (256u * 1024)   /* chunk refs per batch */
-#define BATCH_DIRS 4096            /* finished directories waiting for metadata */
-#define RANGE_GAP (1u << 20)       /* read through gaps up to this size */
-#define RANGE_MAX (16u << 20)      /* longest ranged read of a pack */
-#define LOOKUP_SLICE 8192          /* fingerprints per index query */
-#define OPEN_FILES_MAX 256         /* descriptors a worker keeps open */
+#define BATCH_FIRST 128            /* the first batch: the workers start early */
+#define BATCH_BYTES (128ull << 20) /* content bytes per batch */
+#define BATCH_REFS (128u * 1024)   /* chunk refs per batch */
+#define N_BATCHES 3                /* being filled, queued or written at once */
+/* Ranged reads of a pack read through gaps up to RANGE_GAP_* bytes and
+ * are at most RANGE_MAX_* long. Reading a local gap costs a copy (and the
+ * blobs of a pack are shuffled, so a batch needs only some of them);
+ * reading a remote one saves a request. */
+#define RANGE_GAP_LOCAL (32u << 10)
+#define RANGE_MAX_LOCAL (2u << 20)
+#define RANGE_GAP_REMOTE (1u << 20)
+#define RANGE_MAX_REMOTE (8u << 20)
+#define LOOKUP_SLICE 8192 /* fingerprints per index query */
+#define DIR_FDS_MAX 64    /* directories on the way down kept open */
+#define FD_MARGIN 96      /* descriptors left for the index, store and caller */
 #define MAX_THREADS 256
 #define PROGRESS_NS 200000000ll
 #define ZERO_CHECK 65536 /* read size when checking that a hole reads as zeros */
 
-/* A regular file, or the part of one this batch writes. */
+/* A regular file, or the part of one a batch writes. */
 typedef struct rfile {
-	cairn_entry e;
+	cairn_entry e;        /* the entry; a shallow copy unless owner */
 	size_t from, to;      /* chunks written by this batch */
 	uint64_t from_offset; /* file offset of chunk from */
 	uint64_t to_offset;   /* file offset of chunk to */
-	dev_t dev;
-	ino_t ino;
-	int last; /* this batch writes the file's last chunk */
+	int fd;               /* open for writing; -1 once closed */
+	uint8_t owner;        /* frees the entry and closes fd */
+	uint8_t last;         /* this batch writes the file's last chunk */
+	uint8_t cont;         /* a previous batch wrote its first part */
+	uint8_t chmod;        /* the mode it was created with is not the one wanted */
+	uint8_t chown;        /* its owner must be set */
+	uint8_t truncate;     /* writing its chunks does not give it its size */
+	atomic_uint pending;  /* uses of this part not yet written or lost */
 	unsigned n_damage;
-	char *damage; /* the first damage found */
+	char *damage;    /* the first damage found */
+	cairn_buf notes; /* metadata problems, NUL-separated, reported with the file */
+	int meta_bad;
 } rfile;
 
 /* One place a blob goes: file offset of a chunk. */
@@ -84,10 +113,48 @@ typedef struct ublob {
 	size_t first, count; /* into uses */
 } ublob;
 
-/* A directory restored but not finished: its metadata waits for its
- * contents. */
+enum batch_state { BATCH_FREE, BATCH_FILLING, BATCH_QUEUED, BATCH_DONE };
+
+/* Files whose content is written together. The first task plans the
+ * rest: the ranged reads, then one per file part with nothing to read
+ * (empty, all holes, or all of it lost), which only needs finishing. */
+typedef struct batch {
+	enum batch_state state; /* under mu once queued */
+	uint64_t seq;           /* queue order */
+	rfile *files;
+	size_t n_files, max_files;
+	uint64_t bytes;
+	size_t refs;
+
+	use *uses;
+	size_t n_uses, cap_uses;
+	ublob *ublobs;
+	size_t cap_ublobs;
+	cairn_restore_blob *blobs;
+	size_t cap_blobs;
+	cairn_restore_range *ranges;
+	size_t n_ranges;
+	size_t *idle; /* parts with no uses */
+	size_t n_idle, cap_idle;
+
+	int planning, planned;           /* under mu */
+	size_t n_tasks, next_task, left; /* under mu */
+} batch;
+
+/* What a directory does to the entries created in it. */
+typedef struct dir_info {
+	mode_t mode;           /* its own mode now */
+	unsigned plain : 1;    /* new entries get the mode asked for less the umask */
+	unsigned gid_egid : 1; /* its group is the effective group (so are new entries') */
+} dir_info;
+
+/* A directory on the way down: its metadata waits for its contents. */
 typedef struct rdir {
 	cairn_entry e;
+	size_t len; /* of e.path */
+	int fd;     /* -1: reached by path (too deep to keep open) */
+	int chown;  /* its owner must be set */
+	dir_info info;
 } rdir;
 
 /* Hard link groups whose first name is not restored, or could not be:
@@ -105,15 +172,7 @@ typedef struct link_table {
 	size_t cap, n;
 } link_table;
 
-enum phase { PHASE_WRITE, PHASE_VERIFY };
-
 struct restore;
-
-typedef struct open_file {
-	size_t file;
-	int fd;
-	uint64_t used;
-} open_file;
 
 typedef struct worker {
 	struct restore *R;
@@ -122,49 +181,47 @@ typedef struct worker {
 	cairn_sealer *sealer;
 	cairn_fingerprinter *fp;
 	cairn_buf raw, plain;
-	open_file *open;
-	size_t n_open, cap_open;
-	uint64_t clock;
 } worker;
 
 typedef struct restore {
 	cairn_repo *repo;
 	cairn_store *store;
+	uint64_t range_gap, range_max;
 	const cairn_snapshot *snap;
 	const cairn_restore_opts *opts;
 	cairn_restore_result *res;
 	char **includes;
 	size_t n_includes;
 	int root_fd;
+	dir_info root_info;
 	int is_root;
+	uid_t euid;
+	gid_t egid;
+	int umask_known;
+	mode_t umask;
 	int have_proc;
-	int xattr_unsupported;
+	atomic_int xattr_unsupported;
 	int done; /* the includes are behind us */
 	cairn_buf last_path;
 
-	/* The parent directory of the last entry handled. */
+	/* A parent directory reached by path, for entries whose parent is not
+	 * the directory on top of the stack. */
 	char *parent_rel;
 	int parent_fd;
 
-	rfile *files;
-	size_t n_files;
-	uint64_t batch_bytes;
-	size_t batch_refs;
-
 	rdir *stack;
 	size_t n_stack, cap_stack;
-	rdir *pending;
-	size_t n_pending, cap_pending;
 
 	link_table links;
 
-	use *uses;
-	size_t n_uses, cap_uses;
-	ublob *ublobs;
-	size_t n_ublobs;
-	cairn_restore_blob *blobs;
-	cairn_restore_range *ranges;
-	size_t n_ranges;
+	batch batches[N_BATCHES];
+	batch *fill;        /* the batch being filled, or NULL */
+	uint64_t ring;      /* batches queued so far; the next one is batches[ring % N] */
+	uint64_t collected; /* batches collected so far, in queue order */
+	size_t max_files;   /* largest batch the descriptors allow */
+	size_t max_dir_fds; /* directories on the way down the descriptors allow */
+	rfile orphan;       /* a file's rest that no batch took (after a fatal error) */
+	size_t next_files;  /* size of the next batch (grows to max_files) */
 
 	worker *workers;
 	size_t n_workers;
@@ -172,12 +229,7 @@ typedef struct restore {
 	pthread_cond_t work_cv, done_cv;
 	pthread_mutex_t damage_mu;
 	int pool_ready;
-	unsigned generation;
 	int stop;
-	enum phase phase;
-	size_t n_tasks;
-	atomic_size_t next_task;
-	size_t busy;
 	atomic_int failed; /* a worker hit a fatal error */
 	int fatal_rc;
 	char *fatal_msg;
@@ -231,6 +283,22 @@ static void warnf(restore *R, const char *path, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	R->opts->warn(R->opts->ud, path, msg);
+}
+
+/* Keeps a problem with a file for the main thread to report: workers do
+ * not call the caller's callbacks. */
+static void notef(rfile *rf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void notef(rfile *rf, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* A note lost to a lack of memory still counts as an error. */
+	if (cairn_buf_append(&rf->notes, msg, strlen(msg) + 1) != 0)
+		rf->meta_bad = 1;
 }
 
 static int oom(void)
@@ -422,9 +490,10 @@ static void split_path(const char *path, const char **dir, size_t *dir_len, cons
 	*name = slash + 1;
 }
 
-/* A descriptor (O_PATH) of the directory holding path, owned by R; missing
- * directories are created if create. *name_out points into path. */
-static int parent_dir(restore *R, const char *path, int create, const char **name_out)
+/* A descriptor (O_PATH) of the directory holding path, reached from the
+ * target; missing directories are created if create. *name_out points
+ * into path. */
+static int parent_by_path(restore *R, const char *path, int create, const char **name_out)
 {
 	const char *dir, *name;
 	size_t len;
@@ -450,6 +519,31 @@ static int parent_dir(restore *R, const char *path, int create, const char **nam
 	return R->parent_fd;
 }
 
+/* The directory holding path: the one on top of the stack when that is
+ * it (*info_out tells what it does to new entries), else one reached by
+ * path (*info_out NULL). */
+static int parent_dir(restore *R, const char *path, int create, const char **name_out,
+                      const dir_info **info_out)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = (size_t)(slash - path);
+	*info_out = NULL;
+	if (len == 0) {
+		*name_out = slash + 1;
+		*info_out = &R->root_info;
+		return R->root_fd;
+	}
+	if (R->n_stack) {
+		const rdir *top = &R->stack[R->n_stack - 1];
+		if (top->fd >= 0 && top->len == len && memcmp(top->e.path, path, len) == 0) {
+			*name_out = slash + 1;
+			*info_out = &top->info;
+			return top->fd;
+		}
+	}
+	return parent_by_path(R, path, create, name_out);
+}
+
 /* Clears the way for a new entry name in pfd: removes a non-directory or
  * an empty directory. */
 static int make_room(int pfd, const char *name)
@@ -460,62 +554,87 @@ static int make_room(int pfd, const char *name)
 	return unlinkat(pfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
 }
 
+/* Whether a directory gives new entries a default ACL (and so a mode
+ * that is not the one asked for less the umask). */
+static int has_default_acl(int fd)
+{
+	if (fgetxattr(fd, "system.posix_acl_default", NULL, 0) >= 0)
+		return 1;
+	return errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP;
+}
+
+/* What the open directory fd does to new entries. */
+static int dir_info_of(restore *R, int fd, dir_info *out)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	out->mode = st.st_mode & 07777;
+	out->gid_egid = st.st_gid == R->egid;
+	out->plain = R->umask_known && !(st.st_mode & S_ISGID) && !has_default_acl(fd);
+	return 0;
+}
+
 /* ---- metadata -------------------------------------------------------- */
 
-static int set_xattrs(restore *R, int pfd, const char *name, const cairn_entry *e)
+/* Sets the user.* xattrs of an entry: through fd when there is one, else
+ * by name in pfd. 0, 1 if one could not be set (why in msg), or
+ * CAIRN_ENOMEM. The first entry to find that the file system has no
+ * xattrs says so in *unsupported_msg (once for the whole restore). */
+static int set_xattrs(restore *R, int fd, int pfd, const char *name, const cairn_entry *e,
+                      char *msg, size_t msg_len, int *unsupported)
 {
 	cairn_buf p = CAIRN_BUF_INIT;
 	int bad = 0;
-	if (R->xattr_unsupported)
+	*unsupported = 0;
+	if (atomic_load(&R->xattr_unsupported))
 		return 0;
 	/* No *at form of setxattr: go through the directory's descriptor so
 	 * that no symlink on the way can be followed. */
-	int rc = R->have_proc ? cairn_buf_printf(&p, "/proc/self/fd/%d/%s", pfd, name)
-	                      : cairn_buf_printf(&p, "%s%s", R->opts->target, e->path);
-	if (rc)
-		return oom();
+	if (fd < 0) {
+		int rc = R->have_proc ? cairn_buf_printf(&p, "/proc/self/fd/%d/%s", pfd, name)
+		                      : cairn_buf_printf(&p, "%s%s", R->opts->target, e->path);
+		if (rc)
+			return oom();
+	}
 	for (size_t i = 0; i < e->n_xattrs; i++) {
 		const cairn_xattr *x = &e->xattrs[i];
 		if (strncmp(x->name, "user.", 5) != 0)
 			continue;
-		if (lsetxattr((const char *)p.data, x->name, x->value, x->value_len, 0) == 0)
+		int rc = fd >= 0
+		             ? fsetxattr(fd, x->name, x->value, x->value_len, 0)
+		             : lsetxattr((const char *)p.data, x->name, x->value, x->value_len, 0);
+		if (rc == 0)
 			continue;
 		if (errno == ENOTSUP || errno == EOPNOTSUPP) {
-			warnf(R, e->path,
-			      "the target's file system does not support extended attributes: "
-			      "none are restored");
-			R->xattr_unsupported = 1;
+			*unsupported = atomic_exchange(&R->xattr_unsupported, 1) == 0;
 			break;
 		}
-		warnf(R, e->path, "cannot set extended attribute %s: %s", x->name, strerror(errno));
+		if (!bad)
+			snprintf(msg, msg_len, "cannot set extended attribute %s: %s", x->name,
+			         strerror(errno));
 		bad = 1;
 	}
 	cairn_buf_free(&p);
-	return bad ? CAIRN_EIO : 0;
+	return bad;
 }
 
-/* Applies owner (as root), user.* xattrs, mode and mtime to the entry at
- * e->path, in that order: chown clears set-user-id bits and setting
- * xattrs needs write permission. With check, the entry must still be the
- * inode (dev, ino). Problems are reported; CAIRN_EIO if there was one. */
-static int apply_meta(restore *R, const cairn_entry *e, int check, dev_t dev, ino_t ino)
+#define XATTR_UNSUPPORTED_MSG                                                                      \
+	"the target's file system does not support extended attributes: none are restored"
+
+/* Applies owner (as root), user.* xattrs, mode and mtime to the entry
+ * name in pfd, in that order: chown clears set-user-id bits and setting
+ * xattrs needs write permission. Only for entries without a descriptor of
+ * their own (symlinks, FIFOs, devices, directories too deep to keep
+ * open). chmod 0 when the mode is known to be right already. Problems are
+ * reported; CAIRN_EIO if there was one. */
+static int apply_meta_at(restore *R, int pfd, const char *name, const cairn_entry *e, int chmod)
 {
-	const char *name;
 	struct stat st;
-	int bad = 0;
-	int pfd = parent_dir(R, e->path, 0, &name);
-	if (pfd == CAIRN_ENOMEM)
-		return pfd;
-	if (pfd < 0) {
-		warnf(R, e->path, "metadata not restored: %s", cairn_error_last());
-		return CAIRN_EIO;
-	}
+	char msg[1024];
+	int bad = 0, unsupported;
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		warnf(R, e->path, "metadata not restored: %s", strerror(errno));
-		return CAIRN_EIO;
-	}
-	if (check && (st.st_dev != dev || st.st_ino != ino)) {
-		warnf(R, e->path, "metadata not restored: replaced during the restore");
 		return CAIRN_EIO;
 	}
 	if (R->is_root && fchownat(pfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -523,13 +642,19 @@ static int apply_meta(restore *R, const cairn_entry *e, int check, dev_t dev, in
 		bad = 1;
 	}
 	if (e->n_xattrs) {
-		int rc = set_xattrs(R, pfd, name, e);
+		int rc = set_xattrs(R, -1, pfd, name, e, msg, sizeof(msg), &unsupported);
 		if (rc == CAIRN_ENOMEM)
 			return rc;
-		bad |= rc != 0;
+		if (unsupported)
+			warnf(R, e->path, XATTR_UNSUPPORTED_MSG);
+		if (rc) {
+			warnf(R, e->path, "%s", msg);
+			bad = 1;
+		}
 	}
 	/* Not a symlink (checked above), so fchmodat follows nothing. */
-	if (!S_ISLNK(st.st_mode) && fchmodat(pfd, name, e->mode & 07777, 0) != 0) {
+	if (!S_ISLNK(st.st_mode) && (chmod || R->is_root) &&
+	    fchmodat(pfd, name, e->mode & 07777, 0) != 0) {
 		warnf(R, e->path, "cannot set mode %04o: %s", e->mode & 07777, strerror(errno));
 		bad = 1;
 	}
@@ -541,35 +666,119 @@ static int apply_meta(restore *R, const cairn_entry *e, int check, dev_t dev, in
 	return bad ? CAIRN_EIO : 0;
 }
 
+/* apply_meta_at for an entry reached by path from the target. */
+static int apply_meta(restore *R, const cairn_entry *e)
+{
+	const char *name;
+	int pfd = parent_by_path(R, e->path, 0, &name);
+	if (pfd == CAIRN_ENOMEM)
+		return pfd;
+	if (pfd < 0) {
+		warnf(R, e->path, "metadata not restored: %s", cairn_error_last());
+		return CAIRN_EIO;
+	}
+	return apply_meta_at(R, pfd, name, e, 1);
+}
+
+/* Sets a directory's metadata through its descriptor and closes it. */
+static int finish_dir(restore *R, rdir *d)
+{
+	const cairn_entry *e = &d->e;
+	mode_t want = e->mode & 07777;
+	char msg[1024];
+	int bad = 0, unsupported;
+	if (d->fd < 0)
+		return apply_meta(R, e);
+	if (d->chown && fchown(d->fd, e->uid, e->gid) != 0) {
+		warnf(R, e->path, "cannot set owner %u:%u: %s", e->uid, e->gid, strerror(errno));
+		bad = 1;
+	}
+	if (e->n_xattrs) {
+		int rc = set_xattrs(R, d->fd, -1, NULL, e, msg, sizeof(msg), &unsupported);
+		if (rc == CAIRN_ENOMEM)
+			return rc;
+		if (unsupported)
+			warnf(R, e->path, XATTR_UNSUPPORTED_MSG);
+		if (rc) {
+			warnf(R, e->path, "%s", msg);
+			bad = 1;
+		}
+	}
+	/* chown may clear set-group-id: the mode is set again after it. */
+	if ((d->info.mode != want || (d->chown && (want & 06000))) && fchmod(d->fd, want) != 0) {
+		warnf(R, e->path, "cannot set mode %04o: %s", want, strerror(errno));
+		bad = 1;
+	}
+	struct timespec ts[2] = {{0, UTIME_OMIT}, to_timespec(e->mtime_ns)};
+	if (futimens(d->fd, ts) != 0) {
+		warnf(R, e->path, "cannot set modification time: %s", strerror(errno));
+		bad = 1;
+	}
+	close(d->fd);
+	d->fd = -1;
+	return bad ? CAIRN_EIO : 0;
+}
+
+/* Sets a regular file's metadata through its descriptor (in a worker):
+ * owner, xattrs, mode, then mtime, after the last write. Problems become
+ * notes. */
+static void finish_file_meta(restore *R, rfile *rf)
+{
+	const cairn_entry *e = &rf->e;
+	mode_t want = e->mode & 07777;
+	char msg[1024];
+	int unsupported;
+	if (rf->chown && fchown(rf->fd, e->uid, e->gid) != 0) {
+		notef(rf, "cannot set owner %u:%u: %s", e->uid, e->gid, strerror(errno));
+		rf->meta_bad = 1;
+	}
+	if (e->n_xattrs) {
+		int rc = set_xattrs(R, rf->fd, -1, NULL, e, msg, sizeof(msg), &unsupported);
+		if (unsupported)
+			notef(rf, XATTR_UNSUPPORTED_MSG);
+		if (rc == CAIRN_ENOMEM) {
+			notef(rf, "extended attributes not restored: out of memory");
+			rf->meta_bad = 1;
+		} else if (rc) {
+			notef(rf, "%s", msg);
+			rf->meta_bad = 1;
+		}
+	}
+	if (rf->chmod && fchmod(rf->fd, want) != 0) {
+		notef(rf, "cannot set mode %04o: %s", want, strerror(errno));
+		rf->meta_bad = 1;
+	}
+	struct timespec ts[2] = {{0, UTIME_OMIT}, to_timespec(e->mtime_ns)};
+	if (futimens(rf->fd, ts) != 0) {
+		notef(rf, "cannot set modification time: %s", strerror(errno));
+		rf->meta_bad = 1;
+	}
+}
+
 /* ---- damage ---------------------------------------------------------- */
 
-/* Records a problem with [offset, offset + length) of file: lost if those
- * bytes could not be written (they stay zeros), else they read back wrong. */
-static void damage(restore *R, size_t file, uint64_t offset, uint64_t length, int lost,
+/* Records a problem with [offset, offset + length) of a file: lost if
+ * those bytes could not be written (they stay zeros), else they read back
+ * wrong. */
+static void damage(restore *R, batch *b, size_t file, uint64_t offset, uint64_t length, int lost,
                    const char *why)
 {
 	pthread_mutex_lock(&R->damage_mu);
-	rfile *rf = &R->files[file];
+	rfile *rf = &b->files[file];
 	if (rf->n_damage++ == 0) {
-		cairn_buf b = CAIRN_BUF_INIT;
-		int rc = length ? cairn_buf_printf(&b, "bytes %llu to %llu%s: %s",
+		cairn_buf m = CAIRN_BUF_INIT;
+		int rc = length ? cairn_buf_printf(&m, "bytes %llu to %llu%s: %s",
 		                                   (unsigned long long)offset,
 		                                   (unsigned long long)(offset + length),
 		                                   lost ? " left as zeros" : "", why)
-		                : cairn_buf_printf(&b, "%s", why);
+		                : cairn_buf_printf(&m, "%s", why);
 		if (rc == 0)
-			rf->damage = (char *)cairn_buf_detach(&b, NULL);
-		cairn_buf_free(&b);
+			rf->damage = (char *)cairn_buf_detach(&m, NULL);
+		cairn_buf_free(&m);
 	}
 	pthread_mutex_unlock(&R->damage_mu);
 	if (lost)
 		atomic_fetch_add(&R->bytes_lost, length);
-}
-
-static void damage_blob(restore *R, const ublob *ub, const char *why)
-{
-	for (size_t i = ub->first; i < ub->first + ub->count; i++)
-		damage(R, R->uses[i].file, R->uses[i].offset, R->uses[i].length, 1, why);
 }
 
 /* A worker's failure that ends the restore (out of memory and the like). */
@@ -585,54 +794,6 @@ static void fail_fatal(restore *R, int rc)
 }
 
 /* ---- workers --------------------------------------------------------- */
-
-static void close_files(worker *w)
-{
-	for (size_t i = 0; i < w->n_open; i++)
-		close(w->open[i].fd);
-	w->n_open = 0;
-}
-
-/* Opens a file of the batch for writing or reading, checking that it is
- * still the one created. -1 with a message in why. */
-static int open_file_checked(restore *R, const rfile *rf, int flags, char *why, size_t why_len)
-{
-	int fd = open_beneath(R, rf->e.path + 1, flags | O_NOFOLLOW, 0, 0);
-	struct stat st;
-	if (fd < 0) {
-		snprintf(why, why_len, "cannot open: %s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || st.st_dev != rf->dev || st.st_ino != rf->ino) {
-		snprintf(why, why_len, "replaced during the restore");
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* The worker's descriptor for writing file, kept among its open files. */
-static int write_fd(worker *w, size_t file, char *why, size_t why_len)
-{
-	size_t victim = 0;
-	for (size_t i = 0; i < w->n_open; i++) {
-		if (w->open[i].file == file) {
-			w->open[i].used = ++w->clock;
-			return w->open[i].fd;
-		}
-		if (w->open[i].used < w->open[victim].used)
-			victim = i;
-	}
-	int fd = open_file_checked(w->R, &w->R->files[file], O_WRONLY, why, why_len);
-	if (fd < 0)
-		return -1;
-	if (w->n_open == w->cap_open) {
-		close(w->open[victim].fd);
-		w->open[victim] = w->open[--w->n_open];
-	}
-	w->open[w->n_open++] = (open_file){file, fd, ++w->clock};
-	return fd;
-}
 
 static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
@@ -666,63 +827,6 @@ static ssize_t pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
 	return (ssize_t)got;
 }
 
-/* Reads one range of a pack, opens every blob in it and writes each to
- * every place that uses it. */
-static void write_range(worker *w, size_t task)
-{
-	restore *R = w->R;
-	const cairn_restore_range *rg = &R->ranges[task];
-	char key[80], pack[CAIRN_ID_HEX + 1], why[1400];
-	cairn_repo_pack_key(key, R->blobs[rg->first].pack);
-	cairn_hex_encode(pack, R->blobs[rg->first].pack, CAIRN_ID_SIZE);
-
-	int rc = cairn_store_get(R->store, key, rg->offset, rg->length, &w->raw);
-	if (rc == CAIRN_ENOMEM) {
-		fail_fatal(R, rc);
-		return;
-	}
-	if (rc) {
-		snprintf(why, sizeof(why), "cannot read pack %.16s: %s", pack, cairn_error_last());
-		for (size_t k = rg->first; k < rg->first + rg->count; k++)
-			damage_blob(R, &R->ublobs[R->blobs[k].id], why);
-		return;
-	}
-	for (size_t k = rg->first; k < rg->first + rg->count; k++) {
-		const cairn_restore_blob *b = &R->blobs[k];
-		const ublob *ub = &R->ublobs[b->id];
-		uint64_t at = b->offset - rg->offset;
-		if (at + b->length > w->raw.len) {
-			snprintf(why, sizeof(why),
-			         "pack %.16s ends before the blob at offset %u (truncated)", pack,
-			         b->offset);
-			damage_blob(R, ub, why);
-			continue;
-		}
-		rc = cairn_repo_open_blob(w->sealer, w->fp, &ub->ie, w->raw.data + at, b->length,
-		                          &w->plain);
-		if (rc == CAIRN_ENOMEM) {
-			fail_fatal(R, rc);
-			return;
-		}
-		if (rc) {
-			snprintf(why, sizeof(why), "%s", cairn_error_last());
-			damage_blob(R, ub, why);
-			continue;
-		}
-		for (size_t i = ub->first; i < ub->first + ub->count; i++) {
-			const use *u = &R->uses[i];
-			int fd = write_fd(w, u->file, why, sizeof(why));
-			if (fd >= 0 && pwrite_all(fd, w->plain.data, u->length, u->offset) != 0)
-				snprintf(why, sizeof(why), "cannot write: %s", strerror(errno));
-			else if (fd >= 0) {
-				atomic_fetch_add(&R->bytes_written, u->length);
-				continue;
-			}
-			damage(R, u->file, u->offset, u->length, 1, why);
-		}
-	}
-}
-
 /* Whether [off, off + len) of fd reads as zeros, skipping holes. */
 static int zeros_at(worker *w, int fd, uint64_t off, uint64_t len)
 {
@@ -754,26 +858,21 @@ static int zeros_at(worker *w, int fd, uint64_t off, uint64_t len)
 	return 1;
 }
 
-/* Re-reads the part of a file this batch wrote and compares every chunk
- * with its fingerprint. */
-static void verify_file(worker *w, size_t task)
+/* Re-reads the part of a file a batch wrote and compares every chunk with
+ * its fingerprint. */
+static void verify_part(worker *w, batch *b, size_t file)
 {
 	restore *R = w->R;
-	rfile *rf = &R->files[task];
+	rfile *rf = &b->files[file];
 	char why[512];
 	uint8_t fp[CAIRN_FP_SIZE];
-	if (rf->n_damage || rf->from == rf->to)
-		return;
-	int fd = open_file_checked(R, rf, O_RDONLY, why, sizeof(why));
-	if (fd < 0) {
-		damage(R, task, rf->from_offset, rf->to_offset - rf->from_offset, 0, why);
-		return;
-	}
 	struct stat st;
-	if (rf->last && fstat(fd, &st) == 0 && (uint64_t)st.st_size != rf->e.size) {
+	if (rf->n_damage)
+		return;
+	if (rf->last && fstat(rf->fd, &st) == 0 && (uint64_t)st.st_size != rf->e.size) {
 		snprintf(why, sizeof(why), "verify: size %llu, expected %llu",
 		         (unsigned long long)st.st_size, (unsigned long long)rf->e.size);
-		damage(R, task, 0, 0, 0, why);
+		damage(R, b, file, 0, 0, 0, why);
 	}
 	uint64_t off = rf->from_offset;
 	for (size_t c = rf->from; c < rf->to; off += rf->e.chunks[c++].length) {
@@ -781,11 +880,11 @@ static void verify_file(worker *w, size_t task)
 		int ok;
 		cairn_buf_clear(&w->plain);
 		if (is_hole(ref)) {
-			ok = zeros_at(w, fd, off, ref->length);
+			ok = zeros_at(w, rf->fd, off, ref->length);
 		} else if (cairn_buf_reserve(&w->plain, ref->length) != 0) {
 			ok = -1;
 		} else {
-			ssize_t k = pread_all(fd, w->plain.data, ref->length, off);
+			ssize_t k = pread_all(rf->fd, w->plain.data, ref->length, off);
 			ok = k == (ssize_t)ref->length &&
 			     cairn_fingerprint(w->fp, fp, w->plain.data, ref->length) == 0 &&
 			     memcmp(fp, ref->fp, CAIRN_FP_SIZE) == 0;
@@ -795,41 +894,174 @@ static void verify_file(worker *w, size_t task)
 			break;
 		}
 		if (!ok) {
-			damage(R, task, off, ref->length, 0,
+			damage(R, b, file, off, ref->length, 0,
 			       "verify: the bytes read back do not match the snapshot");
 		}
 	}
-	close(fd);
+}
+
+/* Everything of a file part has been written or lost: verify it if
+ * asked, and if it is the file's last part, give the file its size and
+ * metadata and close it. */
+static void finish_part(worker *w, batch *b, size_t file)
+{
+	rfile *rf = &b->files[file];
+	if (rf->last && (rf->truncate || rf->n_damage) &&
+	    ftruncate(rf->fd, (off_t)rf->e.size) != 0) {
+		notef(rf, "cannot set the size to %llu: %s", (unsigned long long)rf->e.size,
+		      strerror(errno));
+		rf->meta_bad = 1;
+	}
+	if (w->R->opts->verify)
+		verify_part(w, b, file);
+	if (!rf->last)
+		return;
+	finish_file_meta(w->R, rf);
+	close(rf->fd);
+	rf->fd = -1;
+}
+
+/* One use of a blob in a file part is done with (written or lost). */
+static void use_done(worker *w, batch *b, size_t file)
+{
+	if (atomic_fetch_sub(&b->files[file].pending, 1) == 1)
+		finish_part(w, b, file);
+}
+
+static void lose_blob(worker *w, batch *b, const ublob *ub, const char *why)
+{
+	for (size_t i = ub->first; i < ub->first + ub->count; i++) {
+		const use *u = &b->uses[i];
+		damage(w->R, b, u->file, u->offset, u->length, 1, why);
+		use_done(w, b, u->file);
+	}
+}
+
+/* Reads one range of a pack, opens every blob in it and writes each to
+ * every place that uses it. */
+static void write_range(worker *w, batch *b, size_t task)
+{
+	restore *R = w->R;
+	const cairn_restore_range *rg = &b->ranges[task];
+	char key[80], pack[CAIRN_ID_HEX + 1], why[1400];
+	cairn_repo_pack_key(key, b->blobs[rg->first].pack);
+	cairn_hex_encode(pack, b->blobs[rg->first].pack, CAIRN_ID_SIZE);
+
+	int rc = cairn_store_get(R->store, key, rg->offset, rg->length, &w->raw);
+	if (rc == CAIRN_ENOMEM) {
+		fail_fatal(R, rc);
+		return;
+	}
+	if (rc) {
+		snprintf(why, sizeof(why), "cannot read pack %.16s: %s", pack, cairn_error_last());
+		for (size_t k = rg->first; k < rg->first + rg->count; k++)
+			lose_blob(w, b, &b->ublobs[b->blobs[k].id], why);
+		return;
+	}
+	for (size_t k = rg->first; k < rg->first + rg->count; k++) {
+		const cairn_restore_blob *bl = &b->blobs[k];
+		const ublob *ub = &b->ublobs[bl->id];
+		uint64_t at = bl->offset - rg->offset;
+		if (at + bl->length > w->raw.len) {
+			snprintf(why, sizeof(why),
+			         "pack %.16s ends before the blob at offset %u (truncated)", pack,
+			         bl->offset);
+			lose_blob(w, b, ub, why);
+			continue;
+		}
+		rc = cairn_repo_open_blob(w->sealer, w->fp, &ub->ie, w->raw.data + at, bl->length,
+		                          &w->plain);
+		if (rc == CAIRN_ENOMEM) {
+			fail_fatal(R, rc);
+			return;
+		}
+		if (rc) {
+			snprintf(why, sizeof(why), "%s", cairn_error_last());
+			lose_blob(w, b, ub, why);
+			continue;
+		}
+		for (size_t i = ub->first; i < ub->first + ub->count; i++) {
+			const use *u = &b->uses[i];
+			if (pwrite_all(b->files[u->file].fd, w->plain.data, u->length, u->offset) ==
+			    0) {
+				atomic_fetch_add(&R->bytes_written, u->length);
+			} else {
+				snprintf(why, sizeof(why), "cannot write: %s", strerror(errno));
+				damage(R, b, u->file, u->offset, u->length, 1, why);
+			}
+			use_done(w, b, u->file);
+		}
+	}
+}
+
+static int plan_batch(restore *R, batch *b);
+
+/* The queued batch to work on (under mu): one to plan first, since that
+ * makes more tasks, else the oldest with a task left to start. */
+static batch *next_batch(restore *R)
+{
+	batch *best = NULL;
+	for (size_t i = 0; i < N_BATCHES; i++) {
+		batch *b = &R->batches[i];
+		if (b->state != BATCH_QUEUED)
+			continue;
+		if (!b->planned && !b->planning)
+			return b;
+		if (b->next_task < b->n_tasks && (!best || b->seq < best->seq))
+			best = b;
+	}
+	return best;
+}
+
+/* Plans a batch in a worker, so that the main thread can go on creating
+ * entries; the batch's tasks become available to every worker. */
+static void run_plan(worker *w, batch *b)
+{
+	restore *R = w->R;
+	int rc = atomic_load(&R->failed) ? 0 : plan_batch(R, b);
+	if (rc)
+		fail_fatal(R, rc);
+	pthread_mutex_lock(&R->mu);
+	b->planning = 0;
+	b->planned = 1;
+	b->n_tasks = rc ? 0 : b->n_ranges + b->n_idle;
+	b->left += b->n_tasks;
+	if (b->n_tasks)
+		pthread_cond_broadcast(&R->work_cv);
+	pthread_mutex_unlock(&R->mu);
 }
 
 static void *worker_main(void *arg)
 {
 	worker *w = arg;
 	restore *R = w->R;
-	unsigned seen = 0;
 	pthread_mutex_lock(&R->mu);
 	for (;;) {
-		while (!R->stop && R->generation == seen)
+		batch *b;
+		while (!R->stop && !(b = next_batch(R)))
 			pthread_cond_wait(&R->work_cv, &R->mu);
 		if (R->stop)
 			break;
-		seen = R->generation;
-		enum phase ph = R->phase;
-		size_t n = R->n_tasks;
-		pthread_mutex_unlock(&R->mu);
-		for (;;) {
-			size_t i = atomic_fetch_add(&R->next_task, 1);
-			if (i >= n || atomic_load(&R->failed))
-				break;
-			if (ph == PHASE_WRITE)
-				write_range(w, i);
-			else
-				verify_file(w, i);
+		if (!b->planned) {
+			b->planning = 1;
+			pthread_mutex_unlock(&R->mu);
+			run_plan(w, b);
+			pthread_mutex_lock(&R->mu);
+		} else {
+			size_t task = b->next_task++;
+			pthread_mutex_unlock(&R->mu);
+			if (!atomic_load(&R->failed)) {
+				if (task < b->n_ranges)
+					write_range(w, b, task);
+				else
+					finish_part(w, b, b->idle[task - b->n_ranges]);
+			}
+			pthread_mutex_lock(&R->mu);
 		}
-		close_files(w);
-		pthread_mutex_lock(&R->mu);
-		if (--R->busy == 0)
-			pthread_cond_signal(&R->done_cv);
+		if (--b->left == 0) {
+			b->state = BATCH_DONE;
+			pthread_cond_broadcast(&R->done_cv);
+		}
 	}
 	pthread_mutex_unlock(&R->mu);
 	return NULL;
@@ -842,14 +1074,6 @@ static int pool_start(restore *R)
 	size_t n = o->threads > 0 ? (size_t)o->threads : (ncpu > 0 ? (size_t)ncpu : 1);
 	if (n > MAX_THREADS)
 		n = MAX_THREADS;
-	/* Share the descriptors the process may open among the workers. */
-	size_t per = OPEN_FILES_MAX;
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		rlim_t spare = rl.rlim_cur > 128 ? rl.rlim_cur - 128 : 1;
-		if (spare / n < per)
-			per = spare / n ? (size_t)(spare / n) : 1;
-	}
 	pthread_condattr_t ca;
 	if (pthread_mutex_init(&R->mu, NULL) || pthread_mutex_init(&R->damage_mu, NULL))
 		return cairn_error_set(CAIRN_ERROR, "cannot create a mutex");
@@ -868,9 +1092,6 @@ static int pool_start(restore *R)
 		worker *w = &R->workers[i];
 		int rc;
 		w->R = R;
-		w->cap_open = per;
-		if (!(w->open = calloc(per, sizeof(*w->open))))
-			return oom();
 		if ((rc = cairn_repo_sealer_new(R->repo, &w->sealer, 0)) ||
 		    (rc = cairn_repo_fingerprinter_new(R->repo, &w->fp)))
 			return rc;
@@ -896,54 +1117,21 @@ static void pool_stop(restore *R)
 		worker *w = &R->workers[i];
 		if (w->started)
 			pthread_join(w->thread, NULL);
-		close_files(w);
-		free(w->open);
 		cairn_sealer_free(w->sealer);
 		cairn_fingerprinter_free(w->fp);
 		cairn_buf_free(&w->raw);
 		cairn_buf_free(&w->plain);
 	}
 	free(R->workers);
+	R->workers = NULL;
+	R->n_workers = 0;
 	if (R->pool_ready) {
 		pthread_mutex_destroy(&R->mu);
 		pthread_mutex_destroy(&R->damage_mu);
 		pthread_cond_destroy(&R->work_cv);
 		pthread_cond_destroy(&R->done_cv);
+		R->pool_ready = 0;
 	}
-}
-
-/* Runs n tasks of a phase on the workers and waits for them, keeping the
- * progress line alive meanwhile. */
-static int run_phase(restore *R, enum phase ph, size_t n)
-{
-	if (n == 0)
-		return 0;
-	pthread_mutex_lock(&R->mu);
-	R->phase = ph;
-	R->n_tasks = n;
-	atomic_store(&R->next_task, 0);
-	R->busy = R->n_workers;
-	R->generation++;
-	pthread_cond_broadcast(&R->work_cv);
-	while (R->busy) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += PROGRESS_NS;
-		if (ts.tv_nsec >= 1000000000l) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000l;
-		}
-		pthread_cond_timedwait(&R->done_cv, &R->mu, &ts);
-		if (R->busy) {
-			pthread_mutex_unlock(&R->mu);
-			progress(R, 0);
-			pthread_mutex_lock(&R->mu);
-		}
-	}
-	pthread_mutex_unlock(&R->mu);
-	if (R->fatal_rc)
-		return cairn_error_set(R->fatal_rc, "%s", R->fatal_msg ? R->fatal_msg : "failed");
-	return 0;
 }
 
 /* ---- batches --------------------------------------------------------- */
@@ -961,14 +1149,15 @@ static int use_cmp(const void *pa, const void *pb)
 
 /* Whether an index entry can be the blob of every use of ub; damages the
  * uses if not. */
-static int blob_usable(restore *R, ublob *ub, int found)
+static int blob_usable(restore *R, batch *b, ublob *ub, int found)
 {
 	char hex[CAIRN_ID_HEX + 1], pack[CAIRN_ID_HEX + 1], why[256];
-	cairn_hex_encode(hex, R->uses[ub->first].fp, CAIRN_FP_SIZE);
+	cairn_hex_encode(hex, b->uses[ub->first].fp, CAIRN_FP_SIZE);
 	cairn_hex_encode(pack, ub->ie.pack, CAIRN_ID_SIZE);
 	if (!found || ub->ie.kind != CAIRN_BLOB_DATA) {
 		snprintf(why, sizeof(why), "chunk %.16s is in no pack of the index", hex);
-		damage_blob(R, ub, why);
+		for (size_t i = ub->first; i < ub->first + ub->count; i++)
+			damage(R, b, b->uses[i].file, b->uses[i].offset, b->uses[i].length, 1, why);
 		return 0;
 	}
 	/* Lengths are bounded before anything is read: the sealed length by
@@ -978,15 +1167,16 @@ static int blob_usable(restore *R, ublob *ub, int found)
 		snprintf(why, sizeof(why),
 		         "the index gives chunk %.16s in pack %.16s an impossible length", hex,
 		         pack);
-		damage_blob(R, ub, why);
+		for (size_t i = ub->first; i < ub->first + ub->count; i++)
+			damage(R, b, b->uses[i].file, b->uses[i].offset, b->uses[i].length, 1, why);
 		return 0;
 	}
 	int ok = 1;
 	for (size_t i = ub->first; i < ub->first + ub->count; i++) {
-		if (R->uses[i].length != ub->ie.raw_length) {
+		if (b->uses[i].length != ub->ie.raw_length) {
 			snprintf(why, sizeof(why), "chunk %.16s is %u bytes in pack %.16s, not %u",
-			         hex, ub->ie.raw_length, pack, R->uses[i].length);
-			damage(R, R->uses[i].file, R->uses[i].offset, R->uses[i].length, 1, why);
+			         hex, ub->ie.raw_length, pack, b->uses[i].length);
+			damage(R, b, b->uses[i].file, b->uses[i].offset, b->uses[i].length, 1, why);
 			ok = 0;
 		}
 	}
@@ -994,37 +1184,37 @@ static int blob_usable(restore *R, ublob *ub, int found)
 		/* Drop the uses that do not fit; the others still get the blob. */
 		size_t k = ub->first;
 		for (size_t i = ub->first; i < ub->first + ub->count; i++)
-			if (R->uses[i].length == ub->ie.raw_length)
-				R->uses[k++] = R->uses[i];
+			if (b->uses[i].length == ub->ie.raw_length)
+				b->uses[k++] = b->uses[i];
 		ub->count = k - ub->first;
 	}
 	return ub->count > 0;
 }
 
-/* Lists what the batch needs, finds where the index says it is, and
- * groups it into ranged pack reads. */
-static int plan_batch(restore *R)
+/* Lists what the batch needs, finds where the index says it is, groups
+ * it into ranged pack reads, and counts what each file part waits for. */
+static int plan_batch(restore *R, batch *b)
 {
 	uint8_t(*fps)[32] = NULL;
 	cairn_index_entry *ents = NULL;
 	uint8_t *found = NULL;
 	int rc = 0;
 
-	R->n_uses = 0;
-	R->n_ublobs = 0;
-	R->n_ranges = 0;
-	for (size_t f = 0; f < R->n_files; f++) {
-		rfile *rf = &R->files[f];
+	b->n_uses = 0;
+	b->n_ranges = 0;
+	b->n_idle = 0;
+	for (size_t f = 0; f < b->n_files; f++) {
+		rfile *rf = &b->files[f];
 		uint64_t off = rf->from_offset;
 		for (size_t c = rf->from; c < rf->to; c++) {
 			const cairn_chunk_ref *ref = &rf->e.chunks[c];
 			if (is_hole(ref)) {
 				atomic_fetch_add(&R->bytes_written, ref->length);
 			} else if (ref->length) {
-				if ((rc = grow((void **)&R->uses, &R->cap_uses, R->n_uses + 1,
-				               sizeof(*R->uses))))
+				if ((rc = grow((void **)&b->uses, &b->cap_uses, b->n_uses + 1,
+				               sizeof(*b->uses))))
 					goto out;
-				use *u = &R->uses[R->n_uses++];
+				use *u = &b->uses[b->n_uses++];
 				memcpy(u->fp, ref->fp, CAIRN_FP_SIZE);
 				u->length = ref->length;
 				u->file = (uint32_t)f;
@@ -1034,64 +1224,72 @@ static int plan_batch(restore *R)
 		}
 		rf->to_offset = off;
 	}
-	if (R->n_uses == 0)
-		goto out;
-	qsort(R->uses, R->n_uses, sizeof(*R->uses), use_cmp);
 
-	size_t n = 0;
-	for (size_t i = 0; i < R->n_uses; i++)
-		if (i == 0 || memcmp(R->uses[i].fp, R->uses[i - 1].fp, CAIRN_FP_SIZE) != 0)
-			n++;
-	free(R->ublobs);
-	free(R->blobs);
-	R->blobs = NULL;
-	if (!(R->ublobs = calloc(n, sizeof(*R->ublobs))) ||
-	    !(R->blobs = calloc(n, sizeof(*R->blobs)))) {
-		rc = oom();
-		goto out;
+	size_t n = 0, n_blobs = 0;
+	if (b->n_uses) {
+		qsort(b->uses, b->n_uses, sizeof(*b->uses), use_cmp);
+		for (size_t i = 0; i < b->n_uses; i++)
+			if (i == 0 || memcmp(b->uses[i].fp, b->uses[i - 1].fp, CAIRN_FP_SIZE) != 0)
+				n++;
 	}
-	for (size_t i = 0; i < R->n_uses; i++) {
-		if (i == 0 || memcmp(R->uses[i].fp, R->uses[i - 1].fp, CAIRN_FP_SIZE) != 0)
-			R->ublobs[R->n_ublobs++].first = i;
-		R->ublobs[R->n_ublobs - 1].count++;
+	if ((rc = grow((void **)&b->ublobs, &b->cap_ublobs, n, sizeof(*b->ublobs))) ||
+	    (rc = grow((void **)&b->blobs, &b->cap_blobs, n, sizeof(*b->blobs))))
+		goto out;
+	size_t k = 0;
+	for (size_t i = 0; i < b->n_uses; i++) {
+		if (i == 0 || memcmp(b->uses[i].fp, b->uses[i - 1].fp, CAIRN_FP_SIZE) != 0) {
+			memset(&b->ublobs[k], 0, sizeof(b->ublobs[k]));
+			b->ublobs[k++].first = i;
+		}
+		b->ublobs[k - 1].count++;
 	}
 
 	size_t slice = n < LOOKUP_SLICE ? n : LOOKUP_SLICE;
-	if (!(fps = malloc(slice * sizeof(*fps))) || !(ents = calloc(slice, sizeof(*ents))) ||
-	    !(found = calloc(slice, 1))) {
+	if (n && (!(fps = malloc(slice * sizeof(*fps))) || !(ents = calloc(slice, sizeof(*ents))) ||
+	          !(found = calloc(slice, 1)))) {
 		rc = oom();
 		goto out;
 	}
 	cairn_index *ix = cairn_repo_index(R->repo);
-	size_t n_blobs = 0;
 	for (size_t s = 0; s < n; s += slice) {
-		size_t k = n - s < slice ? n - s : slice;
-		for (size_t i = 0; i < k; i++)
-			memcpy(fps[i], R->uses[R->ublobs[s + i].first].fp, CAIRN_FP_SIZE);
-		memset(found, 0, k);
-		if ((rc = ix->ops->lookup(ix, (const uint8_t(*)[32])fps, k, ents, found))) {
+		size_t m = n - s < slice ? n - s : slice;
+		for (size_t i = 0; i < m; i++)
+			memcpy(fps[i], b->uses[b->ublobs[s + i].first].fp, CAIRN_FP_SIZE);
+		memset(found, 0, m);
+		if ((rc = ix->ops->lookup(ix, (const uint8_t(*)[32])fps, m, ents, found))) {
 			cairn_error_prefix(rc, "index lookup");
 			goto out;
 		}
-		for (size_t i = 0; i < k; i++) {
-			ublob *ub = &R->ublobs[s + i];
+		for (size_t i = 0; i < m; i++) {
+			ublob *ub = &b->ublobs[s + i];
 			if (found[i]) {
 				ub->ie = ents[i];
 				memcpy(ub->ie.fp, fps[i], CAIRN_FP_SIZE);
 			}
-			if (!blob_usable(R, ub, found[i]))
+			if (!blob_usable(R, b, ub, found[i]))
 				continue;
-			cairn_restore_blob *b = &R->blobs[n_blobs++];
-			memcpy(b->pack, ub->ie.pack, sizeof(b->pack));
-			b->offset = ub->ie.offset;
-			b->length = ub->ie.length;
-			b->id = s + i;
+			for (size_t j = ub->first; j < ub->first + ub->count; j++)
+				atomic_fetch_add_explicit(&b->files[b->uses[j].file].pending, 1,
+				                          memory_order_relaxed);
+			cairn_restore_blob *bl = &b->blobs[n_blobs++];
+			memcpy(bl->pack, ub->ie.pack, sizeof(bl->pack));
+			bl->offset = ub->ie.offset;
+			bl->length = ub->ie.length;
+			bl->id = s + i;
 		}
 	}
-	free(R->ranges);
-	R->ranges = NULL;
-	rc = cairn_restore_plan_ranges(R->blobs, n_blobs, RANGE_GAP, RANGE_MAX, &R->ranges,
-	                               &R->n_ranges);
+	free(b->ranges);
+	b->ranges = NULL;
+	if ((rc = cairn_restore_plan_ranges(b->blobs, n_blobs, R->range_gap, R->range_max,
+	                                    &b->ranges, &b->n_ranges)))
+		goto out;
+	for (size_t f = 0; f < b->n_files; f++) {
+		if (atomic_load_explicit(&b->files[f].pending, memory_order_relaxed))
+			continue;
+		if ((rc = grow((void **)&b->idle, &b->cap_idle, b->n_idle + 1, sizeof(*b->idle))))
+			goto out;
+		b->idle[b->n_idle++] = f;
+	}
 out:
 	free(fps);
 	free(ents);
@@ -1099,36 +1297,63 @@ out:
 	return rc;
 }
 
-static void clear_rdirs(rdir *v, size_t n)
+/* Waits (keeping the progress line alive) until the workers are done
+ * with a queued batch. */
+static void wait_batch(restore *R, batch *b)
 {
-	for (size_t i = 0; i < n; i++)
-		cairn_entry_clear(&v[i].e);
-}
-
-/* Applies the metadata of finished directories, deepest first. */
-static int finish_dirs(restore *R)
-{
-	int rc = 0;
-	for (size_t i = 0; i < R->n_pending && !rc; i++) {
-		int m = apply_meta(R, &R->pending[i].e, 0, 0, 0);
-		if (m == CAIRN_ENOMEM)
-			rc = m;
-		else if (m)
-			R->res->errors++;
+	pthread_mutex_lock(&R->mu);
+	while (b->state != BATCH_DONE) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += PROGRESS_NS;
+		if (ts.tv_nsec >= 1000000000l) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000l;
+		}
+		pthread_cond_timedwait(&R->done_cv, &R->mu, &ts);
+		if (b->state != BATCH_DONE) {
+			pthread_mutex_unlock(&R->mu);
+			progress(R, 0);
+			pthread_mutex_lock(&R->mu);
+		}
 	}
-	clear_rdirs(R->pending, R->n_pending);
-	R->n_pending = 0;
-	return rc;
+	pthread_mutex_unlock(&R->mu);
 }
 
-/* Reports and finishes the files whose last part this batch wrote. */
-static int finish_files(restore *R)
+/* Frees what a file part owns (closing its descriptor if it still has
+ * it) and empties it. */
+static void rfile_clear(rfile *rf)
 {
-	for (size_t f = 0; f < R->n_files; f++) {
-		rfile *rf = &R->files[f];
-		if (!rf->last)
+	if (rf->owner) {
+		if (rf->fd >= 0)
+			close(rf->fd);
+		cairn_entry_clear(&rf->e);
+	}
+	free(rf->damage);
+	cairn_buf_free(&rf->notes);
+	memset(rf, 0, sizeof(*rf));
+	rf->fd = -1;
+}
+
+/* Reports the files a finished batch completed, in manifest order, and
+ * empties it. A part that is not its file's last hands its damage on to
+ * the next part, in the next batch. */
+static void collect(restore *R, batch *b)
+{
+	for (size_t f = 0; f < b->n_files; f++) {
+		rfile *rf = &b->files[f];
+		if (!rf->last) {
+			rfile *next = &R->batches[(b - R->batches + 1) % N_BATCHES].files[0];
+			if (rf->n_damage) {
+				next->n_damage += rf->n_damage;
+				free(next->damage);
+				next->damage = rf->damage;
+				rf->damage = NULL;
+			}
+			rfile_clear(rf);
 			continue;
-		int bad = 0;
+		}
+		int bad = rf->meta_bad;
 		if (rf->n_damage) {
 			if (rf->n_damage > 1)
 				warnf(R, rf->e.path, "%s (and %u more damaged parts)",
@@ -1137,99 +1362,208 @@ static int finish_files(restore *R)
 				warnf(R, rf->e.path, "%s", rf->damage ? rf->damage : "damaged");
 			bad = 1;
 		}
-		int m = apply_meta(R, &rf->e, 1, rf->dev, rf->ino);
-		if (m == CAIRN_ENOMEM)
-			return m;
-		if (m || bad)
+		for (size_t at = 0; at < rf->notes.len;) {
+			const char *m = (const char *)rf->notes.data + at;
+			warnf(R, rf->e.path, "%s", m);
+			at += strlen(m) + 1;
+		}
+		if (bad)
 			R->res->errors++;
 		R->files_done++;
-		progress(R, 0);
+		rfile_clear(rf);
 	}
+	b->n_files = 0;
+	b->bytes = 0;
+	b->refs = 0;
+	b->n_uses = 0;
+	b->n_ranges = 0;
+	b->n_idle = 0;
+	b->state = BATCH_FREE;
+	R->collected++;
+	progress(R, 0);
+}
+
+/* Waits for and collects every queued batch, oldest first. */
+static int drain(restore *R)
+{
+	while (R->collected < R->ring) {
+		batch *b = &R->batches[R->collected % N_BATCHES];
+		wait_batch(R, b);
+		collect(R, b);
+	}
+	if (R->fatal_rc)
+		return cairn_error_set(R->fatal_rc, "%s", R->fatal_msg ? R->fatal_msg : "failed");
 	return 0;
 }
 
-/* Writes everything the batch holds, then finishes what it completed. A
- * file not finished by this batch stays as the first of the next. */
-static int flush(restore *R)
+/* Hands the batch being filled to the workers. */
+static int seal(restore *R)
 {
-	int rc = 0;
-	if (R->n_files) {
-		if ((rc = plan_batch(R)) || (rc = run_phase(R, PHASE_WRITE, R->n_ranges)))
-			goto out;
-		if (R->opts->verify && (rc = run_phase(R, PHASE_VERIFY, R->n_files)))
-			goto out;
-		if ((rc = finish_files(R)))
-			goto out;
+	batch *b = R->fill;
+	int rc;
+	if (!b)
+		return 0;
+	R->fill = NULL;
+	if (b->n_files == 0) {
+		b->state = BATCH_FREE;
+		return 0;
 	}
-	rc = finish_dirs(R);
-out:
-	if (R->n_files) {
-		rfile *tail = &R->files[R->n_files - 1];
-		size_t keep = !rc && !tail->last;
-		for (size_t f = 0; f + keep < R->n_files; f++) {
-			cairn_entry_clear(&R->files[f].e);
-			free(R->files[f].damage);
-		}
-		if (keep) {
-			rfile carry = *tail;
-			carry.from = carry.to;
-			carry.from_offset = carry.to_offset;
-			R->files[0] = carry;
-		}
-		R->n_files = keep;
+	/* The parts of one file share its descriptor: the part before must be
+	 * written (and its batch collected) before this one starts. */
+	if (b->files[0].cont && (rc = drain(R))) {
+		R->fill = b; /* its files are freed with the rest */
+		return rc;
 	}
-	R->batch_bytes = 0;
-	R->batch_refs = 0;
-	R->n_uses = 0;
-	progress(R, 0);
-	return rc;
+	pthread_mutex_lock(&R->mu);
+	b->planning = 0;
+	b->planned = 0;
+	b->n_tasks = 0;
+	b->next_task = 0;
+	b->left = 1; /* the plan */
+	b->seq = R->ring++;
+	b->state = BATCH_QUEUED;
+	pthread_cond_signal(&R->work_cv);
+	pthread_mutex_unlock(&R->mu);
+	if (R->next_files < R->max_files)
+		R->next_files = R->next_files * 2 < R->max_files ? R->next_files * 2 : R->max_files;
+	return 0;
 }
 
-/* Adds a created file (taking its entry) to the batch; a file too big for
- * one batch is written over several. */
-static int add_file(restore *R, cairn_entry *e, dev_t dev, ino_t ino)
+/* The batch being filled, after collecting the one that last used its
+ * slot. */
+static int fill_batch(restore *R, batch **out)
 {
+	if (!R->fill) {
+		batch *b = &R->batches[R->ring % N_BATCHES];
+		if (b->state != BATCH_FREE) {
+			wait_batch(R, b);
+			collect(R, b);
+			if (R->fatal_rc)
+				return cairn_error_set(R->fatal_rc, "%s",
+				                       R->fatal_msg ? R->fatal_msg : "failed");
+		}
+		b->state = BATCH_FILLING;
+		b->max_files = R->next_files;
+		R->fill = b;
+	}
+	*out = R->fill;
+	return 0;
+}
+
+/* Adds a created file, open as fd, to the batches (taking its entry and
+ * the descriptor); a file too big for one batch is written over several. */
+static int add_file(restore *R, cairn_entry *e, int fd, int chmod, int chown)
+{
+	batch *b = NULL;
 	int rc;
-	if ((R->n_files == BATCH_FILES || R->batch_refs >= BATCH_REFS ||
-	     R->batch_bytes >= BATCH_BYTES) &&
-	    (rc = flush(R))) {
+	uint64_t bytes = 0, sum = 0;
+	for (size_t c = 0; c < e->n_chunks; c++) {
+		sum += e->chunks[c].length;
+		if (!is_hole(&e->chunks[c]))
+			bytes += e->chunks[c].length;
+	}
+	/* Start a new batch rather than split a file that fits in one. */
+	if (R->fill && R->fill->n_files &&
+	    (R->fill->n_files == R->fill->max_files || R->fill->refs + e->n_chunks > BATCH_REFS ||
+	     R->fill->bytes + bytes > BATCH_BYTES) &&
+	    (rc = seal(R))) {
+		close(fd);
 		cairn_entry_clear(e);
 		return rc;
 	}
-	rfile *rf = &R->files[R->n_files++];
+	if ((rc = fill_batch(R, &b))) {
+		close(fd);
+		cairn_entry_clear(e);
+		return rc;
+	}
+	rfile *rf = &b->files[b->n_files++];
 	memset(rf, 0, sizeof(*rf));
 	rf->e = *e;
 	memset(e, 0, sizeof(*e));
-	rf->dev = dev;
-	rf->ino = ino;
+	rf->fd = fd;
+	rf->owner = 1;
+	rf->chmod = chmod != 0;
+	rf->chown = chown != 0;
+	rf->truncate =
+	    sum != rf->e.size || (rf->e.n_chunks && is_hole(&rf->e.chunks[rf->e.n_chunks - 1]));
 	for (;;) {
-		rf = &R->files[R->n_files - 1];
 		size_t to = rf->from;
-		uint64_t bytes = 0;
+		bytes = 0;
 		while (to < rf->e.n_chunks) {
-			if (to > rf->from && (R->batch_refs + (to - rf->from) >= BATCH_REFS ||
-			                      R->batch_bytes + bytes >= BATCH_BYTES))
+			if (to > rf->from && (b->refs + (to - rf->from) >= BATCH_REFS ||
+			                      b->bytes + bytes >= BATCH_BYTES))
 				break;
 			if (!is_hole(&rf->e.chunks[to]))
 				bytes += rf->e.chunks[to].length;
 			to++;
 		}
-		R->batch_refs += to - rf->from;
-		R->batch_bytes += bytes;
+		b->refs += to - rf->from;
+		b->bytes += bytes;
 		rf->to = to;
 		rf->last = to == rf->e.n_chunks;
 		if (rf->last)
 			return 0;
-		if ((rc = flush(R)))
+		/* The rest goes into the next batch: a copy of the part that
+		 * takes over the entry and the descriptor. */
+		rfile carry = *rf;
+		rf->owner = 0;
+		if ((rc = seal(R))) {
+			rf->owner = 1; /* its batch was not queued: still the owner */
 			return rc;
+		}
+		if ((rc = fill_batch(R, &b))) {
+			/* Workers may still use the entry: freed after them. */
+			R->orphan = carry;
+			return rc;
+		}
+		rf = &b->files[b->n_files++];
+		memset(rf, 0, sizeof(*rf));
+		rf->e = carry.e;
+		rf->fd = carry.fd;
+		rf->owner = 1;
+		rf->cont = 1;
+		rf->chmod = carry.chmod;
+		rf->chown = carry.chown;
+		rf->truncate = carry.truncate;
+		rf->from = carry.to;
+		rf->from_offset = carry.from_offset;
+		for (size_t c = carry.from; c < carry.to; c++)
+			rf->from_offset += carry.e.chunks[c].length;
 	}
 }
 
 /* ---- creating entries ------------------------------------------------ */
 
+/* Opens a new regular file name in pfd for writing, in place of whatever
+ * was there. When the process runs out of descriptors, the batches in
+ * flight are finished first, which closes theirs. -1 with an error set
+ * (a fatal one in *fatal). */
+static int create_open(restore *R, int pfd, const char *name, mode_t mode, int *fatal)
+{
+	int flags =
+	    (R->opts->verify ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	*fatal = 0;
+	/* A fresh target has nothing in the way: try first, clear after. */
+	int fd = openat(pfd, name, flags, mode);
+	if (fd < 0 && errno == EEXIST && make_room(pfd, name) == 0)
+		fd = openat(pfd, name, flags, mode);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && (R->fill || R->collected < R->ring)) {
+		int rc;
+		if ((rc = seal(R)) || (rc = drain(R))) {
+			*fatal = rc;
+			return -1;
+		}
+		fd = openat(pfd, name, flags, mode);
+	}
+	if (fd < 0)
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot create");
+	return fd;
+}
+
 /* Creates an empty regular file of size bytes (all hole) in place of
- * whatever was at name. */
-static int create_file(int pfd, const char *name, uint64_t size, dev_t *dev, ino_t *ino)
+ * whatever was at name, and closes it: the holder of a hard link group,
+ * filled at the end. */
+static int create_holder(int pfd, const char *name, dev_t *dev, ino_t *ino)
 {
 	int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST && make_room(pfd, name) == 0)
@@ -1238,12 +1572,9 @@ static int create_file(int pfd, const char *name, uint64_t size, dev_t *dev, ino
 		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create");
 	struct stat st;
 	int rc = 0;
-	if (size > (uint64_t)INT64_MAX || ftruncate(fd, (off_t)size) != 0)
-		rc = cairn_error_set_errno(CAIRN_EIO, size > (uint64_t)INT64_MAX ? EFBIG : errno,
-		                           "cannot set the size to %llu", (unsigned long long)size);
-	else if (fstat(fd, &st) != 0)
+	if (fstat(fd, &st) != 0)
 		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
-	/* A strict umask must not keep the workers from reopening it. */
+	/* A strict umask must not keep it from being reopened. */
 	else if ((st.st_mode & 0600) != 0600 && fchmod(fd, 0600) != 0)
 		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot make it writable");
 	if (!rc) {
@@ -1254,33 +1585,64 @@ static int create_file(int pfd, const char *name, uint64_t size, dev_t *dev, ino
 	return rc;
 }
 
-static int create_dir(int pfd, const char *name)
+/* Creates (or keeps) the directory name in pfd and opens it; d->fd and
+ * d->info tell what it is now. pinfo (NULL if unknown) is its parent's. */
+static int create_dir(restore *R, int pfd, const dir_info *pinfo, const char *name, rdir *d)
 {
+	/* Its own mode comes last; until then its contents must be creatable.
+	 * mkdir takes the permission and sticky bits. */
+	mode_t mode = (d->e.mode & 01777) | 0700;
 	struct stat st;
-	if (mkdirat(pfd, name, 0700) != 0) {
+	int fresh = 1;
+	if (mkdirat(pfd, name, mode) != 0) {
 		if (errno != EEXIST)
 			return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create directory");
 		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			return cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
 		if (!S_ISDIR(st.st_mode)) {
-			if (unlinkat(pfd, name, 0) != 0 || mkdirat(pfd, name, 0700) != 0)
+			if (unlinkat(pfd, name, 0) != 0 || mkdirat(pfd, name, mode) != 0)
 				return cairn_error_set_errno(CAIRN_EIO, errno,
 				                             "cannot replace with a directory");
+		} else {
+			fresh = 0;
+			if ((st.st_mode & 0700) != 0700 &&
+			    fchmodat(pfd, name, (st.st_mode & 07777) | 0700, 0) != 0)
+				return cairn_error_set_errno(CAIRN_EIO, errno,
+				                             "cannot make it writable");
 		}
 	}
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
-	if (!S_ISDIR(st.st_mode))
-		return cairn_error_set(CAIRN_EIO, "replaced during the restore");
-	/* Its own mode comes last; until then its contents must be creatable. */
-	if ((st.st_mode & 0700) != 0700 && fchmodat(pfd, name, (st.st_mode & 07777) | 0700, 0) != 0)
+	/* The umask may have taken the owner's own bits. */
+	if (fresh && (!R->umask_known || (R->umask & 0700)) && fchmodat(pfd, name, mode, 0) != 0)
 		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot make it writable");
+	d->fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d->fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return cairn_error_set(CAIRN_EIO, "replaced during the restore");
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open");
+	}
+	/* A new directory is the effective user's, and its group is the
+	 * effective group if its parent's is. */
+	d->chown = R->is_root && !(fresh && pinfo && pinfo->gid_egid && d->e.uid == R->euid &&
+	                           d->e.gid == R->egid);
+	if (fresh && pinfo && pinfo->plain && R->umask_known && !(R->umask & 0700)) {
+		/* Nothing in the parent changes what mkdir was asked for. */
+		d->info.mode = mode & ~R->umask;
+		d->info.plain = 1;
+		d->info.gid_egid = pinfo->gid_egid;
+	} else if (dir_info_of(R, d->fd, &d->info) != 0) {
+		int e = errno;
+		close(d->fd);
+		d->fd = -1;
+		return cairn_error_set_errno(CAIRN_EIO, e, "cannot stat");
+	}
 	return 0;
 }
 
-static int create_node(int pfd, const char *name, const cairn_entry *e)
+static int create_node(restore *R, int pfd, const dir_info *pinfo, const char *name,
+                       const cairn_entry *e, int *chmod)
 {
 	int rc;
+	*chmod = 1;
 	if (e->type == CAIRN_ENTRY_SYMLINK) {
 		rc = symlinkat(e->link_target, pfd, name);
 		if (rc != 0 && errno == EEXIST && make_room(pfd, name) == 0)
@@ -1292,10 +1654,14 @@ static int create_node(int pfd, const char *name, const cairn_entry *e)
 	              : e->type == CAIRN_ENTRY_CHARDEV ? S_IFCHR
 	                                               : S_IFBLK;
 	dev_t dev = (type == S_IFCHR || type == S_IFBLK) ? (dev_t)e->rdev : 0;
-	rc = mknodat(pfd, name, type | 0600, dev);
+	mode_t mode = e->mode & 0777;
+	rc = mknodat(pfd, name, type | mode, dev);
 	if (rc != 0 && errno == EEXIST && make_room(pfd, name) == 0)
-		rc = mknodat(pfd, name, type | 0600, dev);
-	return rc ? cairn_error_set_errno(CAIRN_EIO, errno, "cannot create") : 0;
+		rc = mknodat(pfd, name, type | mode, dev);
+	if (rc)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create");
+	*chmod = !(pinfo && pinfo->plain && (mode & ~R->umask) == (e->mode & 07777));
+	return 0;
 }
 
 /* A hard link: to its first name if that was restored; otherwise this
@@ -1315,9 +1681,9 @@ static int create_hardlink(restore *R, int pfd, const char *name, cairn_entry *e
 	} else if (R->n_includes &&
 	           cairn_restore_include_match((const char *const *)R->includes, R->n_includes,
 	                                       target) != CAIRN_RESTORE_SELECTED) {
-		dev_t dev;
-		ino_t ino;
-		int rc = create_file(pfd, name, 0, &dev, &ino);
+		dev_t dev = 0;
+		ino_t ino = 0;
+		int rc = create_holder(pfd, name, &dev, &ino);
 		if (rc)
 			return rc;
 		char *t = strdup(target), *h = strdup(e->path);
@@ -1347,27 +1713,46 @@ static int create_hardlink(restore *R, int pfd, const char *name, cairn_entry *e
 	return rc ? cairn_error_set_errno(CAIRN_EIO, saved, "cannot link to %s", src) : 0;
 }
 
-/* Moves directories the entry at path is not inside of to the pending
- * list: their contents are complete. */
+/* Finishes the directories the entry at path is not inside of (NULL: all
+ * of them): their contents are complete. */
 static int leave_dirs(restore *R, const char *path)
 {
 	while (R->n_stack) {
 		rdir *top = &R->stack[R->n_stack - 1];
 		if (path && cairn_restore_path_is_below(path, top->e.path))
 			break;
-		if (R->n_pending == BATCH_DIRS) {
-			int rc = flush(R);
-			if (rc)
-				return rc;
-		}
-		int rc = grow((void **)&R->pending, &R->cap_pending, R->n_pending + 1,
-		              sizeof(*R->pending));
-		if (rc)
-			return rc;
-		R->pending[R->n_pending++] = *top;
+		int rc = finish_dir(R, top);
+		if (top->fd >= 0)
+			close(top->fd);
+		cairn_entry_clear(&top->e);
 		R->n_stack--;
+		if (rc == CAIRN_ENOMEM)
+			return rc;
+		if (rc)
+			R->res->errors++;
 	}
 	return 0;
+}
+
+/* Creates a regular file and hands it to the batches: 0, 1 if it could
+ * not be created (the error says why), or a fatal error. */
+static int restore_file(restore *R, int pfd, const dir_info *pinfo, const char *name,
+                        cairn_entry *e)
+{
+	mode_t want = e->mode & 07777;
+	/* Created with its permission bits, its mode is right already unless
+	 * the umask, a default ACL or set-id bits say otherwise. Writing
+	 * xattrs needs the owner's write bit until they are set. */
+	mode_t mode = e->n_xattrs ? (want & 0777) | 0200 : want & 0777;
+	int chmod = !(pinfo && pinfo->plain && (mode & ~R->umask) == want);
+	int chown =
+	    R->is_root && !(pinfo && pinfo->gid_egid && e->uid == R->euid && e->gid == R->egid);
+	int fatal;
+	int fd = create_open(R, pfd, name, mode, &fatal);
+	if (fd < 0)
+		return fatal ? fatal : 1;
+	R->res->files++;
+	return add_file(R, e, fd, chmod, chown);
 }
 
 /* Restores one manifest entry (taking it). Problems with the entry are
@@ -1375,6 +1760,7 @@ static int leave_dirs(restore *R, const char *path)
 static int restore_entry(restore *R, cairn_entry *e)
 {
 	const char *name;
+	const dir_info *pinfo;
 	int rc = 0, sel;
 
 	if (cairn_restore_path_check(e->path) != 0) {
@@ -1397,7 +1783,7 @@ static int restore_entry(restore *R, cairn_entry *e)
 	cairn_buf_clear(&R->last_path);
 	if ((rc = cairn_buf_append_str(&R->last_path, e->path)) || (rc = leave_dirs(R, e->path)))
 		goto out;
-	int pfd = parent_dir(R, e->path, 1, &name);
+	int pfd = parent_dir(R, e->path, 1, &name, &pinfo);
 	if (pfd == CAIRN_ENOMEM) {
 		rc = pfd;
 		goto out;
@@ -1409,26 +1795,42 @@ static int restore_entry(restore *R, cairn_entry *e)
 			rc = note_failed_file(R, e->path);
 		goto out;
 	}
+	/* The stack may move when a directory is pushed. */
+	dir_info pcopy;
+	if (pinfo) {
+		pcopy = *pinfo;
+		pinfo = &pcopy;
+	}
 
 	switch (e->type) {
-	case CAIRN_ENTRY_DIR:
-		if ((rc = create_dir(pfd, name)))
-			break;
-		R->res->dirs++;
+	case CAIRN_ENTRY_DIR: {
 		if ((rc = grow((void **)&R->stack, &R->cap_stack, R->n_stack + 1,
 		               sizeof(*R->stack))))
 			goto out;
-		R->stack[R->n_stack++].e = *e;
-		memset(e, 0, sizeof(*e));
-		break;
-	case CAIRN_ENTRY_FILE: {
-		dev_t dev;
-		ino_t ino;
-		if ((rc = create_file(pfd, name, e->size, &dev, &ino)))
+		rdir *d = &R->stack[R->n_stack];
+		memset(d, 0, sizeof(*d));
+		d->e = *e;
+		if ((rc = create_dir(R, pfd, pinfo, name, d))) {
+			memset(&d->e, 0, sizeof(d->e)); /* still e's */
 			break;
-		R->res->files++;
-		return add_file(R, e, dev, ino);
+		}
+		memset(e, 0, sizeof(*e));
+		d->len = strlen(d->e.path);
+		/* Past this depth, directories are reached by path. */
+		if (R->n_stack >= R->max_dir_fds) {
+			close(d->fd);
+			d->fd = -1;
+		}
+		R->n_stack++;
+		R->res->dirs++;
+		break;
 	}
+	case CAIRN_ENTRY_FILE:
+		rc = restore_file(R, pfd, pinfo, name, e);
+		if (rc <= 0)
+			goto out;
+		rc = CAIRN_EIO;
+		break;
 	case CAIRN_ENTRY_HARDLINK:
 		if (!(rc = create_hardlink(R, pfd, name, e)))
 			R->res->files++;
@@ -1442,17 +1844,19 @@ static int restore_entry(restore *R, cairn_entry *e)
 		/* fall through */
 	case CAIRN_ENTRY_SYMLINK:
 	case CAIRN_ENTRY_FIFO:
-	case CAIRN_ENTRY_SOCKET:
-		if ((rc = create_node(pfd, name, e)))
+	case CAIRN_ENTRY_SOCKET: {
+		int chmod;
+		if ((rc = create_node(R, pfd, pinfo, name, e, &chmod)))
 			break;
 		R->res->others++;
-		rc = apply_meta(R, e, 0, 0, 0);
+		rc = apply_meta_at(R, pfd, name, e, chmod);
 		if (rc == CAIRN_ENOMEM)
 			goto out;
 		if (rc)
 			R->res->errors++;
 		rc = 0;
 		goto out;
+	}
 	default:
 		rc = cairn_error_set(CAIRN_ECORRUPT, "unknown entry type %u", e->type);
 		break;
@@ -1482,6 +1886,25 @@ static int manifest_error(restore *R, int rc)
 static int by_target(const void *a, const void *b)
 {
 	return cairn_path_cmp((*(link_slot *const *)a)->target, (*(link_slot *const *)b)->target);
+}
+
+/* Opens a holder for writing again, checking that it is still the one
+ * created. -1 with a message in why. */
+static int open_holder(restore *R, const link_slot *s, char *why, size_t why_len)
+{
+	int flags = (R->opts->verify ? O_RDWR : O_WRONLY) | O_NOFOLLOW;
+	int fd = open_beneath(R, s->holder + 1, flags, 0, 0);
+	struct stat st;
+	if (fd < 0) {
+		snprintf(why, why_len, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
+		snprintf(why, why_len, "replaced during the restore");
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Writes the content of hard link groups whose first name was not
@@ -1532,27 +1955,26 @@ static int restore_link_holders(restore *R)
 				R->res->errors++;
 			} else {
 				char why[256];
-				rfile probe = {.dev = s->dev, .ino = s->ino};
-				probe.e.path = s->holder;
-				int fd = open_file_checked(R, &probe, O_WRONLY, why, sizeof(why));
-				if (fd >= 0 && ftruncate(fd, (off_t)e.size) != 0)
+				int fd = open_holder(R, s, why, sizeof(why));
+				if (fd >= 0 && ftruncate(fd, (off_t)e.size) != 0) {
 					snprintf(why, sizeof(why), "cannot set the size: %s",
 					         strerror(errno));
-				else if (fd >= 0) {
 					close(fd);
+					fd = -1;
+				}
+				if (fd >= 0) {
 					char *p = strdup(s->holder);
 					if (!p) {
+						close(fd);
 						rc = oom();
 						break;
 					}
 					free(e.path);
 					e.path = p;
-					if ((rc = add_file(R, &e, s->dev, s->ino)))
+					if ((rc = add_file(R, &e, fd, 1, R->is_root)))
 						break;
 					continue;
 				}
-				if (fd >= 0)
-					close(fd);
 				warnf(R, s->holder, "no content: %s", why);
 				R->res->errors++;
 			}
@@ -1563,13 +1985,33 @@ static int restore_link_holders(restore *R)
 		warnf(R, v[k]->holder, "no content: its first name %s was not found", v[k]->target);
 		R->res->errors++;
 	}
-	if (!rc)
-		rc = flush(R);
+	if (!rc && !(rc = seal(R)))
+		rc = drain(R);
 out:
 	cairn_entry_clear(&e);
 	cairn_tree_reader_free(t);
 	free(v);
 	return rc;
+}
+
+/* The umask, which open and mkdir apply to what they are asked for, read
+ * without changing it (umask(2) would, for every thread). */
+static int read_umask(mode_t *out)
+{
+	char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	unsigned m;
+	if (cairn_restore_umask_parse(buf, &m) != 0)
+		return -1;
+	*out = (mode_t)m;
+	return 0;
 }
 
 /* Creates the target and its missing parents. */
@@ -1596,7 +2038,63 @@ static int open_target(restore *R, const char *target)
 	R->root_fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (R->root_fd < 0)
 		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open %s", target);
+	if (dir_info_of(R, R->root_fd, &R->root_info) != 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat %s", target);
 	return 0;
+}
+
+/* Descriptors open now (-1 if unknown). */
+static long count_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	long n = -1; /* the directory's own */
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 2; /* "." and ".." */
+}
+
+/* Sizes the batches by the descriptors the process may still open: every
+ * file of a batch in flight holds one, and workers reading packs must
+ * never run out. */
+static int batches_init(restore *R)
+{
+	struct rlimit rl;
+	uint64_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (uint64_t)rl.rlim_cur : 1024;
+	long open_now = count_open_fds();
+	uint64_t margin = FD_MARGIN + 2 * (uint64_t)R->n_workers;
+	R->max_files =
+	    cairn_restore_fd_budget(limit, open_now < 0 ? 64 : (uint64_t)open_now, margin,
+	                            N_BATCHES, BATCH_FILES, DIR_FDS_MAX, &R->max_dir_fds);
+	R->next_files = BATCH_FIRST < R->max_files ? BATCH_FIRST : R->max_files;
+	for (size_t i = 0; i < N_BATCHES; i++) {
+		batch *b = &R->batches[i];
+		if (!(b->files = calloc(R->max_files, sizeof(*b->files))))
+			return oom();
+		for (size_t f = 0; f < R->max_files; f++)
+			b->files[f].fd = -1;
+	}
+	return 0;
+}
+
+static void batches_free(restore *R)
+{
+	for (size_t i = 0; i < N_BATCHES; i++) {
+		batch *b = &R->batches[i];
+		if (b->files) {
+			for (size_t f = 0; f < b->n_files; f++)
+				rfile_clear(&b->files[f]);
+			free(b->files);
+		}
+		free(b->uses);
+		free(b->ublobs);
+		free(b->blobs);
+		free(b->ranges);
+		free(b->idle);
+	}
+	rfile_clear(&R->orphan);
 }
 
 int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore_opts *opts,
@@ -1612,13 +2110,20 @@ int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore
 		return oom();
 	R->repo = r;
 	R->store = cairn_repo_store(r);
+	int local = strcmp(R->store->ops->name, "local") == 0;
+	R->range_gap = local ? RANGE_GAP_LOCAL : RANGE_GAP_REMOTE;
+	R->range_max = local ? RANGE_MAX_LOCAL : RANGE_MAX_REMOTE;
 	R->snap = snap;
 	R->opts = opts;
 	R->res = out;
 	R->root_fd = -1;
 	R->parent_fd = -1;
-	R->is_root = geteuid() == 0;
+	R->orphan.fd = -1;
+	R->euid = geteuid();
+	R->egid = getegid();
+	R->is_root = R->euid == 0;
 	R->have_proc = access("/proc/self/fd", X_OK) == 0;
+	R->umask_known = read_umask(&R->umask) == 0;
 
 	if (!opts->target || !opts->target[0]) {
 		rc = cairn_error_set(CAIRN_EINVAL, "no target directory");
@@ -1634,12 +2139,8 @@ int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore
 			                                          &R->includes[R->n_includes])))
 				goto out;
 	}
-	if (!(R->files = calloc(BATCH_FILES, sizeof(*R->files)))) {
-		rc = oom();
-		goto out;
-	}
 	if ((rc = open_target(R, opts->target)) || (rc = pool_start(R)) ||
-	    (rc = cairn_tree_reader_open(&t, r, snap)))
+	    (rc = cairn_tree_reader_open(&t, r, snap)) || (rc = batches_init(R)))
 		goto out;
 	progress(R, 1);
 
@@ -1654,10 +2155,9 @@ int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore
 		if ((rc = restore_entry(R, &e)))
 			goto out;
 	}
-	if (rc || (rc = leave_dirs(R, NULL)) || (rc = flush(R)) || (rc = restore_link_holders(R)))
+	if (rc || (rc = leave_dirs(R, NULL)) || (rc = seal(R)) || (rc = drain(R)) ||
+	    (rc = restore_link_holders(R)))
 		goto out;
-	/* Directories changed by the link holders' content are already
-	 * finished; nothing else is left to write. */
 	R->last_path.len = 0;
 	progress(R, 1);
 out:
@@ -1665,22 +2165,14 @@ out:
 	cairn_tree_reader_free(t);
 	pool_stop(R);
 	out->bytes = atomic_load(&R->bytes_written);
-	if (R->files) {
-		for (size_t f = 0; f < R->n_files; f++) {
-			cairn_entry_clear(&R->files[f].e);
-			free(R->files[f].damage);
-		}
-		free(R->files);
+	batches_free(R);
+	for (size_t i = 0; i < R->n_stack; i++) {
+		if (R->stack[i].fd >= 0)
+			close(R->stack[i].fd);
+		cairn_entry_clear(&R->stack[i].e);
 	}
-	clear_rdirs(R->stack, R->n_stack);
-	clear_rdirs(R->pending, R->n_pending);
 	free(R->stack);
-	free(R->pending);
 	link_table_free(&R->links);
-	free(R->uses);
-	free(R->ublobs);
-	free(R->blobs);
-	free(R->ranges);
 	for (size_t i = 0; i < R->n_includes; i++)
 		free(R->includes[i]);
 	free(R->includes);

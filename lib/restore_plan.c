@@ -88,7 +88,8 @@ int cairn_restore_include_match(const char *const *includes, size_t n, const cha
 		return CAIRN_RESTORE_SELECTED;
 	for (size_t i = 0; i < n; i++) {
 		const char *inc = includes[i];
-		if (is_root(inc) || strcmp(path, inc) == 0 || cairn_restore_path_is_below(path, inc))
+		if (is_root(inc) || strcmp(path, inc) == 0 ||
+		    cairn_restore_path_is_below(path, inc))
 			return CAIRN_RESTORE_SELECTED;
 		if (cairn_restore_path_is_below(inc, path))
 			result = CAIRN_RESTORE_ANCESTOR;
@@ -125,7 +126,7 @@ static int blob_cmp(const void *pa, const void *pb)
 }
 
 int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_gap,
-			      uint64_t max_length, cairn_restore_range **out, size_t *n_out)
+                              uint64_t max_length, cairn_restore_range **out, size_t *n_out)
 {
 	cairn_restore_range *ranges = NULL;
 	size_t count = 0;
@@ -163,4 +164,36 @@ int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_
 	*out = ranges;
 	*n_out = count;
 	return 0;
+}
+
+int cairn_restore_umask_parse(const char *status, unsigned *out)
+{
+	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, "Umask:", 6) != 0)
+			continue;
+		p += 6;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		unsigned v = 0;
+		int digits = 0;
+		for (; *p >= '0' && *p <= '7' && digits < 5; p++, digits++)
+			v = v * 8 + (unsigned)(*p - '0');
+		if (digits == 0 || (*p != '\n' && *p != '\0') || v > 07777)
+			break;
+		*out = v;
+		return 0;
+	}
+	return cairn_error_set(CAIRN_ENOTFOUND, "no umask in the process status");
+}
+
+size_t cairn_restore_fd_budget(uint64_t limit, uint64_t in_use, uint64_t margin, size_t n_batches,
+                               size_t max_files, size_t max_dirs, size_t *dirs_out)
+{
+	uint64_t avail = limit > in_use && limit - in_use > margin ? limit - in_use - margin : 0;
+	uint64_t dirs = avail / 4 < max_dirs ? avail / 4 : max_dirs;
+	uint64_t per = n_batches ? (avail - dirs) / n_batches : 0;
+	*dirs_out = (size_t)dirs;
+	if (per > max_files)
+		per = max_files;
+	return per ? (size_t)per : 1;
 }

@@ -59,6 +59,20 @@ typedef struct cairn_restore_range {
  * Overlapping blobs share a range. *out (count in *n_out) is the caller's
  * to free; NULL with *n_out = 0 when n is 0. */
 int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_gap,
-			      uint64_t max_length, cairn_restore_range **out, size_t *n_out);
+                              uint64_t max_length, cairn_restore_range **out, size_t *n_out);
+
+/* The umask from the text of /proc/self/status (its "Umask:" line, in
+ * octal). 0 with *out, or CAIRN_ENOTFOUND when there is no such line or
+ * it does not parse. */
+int cairn_restore_umask_parse(const char *status, unsigned *out);
+
+/* How the descriptors left to a restore are shared out: limit is the most
+ * the process may open, in_use are open already and margin are kept for
+ * what opens more later (index, store, the caller). A quarter of the rest,
+ * at most max_dirs, holds directories open (*dirs_out); n_batches batches
+ * of open files share the remainder. Returns the files per batch: at
+ * least 1, at most max_files. */
+size_t cairn_restore_fd_budget(uint64_t limit, uint64_t in_use, uint64_t margin, size_t n_batches,
+                               size_t max_files, size_t max_dirs, size_t *dirs_out);
 
 #endif

@@ -389,6 +389,66 @@ static void test_restore_plan__ranges_cover_every_blob_exactly_once(void **state
 	free(b);
 }
 
+/* ---- umask_parse ------------------------------------------------------ */
+
+static void test_restore_plan__umask_is_read_from_the_status_line(void **state)
+{
+	unsigned m = 99;
+	assert_int_equal(cairn_restore_umask_parse("Name:\tcairn\nUmask:\t0022\nState:\tR\n", &m),
+	                 0);
+	assert_int_equal(m, 022);
+	assert_int_equal(cairn_restore_umask_parse("Umask:\t0077", &m), 0);
+	assert_int_equal(m, 077);
+	assert_int_equal(cairn_restore_umask_parse("Name:\tx\nUmask:   0\n", &m), 0);
+	assert_int_equal(m, 0);
+}
+
+static void test_restore_plan__umask_parse_refuses_what_is_not_an_octal_umask(void **state)
+{
+	unsigned m = 0;
+	const char *bad[] = {"",
+	                     "Name:\tcairn\n",
+	                     "Umask:\n",
+	                     "Umask:\t0028\n",
+	                     "Umask:\t022x\n",
+	                     "Umask:\t0777777\n",
+	                     "XUmask:\t0022\n",
+	                     "Name:\tUmask:\t0022\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cairn_restore_umask_parse(bad[i], &m), CAIRN_ENOTFOUND);
+}
+
+/* ---- fd_budget ------------------------------------------------------ */
+
+static void test_restore_plan__fd_budget_shares_what_is_left_after_use_and_margin(void **state)
+{
+	size_t dirs = 99;
+	/* 1024 - 24 - 100 = 900: 64 for directories, 836 / 3 per batch. */
+	assert_int_equal(cairn_restore_fd_budget(1024, 24, 100, 3, 4096, 64, &dirs), 278);
+	assert_int_equal(dirs, 64);
+	assert_int_equal(cairn_restore_fd_budget(20000, 24, 100, 3, 4096, 64, &dirs), 4096);
+	assert_int_equal(dirs, 64);
+	assert_int_equal(cairn_restore_fd_budget(UINT64_MAX, 24, 100, 3, 4096, 64, &dirs), 4096);
+}
+
+static void test_restore_plan__fd_budget_gives_directories_a_quarter_when_short(void **state)
+{
+	size_t dirs = 99;
+	/* 200 - 40 - 100 = 60: 15 for directories, 45 / 3 per batch. */
+	assert_int_equal(cairn_restore_fd_budget(200, 40, 100, 3, 4096, 64, &dirs), 15);
+	assert_int_equal(dirs, 15);
+}
+
+static void test_restore_plan__fd_budget_still_gives_a_batch_of_one(void **state)
+{
+	size_t dirs = 99;
+	assert_int_equal(cairn_restore_fd_budget(120, 40, 100, 3, 4096, 64, &dirs), 1);
+	assert_int_equal(dirs, 0);
+	assert_int_equal(cairn_restore_fd_budget(0, 0, 0, 3, 4096, 64, &dirs), 1);
+	assert_int_equal(dirs, 0);
+	assert_int_equal(cairn_restore_fd_budget(1024, 24, 100, 0, 4096, 64, &dirs), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +481,12 @@ int main(void)
 	    cmocka_unit_test(test_restore_plan__a_blob_longer_than_the_maximum_gets_its_own_range),
 	    cmocka_unit_test(test_restore_plan__overlapping_blobs_share_a_range),
 	    cmocka_unit_test(test_restore_plan__ranges_cover_every_blob_exactly_once),
+	    cmocka_unit_test(test_restore_plan__umask_is_read_from_the_status_line),
+	    cmocka_unit_test(test_restore_plan__umask_parse_refuses_what_is_not_an_octal_umask),
+	    cmocka_unit_test(
+	        test_restore_plan__fd_budget_shares_what_is_left_after_use_and_margin),
+	    cmocka_unit_test(test_restore_plan__fd_budget_gives_directories_a_quarter_when_short),
+	    cmocka_unit_test(test_restore_plan__fd_budget_still_gives_a_batch_of_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
