@@ -175,6 +175,20 @@ struct slot {
 
 struct worker;
 
+/* A worker that found new chunks in a window hands them to the other
+ * workers to seal while it reads and chunks the next window into a second
+ * buffer; whoever is idle seals them into a pack of its own. So one big
+ * file keeps every core busy. */
+struct seal_job {
+	struct worker *owner;
+	uint8_t kind;
+	uint8_t *buf;          /* the window the chunks point into */
+	struct pending *pend;
+	size_t n, cap, next;   /* next: the next index of pend to look at */
+	int helpers;           /* workers sealing a chunk of it now */
+	int published;         /* it is b->job */
+};
+
 struct backup {
 	cairn_repo *repo;
 	const cairn_backup_opts *opts;
@@ -193,6 +207,9 @@ struct backup {
 	 * so they are made only when someone is waiting. */
 	int idle_workers;
 	int main_waiting;
+	/* New chunks that one worker lets the idle ones seal (under lock). */
+	struct seal_job *job;
+	pthread_cond_t job_cv;
 
 	pthread_mutex_t dedup_lock;
 	struct fpset known;
@@ -200,6 +217,18 @@ struct backup {
 
 	struct worker *workers;
 	int n_workers;
+
+	/* Full packs wait in a queue for the committer thread, which writes
+	 * them to the store and registers their blobs while the workers fill
+	 * the next ones. At most max_packs writers exist: one per worker,
+	 * and one more being committed. */
+	pthread_mutex_t commit_lock;
+	pthread_cond_t commit_cv;
+	pthread_t committer;
+	int committer_started, commit_stop;
+	cairn_sealer *commit_sealer;
+	cairn_pack_writer **queue, **free_packs;
+	size_t n_queue, n_free, n_packs, max_packs;
 	struct worker *main_ctx; /* for manifest blobs, on the main thread */
 
 	/* main thread only */
@@ -221,7 +250,7 @@ struct worker {
 	int started;
 	cairn_sealer *sealer;
 	cairn_fingerprinter *fp;
-	cairn_pack_writer pack;
+	cairn_pack_writer *pack;
 	cairn_chunker chunker;
 	uint8_t *buf;
 	size_t buf_cap;
@@ -236,6 +265,7 @@ struct worker {
 		struct slot *slot;
 	} *pend;
 	size_t n_pend, cap_pend;
+	struct seal_job job; /* the previous window, being sealed */
 	uint8_t (*ask)[CAIRN_FP_SIZE];
 	cairn_index_entry *ask_out;
 	uint8_t *ask_found;
@@ -259,7 +289,9 @@ static int worker_init(struct worker *w, struct backup *b, int for_data)
 {
 	int rc;
 	w->b = b;
-	cairn_pack_writer_init(&w->pack);
+	if (!(w->pack = malloc(sizeof(*w->pack))))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	cairn_pack_writer_init(w->pack);
 	if ((rc = cairn_repo_sealer_new(b->repo, &w->sealer, 0)) ||
 	    (rc = cairn_repo_fingerprinter_new(b->repo, &w->fp)))
 		return rc;
@@ -276,23 +308,126 @@ static void worker_free(struct worker *w)
 {
 	cairn_sealer_free(w->sealer);
 	cairn_fingerprinter_free(w->fp);
-	cairn_pack_writer_free(&w->pack);
+	if (w->pack) {
+		cairn_pack_writer_free(w->pack);
+		free(w->pack);
+	}
 	free(w->buf);
 	free(w->pend);
+	free(w->job.buf);
+	free(w->job.pend);
 	free(w->ask);
 	free(w->ask_out);
 	free(w->ask_found);
 }
 
-static int flush_pack(struct worker *w)
+static int commit_pack(struct backup *b, cairn_sealer *sealer, cairn_pack_writer *pack)
 {
-	if (w->pack.count == 0)
-		return 0;
-	if (w->b->opts->dry_run) {
-		cairn_pack_writer_reset(&w->pack);
+	if (b->opts->dry_run) {
+		cairn_pack_writer_reset(pack);
 		return 0;
 	}
-	return cairn_repo_commit_pack(w->b->repo, w->sealer, &w->pack);
+	return cairn_repo_commit_pack(b->repo, sealer, pack);
+}
+
+static void *committer_main(void *arg)
+{
+	struct backup *b = arg;
+	pthread_mutex_lock(&b->commit_lock);
+	for (;;) {
+		while (!b->n_queue && !b->commit_stop)
+			pthread_cond_wait(&b->commit_cv, &b->commit_lock);
+		if (!b->n_queue)
+			break;
+		cairn_pack_writer *pack = b->queue[0];
+		memmove(b->queue, b->queue + 1, --b->n_queue * sizeof(*b->queue));
+		pthread_mutex_unlock(&b->commit_lock);
+		int rc = b->fatal ? 0 : commit_pack(b, b->commit_sealer, pack);
+		if (rc)
+			set_fatal(b, rc);
+		cairn_pack_writer_reset(pack);
+		pthread_mutex_lock(&b->commit_lock);
+		b->free_packs[b->n_free++] = pack;
+		pthread_cond_broadcast(&b->commit_cv);
+	}
+	pthread_mutex_unlock(&b->commit_lock);
+	return NULL;
+}
+
+/* Commits the worker's pack: through the committer when it runs (the
+ * worker goes on with another writer unless this is its last pack), else
+ * here. */
+static int flush_pack(struct worker *w, int last)
+{
+	struct backup *b = w->b;
+	if (w->pack->count == 0)
+		return 0;
+	if (!b->committer_started || w == b->main_ctx)
+		return commit_pack(b, w->sealer, w->pack);
+	cairn_pack_writer *next = NULL;
+	pthread_mutex_lock(&b->commit_lock);
+	b->queue[b->n_queue++] = w->pack;
+	w->pack = NULL;
+	pthread_cond_broadcast(&b->commit_cv);
+	if (last) {
+		pthread_mutex_unlock(&b->commit_lock);
+		return 0;
+	}
+	while (!b->n_free && b->n_packs >= b->max_packs && !b->fatal)
+		pthread_cond_wait(&b->commit_cv, &b->commit_lock);
+	if (b->n_free)
+		next = b->free_packs[--b->n_free];
+	else if (b->n_packs < b->max_packs && (next = malloc(sizeof(*next)))) {
+		cairn_pack_writer_init(next);
+		b->n_packs++;
+	}
+	pthread_mutex_unlock(&b->commit_lock);
+	if (!next)
+		return b->fatal ? b->fatal : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	w->pack = next;
+	return 0;
+}
+
+/* Starts the committer; without it, workers commit their own packs. */
+static void committer_start(struct backup *b)
+{
+	b->max_packs = (size_t)b->n_workers + 1;
+	b->queue = calloc(b->max_packs, sizeof(*b->queue));
+	b->free_packs = calloc(b->max_packs, sizeof(*b->free_packs));
+	if (!b->queue || !b->free_packs ||
+	    cairn_repo_sealer_new(b->repo, &b->commit_sealer, 0) != 0)
+		return;
+	b->n_packs = (size_t)b->n_workers; /* the workers' own */
+	if (pthread_create(&b->committer, NULL, committer_main, b) == 0)
+		b->committer_started = 1;
+}
+
+/* Waits until every queued pack is committed, and ends the committer. */
+static void committer_stop(struct backup *b)
+{
+	if (b->committer_started) {
+		pthread_mutex_lock(&b->commit_lock);
+		b->commit_stop = 1;
+		pthread_cond_broadcast(&b->commit_cv);
+		pthread_mutex_unlock(&b->commit_lock);
+		pthread_join(b->committer, NULL);
+		b->committer_started = 0;
+	}
+}
+
+static void committer_free(struct backup *b)
+{
+	for (size_t i = 0; i < b->n_free; i++) {
+		cairn_pack_writer_free(b->free_packs[i]);
+		free(b->free_packs[i]);
+	}
+	for (size_t i = 0; i < b->n_queue; i++) {
+		cairn_pack_writer_free(b->queue[i]);
+		free(b->queue[i]);
+	}
+	free(b->free_packs);
+	free(b->queue);
+	cairn_sealer_free(b->commit_sealer);
 }
 
 /* Stores a new blob in the worker's pack. */
@@ -300,19 +435,19 @@ static int store_blob(struct worker *w, const uint8_t *fp, uint8_t kind, const u
 		      size_t len)
 {
 	struct backup *b = w->b;
-	size_t before = w->pack.data.len;
-	int rc = cairn_pack_add(&w->pack, w->sealer, fp, kind, data, len);
+	size_t before = w->pack->data.len;
+	int rc = cairn_pack_add(w->pack, w->sealer, fp, kind, data, len);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&b->dedup_lock);
-	b->bytes_added += w->pack.data.len - before;
+	b->bytes_added += w->pack->data.len - before;
 	if (kind == CAIRN_BLOB_DATA)
 		b->blobs_added++;
 	else
 		b->tree_blobs_added++;
 	pthread_mutex_unlock(&b->dedup_lock);
-	if (cairn_pack_size(&w->pack) >= b->pack_target)
-		return flush_pack(w);
+	if (cairn_pack_size(w->pack) >= b->pack_target)
+		return flush_pack(w, 0);
 	return 0;
 }
 
@@ -331,10 +466,112 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* Decides for each pending chunk whether it is new, and stores the new
- * ones. Asks the dedup set first, then the index in one batch, then claims
- * what neither knows: of two workers racing on one chunk, one stores it. */
-static int dedup_pending(struct worker *w, uint8_t kind)
+/* The next new chunk of the job, or NULL. Called with b->lock held. */
+static struct pending *job_take(struct seal_job *job)
+{
+	while (job->next < job->n) {
+		struct pending *p = &job->pend[job->next++];
+		if (p->state == 3)
+			return p;
+	}
+	return NULL;
+}
+
+/* Seals chunks of the published job into w's own pack until none is left.
+ * Called with b->lock held; drops it while sealing. */
+static void help_seal(struct worker *w)
+{
+	struct backup *b = w->b;
+	struct seal_job *job = b->job;
+	struct pending *p;
+	while (!b->fatal && (p = job_take(job))) {
+		job->helpers++;
+		pthread_mutex_unlock(&b->lock);
+		int rc = store_blob(w, p->fp, job->kind, p->data, p->len);
+		if (rc)
+			set_fatal(b, rc);
+		pthread_mutex_lock(&b->lock);
+		if (--job->helpers == 0)
+			pthread_cond_signal(&b->job_cv);
+	}
+}
+
+/* Completes w's own job, sealing what no helper took, and withdraws it. */
+static int job_finish(struct worker *w)
+{
+	struct backup *b = w->b;
+	struct seal_job *job = &w->job;
+	if (!job->published)
+		return 0;
+	int rc = 0;
+	struct pending *p;
+	pthread_mutex_lock(&b->lock);
+	while (!rc && !b->fatal && (p = job_take(job))) {
+		pthread_mutex_unlock(&b->lock);
+		rc = store_blob(w, p->fp, job->kind, p->data, p->len);
+		pthread_mutex_lock(&b->lock);
+	}
+	job->next = job->n; /* hand out no more */
+	while (job->helpers)
+		pthread_cond_wait(&b->job_cv, &b->lock);
+	b->job = NULL;
+	job->published = 0;
+	if (!rc && b->fatal)
+		rc = b->fatal;
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+/* Hands the pending chunks, and the buffer they point into, to the other
+ * workers as a job, and takes the job's old buffer; the last keep bytes
+ * of the window move over. Returns 0 when no job can be published now
+ * (another worker's is, or memory is short): the caller seals. */
+static int job_publish(struct worker *w, uint8_t kind, size_t keep)
+{
+	struct backup *b = w->b;
+	struct seal_job *job = &w->job;
+	if (!job->buf && !(job->buf = malloc(w->buf_cap)))
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	if (b->job) {
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
+	uint8_t *buf = job->buf;
+	struct pending *pend = job->pend;
+	size_t cap = job->cap;
+	job->owner = w;
+	job->kind = kind;
+	job->buf = w->buf;
+	job->pend = w->pend;
+	job->cap = w->cap_pend;
+	job->n = w->n_pend;
+	job->next = 0;
+	job->published = 1;
+	b->job = job;
+	if (b->idle_workers)
+		pthread_cond_broadcast(&b->work_cv);
+	pthread_mutex_unlock(&b->lock);
+	w->buf = buf;
+	w->pend = pend;
+	w->cap_pend = cap;
+	memcpy(w->buf, job->buf + w->buf_len - keep, keep);
+	return 1;
+}
+
+static int store_new(struct worker *w, uint8_t kind)
+{
+	int rc = 0;
+	for (size_t i = 0; i < w->n_pend && !rc; i++)
+		if (w->pend[i].state == 3)
+			rc = store_blob(w, w->pend[i].fp, kind, w->pend[i].data, w->pend[i].len);
+	return rc;
+}
+
+/* Decides for each pending chunk whether it is new (state 3). Asks the
+ * dedup set first, then the index in one batch, then claims what neither
+ * knows: of two workers racing on one chunk, one stores it. */
+static int dedup_pending(struct worker *w)
 {
 	struct backup *b = w->b;
 	size_t n_ask = 0;
@@ -380,10 +617,6 @@ static int dedup_pending(struct worker *w, uint8_t kind)
 		if (err)
 			return err;
 	}
-	for (size_t i = 0; i < w->n_pend; i++)
-		if (w->pend[i].state == 3 &&
-		    (rc = store_blob(w, w->pend[i].fp, kind, w->pend[i].data, w->pend[i].len)))
-			return rc;
 	return 0;
 }
 
@@ -431,16 +664,24 @@ static int pend_hole(struct worker *w, struct slot *slot, uint64_t len)
  * entries, and frees buf up to keep bytes from its end. */
 static int settle_window(struct worker *w, size_t keep)
 {
-	int rc = w->n_pend ? dedup_pending(w, CAIRN_BLOB_DATA) : 0;
+	int rc = w->n_pend ? dedup_pending(w) : 0;
+	size_t n_new = 0;
 	for (size_t i = 0; !rc && i < w->n_pend; i++) {
 		struct pending *p = &w->pend[i];
 		rc = add_ref(&p->slot->e, &p->slot->chunks_cap, p->fp, p->len);
+		n_new += p->state == 3;
+	}
+	if (!rc)
+		rc = job_finish(w);
+	if (keep > w->buf_len)
+		keep = w->buf_len;
+	if (!rc && !(n_new >= 2 && job_publish(w, CAIRN_BLOB_DATA, keep))) {
+		rc = store_new(w, CAIRN_BLOB_DATA);
+		if (!rc && keep < w->buf_len)
+			memmove(w->buf, w->buf + w->buf_len - keep, keep);
 	}
 	w->n_pend = 0;
-	if (!rc && keep < w->buf_len) {
-		memmove(w->buf, w->buf + w->buf_len - keep, keep);
-	}
-	w->buf_len = rc ? 0 : (keep < w->buf_len ? keep : w->buf_len);
+	w->buf_len = rc ? 0 : keep;
 	return rc;
 }
 
@@ -610,6 +851,10 @@ static void *worker_main(void *arg)
 		for (;;) {
 			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
 				b->dispatch++;
+			if (b->job && b->job->next < b->job->n) {
+				help_seal(w);
+				continue;
+			}
 			if (b->stop || b->dispatch < b->tail)
 				break;
 			b->idle_workers++;
@@ -642,6 +887,9 @@ static void *worker_main(void *arg)
 		}
 		if (!rc)
 			rc = settle_window(w, 0);
+		int rc_job = job_finish(w); /* also after a failure: helpers use its buffer */
+		if (!rc)
+			rc = rc_job;
 		if (rc) {
 			set_fatal(b, rc);
 			break;
@@ -653,7 +901,7 @@ static void *worker_main(void *arg)
 			pthread_cond_signal(&b->done_cv);
 		pthread_mutex_unlock(&b->lock);
 	}
-	int rc = b->fatal ? 0 : flush_pack(w);
+	int rc = b->fatal ? 0 : flush_pack(w, 1);
 	if (rc)
 		set_fatal(b, rc);
 	return NULL;
@@ -673,7 +921,9 @@ static int tree_sink(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, co
 	w->pend[0].data = data;
 	w->pend[0].len = (uint32_t)len;
 	w->n_pend = 1;
-	rc = dedup_pending(w, kind);
+	rc = dedup_pending(w);
+	if (!rc)
+		rc = store_new(w, kind);
 	w->n_pend = 0;
 	return rc;
 }
@@ -1093,6 +1343,7 @@ static int finish_workers(struct backup *b)
 			pthread_join(b->workers[i].thread, NULL);
 			b->workers[i].started = 0;
 		}
+	committer_stop(b);
 	return b->fatal;
 }
 
@@ -1117,6 +1368,9 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	pthread_mutex_init(&b->dedup_lock, NULL);
 	pthread_cond_init(&b->work_cv, NULL);
 	pthread_cond_init(&b->done_cv, NULL);
+	pthread_cond_init(&b->job_cv, NULL);
+	pthread_mutex_init(&b->commit_lock, NULL);
+	pthread_cond_init(&b->commit_cv, NULL);
 
 	if (opts->n_paths == 0) {
 		rc = cairn_error_set(CAIRN_EINVAL, "nothing to back up: give one or more paths");
@@ -1184,9 +1438,11 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (int i = 0; i < b->n_workers; i++) {
+	for (int i = 0; i < b->n_workers; i++)
 		if ((rc = worker_init(&b->workers[i], b, 1)))
 			goto out;
+	committer_start(b);
+	for (int i = 0; i < b->n_workers; i++) {
 		if (pthread_create(&b->workers[i].thread, NULL, worker_main, &b->workers[i]) != 0) {
 			rc = cairn_error_set(CAIRN_ERROR, "cannot start a worker thread");
 			goto out;
@@ -1232,7 +1488,7 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	if ((rc = cairn_tree_writer_finish(b->tree, &out->manifest, &out->n_manifest,
 					   &out->manifest_size)))
 		goto out;
-	if ((rc = flush_pack(&main_ctx)))
+	if ((rc = flush_pack(&main_ctx, 1)))
 		goto out;
 
 	b->sum.bytes_read = b->bytes_read;
@@ -1256,6 +1512,7 @@ out:
 		for (int i = 0; i < b->n_workers; i++)
 			worker_free(&b->workers[i]);
 		free(b->workers);
+		committer_free(b);
 		if (saved)
 			cairn_error_set(saved, "%s", msg);
 	}
@@ -1279,6 +1536,9 @@ out:
 	pthread_mutex_destroy(&b->dedup_lock);
 	pthread_cond_destroy(&b->work_cv);
 	pthread_cond_destroy(&b->done_cv);
+	pthread_cond_destroy(&b->job_cv);
+	pthread_mutex_destroy(&b->commit_lock);
+	pthread_cond_destroy(&b->commit_cv);
 	free(b);
 	if (rc && rc != CAIRN_EPARTIAL)
 		cairn_snapshot_clear(out);
