@@ -3,11 +3,14 @@
  * The main thread walks the tree depth-first in path order and puts every
  * entry into a bounded ring. Regular files that the files cache (the
  * parent snapshot's manifest) cannot vouch for are read by a pool of
- * workers: each reads, chunks, fingerprints, asks the dedup set and the
- * index which chunks are new, seals those into its own open pack and
- * commits the pack when it is full. The main thread takes finished entries
- * off the ring in order and appends them to the manifest, whose chunks go
- * through the same dedup path into packs of their own. */
+ * workers: each reads and chunks a window of up to 2 MiB (many small
+ * files, or part of a big one) and makes it a job that every idle worker
+ * helps with: fingerprints, one question to the dedup set and the index
+ * for the whole window, sealing of the new chunks into packs. Full packs
+ * go to a committer thread that writes them and registers their blobs.
+ * The main thread takes finished entries off the ring in order and
+ * appends them to the manifest, whose chunks go through the same dedup
+ * path into packs of their own. */
 #include "cairn/backup.h"
 
 #include "cairn/chunker.h"
@@ -175,18 +178,25 @@ struct slot {
 
 struct worker;
 
-/* A worker that found new chunks in a window hands them to the other
- * workers to seal while it reads and chunks the next window into a second
- * buffer; whoever is idle seals them into a pack of its own. So one big
- * file keeps every core busy. */
+/* When a worker has chunked a window it hands the chunks, and the buffer
+ * they point into, to the other workers as a job, and reads and chunks
+ * the next window into its second buffer meanwhile. Whoever is idle takes
+ * the job's chunks one at a time: first to fingerprint them; then whoever
+ * fingerprints the last one asks the dedup set and the index about all of
+ * them; then to seal the new ones into a pack of its own. So one big file
+ * keeps every core busy. The owner finishes the job (whatever nobody took)
+ * before it starts the next one, and adds the chunks to their entries in
+ * order. */
 struct seal_job {
 	struct worker *owner;
-	uint8_t kind;
-	uint8_t *buf;          /* the window the chunks point into */
+	uint8_t *buf;
 	struct pending *pend;
-	size_t n, cap, next;   /* next: the next index of pend to look at */
-	int helpers;           /* workers sealing a chunk of it now */
-	int published;         /* it is b->job */
+	size_t n, cap;
+	size_t next_fp, fp_done; /* fingerprints handed out, and done */
+	size_t next;             /* the next chunk to look at for sealing */
+	int classified;          /* 0 not yet, 1 in progress, 2 done */
+	int helpers;             /* threads working on it now */
+	int published;           /* it is b->job */
 };
 
 struct backup {
@@ -299,7 +309,7 @@ static int worker_init(struct worker *w, struct backup *b, int for_data)
 		return 0;
 	w->chunker = b->chunker;
 	w->buf_cap = (size_t)b->chunker.params.max + 2 * READ_SIZE;
-	if (!(w->buf = malloc(w->buf_cap)))
+	if (!(w->buf = malloc(w->buf_cap)) || !(w->job.buf = malloc(w->buf_cap)))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	return 0;
 }
@@ -466,124 +476,161 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* The next new chunk of the job, or NULL. Called with b->lock held. */
-static struct pending *job_take(struct seal_job *job)
+static int dedup_pending(struct worker *w, struct pending *pend, size_t n);
+static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len);
+
+/* Work left to hand out: a chunk to fingerprint or a new one to seal. */
+static int job_has_work(const struct seal_job *job)
 {
-	while (job->next < job->n) {
-		struct pending *p = &job->pend[job->next++];
-		if (p->state == 3)
-			return p;
-	}
-	return NULL;
+	return job->next_fp < job->n || (job->classified == 2 && job->next < job->n);
 }
 
-/* Seals chunks of the published job into w's own pack until none is left.
- * Called with b->lock held; drops it while sealing. */
-static void help_seal(struct worker *w)
+/* Does the job's work that can be handed out now, on w's behalf (w's
+ * sealer, pack and index arrays). Called with b->lock held; drops it
+ * while working. Failures stop the backup. */
+static void job_work(struct worker *w, struct seal_job *job)
 {
 	struct backup *b = w->b;
-	struct seal_job *job = b->job;
-	struct pending *p;
-	while (!b->fatal && (p = job_take(job))) {
+	int rc_failed;
+	while (!b->fatal) {
+		struct pending *p = NULL;
+		int sealing = 0, rc = 0;
+		while (job->next_fp < job->n && !p) {
+			p = &job->pend[job->next_fp++];
+			if (!p->data) { /* a hole: its fingerprint is set */
+				job->fp_done++;
+				p = NULL;
+			}
+		}
+		if (!p && job->classified == 2) {
+			while (job->next < job->n && !p) {
+				p = &job->pend[job->next++];
+				if (p->state != 3)
+					p = NULL; /* known */
+			}
+			sealing = 1;
+		}
+		if (!p) {
+			if (job->fp_done == job->n && job->classified == 0) {
+				/* every fingerprint is in: ask about them */
+				job->classified = 1;
+				job->helpers++;
+				pthread_mutex_unlock(&b->lock);
+				rc = dedup_pending(w, job->pend, job->n);
+				pthread_mutex_lock(&b->lock);
+				job->helpers--;
+				job->classified = 2;
+				pthread_cond_broadcast(&b->job_cv);
+				if (job->published && b->idle_workers)
+					pthread_cond_broadcast(&b->work_cv);
+				if ((rc_failed = rc))
+					goto failed;
+				continue;
+			}
+			return;
+		}
 		job->helpers++;
 		pthread_mutex_unlock(&b->lock);
-		int rc = store_blob(w, p->fp, job->kind, p->data, p->len);
-		if (rc)
-			set_fatal(b, rc);
+		if (sealing)
+			rc = store_blob(w, p->fp, CAIRN_BLOB_DATA, p->data, p->len);
+		else
+			rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
 		pthread_mutex_lock(&b->lock);
+		if (!sealing)
+			job->fp_done++;
 		if (--job->helpers == 0)
-			pthread_cond_signal(&b->job_cv);
+			pthread_cond_broadcast(&b->job_cv);
+		if ((rc_failed = rc))
+			goto failed;
 	}
+	return;
+failed:
+	pthread_mutex_unlock(&b->lock);
+	set_fatal(b, rc_failed);
+	pthread_mutex_lock(&b->lock);
 }
 
-/* Completes w's own job, sealing what no helper took, and withdraws it. */
+/* Finishes w's job: does what nobody took, waits for the helpers,
+ * withdraws it and adds its chunks to their entries. */
 static int job_finish(struct worker *w)
 {
 	struct backup *b = w->b;
 	struct seal_job *job = &w->job;
-	if (!job->published)
-		return 0;
 	int rc = 0;
-	struct pending *p;
+	if (!job->n)
+		return 0;
 	pthread_mutex_lock(&b->lock);
-	while (!rc && !b->fatal && (p = job_take(job))) {
-		pthread_mutex_unlock(&b->lock);
-		rc = store_blob(w, p->fp, job->kind, p->data, p->len);
-		pthread_mutex_lock(&b->lock);
+	for (;;) {
+		job_work(w, job);
+		if (b->fatal || (job->classified == 2 && job->next >= job->n && !job->helpers))
+			break;
+		if (!job_has_work(job))
+			pthread_cond_wait(&b->job_cv, &b->lock);
 	}
-	job->next = job->n; /* hand out no more */
 	while (job->helpers)
 		pthread_cond_wait(&b->job_cv, &b->lock);
-	b->job = NULL;
+	if (job->published)
+		b->job = NULL;
 	job->published = 0;
-	if (!rc && b->fatal)
-		rc = b->fatal;
+	rc = b->fatal;
 	pthread_mutex_unlock(&b->lock);
+	for (size_t i = 0; !rc && i < job->n; i++) {
+		struct pending *p = &job->pend[i];
+		rc = add_ref(&p->slot->e, &p->slot->chunks_cap, p->fp, p->len);
+	}
+	job->n = 0;
 	return rc;
 }
 
-/* Hands the pending chunks, and the buffer they point into, to the other
- * workers as a job, and takes the job's old buffer; the last keep bytes
- * of the window move over. Returns 0 when no job can be published now
- * (another worker's is, or memory is short): the caller seals. */
-static int job_publish(struct worker *w, uint8_t kind, size_t keep)
+/* Makes the pending chunks w's job, offered to the others when no other
+ * job is, and takes the job's old buffer; the last keep bytes of the
+ * window move over. */
+static void job_start(struct worker *w, size_t keep)
 {
 	struct backup *b = w->b;
 	struct seal_job *job = &w->job;
-	if (!job->buf && !(job->buf = malloc(w->buf_cap)))
-		return 0;
-	pthread_mutex_lock(&b->lock);
-	if (b->job) {
-		pthread_mutex_unlock(&b->lock);
-		return 0;
-	}
 	uint8_t *buf = job->buf;
 	struct pending *pend = job->pend;
 	size_t cap = job->cap;
 	job->owner = w;
-	job->kind = kind;
 	job->buf = w->buf;
 	job->pend = w->pend;
 	job->cap = w->cap_pend;
 	job->n = w->n_pend;
-	job->next = 0;
-	job->published = 1;
-	b->job = job;
-	if (b->idle_workers)
-		pthread_cond_broadcast(&b->work_cv);
-	pthread_mutex_unlock(&b->lock);
+	job->next_fp = job->fp_done = job->next = 0;
+	job->classified = 0;
 	w->buf = buf;
 	w->pend = pend;
 	w->cap_pend = cap;
+	w->n_pend = 0;
 	memcpy(w->buf, job->buf + w->buf_len - keep, keep);
-	return 1;
-}
-
-static int store_new(struct worker *w, uint8_t kind)
-{
-	int rc = 0;
-	for (size_t i = 0; i < w->n_pend && !rc; i++)
-		if (w->pend[i].state == 3)
-			rc = store_blob(w, w->pend[i].fp, kind, w->pend[i].data, w->pend[i].len);
-	return rc;
+	pthread_mutex_lock(&b->lock);
+	if (!b->job) {
+		b->job = job;
+		job->published = 1;
+		if (b->idle_workers)
+			pthread_cond_broadcast(&b->work_cv);
+	}
+	pthread_mutex_unlock(&b->lock);
 }
 
 /* Decides for each pending chunk whether it is new (state 3). Asks the
  * dedup set first, then the index in one batch, then claims what neither
- * knows: of two workers racing on one chunk, one stores it. */
-static int dedup_pending(struct worker *w)
+ * knows: of two workers racing on one chunk, one stores it. Uses w's
+ * arrays for the index batch. */
+static int dedup_pending(struct worker *w, struct pending *pend, size_t n)
 {
 	struct backup *b = w->b;
 	size_t n_ask = 0;
 	int rc = 0, err = 0;
 
 	pthread_mutex_lock(&b->dedup_lock);
-	for (size_t i = 0; i < w->n_pend; i++)
-		w->pend[i].state = !w->pend[i].data || fpset_has(&b->known, w->pend[i].fp) ? 1 : 2;
+	for (size_t i = 0; i < n; i++)
+		pend[i].state = !pend[i].data || fpset_has(&b->known, pend[i].fp) ? 1 : 2;
 	pthread_mutex_unlock(&b->dedup_lock);
 
-	for (size_t i = 0; i < w->n_pend; i++)
-		if (w->pend[i].state == 2)
+	for (size_t i = 0; i < n; i++)
+		if (pend[i].state == 2)
 			n_ask++;
 	if (n_ask) {
 		size_t cap = w->cap_ask;
@@ -597,16 +644,16 @@ static int dedup_pending(struct worker *w)
 			return rc;
 		w->cap_ask = cap;
 		size_t k = 0;
-		for (size_t i = 0; i < w->n_pend; i++)
-			if (w->pend[i].state == 2)
-				memcpy(w->ask[k++], w->pend[i].fp, CAIRN_FP_SIZE);
+		for (size_t i = 0; i < n; i++)
+			if (pend[i].state == 2)
+				memcpy(w->ask[k++], pend[i].fp, CAIRN_FP_SIZE);
 		if ((rc = b->index->ops->lookup(b->index, (const uint8_t(*)[32])w->ask, n_ask,
 						w->ask_out, w->ask_found)))
 			return rc;
 		k = 0;
 		pthread_mutex_lock(&b->dedup_lock);
-		for (size_t i = 0; i < w->n_pend && !err; i++) {
-			struct pending *p = &w->pend[i];
+		for (size_t i = 0; i < n && !err; i++) {
+			struct pending *p = &pend[i];
 			if (p->state != 2)
 				continue;
 			int in_index = w->ask_found[k++];
@@ -640,11 +687,9 @@ static int pend(struct worker *w, struct slot *slot, const uint8_t *data, size_t
 	p->data = data;
 	p->len = (uint32_t)len;
 	p->slot = slot;
-	if (!data) {
-		memcpy(p->fp, zero_fp, CAIRN_FP_SIZE);
-		return 0;
-	}
-	return cairn_fingerprint(w->fp, p->fp, data, len);
+	if (!data)
+		memcpy(p->fp, zero_fp, CAIRN_FP_SIZE); /* data gets its own in the job */
+	return 0;
 }
 
 static int pend_hole(struct worker *w, struct slot *slot, uint64_t len)
@@ -659,27 +704,18 @@ static int pend_hole(struct worker *w, struct slot *slot, uint64_t len)
 	return 0;
 }
 
-/* Deduplicates and stores the pending chunks of every file in the window
- * in one round (one index batch for many small files), adds them to their
- * entries, and frees buf up to keep bytes from its end. */
+/* Finishes the previous window's job and makes the pending chunks of
+ * every file in this window the next one (one index batch for many small
+ * files); keeps keep bytes from the window's end for the next. */
 static int settle_window(struct worker *w, size_t keep)
 {
-	int rc = w->n_pend ? dedup_pending(w) : 0;
-	size_t n_new = 0;
-	for (size_t i = 0; !rc && i < w->n_pend; i++) {
-		struct pending *p = &w->pend[i];
-		rc = add_ref(&p->slot->e, &p->slot->chunks_cap, p->fp, p->len);
-		n_new += p->state == 3;
-	}
-	if (!rc)
-		rc = job_finish(w);
+	int rc = job_finish(w);
 	if (keep > w->buf_len)
 		keep = w->buf_len;
-	if (!rc && !(n_new >= 2 && job_publish(w, CAIRN_BLOB_DATA, keep))) {
-		rc = store_new(w, CAIRN_BLOB_DATA);
-		if (!rc && keep < w->buf_len)
-			memmove(w->buf, w->buf + w->buf_len - keep, keep);
-	}
+	if (!rc && w->n_pend)
+		job_start(w, keep);
+	else if (!rc && keep < w->buf_len)
+		memmove(w->buf, w->buf + w->buf_len - keep, keep);
 	w->n_pend = 0;
 	w->buf_len = rc ? 0 : keep;
 	return rc;
@@ -851,8 +887,8 @@ static void *worker_main(void *arg)
 		for (;;) {
 			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
 				b->dispatch++;
-			if (b->job && b->job->next < b->job->n) {
-				help_seal(w);
+			if (b->job && job_has_work(b->job)) {
+				job_work(w, b->job);
 				continue;
 			}
 			if (b->stop || b->dispatch < b->tail)
@@ -921,9 +957,9 @@ static int tree_sink(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, co
 	w->pend[0].data = data;
 	w->pend[0].len = (uint32_t)len;
 	w->n_pend = 1;
-	rc = dedup_pending(w);
-	if (!rc)
-		rc = store_new(w, kind);
+	rc = dedup_pending(w, w->pend, 1);
+	if (!rc && w->pend[0].state == 3)
+		rc = store_blob(w, fp, kind, data, len);
 	w->n_pend = 0;
 	return rc;
 }
