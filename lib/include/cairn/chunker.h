@@ -15,9 +15,9 @@
 #define CAIRN_CHUNKER_POLY_DEGREE 53
 
 /* Defaults and bounds of the chunk sizes (bytes). */
-#define CAIRN_CHUNK_MIN_DEFAULT (512u * 1024)
-#define CAIRN_CHUNK_AVG_DEFAULT (1024u * 1024)
-#define CAIRN_CHUNK_MAX_DEFAULT (8u * 1024 * 1024)
+#define CAIRN_CHUNK_MIN_DEFAULT (128u * 1024)
+#define CAIRN_CHUNK_AVG_DEFAULT (256u * 1024)
+#define CAIRN_CHUNK_MAX_DEFAULT (2u * 1024 * 1024)
 #define CAIRN_CHUNK_SIZE_LOWEST 256u                  /* smallest min allowed */
 #define CAIRN_CHUNK_SIZE_HIGHEST (64u * 1024 * 1024)  /* largest max allowed */
 
