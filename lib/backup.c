@@ -204,6 +204,7 @@ struct backup {
 	const cairn_backup_opts *opts;
 	cairn_index *index;
 	uint32_t pack_target;
+	const char *spool_dir; /* where packs being filled live */
 	cairn_chunker chunker; /* template, copied per worker */
 
 	pthread_mutex_t lock;
@@ -302,6 +303,8 @@ static int worker_init(struct worker *w, struct backup *b, int for_data)
 	if (!(w->pack = malloc(sizeof(*w->pack))))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	cairn_pack_writer_init(w->pack);
+	if (cairn_pack_writer_spool(w->pack, b->spool_dir) != 0)
+		cairn_error_clear(); /* in memory, then */
 	if ((rc = cairn_repo_sealer_new(b->repo, &w->sealer, 0)) ||
 	    (rc = cairn_repo_fingerprinter_new(b->repo, &w->fp)))
 		return rc;
@@ -392,6 +395,8 @@ static int flush_pack(struct worker *w, int last)
 		b->n_packs++;
 	}
 	pthread_mutex_unlock(&b->commit_lock);
+	if (next && !next->spooled && cairn_pack_writer_spool(next, b->spool_dir) != 0)
+		cairn_error_clear();
 	if (!next)
 		return b->fatal ? b->fatal : cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	w->pack = next;
@@ -445,12 +450,12 @@ static int store_blob(struct worker *w, const uint8_t *fp, uint8_t kind, const u
 		      size_t len)
 {
 	struct backup *b = w->b;
-	size_t before = w->pack->data.len;
+	size_t before = cairn_pack_size(w->pack);
 	int rc = cairn_pack_add(w->pack, w->sealer, fp, kind, data, len);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&b->dedup_lock);
-	b->bytes_added += w->pack->data.len - before;
+	b->bytes_added += cairn_pack_size(w->pack) - before;
 	if (kind == CAIRN_BLOB_DATA)
 		b->blobs_added++;
 	else
@@ -1400,6 +1405,9 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	b->opts = opts;
 	b->index = cairn_repo_index(r);
 	b->pack_target = cairn_repo_config_get(r)->pack_target;
+	b->spool_dir = getenv("TMPDIR");
+	if (!b->spool_dir || !*b->spool_dir)
+		b->spool_dir = "/var/tmp";
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->dedup_lock, NULL);
 	pthread_cond_init(&b->work_cv, NULL);

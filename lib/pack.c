@@ -3,9 +3,13 @@
 #include "cairn/errors.h"
 #include "pack_format.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cairn_pack_writer_init(cairn_pack_writer *w)
 {
@@ -19,7 +23,30 @@ void cairn_pack_writer_free(cairn_pack_writer *w)
 	free(w->entries);
 	free(w->src);
 	free(w->iov);
+	if (w->spooled)
+		close(w->spool_fd);
 	cairn_pack_writer_init(w);
+}
+
+int cairn_pack_writer_spool(cairn_pack_writer *w, const char *dir)
+{
+	if (w->spooled || w->count)
+		return 0;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		/* no O_TMPFILE here: a named file, unlinked at once */
+		char path[4096];
+		if (snprintf(path, sizeof(path), "%s/cairn-pack-XXXXXX", dir) < (int)sizeof(path) &&
+		    (fd = mkostemp(path, O_CLOEXEC)) >= 0)
+			unlink(path);
+	}
+	if (fd < 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot make a temporary file in %s",
+					     dir);
+	w->spool_fd = fd;
+	w->spooled = 1;
+	w->spool_len = 0;
+	return 0;
 }
 
 void cairn_pack_writer_reset(cairn_pack_writer *w)
@@ -29,6 +56,11 @@ void cairn_pack_writer_reset(cairn_pack_writer *w)
 	w->count = 0;
 	w->n_iov = 0;
 	w->size = 0;
+	if (w->spooled && w->spool_len) {
+		w->spool_len = 0;
+		/* gives the blocks back; failing that, they are overwritten */
+		(void)ftruncate(w->spool_fd, 0);
+	}
 }
 
 static int kind_valid(uint8_t kind)
@@ -58,22 +90,40 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 		w->src = src;
 		w->cap = ncap;
 	}
+	if (w->spooled) {
+		cairn_buf_clear(&w->data); /* one blob at a time */
+		start = 0;
+	}
 	rc = cairn_seal(s, &w->data, fp, kind, plain, len);
 	if (rc) {
 		w->data.len = start;
 		return rc;
 	}
+	size_t sealed = w->data.len - start;
+	uint64_t at = w->spooled ? w->spool_len : start;
 	/* Offsets and lengths are u32 in the trailer. */
-	if (w->data.len > UINT32_MAX) {
+	if (at + sealed > UINT32_MAX) {
 		w->data.len = start;
 		return cairn_error_set(CAIRN_EINVAL, "pack: would exceed %u bytes", UINT32_MAX);
 	}
-	w->src[w->count] = (uint32_t)start;
+	for (size_t done = 0; w->spooled && done < sealed;) {
+		ssize_t n = pwrite(w->spool_fd, w->data.data + done, sealed - done,
+				   (off_t)(at + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return cairn_error_set_errno(CAIRN_EIO, n < 0 ? errno : ENOSPC,
+						     "cannot write a pack's temporary file");
+		done += (size_t)n;
+	}
+	if (w->spooled)
+		w->spool_len += sealed;
+	w->src[w->count] = (uint32_t)at;
 	cairn_pack_entry *e = &w->entries[w->count++];
 	memcpy(e->fp, fp, CAIRN_FP_SIZE);
 	e->kind = kind;
-	e->offset = (uint32_t)start;
-	e->length = (uint32_t)(w->data.len - start);
+	e->offset = (uint32_t)at;
+	e->length = (uint32_t)sealed;
 	e->raw_length = (uint32_t)len;
 	return 0;
 }
@@ -130,8 +180,10 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 	for (size_t k = 0; k < w->count; k++) {
 		cairn_pack_entry *e = &w->entries[order[k]];
 		e->offset = (uint32_t)offset;
-		iov[k].data = w->data.data + w->src[order[k]];
+		iov[k].data = w->spooled ? NULL : w->data.data + w->src[order[k]];
 		iov[k].len = e->length;
+		iov[k].fd = w->spooled ? w->spool_fd : -1;
+		iov[k].off = w->src[order[k]];
 		offset += e->length;
 	}
 
@@ -161,12 +213,10 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 	}
 	if ((rc = cairn_buf_append_u32le(&w->tail, (uint32_t)trailer_len)) != 0)
 		goto out;
-	iov[w->count].data = w->tail.data;
-	iov[w->count].len = w->tail.len;
+	iov[w->count] = (cairn_iovec){.data = w->tail.data, .len = w->tail.len, .fd = -1};
 	w->n_iov = w->count + 1;
 	w->size = offset + w->tail.len;
-	cairn_sha256_iov(id_out, iov, w->n_iov);
-	rc = 0;
+	rc = cairn_sha256_iov(id_out, iov, w->n_iov);
 out:
 	if (rc) {
 		cairn_buf_clear(&w->tail);
@@ -180,8 +230,11 @@ out:
 int cairn_pack_copy(const cairn_pack_writer *w, cairn_buf *out)
 {
 	int rc = cairn_buf_reserve(out, (size_t)w->size);
-	for (size_t i = 0; !rc && i < w->n_iov; i++)
-		rc = cairn_buf_append(out, w->iov[i].data, w->iov[i].len);
+	for (size_t i = 0; !rc && i < w->n_iov; i++) {
+		if ((rc = cairn_iov_read(&w->iov[i], 0, out->data + out->len, w->iov[i].len)))
+			break;
+		out->len += w->iov[i].len;
+	}
 	return rc;
 }
 

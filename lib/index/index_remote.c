@@ -17,6 +17,7 @@
 #include "cairn/errors.h"
 #include "cairn/sys/index_wire.h"
 #include "util/buf.h"
+#include "util/curl_pool.h"
 #include "util/hex.h"
 #include "util/json.h"
 #include "util/retry.h"
@@ -34,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POOL_MAX 16
+#define POOL_MAX 65 /* connections: one per thread that may ask (64 workers and the main thread) */
 #define LOOKUP_BATCH 8192
 #define REGISTER_BATCH 8192
 #define REFRESH_SECONDS 300
@@ -56,9 +57,7 @@ typedef struct remote_index {
 	char *ca_file;
 	char *cache_path; /* NULL: the filter is not kept on disk */
 
-	pthread_mutex_t pool_lock;
-	CURL *pool[POOL_MAX];
-	size_t npool;
+	cairn_curl_pool pool;
 
 	pthread_mutex_t fetch_lock; /* one filter download at a time */
 	pthread_rwlock_t bloom_lock;
@@ -240,31 +239,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static CURL *handle_get(remote_index *ix)
-{
-	CURL *h = NULL;
-	pthread_mutex_lock(&ix->pool_lock);
-	if (ix->npool)
-		h = ix->pool[--ix->npool];
-	pthread_mutex_unlock(&ix->pool_lock);
-	if (h)
-		curl_easy_reset(h);
-	else
-		h = curl_easy_init();
-	return h;
-}
-
-static void handle_put(remote_index *ix, CURL *h)
-{
-	pthread_mutex_lock(&ix->pool_lock);
-	if (ix->npool < POOL_MAX) {
-		ix->pool[ix->npool++] = h;
-		h = NULL;
-	}
-	pthread_mutex_unlock(&ix->pool_lock);
-	if (h)
-		curl_easy_cleanup(h);
-}
 
 static int transient_curl_error(CURLcode c)
 {
@@ -319,7 +293,7 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		}
 		headers = h2;
 	}
-	if (!(h = handle_get(ix))) {
+	if (!(h = cairn_curl_pool_get(&ix->pool))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "cannot create an HTTP client");
 		goto out;
 	}
@@ -397,7 +371,7 @@ out:
 	if (h) {
 		/* The handle must not keep pointers to this call's buffers. */
 		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-		handle_put(ix, h);
+		cairn_curl_pool_put(&ix->pool, h);
 	}
 	curl_slist_free_all(headers);
 	cairn_buf_free(&url);
@@ -777,10 +751,8 @@ static int remote_snapshot_remove(cairn_index *base, const uint8_t id[32])
 static void remote_free(cairn_index *base)
 {
 	remote_index *ix = (remote_index *)base;
-	for (size_t i = 0; i < ix->npool; i++)
-		curl_easy_cleanup(ix->pool[i]);
+	cairn_curl_pool_free(&ix->pool);
 	cairn_bloom_free(ix->bloom);
-	pthread_mutex_destroy(&ix->pool_lock);
 	pthread_mutex_destroy(&ix->fetch_lock);
 	pthread_rwlock_destroy(&ix->bloom_lock);
 	if (ix->auth)
@@ -790,7 +762,6 @@ static void remote_free(cairn_index *base)
 	free(ix->ca_file);
 	free(ix->cache_path);
 	free(ix);
-	curl_global_cleanup();
 }
 
 static const struct cairn_index_ops remote_ops = {
@@ -856,15 +827,16 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 		return url ? rc : cairn_error_set(CAIRN_EINVAL, "no index server URL");
 	if ((rc = check_token(token)))
 		return rc;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return cairn_error_set(CAIRN_ERROR, "libcurl could not be initialised");
+	if ((rc = cairn_curl_global_init()))
+		return rc;
 	remote_index *ix = calloc(1, sizeof(*ix));
-	if (!ix) {
-		curl_global_cleanup();
+	if (!ix)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = cairn_curl_pool_init(&ix->pool, POOL_MAX))) {
+		free(ix);
+		return rc;
 	}
 	ix->base.ops = &remote_ops;
-	pthread_mutex_init(&ix->pool_lock, NULL);
 	pthread_mutex_init(&ix->fetch_lock, NULL);
 	pthread_rwlock_init(&ix->bloom_lock, NULL);
 

@@ -148,14 +148,58 @@ static int open_dir_p(const local_store *s, const char *dir, int *fd_out)
 	return 0;
 }
 
+/* Appends a piece held in a file: copied by the kernel where it can. */
+static int copy_piece(int fd, const cairn_iovec *p)
+{
+	loff_t in = (loff_t)p->off;
+	size_t left = p->len;
+	while (left) {
+		ssize_t n = copy_file_range(p->fd, &in, fd, NULL, left, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		left -= (size_t)n;
+	}
+	if (left) { /* no copy_file_range here (or across these file systems) */
+		uint8_t buf[64 * 1024];
+		size_t at = p->len - left;
+		while (left) {
+			size_t k = left < sizeof(buf) ? left : sizeof(buf);
+			if (cairn_iov_read(p, at, buf, k) != 0) {
+				errno = EIO;
+				return -1;
+			}
+			for (size_t w = 0; w < k;) {
+				ssize_t n = write(fd, buf + w, k - w);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0)
+					return -1;
+				w += (size_t)n;
+			}
+			at += k;
+			left -= k;
+		}
+	}
+	return 0;
+}
+
 /* Writes every piece, in order, a batch of pieces per system call. */
 static int write_all(int fd, const cairn_iovec *iov, size_t n)
 {
 	struct iovec v[256];
 	size_t i = 0, done = 0; /* bytes of iov[i] already written */
 	while (i < n) {
+		if (!iov[i].data) {
+			if (copy_piece(fd, &iov[i]) != 0)
+				return -1;
+			i++;
+			continue;
+		}
 		int k = 0;
-		for (size_t j = i; j < n && k < (int)(sizeof(v) / sizeof(v[0])); j++, k++) {
+		for (size_t j = i; j < n && iov[j].data && k < (int)(sizeof(v) / sizeof(v[0]));
+		     j++, k++) {
 			size_t skip = j == i ? done : 0;
 			v[k].iov_base = (void *)((const uint8_t *)iov[j].data + skip);
 			v[k].iov_len = iov[j].len - skip;

@@ -19,10 +19,10 @@
 #include "cairn/fingerprint.h"
 #include "cairn/store.h"
 #include "util/hex.h"
+#include "util/curl_pool.h"
 #include "util/retry.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -60,10 +60,7 @@ typedef struct s3_store {
 	char *ca_bundle;
 	long timeout; /* seconds */
 
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	CURL **idle;
-	int n_idle, n_open, max_open;
+	cairn_curl_pool pool;
 
 	/* Set once the server has refused If-None-Match as unsupported. */
 	atomic_int no_conditional;
@@ -559,44 +556,6 @@ void cairn_s3__error_message(char *out, size_t size, const char *body, size_t le
 
 /* ---- the handle pool ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void curl_init(void)
-{
-	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static CURL *handle_get(s3_store *s)
-{
-	CURL *h = NULL;
-	pthread_mutex_lock(&s->lock);
-	while (s->n_idle == 0 && s->n_open >= s->max_open)
-		pthread_cond_wait(&s->cv, &s->lock);
-	if (s->n_idle > 0) {
-		h = s->idle[--s->n_idle];
-		pthread_mutex_unlock(&s->lock);
-		return h;
-	}
-	s->n_open++;
-	pthread_mutex_unlock(&s->lock);
-	h = curl_easy_init();
-	if (!h) {
-		pthread_mutex_lock(&s->lock);
-		s->n_open--;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->lock);
-	}
-	return h;
-}
-
-static void handle_put(s3_store *s, CURL *h)
-{
-	pthread_mutex_lock(&s->lock);
-	s->idle[s->n_idle++] = h;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->lock);
-}
 
 /* ---- one request, tried until it succeeds or cannot ---- */
 
@@ -650,8 +609,8 @@ static size_t on_read(char *dst, size_t size, size_t n, void *ud)
 		size_t k = v->len - t->piece_pos;
 		if (k > want - done)
 			k = want - done;
-		if (k)
-			memcpy(dst + done, (const uint8_t *)v->data + t->piece_pos, k);
+		if (k && cairn_iov_read(v, t->piece_pos, dst + done, k) != 0)
+			return CURL_READFUNC_ABORT;
 		done += k;
 		t->piece_pos += k;
 		if (t->piece_pos == v->len) {
@@ -782,17 +741,6 @@ static int curl_maybe_sent(CURLcode cc)
 	return cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_COULDNT_CONNECT;
 }
 
-static int sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	for (size_t i = 0; ok && i < n; i++)
-		ok = EVP_DigestUpdate(ctx, iov[i].data, iov[i].len);
-	ok = ok && EVP_DigestFinal_ex(ctx, out, NULL);
-	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
-}
-
 static int build_url(const s3_store *s, const s3_request *r, cairn_buf *url)
 {
 	int rc = cairn_buf_append_str(url, s->base_url);
@@ -831,10 +779,9 @@ static void sleep_ms(uint32_t ms)
 static CURLcode attempt(s3_store *s, s3_request *r, const char *url, struct curl_slist *headers,
                         transfer *t, char *errbuf)
 {
-	CURL *h = handle_get(s);
+	CURL *h = cairn_curl_pool_get(&s->pool);
 	if (!h)
 		return CURLE_OUT_OF_MEMORY;
-	curl_easy_reset(h);
 	t->h = h;
 
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -889,7 +836,7 @@ static CURLcode attempt(s3_store *s, s3_request *r, const char *url, struct curl
 	/* Unset pointers into this call's memory before the handle is shared. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	handle_put(s, h);
+	cairn_curl_pool_put(&s->pool, h);
 	return cc;
 }
 
@@ -937,7 +884,7 @@ static int perform(s3_store *s, s3_request *r)
 	if (r->has_body) {
 		uint8_t sha[CAIRN_ID_SIZE];
 		char b64[sodium_base64_ENCODED_LEN(CAIRN_ID_SIZE, sodium_base64_VARIANT_ORIGINAL)];
-		if ((rc = sha256_iov(sha, r->iov, r->n_iov)))
+		if ((rc = cairn_sha256_iov(sha, r->iov, r->n_iov)))
 			goto out;
 		cairn_hex_encode(sha_hex, sha, sizeof(sha));
 		sodium_bin2base64(b64, sizeof(b64), sha, sizeof(sha),
@@ -1181,7 +1128,16 @@ static int stored_equals(s3_store *s, const char *key, const cairn_iovec *iov, s
 		size_t at = 0;
 		same = 1;
 		for (size_t i = 0; same && i < n; i++) {
-			same = iov[i].len == 0 || memcmp(b.data + at, iov[i].data, iov[i].len) == 0;
+			if (iov[i].data) {
+				same = iov[i].len == 0 || memcmp(b.data + at, iov[i].data, iov[i].len) == 0;
+			} else {
+				uint8_t piece[4096];
+				for (size_t k = 0, m; same && k < iov[i].len; k += m) {
+					m = iov[i].len - k < sizeof(piece) ? iov[i].len - k : sizeof(piece);
+					same = cairn_iov_read(&iov[i], k, piece, m) == 0 &&
+					       memcmp(b.data + at + k, piece, m) == 0;
+				}
+			}
 			at += iov[i].len;
 		}
 	}
@@ -1366,11 +1322,7 @@ static void s3_free(cairn_store *st)
 	s3_store *s = (s3_store *)st;
 	if (!s)
 		return;
-	for (int i = 0; i < s->n_idle; i++)
-		curl_easy_cleanup(s->idle[i]);
-	free(s->idle);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cv);
+	cairn_curl_pool_free(&s->pool);
 	cairn_s3__location_free(&s->loc);
 	free(s->display);
 	free(s->base_url);
@@ -1473,10 +1425,8 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	int rc, failed = 0;
 
 	*out = NULL;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_result != CURLE_OK)
-		return cairn_error_set(CAIRN_ERROR, "libcurl could not be initialised: %s",
-		                       curl_easy_strerror(curl_init_result));
+	if ((rc = cairn_curl_global_init()))
+		return rc;
 	curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
 	if (vi->version_num < 0x075500)
 		return cairn_error_set(CAIRN_ERROR,
@@ -1496,16 +1446,15 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	if (!s)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	s->base.ops = &s3_ops;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cv, NULL);
 	if ((rc = cairn_s3__location_parse(&s->loc, location)))
 		goto out;
 	const char *vh = env("CAIRN_S3_VIRTUAL_HOST");
 	if (vh && strcmp(vh, "0") != 0 && !strstr(location, "style=path"))
 		s->loc.virtual_host = 1;
 
-	s->max_open = connections ? connections : CAIRN_S3_CONNECTIONS_DEFAULT;
-	s->idle = calloc((size_t)s->max_open, sizeof(*s->idle));
+	if ((rc = cairn_curl_pool_init(&s->pool,
+				       connections ? connections : CAIRN_S3_CONNECTIONS_DEFAULT)))
+		goto out;
 	const char *region = env("AWS_DEFAULT_REGION");
 	if (!region)
 		region = env("AWS_REGION");
@@ -1520,7 +1469,7 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	s->access_key = dup_or_null(ak, &failed);
 	s->secret_key = dup_or_null(sk, &failed);
 	s->ca_bundle = dup_or_null(env("AWS_CA_BUNDLE"), &failed);
-	if (!s->idle || failed) {
+	if (failed) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 void cairn_buf_init(cairn_buf *b)
 {
@@ -205,4 +207,25 @@ const uint8_t *cairn_read_bytes(cairn_reader *r, size_t max, size_t *len_out)
 	}
 	*len_out = (size_t)n;
 	return cairn_read_raw(r, (size_t)n);
+}
+
+int cairn_iov_read(const cairn_iovec *v, size_t at, void *dst, size_t len)
+{
+	if (v->data) {
+		memcpy(dst, (const uint8_t *)v->data + at, len);
+		return 0;
+	}
+	uint8_t *p = dst;
+	while (len) {
+		ssize_t n = pread(v->fd, p, len, (off_t)(v->off + at));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return cairn_error_set_errno(CAIRN_EIO, n < 0 ? errno : EIO,
+						     "cannot read a spooled pack");
+		p += n;
+		at += (size_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

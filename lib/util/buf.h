@@ -15,11 +15,18 @@ typedef struct cairn_buf {
 
 #define CAIRN_BUF_INIT {NULL, 0, 0}
 
-/* A piece of bytes among several written as one. */
+/* A piece of bytes among several written as one: len bytes at data or,
+ * when data is NULL, len bytes of the file fd from offset off. */
 typedef struct cairn_iovec {
 	const void *data;
 	size_t len;
+	int fd;
+	uint64_t off;
 } cairn_iovec;
+
+/* Copies len bytes of piece v, from at bytes into it, to dst. 0, or
+ * CAIRN_EIO when the file cannot be read or is short. */
+int cairn_iov_read(const cairn_iovec *v, size_t at, void *dst, size_t len);
 
 void cairn_buf_init(cairn_buf *b);
 void cairn_buf_free(cairn_buf *b);  /* frees data; b is reusable after */

@@ -158,6 +158,31 @@ static void test_pack__round_trips_without_encryption(void **state)
 	assert_round_trip(*state);
 }
 
+/* A spooled writer keeps one blob in memory and makes the same pack. */
+static void test_pack__round_trips_through_a_spool_file(void **state)
+{
+	fixture *f = *state;
+	assert_int_equal(cairn_pack_writer_spool(&f->w, "/tmp"), 0);
+	assert_true(f->w.spooled);
+	assert_round_trip(f);
+	assert_int_equal(f->w.spool_len, cairn_pack_size(&f->w));
+	assert_true(f->w.data.len < 2100); /* only the last blob */
+	for (size_t k = 0; k + 1 < f->w.n_iov; k++)
+		assert_null(f->w.iov[k].data);
+	/* reset empties the file for the next pack */
+	cairn_pack_writer_reset(&f->w);
+	assert_int_equal(cairn_pack_size(&f->w), 0);
+	assert_round_trip(f);
+}
+
+static void test_pack__spool_needs_a_directory(void **state)
+{
+	fixture *f = *state;
+	assert_int_equal(cairn_pack_writer_spool(&f->w, "/nonexistent/cairn"), CAIRN_EIO);
+	assert_false(f->w.spooled);
+	assert_round_trip(f); /* in memory */
+}
+
 static void test_pack__shuffles_the_blob_order(void **state)
 {
 	fixture *f = *state;
@@ -514,6 +539,8 @@ int main(void)
 		T(test_pack__round_trips_a_hundred_blobs),
 		cmocka_unit_test_setup_teardown(test_pack__round_trips_without_encryption,
 						setup_unencrypted, teardown),
+		T(test_pack__round_trips_through_a_spool_file),
+		T(test_pack__spool_needs_a_directory),
 		T(test_pack__shuffles_the_blob_order),
 		T(test_pack__detects_a_flipped_trailer_byte),
 		T(test_pack__detects_a_flipped_length_byte),

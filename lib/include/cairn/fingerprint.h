@@ -25,6 +25,6 @@ int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const 
 /* out = SHA-256(data). */
 void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len);
 /* out = SHA-256 of the concatenation of n pieces. */
-void cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n);
+int cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n);
 
 #endif

@@ -39,10 +39,18 @@ typedef struct cairn_pack_writer {
 	cairn_iovec *iov;          /* after finish: the pack's bytes, piece by piece */
 	size_t n_iov;
 	uint64_t size;             /* after finish: the pack's size */
+	int spooled;               /* blobs go to spool_fd, not data */
+	int spool_fd;
+	uint64_t spool_len;
 } cairn_pack_writer;
 
 void cairn_pack_writer_init(cairn_pack_writer *w);
 void cairn_pack_writer_free(cairn_pack_writer *w);
+/* From now on keeps the sealed blobs in an unlinked temporary file in
+ * dir rather than in memory: only one blob at a time is in memory, and
+ * after finish the blobs' pieces of iov are pieces of that file. On
+ * failure the writer goes on in memory. */
+int cairn_pack_writer_spool(cairn_pack_writer *w, const char *dir);
 /* Empties the writer for the next pack, keeping its allocations. */
 void cairn_pack_writer_reset(cairn_pack_writer *w);
 /* Seals plain (len <= UINT32_MAX) and adds it as a blob. */
@@ -51,7 +59,7 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 /* Bytes the pack holds so far (blobs only). */
 static inline size_t cairn_pack_size(const cairn_pack_writer *w)
 {
-	return w->data.len;
+	return w->spooled ? (size_t)w->spool_len : w->data.len;
 }
 /* Shuffles the blobs, seals the trailer and computes the pack id. The
  * blobs are not moved: afterwards w->iov (n_iov pieces, w->size bytes in
