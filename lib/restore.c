@@ -72,6 +72,7 @@
 #define RANGE_MAX_LOCAL (2u << 20)
 #define RANGE_GAP_REMOTE (1u << 20)
 #define RANGE_MAX_REMOTE (8u << 20)
+#define REMOTE_MIN_THREADS 4
 #define LOOKUP_SLICE 8192 /* fingerprints per index query */
 #define DIR_FDS_MAX 64    /* directories on the way down kept open */
 #define FD_MARGIN 96      /* descriptors left for the index, store and caller */
@@ -1072,6 +1073,10 @@ static int pool_start(restore *R)
 	const cairn_restore_opts *o = R->opts;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n = o->threads > 0 ? (size_t)o->threads : (ncpu > 0 ? (size_t)ncpu : 1);
+	/* From a remote store a worker mostly waits for its answer: more of
+	 * them keep more requests in flight. */
+	if (o->threads <= 0 && R->range_max == RANGE_MAX_REMOTE && n < REMOTE_MIN_THREADS)
+		n = REMOTE_MIN_THREADS;
 	if (n > MAX_THREADS)
 		n = MAX_THREADS;
 	pthread_condattr_t ca;
