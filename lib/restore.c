@@ -623,6 +623,22 @@ static int set_xattrs(restore *R, int fd, int pfd, const char *name, const cairn
 #define XATTR_UNSUPPORTED_MSG                                                                      \
 	"the target's file system does not support extended attributes: none are restored"
 
+/* set_xattrs for an entry whose problems are warnings: 0, 1 (warned), or
+ * CAIRN_ENOMEM. */
+static int apply_xattrs(restore *R, int fd, int pfd, const char *name, const cairn_entry *e)
+{
+	char msg[1024];
+	int unsupported;
+	int rc = set_xattrs(R, fd, pfd, name, e, msg, sizeof(msg), &unsupported);
+	if (rc == CAIRN_ENOMEM)
+		return rc;
+	if (unsupported)
+		warnf(R, e->path, XATTR_UNSUPPORTED_MSG);
+	if (rc)
+		warnf(R, e->path, "%s", msg);
+	return rc;
+}
+
 /* Applies owner (as root), user.* xattrs, mode and mtime to the entry
  * name in pfd, in that order: chown clears set-user-id bits and setting
  * xattrs needs write permission. Only for entries without a descriptor of
@@ -632,8 +648,7 @@ static int set_xattrs(restore *R, int fd, int pfd, const char *name, const cairn
 static int apply_meta_at(restore *R, int pfd, const char *name, const cairn_entry *e, int chmod)
 {
 	struct stat st;
-	char msg[1024];
-	int bad = 0, unsupported;
+	int bad = 0;
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		warnf(R, e->path, "metadata not restored: %s", strerror(errno));
 		return CAIRN_EIO;
@@ -643,15 +658,10 @@ static int apply_meta_at(restore *R, int pfd, const char *name, const cairn_entr
 		bad = 1;
 	}
 	if (e->n_xattrs) {
-		int rc = set_xattrs(R, -1, pfd, name, e, msg, sizeof(msg), &unsupported);
+		int rc = apply_xattrs(R, -1, pfd, name, e);
 		if (rc == CAIRN_ENOMEM)
 			return rc;
-		if (unsupported)
-			warnf(R, e->path, XATTR_UNSUPPORTED_MSG);
-		if (rc) {
-			warnf(R, e->path, "%s", msg);
-			bad = 1;
-		}
+		bad |= rc;
 	}
 	/* Not a symlink (checked above), so fchmodat follows nothing. */
 	if (!S_ISLNK(st.st_mode) && (chmod || R->is_root) &&
@@ -686,8 +696,7 @@ static int finish_dir(restore *R, rdir *d)
 {
 	const cairn_entry *e = &d->e;
 	mode_t want = e->mode & 07777;
-	char msg[1024];
-	int bad = 0, unsupported;
+	int bad = 0;
 	if (d->fd < 0)
 		return apply_meta(R, e);
 	if (d->chown && fchown(d->fd, e->uid, e->gid) != 0) {
@@ -695,15 +704,10 @@ static int finish_dir(restore *R, rdir *d)
 		bad = 1;
 	}
 	if (e->n_xattrs) {
-		int rc = set_xattrs(R, d->fd, -1, NULL, e, msg, sizeof(msg), &unsupported);
+		int rc = apply_xattrs(R, d->fd, -1, NULL, e);
 		if (rc == CAIRN_ENOMEM)
 			return rc;
-		if (unsupported)
-			warnf(R, e->path, XATTR_UNSUPPORTED_MSG);
-		if (rc) {
-			warnf(R, e->path, "%s", msg);
-			bad = 1;
-		}
+		bad |= rc;
 	}
 	/* chown may clear set-group-id: the mode is set again after it. */
 	if ((d->info.mode != want || (d->chown && (want & 06000))) && fchmod(d->fd, want) != 0) {
