@@ -293,7 +293,12 @@ static void set_fatal(struct backup *b, int rc)
 	b->stop = 1;
 	pthread_cond_broadcast(&b->work_cv);
 	pthread_cond_broadcast(&b->done_cv);
+	pthread_cond_broadcast(&b->job_cv);
 	pthread_mutex_unlock(&b->lock);
+	/* a worker waiting for a free pack writer */
+	pthread_mutex_lock(&b->commit_lock);
+	pthread_cond_broadcast(&b->commit_cv);
+	pthread_mutex_unlock(&b->commit_lock);
 }
 
 static int worker_init(struct worker *w, struct backup *b, int for_data)

@@ -74,4 +74,14 @@ run treecmp "$SRC" "$T/r2$SRC"
 cat "$OUT"
 check_rc 0 "second snapshot equals the current tree"
 
+say "packs are kept in memory when \$TMPDIR cannot hold them"
+gen_file "$SRC/sub/new" $((6 * 1024 * 1024)) new-data
+TMPDIR="$T/no-such-dir" backup "$SRC"
+require_rc 0 "a backup with an unusable \$TMPDIR exits 0"
+check "it stored the new file's chunks" test "$(summary blobs_added)" -ge 1
+run cairn restore "$SNAP" --target "$T/r3"
+check_rc 0 "its restore exits 0"
+run treecmp "$SRC" "$T/r3$SRC"
+check_rc 0 "it restores the tree bit for bit"
+
 e2e_finish
