@@ -188,7 +188,6 @@ struct worker;
  * before it starts the next one, and adds the chunks to their entries in
  * order. */
 struct seal_job {
-	struct worker *owner;
 	uint8_t *buf;
 	struct pending *pend;
 	size_t n, cap;
@@ -196,7 +195,6 @@ struct seal_job {
 	size_t next;             /* the next chunk to look at for sealing */
 	int classified;          /* 0 not yet, 1 in progress, 2 done */
 	int helpers;             /* threads working on it now */
-	int published;           /* it is b->job */
 };
 
 struct backup {
@@ -301,15 +299,25 @@ static void set_fatal(struct backup *b, int rc)
 	pthread_mutex_unlock(&b->commit_lock);
 }
 
+/* A pack writer whose blobs go to a temporary file when one can be made,
+ * else to memory. */
+static cairn_pack_writer *pack_writer_new(struct backup *b)
+{
+	cairn_pack_writer *p = malloc(sizeof(*p));
+	if (!p)
+		return NULL;
+	cairn_pack_writer_init(p);
+	if (cairn_pack_writer_spool(p, b->spool_dir) != 0)
+		cairn_error_clear();
+	return p;
+}
+
 static int worker_init(struct worker *w, struct backup *b, int for_data)
 {
 	int rc;
 	w->b = b;
-	if (!(w->pack = malloc(sizeof(*w->pack))))
+	if (!(w->pack = pack_writer_new(b)))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	cairn_pack_writer_init(w->pack);
-	if (cairn_pack_writer_spool(w->pack, b->spool_dir) != 0)
-		cairn_error_clear(); /* in memory, then */
 	if ((rc = cairn_repo_sealer_new(b->repo, &w->sealer, 0)) ||
 	    (rc = cairn_repo_fingerprinter_new(b->repo, &w->fp)))
 		return rc;
@@ -395,13 +403,9 @@ static int flush_pack(struct worker *w, int last)
 		pthread_cond_wait(&b->commit_cv, &b->commit_lock);
 	if (b->n_free)
 		next = b->free_packs[--b->n_free];
-	else if (b->n_packs < b->max_packs && (next = malloc(sizeof(*next)))) {
-		cairn_pack_writer_init(next);
+	else if (b->n_packs < b->max_packs && (next = pack_writer_new(b)))
 		b->n_packs++;
-	}
 	pthread_mutex_unlock(&b->commit_lock);
-	if (next && !next->spooled && cairn_pack_writer_spool(next, b->spool_dir) != 0)
-		cairn_error_clear();
 	if (!next)
 		return b->fatal ? b->fatal : cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	w->pack = next;
@@ -415,8 +419,10 @@ static void committer_start(struct backup *b)
 	b->queue = calloc(b->max_packs, sizeof(*b->queue));
 	b->free_packs = calloc(b->max_packs, sizeof(*b->free_packs));
 	if (!b->queue || !b->free_packs ||
-	    cairn_repo_sealer_new(b->repo, &b->commit_sealer, 0) != 0)
+	    cairn_repo_sealer_new(b->repo, &b->commit_sealer, 0) != 0) {
+		cairn_error_clear(); /* the workers commit, then */
 		return;
+	}
 	b->n_packs = (size_t)b->n_workers; /* the workers' own */
 	if (pthread_create(&b->committer, NULL, committer_main, b) == 0)
 		b->committer_started = 1;
@@ -531,7 +537,7 @@ static void job_work(struct worker *w, struct seal_job *job)
 				job->helpers--;
 				job->classified = 2;
 				pthread_cond_broadcast(&b->job_cv);
-				if (job->published && b->idle_workers)
+				if (b->job == job && b->idle_workers)
 					pthread_cond_broadcast(&b->work_cv);
 				if ((rc_failed = rc))
 					goto failed;
@@ -579,9 +585,8 @@ static int job_finish(struct worker *w)
 	}
 	while (job->helpers)
 		pthread_cond_wait(&b->job_cv, &b->lock);
-	if (job->published)
+	if (b->job == job)
 		b->job = NULL;
-	job->published = 0;
 	rc = b->fatal;
 	pthread_mutex_unlock(&b->lock);
 	for (size_t i = 0; !rc && i < job->n; i++) {
@@ -602,7 +607,6 @@ static void job_start(struct worker *w, size_t keep)
 	uint8_t *buf = job->buf;
 	struct pending *pend = job->pend;
 	size_t cap = job->cap;
-	job->owner = w;
 	job->buf = w->buf;
 	job->pend = w->pend;
 	job->cap = w->cap_pend;
@@ -617,7 +621,6 @@ static void job_start(struct worker *w, size_t keep)
 	pthread_mutex_lock(&b->lock);
 	if (!b->job) {
 		b->job = job;
-		job->published = 1;
 		if (b->idle_workers)
 			pthread_cond_broadcast(&b->work_cv);
 	}
