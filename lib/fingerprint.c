@@ -81,32 +81,19 @@ void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len)
 		memset(out, 0, CAIRN_ID_SIZE);
 }
 
+static int digest_update(void *ctx, const uint8_t *p, size_t len)
+{
+	return EVP_DigestUpdate(ctx, p, len) ? 0 : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+}
+
 int cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n)
 {
-	enum { STEP = 256 * 1024 };
-	unsigned int len = 0;
-	uint8_t *buf = NULL;
-	int rc = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	for (size_t i = 0; ok && !rc && i < n; i++) {
-		if (iov[i].data) {
-			ok = EVP_DigestUpdate(ctx, iov[i].data, iov[i].len);
-			continue;
-		}
-		if (!buf && !(buf = malloc(STEP))) {
-			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-			break;
-		}
-		for (size_t at = 0; ok && !rc && at < iov[i].len; at += STEP) {
-			size_t k = iov[i].len - at < STEP ? iov[i].len - at : STEP;
-			if (!(rc = cairn_iov_read(&iov[i], at, buf, k)))
-				ok = EVP_DigestUpdate(ctx, buf, k);
-		}
-	}
-	if (!rc && (!ok || !EVP_DigestFinal_ex(ctx, out, &len)))
+	int rc = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)
+		     ? cairn_iov_each(iov, n, digest_update, ctx)
+		     : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	if (!rc && !EVP_DigestFinal_ex(ctx, out, NULL))
 		rc = cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
 	EVP_MD_CTX_free(ctx);
-	free(buf);
 	return rc;
 }

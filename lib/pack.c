@@ -2,6 +2,7 @@
 
 #include "cairn/errors.h"
 #include "pack_format.h"
+#include "util/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,18 +107,12 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 		w->data.len = start;
 		return cairn_error_set(CAIRN_EINVAL, "pack: would exceed %u bytes", UINT32_MAX);
 	}
-	for (size_t done = 0; w->spooled && done < sealed;) {
-		ssize_t n = pwrite(w->spool_fd, w->data.data + done, sealed - done,
-				   (off_t)(at + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return cairn_error_set_errno(CAIRN_EIO, n < 0 ? errno : ENOSPC,
+	if (w->spooled) {
+		if (cairn_pwrite_all(w->spool_fd, w->data.data, sealed, at) != 0)
+			return cairn_error_set_errno(CAIRN_EIO, errno,
 						     "cannot write a pack's temporary file");
-		done += (size_t)n;
-	}
-	if (w->spooled)
 		w->spool_len += sealed;
+	}
 	w->src[w->count] = (uint32_t)at;
 	cairn_pack_entry *e = &w->entries[w->count++];
 	memcpy(e->fp, fp, CAIRN_FP_SIZE);

@@ -37,6 +37,7 @@
 #include "cairn/errors.h"
 #include "cairn/tree.h"
 #include "restore_plan.h"
+#include "util/fileio.h"
 #include "util/hex.h"
 #include "util/path.h"
 
@@ -800,38 +801,6 @@ static void fail_fatal(restore *R, int rc)
 
 /* ---- workers --------------------------------------------------------- */
 
-static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t k = pwrite(fd, p, n, (off_t)off);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
-	return 0;
-}
-
-static ssize_t pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = pread(fd, p + got, n - got, (off_t)(off + got));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
 /* Whether [off, off + len) of fd reads as zeros, skipping holes. */
 static int zeros_at(worker *w, int fd, uint64_t off, uint64_t len)
 {
@@ -850,7 +819,7 @@ static int zeros_at(worker *w, int fd, uint64_t off, uint64_t len)
 		uint64_t stop = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
 		for (uint64_t p = (uint64_t)d; p < stop;) {
 			size_t n = stop - p > ZERO_CHECK ? ZERO_CHECK : (size_t)(stop - p);
-			ssize_t k = pread_all(fd, w->plain.data, n, p);
+			ssize_t k = cairn_pread_all(fd, w->plain.data, n, p);
 			if (k < (ssize_t)n)
 				return 0;
 			for (size_t i = 0; i < n; i++)
@@ -889,7 +858,7 @@ static void verify_part(worker *w, batch *b, size_t file)
 		} else if (cairn_buf_reserve(&w->plain, ref->length) != 0) {
 			ok = -1;
 		} else {
-			ssize_t k = pread_all(rf->fd, w->plain.data, ref->length, off);
+			ssize_t k = cairn_pread_all(rf->fd, w->plain.data, ref->length, off);
 			ok = k == (ssize_t)ref->length &&
 			     cairn_fingerprint(w->fp, fp, w->plain.data, ref->length) == 0 &&
 			     memcmp(fp, ref->fp, CAIRN_FP_SIZE) == 0;
@@ -987,7 +956,7 @@ static void write_range(worker *w, batch *b, size_t task)
 		}
 		for (size_t i = ub->first; i < ub->first + ub->count; i++) {
 			const use *u = &b->uses[i];
-			if (pwrite_all(b->files[u->file].fd, w->plain.data, u->length, u->offset) ==
+			if (cairn_pwrite_all(b->files[u->file].fd, w->plain.data, u->length, u->offset) ==
 			    0) {
 				atomic_fetch_add(&R->bytes_written, u->length);
 			} else {

@@ -13,6 +13,7 @@
 #include "cairn/store.h"
 
 #include "cairn/errors.h"
+#include "util/fileio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -148,6 +149,14 @@ static int open_dir_p(const local_store *s, const char *dir, int *fd_out)
 	return 0;
 }
 
+static int write_all(int fd, const cairn_iovec *iov, size_t n);
+
+static int write_block(void *fd, const uint8_t *p, size_t len)
+{
+	cairn_iovec v = {.data = p, .len = len};
+	return write_all(*(int *)fd, &v, 1) == 0 ? 0 : -1;
+}
+
 /* Appends a piece held in a file: copied by the kernel where it can. */
 static int copy_piece(int fd, const cairn_iovec *p)
 {
@@ -161,26 +170,14 @@ static int copy_piece(int fd, const cairn_iovec *p)
 			break;
 		left -= (size_t)n;
 	}
-	if (left) { /* no copy_file_range here (or across these file systems) */
-		uint8_t buf[64 * 1024];
-		size_t at = p->len - left;
-		while (left) {
-			size_t k = left < sizeof(buf) ? left : sizeof(buf);
-			if (cairn_iov_read(p, at, buf, k) != 0) {
-				errno = EIO;
-				return -1;
-			}
-			for (size_t w = 0; w < k;) {
-				ssize_t n = write(fd, buf + w, k - w);
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0)
-					return -1;
-				w += (size_t)n;
-			}
-			at += k;
-			left -= k;
-		}
+	if (!left)
+		return 0;
+	/* no copy_file_range here (or across these file systems) */
+	cairn_iovec rest = {.len = left, .fd = p->fd, .off = p->off + (p->len - left)};
+	if (cairn_iov_each(&rest, 1, write_block, &fd) != 0) {
+		if (!errno)
+			errno = EIO;
+		return -1;
 	}
 	return 0;
 }
@@ -365,22 +362,14 @@ static int local_get(cairn_store *st, const char *key, uint64_t offset, uint64_t
 	rc = cairn_buf_reserve(out, (size_t)want);
 	if (rc)
 		goto out;
-	while (out->len < want) {
-		ssize_t r = pread(fd, out->data + out->len, (size_t)want - out->len,
-				  (off_t)(offset + out->len));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s/%s", s->root,
-						   key);
-			goto out;
-		}
-		/* Objects never change, but a file replaced behind the store's
-		 * back may have shrunk: give what there is. */
-		if (r == 0)
-			break;
-		out->len += (size_t)r;
+	/* Objects never change, but a file replaced behind the store's back
+	 * may have shrunk: give what there is. */
+	ssize_t r = cairn_pread_all(fd, out->data + out->len, (size_t)want, offset);
+	if (r < 0) {
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s/%s", s->root, key);
+		goto out;
 	}
+	out->len += (size_t)r;
 
 out:
 	close(fd);

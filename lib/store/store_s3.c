@@ -1120,26 +1120,26 @@ fail:
 /* After a retried write-once put was refused: the refusal may be of the
  * bytes that an earlier, lost try stored. 1 if the stored object is the
  * body. */
+struct compare {
+	const uint8_t *stored;
+	size_t at;
+};
+
+static int compare_next(void *ud, const uint8_t *p, size_t len)
+{
+	struct compare *c = ud;
+	int differs = memcmp(c->stored + c->at, p, len) != 0;
+	c->at += len;
+	return differs;
+}
+
 static int stored_equals(s3_store *s, const char *key, const cairn_iovec *iov, size_t n, size_t len)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int same = 0;
 	if (s3_get(&s->base, key, 0, (uint64_t)len + 1, &b) == 0 && b.len == len) {
-		size_t at = 0;
-		same = 1;
-		for (size_t i = 0; same && i < n; i++) {
-			if (iov[i].data) {
-				same = iov[i].len == 0 || memcmp(b.data + at, iov[i].data, iov[i].len) == 0;
-			} else {
-				uint8_t piece[4096];
-				for (size_t k = 0, m; same && k < iov[i].len; k += m) {
-					m = iov[i].len - k < sizeof(piece) ? iov[i].len - k : sizeof(piece);
-					same = cairn_iov_read(&iov[i], k, piece, m) == 0 &&
-					       memcmp(b.data + at + k, piece, m) == 0;
-				}
-			}
-			at += iov[i].len;
-		}
+		struct compare c = {b.data, 0};
+		same = cairn_iov_each(iov, n, compare_next, &c) == 0;
 	}
 	cairn_buf_free(&b);
 	cairn_error_clear();

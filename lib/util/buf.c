@@ -1,13 +1,13 @@
 #include "buf.h"
 
 #include "cairn/errors.h"
+#include "util/fileio.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 void cairn_buf_init(cairn_buf *b)
 {
@@ -215,17 +215,32 @@ int cairn_iov_read(const cairn_iovec *v, size_t at, void *dst, size_t len)
 		memcpy(dst, (const uint8_t *)v->data + at, len);
 		return 0;
 	}
-	uint8_t *p = dst;
-	while (len) {
-		ssize_t n = pread(v->fd, p, len, (off_t)(v->off + at));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return cairn_error_set_errno(CAIRN_EIO, n < 0 ? errno : EIO,
-						     "cannot read a spooled pack");
-		p += n;
-		at += (size_t)n;
-		len -= (size_t)n;
-	}
+	ssize_t n = cairn_pread_all(v->fd, dst, len, v->off + at);
+	if (n < 0 || (size_t)n < len)
+		return cairn_error_set_errno(CAIRN_EIO, n < 0 ? errno : EIO,
+					     "cannot read a spooled pack");
 	return 0;
+}
+
+int cairn_iov_each(const cairn_iovec *iov, size_t n,
+		   int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud)
+{
+	enum { BLOCK = 256 * 1024 };
+	uint8_t *buf = NULL;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (iov[i].data) {
+			rc = iov[i].len ? fn(ud, iov[i].data, iov[i].len) : 0;
+			continue;
+		}
+		if (!buf && !(buf = malloc(BLOCK)))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		for (size_t at = 0; !rc && at < iov[i].len; at += BLOCK) {
+			size_t k = iov[i].len - at < BLOCK ? iov[i].len - at : BLOCK;
+			if (!(rc = cairn_iov_read(&iov[i], at, buf, k)))
+				rc = fn(ud, buf, k);
+		}
+	}
+	free(buf);
+	return rc;
 }

@@ -27,6 +27,12 @@ typedef struct cairn_iovec {
 /* Copies len bytes of piece v, from at bytes into it, to dst. 0, or
  * CAIRN_EIO when the file cannot be read or is short. */
 int cairn_iov_read(const cairn_iovec *v, size_t at, void *dst, size_t len);
+/* Hands the bytes of the n pieces, in order, to fn: a piece in memory at
+ * once, a piece of a file in blocks read into a buffer. Stops at fn's
+ * first non-zero answer and returns it; else 0, CAIRN_EIO or
+ * CAIRN_ENOMEM. */
+int cairn_iov_each(const cairn_iovec *iov, size_t n,
+		   int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud);
 
 void cairn_buf_init(cairn_buf *b);
 void cairn_buf_free(cairn_buf *b);  /* frees data; b is reusable after */

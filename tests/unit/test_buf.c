@@ -7,8 +7,10 @@
 #include "cairn/errors.h"
 #include "util/buf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_buf__appends_bytes_in_order_across_growth(void **state)
 {
@@ -422,10 +424,59 @@ static void test_buf__reader_rejects_overlong_varints(void **state)
 	assert_int_equal(cairn_reader_left(&r), 0);
 }
 
+static int collect(void *ud, const uint8_t *p, size_t len)
+{
+	return cairn_buf_append(ud, p, len);
+}
+
+static int stop_at_once(void *ud, const uint8_t *p, size_t len)
+{
+	(*(int *)ud)++;
+	return 7;
+}
+
+/* Pieces in memory and in a file come out in order, a file's in blocks. */
+static void test_buf__iov_each_reads_memory_and_file_pieces_in_order(void **state)
+{
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	size_t big = 600 * 1024; /* more than one block */
+	uint8_t *data = malloc(big);
+	assert_non_null(data);
+	for (size_t i = 0; i < big; i++)
+		data[i] = (uint8_t)(i % 251);
+	assert_int_equal(fwrite(data, 1, big, f), big);
+	fflush(f);
+	int fd = fileno(f);
+	cairn_iovec iov[] = {
+	    {.data = "head", .len = 4},
+	    {.len = big - 100, .fd = fd, .off = 100},
+	    {.data = "", .len = 0},
+	    {.data = "tail", .len = 4},
+	};
+	cairn_buf out = CAIRN_BUF_INIT;
+	assert_int_equal(cairn_iov_each(iov, 4, collect, &out), 0);
+	assert_int_equal(out.len, 4 + big - 100 + 4);
+	assert_memory_equal(out.data, "head", 4);
+	assert_memory_equal(out.data + 4, data + 100, big - 100);
+	assert_memory_equal(out.data + out.len - 4, "tail", 4);
+	int calls = 0;
+	assert_int_equal(cairn_iov_each(iov, 4, stop_at_once, &calls), 7);
+	assert_int_equal(calls, 1);
+	/* a file piece past the end of the file */
+	cairn_iovec past = {.len = 10, .fd = fd, .off = big - 5};
+	cairn_buf_clear(&out);
+	assert_int_equal(cairn_iov_each(&past, 1, collect, &out), CAIRN_EIO);
+	cairn_buf_free(&out);
+	free(data);
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_buf__appends_bytes_in_order_across_growth),
+	    cmocka_unit_test(test_buf__iov_each_reads_memory_and_file_pieces_in_order),
 	    cmocka_unit_test(test_buf__append_of_nothing_leaves_the_buffer_alone),
 	    cmocka_unit_test(test_buf__reserve_makes_room_without_changing_length),
 	    cmocka_unit_test(test_buf__clear_keeps_the_allocation),
