@@ -164,6 +164,17 @@ bg()
 	e2e_bg_pids+=($!)
 }
 
+# Forgets a background process once it has been stopped, so that cleanup
+# never signals a process id that may have been reused.
+bg_forget()
+{
+	local pid kept=()
+	for pid in "${e2e_bg_pids[@]}"; do
+		[ "$pid" = "$1" ] || kept+=("$pid")
+	done
+	e2e_bg_pids=("${kept[@]}")
+}
+
 # Value of a top-level key of the JSON object in FILE (default $OUT);
 # booleans print as true/false, a missing key as nothing.
 json_get()
@@ -240,17 +251,6 @@ tree_sums()
 
 S3_SERVER="$E2E_DIR/../../scripts/s3-server"
 
-# Forgets a background process once it has been stopped, so that cleanup
-# never signals a process id that may have been reused.
-bg_forget()
-{
-	local pid kept=()
-	for pid in "${e2e_bg_pids[@]}"; do
-		[ "$pid" = "$1" ] || kept+=("$pid")
-	done
-	e2e_bg_pids=("${kept[@]}")
-}
-
 # s3_start DIR [scripts/s3-server start options]: starts the local S3
 # server with its state in DIR and sets S3_ENDPOINT, S3_PORT and S3_PID.
 s3_start()
@@ -261,6 +261,14 @@ s3_start()
 	S3_PORT=$(cat "$dir/port")
 	S3_PID=$(cat "$dir/pid")
 	e2e_bg_pids+=("$S3_PID")
+}
+
+# s3_client_env ACCESS_KEY SECRET_KEY: the credentials cairn signs with,
+# and none of the variables that would change its requests.
+s3_client_env()
+{
+	export AWS_ACCESS_KEY_ID=$1 AWS_SECRET_ACCESS_KEY=$2 AWS_DEFAULT_REGION=us-east-1
+	unset AWS_SESSION_TOKEN AWS_REGION CAIRN_S3_VIRTUAL_HOST CAIRN_CONNECTIONS
 }
 
 # s3_stop DIR: stops the server started with DIR, by its process id.
@@ -306,17 +314,6 @@ s3_proxy_stop()
 
 INDEXCLIENT="$E2E_DIR/indexclient.py"
 
-# Drops a stopped server from the cleanup list, so that cleanup never
-# signals a process id that may have been reused.
-server_forget()
-{
-	local pid kept=()
-	for pid in "${e2e_bg_pids[@]}"; do
-		[ "$pid" = "$1" ] || kept+=("$pid")
-	done
-	e2e_bg_pids=("${kept[@]}")
-}
-
 # server_start DIR [cairn-server serve options]: starts cairn-server on a
 # free 127.0.0.1 port with its data in DIR (log in DIR.log); sets
 # SERVER_URL, SERVER_PORT and SERVER_PID. Fails if it does not listen.
@@ -349,7 +346,7 @@ server_stop()
 	kill -TERM "$SERVER_PID" 2>/dev/null
 	wait "$SERVER_PID" 2>/dev/null
 	rc=$?
-	server_forget "$SERVER_PID"
+	bg_forget "$SERVER_PID"
 	return $rc
 }
 
@@ -358,7 +355,7 @@ server_kill()
 {
 	kill -KILL "$SERVER_PID" 2>/dev/null
 	wait "$SERVER_PID" 2>/dev/null
-	server_forget "$SERVER_PID"
+	bg_forget "$SERVER_PID"
 }
 
 # server_token DIR REPO SCOPE: prints a new token.

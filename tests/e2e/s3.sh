@@ -15,8 +15,7 @@ say "starting the S3 server"
 require "the S3 server starts" s3_start "$T/s3" --bucket "$BUCKET" --access-key "$AK" \
 	--secret-key "$SK"
 echo "S3 server at $S3_ENDPOINT (pid $S3_PID)"
-export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1
-unset AWS_SESSION_TOKEN AWS_REGION CAIRN_S3_VIRTUAL_HOST CAIRN_CONNECTIONS
+s3_client_env "$AK" "$SK"
 # A stalled request is given up after this many seconds.
 export CAIRN_S3_TIMEOUT=5
 REPO="s3:$S3_ENDPOINT/$BUCKET/repo"

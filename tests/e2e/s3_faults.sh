@@ -16,8 +16,7 @@ require "the S3 server starts" s3_start "$T/s3" --bucket "$BUCKET" --access-key 
 require "the proxy starts" s3_proxy_start "$S3_PORT" "$T/proxy" --fail-rate "$RATE" \
 	--faults 500,503,reset,stall --stall-seconds 120
 echo "server on port $S3_PORT, proxy on port $PROXY_PORT"
-export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1
-unset AWS_SESSION_TOKEN AWS_REGION CAIRN_S3_VIRTUAL_HOST CAIRN_CONNECTIONS
+s3_client_env "$AK" "$SK"
 # A stalled request is given up after 3 s without progress, then retried.
 export CAIRN_S3_TIMEOUT=3
 export CAIRN_REPO="s3:http://127.0.0.1:$PROXY_PORT/$BUCKET/repo"

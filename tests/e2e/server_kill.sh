@@ -26,7 +26,7 @@ for round in 1 2 3; do
 	done
 	server_kill
 	wait "$load"
-	server_forget "$load"
+	bg_forget "$load"
 	check "the load was running when the server died: $(cat "$T/load.out")" \
 		grep -q '"error": "[A-Za-z]' "$T/load.out"
 	acked=$(wc -l <"$T/acked")

@@ -34,6 +34,16 @@ static cairn_index_entry entry(uint8_t seed)
 	return e;
 }
 
+static void assert_same_entry(const cairn_index_entry *a, const cairn_index_entry *b)
+{
+	assert_memory_equal(a->fp, b->fp, 32);
+	assert_memory_equal(a->pack, b->pack, 32);
+	assert_int_equal(a->offset, b->offset);
+	assert_int_equal(a->length, b->length);
+	assert_int_equal(a->raw_length, b->raw_length);
+	assert_int_equal(a->kind, b->kind);
+}
+
 static void test_index_remote__register_bodies_round_trip(void **state)
 {
 	cairn_index_entry in[5], out[5];
@@ -53,12 +63,7 @@ static void test_index_remote__register_bodies_round_trip(void **state)
 	assert_int_equal(cairn_wire_entries_decode(b.data, b.len, out, &n), 0);
 	assert_int_equal(n, 5);
 	for (int i = 0; i < 5; i++) {
-		assert_memory_equal(out[i].fp, in[i].fp, 32);
-		assert_memory_equal(out[i].pack, in[i].pack, 32);
-		assert_int_equal(out[i].offset, in[i].offset);
-		assert_int_equal(out[i].length, in[i].length);
-		assert_int_equal(out[i].raw_length, in[i].raw_length);
-		assert_int_equal(out[i].kind, in[i].kind);
+		assert_same_entry(&out[i], &in[i]);
 	}
 	assert_int_equal(cairn_wire_entries_decode(b.data, 0, out, &n), 0);
 	assert_int_equal(n, 0);
@@ -132,12 +137,7 @@ static void test_index_remote__lookup_answers_round_trip(void **state)
 			 0);
 	assert_memory_equal(got, found, 4);
 	for (int i = 0; i < 4; i += 3) {
-		assert_memory_equal(out[i].fp, in[i].fp, 32);
-		assert_memory_equal(out[i].pack, in[i].pack, 32);
-		assert_int_equal(out[i].offset, in[i].offset);
-		assert_int_equal(out[i].length, in[i].length);
-		assert_int_equal(out[i].raw_length, in[i].raw_length);
-		assert_int_equal(out[i].kind, in[i].kind);
+		assert_same_entry(&out[i], &in[i]);
 	}
 	cairn_buf_free(&b);
 }
