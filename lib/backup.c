@@ -168,6 +168,7 @@ enum file_status { NOT_A_FILE, FILE_NEW, FILE_CHANGED, FILE_UNCHANGED };
 
 struct slot {
 	cairn_entry e;
+	struct stat st; /* the walker's lstat of a file that needs work */
 	size_t chunks_cap; /* allocated length of e.chunks */
 	enum file_status status;
 	int needs_work;
@@ -800,29 +801,40 @@ static int same_stat(const struct stat *a, const struct stat *b)
 static int process_file(struct worker *w, struct slot *s)
 {
 	cairn_entry *e = &s->e;
-	struct stat before, after;
+	const struct stat *before = &s->st; /* the walker's: no fstat before reading */
+	struct stat after;
 	uint64_t bytes = 0;
 	int rc = 0;
-	int fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	/* O_NONBLOCK: what was a file may be a FIFO by now, and opening
+	 * that would wait for a writer; it does nothing to a regular file. */
+	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	int fd = open(e->path, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = open(e->path, flags);
 	if (fd < 0) {
 		cairn_error_set_errno(CAIRN_EIO, errno, "cannot open");
 		goto file_error;
 	}
-	if (fstat(fd, &before) != 0) {
-		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
-		goto file_error;
-	}
-	if (!S_ISREG(before.st_mode)) {
-		cairn_error_set(CAIRN_EIO, "no longer a regular file");
-		goto file_error;
-	}
-	cairn_entry_set_stat(e, &before);
+	if ((rc = cairn_read_xattrs(NULL, fd, &e->xattrs, &e->n_xattrs)))
+		goto out;
 
-	uint64_t pos = 0, size = (uint64_t)before.st_size;
+	struct stat empty;
+	if (before->st_size == 0) {
+		/* Read to the end below (a size of 0 may be a lie): only
+		 * after making sure nothing endless was opened instead. */
+		if (fstat(fd, &empty) != 0) {
+			cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+			goto file_error;
+		}
+		if (!S_ISREG(empty.st_mode)) {
+			cairn_error_set(CAIRN_EIO, "no longer a regular file");
+			goto file_error;
+		}
+	}
+
+	uint64_t pos = 0, size = (uint64_t)before->st_size;
 	/* Fewer blocks than bytes: walk the data extents, keep holes as holes. */
-	int sparse = (uint64_t)before.st_blocks * 512 < size;
+	int sparse = (uint64_t)before->st_blocks * 512 < size;
 	while (sparse && pos < size) {
 		off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
 		if (data < 0 && errno == ENXIO)
@@ -865,12 +877,20 @@ static int process_file(struct worker *w, struct slot *s)
 		if (rc)
 			goto out;
 	}
-	e->size = pos;
-	if (fstat(fd, &after) == 0 && !same_stat(&before, &after)) {
-		char msg[64];
-		snprintf(msg, sizeof(msg), "changed while read; stored as read");
-		s->warning = strdup(msg);
+	if (fstat(fd, &after) != 0) {
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+		goto file_error;
 	}
+	if (!S_ISREG(after.st_mode)) {
+		cairn_error_set(CAIRN_EIO, "no longer a regular file");
+		goto file_error;
+	}
+	if (!same_stat(before, &after)) {
+		/* What was read belongs to the file as it is now. */
+		cairn_entry_set_stat(e, &after);
+		s->warning = strdup("changed while read; stored as read");
+	}
+	e->size = pos;
 	goto out;
 
 file_error:
@@ -1045,7 +1065,8 @@ static int drain(struct backup *b)
 }
 
 /* Waits for room in the ring, then adds e (taken over) to it. */
-static int enqueue(struct backup *b, cairn_entry *e, enum file_status status, int needs_work)
+static int enqueue(struct backup *b, cairn_entry *e, const struct stat *st,
+		   enum file_status status, int needs_work)
 {
 	int rc = 0;
 	pthread_mutex_lock(&b->lock);
@@ -1078,6 +1099,8 @@ static int enqueue(struct backup *b, cairn_entry *e, enum file_status status, in
 	struct slot *s = &b->ring[b->tail % RING_SLOTS];
 	s->e = *e;
 	memset(e, 0, sizeof(*e));
+	if (needs_work)
+		s->st = *st;
 	s->status = status;
 	s->needs_work = needs_work;
 	s->done = !needs_work;
@@ -1251,10 +1274,13 @@ static int visit(struct backup *b, int dfd, const char *name, const char *path, 
 			}
 		}
 	}
-	if (status != FILE_UNCHANGED && (rc = cairn_read_xattrs(path, &e.xattrs, &e.n_xattrs)))
+	/* A file to read gets its xattrs from its worker, through the
+	 * descriptor it opens anyway. */
+	if (status != FILE_UNCHANGED && !needs_work &&
+	    (rc = cairn_read_xattrs(path, -1, &e.xattrs, &e.n_xattrs)))
 		goto out;
 	int is_dir = e.type == CAIRN_ENTRY_DIR;
-	if ((rc = enqueue(b, &e, status, needs_work)))
+	if ((rc = enqueue(b, &e, &st, status, needs_work)))
 		goto out;
 	if (is_dir && descend && !(o->one_file_system && st.st_dev != top_dev))
 		rc = visit_children(b, path, top_dev);

@@ -1,41 +1,44 @@
 /* Fingerprints with OpenSSL's libcrypto, whose SHA-256 uses the SHA
  * extensions where the CPU has them. The HMAC inner and outer states are
  * hashed once per key and copied for each chunk, so a fingerprint costs
- * two context copies on top of the hashing itself. */
+ * two struct copies on top of the hashing itself.
+ *
+ * The low-level SHA256_* functions (deprecated in OpenSSL 3, kept by every
+ * 3.x release) run the same assembly as EVP's SHA-256 but without EVP's
+ * first-use work: EVP_sha256() loads the default provider and reads the
+ * OpenSSL configuration file, which costs every command about 1.7 MiB of
+ * resident memory and a file-system lookup before its first hash. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include "cairn/fingerprint.h"
 
 #include "cairn/errors.h"
 
-#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SHA256_BLOCK 64
-
 struct cairn_fingerprinter {
-	EVP_MD_CTX *inner; /* after hashing key ^ ipad */
-	EVP_MD_CTX *outer; /* after hashing key ^ opad */
-	EVP_MD_CTX *work;
+	SHA256_CTX inner; /* after hashing key ^ ipad */
+	SHA256_CTX outer; /* after hashing key ^ opad */
 };
 
 void cairn_fingerprinter_free(cairn_fingerprinter *f)
 {
 	if (!f)
 		return;
-	EVP_MD_CTX_free(f->inner);
-	EVP_MD_CTX_free(f->outer);
-	EVP_MD_CTX_free(f->work);
+	OPENSSL_cleanse(f, sizeof(*f));
 	free(f);
 }
 
-static int pad_state(EVP_MD_CTX *ctx, const uint8_t key[32], uint8_t pad)
+static int pad_state(SHA256_CTX *ctx, const uint8_t key[32], uint8_t pad)
 {
-	uint8_t block[SHA256_BLOCK];
+	uint8_t block[SHA256_CBLOCK];
 	memset(block, pad, sizeof(block));
 	for (size_t i = 0; i < 32; i++)
 		block[i] ^= key[i];
-	int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-		 EVP_DigestUpdate(ctx, block, sizeof(block));
+	int ok = SHA256_Init(ctx) && SHA256_Update(ctx, block, sizeof(block));
 	OPENSSL_cleanse(block, sizeof(block));
 	return ok;
 }
@@ -46,11 +49,7 @@ int cairn_fingerprinter_new(cairn_fingerprinter **out, const uint8_t key[32])
 	*out = NULL;
 	if (!f)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	f->inner = EVP_MD_CTX_new();
-	f->outer = EVP_MD_CTX_new();
-	f->work = EVP_MD_CTX_new();
-	if (!f->inner || !f->outer || !f->work || !pad_state(f->inner, key, 0x36) ||
-	    !pad_state(f->outer, key, 0x5c)) {
+	if (!pad_state(&f->inner, key, 0x36) || !pad_state(&f->outer, key, 0x5c)) {
 		cairn_fingerprinter_free(f);
 		return cairn_error_set(CAIRN_ERROR, "SHA-256 is not available from libcrypto");
 	}
@@ -62,38 +61,33 @@ int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const 
 		      size_t len)
 {
 	uint8_t inner[CAIRN_FP_SIZE];
-	unsigned int n = 0;
-
-	if (!EVP_MD_CTX_copy_ex(f->work, f->inner) || !EVP_DigestUpdate(f->work, data, len) ||
-	    !EVP_DigestFinal_ex(f->work, inner, &n) || !EVP_MD_CTX_copy_ex(f->work, f->outer) ||
-	    !EVP_DigestUpdate(f->work, inner, sizeof(inner)) ||
-	    !EVP_DigestFinal_ex(f->work, out, &n))
-		return cairn_error_set(CAIRN_ERROR, "HMAC-SHA-256 failed");
-	return 0;
+	SHA256_CTX work = f->inner;
+	int ok = SHA256_Update(&work, data, len) && SHA256_Final(inner, &work);
+	work = f->outer;
+	ok = ok && SHA256_Update(&work, inner, sizeof(inner)) && SHA256_Final(out, &work);
+	OPENSSL_cleanse(&work, sizeof(work));
+	return ok ? 0 : cairn_error_set(CAIRN_ERROR, "HMAC-SHA-256 failed");
 }
 
 void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len)
 {
-	unsigned int n = 0;
-	/* Only fails when libcrypto cannot allocate; a zero id then fails
-	 * every later comparison instead of passing one by accident. */
-	if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
-		memset(out, 0, CAIRN_ID_SIZE);
+	/* Not SHA256(): in OpenSSL 3 that one-shot goes through EVP. */
+	SHA256_CTX ctx;
+	if (!SHA256_Init(&ctx) || !SHA256_Update(&ctx, data, len) || !SHA256_Final(out, &ctx))
+		memset(out, 0, CAIRN_ID_SIZE); /* fails every later comparison */
 }
 
 static int digest_update(void *ctx, const uint8_t *p, size_t len)
 {
-	return EVP_DigestUpdate(ctx, p, len) ? 0 : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	return SHA256_Update(ctx, p, len) ? 0 : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
 }
 
 int cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)
-		     ? cairn_iov_each(iov, n, digest_update, ctx)
-		     : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
-	if (!rc && !EVP_DigestFinal_ex(ctx, out, NULL))
+	SHA256_CTX ctx;
+	int rc = SHA256_Init(&ctx) ? cairn_iov_each(iov, n, digest_update, &ctx)
+				   : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	if (!rc && !SHA256_Final(out, &ctx))
 		rc = cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
-	EVP_MD_CTX_free(ctx);
 	return rc;
 }

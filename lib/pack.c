@@ -46,7 +46,8 @@ int cairn_pack_writer_spool(cairn_pack_writer *w, const char *dir)
 					     dir);
 	w->spool_fd = fd;
 	w->spooled = 1;
-	w->spool_len = 0;
+	w->spool_len = w->spool_flushed = 0;
+	w->spool_batch = CAIRN_PACK_SPOOL_BATCH;
 	return 0;
 }
 
@@ -58,15 +59,28 @@ void cairn_pack_writer_reset(cairn_pack_writer *w)
 	w->n_iov = 0;
 	w->size = 0;
 	if (w->spooled && w->spool_len) {
-		w->spool_len = 0;
-		/* gives the blocks back; failing that, they are overwritten */
-		(void)ftruncate(w->spool_fd, 0);
+		if (w->spool_flushed)
+			/* gives the blocks back; failing that, they are overwritten */
+			(void)ftruncate(w->spool_fd, 0);
+		w->spool_len = w->spool_flushed = 0;
 	}
 }
 
 static int kind_valid(uint8_t kind)
 {
 	return kind >= CAIRN_PACK_KIND_MIN && kind <= CAIRN_PACK_KIND_MAX;
+}
+
+/* Writes the gathered blobs to the spool. */
+static int spool_flush(cairn_pack_writer *w)
+{
+	if (!w->data.len)
+		return 0;
+	if (cairn_pwrite_all(w->spool_fd, w->data.data, w->data.len, w->spool_flushed) != 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot write a pack's temporary file");
+	w->spool_flushed += w->data.len;
+	cairn_buf_clear(&w->data);
+	return 0;
 }
 
 int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
@@ -91,28 +105,20 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 		w->src = src;
 		w->cap = ncap;
 	}
-	if (w->spooled) {
-		cairn_buf_clear(&w->data); /* one blob at a time */
-		start = 0;
-	}
 	rc = cairn_seal(s, &w->data, fp, kind, plain, len);
 	if (rc) {
 		w->data.len = start;
 		return rc;
 	}
 	size_t sealed = w->data.len - start;
-	uint64_t at = w->spooled ? w->spool_len : start;
+	uint64_t at = w->spooled ? w->spool_flushed + start : start;
 	/* Offsets and lengths are u32 in the trailer. */
 	if (at + sealed > UINT32_MAX) {
 		w->data.len = start;
 		return cairn_error_set(CAIRN_EINVAL, "pack: would exceed %u bytes", UINT32_MAX);
 	}
-	if (w->spooled) {
-		if (cairn_pwrite_all(w->spool_fd, w->data.data, sealed, at) != 0)
-			return cairn_error_set_errno(CAIRN_EIO, errno,
-						     "cannot write a pack's temporary file");
-		w->spool_len += sealed;
-	}
+	if (w->spooled)
+		w->spool_len = at + sealed;
 	w->src[w->count] = (uint32_t)at;
 	cairn_pack_entry *e = &w->entries[w->count++];
 	memcpy(e->fp, fp, CAIRN_FP_SIZE);
@@ -120,7 +126,7 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 	e->offset = (uint32_t)at;
 	e->length = (uint32_t)sealed;
 	e->raw_length = (uint32_t)len;
-	return 0;
+	return w->spooled && w->data.len >= w->spool_batch ? spool_flush(w) : 0;
 }
 
 /* A uniformly random order of the blobs: order[k] is the entry at pack
@@ -174,11 +180,16 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 	uint64_t offset = 0;
 	for (size_t k = 0; k < w->count; k++) {
 		cairn_pack_entry *e = &w->entries[order[k]];
+		uint64_t src = w->src[order[k]];
 		e->offset = (uint32_t)offset;
-		iov[k].data = w->spooled ? NULL : w->data.data + w->src[order[k]];
+		/* Spooled blobs not written out yet are still in data. */
+		int in_file = w->spooled && src < w->spool_flushed;
+		if (w->spooled && !in_file)
+			src -= w->spool_flushed;
+		iov[k].data = in_file ? NULL : w->data.data + src;
 		iov[k].len = e->length;
-		iov[k].fd = w->spooled ? w->spool_fd : -1;
-		iov[k].off = w->src[order[k]];
+		iov[k].fd = in_file ? w->spool_fd : -1;
+		iov[k].off = in_file ? src : 0;
 		offset += e->length;
 	}
 

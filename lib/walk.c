@@ -153,7 +153,19 @@ static void xattrs_free(cairn_xattr *x, size_t n)
 	free(x);
 }
 
-int cairn_read_xattrs(const char *path, cairn_xattr **out, size_t *n_out)
+/* The file's attribute names or one value: through fd when it is open
+ * (no path lookup), else by path without following a symlink. */
+static ssize_t list_names(const char *path, int fd, char *names, size_t size)
+{
+	return fd >= 0 ? flistxattr(fd, names, size) : llistxattr(path, names, size);
+}
+
+static ssize_t get_value(const char *path, int fd, const char *name, void *value, size_t size)
+{
+	return fd >= 0 ? fgetxattr(fd, name, value, size) : lgetxattr(path, name, value, size);
+}
+
+int cairn_read_xattrs(const char *path, int fd, cairn_xattr **out, size_t *n_out)
 {
 	char *names = NULL;
 	cairn_xattr *x = NULL;
@@ -161,14 +173,14 @@ int cairn_read_xattrs(const char *path, cairn_xattr **out, size_t *n_out)
 	int rc = 0;
 	*out = NULL;
 	*n_out = 0;
-	ssize_t len = llistxattr(path, NULL, 0);
+	ssize_t len = list_names(path, fd, NULL, 0);
 	if (len <= 0)
 		return 0; /* none, or not supported here */
 	if (!(names = malloc((size_t)len))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	len = llistxattr(path, names, (size_t)len);
+	len = list_names(path, fd, names, (size_t)len);
 	if (len < 0)
 		goto out; /* changed under us: treat as none */
 	size_t count = 0;
@@ -182,7 +194,7 @@ int cairn_read_xattrs(const char *path, cairn_xattr **out, size_t *n_out)
 		const char *name = names + i;
 		if (strncmp(name, "user.", 5) != 0 || strlen(name) > CAIRN_MANIFEST_XATTR_NAME_MAX)
 			continue;
-		ssize_t vlen = lgetxattr(path, name, NULL, 0);
+		ssize_t vlen = get_value(path, fd, name, NULL, 0);
 		if (vlen < 0 || (size_t)vlen > CAIRN_MANIFEST_XATTR_VALUE_MAX)
 			continue;
 		uint8_t *value = malloc(vlen ? (size_t)vlen : 1);
@@ -190,7 +202,7 @@ int cairn_read_xattrs(const char *path, cairn_xattr **out, size_t *n_out)
 			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 			goto out;
 		}
-		vlen = lgetxattr(path, name, value, (size_t)vlen);
+		vlen = get_value(path, fd, name, value, (size_t)vlen);
 		if (vlen < 0) {
 			free(value);
 			continue;

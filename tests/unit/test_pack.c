@@ -158,20 +158,48 @@ static void test_pack__round_trips_without_encryption(void **state)
 	assert_round_trip(*state);
 }
 
-/* A spooled writer keeps one blob in memory and makes the same pack. */
-static void test_pack__round_trips_through_a_spool_file(void **state)
+/* A spooled writer gathers small blobs in memory: a pack smaller than a
+ * batch never touches the file, and makes the same pack. */
+static void test_pack__gathers_small_blobs_before_spooling(void **state)
 {
 	fixture *f = *state;
 	assert_int_equal(cairn_pack_writer_spool(&f->w, "/tmp"), 0);
 	assert_true(f->w.spooled);
 	assert_round_trip(f);
 	assert_int_equal(f->w.spool_len, cairn_pack_size(&f->w));
-	assert_true(f->w.data.len < 2100); /* only the last blob */
-	for (size_t k = 0; k + 1 < f->w.n_iov; k++)
-		assert_null(f->w.iov[k].data);
+	assert_int_equal(f->w.spool_flushed, 0);
+	assert_int_equal(f->w.data.len, f->w.spool_len);
+	for (size_t k = 0; k < f->w.n_iov; k++)
+		assert_int_equal(f->w.iov[k].fd, -1);
+}
+
+/* Past a batch the blobs go to the file; the pack is the same whichever
+ * piece of it is where. */
+static void test_pack__round_trips_through_a_spool_file(void **state)
+{
+	fixture *f = *state;
+	assert_int_equal(cairn_pack_writer_spool(&f->w, "/tmp"), 0);
+	f->w.spool_batch = 4096;
+	assert_round_trip(f);
+	assert_int_equal(f->w.spool_len, cairn_pack_size(&f->w));
+	assert_true(f->w.spool_flushed > 0);
+	assert_true(f->w.data.len < 4096); /* only what followed the last write */
+	size_t in_file = 0, in_memory = 0;
+	for (size_t k = 0; k + 1 < f->w.n_iov; k++) {
+		if (f->w.iov[k].fd >= 0) {
+			assert_null(f->w.iov[k].data);
+			assert_true(f->w.iov[k].off + f->w.iov[k].len <= f->w.spool_flushed);
+			in_file++;
+		} else {
+			in_memory++;
+		}
+	}
+	assert_true(in_file > NBLOBS / 2);
+	assert_int_equal(in_file + in_memory, NBLOBS);
 	/* reset empties the file for the next pack */
 	cairn_pack_writer_reset(&f->w);
 	assert_int_equal(cairn_pack_size(&f->w), 0);
+	assert_int_equal(f->w.spool_flushed, 0);
 	assert_round_trip(f);
 }
 
@@ -539,6 +567,7 @@ int main(void)
 		T(test_pack__round_trips_a_hundred_blobs),
 		cmocka_unit_test_setup_teardown(test_pack__round_trips_without_encryption,
 						setup_unencrypted, teardown),
+		T(test_pack__gathers_small_blobs_before_spooling),
 		T(test_pack__round_trips_through_a_spool_file),
 		T(test_pack__spool_needs_a_directory),
 		T(test_pack__shuffles_the_blob_order),

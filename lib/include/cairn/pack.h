@@ -30,26 +30,34 @@ typedef struct cairn_pack_entry {
 } cairn_pack_entry;
 
 typedef struct cairn_pack_writer {
-	cairn_buf data;            /* sealed blobs in the order added */
+	cairn_buf data;            /* sealed blobs in the order added (spooled: those
+				      not yet written to spool_fd) */
 	cairn_pack_entry *entries; /* in the order added; offsets final after finish */
 	size_t count;
 	size_t cap;
-	uint32_t *src;             /* where each entry's blob starts in data */
+	uint32_t *src;             /* where each entry's blob starts in data (spooled:
+				      in the spool, data holding what follows
+				      spool_flushed) */
 	cairn_buf tail;            /* after finish: sealed trailer || u32le length */
 	cairn_iovec *iov;          /* after finish: the pack's bytes, piece by piece */
 	size_t n_iov;
 	uint64_t size;             /* after finish: the pack's size */
 	int spooled;               /* blobs go to spool_fd, not data */
 	int spool_fd;
-	uint64_t spool_len;
+	uint64_t spool_len;        /* bytes of blobs, written or not */
+	uint64_t spool_flushed;    /* bytes written to spool_fd */
+	size_t spool_batch;        /* gathered bytes that make a write */
 } cairn_pack_writer;
 
 void cairn_pack_writer_init(cairn_pack_writer *w);
 void cairn_pack_writer_free(cairn_pack_writer *w);
 /* From now on keeps the sealed blobs in an unlinked temporary file in
- * dir rather than in memory: only one blob at a time is in memory, and
- * after finish the blobs' pieces of iov are pieces of that file. On
- * failure the writer goes on in memory. */
+ * dir rather than in memory: blobs are gathered in memory up to
+ * spool_batch bytes (CAIRN_PACK_SPOOL_BATCH; one write for many small
+ * ones), and after
+ * finish the pieces of iov of blobs written out are pieces of that file.
+ * On failure the writer goes on in memory. */
+#define CAIRN_PACK_SPOOL_BATCH (256u * 1024)
 int cairn_pack_writer_spool(cairn_pack_writer *w, const char *dir);
 /* Empties the writer for the next pack, keeping its allocations. */
 void cairn_pack_writer_reset(cairn_pack_writer *w);
