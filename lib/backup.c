@@ -185,9 +185,11 @@ struct worker;
  * the job's chunks one at a time: first to fingerprint them; then whoever
  * fingerprints the last one asks the dedup set and the index about all of
  * them; then to seal the new ones into a pack of its own. So one big file
- * keeps every core busy. The owner finishes the job (whatever nobody took)
- * before it starts the next one, and adds the chunks to their entries in
- * order. */
+ * keeps every core busy. When the next window is chunked, the owner
+ * offers it as a job at once, then finishes the previous one (whatever
+ * nobody took; while helpers hold its last chunks, it works on the new
+ * one) and adds its chunks to their entries in order: helpers always find
+ * a job, and the owner reads the next window into the freed buffer. */
 struct seal_job {
 	uint8_t *buf;
 	struct pending *pend;
@@ -217,8 +219,10 @@ struct backup {
 	 * so they are made only when someone is waiting. */
 	int idle_workers;
 	int main_waiting;
-	/* New chunks that one worker lets the idle ones seal (under lock). */
-	struct seal_job *job;
+	/* Jobs offered to idle workers, oldest first (under lock): at most
+	 * two per worker. */
+	struct seal_job **offered;
+	size_t n_offered;
 	pthread_cond_t job_cv;
 
 	pthread_mutex_t dedup_lock;
@@ -275,7 +279,10 @@ struct worker {
 		struct slot *slot;
 	} *pend;
 	size_t n_pend, cap_pend;
-	struct seal_job job; /* the previous window, being sealed */
+	/* jobs[cur]: the previous window, being sealed; the other one is
+	 * the window just chunked while it is being offered, else idle. */
+	struct seal_job jobs[2];
+	int cur;
 	uint8_t (*ask)[CAIRN_FP_SIZE];
 	cairn_index_entry *ask_out;
 	uint8_t *ask_found;
@@ -326,7 +333,7 @@ static int worker_init(struct worker *w, struct backup *b, int for_data)
 		return 0;
 	w->chunker = b->chunker;
 	w->buf_cap = (size_t)b->chunker.params.max + 2 * READ_SIZE;
-	if (!(w->buf = malloc(w->buf_cap)) || !(w->job.buf = malloc(w->buf_cap)))
+	if (!(w->buf = malloc(w->buf_cap)) || !(w->jobs[0].buf = malloc(w->buf_cap)))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	return 0;
 }
@@ -341,8 +348,10 @@ static void worker_free(struct worker *w)
 	}
 	free(w->buf);
 	free(w->pend);
-	free(w->job.buf);
-	free(w->job.pend);
+	for (int i = 0; i < 2; i++) {
+		free(w->jobs[i].buf);
+		free(w->jobs[i].pend);
+	}
 	free(w->ask);
 	free(w->ask_out);
 	free(w->ask_found);
@@ -496,16 +505,19 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 static int dedup_pending(struct worker *w, struct pending *pend, size_t n);
 static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len);
 
-/* Work left to hand out: a chunk to fingerprint or a new one to seal. */
+/* Work left to hand out: a chunk to fingerprint, the question to the
+ * dedup set and the index once every fingerprint is in, or a new chunk
+ * to seal. */
 static int job_has_work(const struct seal_job *job)
 {
-	return job->next_fp < job->n || (job->classified == 2 && job->next < job->n);
+	return job->next_fp < job->n || (job->fp_done == job->n && job->classified == 0) ||
+	       (job->classified == 2 && job->next < job->n);
 }
 
-/* Does the job's work that can be handed out now, on w's behalf (w's
- * sealer, pack and index arrays). Called with b->lock held; drops it
- * while working. Failures stop the backup. */
-static void job_work(struct worker *w, struct seal_job *job)
+/* Does the job's work that can be handed out now (one piece of it if
+ * once), on w's behalf (w's sealer, pack and index arrays). Called with
+ * b->lock held; drops it while working. Failures stop the backup. */
+static void job_work(struct worker *w, struct seal_job *job, int once)
 {
 	struct backup *b = w->b;
 	int rc_failed;
@@ -538,10 +550,12 @@ static void job_work(struct worker *w, struct seal_job *job)
 				job->helpers--;
 				job->classified = 2;
 				pthread_cond_broadcast(&b->job_cv);
-				if (b->job == job && b->idle_workers)
+				if (b->idle_workers)
 					pthread_cond_broadcast(&b->work_cv);
 				if ((rc_failed = rc))
 					goto failed;
+				if (once)
+					return;
 				continue;
 			}
 			return;
@@ -559,6 +573,8 @@ static void job_work(struct worker *w, struct seal_job *job)
 			pthread_cond_broadcast(&b->job_cv);
 		if ((rc_failed = rc))
 			goto failed;
+		if (once)
+			return;
 	}
 	return;
 failed:
@@ -567,27 +583,52 @@ failed:
 	pthread_mutex_lock(&b->lock);
 }
 
-/* Finishes w's job: does what nobody took, waits for the helpers,
- * withdraws it and adds its chunks to their entries. */
-static int job_finish(struct worker *w)
+/* The oldest offered job with work to hand out, or NULL. Under lock. */
+static struct seal_job *offered_work(struct backup *b)
+{
+	for (size_t i = 0; i < b->n_offered; i++)
+		if (job_has_work(b->offered[i]))
+			return b->offered[i];
+	return NULL;
+}
+
+static void withdraw(struct backup *b, struct seal_job *job)
+{
+	for (size_t i = 0; i < b->n_offered; i++) {
+		if (b->offered[i] == job) {
+			memmove(&b->offered[i], &b->offered[i + 1],
+				(b->n_offered - i - 1) * sizeof(*b->offered));
+			b->n_offered--;
+			return;
+		}
+	}
+}
+
+/* Finishes job, one of w's: does what nobody took (and, while helpers
+ * hold the rest, works on w's other job, if offered), waits for the
+ * helpers, withdraws it and adds its chunks to their entries. */
+static int job_finish(struct worker *w, struct seal_job *job)
 {
 	struct backup *b = w->b;
-	struct seal_job *job = &w->job;
+	struct seal_job *other = &w->jobs[job == &w->jobs[0]];
 	int rc = 0;
 	if (!job->n)
 		return 0;
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
-		job_work(w, job);
+		job_work(w, job, 0);
 		if (b->fatal || (job->classified == 2 && job->next >= job->n && !job->helpers))
 			break;
-		if (!job_has_work(job))
+		if (job_has_work(job))
+			continue;
+		if (other->n && job_has_work(other))
+			job_work(w, other, 1);
+		else
 			pthread_cond_wait(&b->job_cv, &b->lock);
 	}
 	while (job->helpers)
 		pthread_cond_wait(&b->job_cv, &b->lock);
-	if (b->job == job)
-		b->job = NULL;
+	withdraw(b, job);
 	rc = b->fatal;
 	pthread_mutex_unlock(&b->lock);
 	for (size_t i = 0; !rc && i < job->n; i++) {
@@ -598,33 +639,25 @@ static int job_finish(struct worker *w)
 	return rc;
 }
 
-/* Makes the pending chunks w's job, offered to the others when no other
- * job is, and takes the job's old buffer; the last keep bytes of the
- * window move over. */
-static void job_start(struct worker *w, size_t keep)
+/* Makes the pending chunks, and the buffer holding them, w's next job
+ * and offers it. */
+static void job_offer(struct worker *w)
 {
 	struct backup *b = w->b;
-	struct seal_job *job = &w->job;
-	uint8_t *buf = job->buf;
-	struct pending *pend = job->pend;
-	size_t cap = job->cap;
+	struct seal_job *job = &w->jobs[w->cur ^ 1];
 	job->buf = w->buf;
 	job->pend = w->pend;
 	job->cap = w->cap_pend;
 	job->n = w->n_pend;
 	job->next_fp = job->fp_done = job->next = 0;
 	job->classified = 0;
-	w->buf = buf;
-	w->pend = pend;
-	w->cap_pend = cap;
-	w->n_pend = 0;
-	memcpy(w->buf, job->buf + w->buf_len - keep, keep);
+	w->buf = NULL;
+	w->pend = NULL;
+	w->cap_pend = w->n_pend = 0;
 	pthread_mutex_lock(&b->lock);
-	if (!b->job) {
-		b->job = job;
-		if (b->idle_workers)
-			pthread_cond_broadcast(&b->work_cv);
-	}
+	b->offered[b->n_offered++] = job;
+	if (b->idle_workers)
+		pthread_cond_broadcast(&b->work_cv);
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -718,18 +751,33 @@ static int pend_hole(struct worker *w, struct slot *slot, uint64_t len)
 	return 0;
 }
 
-/* Finishes the previous window's job and makes the pending chunks of
- * every file in this window the next one (one index batch for many small
- * files); keeps keep bytes from the window's end for the next. */
+/* Offers the pending chunks of every file in this window as the next job
+ * (one index batch for many small files), finishes the previous window's,
+ * and takes its buffer for the next window, with the last keep bytes of
+ * this one at its start. */
 static int settle_window(struct worker *w, size_t keep)
 {
-	int rc = job_finish(w);
 	if (keep > w->buf_len)
 		keep = w->buf_len;
-	if (!rc && w->n_pend)
-		job_start(w, keep);
-	else if (!rc && keep < w->buf_len)
+	int offered = w->n_pend > 0;
+	if (offered)
+		job_offer(w);
+	struct seal_job *prev = &w->jobs[w->cur];
+	int rc = job_finish(w, prev);
+	if (offered) {
+		/* Also after a failure: the new job is the one to finish. */
+		w->buf = prev->buf;
+		w->pend = prev->pend;
+		w->cap_pend = prev->cap;
+		prev->buf = NULL;
+		prev->pend = NULL;
+		prev->cap = 0;
+		w->cur ^= 1;
+		if (!rc)
+			memcpy(w->buf, w->jobs[w->cur].buf + w->buf_len - keep, keep);
+	} else if (!rc && keep < w->buf_len) {
 		memmove(w->buf, w->buf + w->buf_len - keep, keep);
+	}
 	w->n_pend = 0;
 	w->buf_len = rc ? 0 : keep;
 	return rc;
@@ -920,8 +968,9 @@ static void *worker_main(void *arg)
 		for (;;) {
 			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
 				b->dispatch++;
-			if (b->job && job_has_work(b->job)) {
-				job_work(w, b->job);
+			struct seal_job *job = offered_work(b);
+			if (job) {
+				job_work(w, job, 0);
 				continue;
 			}
 			if (b->stop || b->dispatch < b->tail)
@@ -956,7 +1005,8 @@ static void *worker_main(void *arg)
 		}
 		if (!rc)
 			rc = settle_window(w, 0);
-		int rc_job = job_finish(w); /* also after a failure: helpers use its buffer */
+		/* also after a failure: helpers use its buffer */
+		int rc_job = job_finish(w, &w->jobs[w->cur]);
 		if (!rc)
 			rc = rc_job;
 		if (rc) {
@@ -1512,7 +1562,8 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	if (b->n_workers > 64)
 		b->n_workers = 64;
 	b->workers = calloc((size_t)b->n_workers, sizeof(*b->workers));
-	if (!b->workers) {
+	b->offered = calloc(2 * (size_t)b->n_workers, sizeof(*b->offered));
+	if (!b->workers || !b->offered) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1594,6 +1645,7 @@ out:
 		if (saved)
 			cairn_error_set(saved, "%s", msg);
 	}
+	free(b->offered);
 	if (b->ring) {
 		for (size_t i = 0; i < RING_SLOTS; i++) {
 			cairn_entry_clear(&b->ring[i].e);
