@@ -3,9 +3,9 @@
 #include "output.h"
 
 #include "cairn/cairn.h"
+#include "util/curl_api.h"
 #include "util/json.h"
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -25,9 +25,10 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
 		ZSTD_versionString(),
 		sqlite3_libversion(),
 		OpenSSL_version(OPENSSL_VERSION_STRING),
-		curl_version_info(CURLVERSION_NOW)->version,
+		NULL, /* libcurl's, once the arguments are read */
 	};
 	size_t n = sizeof(names) / sizeof(names[0]);
+	char curl_missing[1100]; /* "not available: " and a message */
 	int c, rc;
 
 	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
@@ -37,6 +38,12 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	/* libcurl is loaded only now, as by the commands that use it. */
+	if (cairn_curl_version(&versions[n - 1])) {
+		snprintf(curl_missing, sizeof(curl_missing), "not available: %s",
+			 cairn_error_last());
+		versions[n - 1] = curl_missing;
+	}
 	if (!ctx->json) {
 		printf("cairn %s\n", CAIRN_VERSION);
 		for (size_t i = 0; i < n; i++)

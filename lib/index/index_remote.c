@@ -17,6 +17,7 @@
 #include "cairn/errors.h"
 #include "cairn/sys/index_wire.h"
 #include "util/buf.h"
+#include "util/curl_api.h"
 #include "util/curl_pool.h"
 #include "util/hex.h"
 #include "util/json.h"
@@ -24,7 +25,6 @@
 
 #include "cairn/chunker.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -287,7 +287,7 @@ static int request(remote_index *ix, const char *method, const char *path, const
 	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
 		if (!hdrs[i])
 			continue;
-		if (!(h2 = curl_slist_append(headers, hdrs[i]))) {
+		if (!(h2 = cairn_curl.slist_append(headers, hdrs[i]))) {
 			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -305,40 +305,40 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		resp->etag[0] = '\0';
 		resp->retry_after = 0;
 		errbuf[0] = '\0';
-		curl_easy_setopt(h, CURLOPT_URL, (const char *)url.data);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-		curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+		cairn_curl.easy_setopt(h, CURLOPT_URL, (const char *)url.data);
+		cairn_curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+		cairn_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		cairn_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+		cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+		cairn_curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		cairn_curl.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+		cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+		cairn_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+		cairn_curl.easy_setopt(h, CURLOPT_WRITEDATA, resp);
+		cairn_curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		cairn_curl.easy_setopt(h, CURLOPT_HEADERDATA, resp);
 		if (ix->ca_file)
-			curl_easy_setopt(h, CURLOPT_CAINFO, ix->ca_file);
+			cairn_curl.easy_setopt(h, CURLOPT_CAINFO, ix->ca_file);
 		if (strcmp(method, "GET") == 0) {
-			curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+			cairn_curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
 		} else if (strcmp(method, "DELETE") == 0) {
-			curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+			cairn_curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
+			cairn_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 		} else {
-			curl_easy_setopt(h, CURLOPT_POST, 1L);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+			cairn_curl.easy_setopt(h, CURLOPT_POST, 1L);
+			cairn_curl.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+			cairn_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 			if (strcmp(method, "POST") != 0)
-				curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+				cairn_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 		}
 
-		CURLcode c = curl_easy_perform(h);
+		CURLcode c = cairn_curl.easy_perform(h);
 		uint32_t wait = 0;
 		if (c == CURLE_OK) {
 			curl_off_t after = 0;
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-			if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
+			cairn_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+			if (cairn_curl.easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
 			    after > 0)
 				resp->retry_after = after > RETRY_AFTER_CAP_S ? RETRY_AFTER_CAP_S
 									    : (long)after;
@@ -357,7 +357,8 @@ static int request(remote_index *ix, const char *method, const char *path, const
 			}
 			if (!transient_curl_error(c) || attempt >= CAIRN_RETRY_ATTEMPTS) {
 				rc = cairn_error_set(CAIRN_EIO, "index server %s%s: %s%s%s",
-						     ix->base_url, path, curl_easy_strerror(c),
+						     ix->base_url, path,
+						     cairn_curl.easy_strerror(c),
 						     errbuf[0] ? ": " : "", errbuf);
 				if (transient_curl_error(c))
 					cairn_error_prefix(rc, "after %d tries", CAIRN_RETRY_ATTEMPTS);
@@ -370,10 +371,10 @@ static int request(remote_index *ix, const char *method, const char *path, const
 out:
 	if (h) {
 		/* The handle must not keep pointers to this call's buffers. */
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+		cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 		cairn_curl_pool_put(&ix->pool, h);
 	}
-	curl_slist_free_all(headers);
+	cairn_curl.slist_free_all(headers);
 	cairn_buf_free(&url);
 	cairn_buf_free(&inm);
 	if (rc)

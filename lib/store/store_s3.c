@@ -19,10 +19,10 @@
 #include "cairn/fingerprint.h"
 #include "cairn/store.h"
 #include "util/hex.h"
+#include "util/curl_api.h"
 #include "util/curl_pool.h"
 #include "util/retry.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -666,7 +666,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 	size_t len = size * n;
 	if (!t->started) {
 		t->started = 1;
-		curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->status);
+		cairn_curl.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->status);
 		/* A server that ignores Range sends the whole object. */
 		if (t->status == 200 && r->ranged)
 			t->window_skip = r->offset;
@@ -702,7 +702,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 	}
 	if (have == 0 && len) {
 		curl_off_t cl = -1;
-		curl_easy_getinfo(t->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		cairn_curl.easy_getinfo(t->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		uint64_t want = cl > 0 ? (uint64_t)cl : 0;
 		if (want > r->out_max)
 			want = r->out_max;
@@ -761,7 +761,7 @@ static int build_url(const s3_store *s, const s3_request *r, cairn_buf *url)
 
 static int add_header(struct curl_slist **list, const char *line)
 {
-	struct curl_slist *n = curl_slist_append(*list, line);
+	struct curl_slist *n = cairn_curl.slist_append(*list, line);
 	if (!n)
 		return CAIRN_ENOMEM;
 	*list = n;
@@ -784,58 +784,59 @@ static CURLcode attempt(s3_store *s, s3_request *r, const char *url, struct curl
 		return CURLE_OUT_OF_MEMORY;
 	t->h = h;
 
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
-	curl_easy_setopt(h, CURLOPT_USERNAME, s->access_key);
-	curl_easy_setopt(h, CURLOPT_PASSWORD, s->secret_key);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "cairn");
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-	                 s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout : (long)CONNECT_TIMEOUT_MAX);
+	cairn_curl.easy_setopt(h, CURLOPT_URL, url);
+	cairn_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	cairn_curl.easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
+	cairn_curl.easy_setopt(h, CURLOPT_USERNAME, s->access_key);
+	cairn_curl.easy_setopt(h, CURLOPT_PASSWORD, s->secret_key);
+	cairn_curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	cairn_curl.easy_setopt(h, CURLOPT_USERAGENT, "cairn");
+	cairn_curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	cairn_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+	                       s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout
+	                                                        : (long)CONNECT_TIMEOUT_MAX);
 	/* A stalled transfer is one that moves under 1 KiB/s for the timeout. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->timeout);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
+	cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->timeout);
+	cairn_curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	cairn_curl.easy_setopt(h, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 	if (s->ca_bundle)
-		curl_easy_setopt(h, CURLOPT_CAINFO, s->ca_bundle);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+		cairn_curl.easy_setopt(h, CURLOPT_CAINFO, s->ca_bundle);
+	cairn_curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	cairn_curl.easy_setopt(h, CURLOPT_HEADERDATA, t);
+	cairn_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	cairn_curl.easy_setopt(h, CURLOPT_WRITEDATA, t);
 
 	if (strcmp(r->method, "PUT") == 0) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(h, CURLOPT_READDATA, t);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, t);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+		cairn_curl.easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		cairn_curl.easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+		cairn_curl.easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		cairn_curl.easy_setopt(h, CURLOPT_READDATA, t);
+		cairn_curl.easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+		cairn_curl.easy_setopt(h, CURLOPT_SEEKDATA, t);
+		cairn_curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
 		/* A refused upload (bad credentials, say) then ends before its
 		 * body is sent; servers that never answer "100 Continue" cost
 		 * this long per upload. */
-		curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_100_MS);
+		cairn_curl.easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_100_MS);
 	} else if (strcmp(r->method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		cairn_curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(r->method, "GET") != 0) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+		cairn_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	}
 
 	errbuf[0] = '\0';
-	CURLcode cc = curl_easy_perform(h);
+	CURLcode cc = cairn_curl.easy_perform(h);
 	if (cc == CURLE_OK) {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		cairn_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 		curl_off_t cl = -1;
-		curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		cairn_curl.easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		r->content_length = cl >= 0 ? (uint64_t)cl : UINT64_MAX;
 	}
 	/* Unset pointers into this call's memory before the handle is shared. */
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	cairn_curl.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	cairn_curl_pool_put(&s->pool, h);
 	return cc;
 }
@@ -940,7 +941,7 @@ static int perform(s3_store *s, s3_request *r)
 				goto out;
 			}
 			snprintf(r->detail, sizeof(r->detail), "%s",
-			         errbuf[0] ? errbuf : curl_easy_strerror(cc));
+			         errbuf[0] ? errbuf : cairn_curl.easy_strerror(cc));
 			if (cc == CURLE_OUT_OF_MEMORY) {
 				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 				goto out;
@@ -980,7 +981,7 @@ out:
 	cairn_buf_free(&t.err);
 	cairn_buf_free(&url);
 	cairn_buf_free(&line);
-	curl_slist_free_all(headers);
+	cairn_curl.slist_free_all(headers);
 	return rc;
 }
 
@@ -1427,7 +1428,7 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	*out = NULL;
 	if ((rc = cairn_curl_global_init()))
 		return rc;
-	curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+	curl_version_info_data *vi = cairn_curl.version_info(CURLVERSION_NOW);
 	if (vi->version_num < 0x075500)
 		return cairn_error_set(CAIRN_ERROR,
 		                       "S3 stores need libcurl 7.85.0 or later (this is %s)",

@@ -4,23 +4,6 @@
 
 #include <stdlib.h>
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_result;
-
-static void global_init(void)
-{
-	global_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-int cairn_curl_global_init(void)
-{
-	pthread_once(&global_once, global_init);
-	if (global_result != CURLE_OK)
-		return cairn_error_set(CAIRN_ERROR, "libcurl could not be initialised: %s",
-				       curl_easy_strerror(global_result));
-	return 0;
-}
-
 int cairn_curl_pool_init(cairn_curl_pool *p, int max_open)
 {
 	p->n_idle = p->n_open = 0;
@@ -41,12 +24,12 @@ CURL *cairn_curl_pool_get(cairn_curl_pool *p)
 	if (p->n_idle > 0) {
 		h = p->idle[--p->n_idle];
 		pthread_mutex_unlock(&p->lock);
-		curl_easy_reset(h);
+		cairn_curl.easy_reset(h);
 		return h;
 	}
 	p->n_open++;
 	pthread_mutex_unlock(&p->lock);
-	if (!(h = curl_easy_init())) {
+	if (!(h = cairn_curl.easy_init())) {
 		pthread_mutex_lock(&p->lock);
 		p->n_open--;
 		pthread_cond_signal(&p->cv);
@@ -68,7 +51,7 @@ void cairn_curl_pool_free(cairn_curl_pool *p)
 	if (!p->idle)
 		return;
 	for (int i = 0; i < p->n_idle; i++)
-		curl_easy_cleanup(p->idle[i]);
+		cairn_curl.easy_cleanup(p->idle[i]);
 	free(p->idle);
 	p->idle = NULL;
 	pthread_mutex_destroy(&p->lock);

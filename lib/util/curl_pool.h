@@ -3,7 +3,8 @@
 #ifndef CAIRN_UTIL_CURL_POOL_H
 #define CAIRN_UTIL_CURL_POOL_H
 
-#include <curl/curl.h>
+#include "util/curl_api.h"
+
 #include <pthread.h>
 
 typedef struct cairn_curl_pool {
@@ -13,11 +14,8 @@ typedef struct cairn_curl_pool {
 	int n_idle, n_open, max_open;
 } cairn_curl_pool;
 
-/* libcurl's global initialisation, once per process; an error names
- * libcurl's reason. */
-int cairn_curl_global_init(void);
-
-/* A pool of at most max_open (>= 1) handles. */
+/* A pool of at most max_open (>= 1) handles; cairn_curl_global_init()
+ * must have succeeded before handles are taken. */
 int cairn_curl_pool_init(cairn_curl_pool *p, int max_open);
 /* An idle handle, reset to libcurl's defaults, or a new one; waits while
  * max_open handles are in use. NULL when libcurl cannot make one. */

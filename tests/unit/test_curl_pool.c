@@ -15,17 +15,16 @@
 static void test_curl_pool__a_returned_handle_is_reused(void **state)
 {
 	cairn_curl_pool p;
-	assert_int_equal(cairn_curl_global_init(), 0);
 	assert_int_equal(cairn_curl_pool_init(&p, 2), 0);
 	CURL *a = cairn_curl_pool_get(&p);
 	assert_non_null(a);
-	curl_easy_setopt(a, CURLOPT_URL, "http://127.0.0.1:1/");
+	cairn_curl.easy_setopt(a, CURLOPT_URL, "http://127.0.0.1:1/");
 	cairn_curl_pool_put(&p, a);
 	CURL *b = cairn_curl_pool_get(&p);
 	assert_ptr_equal(a, b);
 	/* reset: the URL set before is gone */
 	char *url = (char *)"x";
-	curl_easy_getinfo(b, CURLINFO_EFFECTIVE_URL, &url);
+	cairn_curl.easy_getinfo(b, CURLINFO_EFFECTIVE_URL, &url);
 	assert_true(url == NULL || url[0] == '\0');
 	cairn_curl_pool_put(&p, b);
 	cairn_curl_pool_free(&p);
@@ -88,6 +87,11 @@ static void test_curl_pool__a_full_pool_waits_for_a_handle(void **state)
 	cairn_curl_pool_free(&p);
 }
 
+static int load_libcurl(void **state)
+{
+	return cairn_curl_global_init();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,5 +99,5 @@ int main(void)
 		cmocka_unit_test(test_curl_pool__two_in_use_are_distinct),
 		cmocka_unit_test(test_curl_pool__a_full_pool_waits_for_a_handle),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, load_libcurl, NULL);
 }
