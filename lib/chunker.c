@@ -176,6 +176,90 @@ void cairn_chunker_reset(cairn_chunker *c)
  * shift -> table load -> XOR instead of growing by the independent terms. */
 #define CHAIN_BARRIER(v) __asm__("" : "+r"(v))
 
+/* Two bytes of one stream: d is the digest of the window that ends just
+ * before q; afterwards it is the digest of the window ending at q[1], and
+ * hit says where a digest first matched the mask (1: after q[0], 2: after
+ * q[1], 0: neither). The outgoing bytes are read from q[-64] and q[-63].
+ * The digest two bytes on is computed straight from d (two independent
+ * table loads), which halves the loop-carried latency per byte; the one
+ * in between is worked out on the side only to be tested. */
+#define STEP2(d, q, hit)                                                                          \
+	do {                                                                                      \
+		uint8_t b1_ = (q)[0], b2_ = (q)[1];                                               \
+		uint8_t o1_ = (q)[-CAIRN_CHUNKER_WINDOW], o2_ = (q)[1 - CAIRN_CHUNKER_WINDOW];    \
+		unsigned top_ = (unsigned)((d) >> TOP_BYTE_SHIFT);                                \
+		uint8_t next_ = (uint8_t)((d) >> (TOP_BYTE_SHIFT - 8));                           \
+		uint64_t mid_ = (((d) << 8) | b1_) ^ out_table[o1_] ^ mod_table[top_];            \
+		uint64_t t_ = ((d) << 16) ^ ((uint64_t)b1_ << 8 | b2_) ^ out2_table[o1_] ^          \
+			      out_table[o2_];                                                     \
+		CHAIN_BARRIER(t_);                                                                \
+		(d) = t_ ^ mod2_table[top_] ^ mod_table[next_];                                   \
+		(hit) = (mid_ & mask) == 0 ? 1 : ((d) & mask) == 0 ? 2 : 0;                       \
+	} while (0)
+
+/* Bytes per block of the two-stream scan; even, so two-byte steps end
+ * exactly at a block's end. */
+#define PAIR_BLOCK 4096
+
+/* Looks for the first byte in [*pos, end) after which the digest matches
+ * the mask, two blocks at a time: one stream goes on from *digest through
+ * the first block while a second, started from the 64 bytes before the
+ * second block, runs through that one. The two digest chains do not
+ * depend on each other, so the CPU works on both at once. The digest of
+ * a window depends on its 64 bytes alone, so the second stream's matches
+ * are the ones the first would find there; the first stream's come first.
+ * Needs 64 bytes before *pos in memory. Returns the cut (one past the
+ * matching byte), or NULL with *pos and *digest moved past the blocks
+ * scanned (fewer than two blocks are left). */
+static const uint8_t *scan_pairs(const cairn_chunker *c, const uint8_t **pos,
+				 const uint8_t *end, uint64_t *digest)
+{
+	const uint64_t *const out_table = c->out_table;
+	const uint64_t *const mod_table = c->mod_table;
+	const uint64_t *const out2_table = c->out2_table;
+	const uint64_t *const mod2_table = c->mod2_table;
+	const uint64_t mask = c->mask;
+	const uint8_t *q = *pos;
+	uint64_t da = *digest;
+
+	while (end - q >= 2 * PAIR_BLOCK) {
+		const uint8_t *qa = q, *qb = q + PAIR_BLOCK;
+		const uint8_t *const block_end = qb;
+		/* The second stream starts as a window of zeros (digest 0)
+		 * and takes in the 64 bytes before its block, nothing going
+		 * out: then it holds exactly their digest. */
+		uint64_t db = 0;
+		for (const uint8_t *w = qb - CAIRN_CHUNKER_WINDOW; w < qb; w++)
+			db = (((db << 8) | *w) ^ mod_table[db >> TOP_BYTE_SHIFT]);
+		int hit_a, hit_b;
+		while (qa < block_end) {
+			STEP2(da, qa, hit_a);
+			STEP2(db, qb, hit_b);
+			qa += 2;
+			qb += 2;
+			if (__builtin_expect(hit_a | hit_b, 0)) {
+				if (hit_a)
+					return qa - 2 + hit_a;
+				/* The second block has a cut; the first may
+				 * still have an earlier one. */
+				const uint8_t *cut_b = qb - 2 + hit_b;
+				while (qa < block_end) {
+					STEP2(da, qa, hit_a);
+					qa += 2;
+					if (hit_a)
+						return qa - 2 + hit_a;
+				}
+				return cut_b;
+			}
+		}
+		da = db;
+		q += 2 * PAIR_BLOCK;
+	}
+	*pos = q;
+	*digest = da;
+	return NULL;
+}
+
 size_t cairn_chunker_scan(cairn_chunker *c, const uint8_t *buf, size_t len)
 {
 	const size_t min = c->params.min;
@@ -235,6 +319,30 @@ size_t cairn_chunker_scan(cairn_chunker *c, const uint8_t *buf, size_t len)
 	if (n > (size_t)(buf + len - p))
 		n = (size_t)(buf + len - p);
 	const uint8_t *const end = p + n;
+	/* The two-stream scan reads outgoing bytes from buf: it starts once
+	 * the window holds the 64 bytes before p, all of them in buf (64
+	 * bytes into buf, and 64 bytes slid since the chunk began: count is
+	 * min - 1 or more here, and the window got its first real byte at
+	 * min - 64). */
+	const uint8_t *fast_from = buf + CAIRN_CHUNKER_WINDOW;
+	if (count < min && p + (min - count) > fast_from)
+		fast_from = p + (min - count);
+	if (end - fast_from >= 2 * PAIR_BLOCK) {
+		for (; p < fast_from; p++) {
+			SLIDE(*p);
+			if ((digest & mask) == 0) {
+				p++;
+				goto cut;
+			}
+		}
+		const uint8_t *cut = scan_pairs(c, &p, end, &digest);
+		if (cut) {
+			p = cut;
+			goto cut;
+		}
+		memcpy(window, p - CAIRN_CHUNKER_WINDOW, CAIRN_CHUNKER_WINDOW);
+		wpos = 0;
+	}
 	if ((wpos & 1) && p < end) {
 		SLIDE(*p);
 		p++;

@@ -496,6 +496,39 @@ static void test_chunker__matches_a_straightforward_reference(void **state)
 	free(data);
 }
 
+/* Long scans go two blocks at a time with two independent digests: cuts
+ * found by either stream, by both, by neither (on to the next pair, or to
+ * max), and feeds that split a scan anywhere, all as the reference cuts. */
+static void test_chunker__two_stream_scan_matches_the_reference(void **state)
+{
+	(void)state;
+	static const uint32_t sizes[][3] = {
+	    {1024, 1024 + 2048, 65536},  /* a match every 2 KiB: either block */
+	    {1024, 1024 + 32768, 40000}, /* rarely a match: many pairs, then max */
+	    {4096, 4096 + 8192, 30000},
+	};
+	const size_t len = 1024 * 1024 + 77;
+	uint8_t *data = random_bytes(len, 7);
+	cairn_chunker *ch = malloc(sizeof(*ch));
+	assert_non_null(ch);
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		cairn_chunker_params p = make_params(sizes[s][0], sizes[s][1], sizes[s][2]);
+		assert_int_equal(cairn_chunker_init(ch, &p), 0);
+		cuts want = reference_chunks(&p, ch->mask, data, len);
+		assert_true(want.n > 20);
+		cuts got = chunk_with_feeds(ch, data, len, NULL, 0);
+		assert_cuts_equal(&got, &want);
+		static const size_t feeds[] = {70000, 8191, 65, 9000, 1, 12345, 64, 20000};
+		cuts fed = chunk_with_feeds(ch, data, len, feeds, sizeof(feeds) / sizeof(feeds[0]));
+		assert_cuts_equal(&fed, &want);
+		cuts_free(&want);
+		cuts_free(&got);
+		cuts_free(&fed);
+	}
+	free(ch);
+	free(data);
+}
+
 static void test_chunker__same_input_gives_same_cuts_whatever_the_feed_sizes(void **state)
 {
 	(void)state;
@@ -831,6 +864,7 @@ int main(void)
 	    cmocka_unit_test(test_chunker__reference_digest_matches_the_format_vectors),
 	    cmocka_unit_test(test_chunker__cuts_the_format_test_vector),
 	    cmocka_unit_test(test_chunker__matches_a_straightforward_reference),
+	    cmocka_unit_test(test_chunker__two_stream_scan_matches_the_reference),
 	    cmocka_unit_test(test_chunker__same_input_gives_same_cuts_whatever_the_feed_sizes),
 	    cmocka_unit_test(test_chunker__every_chunk_but_the_last_is_within_min_and_max),
 	    cmocka_unit_test(test_chunker__cuts_at_max_when_the_digest_never_matches),
