@@ -844,6 +844,17 @@ static int same_stat(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
 }
 
+/* fstat of an open file that must still be a regular file; the error
+ * (CAIRN_EIO) is the file's. */
+static int stat_regular(int fd, struct stat *st)
+{
+	if (fstat(fd, st) != 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+	if (!S_ISREG(st->st_mode))
+		return cairn_error_set(CAIRN_EIO, "no longer a regular file");
+	return 0;
+}
+
 /* Reads one file into slot s. Problems with the file itself end up in
  * s->failed / s->warning; only repository failures are returned. */
 static int process_file(struct worker *w, struct slot *s)
@@ -866,19 +877,10 @@ static int process_file(struct worker *w, struct slot *s)
 	if ((rc = cairn_read_xattrs(NULL, fd, &e->xattrs, &e->n_xattrs)))
 		goto out;
 
-	struct stat empty;
-	if (before->st_size == 0) {
-		/* Read to the end below (a size of 0 may be a lie): only
-		 * after making sure nothing endless was opened instead. */
-		if (fstat(fd, &empty) != 0) {
-			cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
-			goto file_error;
-		}
-		if (!S_ISREG(empty.st_mode)) {
-			cairn_error_set(CAIRN_EIO, "no longer a regular file");
-			goto file_error;
-		}
-	}
+	/* A size of 0 may be a lie: such a file is read to the end below,
+	 * only after making sure nothing endless was opened instead. */
+	if (before->st_size == 0 && stat_regular(fd, &after) != 0)
+		goto file_error;
 
 	uint64_t pos = 0, size = (uint64_t)before->st_size;
 	/* Fewer blocks than bytes: walk the data extents, keep holes as holes. */
@@ -925,14 +927,8 @@ static int process_file(struct worker *w, struct slot *s)
 		if (rc)
 			goto out;
 	}
-	if (fstat(fd, &after) != 0) {
-		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+	if (stat_regular(fd, &after) != 0)
 		goto file_error;
-	}
-	if (!S_ISREG(after.st_mode)) {
-		cairn_error_set(CAIRN_EIO, "no longer a regular file");
-		goto file_error;
-	}
 	if (!same_stat(before, &after)) {
 		/* What was read belongs to the file as it is now. */
 		cairn_entry_set_stat(e, &after);

@@ -464,6 +464,25 @@ static void test_chunker__cuts_the_format_test_vector(void **state)
 	free(data);
 }
 
+/* With sizes {min, avg, max}: the reference's cuts, the chunker's over
+ * the whole input at once, and over it fed in pieces (feeds, cycled). */
+static void assert_cuts_match_reference(cairn_chunker *ch, const uint32_t sizes[3],
+					const uint8_t *data, size_t len, const size_t *feeds,
+					size_t n_feeds)
+{
+	cairn_chunker_params p = make_params(sizes[0], sizes[1], sizes[2]);
+	assert_int_equal(cairn_chunker_init(ch, &p), 0);
+	cuts want = reference_chunks(&p, ch->mask, data, len);
+	assert_true(want.n > 20);
+	cuts got = chunk_with_feeds(ch, data, len, NULL, 0);
+	assert_cuts_equal(&got, &want);
+	cuts fed = chunk_with_feeds(ch, data, len, feeds, n_feeds);
+	assert_cuts_equal(&fed, &want);
+	cuts_free(&want);
+	cuts_free(&got);
+	cuts_free(&fed);
+}
+
 static void test_chunker__matches_a_straightforward_reference(void **state)
 {
 	(void)state;
@@ -478,20 +497,11 @@ static void test_chunker__matches_a_straightforward_reference(void **state)
 	cairn_chunker *ch = malloc(sizeof(*ch));
 	assert_non_null(ch);
 
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		cairn_chunker_params p = make_params(sizes[s][0], sizes[s][1], sizes[s][2]);
-		assert_int_equal(cairn_chunker_init(ch, &p), 0);
-		cuts want = reference_chunks(&p, ch->mask, data, len);
-		cuts got = chunk_with_feeds(ch, data, len, NULL, 0);
-		assert_cuts_equal(&got, &want);
-		/* Odd feed sizes exercise the one-byte alignment step. */
-		static const size_t feeds[] = {1, 3, 2, 5, 64, 63, 1000, 7};
-		cuts fed = chunk_with_feeds(ch, data, len, feeds, sizeof(feeds) / sizeof(feeds[0]));
-		assert_cuts_equal(&fed, &want);
-		cuts_free(&want);
-		cuts_free(&got);
-		cuts_free(&fed);
-	}
+	/* Odd feed sizes exercise the one-byte alignment step. */
+	static const size_t feeds[] = {1, 3, 2, 5, 64, 63, 1000, 7};
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		assert_cuts_match_reference(ch, sizes[s], data, len, feeds,
+					    sizeof(feeds) / sizeof(feeds[0]));
 	free(ch);
 	free(data);
 }
@@ -511,20 +521,10 @@ static void test_chunker__two_stream_scan_matches_the_reference(void **state)
 	uint8_t *data = random_bytes(len, 7);
 	cairn_chunker *ch = malloc(sizeof(*ch));
 	assert_non_null(ch);
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		cairn_chunker_params p = make_params(sizes[s][0], sizes[s][1], sizes[s][2]);
-		assert_int_equal(cairn_chunker_init(ch, &p), 0);
-		cuts want = reference_chunks(&p, ch->mask, data, len);
-		assert_true(want.n > 20);
-		cuts got = chunk_with_feeds(ch, data, len, NULL, 0);
-		assert_cuts_equal(&got, &want);
-		static const size_t feeds[] = {70000, 8191, 65, 9000, 1, 12345, 64, 20000};
-		cuts fed = chunk_with_feeds(ch, data, len, feeds, sizeof(feeds) / sizeof(feeds[0]));
-		assert_cuts_equal(&fed, &want);
-		cuts_free(&want);
-		cuts_free(&got);
-		cuts_free(&fed);
-	}
+	static const size_t feeds[] = {70000, 8191, 65, 9000, 1, 12345, 64, 20000};
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		assert_cuts_match_reference(ch, sizes[s], data, len, feeds,
+					    sizeof(feeds) / sizeof(feeds[0]));
 	free(ch);
 	free(data);
 }
