@@ -964,7 +964,10 @@ static void *worker_main(void *arg)
 		for (;;) {
 			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
 				b->dispatch++;
-			struct seal_job *job = offered_work(b);
+			/* After a failure nothing is taken: job_work would
+			 * return at once and this loop spin, starving the
+			 * owners that must withdraw their jobs. */
+			struct seal_job *job = b->fatal ? NULL : offered_work(b);
 			if (job) {
 				job_work(w, job, 0);
 				continue;
