@@ -464,23 +464,30 @@ static void test_chunker__cuts_the_format_test_vector(void **state)
 	free(data);
 }
 
-/* With sizes {min, avg, max}: the reference's cuts, the chunker's over
- * the whole input at once, and over it fed in pieces (feeds, cycled). */
-static void assert_cuts_match_reference(cairn_chunker *ch, const uint32_t sizes[3],
-					const uint8_t *data, size_t len, const size_t *feeds,
-					size_t n_feeds)
+/* For each {min, avg, max} of sizes, on len seeded random bytes: the
+ * reference's cuts, the chunker's over the whole input at once, and over
+ * it fed in pieces (feeds, cycled). */
+static void assert_cuts_match_reference(const uint32_t (*sizes)[3], size_t n_sizes, size_t len,
+					uint64_t seed, const size_t *feeds, size_t n_feeds)
 {
-	cairn_chunker_params p = make_params(sizes[0], sizes[1], sizes[2]);
-	assert_int_equal(cairn_chunker_init(ch, &p), 0);
-	cuts want = reference_chunks(&p, ch->mask, data, len);
-	assert_true(want.n > 20);
-	cuts got = chunk_with_feeds(ch, data, len, NULL, 0);
-	assert_cuts_equal(&got, &want);
-	cuts fed = chunk_with_feeds(ch, data, len, feeds, n_feeds);
-	assert_cuts_equal(&fed, &want);
-	cuts_free(&want);
-	cuts_free(&got);
-	cuts_free(&fed);
+	uint8_t *data = random_bytes(len, seed);
+	cairn_chunker *ch = malloc(sizeof(*ch));
+	assert_non_null(ch);
+	for (size_t s = 0; s < n_sizes; s++) {
+		cairn_chunker_params p = make_params(sizes[s][0], sizes[s][1], sizes[s][2]);
+		assert_int_equal(cairn_chunker_init(ch, &p), 0);
+		cuts want = reference_chunks(&p, ch->mask, data, len);
+		assert_true(want.n > 20);
+		cuts got = chunk_with_feeds(ch, data, len, NULL, 0);
+		assert_cuts_equal(&got, &want);
+		cuts fed = chunk_with_feeds(ch, data, len, feeds, n_feeds);
+		assert_cuts_equal(&fed, &want);
+		cuts_free(&want);
+		cuts_free(&got);
+		cuts_free(&fed);
+	}
+	free(ch);
+	free(data);
 }
 
 static void test_chunker__matches_a_straightforward_reference(void **state)
@@ -492,18 +499,10 @@ static void test_chunker__matches_a_straightforward_reference(void **state)
 	    {1000, 1800, 2500},
 	    {257, 1000, 3001},
 	};
-	const size_t len = 96 * 1024 + 37;
-	uint8_t *data = random_bytes(len, 1);
-	cairn_chunker *ch = malloc(sizeof(*ch));
-	assert_non_null(ch);
-
 	/* Odd feed sizes exercise the one-byte alignment step. */
 	static const size_t feeds[] = {1, 3, 2, 5, 64, 63, 1000, 7};
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
-		assert_cuts_match_reference(ch, sizes[s], data, len, feeds,
-					    sizeof(feeds) / sizeof(feeds[0]));
-	free(ch);
-	free(data);
+	assert_cuts_match_reference(sizes, sizeof(sizes) / sizeof(sizes[0]), 96 * 1024 + 37, 1,
+				    feeds, sizeof(feeds) / sizeof(feeds[0]));
 }
 
 /* Long scans go two blocks at a time with two independent digests: cuts
@@ -517,16 +516,9 @@ static void test_chunker__two_stream_scan_matches_the_reference(void **state)
 	    {1024, 1024 + 32768, 40000}, /* rarely a match: many pairs, then max */
 	    {4096, 4096 + 8192, 30000},
 	};
-	const size_t len = 1024 * 1024 + 77;
-	uint8_t *data = random_bytes(len, 7);
-	cairn_chunker *ch = malloc(sizeof(*ch));
-	assert_non_null(ch);
 	static const size_t feeds[] = {70000, 8191, 65, 9000, 1, 12345, 64, 20000};
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
-		assert_cuts_match_reference(ch, sizes[s], data, len, feeds,
-					    sizeof(feeds) / sizeof(feeds[0]));
-	free(ch);
-	free(data);
+	assert_cuts_match_reference(sizes, sizeof(sizes) / sizeof(sizes[0]), 1024 * 1024 + 77, 7,
+				    feeds, sizeof(feeds) / sizeof(feeds[0]));
 }
 
 static void test_chunker__same_input_gives_same_cuts_whatever_the_feed_sizes(void **state)

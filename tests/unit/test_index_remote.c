@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "index_entry_assert.h"
+
 #include "cairn/errors.h"
 #include "cairn/sys/index.h"
 #include "cairn/sys/index_wire.h"
@@ -34,16 +36,6 @@ static cairn_index_entry entry(uint8_t seed)
 	return e;
 }
 
-static void assert_same_entry(const cairn_index_entry *a, const cairn_index_entry *b)
-{
-	assert_memory_equal(a->fp, b->fp, 32);
-	assert_memory_equal(a->pack, b->pack, 32);
-	assert_int_equal(a->offset, b->offset);
-	assert_int_equal(a->length, b->length);
-	assert_int_equal(a->raw_length, b->raw_length);
-	assert_int_equal(a->kind, b->kind);
-}
-
 static void test_index_remote__register_bodies_round_trip(void **state)
 {
 	cairn_index_entry in[5], out[5];
@@ -63,7 +55,7 @@ static void test_index_remote__register_bodies_round_trip(void **state)
 	assert_int_equal(cairn_wire_entries_decode(b.data, b.len, out, &n), 0);
 	assert_int_equal(n, 5);
 	for (int i = 0; i < 5; i++) {
-		assert_same_entry(&out[i], &in[i]);
+		assert_entry_equal(&out[i], &in[i]);
 	}
 	assert_int_equal(cairn_wire_entries_decode(b.data, 0, out, &n), 0);
 	assert_int_equal(n, 0);
@@ -137,7 +129,7 @@ static void test_index_remote__lookup_answers_round_trip(void **state)
 			 0);
 	assert_memory_equal(got, found, 4);
 	for (int i = 0; i < 4; i += 3) {
-		assert_same_entry(&out[i], &in[i]);
+		assert_entry_equal(&out[i], &in[i]);
 	}
 	cairn_buf_free(&b);
 }

@@ -6,6 +6,8 @@
 
 #include <cmocka.h>
 
+#include "index_entry_assert.h"
+
 #include "cairn/errors.h"
 #include "cairn/sys/index.h"
 
@@ -76,16 +78,6 @@ static cairn_index_entry make_entry(uint64_t i)
 	e.raw_length = UINT32_MAX - (uint32_t)i;
 	e.kind = (uint8_t)(i % 3);
 	return e;
-}
-
-static void assert_entry_equal(const cairn_index_entry *a, const cairn_index_entry *b)
-{
-	assert_memory_equal(a->fp, b->fp, 32);
-	assert_memory_equal(a->pack, b->pack, 32);
-	assert_int_equal(a->offset, b->offset);
-	assert_int_equal(a->length, b->length);
-	assert_int_equal(a->raw_length, b->raw_length);
-	assert_int_equal(a->kind, b->kind);
 }
 
 static cairn_index *open_index(const fixture *f, unsigned nshards)
