@@ -487,21 +487,6 @@ static int store_blob(struct worker *w, const uint8_t *fp, uint8_t kind, const u
 	return 0;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * size);
-	if (!q)
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 static int dedup_pending(struct worker *w, struct pending *pend, size_t n);
 static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len);
 
@@ -681,21 +666,23 @@ static int dedup_pending(struct worker *w, struct pending *pend, size_t n)
 			n_ask++;
 	if (n_ask) {
 		size_t cap = w->cap_ask;
-		if ((rc = grow((void **)&w->ask, &cap, n_ask, CAIRN_FP_SIZE)))
+		if ((rc = cairn_array_grow((void **)&w->ask, &cap, n_ask, CAIRN_FP_SIZE)))
 			return rc;
 		cap = w->cap_ask;
-		if ((rc = grow((void **)&w->ask_out, &cap, n_ask, sizeof(*w->ask_out))))
+		if ((rc = cairn_array_grow((void **)&w->ask_out, &cap, n_ask, sizeof(*w->ask_out))))
 			return rc;
 		cap = w->cap_ask;
-		if ((rc = grow((void **)&w->ask_found, &cap, n_ask, 1)))
+		if ((rc = cairn_array_grow((void **)&w->ask_found, &cap, n_ask, 1)))
 			return rc;
 		w->cap_ask = cap;
 		size_t k = 0;
 		for (size_t i = 0; i < n; i++)
 			if (pend[i].state == 2)
 				memcpy(w->ask[k++], pend[i].fp, CAIRN_FP_SIZE);
-		if ((rc = b->index->ops->lookup(b->index, (const uint8_t(*)[32])w->ask, n_ask,
-						w->ask_out, w->ask_found)))
+		const struct cairn_index_ops *ops = b->index->ops;
+		if ((rc = (ops->lookup_dedup ? ops->lookup_dedup : ops->lookup)(
+			     b->index, (const uint8_t(*)[32])w->ask, n_ask, w->ask_out,
+			     w->ask_found)))
 			return rc;
 		k = 0;
 		pthread_mutex_lock(&b->dedup_lock);
@@ -716,7 +703,7 @@ static int dedup_pending(struct worker *w, struct pending *pend, size_t n)
 
 static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len)
 {
-	int rc = grow((void **)&e->chunks, cap, e->n_chunks + 1, sizeof(*e->chunks));
+	int rc = cairn_array_grow((void **)&e->chunks, cap, e->n_chunks + 1, sizeof(*e->chunks));
 	if (rc)
 		return rc;
 	memcpy(e->chunks[e->n_chunks].fp, fp, CAIRN_FP_SIZE);
@@ -727,7 +714,7 @@ static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len)
 
 static int pend(struct worker *w, struct slot *slot, const uint8_t *data, size_t len)
 {
-	int rc = grow((void **)&w->pend, &w->cap_pend, w->n_pend + 1, sizeof(*w->pend));
+	int rc = cairn_array_grow((void **)&w->pend, &w->cap_pend, w->n_pend + 1, sizeof(*w->pend));
 	if (rc)
 		return rc;
 	struct pending *p = &w->pend[w->n_pend++];
@@ -1032,7 +1019,7 @@ static int tree_sink(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, co
 {
 	struct worker *w = ud;
 	w->n_pend = 0;
-	int rc = grow((void **)&w->pend, &w->cap_pend, 1, sizeof(*w->pend));
+	int rc = cairn_array_grow((void **)&w->pend, &w->cap_pend, 1, sizeof(*w->pend));
 	if (rc)
 		return rc;
 	memcpy(w->pend[0].fp, fp, CAIRN_FP_SIZE);
@@ -1618,6 +1605,8 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 		goto out;
 	if ((rc = flush_pack(&main_ctx, 1)))
 		goto out;
+	if ((rc = cairn_repo_flush_index(r)))
+		goto out;
 
 	b->sum.bytes_read = b->bytes_read;
 	b->sum.bytes_added = b->bytes_added;
@@ -1637,6 +1626,10 @@ out:
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s", cairn_error_last());
 		finish_workers(b);
+		/* What the failed backup did store is still worth finding next
+		 * time; the failure it met is the one to report. */
+		if (saved && !opts->dry_run)
+			(void)cairn_repo_flush_index(r);
 		for (int i = 0; i < b->n_workers; i++)
 			worker_free(&b->workers[i]);
 		free(b->workers);

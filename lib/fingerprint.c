@@ -77,17 +77,32 @@ void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len)
 		memset(out, 0, CAIRN_ID_SIZE); /* fails every later comparison */
 }
 
-static int digest_update(void *ctx, const uint8_t *p, size_t len)
+struct digest {
+	SHA256_CTX ctx;
+	int (*fn)(void *ud, const uint8_t *p, size_t len);
+	void *ud;
+};
+
+static int digest_update(void *ud, const uint8_t *p, size_t len)
 {
-	return SHA256_Update(ctx, p, len) ? 0 : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	struct digest *d = ud;
+	if (!SHA256_Update(&d->ctx, p, len))
+		return cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	return d->fn ? d->fn(d->ud, p, len) : 0;
+}
+
+int cairn_sha256_iov_each(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n,
+			  int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud)
+{
+	struct digest d = {.fn = fn, .ud = ud};
+	int rc = SHA256_Init(&d.ctx) ? cairn_iov_each(iov, n, digest_update, &d)
+				     : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	if (!rc && !SHA256_Final(out, &d.ctx))
+		rc = cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	return rc;
 }
 
 int cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n)
 {
-	SHA256_CTX ctx;
-	int rc = SHA256_Init(&ctx) ? cairn_iov_each(iov, n, digest_update, &ctx)
-				   : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
-	if (!rc && !SHA256_Final(out, &ctx))
-		rc = cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
-	return rc;
+	return cairn_sha256_iov_each(out, iov, n, NULL, NULL);
 }

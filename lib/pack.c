@@ -222,7 +222,8 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 	iov[w->count] = (cairn_iovec){.data = w->tail.data, .len = w->tail.len, .fd = -1};
 	w->n_iov = w->count + 1;
 	w->size = offset + w->tail.len;
-	rc = cairn_sha256_iov(id_out, iov, w->n_iov);
+	if (id_out)
+		rc = cairn_sha256_iov(id_out, iov, w->n_iov);
 out:
 	if (rc) {
 		cairn_buf_clear(&w->tail);

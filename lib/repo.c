@@ -9,11 +9,26 @@
 #include "util/json.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* Blobs of committed packs wait here to be registered in the index: one
+ * transaction per shard for many packs rather than for each. A shard's
+ * B-tree takes random fingerprints, so each transaction rewrites most of
+ * its leaves whatever its size. */
+#define REGISTER_BATCH 32768
+
+struct pending {
+	pthread_mutex_t lock;
+	cairn_index_entry *entries;
+	size_t n, cap;
+	uint8_t (*objects)[CAIRN_ID_SIZE]; /* index/ objects of those entries */
+	size_t n_objects, cap_objects;
+};
 
 struct cairn_repo {
 	cairn_store *store;
@@ -23,6 +38,7 @@ struct cairn_repo {
 	uint8_t enc_key[CAIRN_KEY_SIZE];
 	uint8_t fp_key[CAIRN_KEY_SIZE];
 	char *location;
+	struct pending pending;
 };
 
 /* The fingerprint key of an unencrypted repository is derived from an
@@ -339,6 +355,7 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		free(r);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
+	pthread_mutex_init(&r->pending.lock, NULL);
 	cairn_store_opts so = {.connections = opts ? opts->connections : 0};
 	rc = cairn_store_open_ex(&r->store, location, 0, &so);
 	if (rc == CAIRN_ENOTFOUND)
@@ -366,6 +383,12 @@ void cairn_repo_free(cairn_repo *r)
 {
 	if (!r)
 		return;
+	/* What was not registered is in the store's index/ objects, which the
+	 * next open imports into an embedded index (a server's is refilled by
+	 * cairn index rebuild). */
+	free(r->pending.entries);
+	free(r->pending.objects);
+	pthread_mutex_destroy(&r->pending.lock);
 	cairn_index_free(r->index);
 	cairn_store_free(r->store);
 	sodium_memzero(r->enc_key, sizeof(r->enc_key));
@@ -585,7 +608,9 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 	cairn_buf raw = CAIRN_BUF_INIT;
 	char key[80], hex[CAIRN_ID_HEX + 1];
 	uint8_t found = 0;
-	int rc = r->index->ops->lookup(r->index, (const uint8_t(*)[32])fp, 1, &e, &found);
+	int rc = cairn_repo_flush_index(r);
+	if (!rc)
+		rc = r->index->ops->lookup(r->index, (const uint8_t(*)[32])fp, 1, &e, &found);
 	if (rc)
 		return rc;
 	if (!found || e.kind != kind) {
@@ -603,6 +628,52 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 	return rc;
 }
 
+/* Registers the pending entries, then the index/ objects that list them:
+ * an object counts as imported only once its entries are in. Called with
+ * the pending lock held. */
+static int register_pending(cairn_repo *r)
+{
+	struct pending *p = &r->pending;
+	int rc = 0;
+	if (p->n && (rc = r->index->ops->insert(r->index, p->entries, p->n)))
+		return rc;
+	p->n = 0;
+	for (; p->n_objects; p->n_objects--)
+		if ((rc = r->index->ops->object_add(r->index, p->objects[p->n_objects - 1])))
+			return rc;
+	return 0;
+}
+
+int cairn_repo_flush_index(cairn_repo *r)
+{
+	pthread_mutex_lock(&r->pending.lock);
+	int rc = register_pending(r);
+	pthread_mutex_unlock(&r->pending.lock);
+	return rc;
+}
+
+/* Queues a pack's entries and its index object for registration, and
+ * registers the queue once it holds a batch. */
+static int queue_entries(cairn_repo *r, const cairn_index_entry *entries, size_t n,
+			 const uint8_t index_id[CAIRN_ID_SIZE])
+{
+	struct pending *p = &r->pending;
+	pthread_mutex_lock(&p->lock);
+	int rc = cairn_array_grow((void **)&p->entries, &p->cap, p->n + n, sizeof(*p->entries));
+	if (!rc)
+		rc = cairn_array_grow((void **)&p->objects, &p->cap_objects, p->n_objects + 1,
+				sizeof(*p->objects));
+	if (!rc) {
+		memcpy(p->entries + p->n, entries, n * sizeof(*entries));
+		p->n += n;
+		memcpy(p->objects[p->n_objects++], index_id, CAIRN_ID_SIZE);
+		if (p->n >= REGISTER_BATCH)
+			rc = register_pending(r);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
 int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 {
 	uint8_t pack_id[CAIRN_ID_SIZE], index_id[CAIRN_ID_SIZE];
@@ -611,10 +682,9 @@ int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 	char key[80];
 	int rc;
 
-	if ((rc = cairn_pack_finish(w, s, pack_id)))
-		goto out;
-	cairn_repo_pack_key(key, pack_id);
-	if ((rc = cairn_store_putv(r->store, key, w->iov, w->n_iov, 0)))
+	if ((rc = cairn_pack_finish(w, s, NULL)) ||
+	    (rc = cairn_store_putv_named(r->store, w->iov, w->n_iov, cairn_repo_pack_key, pack_id,
+					 0)))
 		goto out;
 
 	entries = calloc(w->count ? w->count : 1, sizeof(*entries));
@@ -639,9 +709,7 @@ int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 	index_key(key, index_id);
 	if ((rc = cairn_store_put(r->store, key, sealed.data, sealed.len, 0)))
 		goto out;
-	if ((rc = r->index->ops->insert(r->index, entries, w->count)))
-		goto out;
-	rc = r->index->ops->object_add(r->index, index_id);
+	rc = queue_entries(r, entries, w->count, index_id);
 out:
 	free(entries);
 	cairn_buf_free(&plain);

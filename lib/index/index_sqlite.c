@@ -41,6 +41,7 @@ enum {
 	ST_LOOKUP,
 	ST_INSERT,
 	ST_COUNT,
+	ST_ANY,
 	ST_CLEAR,
 	ST_SHARD_COUNT, /* statements every shard has; those below are shard 0's */
 	ST_OBJ_KNOWN = ST_SHARD_COUNT,
@@ -60,6 +61,7 @@ static const char *const stmt_sql[ST_ALL_COUNT] = {
 	[ST_INSERT] = "INSERT OR IGNORE INTO blobs (fp, pack, offset, length, raw_length, kind, "
 		      "seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_COUNT] = "SELECT count(*) FROM blobs",
+	[ST_ANY] = "SELECT 1 FROM blobs LIMIT 1",
 	[ST_CLEAR] = "DELETE FROM blobs",
 	[ST_OBJ_KNOWN] = "SELECT 1 FROM objects WHERE id = ?1",
 	[ST_OBJ_ADD] = "INSERT OR IGNORE INTO objects (id) VALUES (?1)",
@@ -84,6 +86,9 @@ static const char schema_shard0[] =
 typedef struct shard {
 	pthread_mutex_t lock;
 	int lock_ready;
+	/* For lookup_dedup: 0 not known yet, 1 the shard held no fingerprint
+	 * at the first one, 2 it did. */
+	int empty_at_dedup;
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[ST_ALL_COUNT];
@@ -144,31 +149,43 @@ static unsigned shard_of(const sqlite_index *ix, const uint8_t *fp)
 	return ix->shift >= 8 ? 0 : (unsigned)(fp[0] >> ix->shift);
 }
 
+struct sort_ctx {
+	const uint8_t *base;
+	size_t stride;
+};
+
+static _Thread_local struct sort_ctx sort_ctx;
+
+static int by_fingerprint(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = memcmp(sort_ctx.base + i * sort_ctx.stride, sort_ctx.base + j * sort_ctx.stride, 32);
+	return c ? c : (i > j) - (i < j);
+}
+
 /* Orders the n items of a batch (fingerprint i at base + i * stride) by
- * shard: shard k's items are order[start[k] .. start[k + 1]). Within a
- * shard the batch keeps its order. */
+ * fingerprint, which groups them by shard: shard k's items are
+ * order[start[k] .. start[k + 1]). In fingerprint order, consecutive
+ * statements touch neighbouring pages of the shard's B-tree. Equal
+ * fingerprints keep the batch's order, so the first one is inserted. */
 static int group_by_shard(const sqlite_index *ix, const uint8_t *base, size_t stride, size_t n,
 			  size_t **order_out, size_t start[257])
 {
 	memset(start, 0, 257 * sizeof(start[0]));
 	*order_out = NULL;
-	if (ix->nshards == 1) {
-		start[1] = n;
-		return 0;
-	}
 	if (n > SIZE_MAX / sizeof(size_t))
 		return cairn_error_set(CAIRN_ENOMEM, "index batch too large (%zu entries)", n);
 	size_t *order = malloc((n ? n : 1) * sizeof(*order));
 	if (!order)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory (index batch of %zu)", n);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		order[i] = i;
 		start[shard_of(ix, base + i * stride) + 1]++;
+	}
 	for (unsigned k = 0; k < ix->nshards; k++)
 		start[k + 1] += start[k];
-	size_t fill[256];
-	memcpy(fill, start, sizeof(fill));
-	for (size_t i = 0; i < n; i++)
-		order[fill[shard_of(ix, base + i * stride)]++] = i;
+	sort_ctx = (struct sort_ctx){base, stride};
+	qsort(order, n, sizeof(*order), by_fingerprint);
 	*order_out = order;
 	return 0;
 }
@@ -184,14 +201,37 @@ static int read_u32(sqlite3_stmt *st, int col, uint32_t *v)
 	return 0;
 }
 
+/* Whether the shard holds no fingerprint; in a transaction. */
+static int shard_empty(shard *sh, int *empty)
+{
+	sqlite3_stmt *st = sh->stmt[ST_ANY];
+	int r = sqlite3_step(st);
+	sqlite3_reset(st);
+	*empty = r == SQLITE_DONE;
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_error(sh, r, "cannot read");
+}
+
+/* With dedup set, a shard found empty at the first such lookup is not
+ * asked again: what it holds since was registered since. */
 static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order, size_t from,
-			size_t to, cairn_index_entry *out, uint8_t *found)
+			size_t to, cairn_index_entry *out, uint8_t *found, int dedup)
 {
 	sqlite3_stmt *st = sh->stmt[ST_LOOKUP];
 	pthread_mutex_lock(&sh->lock);
-	int rc = run(sh, ST_BEGIN, "cannot begin a lookup");
-	if (rc)
+	int rc = 0, empty;
+	if (dedup && sh->empty_at_dedup == 1)
+		goto none;
+	if ((rc = run(sh, ST_BEGIN, "cannot begin a lookup")))
 		goto out;
+	if (dedup && !sh->empty_at_dedup) {
+		if ((rc = shard_empty(sh, &empty)))
+			goto out;
+		sh->empty_at_dedup = empty ? 1 : 2;
+		if (empty) {
+			rc = run(sh, ST_COMMIT, "cannot end a lookup");
+			goto none;
+		}
+	}
 	for (size_t k = from; k < to; k++) {
 		size_t i = order ? order[k] : k;
 		sqlite3_bind_blob(st, 1, fps[i], 32, SQLITE_STATIC);
@@ -223,6 +263,10 @@ static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order
 		sqlite3_reset(st);
 	}
 	rc = run(sh, ST_COMMIT, "cannot end a lookup");
+	goto out;
+none:
+	for (size_t k = from; k < to; k++)
+		found[order ? order[k] : k] = 0;
 out:
 	if (rc)
 		rollback(sh);
@@ -231,10 +275,9 @@ out:
 	return rc;
 }
 
-static int sqlite_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
-			 cairn_index_entry *out, uint8_t *found)
+static int lookup_batch(sqlite_index *ix, const uint8_t (*fps)[32], size_t n,
+			cairn_index_entry *out, uint8_t *found, int dedup)
 {
-	sqlite_index *ix = (sqlite_index *)base;
 	if (n == 0)
 		return 0;
 	size_t *order, start[257];
@@ -244,9 +287,21 @@ static int sqlite_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
 	for (unsigned k = 0; k < ix->nshards && !rc; k++)
 		if (start[k] < start[k + 1])
 			rc = lookup_shard(&ix->shards[k], fps, order, start[k], start[k + 1], out,
-					  found);
+					  found, dedup);
 	free(order);
 	return rc;
+}
+
+static int sqlite_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
+			 cairn_index_entry *out, uint8_t *found)
+{
+	return lookup_batch((sqlite_index *)base, fps, n, out, found, 0);
+}
+
+static int sqlite_lookup_dedup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
+			       cairn_index_entry *out, uint8_t *found)
+{
+	return lookup_batch((sqlite_index *)base, fps, n, out, found, 1);
 }
 
 static int insert_shard(shard *sh, const cairn_index_entry *entries, const size_t *order,
@@ -400,6 +455,7 @@ static const struct cairn_index_ops sqlite_ops = {
 	.version = CAIRN_INDEX_OPS_VERSION,
 	.name = "sqlite",
 	.lookup = sqlite_lookup,
+	.lookup_dedup = sqlite_lookup_dedup,
 	.insert = sqlite_insert,
 	.object_known = sqlite_object_known,
 	.object_add = sqlite_object_add,

@@ -3,6 +3,7 @@
 #include "cairn/store.h"
 
 #include "cairn/errors.h"
+#include "cairn/fingerprint.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -134,4 +135,17 @@ int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, si
 		rc = s->ops->put(s, key, b.data, b.len, flags);
 	cairn_buf_free(&b);
 	return rc;
+}
+
+int cairn_store_putv_named(cairn_store *s, const cairn_iovec *iov, size_t n,
+			   cairn_store_name_fn name, uint8_t id_out[32], unsigned flags)
+{
+	char key[CAIRN_STORE_NAME_MAX];
+	if (s->ops->putv_named)
+		return s->ops->putv_named(s, iov, n, name, id_out, flags);
+	int rc = cairn_sha256_iov(id_out, iov, n);
+	if (rc)
+		return rc;
+	name(key, id_out);
+	return cairn_store_putv(s, key, iov, n, flags);
 }

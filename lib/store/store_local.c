@@ -9,10 +9,13 @@
  * never have a component starting with '.', so temporary names cannot
  * collide with objects and listings skip them), which is synced and then
  * renamed (or, for write-once puts, hard-linked) into place before the
- * directory itself is synced. */
+ * directory itself is synced. A content-addressed put (putv_named), whose
+ * directory is known only once its bytes are hashed, writes its temporary
+ * file in the key's top directory (e.g. data/) instead. */
 #include "cairn/store.h"
 
 #include "cairn/errors.h"
+#include "cairn/fingerprint.h"
 #include "util/fileio.h"
 
 #include <dirent.h>
@@ -224,15 +227,92 @@ static int write_all(int fd, const cairn_iovec *iov, size_t n)
 
 /* A write-once publish: link() fails if the name exists, unlike rename().
  * File systems without hard links get renameat2's no-replace flag. */
-static int publish_once(int dirfd, const char *tmp, const char *name)
+static int publish_once(int from, const char *tmp, int to, const char *name)
 {
-	if (linkat(dirfd, tmp, dirfd, name, 0) == 0) {
-		unlinkat(dirfd, tmp, 0);
+	if (linkat(from, tmp, to, name, 0) == 0) {
+		unlinkat(from, tmp, 0);
 		return 0;
 	}
 	if (errno != EPERM && errno != ENOTSUP && errno != ENOSYS)
 		return -1;
-	return renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE);
+	return renameat2(from, tmp, to, name, RENAME_NOREPLACE);
+}
+
+/* A key split into its directory (relative to the root, "" for the root)
+ * and its last component. */
+typedef struct split_key {
+	char dir[KEY_MAX + 1];
+	size_t dirlen;
+	const char *name;
+} split_key;
+
+static void split(split_key *k, const char *key)
+{
+	const char *slash = strrchr(key, '/');
+	k->dirlen = slash ? (size_t)(slash - key) : 0;
+	memcpy(k->dir, key, k->dirlen);
+	k->dir[k->dirlen] = '\0';
+	k->name = slash ? slash + 1 : key;
+}
+
+/* Creates a new temporary file in dirfd, for writing key; tmp gets its
+ * name. */
+static int create_tmp(const local_store *s, int dirfd, const char *key, char tmp[32],
+		      int *fd_out)
+{
+	for (int attempt = 0;; attempt++) {
+		tmp_name(tmp);
+		int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			*fd_out = fd;
+			return 0;
+		}
+		if (errno != EEXIST || attempt == 8) {
+			tmp[0] = '\0';
+			return cairn_error_set_errno(CAIRN_EIO, errno,
+						     "cannot create a temporary file for %s/%s",
+						     s->root, key);
+		}
+	}
+}
+
+/* Syncs and closes the temporary file of key; *fd becomes -1. */
+static int sync_close(const local_store *s, int *fd, const char *key)
+{
+	int rc = 0;
+	if (fsync(*fd) < 0)
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot sync %s/%s", s->root, key);
+	if (close(*fd) < 0 && !rc)
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot write %s/%s", s->root, key);
+	*fd = -1;
+	return rc;
+}
+
+/* Gives the synced temporary file tmp (in from) its final name k (whose
+ * directory is open as to), then syncs that directory. tmp[0] becomes
+ * '\0' once the temporary name is gone. 1, having done nothing, when from
+ * and to are on different file systems. */
+static int publish(const local_store *s, int from, char tmp[32], int to, const split_key *k,
+		   const char *key, unsigned flags)
+{
+	if (flags & CAIRN_PUT_ONCE) {
+		if (publish_once(from, tmp, to, k->name) < 0) {
+			if (errno == EXDEV)
+				return 1;
+			if (errno == EEXIST)
+				return cairn_error_set(CAIRN_EEXISTS, "object %s/%s already exists",
+						       s->root, key);
+			return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create %s/%s",
+						     s->root, key);
+		}
+	} else if (renameat(from, tmp, to, k->name) < 0) {
+		if (errno == EXDEV)
+			return 1;
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot rename %s into %s/%s", tmp,
+					     s->root, key);
+	}
+	tmp[0] = '\0';
+	return sync_dir(s, to, k->dir, k->dirlen);
 }
 
 static int local_putv(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
@@ -243,68 +323,117 @@ static int local_putv(cairn_store *st, const char *key, const cairn_iovec *iov, 
 	if (rc)
 		return rc;
 
-	char dir[KEY_MAX + 1];
-	const char *slash = strrchr(key, '/');
-	size_t dirlen = slash ? (size_t)(slash - key) : 0;
-	memcpy(dir, key, dirlen);
-	dir[dirlen] = '\0';
-	const char *name = slash ? slash + 1 : key;
-
+	split_key k;
+	split(&k, key);
 	int dirfd = -1, fd = -1;
 	char tmp[32] = "";
-	rc = open_dir_p(s, dir, &dirfd);
-	if (rc)
+	if ((rc = open_dir_p(s, k.dir, &dirfd)) || (rc = create_tmp(s, dirfd, key, tmp, &fd)))
 		goto out;
-
-	for (int attempt = 0; fd < 0; attempt++) {
-		tmp_name(tmp);
-		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd < 0 && (errno != EEXIST || attempt == 8)) {
-			rc = cairn_error_set_errno(CAIRN_EIO, errno,
-						   "cannot create a temporary file for %s/%s",
-						   s->root, key);
-			tmp[0] = '\0';
-			goto out;
-		}
-	}
 	if (write_all(fd, iov, n) < 0) {
 		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot write %s/%s", s->root, key);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
-		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot sync %s/%s", s->root, key);
-		goto out;
-	}
-	int closed = close(fd);
-	fd = -1;
-	if (closed < 0) {
-		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot write %s/%s", s->root, key);
-		goto out;
-	}
-
-	if (flags & CAIRN_PUT_ONCE) {
-		if (publish_once(dirfd, tmp, name) < 0) {
-			if (errno == EEXIST)
-				rc = cairn_error_set(CAIRN_EEXISTS, "object %s/%s already exists",
-						     s->root, key);
-			else
-				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot create %s/%s",
-							   s->root, key);
-			goto out;
-		}
-	} else if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot rename %s into %s/%s", tmp,
-					   s->root, key);
-		goto out;
-	}
-	tmp[0] = '\0';
-	rc = sync_dir(s, dirfd, dir, dirlen);
-
+	if (!(rc = sync_close(s, &fd, key)))
+		rc = publish(s, dirfd, tmp, dirfd, &k, key, flags);
 out:
 	if (fd >= 0)
 		close(fd);
 	if (tmp[0])
 		unlinkat(dirfd, tmp, 0);
+	if (dirfd >= 0)
+		close(dirfd);
+	return rc;
+}
+
+/* Gathers the bytes of an object into blocks and writes each block once. */
+typedef struct block_writer {
+	const local_store *s;
+	const char *dir; /* where the temporary file is, for messages */
+	int fd;
+	uint8_t *buf;
+	size_t len;
+} block_writer;
+
+enum { WRITE_BLOCK = 256 * 1024 };
+
+static int block_write(block_writer *b, const void *p, size_t len)
+{
+	cairn_iovec v = {.data = p, .len = len};
+	if (len && write_all(b->fd, &v, 1) < 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot write in %s/%s", b->s->root,
+					     b->dir);
+	return 0;
+}
+
+static int block_add(void *ud, const uint8_t *p, size_t len)
+{
+	block_writer *b = ud;
+	int rc = 0;
+	if (b->len + len > WRITE_BLOCK) {
+		rc = block_write(b, b->buf, b->len);
+		b->len = 0;
+	}
+	if (rc || len >= WRITE_BLOCK)
+		return rc ? rc : block_write(b, p, len);
+	memcpy(b->buf + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
+/* The object is written to a temporary file in the top directory of its
+ * keys (the one a symlink may move to another disk), hashed on the way,
+ * then linked under the name its id gives. One pass over the pieces
+ * instead of one to hash them and one to write them. */
+static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
+			    cairn_store_name_fn name, uint8_t id_out[32], unsigned flags)
+{
+	local_store *s = (local_store *)st;
+	static const uint8_t zero[32];
+	char key[CAIRN_STORE_NAME_MAX], tmp[32] = "";
+	split_key top, k;
+	int topfd = -1, dirfd = -1, fd = -1, rc;
+	block_writer b = {.buf = NULL};
+
+	name(key, zero);
+	const char *slash = strchr(key, '/');
+	split(&top, key);
+	top.dirlen = slash ? (size_t)(slash - key) : 0;
+	top.dir[top.dirlen] = '\0';
+	if ((rc = open_dir_p(s, top.dir, &topfd)) || (rc = create_tmp(s, topfd, key, tmp, &fd)))
+		goto out;
+	if (!(b.buf = malloc(WRITE_BLOCK))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	b = (block_writer){.s = s, .dir = top.dir, .fd = fd, .buf = b.buf};
+	if ((rc = cairn_sha256_iov_each(id_out, iov, n, block_add, &b)) ||
+	    (rc = block_write(&b, b.buf, b.len)))
+		goto out;
+
+	name(key, id_out);
+	split(&k, key);
+	if ((rc = check_key(s, key)) || (rc = sync_close(s, &fd, key)) ||
+	    (rc = open_dir_p(s, k.dir, &dirfd)))
+		goto out;
+	if ((rc = publish(s, topfd, tmp, dirfd, &k, key, flags)) == 1) {
+		/* the key's directory is on another file system: copy */
+		struct stat sb;
+		if ((fd = openat(topfd, tmp, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read back %s/%s/%s",
+						   s->root, top.dir, tmp);
+			goto out;
+		}
+		cairn_iovec whole = {.len = (size_t)sb.st_size, .fd = fd};
+		rc = local_putv(st, key, &whole, 1, flags);
+	}
+out:
+	free(b.buf);
+	if (fd >= 0)
+		close(fd);
+	if (tmp[0])
+		unlinkat(topfd, tmp, 0);
+	if (topfd >= 0)
+		close(topfd);
 	if (dirfd >= 0)
 		close(dirfd);
 	return rc;
@@ -549,6 +678,7 @@ static const struct cairn_store_ops local_ops = {
 	.del = local_del,
 	.free = local_free,
 	.putv = local_putv,
+	.putv_named = local_putv_named,
 };
 
 /* mkdir -p for the root, which may be absolute or relative. */

@@ -209,6 +209,24 @@ const uint8_t *cairn_read_bytes(cairn_reader *r, size_t max, size_t *len_out)
 	return cairn_read_raw(r, (size_t)n);
 }
 
+int cairn_array_grow(void **items, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 64;
+	while (n < need) {
+		if (n > SIZE_MAX / 2 / size)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		n *= 2;
+	}
+	void *p = realloc(*items, n * size);
+	if (!p)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	*items = p;
+	*cap = n;
+	return 0;
+}
+
 int cairn_iov_read(const cairn_iovec *v, size_t at, void *dst, size_t len)
 {
 	if (v->data) {

@@ -48,6 +48,10 @@ int cairn_buf_append_svarint(cairn_buf *b, int64_t v);   /* zigzag, then LEB128 
 int cairn_buf_append_bytes(cairn_buf *b, const void *data, size_t len); /* varint length + bytes */
 int cairn_buf_append_str(cairn_buf *b, const char *s);   /* appends s and keeps a NUL after len */
 int cairn_buf_printf(cairn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Makes the array *items (*cap elements of size bytes) hold at least need
+ * elements, doubling from 64. 0 or CAIRN_ENOMEM; *items is kept on
+ * failure. */
+int cairn_array_grow(void **items, size_t *cap, size_t need, size_t size);
 /* Takes the data out of b (caller frees it); b becomes empty. */
 uint8_t *cairn_buf_detach(cairn_buf *b, size_t *len_out);
 

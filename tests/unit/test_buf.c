@@ -472,6 +472,29 @@ static void test_buf__iov_each_reads_memory_and_file_pieces_in_order(void **stat
 	fclose(f);
 }
 
+static void test_buf__array_grow_keeps_the_items_and_refuses_overflow(void **state)
+{
+	(void)state;
+	uint32_t *a = NULL;
+	size_t cap = 0;
+	assert_int_equal(cairn_array_grow((void **)&a, &cap, 0, sizeof(*a)), 0);
+	assert_null(a); /* nothing needed, nothing allocated */
+	assert_int_equal(cairn_array_grow((void **)&a, &cap, 10, sizeof(*a)), 0);
+	assert_int_equal(cap, 64);
+	for (uint32_t i = 0; i < 64; i++)
+		a[i] = i * 3;
+	assert_int_equal(cairn_array_grow((void **)&a, &cap, 65, sizeof(*a)), 0);
+	assert_int_equal(cap, 128);
+	for (uint32_t i = 0; i < 64; i++)
+		assert_int_equal(a[i], i * 3);
+	uint32_t *before = a;
+	assert_int_equal(cairn_array_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof(*a)),
+			 CAIRN_ENOMEM);
+	assert_ptr_equal(a, before);
+	assert_int_equal(cap, 128);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +518,7 @@ int main(void)
 	    cmocka_unit_test(test_buf__reader_fails_on_each_kind_of_overrun),
 	    cmocka_unit_test(test_buf__reader_reads_exactly_to_the_end),
 	    cmocka_unit_test(test_buf__reader_rejects_overlong_varints),
+	    cmocka_unit_test(test_buf__array_grow_keeps_the_items_and_refuses_overflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,8 +101,13 @@ static void insert_range(cairn_index *ix, uint64_t from, uint64_t to)
 	free(e);
 }
 
-/* Looks up entries from..to; asserts which are present (those < present_below). */
-static void check_range(cairn_index *ix, uint64_t from, uint64_t to, uint64_t present_below)
+typedef int (*lookup_fn)(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
+			 cairn_index_entry *out, uint8_t *found);
+
+/* Looks up entries from..to with lookup; asserts which are present (those
+ * < present_below). */
+static void check_range_with(cairn_index *ix, lookup_fn lookup, uint64_t from, uint64_t to,
+			     uint64_t present_below)
 {
 	size_t n = (size_t)(to - from);
 	uint8_t(*fps)[32] = calloc(n, 32);
@@ -114,7 +119,7 @@ static void check_range(cairn_index *ix, uint64_t from, uint64_t to, uint64_t pr
 		memcpy(fps[i], e.fp, 32);
 		found[i] = 2;
 	}
-	assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])fps, n, out, found), 0);
+	assert_int_equal(lookup(ix, (const uint8_t(*)[32])fps, n, out, found), 0);
 	for (size_t i = 0; i < n; i++) {
 		if (from + i < present_below) {
 			assert_int_equal(found[i], 1);
@@ -127,6 +132,11 @@ static void check_range(cairn_index *ix, uint64_t from, uint64_t to, uint64_t pr
 	free(fps);
 	free(out);
 	free(found);
+}
+
+static void check_range(cairn_index *ix, uint64_t from, uint64_t to, uint64_t present_below)
+{
+	check_range_with(ix, ix->ops->lookup, from, to, present_below);
 }
 
 static uint64_t count_of(cairn_index *ix)
@@ -498,6 +508,27 @@ static void test_index_sqlite__two_handles_on_one_directory_share_data(void **st
 	cairn_index_free(b);
 }
 
+static void test_index_sqlite__dedup_lookups_skip_a_shard_that_was_empty(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 1);
+	lookup_fn dedup = ix->ops->lookup_dedup;
+	assert_non_null(dedup);
+	check_range_with(ix, dedup, 0, 10, 0); /* the shard is empty now */
+	insert_range(ix, 0, 10);
+	/* What was registered since is missed, and only by dedup lookups. */
+	check_range_with(ix, dedup, 0, 10, 0);
+	check_range(ix, 0, 20, 10);
+	cairn_index_free(ix);
+
+	/* Another process finds it holding entries: asked every time. */
+	ix = open_index(f, 1);
+	check_range_with(ix, ix->ops->lookup_dedup, 0, 20, 10);
+	insert_range(ix, 10, 15);
+	check_range_with(ix, ix->ops->lookup_dedup, 0, 20, 15);
+	cairn_index_free(ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +549,7 @@ int main(void)
 		T(test_index_sqlite__a_large_batch_round_trips),
 		T(test_index_sqlite__concurrent_lookups_and_inserts_agree),
 		T(test_index_sqlite__two_handles_on_one_directory_share_data),
+		T(test_index_sqlite__dedup_lookups_skip_a_shard_that_was_empty),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,6 +163,58 @@ static void test_repo__committed_blobs_read_back_after_the_index_is_lost(void **
 	cairn_repo_free(r);
 }
 
+/* How many of the n fingerprints the repository's index answers. */
+static int indexed(cairn_repo *r, uint8_t fps[][32], int n)
+{
+	cairn_index *ix = cairn_repo_index(r);
+	cairn_index_entry e[n];
+	uint8_t found[n];
+	int k = 0;
+	assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])fps, (size_t)n, e, found), 0);
+	for (int i = 0; i < n; i++)
+		k += found[i];
+	return k;
+}
+
+static void test_repo__committed_blobs_are_registered_in_batches(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fps[10][32];
+	init_repo(f, 1);
+	cairn_repo *r = open_repo(f, password);
+	commit_blobs(r, fps, 5);
+	commit_blobs(r, fps + 5, 5);
+	assert_int_equal(indexed(r, fps, 10), 0); /* queued, not registered yet */
+	assert_int_equal(cairn_repo_flush_index(r), 0);
+	assert_int_equal(indexed(r, fps, 10), 10);
+	assert_int_equal(cairn_repo_flush_index(r), 0); /* nothing left: fine */
+	cairn_repo_free(r);
+}
+
+static void test_repo__a_blob_committed_is_readable_before_a_flush(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fps[3][32];
+	init_repo(f, 0);
+	cairn_repo *r = open_repo(f, NULL);
+	commit_blobs(r, fps, 3);
+	read_back(r, fps, 3);
+	cairn_repo_free(r);
+}
+
+static void test_repo__registrations_left_queued_are_imported_by_the_next_open(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fps[4][32];
+	init_repo(f, 1);
+	cairn_repo *r = open_repo(f, password);
+	commit_blobs(r, fps, 4);
+	cairn_repo_free(r); /* as if the process had died before a flush */
+	r = open_repo(f, password);
+	assert_int_equal(indexed(r, fps, 4), 4);
+	cairn_repo_free(r);
+}
+
 static void test_repo__unknown_blob_is_not_found(void **state)
 {
 	struct fixture *f = *state;
@@ -285,6 +337,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repo__wrong_password_and_missing_repo_are_told_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__unencrypted_repository_needs_no_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__committed_blobs_read_back_after_the_index_is_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo__committed_blobs_are_registered_in_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo__a_blob_committed_is_readable_before_a_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo__registrations_left_queued_are_imported_by_the_next_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__unknown_blob_is_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__snapshots_save_load_list_and_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__tree_written_in_chunks_reads_back_in_order, setup, teardown),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "cairn/errors.h"
+#include "cairn/fingerprint.h"
 #include "cairn/store.h"
 
 #include <dirent.h>
@@ -211,6 +212,107 @@ static void test_store_local__failed_put_names_the_path_and_removes_its_temp_fil
 	assert_non_null(strstr(cairn_error_last(), f->root));
 	assert_int_equal(count_temp_files(f->root), 0);
 	assert_content(f->store, "data/ab/cd", "x");
+}
+
+/* Content-addressed keys as packs have them: objs/<2 hex>/<64 hex>. */
+static void name_obj(char key[CAIRN_STORE_NAME_MAX], const uint8_t id[32])
+{
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	snprintf(key, CAIRN_STORE_NAME_MAX, "objs/%.2s/%s", hex, hex);
+}
+
+/* A file holding len patterned bytes (the caller closes it). */
+static int pattern_file(const fixture *f, uint8_t *copy, size_t len)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/piece", f->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < len; i++)
+		copy[i] = (uint8_t)(i * 13 + (i >> 9));
+	assert_int_equal(write(fd, copy, len), (ssize_t)len);
+	return fd;
+}
+
+/* Puts head + a piece of a file + tail by name; checks the id, the key and
+ * the bytes. */
+static void put_named_and_check(fixture *f, size_t file_len, size_t from, size_t len)
+{
+	uint8_t *file = malloc(file_len), *all = malloc(len + 8), id[32], want[32];
+	assert_true(file && all);
+	int fd = pattern_file(f, file, file_len);
+	cairn_iovec iov[3] = {{.data = "head", .len = 4},
+			      {.len = len, .fd = fd, .off = from},
+			      {.data = "tail", .len = 4}};
+	memcpy(all, "head", 4);
+	memcpy(all + 4, file + from, len);
+	memcpy(all + 4 + len, "tail", 4);
+	cairn_sha256(want, all, len + 8);
+
+	assert_int_equal(cairn_store_putv_named(f->store, iov, 3, name_obj, id, 0), 0);
+	assert_memory_equal(id, want, 32);
+	char key[CAIRN_STORE_NAME_MAX];
+	name_obj(key, want);
+	cairn_buf b = CAIRN_BUF_INIT;
+	assert_int_equal(cairn_store_get(f->store, key, 0, CAIRN_GET_ALL, &b), 0);
+	assert_int_equal(b.len, len + 8);
+	assert_memory_equal(b.data, all, len + 8);
+	assert_int_equal(count_temp_files(f->root), 0);
+	cairn_buf_free(&b);
+	close(fd);
+	free(file);
+	free(all);
+}
+
+static void test_store_local__a_named_put_is_keyed_by_the_sha256_of_its_bytes(void **state)
+{
+	fixture *f = *state;
+	put_named_and_check(f, 1000, 100, 500);
+	/* Pieces larger than the blocks the store writes in. */
+	put_named_and_check(f, 1 << 20, 3, (1 << 20) - 7);
+}
+
+static void test_store_local__a_named_put_once_keeps_the_existing_object(void **state)
+{
+	fixture *f = *state;
+	uint8_t id[32], again[32];
+	cairn_iovec one = {.data = "same bytes", .len = 10};
+	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, id, CAIRN_PUT_ONCE), 0);
+	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, again, CAIRN_PUT_ONCE),
+			 CAIRN_EEXISTS);
+	assert_memory_equal(id, again, 32);
+	/* Without the flag, the same bytes under the same name: fine. */
+	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, again, 0), 0);
+	assert_int_equal(count_temp_files(f->root), 0);
+}
+
+static void test_store_local__a_named_put_into_another_file_system_is_copied(void **state)
+{
+	fixture *f = *state;
+	uint8_t id[32], want[32];
+	char key[CAIRN_STORE_NAME_MAX], link_path[256], target[64], cmd[128];
+	cairn_iovec one = {.data = "moved elsewhere", .len = 15};
+	cairn_sha256(want, one.data, one.len);
+	name_obj(key, want);
+
+	/* objs/<aa> points to a tmpfs, while objs, where the temporary file
+	 * is written, stays on the test directory's file system. */
+	snprintf(target, sizeof(target), "/dev/shm/cairn-test-store-XXXXXX");
+	if (!mkdtemp(target))
+		skip();
+	snprintf(link_path, sizeof(link_path), "%s/objs", f->root);
+	assert_int_equal(mkdir(link_path, 0755), 0);
+	snprintf(link_path, sizeof(link_path), "%s/%.7s", f->root, key);
+	assert_int_equal(symlink(target, link_path), 0);
+
+	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, id, 0), 0);
+	assert_memory_equal(id, want, 32);
+	assert_content(f->store, key, "moved elsewhere");
+	assert_int_equal(count_temp_files(f->root), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", target);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_store_local__bad_keys_are_rejected(void **state)
@@ -467,6 +569,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_store_local__a_named_put_is_keyed_by_the_sha256_of_its_bytes),
+		T(test_store_local__a_named_put_once_keeps_the_existing_object),
+		T(test_store_local__a_named_put_into_another_file_system_is_copied),
 		T(test_store_local__put_then_get_returns_the_same_bytes),
 		T(test_store_local__get_reads_the_requested_range),
 		T(test_store_local__stat_gives_the_size),

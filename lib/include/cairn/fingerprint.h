@@ -26,5 +26,9 @@ int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const 
 void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len);
 /* out = SHA-256 of the concatenation of n pieces. */
 int cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n);
+/* The same, handing the bytes to fn as they are hashed (see
+ * cairn_iov_each); fn's first non-zero answer stops it and is returned. */
+int cairn_sha256_iov_each(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n,
+			  int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud);
 
 #endif

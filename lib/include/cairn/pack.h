@@ -69,7 +69,8 @@ static inline size_t cairn_pack_size(const cairn_pack_writer *w)
 {
 	return w->spooled ? (size_t)w->spool_len : w->data.len;
 }
-/* Shuffles the blobs, seals the trailer and computes the pack id. The
+/* Shuffles the blobs, seals the trailer and, unless id_out is NULL,
+ * computes the pack id (cairn_store_putv_named can do it instead). The
  * blobs are not moved: afterwards w->iov (n_iov pieces, w->size bytes in
  * all) lists the pack's bytes in their final order, pointing into the
  * writer, and w->entries holds the final offsets. Calling it again after a

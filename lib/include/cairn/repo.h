@@ -102,8 +102,15 @@ int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
 void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE]);
 
 /* Uploads a finished pack, writes an index/ object for its blobs, then
- * registers them in the index (in that order, so that a crash leaves at
- * worst an unreferenced pack). */
+ * queues them for registration in the index (in that order, so that a
+ * crash leaves at worst an unreferenced pack). The queue is registered in
+ * batches of many packs, by cairn_repo_flush_index and before a blob is
+ * read. Safe to call from several threads at once. */
 int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w);
+/* Registers in the index the blobs of every pack committed so far. Call it
+ * before writing a snapshot that refers to them. Whatever is left queued
+ * when the repository is freed is in the store's index/ objects: the next
+ * open imports it into an embedded index. */
+int cairn_repo_flush_index(cairn_repo *r);
 
 #endif

@@ -23,6 +23,11 @@ static inline int cairn_store_put(cairn_store *s, const char *key, const void *d
 /* Writes the concatenation of n pieces as one object. */
 int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, size_t n,
 		     unsigned flags);
+/* Writes the concatenation of n pieces as one object named name(key, id),
+ * id (returned in id_out) being the SHA-256 of its bytes: content-addressed
+ * objects such as packs. */
+int cairn_store_putv_named(cairn_store *s, const cairn_iovec *iov, size_t n,
+			   cairn_store_name_fn name, uint8_t id_out[32], unsigned flags);
 static inline int cairn_store_get(cairn_store *s, const char *key, uint64_t offset,
 				  uint64_t length, cairn_buf *out)
 {

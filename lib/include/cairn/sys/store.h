@@ -18,6 +18,11 @@ typedef struct cairn_store cairn_store;
  * returned by list(). */
 typedef int (*cairn_store_list_cb)(const char *key, uint64_t size, void *ud);
 
+/* Names an object after its id (the SHA-256 of its bytes): writes its key,
+ * at most CAIRN_STORE_NAME_MAX bytes with the NUL, to key. */
+#define CAIRN_STORE_NAME_MAX 80
+typedef void (*cairn_store_name_fn)(char key[CAIRN_STORE_NAME_MAX], const uint8_t id[32]);
+
 #define CAIRN_STORE_OPS_VERSION 1
 #define CAIRN_PUT_ONCE 1u /* fail with CAIRN_EEXISTS if the key exists */
 #define CAIRN_GET_ALL UINT64_MAX
@@ -41,6 +46,12 @@ struct cairn_store_ops {
 	 * put of the concatenation of n pieces, without joining them first. */
 	int (*putv)(cairn_store *s, const char *key, const cairn_iovec *iov, size_t n,
 		    unsigned flags);
+	/* Optional (NULL: cairn_store_putv_named hashes the pieces, then calls
+	 * putv): put of the concatenation of n pieces under the key name()
+	 * gives for id_out, the SHA-256 of those bytes, computed while they
+	 * are written. */
+	int (*putv_named)(cairn_store *s, const cairn_iovec *iov, size_t n, cairn_store_name_fn name,
+			  uint8_t id_out[32], unsigned flags);
 };
 
 struct cairn_store {
