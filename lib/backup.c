@@ -390,25 +390,21 @@ static void *committer_main(void *arg)
 	return NULL;
 }
 
-/* Commits the worker's pack: through the committer when it runs (the
- * worker goes on with another writer unless this is its last pack), else
- * here. */
+/* Commits the worker's pack: through the committer when it runs and the
+ * worker goes on with another writer, else here. The workers' last packs
+ * are committed side by side, each by its worker, at the end. */
 static int flush_pack(struct worker *w, int last)
 {
 	struct backup *b = w->b;
 	if (w->pack->count == 0)
 		return 0;
-	if (!b->committer_started || w == b->main_ctx)
+	if (!b->committer_started || w == b->main_ctx || last)
 		return commit_pack(b, w->sealer, w->pack);
 	cairn_pack_writer *next = NULL;
 	pthread_mutex_lock(&b->commit_lock);
 	b->queue[b->n_queue++] = w->pack;
 	w->pack = NULL;
 	pthread_cond_broadcast(&b->commit_cv);
-	if (last) {
-		pthread_mutex_unlock(&b->commit_lock);
-		return 0;
-	}
 	while (!b->n_free && b->n_packs >= b->max_packs && !b->fatal)
 		pthread_cond_wait(&b->commit_cv, &b->commit_lock);
 	if (b->n_free)
