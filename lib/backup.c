@@ -235,7 +235,9 @@ struct backup {
 	/* Full packs wait in a queue for the committer thread, which writes
 	 * them to the store and registers their blobs while the workers fill
 	 * the next ones. At most max_packs writers exist: one per worker,
-	 * and one more being committed. */
+	 * and three more queued or being committed, so that a worker does not
+	 * wait while the committer syncs a pack or registers a batch. Their
+	 * blobs are in temporary files: a writer holds little memory. */
 	pthread_mutex_t commit_lock;
 	pthread_cond_t commit_cv;
 	pthread_t committer;
@@ -421,7 +423,7 @@ static int flush_pack(struct worker *w, int last)
 /* Starts the committer; without it, workers commit their own packs. */
 static void committer_start(struct backup *b)
 {
-	b->max_packs = (size_t)b->n_workers + 1;
+	b->max_packs = (size_t)b->n_workers + 3;
 	b->queue = calloc(b->max_packs, sizeof(*b->queue));
 	b->free_packs = calloc(b->max_packs, sizeof(*b->free_packs));
 	if (!b->queue || !b->free_packs ||
