@@ -346,40 +346,6 @@ static int open_index(cairn_repo *r, const cairn_open_opts *opts)
 	return rc;
 }
 
-struct index_opener {
-	cairn_repo *r;
-	const cairn_open_opts *opts;
-	int rc;
-	char msg[1024]; /* the error message, set in the opener's thread */
-};
-
-static void *open_index_main(void *arg)
-{
-	struct index_opener *o = arg;
-	if ((o->rc = open_index(o->r, o->opts)))
-		snprintf(o->msg, sizeof(o->msg), "%s", cairn_error_last());
-	return NULL;
-}
-
-/* Derives the key and opens the index side by side: the key derivation
- * keeps one core busy for a while, and opening the index (on a first run,
- * creating its shards) waits on syncs. A wrong password is the error
- * told when both fail. */
-static int unlock_and_open_index(cairn_repo *r, const cairn_open_opts *opts)
-{
-	struct index_opener o = {.r = r, .opts = opts};
-	pthread_t thread;
-	int threaded = pthread_create(&thread, NULL, open_index_main, &o) == 0;
-	int rc = unlock(r, opts);
-	if (threaded)
-		pthread_join(thread, NULL);
-	else if (!rc)
-		return open_index(r, opts);
-	if (!rc && o.rc)
-		rc = cairn_error_set(o.rc, "%s", o.msg);
-	return rc;
-}
-
 int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opts *opts)
 {
 	cairn_repo *r = calloc(1, sizeof(*r));
@@ -398,7 +364,9 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		goto out;
 	if ((rc = read_config(r->store, location, &r->config)))
 		goto out;
-	if ((rc = unlock_and_open_index(r, opts)))
+	if ((rc = unlock(r, opts)))
+		goto out;
+	if ((rc = open_index(r, opts)))
 		goto out;
 	/* Every client registers what it writes with a server: listing the
 	 * store on each open would only cost time. */
