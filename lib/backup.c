@@ -236,8 +236,9 @@ struct backup {
 	 * them to the store and registers their blobs while the workers fill
 	 * the next ones. At most max_packs writers exist: one per worker,
 	 * and three more queued or being committed, so that a worker does not
-	 * wait while the committer syncs a pack or registers a batch. Their
-	 * blobs are in temporary files: a writer holds little memory. */
+	 * wait while the committer syncs a pack or registers a batch; their
+	 * blobs are in temporary files, so a writer holds little memory. Where
+	 * they cannot be, and packs are held in memory, only one more. */
 	pthread_mutex_t commit_lock;
 	pthread_cond_t commit_cv;
 	pthread_t committer;
@@ -423,7 +424,7 @@ static int flush_pack(struct worker *w, int last)
 /* Starts the committer; without it, workers commit their own packs. */
 static void committer_start(struct backup *b)
 {
-	b->max_packs = (size_t)b->n_workers + 3;
+	b->max_packs = (size_t)b->n_workers + (b->workers[0].pack->spooled ? 3 : 1);
 	b->queue = calloc(b->max_packs, sizeof(*b->queue));
 	b->free_packs = calloc(b->max_packs, sizeof(*b->free_packs));
 	if (!b->queue || !b->free_packs ||
