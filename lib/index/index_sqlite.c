@@ -211,29 +211,29 @@ static int shard_empty(shard *sh, int *empty)
 	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_error(sh, r, "cannot read");
 }
 
-/* With dedup set, a shard found empty at the first such lookup is not
- * asked again: what it holds since was registered since. */
+/* Looks up fps[order[from .. to)]. With dedup set, a shard found empty at
+ * the first such lookup is not asked again: what it holds since was
+ * registered since. */
 static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order, size_t from,
 			size_t to, cairn_index_entry *out, uint8_t *found, int dedup)
 {
 	sqlite3_stmt *st = sh->stmt[ST_LOOKUP];
 	pthread_mutex_lock(&sh->lock);
 	int rc = 0, empty;
-	if (dedup && sh->empty_at_dedup == 1)
-		goto none;
+	if (dedup && sh->empty_at_dedup == 1) {
+		for (size_t k = from; k < to; k++)
+			found[order[k]] = 0;
+		goto out;
+	}
 	if ((rc = run(sh, ST_BEGIN, "cannot begin a lookup")))
 		goto out;
 	if (dedup && !sh->empty_at_dedup) {
 		if ((rc = shard_empty(sh, &empty)))
 			goto out;
 		sh->empty_at_dedup = empty ? 1 : 2;
-		if (empty) {
-			rc = run(sh, ST_COMMIT, "cannot end a lookup");
-			goto none;
-		}
 	}
 	for (size_t k = from; k < to; k++) {
-		size_t i = order ? order[k] : k;
+		size_t i = order[k];
 		sqlite3_bind_blob(st, 1, fps[i], 32, SQLITE_STATIC);
 		int r = sqlite3_step(st);
 		if (r == SQLITE_DONE) {
@@ -263,10 +263,6 @@ static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order
 		sqlite3_reset(st);
 	}
 	rc = run(sh, ST_COMMIT, "cannot end a lookup");
-	goto out;
-none:
-	for (size_t k = from; k < to; k++)
-		found[order ? order[k] : k] = 0;
 out:
 	if (rc)
 		rollback(sh);
@@ -314,7 +310,7 @@ static int insert_shard(shard *sh, const cairn_index_entry *entries, const size_
 		goto out;
 	sqlite3_bind_int64(st, 7, now);
 	for (size_t k = from; k < to; k++) {
-		const cairn_index_entry *e = &entries[order ? order[k] : k];
+		const cairn_index_entry *e = &entries[order[k]];
 		sqlite3_bind_blob(st, 1, e->fp, 32, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, e->pack, 32, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, e->offset);

@@ -389,23 +389,23 @@ static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
 {
 	local_store *s = (local_store *)st;
 	static const uint8_t zero[32];
-	char key[CAIRN_STORE_NAME_MAX], tmp[32] = "";
-	split_key top, k;
+	char key[CAIRN_STORE_NAME_MAX], top[CAIRN_STORE_NAME_MAX], tmp[32] = "";
+	split_key k;
 	int topfd = -1, dirfd = -1, fd = -1, rc;
-	block_writer b = {.buf = NULL};
+	block_writer b = {.s = s, .dir = top, .buf = malloc(WRITE_BLOCK)};
 
 	name(key, zero);
 	const char *slash = strchr(key, '/');
-	split(&top, key);
-	top.dirlen = slash ? (size_t)(slash - key) : 0;
-	top.dir[top.dirlen] = '\0';
-	if ((rc = open_dir_p(s, top.dir, &topfd)) || (rc = create_tmp(s, topfd, key, tmp, &fd)))
-		goto out;
-	if (!(b.buf = malloc(WRITE_BLOCK))) {
+	size_t toplen = slash ? (size_t)(slash - key) : 0;
+	memcpy(top, key, toplen);
+	top[toplen] = '\0';
+	if (!b.buf) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	b = (block_writer){.s = s, .dir = top.dir, .fd = fd, .buf = b.buf};
+	if ((rc = open_dir_p(s, top, &topfd)) || (rc = create_tmp(s, topfd, key, tmp, &fd)))
+		goto out;
+	b.fd = fd;
 	if ((rc = cairn_sha256_iov_each(id_out, iov, n, block_add, &b)) ||
 	    (rc = block_write(&b, b.buf, b.len)))
 		goto out;
@@ -420,7 +420,7 @@ static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
 		struct stat sb;
 		if ((fd = openat(topfd, tmp, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
 			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read back %s/%s/%s",
-						   s->root, top.dir, tmp);
+						   s->root, top, tmp);
 			goto out;
 		}
 		cairn_iovec whole = {.len = (size_t)sb.st_size, .fd = fd};
