@@ -13,10 +13,12 @@
 #include "cairn/sys/index.h"
 
 #include "cairn/errors.h"
+#include "util/parallel.h"
 #include "util/path.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,8 @@
 #define CACHE_TOTAL_KIB (16 * 1024)
 #define CACHE_MIN_KIB 1024
 #define WAL_PAGES_DEFAULT 1000 /* SQLite's own default */
+/* Threads that open or close shards: those steps wait on the disk. */
+#define IO_THREADS 8
 
 enum {
 	ST_BEGIN,
@@ -87,8 +91,9 @@ typedef struct shard {
 	pthread_mutex_t lock;
 	int lock_ready;
 	/* For lookup_dedup: 0 not known yet, 1 the shard held no fingerprint
-	 * at the first one, 2 it did. */
-	int empty_at_dedup;
+	 * at the first one, 2 it did. Set once, under lock; read without it,
+	 * so that a lookup that skips the shard does not wait for an insert. */
+	_Atomic int empty_at_dedup;
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[ST_ALL_COUNT];
@@ -218,13 +223,13 @@ static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order
 			size_t to, cairn_index_entry *out, uint8_t *found, int dedup)
 {
 	sqlite3_stmt *st = sh->stmt[ST_LOOKUP];
-	pthread_mutex_lock(&sh->lock);
 	int rc = 0, empty;
 	if (dedup && sh->empty_at_dedup == 1) {
 		for (size_t k = from; k < to; k++)
 			found[order[k]] = 0;
-		goto out;
+		return 0;
 	}
+	pthread_mutex_lock(&sh->lock);
 	if ((rc = run(sh, ST_BEGIN, "cannot begin a lookup")))
 		goto out;
 	if (dedup && !sh->empty_at_dedup) {
@@ -436,12 +441,18 @@ static void close_shard(shard *sh)
 	free(sh->path);
 }
 
+static int close_shard_at(void *ud, size_t k)
+{
+	close_shard(&((sqlite_index *)ud)->shards[k]);
+	return 0;
+}
+
 static void sqlite_free(cairn_index *base)
 {
 	sqlite_index *ix = (sqlite_index *)base;
+	/* Each close checkpoints the shard's log and syncs twice. */
 	if (ix->shards)
-		for (unsigned k = 0; k < ix->nshards; k++)
-			close_shard(&ix->shards[k]);
+		(void)cairn_parallel_for(ix->nshards, IO_THREADS, close_shard_at, ix);
 	free(ix->shards);
 	free(ix->dir);
 	free(ix);
@@ -507,14 +518,15 @@ out:
 	return rc;
 }
 
-static int open_shard(sqlite_index *ix, unsigned k)
+static int open_shard(void *ud, size_t k)
 {
+	sqlite_index *ix = ud;
 	shard *sh = &ix->shards[k];
 	size_t n = strlen(ix->dir) + sizeof("/shard-xx.db");
 	sh->path = malloc(n);
 	if (!sh->path)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	snprintf(sh->path, n, "%s/shard-%02x.db", ix->dir, k);
+	snprintf(sh->path, n, "%s/shard-%02x.db", ix->dir, (unsigned)k);
 	if (pthread_mutex_init(&sh->lock, NULL) != 0)
 		return cairn_error_set(CAIRN_ERROR, "cannot create a mutex for %s", sh->path);
 	sh->lock_ready = 1;
@@ -569,6 +581,11 @@ static int open_shard(sqlite_index *ix, unsigned k)
 	return 0;
 }
 
+static int open_other_shard(void *ud, size_t k)
+{
+	return open_shard(ud, k + 1);
+}
+
 int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards)
 {
 	return cairn_index_sqlite_open_ex(out, dir, nshards, NULL);
@@ -610,8 +627,12 @@ int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nsha
 	rc = cairn_mkdir_p(ix->dir, 0755);
 	if (rc)
 		goto out;
-	for (unsigned k = 0; k < nshards && !rc; k++)
-		rc = open_shard(ix, k);
+	/* Shard 0 first: it says whether the index is the one expected
+	 * (schema, shard count), before the others are made. Creating a
+	 * shard waits on the disk several times: the others side by side. */
+	rc = open_shard(ix, 0);
+	if (!rc)
+		rc = cairn_parallel_for(nshards - 1, IO_THREADS, open_other_shard, ix);
 	if (rc)
 		goto out;
 	*out = &ix->base;

@@ -424,6 +424,33 @@ static void test_index_sqlite__a_file_that_is_not_a_database_is_an_error(void **
 	assert_non_null(strstr(cairn_error_last(), path));
 }
 
+/* Shards other than the first are opened side by side: the failure of
+ * the lowest one is the one reported, and every shard is closed again. */
+static void test_index_sqlite__a_damaged_shard_among_many_is_named(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 16);
+	cairn_index_free(ix);
+	char path[256], wal[300], first[256];
+	for (unsigned k = 9; k >= 5; k -= 4) {
+		shard_path(path, sizeof(path), f, k);
+		snprintf(wal, sizeof(wal), "%s-wal", path);
+		unlink(wal);
+		FILE *fp = fopen(path, "w");
+		assert_non_null(fp);
+		for (int i = 0; i < 512; i++)
+			fputs("not a database ", fp);
+		fclose(fp);
+	}
+	shard_path(first, sizeof(first), f, 5);
+	for (int round = 0; round < 3; round++) {
+		ix = (cairn_index *)0x1;
+		assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 16), CAIRN_ECORRUPT);
+		assert_null(ix);
+		assert_non_null(strstr(cairn_error_last(), first));
+	}
+}
+
 static void test_index_sqlite__a_large_batch_round_trips(void **state)
 {
 	fixture *f = *state;
@@ -546,7 +573,8 @@ int main(void)
 		T(test_index_sqlite__a_newer_schema_is_refused),
 		T(test_index_sqlite__a_malformed_row_is_reported_as_corrupt),
 		T(test_index_sqlite__a_file_that_is_not_a_database_is_an_error),
-		T(test_index_sqlite__a_large_batch_round_trips),
+		T(test_index_sqlite__a_damaged_shard_among_many_is_named),
+	T(test_index_sqlite__a_large_batch_round_trips),
 		T(test_index_sqlite__concurrent_lookups_and_inserts_agree),
 		T(test_index_sqlite__two_handles_on_one_directory_share_data),
 		T(test_index_sqlite__dedup_lookups_skip_a_shard_that_was_empty),
