@@ -6,7 +6,6 @@
 #include "util/curl_api.h"
 #include "util/json.h"
 
-#include <openssl/crypto.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -24,11 +23,11 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
 		sodium_version_string(),
 		ZSTD_versionString(),
 		sqlite3_libversion(),
-		OpenSSL_version(OPENSSL_VERSION_STRING),
-		NULL, /* libcurl's, once the arguments are read */
+		NULL, /* libcrypto's and libcurl's, loaded once the arguments are read */
+		NULL,
 	};
 	size_t n = sizeof(names) / sizeof(names[0]);
-	char curl_missing[1100]; /* "not available: " and a message */
+	char missing[2][1100]; /* "not available: " and a message */
 	int c, rc;
 
 	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
@@ -38,11 +37,13 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-	/* libcurl is loaded only now, as by the commands that use it. */
-	if (cairn_curl_version(&versions[n - 1])) {
-		snprintf(curl_missing, sizeof(curl_missing), "not available: %s",
-			 cairn_error_last());
-		versions[n - 1] = curl_missing;
+	/* Both are loaded only now, as by the commands that use them. */
+	for (int i = 0; i < 2; i++) {
+		const char **v = &versions[n - 2 + i];
+		if ((i ? cairn_curl_version(v) : cairn_fingerprint_libcrypto_version(v)) == 0)
+			continue;
+		snprintf(missing[i], sizeof(missing[i]), "not available: %s", cairn_error_last());
+		*v = missing[i];
 	}
 	if (!ctx->json) {
 		printf("cairn %s\n", CAIRN_VERSION);

@@ -14,10 +14,72 @@
 
 #include "cairn/errors.h"
 
+#include "util/dl.h"
+
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What is used of libcrypto, with its signatures. */
+struct libcrypto {
+	int (*init)(SHA256_CTX *c);
+	int (*update)(SHA256_CTX *c, const void *data, size_t len);
+	int (*final)(unsigned char *md, SHA256_CTX *c);
+	const char *(*version)(int type);
+};
+
+static struct libcrypto crypto;
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static int load_rc;
+/* Kept for the calls after the first, which may come on other threads. */
+static char load_error[512];
+
+static int load(struct libcrypto *out, const char *file)
+{
+	struct libcrypto api;
+	const cairn_dl_function functions[] = {
+	    {"SHA256_Init", &api.init},
+	    {"SHA256_Update", &api.update},
+	    {"SHA256_Final", &api.final},
+	    {"OpenSSL_version", &api.version},
+	};
+	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) == sizeof(api),
+	               "every member of struct libcrypto is looked up");
+	int rc =
+	    cairn_dl_load("libcrypto", file, functions, sizeof(functions) / sizeof(functions[0]));
+	if (!rc)
+		*out = api;
+	return rc;
+}
+
+int cairn_fingerprint__load(const char *file)
+{
+	struct libcrypto unused;
+	return load(&unused, file);
+}
+
+static void load_default(void)
+{
+	if ((load_rc = load(&crypto, CAIRN_LIBCRYPTO)))
+		snprintf(load_error, sizeof(load_error), "%s", cairn_error_last());
+}
+
+int cairn_fingerprint_init(void)
+{
+	pthread_once(&load_once, load_default);
+	return load_rc ? cairn_error_set(load_rc, "%s", load_error) : 0;
+}
+
+int cairn_fingerprint_libcrypto_version(const char **out)
+{
+	int rc = cairn_fingerprint_init();
+	*out = rc ? NULL : crypto.version(OPENSSL_VERSION_STRING);
+	return rc;
+}
 
 struct cairn_fingerprinter {
 	SHA256_CTX inner; /* after hashing key ^ ipad */
@@ -28,7 +90,7 @@ void cairn_fingerprinter_free(cairn_fingerprinter *f)
 {
 	if (!f)
 		return;
-	OPENSSL_cleanse(f, sizeof(*f));
+	sodium_memzero(f, sizeof(*f));
 	free(f);
 }
 
@@ -38,15 +100,18 @@ static int pad_state(SHA256_CTX *ctx, const uint8_t key[32], uint8_t pad)
 	memset(block, pad, sizeof(block));
 	for (size_t i = 0; i < 32; i++)
 		block[i] ^= key[i];
-	int ok = SHA256_Init(ctx) && SHA256_Update(ctx, block, sizeof(block));
-	OPENSSL_cleanse(block, sizeof(block));
+	int ok = crypto.init(ctx) && crypto.update(ctx, block, sizeof(block));
+	sodium_memzero(block, sizeof(block));
 	return ok;
 }
 
 int cairn_fingerprinter_new(cairn_fingerprinter **out, const uint8_t key[32])
 {
-	cairn_fingerprinter *f = calloc(1, sizeof(*f));
 	*out = NULL;
+	int rc = cairn_fingerprint_init();
+	if (rc)
+		return rc;
+	cairn_fingerprinter *f = calloc(1, sizeof(*f));
 	if (!f)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	if (!pad_state(&f->inner, key, 0x36) || !pad_state(&f->outer, key, 0x5c)) {
@@ -58,14 +123,14 @@ int cairn_fingerprinter_new(cairn_fingerprinter **out, const uint8_t key[32])
 }
 
 int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const void *data,
-		      size_t len)
+                      size_t len)
 {
 	uint8_t inner[CAIRN_FP_SIZE];
 	SHA256_CTX work = f->inner;
-	int ok = SHA256_Update(&work, data, len) && SHA256_Final(inner, &work);
+	int ok = crypto.update(&work, data, len) && crypto.final(inner, &work);
 	work = f->outer;
-	ok = ok && SHA256_Update(&work, inner, sizeof(inner)) && SHA256_Final(out, &work);
-	OPENSSL_cleanse(&work, sizeof(work));
+	ok = ok && crypto.update(&work, inner, sizeof(inner)) && crypto.final(out, &work);
+	sodium_memzero(&work, sizeof(work));
 	return ok ? 0 : cairn_error_set(CAIRN_ERROR, "HMAC-SHA-256 failed");
 }
 
@@ -73,7 +138,8 @@ void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len)
 {
 	/* Not SHA256(): in OpenSSL 3 that one-shot goes through EVP. */
 	SHA256_CTX ctx;
-	if (!SHA256_Init(&ctx) || !SHA256_Update(&ctx, data, len) || !SHA256_Final(out, &ctx))
+	if (cairn_fingerprint_init() || !crypto.init(&ctx) || !crypto.update(&ctx, data, len) ||
+	    !crypto.final(out, &ctx))
 		memset(out, 0, CAIRN_ID_SIZE); /* fails every later comparison */
 }
 
@@ -86,18 +152,21 @@ struct digest {
 static int digest_update(void *ud, const uint8_t *p, size_t len)
 {
 	struct digest *d = ud;
-	if (!SHA256_Update(&d->ctx, p, len))
+	if (!crypto.update(&d->ctx, p, len))
 		return cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
 	return d->fn ? d->fn(d->ud, p, len) : 0;
 }
 
 int cairn_sha256_iov_each(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n,
-			  int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud)
+                          int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud)
 {
 	struct digest d = {.fn = fn, .ud = ud};
-	int rc = SHA256_Init(&d.ctx) ? cairn_iov_each(iov, n, digest_update, &d)
-				     : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
-	if (!rc && !SHA256_Final(out, &d.ctx))
+	int rc = cairn_fingerprint_init();
+	if (rc)
+		return rc;
+	rc = crypto.init(&d.ctx) ? cairn_iov_each(iov, n, digest_update, &d)
+	                         : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	if (!rc && !crypto.final(out, &d.ctx))
 		rc = cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
 	return rc;
 }

@@ -192,7 +192,7 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
 		randombytes_buf(master, sizeof(master));
 		rc = cairn_key_seal(&keyfile, master, opts->password, opts->password_len, &kdf);
 		sodium_memzero(master, sizeof(master));
-		if (rc)
+		if (rc || (rc = cairn_fingerprint_init()))
 			goto out;
 		cairn_sha256(kid, keyfile.data, keyfile.len);
 		cairn_hex_encode(hex, kid, sizeof(kid));
@@ -365,6 +365,9 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 	if ((rc = read_config(r->store, location, &r->config)))
 		goto out;
 	if ((rc = unlock(r, opts)))
+		goto out;
+	/* After the key derivation, not before: see fingerprint.h. */
+	if ((rc = cairn_fingerprint_init()))
 		goto out;
 	if ((rc = open_index(r, opts)))
 		goto out;

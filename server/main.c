@@ -313,6 +313,11 @@ int main(int argc, char **argv)
 		err("libsodium could not be initialised");
 		return 1;
 	}
+	/* Token hashes are SHA-256: without libcrypto nothing can be checked. */
+	if (cairn_fingerprint_init() != 0) {
+		err("%s", cairn_error_last());
+		return 1;
+	}
 	opterr = 0;
 	if (argc < 2) {
 		fputs(usage_text, stderr);

@@ -1,8 +1,8 @@
 #include "util/curl_api.h"
 
 #include "cairn/errors.h"
+#include "util/dl.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +18,7 @@ static char global_error[512];
 int cairn_curl__load(cairn_curl_api *out, const char *name)
 {
 	cairn_curl_api api;
-	const struct {
-		const char *symbol;
-		void *slot; /* a member of api */
-	} functions[] = {
+	const cairn_dl_function functions[] = {
 	    {"curl_global_init", &api.global_init},   {"curl_easy_init", &api.easy_init},
 	    {"curl_easy_cleanup", &api.easy_cleanup}, {"curl_easy_reset", &api.easy_reset},
 	    {"curl_easy_setopt", &api.easy_setopt},   {"curl_easy_getinfo", &api.easy_getinfo},
@@ -29,32 +26,13 @@ int cairn_curl__load(cairn_curl_api *out, const char *name)
 	    {"curl_slist_append", &api.slist_append}, {"curl_slist_free_all", &api.slist_free_all},
 	    {"curl_version_info", &api.version_info},
 	};
-	size_t n = sizeof(functions) / sizeof(functions[0]);
 	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) ==
 	                   sizeof(cairn_curl_api),
 	               "every member of cairn_curl_api is looked up");
-
-	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-	const char *why = lib ? NULL : dlerror();
-	for (size_t i = 0; !why && i < n; i++) {
-		dlerror();
-		void *f = dlsym(lib, functions[i].symbol);
-		/* POSIX: a function's address fits in, and converts from, the
-		 * void * that dlsym returns. */
-		if (f)
-			memcpy(functions[i].slot, &f, sizeof(f));
-		else if (!(why = dlerror()))
-			why = "a function's address is null";
-	}
-	if (why) {
-		int rc =
-		    cairn_error_set(CAIRN_ERROR, "libcurl (%s) could not be loaded: %s", name, why);
-		if (lib)
-			dlclose(lib);
-		return rc;
-	}
-	*out = api;
-	return 0;
+	int rc = cairn_dl_load("libcurl", name, functions, sizeof(functions) / sizeof(functions[0]));
+	if (!rc)
+		*out = api;
+	return rc;
 }
 
 static void global_init(void)

@@ -204,6 +204,29 @@ static void test_fingerprint__free_accepts_null(void **state)
 	cairn_fingerprinter_free(NULL);
 }
 
+/* libcrypto is loaded at the first use; a file that cannot be loaded is
+ * an error that names it, and leaves what was loaded working. */
+static void test_fingerprint__libcrypto_is_loaded_on_first_use(void **state)
+{
+	(void)state;
+	const char *v = NULL;
+	assert_int_equal(cairn_fingerprint_init(), 0);
+	assert_int_equal(cairn_fingerprint_libcrypto_version(&v), 0);
+	assert_non_null(v);
+	assert_int_equal(v[0], '3');
+	assert_int_equal(cairn_fingerprint__load("libcairn-no-such-library.so.9"), CAIRN_ERROR);
+	assert_non_null(strstr(cairn_error_last(),
+			       "libcrypto (libcairn-no-such-library.so.9) could not be loaded: "));
+	/* A library without SHA256_Init: the missing symbol is named. */
+	assert_int_equal(cairn_fingerprint__load("libc.so.6"), CAIRN_ERROR);
+	assert_non_null(strstr(cairn_error_last(), "SHA256_Init"));
+	uint8_t out[CAIRN_ID_SIZE];
+	char hex[2 * CAIRN_ID_SIZE + 1];
+	cairn_sha256(out, "abc", 3);
+	cairn_hex_encode(hex, out, sizeof(out));
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -216,6 +239,7 @@ int main(void)
 	    cmocka_unit_test(test_fingerprint__agrees_with_libsodium_hmac_at_every_length),
 	    cmocka_unit_test(test_fingerprint__is_deterministic_and_keyed),
 	    cmocka_unit_test(test_fingerprint__free_accepts_null),
+	    cmocka_unit_test(test_fingerprint__libcrypto_is_loaded_on_first_use),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

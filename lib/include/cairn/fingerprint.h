@@ -1,6 +1,8 @@
 /* Chunk fingerprints: HMAC-SHA-256 keyed with the repository's fingerprint
  * key, and plain SHA-256 for object ids. Both use OpenSSL's libcrypto
- * (SHA-NI where the CPU has it). */
+ * (SHA-NI where the CPU has it), loaded at the first use: a command that
+ * opens a repository reaches its peak memory while it derives the key,
+ * and libcrypto mapped by then would add 1.4 MiB to that peak. */
 #ifndef CAIRN_FINGERPRINT_H
 #define CAIRN_FINGERPRINT_H
 
@@ -13,6 +15,19 @@
 #define CAIRN_ID_SIZE 32     /* object ids: SHA-256 */
 #define CAIRN_ID_HEX 64
 
+/* The file loaded: the libcrypto of OpenSSL 3. */
+#define CAIRN_LIBCRYPTO "libcrypto.so.3"
+
+/* Loads libcrypto, once per process; every function below does too.
+ * Call it where a failure can be reported: 0, or CAIRN_ERROR naming the
+ * file and the loader's reason, the same on every call. */
+int cairn_fingerprint_init(void);
+/* *out: the version of the libcrypto loaded (its storage). */
+int cairn_fingerprint_libcrypto_version(const char **out);
+/* Loads the library file as cairn_fingerprint_init() does, without using
+ * it: for tests. */
+int cairn_fingerprint__load(const char *file);
+
 /* Precomputed HMAC state for one key; one per thread (not thread-safe). */
 typedef struct cairn_fingerprinter cairn_fingerprinter;
 
@@ -22,7 +37,8 @@ void cairn_fingerprinter_free(cairn_fingerprinter *f); /* NULL is fine */
 int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const void *data,
 		      size_t len);
 
-/* out = SHA-256(data). */
+/* out = SHA-256(data); all zeros, which no id matches, if libcrypto
+ * cannot be loaded. */
 void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len);
 /* out = SHA-256 of the concatenation of n pieces. */
 int cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n);
