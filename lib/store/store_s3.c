@@ -569,6 +569,7 @@ typedef struct s3_request {
 	size_t n_iov;
 	size_t body_len;
 	int has_body;
+	const uint8_t *body_sha; /* the body's SHA-256 if known, else NULL */
 	int if_none_match;
 	int ranged;
 	uint64_t offset, length; /* of the range; length UINT64_MAX: to the end */
@@ -885,7 +886,9 @@ static int perform(s3_store *s, s3_request *r)
 	if (r->has_body) {
 		uint8_t sha[CAIRN_ID_SIZE];
 		char b64[sodium_base64_ENCODED_LEN(CAIRN_ID_SIZE, sodium_base64_VARIANT_ORIGINAL)];
-		if ((rc = cairn_sha256_iov(sha, r->iov, r->n_iov)))
+		if (r->body_sha)
+			memcpy(sha, r->body_sha, sizeof(sha));
+		else if ((rc = cairn_sha256_iov(sha, r->iov, r->n_iov)))
 			goto out;
 		cairn_hex_encode(sha_hex, sha, sizeof(sha));
 		sodium_bin2base64(b64, sizeof(b64), sha, sizeof(sha),
@@ -1147,8 +1150,10 @@ static int stored_equals(s3_store *s, const char *key, const cairn_iovec *iov, s
 	return same;
 }
 
-static int s3_putv(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
-                   unsigned flags)
+/* put of the concatenation of the n pieces; sha: its SHA-256 when the
+ * caller has it, else NULL. */
+static int put_pieces(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
+                      unsigned flags, const uint8_t *sha)
 {
 	s3_store *s = (s3_store *)st;
 	int rc = check_key(s, key, 0);
@@ -1180,6 +1185,7 @@ static int s3_putv(cairn_store *st, const char *key, const cairn_iovec *iov, siz
 	                .n_iov = n,
 	                .body_len = len,
 	                .has_body = 1,
+	                .body_sha = sha,
 	                .if_none_match = once && !atomic_load(&s->no_conditional)};
 	if ((rc = perform(s, &r)))
 		return cairn_error_prefix(rc, "cannot write %s%s", s->display, key);
@@ -1199,6 +1205,25 @@ static int s3_putv(cairn_store *st, const char *key, const cairn_iovec *iov, siz
 	if (r.status != 200 && r.status != 201 && r.status != 204)
 		return fail_status(s, &r, key);
 	return 0;
+}
+
+static int s3_putv(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
+                   unsigned flags)
+{
+	return put_pieces(st, key, iov, n, flags, NULL);
+}
+
+/* A pack is named by the SHA-256 of its bytes, which is also the payload
+ * hash that the request signs: hashed once, not once for each. */
+static int s3_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
+                         cairn_store_name_fn name, uint8_t id_out[32], unsigned flags)
+{
+	char key[CAIRN_STORE_NAME_MAX];
+	int rc = cairn_sha256_iov(id_out, iov, n);
+	if (rc)
+		return rc;
+	name(key, id_out);
+	return put_pieces(st, key, iov, n, flags, id_out);
 }
 
 static int s3_put(cairn_store *st, const char *key, const void *data, size_t len, unsigned flags)
@@ -1352,6 +1377,7 @@ static const struct cairn_store_ops s3_ops = {
     .del = s3_del,
     .free = s3_free,
     .putv = s3_putv,
+    .putv_named = s3_putv_named,
 };
 
 /* ---- opening ---- */
