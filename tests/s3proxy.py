@@ -17,14 +17,21 @@ them fails in one of these ways, picked at random:
              [--faults 500,503,reset,stall] [--seed N] [--stall-seconds S]
              [--port-file F] [--stats F]
 
+Like AWS, it refuses (400 XAmzContentSHA256Mismatch) a request whose body
+does not have the SHA-256 its x-amz-content-sha256 header gives, which
+the servers the tests run (s3rver) do not check.
+
 It prints "listening on HOST:PORT" once ready (and writes the port to
 --port-file). On SIGTERM or SIGINT it writes its counts as JSON to --stats:
 requests seen (in all, by method, and those with a Range header), passed
-through, failed by each kind of fault, and body bytes passed back.
+through, failed by each kind of fault, body bytes passed back, and
+payload hashes checked and found wrong.
 """
 
 import argparse
+import hashlib
 import json
+import re
 import random
 import select
 import signal
@@ -41,7 +48,8 @@ FAULTS = ("500", "503", "reset", "stall")
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.counts = {"requests": 0, "passed": 0, "ranged": 0, "bytes_down": 0}
+        self.counts = {"requests": 0, "passed": 0, "ranged": 0, "bytes_down": 0,
+                       "sha_checked": 0, "sha_mismatch": 0}
         for f in FAULTS:
             self.counts[f] = 0
 
@@ -215,6 +223,15 @@ class Proxy:
         if reader is None:
             reader = iter(())
         body = b"".join(reader)
+        claimed = headers.get("x-amz-content-sha256", "").lower()
+        if "content-length" in headers and re.fullmatch("[0-9a-f]{64}", claimed):
+            self.stats.add("sha_checked")
+            if hashlib.sha256(body).hexdigest() != claimed:
+                self.stats.add("sha_mismatch")
+                client.sock.sendall(error_response(
+                    400, "Bad Request", "XAmzContentSHA256Mismatch",
+                    "The provided 'x-amz-content-sha256' header does not match what was computed."))
+                return True
         fault, late = self.pick()
 
         if fault == "500":

@@ -77,6 +77,26 @@ echo "proxy: $(cat "$T/proxy/stats")"
 check "its data came by ranged GETs ($ranged)" test "${ranged:-0}" -ge 1
 check "far less than a pack was read ($down bytes)" test "${down:-999999999}" -lt $((4 * MIB))
 
+say "payload hashes, checked by a proxy as AWS checks them"
+mkdir -p "$T/src-sha"
+gen_file "$T/src-sha/file" $((6 * MIB)) sha
+require "the proxy starts" s3_proxy_start "$S3_PORT" "$T/proxy-sha" --fail-rate 0
+run curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary not-this \
+	-H "x-amz-content-sha256: $(printf 'other' | sha256sum | cut -d' ' -f1)" \
+	"http://127.0.0.1:$PROXY_PORT/$BUCKET/mismatch"
+check_eq "the proxy refuses a body that is not what its header says" "$(cat "$OUT")" 400
+# A repository of its own: the snapshot counts below are the main one's.
+SHA_REPO="s3:http://127.0.0.1:$PROXY_PORT/$BUCKET/sha"
+run cairn --repo "$SHA_REPO" init --kdf-memory 8M --kdf-iterations 1
+check_rc 0 "an init through it exits 0"
+run cairn --repo "$SHA_REPO" --cache-dir "$T/cache-sha" backup "$T/src-sha"
+check_rc 0 "a backup through it exits 0"
+s3_proxy_stop
+checked=$(json_get sha_checked "$T/proxy-sha/stats")
+wrong=$(json_get sha_mismatch "$T/proxy-sha/stats")
+check "its uploads were checked ($checked)" test "${checked:-0}" -ge 3
+check_eq "none of them had a wrong payload hash" "${wrong:-}" 1
+
 say "listings of one key per page"
 echo "changed" >>"$SRC/note.txt"
 gen_file "$SRC/new" $((2 * MIB)) new
