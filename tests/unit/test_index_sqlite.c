@@ -403,14 +403,12 @@ static void test_index_sqlite__a_malformed_row_is_reported_as_corrupt(void **sta
 	cairn_index_free(ix);
 }
 
-static void test_index_sqlite__a_file_that_is_not_a_database_is_an_error(void **state)
+/* Replaces shard k's file (and drops its log) with text that is not a
+ * database; path gets the file's name. */
+static void damage_shard(const fixture *f, unsigned k, char *path, size_t size)
 {
-	fixture *f = *state;
-	cairn_index *ix = open_index(f, 1);
-	cairn_index_free(ix);
-	char path[256];
-	shard_path(path, sizeof(path), f, 0);
 	char wal[300];
+	shard_path(path, size, f, k);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	unlink(wal);
 	FILE *fp = fopen(path, "w");
@@ -418,6 +416,15 @@ static void test_index_sqlite__a_file_that_is_not_a_database_is_an_error(void **
 	for (int i = 0; i < 512; i++)
 		fputs("not a database ", fp);
 	fclose(fp);
+}
+
+static void test_index_sqlite__a_file_that_is_not_a_database_is_an_error(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 1);
+	cairn_index_free(ix);
+	char path[256];
+	damage_shard(f, 0, path, sizeof(path));
 	int rc = cairn_index_sqlite_open(&ix, f->ixdir, 1);
 	assert_int_equal(rc, CAIRN_ECORRUPT);
 	assert_null(ix);
@@ -431,18 +438,9 @@ static void test_index_sqlite__a_damaged_shard_among_many_is_named(void **state)
 	fixture *f = *state;
 	cairn_index *ix = open_index(f, 16);
 	cairn_index_free(ix);
-	char path[256], wal[300], first[256];
-	for (unsigned k = 9; k >= 5; k -= 4) {
-		shard_path(path, sizeof(path), f, k);
-		snprintf(wal, sizeof(wal), "%s-wal", path);
-		unlink(wal);
-		FILE *fp = fopen(path, "w");
-		assert_non_null(fp);
-		for (int i = 0; i < 512; i++)
-			fputs("not a database ", fp);
-		fclose(fp);
-	}
-	shard_path(first, sizeof(first), f, 5);
+	char path[256], first[256];
+	damage_shard(f, 9, path, sizeof(path));
+	damage_shard(f, 5, first, sizeof(first));
 	for (int round = 0; round < 3; round++) {
 		ix = (cairn_index *)0x1;
 		assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 16), CAIRN_ECORRUPT);
