@@ -33,6 +33,9 @@
 #define READ_SIZE (1u << 20)
 #define WINDOW_SIZE (2u << 20) /* chunk data a worker holds before deduplicating it */
 #define PROGRESS_NS 250000000LL
+/* Fingerprints in a generation of the set of chunks stored by a backup:
+ * a generation takes at most 8 MiB (a table at most half full). */
+#define KNOWN_MAX (128u << 10)
 /* read_region's answer when the source file, not the repository, failed */
 #define FILE_READ_ERROR 1
 
@@ -226,7 +229,17 @@ struct backup {
 	pthread_cond_t job_cv;
 
 	pthread_mutex_t dedup_lock;
-	struct fpset known;
+	/* The chunks this backup stored, by fingerprint: the index learns of
+	 * them only when their packs are registered. So that memory does not
+	 * grow with the backup, the set has two generations: known takes at
+	 * most known_max fingerprints; then the queued registrations are
+	 * made, known_old becomes known plus what of the old known_old the
+	 * index does not know yet (chunks in packs still being filled or
+	 * queued), known starts empty, and from then on the index is asked
+	 * about every chunk, shards that were empty at the start included. */
+	struct fpset known, known_old;
+	size_t known_max;
+	int ask_all;
 	uint64_t bytes_added, blobs_added, tree_blobs_added, bytes_read;
 
 	struct worker *workers;
@@ -645,6 +658,62 @@ static void job_offer(struct worker *w)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* Whether this backup stored fp. Under dedup_lock. */
+static int known(const struct backup *b, const uint8_t *fp)
+{
+	return fpset_has(&b->known, fp) || fpset_has(&b->known_old, fp);
+}
+
+/* Fingerprints of the older generation asked about at once when a new
+ * one starts. */
+#define CARRY_BATCH 4096
+
+/* Starts a new generation of b->known: see struct backup. What the older
+ * generation holds that the index does not know yet (in packs still being
+ * filled or queued) is kept. Under dedup_lock, which holds the other
+ * workers meanwhile. */
+static int new_generation(struct backup *b)
+{
+	struct fpset *old = &b->known_old;
+	uint8_t(*ask)[CAIRN_FP_SIZE] = NULL;
+	cairn_index_entry *out = NULL;
+	uint8_t *found = NULL;
+	int rc = b->opts->dry_run ? 0 : cairn_repo_flush_index(b->repo);
+	if (rc || !old->count)
+		goto rotate;
+	ask = malloc(CARRY_BATCH * sizeof(*ask));
+	out = malloc(CARRY_BATCH * sizeof(*out));
+	found = malloc(CARRY_BATCH);
+	if (!ask || !out || !found) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0, n = 0; i < old->cap && !rc; n = 0) {
+		for (; i < old->cap && n < CARRY_BATCH; i++)
+			if (memcmp(old->keys[i], zero_fp, CAIRN_FP_SIZE))
+				memcpy(ask[n++], old->keys[i], CAIRN_FP_SIZE);
+		if (n && !(rc = b->index->ops->lookup(b->index, (const uint8_t(*)[32])ask, n, out,
+						      found)))
+			for (size_t k = 0; k < n && !rc; k++)
+				if (!found[k])
+					fpset_insert(&b->known, ask[k], &rc);
+	}
+rotate:
+	if (!rc) {
+		/* The carried fingerprints are in known: they stay in the
+		 * older generation, and are asked about again next time. */
+		free(old->keys);
+		*old = b->known;
+		memset(&b->known, 0, sizeof(b->known));
+		b->ask_all = 1;
+	}
+out:
+	free(ask);
+	free(out);
+	free(found);
+	return rc;
+}
+
 /* Decides for each pending chunk whether it is new (state 3). Asks the
  * dedup set first, then the index in one batch, then claims what neither
  * knows: of two workers racing on one chunk, one stores it. Uses w's
@@ -657,7 +726,8 @@ static int dedup_pending(struct worker *w, struct pending *pend, size_t n)
 
 	pthread_mutex_lock(&b->dedup_lock);
 	for (size_t i = 0; i < n; i++)
-		pend[i].state = !pend[i].data || fpset_has(&b->known, pend[i].fp) ? 1 : 2;
+		pend[i].state = !pend[i].data || known(b, pend[i].fp) ? 1 : 2;
+	int ask_all = b->ask_all;
 	pthread_mutex_unlock(&b->dedup_lock);
 
 	for (size_t i = 0; i < n; i++)
@@ -679,7 +749,7 @@ static int dedup_pending(struct worker *w, struct pending *pend, size_t n)
 			if (pend[i].state == 2)
 				memcpy(w->ask[k++], pend[i].fp, CAIRN_FP_SIZE);
 		const struct cairn_index_ops *ops = b->index->ops;
-		if ((rc = (ops->lookup_dedup ? ops->lookup_dedup : ops->lookup)(
+		if ((rc = (ops->lookup_dedup && !ask_all ? ops->lookup_dedup : ops->lookup)(
 			     b->index, (const uint8_t(*)[32])w->ask, n_ask, w->ask_out,
 			     w->ask_found)))
 			return rc;
@@ -690,7 +760,10 @@ static int dedup_pending(struct worker *w, struct pending *pend, size_t n)
 			if (p->state != 2)
 				continue;
 			int in_index = w->ask_found[k++];
-			int claimed = fpset_insert(&b->known, p->fp, &err);
+			if (b->known.count >= b->known_max && (err = new_generation(b)))
+				break;
+			int claimed = fpset_has(&b->known_old, p->fp) ||
+				      fpset_insert(&b->known, p->fp, &err);
 			p->state = (in_index || claimed) ? 1 : 3;
 		}
 		pthread_mutex_unlock(&b->dedup_lock);
@@ -1474,6 +1547,10 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	b->opts = opts;
 	b->index = cairn_repo_index(r);
 	b->pack_target = cairn_repo_config_get(r)->pack_target;
+	b->known_max = KNOWN_MAX;
+	const char *known_max = getenv("CAIRN_BACKUP_KNOWN_MAX"); /* for tests */
+	if (known_max && atol(known_max) > 0)
+		b->known_max = (size_t)atol(known_max);
 	b->spool_dir = getenv("TMPDIR");
 	if (!b->spool_dir || !*b->spool_dir)
 		b->spool_dir = "/var/tmp";
@@ -1653,6 +1730,7 @@ out:
 	cairn_names_free(b->ancestors, b->n_ancestors);
 	cairn_names_free(paths, n_paths);
 	free(b->known.keys);
+	free(b->known_old.keys);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->dedup_lock);
 	pthread_cond_destroy(&b->work_cv);

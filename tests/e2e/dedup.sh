@@ -84,4 +84,29 @@ check_rc 0 "its restore exits 0"
 run treecmp "$SRC" "$T/r3$SRC"
 check_rc 0 "it restores the tree bit for bit"
 
+say "a backup larger than the set of chunks it remembers stores each chunk once"
+# 1200 files of 120 kB, each one chunk and incompressible: 600 new ones,
+# then new ones alternating with repeats of the first 600. With the set's
+# generations cut to 64 fingerprints, a repeat is no longer in them: it
+# must be found in the index (its pack was written and registered while
+# the new files went on) or among the chunks the set keeps because their
+# packs were not written yet.
+MANY="$T/many"
+mkdir -p "$MANY"
+"$PYTHON" - "$MANY" <<-'EOF'
+	import random, sys
+	for i in range(1200):
+	    k = i if i < 600 or i % 2 else i - 600
+	    with open("%s/f%04d" % (sys.argv[1], i), "wb") as f:
+	        f.write(random.Random("many-%d" % k).randbytes(120000))
+	EOF
+CAIRN_REPO="$T/repo-many" init_repo
+CAIRN_REPO="$T/repo-many" CAIRN_BACKUP_KNOWN_MAX=64 backup "$MANY"
+require_rc 0 "the backup exits 0"
+check_eq "it stores the 900 distinct chunks once each" "$(summary blobs_added)" 900
+CAIRN_REPO="$T/repo-many" run cairn restore "$SNAP" --target "$T/r-many"
+check_rc 0 "its restore exits 0"
+run treecmp "$MANY" "$T/r-many$MANY"
+check_rc 0 "it restores the tree bit for bit"
+
 e2e_finish
