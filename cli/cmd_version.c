@@ -38,9 +38,11 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	/* Both are loaded only now, as by the commands that use them. */
+	int (*const loaded_version[2])(const char **) = {cairn_fingerprint_libcrypto_version,
+	                                                 cairn_curl_version};
 	for (int i = 0; i < 2; i++) {
 		const char **v = &versions[n - 2 + i];
-		if ((i ? cairn_curl_version(v) : cairn_fingerprint_libcrypto_version(v)) == 0)
+		if (loaded_version[i](v) == 0)
 			continue;
 		snprintf(missing[i], sizeof(missing[i]), "not available: %s", cairn_error_last());
 		*v = missing[i];

@@ -668,26 +668,15 @@ static int known(const struct backup *b, const uint8_t *fp)
  * one starts. */
 #define CARRY_BATCH 4096
 
-/* Starts a new generation of b->known: see struct backup. What the older
- * generation holds that the index does not know yet (in packs still being
- * filled or queued) is kept. Under dedup_lock, which holds the other
- * workers meanwhile. */
-static int new_generation(struct backup *b)
+/* Moves what the index does not know yet of b->known_old (chunks in packs
+ * still being filled or queued) into b->known. */
+static int carry_unregistered(struct backup *b)
 {
-	struct fpset *old = &b->known_old;
-	uint8_t(*ask)[CAIRN_FP_SIZE] = NULL;
-	cairn_index_entry *out = NULL;
-	uint8_t *found = NULL;
-	int rc = b->opts->dry_run ? 0 : cairn_repo_flush_index(b->repo);
-	if (rc || !old->count)
-		goto rotate;
-	ask = malloc(CARRY_BATCH * sizeof(*ask));
-	out = malloc(CARRY_BATCH * sizeof(*out));
-	found = malloc(CARRY_BATCH);
-	if (!ask || !out || !found) {
-		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		goto out;
-	}
+	const struct fpset *old = &b->known_old;
+	uint8_t(*ask)[CAIRN_FP_SIZE] = malloc(CARRY_BATCH * sizeof(*ask));
+	cairn_index_entry *out = malloc(CARRY_BATCH * sizeof(*out));
+	uint8_t *found = malloc(CARRY_BATCH);
+	int rc = ask && out && found ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (size_t i = 0, n = 0; i < old->cap && !rc; n = 0) {
 		for (; i < old->cap && n < CARRY_BATCH; i++)
 			if (memcmp(old->keys[i], zero_fp, CAIRN_FP_SIZE))
@@ -698,20 +687,26 @@ static int new_generation(struct backup *b)
 				if (!found[k])
 					fpset_insert(&b->known, ask[k], &rc);
 	}
-rotate:
-	if (!rc) {
-		/* The carried fingerprints are in known: they stay in the
-		 * older generation, and are asked about again next time. */
-		free(old->keys);
-		*old = b->known;
-		memset(&b->known, 0, sizeof(b->known));
-		b->ask_all = 1;
-	}
-out:
 	free(ask);
 	free(out);
 	free(found);
 	return rc;
+}
+
+/* Starts a new generation of b->known: see struct backup. Under
+ * dedup_lock, which holds the other workers meanwhile. */
+static int new_generation(struct backup *b)
+{
+	int rc = b->opts->dry_run ? 0 : cairn_repo_flush_index(b->repo);
+	if (!rc && b->known_old.count)
+		rc = carry_unregistered(b);
+	if (rc)
+		return rc;
+	free(b->known_old.keys);
+	b->known_old = b->known;
+	memset(&b->known, 0, sizeof(b->known));
+	b->ask_all = 1;
+	return 0;
 }
 
 /* Decides for each pending chunk whether it is new (state 3). Asks the
@@ -1547,10 +1542,10 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	b->opts = opts;
 	b->index = cairn_repo_index(r);
 	b->pack_target = cairn_repo_config_get(r)->pack_target;
-	b->known_max = KNOWN_MAX;
 	const char *known_max = getenv("CAIRN_BACKUP_KNOWN_MAX"); /* for tests */
-	if (known_max && atol(known_max) > 0)
-		b->known_max = (size_t)atol(known_max);
+	b->known_max = known_max ? strtoul(known_max, NULL, 10) : 0;
+	if (!b->known_max)
+		b->known_max = KNOWN_MAX;
 	b->spool_dir = getenv("TMPDIR");
 	if (!b->spool_dir || !*b->spool_dir)
 		b->spool_dir = "/var/tmp";

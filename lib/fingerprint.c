@@ -18,9 +18,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <pthread.h>
 #include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,27 +31,19 @@ struct libcrypto {
 };
 
 static struct libcrypto crypto;
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static int load_rc;
-/* Kept for the calls after the first, which may come on other threads. */
-static char load_error[512];
+static cairn_dl_once loaded = CAIRN_DL_ONCE_INIT;
 
 static int load(struct libcrypto *out, const char *file)
 {
-	struct libcrypto api;
 	const cairn_dl_function functions[] = {
-	    {"SHA256_Init", &api.init},
-	    {"SHA256_Update", &api.update},
-	    {"SHA256_Final", &api.final},
-	    {"OpenSSL_version", &api.version},
+	    {"SHA256_Init", &out->init},
+	    {"SHA256_Update", &out->update},
+	    {"SHA256_Final", &out->final},
+	    {"OpenSSL_version", &out->version},
 	};
-	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) == sizeof(api),
+	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) == sizeof(*out),
 	               "every member of struct libcrypto is looked up");
-	int rc =
-	    cairn_dl_load("libcrypto", file, functions, sizeof(functions) / sizeof(functions[0]));
-	if (!rc)
-		*out = api;
-	return rc;
+	return cairn_dl_load("libcrypto", file, functions, sizeof(functions) / sizeof(functions[0]));
 }
 
 int cairn_fingerprint__load(const char *file)
@@ -64,14 +54,12 @@ int cairn_fingerprint__load(const char *file)
 
 static void load_default(void)
 {
-	if ((load_rc = load(&crypto, CAIRN_LIBCRYPTO)))
-		snprintf(load_error, sizeof(load_error), "%s", cairn_error_last());
+	cairn_dl_done(&loaded, load(&crypto, CAIRN_LIBCRYPTO));
 }
 
 int cairn_fingerprint_init(void)
 {
-	pthread_once(&load_once, load_default);
-	return load_rc ? cairn_error_set(load_rc, "%s", load_error) : 0;
+	return cairn_dl_once_run(&loaded, load_default);
 }
 
 int cairn_fingerprint_libcrypto_version(const char **out)

@@ -31,8 +31,8 @@ payload hashes checked and found wrong.
 import argparse
 import hashlib
 import json
-import re
 import random
+import re
 import select
 import signal
 import socket

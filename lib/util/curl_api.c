@@ -3,36 +3,26 @@
 #include "cairn/errors.h"
 #include "util/dl.h"
 
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 cairn_curl_api cairn_curl;
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static int global_rc;
-/* Kept for the calls after the first, which may come on other threads. */
-static char global_error[512];
+static cairn_dl_once global = CAIRN_DL_ONCE_INIT;
 
 int cairn_curl__load(cairn_curl_api *out, const char *name)
 {
-	cairn_curl_api api;
 	const cairn_dl_function functions[] = {
-	    {"curl_global_init", &api.global_init},   {"curl_easy_init", &api.easy_init},
-	    {"curl_easy_cleanup", &api.easy_cleanup}, {"curl_easy_reset", &api.easy_reset},
-	    {"curl_easy_setopt", &api.easy_setopt},   {"curl_easy_getinfo", &api.easy_getinfo},
-	    {"curl_easy_perform", &api.easy_perform}, {"curl_easy_strerror", &api.easy_strerror},
-	    {"curl_slist_append", &api.slist_append}, {"curl_slist_free_all", &api.slist_free_all},
-	    {"curl_version_info", &api.version_info},
+	    {"curl_global_init", &out->global_init},   {"curl_easy_init", &out->easy_init},
+	    {"curl_easy_cleanup", &out->easy_cleanup}, {"curl_easy_reset", &out->easy_reset},
+	    {"curl_easy_setopt", &out->easy_setopt},   {"curl_easy_getinfo", &out->easy_getinfo},
+	    {"curl_easy_perform", &out->easy_perform}, {"curl_easy_strerror", &out->easy_strerror},
+	    {"curl_slist_append", &out->slist_append}, {"curl_slist_free_all", &out->slist_free_all},
+	    {"curl_version_info", &out->version_info},
 	};
 	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) ==
 	                   sizeof(cairn_curl_api),
 	               "every member of cairn_curl_api is looked up");
-	int rc = cairn_dl_load("libcurl", name, functions, sizeof(functions) / sizeof(functions[0]));
-	if (!rc)
-		*out = api;
-	return rc;
+	return cairn_dl_load("libcurl", name, functions, sizeof(functions) / sizeof(functions[0]));
 }
 
 static void global_init(void)
@@ -45,17 +35,12 @@ static void global_init(void)
 			rc = cairn_error_set(CAIRN_ERROR, "libcurl could not be initialised: %s",
 			                     cairn_curl.easy_strerror(cc));
 	}
-	if (rc)
-		snprintf(global_error, sizeof(global_error), "%s", cairn_error_last());
-	global_rc = rc;
+	cairn_dl_done(&global, rc);
 }
 
 int cairn_curl_global_init(void)
 {
-	pthread_once(&global_once, global_init);
-	if (global_rc)
-		return cairn_error_set(global_rc, "%s", global_error);
-	return 0;
+	return cairn_dl_once_run(&global, global_init);
 }
 
 int cairn_curl_version(const char **out)
