@@ -58,12 +58,11 @@ void cairn_pack_writer_reset(cairn_pack_writer *w)
 	w->count = 0;
 	w->n_iov = 0;
 	w->size = 0;
-	if (w->spooled && w->spool_len) {
-		if (w->spool_flushed)
-			/* gives the blocks back; failing that, they are overwritten */
-			(void)ftruncate(w->spool_fd, 0);
+	/* The spool keeps its pages, which the next pack overwrites: giving
+	 * them back and taking new ones for every pack cost more than the
+	 * copy into them. */
+	if (w->spooled)
 		w->spool_len = w->spool_flushed = 0;
-	}
 }
 
 static int kind_valid(uint8_t kind)

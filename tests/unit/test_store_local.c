@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,6 +273,71 @@ static void test_store_local__a_named_put_is_keyed_by_the_sha256_of_its_bytes(vo
 	put_named_and_check(f, 1000, 100, 500);
 	/* Pieces larger than the blocks the store writes in. */
 	put_named_and_check(f, 1 << 20, 3, (1 << 20) - 7);
+}
+
+/* Objects whose sizes fall on, and either side of, the store's write
+ * blocks (256 KiB) and the alignment of direct writes (4096), both where
+ * the tests run and on a tmpfs, which takes no direct writes. */
+static void test_store_local__a_named_put_of_any_size_keeps_its_bytes(void **state)
+{
+	fixture *f = *state;
+	static const size_t totals[] = {9,	4095,	4096,	4097,	 262143,
+					262144, 262145, 266243, 1048576, (1 << 20) + 4101};
+	/* put_named_and_check adds 8 bytes around the piece */
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++)
+		put_named_and_check(f, totals[i] + 16, 5, totals[i] - 8);
+
+	fixture shm = {0};
+	snprintf(shm.dir, sizeof(shm.dir), "/dev/shm/cairn-test-store-XXXXXX");
+	if (!mkdtemp(shm.dir))
+		skip();
+	snprintf(shm.root, sizeof(shm.root), "%s/repo", shm.dir);
+	assert_int_equal(cairn_store_local_open(&shm.store, shm.root, 1), 0);
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++)
+		put_named_and_check(&shm, totals[i] + 16, 5, totals[i] - 8);
+	cairn_store_free(shm.store);
+	nftw(shm.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Where the file system takes direct writes, a named put leaves its whole
+ * blocks out of the page cache. */
+static void test_store_local__a_named_put_bypasses_the_page_cache(void **state)
+{
+	fixture *f = *state;
+	enum { LEN = (1 << 20) + 100 };
+	uint8_t *bytes = malloc(LEN), id[32];
+	char key[CAIRN_STORE_NAME_MAX], path[512];
+	assert_non_null(bytes);
+	memset(bytes, 0x5a, LEN);
+	cairn_iovec one = {.data = bytes, .len = LEN};
+	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, id, 0), 0);
+	name_obj(key, id);
+	snprintf(path, sizeof(path), "%s/%s", f->root, key);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	struct statx sx;
+	assert_int_equal(statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx), 0);
+	if (!(sx.stx_mask & STATX_DIOALIGN) || !sx.stx_dio_offset_align ||
+	    sx.stx_dio_offset_align > 4096) {
+		close(fd);
+		free(bytes);
+		skip();
+	}
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages = (1 << 20) / (size_t)page;
+	void *map = mmap(NULL, 1 << 20, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(map != MAP_FAILED);
+	unsigned char *vec = malloc(pages);
+	assert_non_null(vec);
+	assert_int_equal(mincore(map, 1 << 20, vec), 0);
+	size_t resident = 0;
+	for (size_t i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	assert_int_equal(resident, 0);
+	munmap(map, 1 << 20);
+	close(fd);
+	free(vec);
+	free(bytes);
 }
 
 static void test_store_local__a_named_put_once_keeps_the_existing_object(void **state)
@@ -570,6 +636,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_store_local__a_named_put_is_keyed_by_the_sha256_of_its_bytes),
+		T(test_store_local__a_named_put_of_any_size_keeps_its_bytes),
+		T(test_store_local__a_named_put_bypasses_the_page_cache),
 		T(test_store_local__a_named_put_once_keeps_the_existing_object),
 		T(test_store_local__a_named_put_into_another_file_system_is_copied),
 		T(test_store_local__put_then_get_returns_the_same_bytes),
