@@ -236,7 +236,11 @@ struct backup {
 	 * made, known_old becomes known plus what of the old known_old the
 	 * index does not know yet (chunks in packs still being filled or
 	 * queued), known starts empty, and from then on the index is asked
-	 * about every chunk, shards that were empty at the start included. */
+	 * about every chunk, shards that were empty at the start included.
+	 * A dry run registers nothing, so the index could never take over
+	 * from the set: it keeps the two generations only, and counts a
+	 * chunk again when it comes back after more than known_max others
+	 * (its figures are an estimate, from above). */
 	struct fpset known, known_old;
 	size_t known_max;
 	int ask_all;
@@ -697,8 +701,9 @@ static int carry_unregistered(struct backup *b)
  * dedup_lock, which holds the other workers meanwhile. */
 static int new_generation(struct backup *b)
 {
-	int rc = b->opts->dry_run ? 0 : cairn_repo_flush_index(b->repo);
-	if (!rc && b->known_old.count)
+	int dry = b->opts->dry_run;
+	int rc = dry ? 0 : cairn_repo_flush_index(b->repo);
+	if (!rc && !dry && b->known_old.count)
 		rc = carry_unregistered(b);
 	if (rc)
 		return rc;
