@@ -1252,20 +1252,17 @@ static int visit_children(struct backup *b, const char *path, dev_t top_dev)
 {
 	char **names;
 	size_t n;
-	int rc = cairn_dir_names(path, &names, &n);
+	/* Opened once: its names are listed and its children looked up
+	 * relative to it (a path walk of one component instead of the whole
+	 * path, per entry), so both are of the same directory. */
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = dfd < 0 ? cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory")
+			 : cairn_dir_names(dfd, &names, &n);
 	if (rc) {
 		report(b, path, cairn_error_last());
 		b->sum.errors++;
-		return 0;
-	}
-	/* Children are looked up relative to their directory: a path walk of
-	 * one component instead of the whole path, per entry. */
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory");
-		report(b, path, cairn_error_last());
-		b->sum.errors++;
-		cairn_names_free(names, n);
+		if (dfd >= 0)
+			close(dfd);
 		return 0;
 	}
 	size_t plen = strlen(path);

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -73,17 +74,23 @@ void cairn_names_free(char **names, size_t n)
 	free(names);
 }
 
-int cairn_dir_names(const char *path, char ***names_out, size_t *n_out)
+int cairn_dir_names(int dfd, char ***names_out, size_t *n_out)
 {
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *d;
 	int rc = 0;
-	DIR *dir = opendir(path);
+	/* The listing reads through a duplicate, which closedir closes. */
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
 	*names_out = NULL;
 	*n_out = 0;
-	if (!dir)
-		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot read directory");
+	if (!dir) {
+		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read directory");
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	for (;;) {
 		errno = 0;
 		if (!(d = readdir(dir))) {

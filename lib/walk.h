@@ -11,9 +11,10 @@
  * ".." and repeated '/' lexically (symlinks are not resolved). "/" stays
  * "/"; anything else loses a trailing '/'. *out is the caller's. */
 int cairn_path_absolute(const char *path, char **out);
-/* The names in directory path, without "." and "..", sorted bytewise.
- * *names_out (an array of strings) is freed with cairn_names_free. */
-int cairn_dir_names(const char *path, char ***names_out, size_t *n_out);
+/* The names in the directory open as dfd (which stays open and is not
+ * otherwise used), without "." and "..", sorted bytewise. *names_out (an
+ * array of strings) is freed with cairn_names_free. */
+int cairn_dir_names(int dfd, char ***names_out, size_t *n_out);
 void cairn_names_free(char **names, size_t n);
 /* Fills the metadata fields of e (type, mode, uid, gid, times, size, dev,
  * ino, rdev) from st; returns 0, or CAIRN_EINVAL for an unknown type. */
