@@ -58,11 +58,15 @@ void cairn_pack_writer_reset(cairn_pack_writer *w)
 	w->count = 0;
 	w->n_iov = 0;
 	w->size = 0;
-	/* The spool keeps its pages, which the next pack overwrites: giving
-	 * them back and taking new ones for every pack cost more than the
-	 * copy into them. */
-	if (w->spooled)
+	if (w->spooled && w->spool_len) {
+		if (w->spool_flushed)
+			/* Gives the blocks back; failing that, they are
+			 * overwritten. Keeping the pages for the next pack costs
+			 * less CPU, but they stay dirty, and a long backup would
+			 * write every spool to the disk every half minute. */
+			(void)ftruncate(w->spool_fd, 0);
 		w->spool_len = w->spool_flushed = 0;
+	}
 }
 
 static int kind_valid(uint8_t kind)

@@ -59,8 +59,7 @@ void cairn_pack_writer_free(cairn_pack_writer *w);
  * On failure the writer goes on in memory. */
 #define CAIRN_PACK_SPOOL_BATCH (256u * 1024)
 int cairn_pack_writer_spool(cairn_pack_writer *w, const char *dir);
-/* Empties the writer for the next pack, keeping its allocations (and its
- * spool, at the size of the largest pack it held). */
+/* Empties the writer for the next pack, keeping its allocations. */
 void cairn_pack_writer_reset(cairn_pack_writer *w);
 /* Seals plain (len <= UINT32_MAX) and adds it as a blob. */
 int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
