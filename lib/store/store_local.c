@@ -392,24 +392,32 @@ static int block_writer_start(block_writer *b, int fd)
 	return 0;
 }
 
+static int block_error(const block_writer *b)
+{
+	return cairn_error_set_errno(CAIRN_EIO, errno, "cannot write in %s/%s", b->s->root, b->dir);
+}
+
 /* Turns O_DIRECT off: the rest goes through the page cache. */
 static int block_writer_buffered(block_writer *b)
 {
 	if (!b->direct)
 		return 0;
 	b->direct = 0;
-	return fcntl(b->fd, F_SETFL, 0);
+	return fcntl(b->fd, F_SETFL, 0) < 0 ? block_error(b) : 0;
 }
 
 static int block_write(block_writer *b, const void *p, size_t len)
 {
-	int rc = cairn_pwrite_all(b->fd, p, len, b->at);
+	int ok = cairn_pwrite_all(b->fd, p, len, b->at) == 0;
 	/* A refused direct write has its whole range written again. */
-	if (rc < 0 && errno == EINVAL && b->direct)
-		rc = block_writer_buffered(b) < 0 ? -1 : cairn_pwrite_all(b->fd, p, len, b->at);
-	if (rc < 0)
-		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot write in %s/%s", b->s->root,
-					     b->dir);
+	if (!ok && errno == EINVAL && b->direct) {
+		int rc = block_writer_buffered(b);
+		if (rc)
+			return rc;
+		ok = cairn_pwrite_all(b->fd, p, len, b->at) == 0;
+	}
+	if (!ok)
+		return block_error(b);
 	b->at += len;
 	return 0;
 }
@@ -443,13 +451,8 @@ static int block_finish(block_writer *b)
 {
 	size_t head = b->direct ? b->len / DIRECT_ALIGN * DIRECT_ALIGN : 0;
 	int rc = head ? block_write(b, b->buf, head) : 0;
-	if (!rc && head < b->len) {
-		if (block_writer_buffered(b) < 0)
-			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot write in %s/%s",
-						   b->s->root, b->dir);
-		else
-			rc = block_write(b, b->buf + head, b->len - head);
-	}
+	if (!rc && head < b->len && !(rc = block_writer_buffered(b)))
+		rc = block_write(b, b->buf + head, b->len - head);
 	b->len = 0;
 	return rc;
 }
