@@ -11,14 +11,20 @@
 #include <zstd.h>
 
 #define AD_SIZE (CAIRN_FP_SIZE + 1)
+#define NONCE_POOL 64 /* nonces drawn per refill */
 
 struct cairn_sealer {
 	int encrypted;
 	uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
-	/* Nonces: a random 128-bit prefix per sealer and a 64-bit counter.
-	 * As unique as fresh random nonces, without a system call per blob. */
-	uint8_t nonce[CAIRN_SEAL_NONCE];
-	uint64_t counter;
+	/* Nonces are random, drawn from a keystream rather than one system
+	 * call each. Nothing in them may be shared or counted: a prefix
+	 * common to a pack's blobs would show where each blob begins, and a
+	 * counter the order they were sealed in, which is what a pack hides.
+	 * The stream's key is replaced by its own output at each refill, so
+	 * nonces already drawn cannot be recomputed from the sealer. */
+	uint8_t nonces[NONCE_POOL * CAIRN_SEAL_NONCE];
+	size_t nonces_used;
+	uint8_t nonce_key[randombytes_SEEDBYTES];
 	int level;
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
@@ -30,6 +36,8 @@ void cairn_sealer_free(cairn_sealer *s)
 	if (!s)
 		return;
 	sodium_memzero(s->key, sizeof(s->key));
+	sodium_memzero(s->nonces, sizeof(s->nonces));
+	sodium_memzero(s->nonce_key, sizeof(s->nonce_key));
 	ZSTD_freeCCtx(s->cctx);
 	ZSTD_freeDCtx(s->dctx);
 	if (s->scratch.data)
@@ -49,7 +57,8 @@ int cairn_sealer_new(cairn_sealer **out, const uint8_t key[32], int zstd_level)
 	if (key) {
 		s->encrypted = 1;
 		memcpy(s->key, key, sizeof(s->key));
-		randombytes_buf(s->nonce, sizeof(s->nonce));
+		randombytes_buf(s->nonce_key, sizeof(s->nonce_key));
+		s->nonces_used = NONCE_POOL;
 	}
 	s->level = zstd_level ? zstd_level : CAIRN_SEAL_LEVEL_DEFAULT;
 	s->cctx = ZSTD_createCCtx();
@@ -69,6 +78,21 @@ size_t cairn_seal_bound(const cairn_sealer *s, size_t len)
 	if (s->encrypted)
 		n += CAIRN_SEAL_NONCE + CAIRN_SEAL_TAG;
 	return n;
+}
+
+static void next_nonce(cairn_sealer *s, uint8_t out[CAIRN_SEAL_NONCE])
+{
+	if (s->nonces_used == NONCE_POOL) {
+		uint8_t stream[sizeof(s->nonces) + sizeof(s->nonce_key)];
+		randombytes_buf_deterministic(stream, sizeof(stream), s->nonce_key);
+		memcpy(s->nonces, stream, sizeof(s->nonces));
+		memcpy(s->nonce_key, stream + sizeof(s->nonces), sizeof(s->nonce_key));
+		sodium_memzero(stream, sizeof(stream));
+		s->nonces_used = 0;
+	}
+	memcpy(out, s->nonces + s->nonces_used * CAIRN_SEAL_NONCE, CAIRN_SEAL_NONCE);
+	sodium_memzero(s->nonces + s->nonces_used * CAIRN_SEAL_NONCE, CAIRN_SEAL_NONCE);
+	s->nonces_used++;
 }
 
 static void make_ad(uint8_t ad[AD_SIZE], const uint8_t *fp, uint8_t kind)
@@ -121,9 +145,7 @@ int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE],
 
 	uint8_t ad[AD_SIZE];
 	make_ad(ad, fp, kind);
-	s->counter++;
-	cairn_put_u64le(s->nonce + CAIRN_SEAL_NONCE - 8, s->counter);
-	memcpy(nonce, s->nonce, CAIRN_SEAL_NONCE);
+	next_nonce(s, nonce);
 	unsigned long long clen = 0;
 	crypto_aead_xchacha20poly1305_ietf_encrypt(body, &clen, body, body_len, ad, sizeof(ad), NULL,
 						   nonce, s->key);

@@ -231,6 +231,25 @@ static void test_pack__shuffles_the_blob_order(void **state)
 	assert_int_equal(total, f->pk.len - 4 - tlen);
 }
 
+/* The store sees a pack as bytes. Neither where a blob begins nor the
+ * order the blobs were sealed in may be read from them: no part of one
+ * blob's nonce recurs elsewhere in the pack, and so none counts. */
+static void test_pack__does_not_show_where_its_blobs_begin(void **state)
+{
+	fixture *f = *state;
+	add_all(f);
+	assert_int_equal(finish(f, f->id), 0);
+	for (int i = 0; i < NBLOBS; i++) {
+		const uint8_t *nonce = f->pk.data + f->w.entries[i].offset;
+		for (size_t at = 0; at + 8 <= CAIRN_SEAL_NONCE; at += 8) {
+			const uint8_t *hit = memmem(f->pk.data, f->pk.len, nonce + at, 8);
+			assert_ptr_equal(hit, nonce + at);
+			assert_null(memmem(hit + 1, f->pk.len - (size_t)(hit + 1 - f->pk.data),
+					   nonce + at, 8));
+		}
+	}
+}
+
 static void test_pack__detects_a_flipped_trailer_byte(void **state)
 {
 	fixture *f = *state;
@@ -571,6 +590,7 @@ int main(void)
 		T(test_pack__round_trips_through_a_spool_file),
 		T(test_pack__spool_needs_a_directory),
 		T(test_pack__shuffles_the_blob_order),
+		T(test_pack__does_not_show_where_its_blobs_begin),
 		T(test_pack__detects_a_flipped_trailer_byte),
 		T(test_pack__detects_a_flipped_length_byte),
 		T(test_pack__rejects_a_truncated_pack),
