@@ -1,7 +1,6 @@
 /* Blob sealing: compress with zstd (kept only if it shrinks the data),
- * then encrypt with XChaCha20-Poly1305 under a 192-bit nonce (a random
- * 128-bit prefix per sealer, then a 64-bit little-endian counter), with
- * the blob's fingerprint and kind as associated data.
+ * then encrypt with XChaCha20-Poly1305 under a random 192-bit nonce,
+ * with the blob's fingerprint and kind as associated data.
  *
  * Sealed layout (encrypted repository):
  *   nonce[24] || AEAD( flag[1] || body ) || tag[16]
