@@ -6,6 +6,7 @@
 #include "password.h"
 
 #include "cairn/errors.h"
+#include "cairn/sys/index.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -365,6 +366,8 @@ int main(int argc, char **argv)
 		cli_error("libsodium could not be initialised");
 		return CLI_EXIT_FATAL;
 	}
+	/* Before any thread, and before SQLite's first use. */
+	(void)cairn_index_sqlite_tune_process();
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hqv", global_options, NULL)) != -1) {
 		if (take_global(&ctx, c, optarg))

@@ -313,6 +313,8 @@ int main(int argc, char **argv)
 		err("libsodium could not be initialised");
 		return 1;
 	}
+	/* Before any thread, and before SQLite's first use. */
+	(void)cairn_index_sqlite_tune_process();
 	/* Token hashes are SHA-256: without libcrypto nothing can be checked. */
 	if (cairn_fingerprint_init() != 0) {
 		err("%s", cairn_error_last());

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SCHEMA_VERSION 1
 /* Several processes (backups, a server) may use one cache directory. */
@@ -336,6 +337,25 @@ out:
 	return rc;
 }
 
+struct insert_run {
+	sqlite_index *ix;
+	const cairn_index_entry *entries;
+	const size_t *order, *start;
+	unsigned shards[256]; /* those with entries in the batch */
+	sqlite3_int64 now;
+};
+
+static int insert_shard_at(void *ud, size_t i)
+{
+	struct insert_run *r = ud;
+	unsigned k = r->shards[i];
+	return insert_shard(&r->ix->shards[k], r->entries, r->order, r->start[k], r->start[k + 1],
+			    r->now);
+}
+
+/* Each shard's transaction is its own: they run side by side, one thread
+ * per core, so a backup's last batch does not keep one core busy while
+ * the other waits. */
 static int sqlite_insert(cairn_index *base, const cairn_index_entry *entries, size_t n)
 {
 	sqlite_index *ix = (sqlite_index *)base;
@@ -345,11 +365,14 @@ static int sqlite_insert(cairn_index *base, const cairn_index_entry *entries, si
 	int rc = group_by_shard(ix, entries[0].fp, sizeof(entries[0]), n, &order, start);
 	if (rc)
 		return rc;
-	sqlite3_int64 now = (sqlite3_int64)time(NULL);
-	for (unsigned k = 0; k < ix->nshards && !rc; k++)
+	struct insert_run r = {.ix = ix, .entries = entries, .order = order, .start = start,
+			       .now = (sqlite3_int64)time(NULL)};
+	size_t busy = 0;
+	for (unsigned k = 0; k < ix->nshards; k++)
 		if (start[k] < start[k + 1])
-			rc = insert_shard(&ix->shards[k], entries, order, start[k], start[k + 1],
-					  now);
+			r.shards[busy++] = k;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	rc = cairn_parallel_for(busy, ncpu > 1 ? (unsigned)ncpu : 1, insert_shard_at, &r);
 	free(order);
 	return rc;
 }
@@ -589,6 +612,13 @@ static int open_other_shard(void *ud, size_t k)
 int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards)
 {
 	return cairn_index_sqlite_open_ex(out, dir, nshards, NULL);
+}
+
+int cairn_index_sqlite_tune_process(void)
+{
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		return cairn_error_set(CAIRN_ERROR, "SQLite is in use already: it cannot be tuned");
+	return 0;
 }
 
 int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nshards,

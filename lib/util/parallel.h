@@ -1,6 +1,7 @@
-/* Running independent pieces of work side by side: for the steps that
- * wait on the disk one file at a time (opening and closing index shards),
- * where several threads overlap the waits. */
+/* Running independent pieces of work side by side: steps that wait on
+ * the disk one file at a time (opening and closing index shards), where
+ * several threads overlap the waits, and work on separate shards that
+ * several cores can share (registering a batch). */
 #ifndef CAIRN_UTIL_PARALLEL_H
 #define CAIRN_UTIL_PARALLEL_H
 

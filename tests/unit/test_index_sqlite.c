@@ -182,6 +182,24 @@ static void shard_exec(const fixture *f, unsigned k, const char *sql)
 	sqlite3_close(db);
 }
 
+/* What cairn_index_sqlite_tune_process answered when main() called it,
+ * first thing, as the programs do. */
+static int tuned = -1;
+
+static void test_index_sqlite__tuning_turns_off_memory_statistics(void **state)
+{
+	fixture *f = *state;
+	assert_int_equal(tuned, 0);
+	cairn_index *ix = open_index(f, 16);
+	insert_range(ix, 0, 2000);
+	check_range(ix, 0, 3000, 2000);
+	/* SQLite keeps no count of its memory: no global mutex taken. */
+	assert_int_equal(sqlite3_memory_used(), 0);
+	/* In use now: too late to change. */
+	assert_int_equal(cairn_index_sqlite_tune_process(), CAIRN_ERROR);
+	cairn_index_free(ix);
+}
+
 static void test_index_sqlite__inserted_entries_are_found_and_others_are_not(void **state)
 {
 	fixture *f = *state;
@@ -558,6 +576,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_index_sqlite__tuning_turns_off_memory_statistics),
 		T(test_index_sqlite__inserted_entries_are_found_and_others_are_not),
 		T(test_index_sqlite__the_first_registration_wins),
 		T(test_index_sqlite__imported_objects_are_remembered),
@@ -572,11 +591,12 @@ int main(void)
 		T(test_index_sqlite__a_malformed_row_is_reported_as_corrupt),
 		T(test_index_sqlite__a_file_that_is_not_a_database_is_an_error),
 		T(test_index_sqlite__a_damaged_shard_among_many_is_named),
-	T(test_index_sqlite__a_large_batch_round_trips),
+		T(test_index_sqlite__a_large_batch_round_trips),
 		T(test_index_sqlite__concurrent_lookups_and_inserts_agree),
 		T(test_index_sqlite__two_handles_on_one_directory_share_data),
 		T(test_index_sqlite__dedup_lookups_skip_a_shard_that_was_empty),
 #undef T
 	};
+	tuned = cairn_index_sqlite_tune_process();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,6 +61,15 @@ struct cairn_index {
 	const struct cairn_index_ops *ops;
 };
 
+/* Tunes SQLite for a process that uses it through libcairn: turns off
+ * SQLite's memory statistics, whose global mutex every allocation of
+ * every connection takes, so that threads working on separate shards do
+ * not queue on it. SQLite takes this only before its first use, and the
+ * setting is the whole process's: call it first thing in main(), before
+ * any thread starts. Returns 0, or CAIRN_ERROR if SQLite was in use
+ * already (nothing changes then; the index works the same, slower). */
+int cairn_index_sqlite_tune_process(void);
+
 /* The embedded backend: SQLite, sharded by the fingerprint's first byte
  * into nshards (a power of two, 1..256) database files shard-XX.db in dir
  * (created if missing), WAL mode. */
