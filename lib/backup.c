@@ -1512,12 +1512,18 @@ static int strv_dup(const char *const *src, size_t n, char ***out)
 	return 0;
 }
 
-static int finish_workers(struct backup *b)
+/* Tells the workers to commit their last packs and end. */
+static void stop_workers(struct backup *b)
 {
 	pthread_mutex_lock(&b->lock);
 	b->stop = 1;
 	pthread_cond_broadcast(&b->work_cv);
 	pthread_mutex_unlock(&b->lock);
+}
+
+static int finish_workers(struct backup *b)
+{
+	stop_workers(b);
 	for (int i = 0; i < b->n_workers; i++)
 		if (b->workers[i].started) {
 			pthread_join(b->workers[i].thread, NULL);
@@ -1665,18 +1671,17 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 		}
 	}
 	pthread_mutex_unlock(&b->lock);
+	/* The manifest's last chunks and pack while the workers commit theirs. */
+	stop_workers(b);
+	if (!rc && !(rc = cairn_tree_writer_finish(b->tree, &out->manifest, &out->n_manifest,
+						   &out->manifest_size)))
+		rc = flush_pack(&main_ctx, 1);
 	if (finish_workers(b)) {
 		/* A worker's failure explains whatever stopped the main thread. */
 		rc = b->fatal;
 		cairn_error_set(rc, "%s", b->fatal_msg);
 	}
 	if (rc)
-		goto out;
-
-	if ((rc = cairn_tree_writer_finish(b->tree, &out->manifest, &out->n_manifest,
-					   &out->manifest_size)))
-		goto out;
-	if ((rc = flush_pack(&main_ctx, 1)))
 		goto out;
 	if ((rc = cairn_repo_flush_index(r)))
 		goto out;
