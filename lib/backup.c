@@ -515,7 +515,29 @@ static int job_has_work(const struct seal_job *job)
 	       (job->classified == 2 && job->next < job->n);
 }
 
-/* Does the job's work that can be handed out now (one piece of it if
+/* What a thread takes of a job at once: chunks up to this many bytes
+ * (at least one chunk). One chunk at a time, a window of small files
+ * would take the lock twice per file. */
+#define GRAB_BYTES (64u << 10)
+#define GRAB_CHUNKS 64
+
+/* The end of the run of chunks from `from` that one grab takes. Only the
+ * chunks that need the work count (with data, to fingerprint; new, to
+ * seal). */
+static size_t grab(const struct seal_job *job, size_t from, int sealing)
+{
+	size_t to = from, bytes = 0, taken = 0;
+	while (to < job->n && taken < GRAB_CHUNKS && (!taken || bytes < GRAB_BYTES)) {
+		const struct pending *p = &job->pend[to++];
+		if (sealing ? p->state == 3 : p->data != NULL) {
+			bytes += p->len;
+			taken++;
+		}
+	}
+	return to;
+}
+
+/* Does the job's work that can be handed out now (one grab of it if
  * once), on w's behalf (w's sealer, pack and index arrays). Called with
  * b->lock held; drops it while working. Failures stop the backup. */
 static void job_work(struct worker *w, struct seal_job *job, int once)
@@ -523,24 +545,16 @@ static void job_work(struct worker *w, struct seal_job *job, int once)
 	struct backup *b = w->b;
 	int rc_failed;
 	while (!b->fatal) {
-		struct pending *p = NULL;
+		size_t from, to;
 		int sealing = 0, rc = 0;
-		while (job->next_fp < job->n && !p) {
-			p = &job->pend[job->next_fp++];
-			if (!p->data) { /* a hole: its fingerprint is set */
-				job->fp_done++;
-				p = NULL;
-			}
-		}
-		if (!p && job->classified == 2) {
-			while (job->next < job->n && !p) {
-				p = &job->pend[job->next++];
-				if (p->state != 3)
-					p = NULL; /* known */
-			}
+		if (job->next_fp < job->n) {
+			from = job->next_fp;
+			to = job->next_fp = grab(job, from, 0);
+		} else if (job->classified == 2 && job->next < job->n) {
+			from = job->next;
+			to = job->next = grab(job, from, 1);
 			sealing = 1;
-		}
-		if (!p) {
+		} else {
 			if (job->fp_done == job->n && job->classified == 0) {
 				/* every fingerprint is in: ask about them */
 				job->classified = 1;
@@ -563,13 +577,16 @@ static void job_work(struct worker *w, struct seal_job *job, int once)
 		}
 		job->helpers++;
 		pthread_mutex_unlock(&b->lock);
-		if (sealing)
-			rc = store_blob(w, p->fp, CAIRN_BLOB_DATA, p->data, p->len);
-		else
-			rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
+		for (size_t i = from; i < to && !rc; i++) {
+			struct pending *p = &job->pend[i];
+			if (sealing && p->state == 3)
+				rc = store_blob(w, p->fp, CAIRN_BLOB_DATA, p->data, p->len);
+			else if (!sealing && p->data) /* a hole's fingerprint is set */
+				rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
+		}
 		pthread_mutex_lock(&b->lock);
 		if (!sealing)
-			job->fp_done++;
+			job->fp_done += to - from;
 		if (--job->helpers == 0)
 			pthread_cond_broadcast(&b->job_cv);
 		if ((rc_failed = rc))
