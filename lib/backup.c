@@ -386,6 +386,25 @@ static int commit_pack(struct backup *b, cairn_sealer *sealer, cairn_pack_writer
 	return cairn_repo_commit_pack(b->repo, sealer, pack);
 }
 
+/* Commits the queued packs, oldest first, until none is left, with the
+ * caller's own sealer. Called with commit_lock held; drops it while
+ * committing. */
+static void commit_queued(struct backup *b, cairn_sealer *sealer)
+{
+	while (b->n_queue) {
+		cairn_pack_writer *pack = b->queue[0];
+		memmove(b->queue, b->queue + 1, --b->n_queue * sizeof(*b->queue));
+		pthread_mutex_unlock(&b->commit_lock);
+		int rc = b->fatal ? 0 : commit_pack(b, sealer, pack);
+		if (rc)
+			set_fatal(b, rc);
+		cairn_pack_writer_reset(pack);
+		pthread_mutex_lock(&b->commit_lock);
+		b->free_packs[b->n_free++] = pack;
+		pthread_cond_broadcast(&b->commit_cv);
+	}
+}
+
 static void *committer_main(void *arg)
 {
 	struct backup *b = arg;
@@ -395,19 +414,21 @@ static void *committer_main(void *arg)
 			pthread_cond_wait(&b->commit_cv, &b->commit_lock);
 		if (!b->n_queue)
 			break;
-		cairn_pack_writer *pack = b->queue[0];
-		memmove(b->queue, b->queue + 1, --b->n_queue * sizeof(*b->queue));
-		pthread_mutex_unlock(&b->commit_lock);
-		int rc = b->fatal ? 0 : commit_pack(b, b->commit_sealer, pack);
-		if (rc)
-			set_fatal(b, rc);
-		cairn_pack_writer_reset(pack);
-		pthread_mutex_lock(&b->commit_lock);
-		b->free_packs[b->n_free++] = pack;
-		pthread_cond_broadcast(&b->commit_cv);
+		commit_queued(b, b->commit_sealer);
 	}
 	pthread_mutex_unlock(&b->commit_lock);
 	return NULL;
+}
+
+/* At the end: a thread done with its own last pack helps the committer
+ * with the packs still queued, rather than leave them to one core. */
+static void help_commit(struct backup *b, cairn_sealer *sealer)
+{
+	if (!b->committer_started)
+		return;
+	pthread_mutex_lock(&b->commit_lock);
+	commit_queued(b, sealer);
+	pthread_mutex_unlock(&b->commit_lock);
 }
 
 /* Commits the worker's pack: through the committer when it runs and the
@@ -1098,6 +1119,7 @@ static void *worker_main(void *arg)
 	int rc = b->fatal ? 0 : flush_pack(w, 1);
 	if (rc)
 		set_fatal(b, rc);
+	help_commit(b, w->sealer);
 	return NULL;
 }
 
@@ -1693,6 +1715,8 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	if (!rc && !(rc = cairn_tree_writer_finish(b->tree, &out->manifest, &out->n_manifest,
 						   &out->manifest_size)))
 		rc = flush_pack(&main_ctx, 1);
+	if (!rc)
+		help_commit(b, main_ctx.sealer);
 	if (finish_workers(b)) {
 		/* A worker's failure explains whatever stopped the main thread. */
 		rc = b->fatal;
