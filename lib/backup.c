@@ -1709,13 +1709,16 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 			b->main_waiting = 0;
 		}
 	}
+	int failed = b->fatal;
 	pthread_mutex_unlock(&b->lock);
-	/* The manifest's last chunks and pack while the workers commit theirs. */
+	/* The manifest's last chunks and pack while the workers commit
+	 * theirs; not after a failure, which left the tree incomplete. */
 	stop_workers(b);
-	if (!rc && !(rc = cairn_tree_writer_finish(b->tree, &out->manifest, &out->n_manifest,
-						   &out->manifest_size)))
+	if (!rc && !failed &&
+	    !(rc = cairn_tree_writer_finish(b->tree, &out->manifest, &out->n_manifest,
+					    &out->manifest_size)))
 		rc = flush_pack(&main_ctx, 1);
-	if (!rc)
+	if (!rc && !failed)
 		help_commit(b, main_ctx.sealer);
 	if (finish_workers(b)) {
 		/* A worker's failure explains whatever stopped the main thread. */
