@@ -353,9 +353,13 @@ static int insert_shard_at(void *ud, size_t i)
 			    r->now);
 }
 
-/* Each shard's transaction is its own: they run side by side, one thread
- * per core, so a backup's last batch does not keep one core busy while
- * the other waits. */
+/* Each shard's transaction is its own, so the shards of a large batch
+ * are filled side by side, one thread per core: a backup's last batch
+ * does not keep one core busy while the other waits. A small batch is
+ * not worth the threads, and the server's requests run side by side
+ * already. */
+#define PARALLEL_INSERT_MIN 4096
+
 static int sqlite_insert(cairn_index *base, const cairn_index_entry *entries, size_t n)
 {
 	sqlite_index *ix = (sqlite_index *)base;
@@ -371,7 +375,7 @@ static int sqlite_insert(cairn_index *base, const cairn_index_entry *entries, si
 	for (unsigned k = 0; k < ix->nshards; k++)
 		if (start[k] < start[k + 1])
 			r.shards[busy++] = k;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = n >= PARALLEL_INSERT_MIN ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
 	rc = cairn_parallel_for(busy, ncpu > 1 ? (unsigned)ncpu : 1, insert_shard_at, &r);
 	free(order);
 	return rc;
