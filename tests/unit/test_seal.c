@@ -377,6 +377,33 @@ static void test_seal__every_zstd_level_round_trips(void **state)
 	free(plain);
 }
 
+static int by_bytes(const void *a, const void *b)
+{
+	return memcmp(a, b, CAIRN_SEAL_NONCE);
+}
+
+/* Through several refills of the sealer's nonces: none comes back. */
+static void test_seal__a_sealer_never_repeats_a_nonce(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	cairn_sealer *s = new_sealer(1);
+	uint8_t(*nonces)[CAIRN_SEAL_NONCE] = calloc(N, CAIRN_SEAL_NONCE);
+	cairn_buf b = CAIRN_BUF_INIT;
+	assert_non_null(nonces);
+	for (int i = 0; i < N; i++) {
+		cairn_buf_clear(&b);
+		assert_int_equal(cairn_seal(s, &b, NULL, CAIRN_BLOB_DATA, "x", 1), 0);
+		memcpy(nonces[i], b.data, CAIRN_SEAL_NONCE);
+	}
+	qsort(nonces, N, CAIRN_SEAL_NONCE, by_bytes);
+	for (int i = 1; i < N; i++)
+		assert_memory_not_equal(nonces[i - 1], nonces[i], CAIRN_SEAL_NONCE);
+	free(nonces);
+	cairn_buf_free(&b);
+	cairn_sealer_free(s);
+}
+
 static void test_seal__nonces_differ_between_seals(void **state)
 {
 	(void)state;
@@ -700,6 +727,7 @@ int main(void)
 	    cmocka_unit_test(test_seal__bound_covers_every_sealed_size),
 	    cmocka_unit_test(test_seal__every_zstd_level_round_trips),
 	    cmocka_unit_test(test_seal__nonces_differ_between_seals),
+	    cmocka_unit_test(test_seal__a_sealer_never_repeats_a_nonce),
 	    cmocka_unit_test(test_seal__null_fingerprint_means_all_zeros),
 	    cmocka_unit_test(test_seal__free_accepts_null),
 	    cmocka_unit_test(test_seal__unseal_rejects_a_flipped_byte_anywhere),
