@@ -1,6 +1,7 @@
 # Failures give the documented exit statuses and clear messages: wrong
 # password, no repository, init over a repository, no password source,
-# unknown snapshot, unreadable source files, a file growing while read.
+# unknown snapshot, unreadable source files, a file growing while read,
+# a repository whose disk fills up.
 # shellcheck source=lib.sh
 source "$E2E_LIB"
 
@@ -148,5 +149,36 @@ got = open(sys.argv[1], "rb").read()
 final = open(sys.argv[2], "rb").read()
 sys.exit(not (len(got) >= int(sys.argv[3]) and final[:len(got)] == got))' \
 	"$T/r-grow$G/growing" "$G/growing" "$size0"
+
+say "a full disk"
+# The repository on a 6 MiB tmpfs, 20 MiB of data that does not compress.
+if ! is_root; then
+	skip "mounting a small file system needs root"
+elif ! mkdir -p "$T/small" || ! mount -t tmpfs -o size=6m tmpfs "$T/small" 2>/dev/null; then
+	skip "no tmpfs could be mounted here"
+else
+	e2e_mounts+=("$T/small")
+	FULL="$T/full-src"
+	mkdir -p "$FULL"
+	for i in $(seq 1 40); do gen_file "$FULL/f$i" 524288 "full$i"; done
+	main_repo=$CAIRN_REPO
+	export CAIRN_REPO="$T/small/repo"
+	init_repo
+	backup "$FULL"
+	check_rc 1 "a backup that fills the repository's disk exits 1"
+	check_grep "and says why" "[Nn]o space left on device" "$ERR"
+	check_eq "it wrote no snapshot" "$(snapshot_count)" 0
+	check_eq "nor left temporary files in the repository" \
+		"$(find "$CAIRN_REPO" -name '.tmp-*' | wc -l)" 0
+	mount -o remount,size=64m "$T/small"
+	backup "$FULL"
+	check_rc 0 "with room again, the next backup succeeds"
+	run cairn restore "$SNAP" --target "$T/r-full"
+	check_rc 0 "and restores"
+	run treecmp "$FULL" "$T/r-full$FULL"
+	check_rc 0 "bit-exact"
+	export CAIRN_REPO=$main_repo
+	umount "$T/small" && e2e_mounts=()
+fi
 
 e2e_finish

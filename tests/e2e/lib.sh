@@ -26,15 +26,19 @@ PYTHON=$(python3 -c 'import sys; print(sys.executable)') || {
 e2e_passed=0
 e2e_failed=0
 e2e_bg_pids=()
+e2e_mounts=()
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e.XXXXXX") || exit 1
 
 e2e_cleanup()
 {
-	local pid
+	local pid mnt
 	for pid in "${e2e_bg_pids[@]}"; do
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+	done
+	for mnt in "${e2e_mounts[@]}"; do
+		umount -l "$mnt" 2>/dev/null
 	done
 	# Tests leave unreadable files and directories behind on purpose.
 	chmod -R u+rwx "$T" 2>/dev/null
