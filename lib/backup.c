@@ -952,23 +952,36 @@ static int stat_regular(int fd, struct stat *st)
 	return 0;
 }
 
-/* Reads one file into slot s. Problems with the file itself end up in
- * s->failed / s->warning; only repository failures are returned. */
-static int process_file(struct worker *w, struct slot *s)
+/* Opens a file to back up, or returns -1 with errno set. The first
+ * READ_SIZE bytes are asked for at once: the files of a worker's batch
+ * are opened together, so that those not in the page cache are read from
+ * the disk side by side rather than one after the other. */
+static int open_source(const struct slot *s)
+{
+	/* O_NONBLOCK: what was a file may be a FIFO by now, and opening
+	 * that would wait for a writer; it does nothing to a regular file. */
+	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	int fd = open(s->e.path, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(s->e.path, flags);
+	if (fd >= 0 && s->st.st_size > 0)
+		(void)posix_fadvise(fd, 0, s->st.st_size < READ_SIZE ? s->st.st_size : READ_SIZE,
+				    POSIX_FADV_WILLNEED);
+	return fd;
+}
+
+/* Reads one file, opened by open_source (fd, or -1 and open_errno), into
+ * slot s. Problems with the file itself end up in s->failed /
+ * s->warning; only repository failures are returned. */
+static int process_file(struct worker *w, struct slot *s, int fd, int open_errno)
 {
 	cairn_entry *e = &s->e;
 	const struct stat *before = &s->st; /* the walker's: no fstat before reading */
 	struct stat after;
 	uint64_t bytes = 0;
 	int rc = 0;
-	/* O_NONBLOCK: what was a file may be a FIFO by now, and opening
-	 * that would wait for a writer; it does nothing to a regular file. */
-	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-	int fd = open(e->path, flags | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = open(e->path, flags);
 	if (fd < 0) {
-		cairn_error_set_errno(CAIRN_EIO, errno, "cannot open");
+		cairn_error_set_errno(CAIRN_EIO, open_errno, "cannot open");
 		goto file_error;
 	}
 	if ((rc = cairn_read_xattrs(NULL, fd, &e->xattrs, &e->n_xattrs)))
@@ -1093,11 +1106,16 @@ static void *worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&b->lock);
 
-		int rc = 0;
-		for (size_t i = 0; i < n && !rc; i++) {
-			rc = process_file(w, batch[i]);
-			if (rc)
+		int rc = 0, fds[WORKER_BATCH], errs[WORKER_BATCH];
+		for (size_t i = 0; i < n; i++) {
+			fds[i] = open_source(batch[i]);
+			errs[i] = errno;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (!rc && (rc = process_file(w, batch[i], fds[i], errs[i])))
 				cairn_error_prefix(rc, "%s", batch[i]->e.path);
+			else if (rc && fds[i] >= 0)
+				close(fds[i]); /* not read: the backup failed */
 		}
 		if (!rc)
 			rc = settle_window(w, 0);
