@@ -1063,13 +1063,59 @@ out:
 /* Files a worker takes at once: their chunks are deduplicated together. */
 #define WORKER_BATCH 32
 
+/* Files a worker took, opened (and their first bytes asked for) as soon
+ * as they are taken. */
+struct batch {
+	struct slot *slot[WORKER_BATCH];
+	int fd[WORKER_BATCH], err[WORKER_BATCH];
+	size_t n;
+};
+
+static void batch_open(struct batch *bt)
+{
+	for (size_t i = 0; i < bt->n; i++) {
+		bt->fd[i] = open_source(bt->slot[i]);
+		bt->err[i] = errno;
+	}
+}
+
+/* Closes the batch's files from `from` on, opened and not read: after a
+ * failure. */
+static void batch_close(const struct batch *bt, size_t from)
+{
+	for (size_t i = from; i < bt->n; i++)
+		if (bt->fd[i] >= 0)
+			close(bt->fd[i]);
+}
+
+/* Reads the batch's files and settles what they left pending. */
+static int batch_process(struct worker *w, const struct batch *bt)
+{
+	int rc = 0;
+	for (size_t i = 0; i < bt->n && !rc; i++)
+		if ((rc = process_file(w, bt->slot[i], bt->fd[i], bt->err[i]))) {
+			cairn_error_prefix(rc, "%s", bt->slot[i]->e.path);
+			batch_close(bt, i + 1);
+		}
+	if (!rc)
+		rc = settle_window(w, 0);
+	/* also after a failure: helpers use its buffer */
+	int rc_job = job_finish(w, &w->jobs[w->cur]);
+	return rc ? rc : rc_job;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct backup *b = w->b;
-	struct slot *batch[WORKER_BATCH];
+	/* The batch being read, and the next one, taken and opened before it
+	 * is read: where the page cache is cold, the next files' first bytes
+	 * come from the disk meanwhile, not one file after the other. */
+	struct batch bt[2];
+	int cur = 0;
+	bt[0].n = bt[1].n = 0;
 	for (;;) {
-		size_t n = 0;
+		struct batch *now = &bt[cur], *next = &bt[cur ^ 1];
 		pthread_mutex_lock(&b->lock);
 		for (;;) {
 			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
@@ -1082,14 +1128,15 @@ static void *worker_main(void *arg)
 				job_work(w, job, 0);
 				continue;
 			}
-			if (b->stop || b->dispatch < b->tail)
+			if (b->stop || b->dispatch < b->tail || now->n)
 				break;
 			b->idle_workers++;
 			pthread_cond_wait(&b->work_cv, &b->lock);
 			b->idle_workers--;
 		}
-		if (b->stop && (b->fatal || b->dispatch == b->tail)) {
+		if (b->fatal || (b->stop && b->dispatch == b->tail && !now->n)) {
 			pthread_mutex_unlock(&b->lock);
+			batch_close(now, 0);
 			break;
 		}
 		/* Several files when there are many queued, so that the other
@@ -1099,40 +1146,31 @@ static void *worker_main(void *arg)
 			want = 1;
 		if (want > WORKER_BATCH)
 			want = WORKER_BATCH;
-		while (n < want && b->dispatch < b->tail) {
+		next->n = 0;
+		while (next->n < want && b->dispatch < b->tail) {
 			struct slot *s = &b->ring[b->dispatch++ % RING_SLOTS];
 			if (s->needs_work)
-				batch[n++] = s;
+				next->slot[next->n++] = s;
 		}
 		pthread_mutex_unlock(&b->lock);
+		batch_open(next);
 
-		int rc = 0, fds[WORKER_BATCH], errs[WORKER_BATCH];
-		for (size_t i = 0; i < n; i++) {
-			fds[i] = open_source(batch[i]);
-			errs[i] = errno;
+		if (now->n) {
+			int rc = batch_process(w, now);
+			if (rc) {
+				batch_close(next, 0);
+				set_fatal(b, rc);
+				break;
+			}
+			pthread_mutex_lock(&b->lock);
+			for (size_t i = 0; i < now->n; i++)
+				now->slot[i]->done = 1;
+			if (b->main_waiting)
+				pthread_cond_signal(&b->done_cv);
+			pthread_mutex_unlock(&b->lock);
+			now->n = 0;
 		}
-		for (size_t i = 0; i < n; i++) {
-			if (!rc && (rc = process_file(w, batch[i], fds[i], errs[i])))
-				cairn_error_prefix(rc, "%s", batch[i]->e.path);
-			else if (rc && fds[i] >= 0)
-				close(fds[i]); /* not read: the backup failed */
-		}
-		if (!rc)
-			rc = settle_window(w, 0);
-		/* also after a failure: helpers use its buffer */
-		int rc_job = job_finish(w, &w->jobs[w->cur]);
-		if (!rc)
-			rc = rc_job;
-		if (rc) {
-			set_fatal(b, rc);
-			break;
-		}
-		pthread_mutex_lock(&b->lock);
-		for (size_t i = 0; i < n; i++)
-			batch[i]->done = 1;
-		if (b->main_waiting)
-			pthread_cond_signal(&b->done_cv);
-		pthread_mutex_unlock(&b->lock);
+		cur ^= 1;
 	}
 	int rc = b->fatal ? 0 : flush_pack(w, 1);
 	if (rc)
