@@ -16,6 +16,7 @@
 #include "cairn/chunker.h"
 #include "cairn/errors.h"
 #include "cairn/tree.h"
+#include "util/fileio.h"
 #include "util/path.h"
 #include "walk.h"
 
@@ -248,6 +249,7 @@ struct backup {
 
 	struct worker *workers;
 	int n_workers;
+	size_t batch_max; /* files a worker takes at once: it holds two batches open */
 
 	/* Full packs wait in a queue for the committer thread, which writes
 	 * them to the store and registers their blobs while the workers fill
@@ -1071,11 +1073,33 @@ struct batch {
 	size_t n;
 };
 
+/* Descriptors kept for everything else: the walk's directories, the
+ * store, the index and the caller. */
+#define FD_MARGIN 128
+/* A file whose descriptor could not be had in advance: opened when read. */
+#define OPEN_LATER (-2)
+
+/* The batch size that keeps the files the workers hold open (two batches
+ * each) within what the process may still open. */
+static size_t batch_files_max(const struct backup *b)
+{
+	long open_now = cairn_open_fd_count();
+	uint64_t used = (open_now < 0 ? 64 : (uint64_t)open_now) + FD_MARGIN +
+			(b->max_packs ? b->max_packs : 2 * (uint64_t)b->n_workers);
+	uint64_t limit = cairn_open_fd_limit();
+	uint64_t per = limit > used ? (limit - used) / (2 * (uint64_t)b->n_workers) : 0;
+	return per < 1 ? 1 : per > WORKER_BATCH ? WORKER_BATCH : (size_t)per;
+}
+
 static void batch_open(struct batch *bt)
 {
 	for (size_t i = 0; i < bt->n; i++) {
 		bt->fd[i] = open_source(bt->slot[i]);
 		bt->err[i] = errno;
+		/* Out of descriptors now (the walk or a store may hold
+		 * more): the file's turn will come with this one's closed. */
+		if (bt->fd[i] < 0 && (errno == EMFILE || errno == ENFILE))
+			bt->fd[i] = OPEN_LATER;
 	}
 }
 
@@ -1092,11 +1116,17 @@ static void batch_close(const struct batch *bt, size_t from)
 static int batch_process(struct worker *w, const struct batch *bt)
 {
 	int rc = 0;
-	for (size_t i = 0; i < bt->n && !rc; i++)
-		if ((rc = process_file(w, bt->slot[i], bt->fd[i], bt->err[i]))) {
+	for (size_t i = 0; i < bt->n && !rc; i++) {
+		int fd = bt->fd[i], err = bt->err[i];
+		if (fd == OPEN_LATER) {
+			fd = open_source(bt->slot[i]);
+			err = errno;
+		}
+		if ((rc = process_file(w, bt->slot[i], fd, err))) {
 			cairn_error_prefix(rc, "%s", bt->slot[i]->e.path);
 			batch_close(bt, i + 1);
 		}
+	}
 	if (!rc)
 		rc = settle_window(w, 0);
 	/* also after a failure: helpers use its buffer */
@@ -1144,8 +1174,8 @@ static void *worker_main(void *arg)
 		size_t want = (size_t)((b->tail - b->dispatch) / ((uint64_t)b->n_workers * 2));
 		if (want < 1)
 			want = 1;
-		if (want > WORKER_BATCH)
-			want = WORKER_BATCH;
+		if (want > b->batch_max)
+			want = b->batch_max;
 		next->n = 0;
 		while (next->n < want && b->dispatch < b->tail) {
 			struct slot *s = &b->ring[b->dispatch++ % RING_SLOTS];
@@ -1731,6 +1761,7 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 		if ((rc = worker_init(&b->workers[i], b, 1)))
 			goto out;
 	committer_start(b);
+	b->batch_max = batch_files_max(b);
 	for (int i = 0; i < b->n_workers; i++) {
 		if (pthread_create(&b->workers[i].thread, NULL, worker_main, &b->workers[i]) != 0) {
 			rc = cairn_error_set(CAIRN_ERROR, "cannot start a worker thread");

@@ -41,7 +41,6 @@
 #include "util/hex.h"
 #include "util/path.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,7 +51,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -2021,27 +2019,13 @@ static int open_target(restore *R, const char *target)
 	return 0;
 }
 
-/* Descriptors open now (-1 if unknown). */
-static long count_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	long n = -1; /* the directory's own */
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n - 2; /* "." and ".." */
-}
-
 /* Sizes the batches by the descriptors the process may still open: every
  * file of a batch in flight holds one, and workers reading packs must
  * never run out. */
 static int batches_init(restore *R)
 {
-	struct rlimit rl;
-	uint64_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (uint64_t)rl.rlim_cur : 1024;
-	long open_now = count_open_fds();
+	uint64_t limit = cairn_open_fd_limit();
+	long open_now = cairn_open_fd_count();
 	uint64_t margin = FD_MARGIN + 2 * (uint64_t)R->n_workers;
 	R->max_files =
 	    cairn_restore_fd_budget(limit, open_now < 0 ? 64 : (uint64_t)open_now, margin,

@@ -1,6 +1,6 @@
 # Awkward inputs: odd file names, empty and huge sparse files, a directory
 # of 10,000 files; and what --exclude, --exclude-file and --dry-run keep
-# out of the repository.
+# out of the repository; a backup with few file descriptors allowed.
 # shellcheck source=lib.sh
 source "$E2E_LIB"
 
@@ -89,5 +89,23 @@ check_eq "no new snapshot" "$(snapshot_count)" "$before_count"
 check_eq "repository size unchanged" "$(du -sb "$CAIRN_REPO" | cut -f1)" "$du_before"
 tree_sums "$CAIRN_REPO" >"$T/sums.after"
 check "no file of the repository added or changed" cmp -s "$T/sums.before" "$T/sums.after"
+
+say "few file descriptors"
+# Workers open the files they take ahead of reading them; under a low
+# limit they must take fewer, not leave files out.
+FEW="$T/few-fds"
+for d in $(seq 1 12); do
+	mkdir -p "$FEW/d$d/e"
+	for f in $(seq 1 40); do printf '%s %s\n' "$d" "$f" >"$FEW/d$d/e/f$f"; done
+done
+run sh -c 'ulimit -n 96 && exec "$@"' sh "$CAIRN_BIN" backup --json "$FEW"
+check_rc 0 "a backup under a limit of 96 descriptors exits 0"
+check_eq "and warns of nothing" "$(grep -c . "$ERR")" 0
+cp "$OUT" "$T/summary.json"
+check_eq "it stored all 480 files" "$(summary files_new)" 480
+run cairn restore "$(summary snapshot_id)" --target "$T/r-few"
+check_rc 0 "and restores"
+run treecmp "$FEW" "$T/r-few$FEW"
+check_rc 0 "bit-exact"
 
 e2e_finish
