@@ -1084,8 +1084,8 @@ struct batch {
 static size_t batch_files_max(const struct backup *b)
 {
 	long open_now = cairn_open_fd_count();
-	uint64_t used = (open_now < 0 ? 64 : (uint64_t)open_now) + FD_MARGIN +
-			(b->max_packs ? b->max_packs : 2 * (uint64_t)b->n_workers);
+	/* the spools of the packs being filled or committed (committer_start) */
+	uint64_t used = (open_now < 0 ? 64 : (uint64_t)open_now) + FD_MARGIN + b->max_packs;
 	uint64_t limit = cairn_open_fd_limit();
 	uint64_t per = limit > used ? (limit - used) / (2 * (uint64_t)b->n_workers) : 0;
 	return per < 1 ? 1 : per > WORKER_BATCH ? WORKER_BATCH : (size_t)per;

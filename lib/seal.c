@@ -20,8 +20,9 @@ struct cairn_sealer {
 	 * call each. Nothing in them may be shared or counted: a prefix
 	 * common to a pack's blobs would show where each blob begins, and a
 	 * counter the order they were sealed in, which is what a pack hides.
-	 * The stream's key is replaced by its own output at each refill, so
-	 * nonces already drawn cannot be recomputed from the sealer. */
+	 * Nonces are public; the stream's key is not: at each refill it is
+	 * replaced by the stream's next bytes, so every refill draws new
+	 * nonces and no state kept reproduces those of earlier refills. */
 	uint8_t nonces[NONCE_POOL * CAIRN_SEAL_NONCE];
 	size_t nonces_used;
 	uint8_t nonce_key[randombytes_SEEDBYTES];
@@ -36,7 +37,6 @@ void cairn_sealer_free(cairn_sealer *s)
 	if (!s)
 		return;
 	sodium_memzero(s->key, sizeof(s->key));
-	sodium_memzero(s->nonces, sizeof(s->nonces));
 	sodium_memzero(s->nonce_key, sizeof(s->nonce_key));
 	ZSTD_freeCCtx(s->cctx);
 	ZSTD_freeDCtx(s->dctx);
@@ -90,9 +90,7 @@ static void next_nonce(cairn_sealer *s, uint8_t out[CAIRN_SEAL_NONCE])
 		sodium_memzero(stream, sizeof(stream));
 		s->nonces_used = 0;
 	}
-	memcpy(out, s->nonces + s->nonces_used * CAIRN_SEAL_NONCE, CAIRN_SEAL_NONCE);
-	sodium_memzero(s->nonces + s->nonces_used * CAIRN_SEAL_NONCE, CAIRN_SEAL_NONCE);
-	s->nonces_used++;
+	memcpy(out, s->nonces + s->nonces_used++ * CAIRN_SEAL_NONCE, CAIRN_SEAL_NONCE);
 }
 
 static void make_ad(uint8_t ad[AD_SIZE], const uint8_t *fp, uint8_t kind)
