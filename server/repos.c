@@ -261,8 +261,9 @@ static int repo_open(srv_repos *rs, const char *id, srv_repo **out)
 		r->nshards = rs->nshards;
 	/* A server lives long and answers many clients: a larger page
 	 * cache per repository, and checkpoints far apart so that batches
-	 * of registrations are not held up by them. */
-	const cairn_index_sqlite_opts tuning = {SRV_CACHE_MIB, SRV_WAL_PAGES};
+	 * of registrations are not held up by them. Shards left at exit
+	 * are whole databases, for backups of the server's data. */
+	const cairn_index_sqlite_opts tuning = {SRV_CACHE_MIB, SRV_WAL_PAGES, 1};
 	if ((rc = cairn_index_sqlite_open_ex(&r->ix, r->index_dir, r->nshards, &tuning)))
 		goto out;
 	if ((rc = catalog_open(r)))

@@ -108,6 +108,7 @@ typedef struct sqlite_index {
 	char *dir;
 	uint64_t cache_kib; /* for all shards */
 	unsigned wal_pages;
+	int checkpoint_on_close;
 } sqlite_index;
 
 static int db_error(const shard *sh, int sqlite_rc, const char *what)
@@ -477,7 +478,7 @@ static int close_shard_at(void *ud, size_t k)
 static void sqlite_free(cairn_index *base)
 {
 	sqlite_index *ix = (sqlite_index *)base;
-	/* Each close checkpoints the shard's log and syncs twice. */
+	/* A close that checkpoints the shard's log syncs twice. */
 	if (ix->shards)
 		(void)cairn_parallel_for(ix->nshards, IO_THREADS, close_shard_at, ix);
 	free(ix->shards);
@@ -566,6 +567,10 @@ static int open_shard(void *ud, size_t k)
 		return db_error(sh, r, "cannot open");
 	sqlite3_extended_result_codes(sh->db, 1);
 	sqlite3_busy_timeout(sh->db, BUSY_TIMEOUT_MS);
+	/* What the log holds is as durable as the database: a later open
+	 * reads it, a later write transaction checkpoints it. */
+	if (!ix->checkpoint_on_close)
+		sqlite3_db_config(sh->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
 
 	char pragmas[200];
 	uint64_t cache_kib = ix->cache_kib / ix->nshards;
@@ -646,6 +651,7 @@ int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nsha
 	ix->nshards = nshards;
 	ix->cache_kib = opts && opts->cache_mib ? (uint64_t)opts->cache_mib * 1024 : CACHE_TOTAL_KIB;
 	ix->wal_pages = opts && opts->wal_pages ? opts->wal_pages : WAL_PAGES_DEFAULT;
+	ix->checkpoint_on_close = opts && opts->checkpoint_on_close;
 	ix->shift = 8;
 	for (unsigned m = nshards; m > 1; m >>= 1)
 		ix->shift--;

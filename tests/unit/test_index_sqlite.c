@@ -313,6 +313,47 @@ static void test_index_sqlite__data_survives_closing_and_reopening(void **state)
 		assert_shard_integrity(f, k);
 }
 
+/* Bytes in the shards' write-ahead logs; -1 when none of them exists. */
+static long long wal_bytes(const fixture *f, unsigned nshards)
+{
+	long long total = -1;
+	char path[256];
+	for (unsigned k = 0; k < nshards; k++) {
+		struct stat st;
+		shard_path(path, sizeof(path) - 4, f, k);
+		strcat(path, "-wal");
+		if (stat(path, &st) == 0)
+			total = (total < 0 ? 0 : total) + st.st_size;
+	}
+	return total;
+}
+
+static void test_index_sqlite__closing_leaves_the_log_unless_told_to_fold_it(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 4);
+	insert_range(ix, 0, 500);
+	cairn_index_free(ix);
+	/* The rows are in the logs, not yet in the databases... */
+	assert_true(wal_bytes(f, 4) > 0);
+	/* ...and the next open finds them there. */
+	ix = open_index(f, 4);
+	assert_int_equal(count_of(ix), 500);
+	cairn_index_free(ix);
+
+	const cairn_index_sqlite_opts fold = {.checkpoint_on_close = 1};
+	assert_int_equal(cairn_index_sqlite_open_ex(&ix, f->ixdir, 4, &fold), 0);
+	insert_range(ix, 500, 600);
+	cairn_index_free(ix);
+	assert_int_equal(wal_bytes(f, 4), -1);
+	for (unsigned k = 0; k < 4; k++)
+		assert_shard_integrity(f, k);
+	ix = open_index(f, 4);
+	assert_int_equal(count_of(ix), 600);
+	check_range(ix, 0, 700, 600);
+	cairn_index_free(ix);
+}
+
 static void check_sharding(const fixture *f, unsigned nshards)
 {
 	cairn_index *ix = open_index(f, nshards);
@@ -582,6 +623,7 @@ int main(void)
 		T(test_index_sqlite__imported_objects_are_remembered),
 		T(test_index_sqlite__clear_removes_entries_and_objects),
 		T(test_index_sqlite__data_survives_closing_and_reopening),
+		T(test_index_sqlite__closing_leaves_the_log_unless_told_to_fold_it),
 		T(test_index_sqlite__one_shard_works),
 		T(test_index_sqlite__sixteen_shards_work),
 		T(test_index_sqlite__two_hundred_fifty_six_shards_work),

@@ -80,6 +80,10 @@ int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards
 typedef struct cairn_index_sqlite_opts {
 	unsigned cache_mib; /* page cache for all shards together (default 16) */
 	unsigned wal_pages; /* WAL pages between checkpoints (default 1000) */
+	/* Fold each shard's WAL into its database when the index is freed.
+	 * Default: leave it to the next writer's checkpoints, so that a
+	 * command does not end waiting on the disk for every shard. */
+	int checkpoint_on_close;
 } cairn_index_sqlite_opts;
 
 int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nshards,
