@@ -44,17 +44,24 @@ static inline void bench_fill_random(uint8_t *buf, size_t len, uint64_t seed)
 	}
 }
 
-/* The first irreducible polynomial of degree 53 drawn from a fixed seed:
- * the speed does not depend on which one it is, the chunk count does. */
-static inline uint64_t bench_fixed_poly(void)
+/* The n-th irreducible polynomial of degree 53 drawn from a fixed seed,
+ * counting from 0: every repository draws its own at random, and where
+ * the cuts fall (so what an edit costs) depends on which one it is. */
+static inline uint64_t bench_nth_poly(unsigned n)
 {
 	uint64_t state = 0x636169726e0001ull;
 	for (;;) {
 		uint64_t top = (uint64_t)1 << CAIRN_CHUNKER_POLY_DEGREE;
 		uint64_t p = (bench_splitmix(&state) & (top - 1)) | top | 1;
-		if (cairn_chunker_poly_irreducible(p))
+		if (cairn_chunker_poly_irreducible(p) && n-- == 0)
 			return p;
 	}
+}
+
+/* The first of them: the speed does not depend on which one it is. */
+static inline uint64_t bench_fixed_poly(void)
+{
+	return bench_nth_poly(0);
 }
 
 /* Reads all of path into a new buffer; 0 or -1 with a message printed. */

@@ -2,10 +2,14 @@
  * how many bytes an edited copy of a file adds after the original is
  * stored, and how many index entries a terabyte of such data needs.
  *
- *   dedup_bench [--params MIN:AVG:MAX]... [--entry-bytes N] BASE EDITED
+ *   dedup_bench [--params MIN:AVG:MAX]... [--polys N] [--entry-bytes N] BASE EDITED
  *
  * "added" counts the edited file's chunks whose content the base does not
  * hold (each distinct chunk once), raw and after zstd as cairn seals it.
+ * Every repository chunks with its own random polynomial, and what an
+ * edit adds depends on where the cuts around it fall: with --polys N each
+ * setting is cut with N fixed polynomials, and the median is shown with
+ * the smallest and largest. 
  * The index estimate is entries per TB of unique data at the base file's
  * mean chunk size, times N bytes per entry (default 100: an SQLite row of
  * fingerprint, pack id, offset, lengths, kind and time, with its b-tree
@@ -70,6 +74,14 @@ typedef struct result {
 	uint64_t new_raw, new_sealed;
 } result;
 
+#define MAX_POLYS 64
+
+static int by_sealed(const void *a, const void *b)
+{
+	const result *x = a, *y = b;
+	return (x->new_sealed > y->new_sealed) - (x->new_sealed < y->new_sealed);
+}
+
 /* Chunks buf; adds each chunk to s. If sealer, also counts the chunks
  * that were new to s and their sealed size. */
 static void pass(cairn_chunker *c, set *s, const uint8_t *buf, size_t len, cairn_sealer *sealer,
@@ -103,9 +115,11 @@ int main(int argc, char **argv)
 {
 	cairn_chunker_params params[32];
 	int nparams = 0;
+	unsigned npolys = 1;
 	double entry_bytes = 100;
 	static const struct option opts[] = {
 		{"params", required_argument, NULL, 'p'},
+		{"polys", required_argument, NULL, 'n'},
 		{"entry-bytes", required_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0},
 	};
@@ -120,6 +134,12 @@ int main(int argc, char **argv)
 			params[nparams++] = (cairn_chunker_params){0, (uint32_t)bench_parse_size(a),
 								   (uint32_t)bench_parse_size(b),
 								   (uint32_t)bench_parse_size(c)};
+		} else if (opt == 'n') {
+			npolys = (unsigned)atoi(optarg);
+			if (npolys < 1 || npolys > MAX_POLYS) {
+				fprintf(stderr, "dedup_bench: --polys wants 1 to %d\n", MAX_POLYS);
+				return 2;
+			}
 		} else if (opt == 'e') {
 			entry_bytes = atof(optarg);
 		} else {
@@ -128,14 +148,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 2) {
-		fprintf(stderr, "usage: %s [--params MIN:AVG:MAX]... [--entry-bytes N] BASE EDITED\n",
+		fprintf(stderr,
+			"usage: %s [--params MIN:AVG:MAX]... [--polys N] [--entry-bytes N] BASE EDITED\n",
 			argv[0]);
 		return 2;
 	}
 	if (nparams == 0) {
 		static const uint32_t def[][3] = {
 			{16 << 10, 32 << 10, 256 << 10},   {32 << 10, 64 << 10, 512 << 10},
-			{64 << 10, 128 << 10, 1 << 20},    {128 << 10, 256 << 10, 2 << 20},
+			{64 << 10, 128 << 10, 1 << 20},    {96 << 10, 160 << 10, 1280 << 10},
+			{112 << 10, 176 << 10, 1408 << 10}, {128 << 10, 256 << 10, 2 << 20},
 			{256 << 10, 512 << 10, 4 << 20},   {512 << 10, 1 << 20, 8 << 20},
 			{1 << 20, 2 << 20, 16 << 20},
 		};
@@ -152,32 +174,40 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dedup_bench: %s\n", cairn_error_last());
 		return 1;
 	}
-	uint64_t poly = bench_fixed_poly();
-	printf("%zu bytes base, %zu bytes edited; index estimate at %.0f bytes per entry\n", base_len,
-	       edit_len, entry_bytes);
-	printf("%-18s %10s %12s %12s %12s %14s %14s\n", "min/avg/max KiB", "mean KiB", "new chunks",
-	       "added MB", "sealed MB", "entries/TB", "index GB/TB");
+	printf("%zu bytes base, %zu bytes edited; index estimate at %.0f bytes per entry; "
+	       "%u polynomial%s\n",
+	       base_len, edit_len, entry_bytes, npolys, npolys > 1 ? "s (medians)" : "");
+	printf("%-18s %10s %12s %12s %12s %16s %14s %14s\n", "min/avg/max KiB", "mean KiB",
+	       "new chunks", "added MB", "sealed MB", "sealed range", "entries/TB", "index GB/TB");
 	static cairn_chunker c;
+	static result runs[MAX_POLYS];
 	for (int i = 0; i < nparams; i++) {
-		params[i].poly = poly;
-		if (cairn_chunker_init(&c, &params[i])) {
-			fprintf(stderr, "dedup_bench: %s\n", cairn_error_last());
-			return 1;
+		for (unsigned k = 0; k < npolys; k++) {
+			params[i].poly = bench_nth_poly(k);
+			if (cairn_chunker_init(&c, &params[i])) {
+				fprintf(stderr, "dedup_bench: %s\n", cairn_error_last());
+				return 1;
+			}
+			result *r = &runs[k];
+			*r = (result){0};
+			set s;
+			set_init(&s, base_len / params[i].min + edit_len / params[i].min + 16);
+			pass(&c, &s, base, base_len, NULL, &r->base_chunks, r);
+			pass(&c, &s, edit, edit_len, sealer, &r->edit_chunks, r);
+			free(s.slot);
 		}
-		result r = {0};
-		set s;
-		set_init(&s, base_len / params[i].min + edit_len / params[i].min + 16);
-		pass(&c, &s, base, base_len, NULL, &r.base_chunks, &r);
-		pass(&c, &s, edit, edit_len, sealer, &r.edit_chunks, &r);
-		double mean = (double)base_len / (double)r.base_chunks;
+		qsort(runs, npolys, sizeof(runs[0]), by_sealed);
+		const result *r = &runs[npolys / 2];
+		double mean = (double)base_len / (double)r->base_chunks;
 		double per_tb = 1e12 / mean;
-		char label[48];
+		char label[48], range[48];
 		snprintf(label, sizeof(label), "%u/%u/%u", params[i].min >> 10, params[i].avg >> 10,
 			 params[i].max >> 10);
-		printf("%-18s %10.0f %12" PRIu64 " %12.2f %12.2f %14.0f %14.2f\n", label, mean / 1024,
-		       r.new_chunks, (double)r.new_raw / 1e6, (double)r.new_sealed / 1e6, per_tb,
-		       per_tb * entry_bytes / 1e9);
-		free(s.slot);
+		snprintf(range, sizeof(range), "%.2f-%.2f", (double)runs[0].new_sealed / 1e6,
+			 (double)runs[npolys - 1].new_sealed / 1e6);
+		printf("%-18s %10.0f %12" PRIu64 " %12.2f %12.2f %16s %14.0f %14.2f\n", label,
+		       mean / 1024, r->new_chunks, (double)r->new_raw / 1e6,
+		       (double)r->new_sealed / 1e6, range, per_tb, per_tb * entry_bytes / 1e9);
 	}
 	cairn_sealer_free(sealer);
 	free(base);

@@ -85,7 +85,8 @@ run treecmp "$SRC" "$T/r3$SRC"
 check_rc 0 "it restores the tree bit for bit"
 
 say "a backup larger than the set of chunks it remembers stores each chunk once"
-# 1200 files of 120 kB, each one chunk and incompressible: 600 new ones,
+# 1200 files of 120 kB, each one chunk (below the minimum chunk size these
+# repositories are made with) and incompressible: 600 new ones,
 # then new ones alternating with repeats of the first 600. With the set's
 # generations cut to 64 fingerprints, a repeat is no longer in them: it
 # must be found in the index (its pack was written and registered while
@@ -100,7 +101,7 @@ mkdir -p "$MANY"
 	    with open("%s/f%04d" % (sys.argv[1], i), "wb") as f:
 	        f.write(random.Random("many-%d" % k).randbytes(120000))
 	EOF
-CAIRN_REPO="$T/repo-many" init_repo
+CAIRN_REPO="$T/repo-many" init_repo --chunk-min 128K --chunk-avg 256K --chunk-max 1M
 CAIRN_REPO="$T/repo-many" CAIRN_BACKUP_KNOWN_MAX=64 backup "$MANY"
 require_rc 0 "the backup exits 0"
 check_eq "it stores the 900 distinct chunks once each" "$(summary blobs_added)" 900
@@ -112,7 +113,7 @@ check_rc 0 "it restores the tree bit for bit"
 say "a dry run larger than the set of chunks it remembers stays an estimate from above"
 # Nothing is registered in a dry run: past two generations of the set, a
 # repeat is counted as new again rather than remembered for ever.
-CAIRN_REPO="$T/repo-dry" init_repo
+CAIRN_REPO="$T/repo-dry" init_repo --chunk-min 128K --chunk-avg 256K --chunk-max 1M
 CAIRN_REPO="$T/repo-dry" backup --dry-run "$MANY"
 require_rc 0 "a dry run exits 0"
 check_eq "with the whole set, it counts the 900 distinct chunks" "$(summary blobs_added)" 900

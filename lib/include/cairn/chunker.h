@@ -14,10 +14,12 @@
 #define CAIRN_CHUNKER_WINDOW 64
 #define CAIRN_CHUNKER_POLY_DEGREE 53
 
-/* Defaults and bounds of the chunk sizes (bytes). */
-#define CAIRN_CHUNK_MIN_DEFAULT (128u * 1024)
-#define CAIRN_CHUNK_AVG_DEFAULT (256u * 1024)
-#define CAIRN_CHUNK_MAX_DEFAULT (2u * 1024 * 1024)
+/* Defaults and bounds of the chunk sizes (bytes). The defaults are chosen
+ * by measurement, what an edit adds against index entries per TB
+ * (docs/PERFORMANCE.md, "Chunk sizes"). */
+#define CAIRN_CHUNK_MIN_DEFAULT (96u * 1024)
+#define CAIRN_CHUNK_AVG_DEFAULT (160u * 1024)
+#define CAIRN_CHUNK_MAX_DEFAULT (1280u * 1024)
 #define CAIRN_CHUNK_SIZE_LOWEST 256u                  /* smallest min allowed */
 #define CAIRN_CHUNK_SIZE_HIGHEST (64u * 1024 * 1024)  /* largest max allowed */
 
