@@ -181,6 +181,9 @@ typedef struct worker {
 	cairn_sealer *sealer;
 	cairn_fingerprinter *fp;
 	cairn_buf raw, plain;
+	/* What --verify reads back: not plain, which may still hold a blob
+	 * being written to other files when one of them is finished. */
+	cairn_buf check;
 } worker;
 
 typedef struct restore {
@@ -803,7 +806,7 @@ static void fail_fatal(restore *R, int rc)
 static int zeros_at(worker *w, int fd, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len;
-	if (cairn_buf_reserve(&w->plain, ZERO_CHECK))
+	if (cairn_buf_reserve(&w->check, ZERO_CHECK))
 		return -1;
 	while (off < end) {
 		off_t d = lseek(fd, (off_t)off, SEEK_DATA);
@@ -817,11 +820,11 @@ static int zeros_at(worker *w, int fd, uint64_t off, uint64_t len)
 		uint64_t stop = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
 		for (uint64_t p = (uint64_t)d; p < stop;) {
 			size_t n = stop - p > ZERO_CHECK ? ZERO_CHECK : (size_t)(stop - p);
-			ssize_t k = cairn_pread_all(fd, w->plain.data, n, p);
+			ssize_t k = cairn_pread_all(fd, w->check.data, n, p);
 			if (k < (ssize_t)n)
 				return 0;
 			for (size_t i = 0; i < n; i++)
-				if (w->plain.data[i])
+				if (w->check.data[i])
 					return 0;
 			p += n;
 		}
@@ -850,15 +853,15 @@ static void verify_part(worker *w, batch *b, size_t file)
 	for (size_t c = rf->from; c < rf->to; off += rf->e.chunks[c++].length) {
 		const cairn_chunk_ref *ref = &rf->e.chunks[c];
 		int ok;
-		cairn_buf_clear(&w->plain);
+		cairn_buf_clear(&w->check);
 		if (is_hole(ref)) {
 			ok = zeros_at(w, rf->fd, off, ref->length);
-		} else if (cairn_buf_reserve(&w->plain, ref->length) != 0) {
+		} else if (cairn_buf_reserve(&w->check, ref->length) != 0) {
 			ok = -1;
 		} else {
-			ssize_t k = cairn_pread_all(rf->fd, w->plain.data, ref->length, off);
+			ssize_t k = cairn_pread_all(rf->fd, w->check.data, ref->length, off);
 			ok = k == (ssize_t)ref->length &&
-			     cairn_fingerprint(w->fp, fp, w->plain.data, ref->length) == 0 &&
+			     cairn_fingerprint(w->fp, fp, w->check.data, ref->length) == 0 &&
 			     memcmp(fp, ref->fp, CAIRN_FP_SIZE) == 0;
 		}
 		if (ok < 0) {
@@ -1097,6 +1100,7 @@ static void pool_stop(restore *R)
 		cairn_fingerprinter_free(w->fp);
 		cairn_buf_free(&w->raw);
 		cairn_buf_free(&w->plain);
+		cairn_buf_free(&w->check);
 	}
 	free(R->workers);
 	R->workers = NULL;
