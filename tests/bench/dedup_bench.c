@@ -8,8 +8,8 @@
  * hold (each distinct chunk once), raw and after zstd as cairn seals it.
  * Every repository chunks with its own random polynomial, and what an
  * edit adds depends on where the cuts around it fall: with --polys N each
- * setting is cut with N fixed polynomials, and the median is shown with
- * the smallest and largest. 
+ * setting is cut with N fixed polynomials, and the median (the upper of
+ * the middle two for an even N) is shown with the smallest and largest.
  * The index estimate is entries per TB of unique data at the base file's
  * mean chunk size, times N bytes per entry (default 100: an SQLite row of
  * fingerprint, pack id, offset, lengths, kind and time, with its b-tree
