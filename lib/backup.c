@@ -305,6 +305,7 @@ struct worker {
 	 * the window just chunked while it is being offered, else idle. */
 	struct seal_job jobs[2];
 	int cur;
+	uint8_t *bundle; /* CAIRN_BUNDLE_MAX bytes, for bundles not in one piece in a window */
 	uint8_t (*ask)[CAIRN_FP_SIZE];
 	cairn_index_entry *ask_out;
 	uint8_t *ask_found;
@@ -374,6 +375,7 @@ static void worker_free(struct worker *w)
 		free(w->jobs[i].buf);
 		free(w->jobs[i].pend);
 	}
+	free(w->bundle);
 	free(w->ask);
 	free(w->ask_out);
 	free(w->ask_found);
@@ -505,25 +507,93 @@ static void committer_free(struct backup *b)
 	cairn_sealer_free(b->commit_sealer);
 }
 
-/* Stores a new blob in the worker's pack. */
-static int store_blob(struct worker *w, const uint8_t *fp, uint8_t kind, const uint8_t *data,
-		      size_t len)
+/* Counts what a blob just added to w's pack (before: the pack's size
+ * until then; chunks: of kind), and hands the pack on once full. */
+static int stored(struct worker *w, size_t before, uint8_t kind, size_t chunks)
 {
 	struct backup *b = w->b;
-	size_t before = cairn_pack_size(w->pack);
-	int rc = cairn_pack_add(w->pack, w->sealer, fp, kind, data, len);
-	if (rc)
-		return rc;
 	pthread_mutex_lock(&b->dedup_lock);
 	b->bytes_added += cairn_pack_size(w->pack) - before;
 	if (kind == CAIRN_BLOB_DATA)
-		b->blobs_added++;
+		b->blobs_added += chunks;
 	else
-		b->tree_blobs_added++;
+		b->tree_blobs_added += chunks;
 	pthread_mutex_unlock(&b->dedup_lock);
 	if (cairn_pack_size(w->pack) >= b->pack_target)
 		return flush_pack(w, 0);
 	return 0;
+}
+
+/* Stores a new blob in the worker's pack. */
+static int store_blob(struct worker *w, const uint8_t *fp, uint8_t kind, const uint8_t *data,
+		      size_t len)
+{
+	size_t before = cairn_pack_size(w->pack);
+	int rc = cairn_pack_add(w->pack, w->sealer, fp, kind, data, len);
+	return rc ? rc : stored(w, before, kind, 1);
+}
+
+/* Data chunks up to this size (small files, and the tails of others) are
+ * sealed together in bundles of up to CAIRN_BUNDLE_MAX bytes: zstd
+ * compresses the files of the kernel's tree up to 96 KiB 22 % faster and
+ * 12 % smaller so than one by one (docs/PERFORMANCE.md). */
+#define BUNDLE_CHUNK_MAX (64u << 10)
+
+/* Stores the n new chunks pend[at[0]], pend[at[1]], ... (len bytes in
+ * all) as one bundle, or alone if n is 1. */
+static int store_bundle(struct worker *w, const struct pending *pend, const size_t *at, size_t n,
+			size_t len)
+{
+	if (n == 1)
+		return store_blob(w, pend[at[0]].fp, CAIRN_BLOB_DATA, pend[at[0]].data, len);
+	uint8_t fps[CAIRN_BUNDLE_CHUNKS][CAIRN_FP_SIZE];
+	uint32_t lens[CAIRN_BUNDLE_CHUNKS];
+	const uint8_t *plain = pend[at[0]].data;
+	int contiguous = 1;
+	for (size_t k = 0; k < n; k++) {
+		const struct pending *p = &pend[at[k]];
+		memcpy(fps[k], p->fp, CAIRN_FP_SIZE);
+		lens[k] = p->len;
+		if (k && p->data != pend[at[k - 1]].data + pend[at[k - 1]].len)
+			contiguous = 0;
+	}
+	/* Chunks of files read one after the other are neighbours in the
+	 * window; a known chunk between them makes a copy necessary. */
+	if (!contiguous) {
+		if (!w->bundle && !(w->bundle = malloc(CAIRN_BUNDLE_MAX)))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		for (size_t k = 0, off = 0; k < n; off += lens[k++])
+			memcpy(w->bundle + off, pend[at[k]].data, lens[k]);
+		plain = w->bundle;
+	}
+	size_t before = cairn_pack_size(w->pack);
+	int rc = cairn_pack_add_bundle(w->pack, w->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps,
+				       lens, n, plain, len);
+	return rc ? rc : stored(w, before, CAIRN_BLOB_DATA, n);
+}
+
+/* Seals the new chunks of pend[from, to): the small ones together in
+ * bundles, the others one by one. */
+static int seal_new(struct worker *w, const struct pending *pend, size_t from, size_t to)
+{
+	size_t at[CAIRN_BUNDLE_CHUNKS], n = 0, len = 0;
+	int rc = 0;
+	for (size_t i = from; i < to && !rc; i++) {
+		const struct pending *p = &pend[i];
+		if (p->state != 3)
+			continue;
+		if (p->len > BUNDLE_CHUNK_MAX) {
+			rc = store_blob(w, p->fp, CAIRN_BLOB_DATA, p->data, p->len);
+			continue;
+		}
+		if (n && (n == CAIRN_BUNDLE_CHUNKS || len + p->len > CAIRN_BUNDLE_MAX)) {
+			rc = store_bundle(w, pend, at, n, len);
+			n = len = 0;
+		}
+		at[n++] = i;
+		len += p->len;
+	}
+	return !rc && n ? store_bundle(w, pend, at, n, len) : rc;
 }
 
 static int dedup_pending(struct worker *w, struct pending *pend, size_t n);
@@ -539,23 +609,31 @@ static int job_has_work(const struct seal_job *job)
 }
 
 /* What a thread takes of a job at once: chunks up to this many bytes
- * (at least one chunk). One chunk at a time, a window of small files
- * would take the lock twice per file. */
+ * (at least one chunk) to fingerprint, or to seal (a bundle's worth). One
+ * chunk at a time, a window of small files would take the lock twice per
+ * file. */
 #define GRAB_BYTES (64u << 10)
-#define GRAB_CHUNKS 64
+#define GRAB_SEAL_BYTES (256u << 10)
+#define GRAB_CHUNKS CAIRN_BUNDLE_CHUNKS
 
 /* The end of the run of chunks from `from` that one grab takes. Only the
  * chunks that need the work count (with data, to fingerprint; new, to
- * seal). */
+ * seal). A grab to seal takes small chunks up to one bundle's worth, not
+ * more, so that they fill one bundle rather than one and a few left over,
+ * and at most GRAB_SEAL_BYTES of others. */
 static size_t grab(const struct seal_job *job, size_t from, int sealing)
 {
-	size_t to = from, bytes = 0, taken = 0;
-	while (to < job->n && taken < GRAB_CHUNKS && (!taken || bytes < GRAB_BYTES)) {
-		const struct pending *p = &job->pend[to++];
-		if (sealing ? p->state == 3 : p->data != NULL) {
-			bytes += p->len;
-			taken++;
-		}
+	size_t to = from, taken = 0, small = 0, other = 0;
+	size_t other_max = sealing ? GRAB_SEAL_BYTES : GRAB_BYTES;
+	for (; to < job->n && taken < GRAB_CHUNKS; to++) {
+		const struct pending *p = &job->pend[to];
+		if (!(sealing ? p->state == 3 : p->data != NULL))
+			continue;
+		int in_bundle = sealing && p->len <= BUNDLE_CHUNK_MAX;
+		if (taken && (in_bundle ? small + p->len > CAIRN_BUNDLE_MAX : other >= other_max))
+			break;
+		*(in_bundle ? &small : &other) += p->len;
+		taken++;
 	}
 	return to;
 }
@@ -600,11 +678,11 @@ static void job_work(struct worker *w, struct seal_job *job, int once)
 		}
 		job->helpers++;
 		pthread_mutex_unlock(&b->lock);
-		for (size_t i = from; i < to && !rc; i++) {
+		if (sealing)
+			rc = seal_new(w, job->pend, from, to);
+		for (size_t i = from; i < to && !sealing && !rc; i++) {
 			struct pending *p = &job->pend[i];
-			if (sealing && p->state == 3)
-				rc = store_blob(w, p->fp, CAIRN_BLOB_DATA, p->data, p->len);
-			else if (!sealing && p->data) /* a hole's fingerprint is set */
+			if (p->data) /* a hole's fingerprint is set */
 				rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
 		}
 		pthread_mutex_lock(&b->lock);

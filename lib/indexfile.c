@@ -1,22 +1,23 @@
 #include "cairn/indexfile.h"
 
 #include "cairn/errors.h"
+#include "cairn/pack.h"
 #include "cairn/seal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* Layout (see cairn/indexfile.h and docs/FORMAT.md). */
-#define INDEXFILE_VERSION 1
-/* fp[32] + kind + offset + length + raw_length */
-#define BLOB_SIZE (32 + 1 + 4 + 4 + 4)
+#define INDEXFILE_VERSION 2
+/* fp[32] + kind + offset + length + raw_length + inner (version 1: no inner) */
+#define BLOB_SIZE (32 + 1 + 4 + 4 + 4 + 4)
+#define BLOB_SIZE_V1 (32 + 1 + 4 + 4 + 4)
 /* pack_id[32] + a one-byte blob count + at least one blob */
-#define PACK_MIN_SIZE (32 + 1 + BLOB_SIZE)
+#define PACK_MIN_SIZE(blob_size) (32 + 1 + (blob_size))
 
-static int entry_valid(const cairn_index_entry *e)
+static const char *entry_problem(const cairn_index_entry *e)
 {
-	return e->kind >= CAIRN_BLOB_DATA && e->kind <= CAIRN_BLOB_INDEX && e->length > 0 &&
-	       e->raw_length > 0 && (uint64_t)e->offset + e->length <= UINT32_MAX;
+	return cairn_pack_entry_problem(e->kind, e->offset, e->length, e->raw_length, e->inner);
 }
 
 static int by_pack_then_offset(const void *a, const void *b)
@@ -27,6 +28,8 @@ static int by_pack_then_offset(const void *a, const void *b)
 		return c;
 	if (x->offset != y->offset)
 		return x->offset < y->offset ? -1 : 1;
+	if (x->inner != y->inner)
+		return x->inner < y->inner ? -1 : 1;
 	return memcmp(x->fp, y->fp, sizeof(x->fp));
 }
 
@@ -37,13 +40,15 @@ int cairn_indexfile_encode(cairn_buf *out, const cairn_index_entry *entries, siz
 	size_t npacks = 0;
 	int rc;
 
-	for (size_t i = 0; i < count; i++)
-		if (!entry_valid(&entries[i]))
+	for (size_t i = 0; i < count; i++) {
+		const char *why = entry_problem(&entries[i]);
+		if (why)
 			return cairn_error_set(CAIRN_EINVAL,
 					       "index object: entry %zu (kind %u, offset %u, length "
-					       "%u, raw length %u) is not valid",
+					       "%u, raw length %u, inner %u): %s",
 					       i, entries[i].kind, entries[i].offset, entries[i].length,
-					       entries[i].raw_length);
+					       entries[i].raw_length, entries[i].inner, why);
+	}
 	if (count > SIZE_MAX / sizeof(*sorted))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	sorted = malloc((count ? count : 1) * sizeof(*sorted));
@@ -72,7 +77,8 @@ int cairn_indexfile_encode(cairn_buf *out, const cairn_index_entry *entries, siz
 			    (rc = cairn_buf_append_u8(out, e->kind)) != 0 ||
 			    (rc = cairn_buf_append_u32le(out, e->offset)) != 0 ||
 			    (rc = cairn_buf_append_u32le(out, e->length)) != 0 ||
-			    (rc = cairn_buf_append_u32le(out, e->raw_length)) != 0)
+			    (rc = cairn_buf_append_u32le(out, e->raw_length)) != 0 ||
+			    (rc = cairn_buf_append_u32le(out, e->inner)) != 0)
 				goto out;
 		}
 	}
@@ -97,9 +103,10 @@ static int walk(const void *data, size_t len, cairn_index_entry *fill, size_t *t
 	uint64_t npacks = cairn_read_varint(&r);
 	if (r.failed)
 		return cairn_error_set(CAIRN_ECORRUPT, "index object: truncated header");
-	if (version != INDEXFILE_VERSION)
+	if (version != INDEXFILE_VERSION && version != 1)
 		return cairn_error_set(CAIRN_ECORRUPT, "index object: unknown version %u", version);
-	if (npacks > cairn_reader_left(&r) / PACK_MIN_SIZE)
+	size_t blob_size = version == 1 ? BLOB_SIZE_V1 : BLOB_SIZE;
+	if (npacks > cairn_reader_left(&r) / PACK_MIN_SIZE(blob_size))
 		return cairn_error_set(CAIRN_ECORRUPT,
 				       "index object: %llu packs cannot fit in %zu bytes",
 				       (unsigned long long)npacks, cairn_reader_left(&r));
@@ -109,7 +116,7 @@ static int walk(const void *data, size_t len, cairn_index_entry *fill, size_t *t
 		if (r.failed)
 			return cairn_error_set(CAIRN_ECORRUPT, "index object: truncated at pack %llu",
 					       (unsigned long long)p);
-		if (nblobs == 0 || nblobs > cairn_reader_left(&r) / BLOB_SIZE)
+		if (nblobs == 0 || nblobs > cairn_reader_left(&r) / blob_size)
 			return cairn_error_set(CAIRN_ECORRUPT,
 					       "index object: pack %llu claims %llu blobs in %zu bytes",
 					       (unsigned long long)p, (unsigned long long)nblobs,
@@ -122,12 +129,16 @@ static int walk(const void *data, size_t len, cairn_index_entry *fill, size_t *t
 			e.offset = cairn_read_u32le(&r);
 			e.length = cairn_read_u32le(&r);
 			e.raw_length = cairn_read_u32le(&r);
-			if (!entry_valid(&e))
+			e.inner = version == 1 ? 0 : cairn_read_u32le(&r);
+			const char *why = version == 1 && e.kind == CAIRN_BLOB_BUNDLE
+						  ? "unknown blob kind"
+						  : entry_problem(&e);
+			if (why)
 				return cairn_error_set(CAIRN_ECORRUPT,
 						       "index object: blob %llu of pack %llu (kind "
-						       "%u, offset %u, length %u) is not valid",
+						       "%u, offset %u, length %u, inner %u): %s",
 						       (unsigned long long)b, (unsigned long long)p,
-						       e.kind, e.offset, e.length);
+						       e.kind, e.offset, e.length, e.inner, why);
 			if (fill)
 				fill[n] = e;
 		}
@@ -150,7 +161,7 @@ int cairn_indexfile_decode(const void *data, size_t len, cairn_index_entry **ent
 	*count_out = 0;
 	if ((rc = walk(data, len, NULL, &total)) != 0)
 		return rc;
-	/* total <= len / BLOB_SIZE: bounded by the input, not by a claim */
+	/* total <= len / BLOB_SIZE_V1: bounded by the input, not by a claim */
 	entries = malloc((total ? total : 1) * sizeof(*entries));
 	if (!entries)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");

@@ -22,7 +22,7 @@ void cairn_pack_writer_free(cairn_pack_writer *w)
 	cairn_buf_free(&w->data);
 	cairn_buf_free(&w->tail);
 	free(w->entries);
-	free(w->src);
+	free(w->blobs);
 	free(w->iov);
 	if (w->spooled)
 		close(w->spool_fd);
@@ -56,6 +56,7 @@ void cairn_pack_writer_reset(cairn_pack_writer *w)
 	cairn_buf_clear(&w->data);
 	cairn_buf_clear(&w->tail);
 	w->count = 0;
+	w->n_blobs = 0;
 	w->n_iov = 0;
 	w->size = 0;
 	if (w->spooled && w->spool_len) {
@@ -69,9 +70,18 @@ void cairn_pack_writer_reset(cairn_pack_writer *w)
 	}
 }
 
-static int kind_valid(uint8_t kind)
+const char *cairn_pack_entry_problem(uint8_t kind, uint32_t offset, uint32_t length,
+				     uint32_t raw_length, uint32_t inner)
 {
-	return kind >= CAIRN_PACK_KIND_MIN && kind <= CAIRN_PACK_KIND_MAX;
+	if (kind < CAIRN_PACK_KIND_MIN || kind > CAIRN_PACK_KIND_MAX)
+		return "unknown blob kind";
+	if (length == 0 || raw_length == 0)
+		return "empty";
+	if ((uint64_t)offset + length > UINT32_MAX)
+		return "blob ends past 4 GiB";
+	if (kind == CAIRN_BLOB_BUNDLE ? (uint64_t)inner + raw_length > CAIRN_BUNDLE_MAX : inner != 0)
+		return "chunk lies outside its bundle";
+	return NULL;
 }
 
 /* Writes the gathered blobs to the spool. */
@@ -86,30 +96,22 @@ static int spool_flush(cairn_pack_writer *w)
 	return 0;
 }
 
-int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
-		   uint8_t kind, const void *plain, size_t len)
+/* Seals plain as the next blob, with room for its n entries, which the
+ * caller fills in (all but offset and length): *out is the first. On
+ * failure nothing is added. */
+static int add_blob(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
+		    uint8_t kind, const void *plain, size_t len, size_t n, cairn_pack_entry **out)
 {
 	size_t start = w->data.len;
 	int rc;
-
 	if (len == 0 || len > UINT32_MAX)
 		return cairn_error_set(CAIRN_EINVAL, "pack: blob of %zu bytes", len);
-	if (!kind_valid(kind))
-		return cairn_error_set(CAIRN_EINVAL, "pack: blob kind %u", kind);
-	if (w->count == w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 64;
-		cairn_pack_entry *e = realloc(w->entries, ncap * sizeof(*e));
-		if (!e)
-			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		w->entries = e;
-		uint32_t *src = realloc(w->src, ncap * sizeof(*src));
-		if (!src)
-			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		w->src = src;
-		w->cap = ncap;
-	}
-	rc = cairn_seal(s, &w->data, fp, kind, plain, len);
-	if (rc) {
+	if ((rc = cairn_array_grow((void **)&w->entries, &w->cap, w->count + n,
+				   sizeof(*w->entries))) ||
+	    (rc = cairn_array_grow((void **)&w->blobs, &w->cap_blobs, w->n_blobs + 1,
+				   sizeof(*w->blobs))))
+		return rc;
+	if ((rc = cairn_seal(s, &w->data, fp, kind, plain, len)) != 0) {
 		w->data.len = start;
 		return rc;
 	}
@@ -122,14 +124,62 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 	}
 	if (w->spooled)
 		w->spool_len = at + sealed;
-	w->src[w->count] = (uint32_t)at;
-	cairn_pack_entry *e = &w->entries[w->count++];
+	w->blobs[w->n_blobs++] = (cairn_pack_blob){
+		.src = (uint32_t)at, .first = (uint32_t)w->count, .count = (uint32_t)n};
+	cairn_pack_entry *e = &w->entries[w->count];
+	w->count += n;
+	for (size_t i = 0; i < n; i++) {
+		e[i].offset = (uint32_t)at;
+		e[i].length = (uint32_t)sealed;
+	}
+	*out = e;
+	return 0;
+}
+
+/* After a blob was added: spools what has gathered. */
+static int added(cairn_pack_writer *w)
+{
+	return w->spooled && w->data.len >= w->spool_batch ? spool_flush(w) : 0;
+}
+
+int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
+		   uint8_t kind, const void *plain, size_t len)
+{
+	if (kind < CAIRN_PACK_KIND_MIN || kind >= CAIRN_BLOB_BUNDLE)
+		return cairn_error_set(CAIRN_EINVAL, "pack: blob kind %u", kind);
+	cairn_pack_entry *e = NULL;
+	int rc = add_blob(w, s, fp, kind, plain, len, 1, &e);
+	if (rc)
+		return rc;
 	memcpy(e->fp, fp, CAIRN_FP_SIZE);
 	e->kind = kind;
-	e->offset = (uint32_t)at;
-	e->length = (uint32_t)sealed;
 	e->raw_length = (uint32_t)len;
-	return w->spooled && w->data.len >= w->spool_batch ? spool_flush(w) : 0;
+	e->inner = 0;
+	return added(w);
+}
+
+int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s, const uint8_t (*fps)[CAIRN_FP_SIZE],
+			  const uint32_t *lens, size_t n, const void *plain, size_t len)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += lens[i] ? lens[i] : UINT32_MAX; /* an empty chunk does not fit */
+	if (n < 2 || n > CAIRN_BUNDLE_CHUNKS || len > CAIRN_BUNDLE_MAX || sum != len)
+		return cairn_error_set(CAIRN_EINVAL, "pack: bundle of %zu chunks, %zu bytes", n,
+				       len);
+	cairn_pack_entry *e = NULL;
+	int rc = add_blob(w, s, NULL, CAIRN_BLOB_BUNDLE, plain, len, n, &e);
+	if (rc)
+		return rc;
+	uint32_t inner = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(e[i].fp, fps[i], CAIRN_FP_SIZE);
+		e[i].kind = CAIRN_BLOB_BUNDLE;
+		e[i].raw_length = lens[i];
+		e[i].inner = inner;
+		inner += lens[i];
+	}
+	return added(w);
 }
 
 /* A uniformly random order of the blobs: order[k] is the entry at pack
@@ -168,23 +218,25 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 		return cairn_error_set(CAIRN_ERROR, "libsodium failed to initialise");
 	cairn_buf_clear(&w->tail);
 	w->n_iov = 0;
-	cairn_iovec *iov = realloc(w->iov, (w->count + 1) * sizeof(*iov));
+	cairn_iovec *iov = realloc(w->iov, (w->n_blobs + 1) * sizeof(*iov));
 	if (iov)
 		w->iov = iov;
-	order = malloc((w->count ? w->count : 1) * sizeof(*order));
+	order = malloc((w->n_blobs ? w->n_blobs : 1) * sizeof(*order));
 	if (!iov || !order) {
 		free(order);
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
-	shuffle(order, w->count);
+	shuffle(order, w->n_blobs);
 
 	/* The blobs stay where they are in data; only their offsets in the
 	 * pack, and the order in which they are written, change. */
 	uint64_t offset = 0;
-	for (size_t k = 0; k < w->count; k++) {
-		cairn_pack_entry *e = &w->entries[order[k]];
-		uint64_t src = w->src[order[k]];
-		e->offset = (uint32_t)offset;
+	for (size_t k = 0; k < w->n_blobs; k++) {
+		const cairn_pack_blob *bl = &w->blobs[order[k]];
+		cairn_pack_entry *e = &w->entries[bl->first];
+		uint64_t src = bl->src;
+		for (uint32_t i = 0; i < bl->count; i++)
+			e[i].offset = (uint32_t)offset;
 		/* Spooled blobs not written out yet are still in data. */
 		int in_file = w->spooled && src < w->spool_flushed;
 		if (w->spooled && !in_file)
@@ -203,13 +255,17 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 	cairn_buf_append_u8(&plain, CAIRN_PACK_VERSION);
 	cairn_buf_append_varint(&plain, w->count);
 	/* In pack order, so the trailer says nothing about the order added. */
-	for (size_t k = 0; k < w->count; k++) {
-		const cairn_pack_entry *e = &w->entries[order[k]];
-		cairn_buf_append(&plain, e->fp, CAIRN_FP_SIZE);
-		cairn_buf_append_u8(&plain, e->kind);
-		cairn_buf_append_u32le(&plain, e->offset);
-		cairn_buf_append_u32le(&plain, e->length);
-		cairn_buf_append_u32le(&plain, e->raw_length);
+	for (size_t k = 0; k < w->n_blobs; k++) {
+		const cairn_pack_blob *bl = &w->blobs[order[k]];
+		for (uint32_t i = 0; i < bl->count; i++) {
+			const cairn_pack_entry *e = &w->entries[bl->first + i];
+			cairn_buf_append(&plain, e->fp, CAIRN_FP_SIZE);
+			cairn_buf_append_u8(&plain, e->kind);
+			cairn_buf_append_u32le(&plain, e->offset);
+			cairn_buf_append_u32le(&plain, e->length);
+			cairn_buf_append_u32le(&plain, e->raw_length);
+			cairn_buf_append_u32le(&plain, e->inner);
+		}
 	}
 
 	if ((rc = cairn_seal(s, &w->tail, NULL, CAIRN_BLOB_TRAILER, plain.data, plain.len)) != 0)
@@ -222,8 +278,8 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 	}
 	if ((rc = cairn_buf_append_u32le(&w->tail, (uint32_t)trailer_len)) != 0)
 		goto out;
-	iov[w->count] = (cairn_iovec){.data = w->tail.data, .len = w->tail.len, .fd = -1};
-	w->n_iov = w->count + 1;
+	iov[w->n_blobs] = (cairn_iovec){.data = w->tail.data, .len = w->tail.len, .fd = -1};
+	w->n_iov = w->n_blobs + 1;
 	w->size = offset + w->tail.len;
 	if (id_out)
 		rc = cairn_sha256_iov(id_out, iov, w->n_iov);
@@ -285,13 +341,16 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 				       len, (unsigned long long)pack_size);
 	area = pack_size - CAIRN_PACK_TAIL_SIZE - len;
 
-	/* Blobs take at least a byte each and do not overlap, so the blob area
-	 * bounds the count, and so the plaintext: a trailer that would open
-	 * to more cannot be valid and is not decompressed. */
-	if (area > (SIZE_MAX - CAIRN_PACK_TRAILER_HEADER_MAX) / CAIRN_PACK_ENTRY_SIZE)
+	/* Blobs take at least a byte each and do not overlap, and a blob has
+	 * at most CAIRN_BUNDLE_CHUNKS entries, so the blob area bounds the
+	 * count, and so the plaintext: a trailer that would open to more
+	 * cannot be valid and is not decompressed. */
+	if (area > (SIZE_MAX - CAIRN_PACK_TRAILER_HEADER_MAX) / CAIRN_PACK_ENTRY_SIZE /
+			   CAIRN_BUNDLE_CHUNKS)
 		max_plain = SIZE_MAX;
 	else
-		max_plain = CAIRN_PACK_TRAILER_HEADER_MAX + (size_t)area * CAIRN_PACK_ENTRY_SIZE;
+		max_plain = CAIRN_PACK_TRAILER_HEADER_MAX +
+			    (size_t)area * CAIRN_BUNDLE_CHUNKS * CAIRN_PACK_ENTRY_SIZE;
 	rc = cairn_unseal(s, &plain, zero_fp, CAIRN_BLOB_TRAILER, sealed, len, max_plain);
 	if (rc) {
 		rc = cairn_error_prefix(rc, "pack trailer");
@@ -305,12 +364,13 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 		rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: truncated header");
 		goto out;
 	}
-	if (version != CAIRN_PACK_VERSION) {
+	if (version != CAIRN_PACK_VERSION && version != 1) {
 		rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: unknown version %u", version);
 		goto out;
 	}
-	if (count > cairn_reader_left(&r) / CAIRN_PACK_ENTRY_SIZE ||
-	    count * CAIRN_PACK_ENTRY_SIZE != cairn_reader_left(&r)) {
+	size_t entry_size = version == 1 ? CAIRN_PACK_ENTRY_SIZE_V1 : CAIRN_PACK_ENTRY_SIZE;
+	if (count > cairn_reader_left(&r) / entry_size ||
+	    count * entry_size != cairn_reader_left(&r)) {
 		rc = cairn_error_set(CAIRN_ECORRUPT,
 				     "pack trailer: %llu entries do not match its %zu bytes",
 				     (unsigned long long)count, cairn_reader_left(&r));
@@ -329,13 +389,16 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 		e->offset = cairn_read_u32le(&r);
 		e->length = cairn_read_u32le(&r);
 		e->raw_length = cairn_read_u32le(&r);
-		if (!kind_valid(e->kind)) {
-			rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: entry %zu has kind %u",
-					     i, e->kind);
-			goto out;
-		}
-		if (e->length == 0 || e->raw_length == 0) {
-			rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: entry %zu is empty", i);
+		e->inner = version == 1 ? 0 : cairn_read_u32le(&r);
+		const char *why = version == 1 && e->kind > CAIRN_PACK_KIND_MAX_V1
+					  ? "unknown blob kind"
+					  : cairn_pack_entry_problem(e->kind, e->offset, e->length,
+								     e->raw_length, e->inner);
+		if (why) {
+			rc = cairn_error_set(CAIRN_ECORRUPT,
+					     "pack trailer: entry %zu (kind %u, raw length %u, inner "
+					     "%u): %s",
+					     i, e->kind, e->raw_length, e->inner, why);
 			goto out;
 		}
 		if ((uint64_t)e->offset + e->length > area) {
@@ -348,8 +411,15 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 	}
 	memcpy(sorted, entries, count * sizeof(*sorted));
 	qsort(sorted, count, sizeof(*sorted), by_offset);
-	for (size_t i = 1; i < count; i++) {
-		if ((uint64_t)sorted[i - 1].offset + sorted[i - 1].length > sorted[i].offset) {
+	for (size_t i = 1, shared = 1; i < count; i++) {
+		const cairn_pack_entry *a = &sorted[i - 1], *b = &sorted[i];
+		/* the entries of one bundle, at most CAIRN_BUNDLE_CHUNKS */
+		if (a->offset == b->offset && a->length == b->length &&
+		    a->kind == CAIRN_BLOB_BUNDLE && b->kind == CAIRN_BLOB_BUNDLE &&
+		    ++shared <= CAIRN_BUNDLE_CHUNKS)
+			continue;
+		shared = 1;
+		if ((uint64_t)a->offset + a->length > b->offset) {
 			rc = cairn_error_set(CAIRN_ECORRUPT,
 					     "pack trailer: blobs at offsets %u and %u overlap",
 					     sorted[i - 1].offset, sorted[i].offset);

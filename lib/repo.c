@@ -578,29 +578,72 @@ out:
 
 /* ---- blobs ---- */
 
+/* Names the entry's blob in the message of a failure: CAIRN_ECORRUPT. */
+static int blob_corrupt(const cairn_index_entry *e)
+{
+	char pack[CAIRN_ID_HEX + 1], fp[CAIRN_ID_HEX + 1];
+	cairn_hex_encode(pack, e->pack, CAIRN_ID_SIZE);
+	cairn_hex_encode(fp, e->fp, CAIRN_FP_SIZE);
+	cairn_error_prefix(CAIRN_ECORRUPT, "blob %.16s in pack %.16s (offset %u)", fp, pack,
+			   e->offset);
+	return CAIRN_ECORRUPT;
+}
+
+int cairn_repo_unseal_blob(cairn_sealer *s, const cairn_index_entry *e, const void *sealed,
+			   size_t len, cairn_buf *out)
+{
+	int bundle = e->kind == CAIRN_BLOB_BUNDLE;
+	int rc = cairn_unseal(s, out, bundle ? NULL : e->fp, e->kind, sealed, len,
+			      bundle ? CAIRN_BUNDLE_MAX : e->raw_length);
+	if (!rc && !bundle && out->len != e->raw_length)
+		rc = cairn_error_set(CAIRN_ECORRUPT, "length %zu, expected %u", out->len,
+				     e->raw_length);
+	if (rc) {
+		cairn_buf_clear(out);
+		return blob_corrupt(e);
+	}
+	return 0;
+}
+
+int cairn_repo_blob_chunk(cairn_fingerprinter *f, const cairn_index_entry *e,
+			  const cairn_buf *plain, const uint8_t **chunk_out)
+{
+	uint8_t check[CAIRN_FP_SIZE];
+	uint64_t inner = e->kind == CAIRN_BLOB_BUNDLE ? e->inner : 0;
+	*chunk_out = NULL;
+	if (inner + e->raw_length > plain->len) {
+		cairn_error_set(CAIRN_ECORRUPT, "bundle of %zu bytes has no chunk at %u", plain->len,
+				e->inner);
+		return blob_corrupt(e);
+	}
+	const uint8_t *chunk = plain->data + inner;
+	if (e->kind == CAIRN_BLOB_DATA || e->kind == CAIRN_BLOB_TREE || e->kind == CAIRN_BLOB_BUNDLE) {
+		int rc = cairn_fingerprint(f, check, chunk, e->raw_length);
+		if (rc)
+			return rc;
+		if (sodium_memcmp(check, e->fp, CAIRN_FP_SIZE) != 0) {
+			cairn_error_set(CAIRN_ECORRUPT, "content does not match its fingerprint");
+			return blob_corrupt(e);
+		}
+	}
+	*chunk_out = chunk;
+	return 0;
+}
+
 int cairn_repo_open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_entry *e,
 			 const void *sealed, size_t len, cairn_buf *out)
 {
-	char pack[CAIRN_ID_HEX + 1], fp[CAIRN_ID_HEX + 1];
-	uint8_t check[CAIRN_FP_SIZE];
-	int rc = cairn_unseal(s, out, e->fp, e->kind, sealed, len, e->raw_length);
-	if (!rc && out->len != e->raw_length)
-		rc = cairn_error_set(CAIRN_ECORRUPT, "length %zu, expected %u", out->len,
-				     e->raw_length);
-	if (!rc && (e->kind == CAIRN_BLOB_DATA || e->kind == CAIRN_BLOB_TREE)) {
-		if ((rc = cairn_fingerprint(f, check, out->data, out->len)))
-			return rc;
-		if (sodium_memcmp(check, e->fp, CAIRN_FP_SIZE) != 0)
-			rc = cairn_error_set(CAIRN_ECORRUPT, "content does not match its fingerprint");
-	}
+	const uint8_t *chunk;
+	int rc = cairn_repo_unseal_blob(s, e, sealed, len, out);
+	if (!rc)
+		rc = cairn_repo_blob_chunk(f, e, out, &chunk);
 	if (rc) {
 		cairn_buf_clear(out);
-		cairn_hex_encode(pack, e->pack, CAIRN_ID_SIZE);
-		cairn_hex_encode(fp, e->fp, CAIRN_FP_SIZE);
-		cairn_error_prefix(CAIRN_ECORRUPT, "blob %.16s in pack %.16s (offset %u)", fp, pack,
-				   e->offset);
-		return CAIRN_ECORRUPT;
+		return rc;
 	}
+	if (chunk != out->data)
+		memmove(out->data, chunk, e->raw_length);
+	out->len = e->raw_length;
 	return 0;
 }
 
@@ -616,7 +659,7 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 		rc = r->index->ops->lookup(r->index, (const uint8_t(*)[32])fp, 1, &e, &found);
 	if (rc)
 		return rc;
-	if (!found || e.kind != kind) {
+	if (!found || !(e.kind == kind || (kind == CAIRN_BLOB_DATA && e.kind == CAIRN_BLOB_BUNDLE))) {
 		cairn_hex_encode(hex, fp, CAIRN_FP_SIZE);
 		return cairn_error_set(CAIRN_ENOTFOUND, "blob %.16s is in no pack of the index",
 				       hex);
@@ -702,6 +745,7 @@ int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 		entries[i].offset = pe->offset;
 		entries[i].length = pe->length;
 		entries[i].raw_length = pe->raw_length;
+		entries[i].inner = pe->inner;
 		entries[i].kind = pe->kind;
 	}
 	if ((rc = cairn_indexfile_encode(&plain, entries, w->count)))

@@ -933,9 +933,13 @@ static void write_range(worker *w, batch *b, size_t task)
 			lose_blob(w, b, &b->ublobs[b->blobs[k].id], why);
 		return;
 	}
+	/* The chunks of one bundle are neighbours here (same offset): the
+	 * bundle is opened once for all of them. */
+	const cairn_restore_blob *opened = NULL;
 	for (size_t k = rg->first; k < rg->first + rg->count; k++) {
 		const cairn_restore_blob *bl = &b->blobs[k];
 		const ublob *ub = &b->ublobs[bl->id];
+		const uint8_t *chunk;
 		uint64_t at = bl->offset - rg->offset;
 		if (at + bl->length > w->raw.len) {
 			snprintf(why, sizeof(why),
@@ -944,8 +948,17 @@ static void write_range(worker *w, batch *b, size_t task)
 			lose_blob(w, b, ub, why);
 			continue;
 		}
-		rc = cairn_repo_open_blob(w->sealer, w->fp, &ub->ie, w->raw.data + at, bl->length,
-		                          &w->plain);
+		rc = 0;
+		if (!(ub->ie.kind == CAIRN_BLOB_BUNDLE && opened && opened->offset == bl->offset &&
+		      opened->length == bl->length)) {
+			opened = NULL;
+			rc = cairn_repo_unseal_blob(w->sealer, &ub->ie, w->raw.data + at, bl->length,
+			                            &w->plain);
+			if (!rc && ub->ie.kind == CAIRN_BLOB_BUNDLE)
+				opened = bl;
+		}
+		if (!rc)
+			rc = cairn_repo_blob_chunk(w->fp, &ub->ie, &w->plain, &chunk);
 		if (rc == CAIRN_ENOMEM) {
 			fail_fatal(R, rc);
 			return;
@@ -957,8 +970,7 @@ static void write_range(worker *w, batch *b, size_t task)
 		}
 		for (size_t i = ub->first; i < ub->first + ub->count; i++) {
 			const use *u = &b->uses[i];
-			if (cairn_pwrite_all(b->files[u->file].fd, w->plain.data, u->length, u->offset) ==
-			    0) {
+			if (cairn_pwrite_all(b->files[u->file].fd, chunk, u->length, u->offset) == 0) {
 				atomic_fetch_add(&R->bytes_written, u->length);
 			} else {
 				snprintf(why, sizeof(why), "cannot write: %s", strerror(errno));
@@ -1134,16 +1146,19 @@ static int blob_usable(restore *R, batch *b, ublob *ub, int found)
 	char hex[CAIRN_ID_HEX + 1], pack[CAIRN_ID_HEX + 1], why[256];
 	cairn_hex_encode(hex, b->uses[ub->first].fp, CAIRN_FP_SIZE);
 	cairn_hex_encode(pack, ub->ie.pack, CAIRN_ID_SIZE);
-	if (!found || ub->ie.kind != CAIRN_BLOB_DATA) {
+	if (!found || (ub->ie.kind != CAIRN_BLOB_DATA && ub->ie.kind != CAIRN_BLOB_BUNDLE)) {
 		snprintf(why, sizeof(why), "chunk %.16s is in no pack of the index", hex);
 		for (size_t i = ub->first; i < ub->first + ub->count; i++)
 			damage(R, b, b->uses[i].file, b->uses[i].offset, b->uses[i].length, 1, why);
 		return 0;
 	}
 	/* Lengths are bounded before anything is read: the sealed length by
-	 * the plaintext's, and the plaintext by the largest chunk. */
+	 * the plaintext's, and the plaintext by the largest chunk or bundle. */
+	int bundle = ub->ie.kind == CAIRN_BLOB_BUNDLE;
 	if (ub->ie.raw_length > CAIRN_CHUNK_SIZE_HIGHEST ||
-	    ub->ie.length > cairn_seal_bound(R->workers[0].sealer, ub->ie.raw_length)) {
+	    ub->ie.length > cairn_seal_bound(R->workers[0].sealer,
+	                                     bundle ? CAIRN_BUNDLE_MAX : ub->ie.raw_length) ||
+	    (bundle && (uint64_t)ub->ie.inner + ub->ie.raw_length > CAIRN_BUNDLE_MAX)) {
 		snprintf(why, sizeof(why),
 		         "the index gives chunk %.16s in pack %.16s an impossible length", hex,
 		         pack);

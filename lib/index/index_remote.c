@@ -15,6 +15,7 @@
 
 #include "cairn/bloom.h"
 #include "cairn/errors.h"
+#include "cairn/pack.h"
 #include "cairn/sys/index_wire.h"
 #include "util/buf.h"
 #include "util/curl_api.h"
@@ -84,6 +85,7 @@ int cairn_wire_entries_encode(cairn_buf *out, const cairn_index_entry *entries, 
 		cairn_put_u32le(p + 68, e->length);
 		cairn_put_u32le(p + 72, e->raw_length);
 		p[76] = e->kind;
+		cairn_put_u32le(p + 77, e->inner);
 		out->len += CAIRN_WIRE_ENTRY_SIZE;
 	}
 	return 0;
@@ -115,15 +117,16 @@ int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *o
 		e->length = cairn_get_u32le(p + 68);
 		e->raw_length = cairn_get_u32le(p + 72);
 		e->kind = p[76];
+		e->inner = cairn_get_u32le(p + 77);
 		if (all_zero(e->fp, 32))
 			return cairn_error_set(CAIRN_EINVAL, "entry %zu: all-zero fingerprint", i);
-		if (e->kind < CAIRN_WIRE_KIND_MIN || e->kind > CAIRN_WIRE_KIND_MAX)
+		if (!cairn_wire_kind_valid(e->kind))
 			return cairn_error_set(CAIRN_EINVAL, "entry %zu: unknown blob kind %u", i,
 					       e->kind);
-		if (e->length == 0)
-			return cairn_error_set(CAIRN_EINVAL, "entry %zu: zero length", i);
-		if ((uint64_t)e->offset + e->length > UINT32_MAX)
-			return cairn_error_set(CAIRN_EINVAL, "entry %zu: blob ends past 4 GiB", i);
+		const char *why = cairn_pack_entry_problem(e->kind, e->offset, e->length,
+							   e->raw_length, e->inner);
+		if (why)
+			return cairn_error_set(CAIRN_EINVAL, "entry %zu: %s", i, why);
 		if (e->raw_length > CAIRN_CHUNK_SIZE_HIGHEST)
 			return cairn_error_set(CAIRN_EINVAL, "entry %zu: raw length %u too large",
 					       i, e->raw_length);
@@ -155,6 +158,7 @@ int cairn_wire_answers_encode(cairn_buf *out, const cairn_index_entry *entries,
 		cairn_put_u32le(p + 37, e->length);
 		cairn_put_u32le(p + 41, e->raw_length);
 		p[45] = e->kind;
+		cairn_put_u32le(p + 46, e->inner);
 		out->len += CAIRN_WIRE_ANSWER_SIZE;
 	}
 	return 0;
@@ -184,6 +188,7 @@ int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)
 		e->length = cairn_read_u32le(&r);
 		e->raw_length = cairn_read_u32le(&r);
 		e->kind = cairn_read_u8(&r);
+		e->inner = cairn_read_u32le(&r);
 		if (r.failed)
 			return cairn_error_set(CAIRN_ECORRUPT, "lookup answer %zu is truncated", i);
 		memcpy(e->pack, pack, 32);

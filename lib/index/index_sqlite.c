@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+/* Version 2 added blobs.inner; an index of version 1 is brought up to it
+ * when opened. */
+#define SCHEMA_VERSION 2
 /* Several processes (backups, a server) may use one cache directory. */
 #define BUSY_TIMEOUT_MS 10000
 /* The page cache is split over the shards, with a floor so that the
@@ -62,9 +64,10 @@ static const char *const stmt_sql[ST_ALL_COUNT] = {
 	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_LOOKUP] = "SELECT pack, offset, length, raw_length, kind FROM blobs WHERE fp = ?1",
+	[ST_LOOKUP] = "SELECT pack, offset, length, raw_length, kind, inner FROM blobs "
+		      "WHERE fp = ?1",
 	[ST_INSERT] = "INSERT OR IGNORE INTO blobs (fp, pack, offset, length, raw_length, kind, "
-		      "seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		      "seen, inner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_COUNT] = "SELECT count(*) FROM blobs",
 	[ST_ANY] = "SELECT 1 FROM blobs LIMIT 1",
 	[ST_CLEAR] = "DELETE FROM blobs",
@@ -81,7 +84,8 @@ static const char schema_blobs[] =
 	" length INTEGER NOT NULL,"
 	" raw_length INTEGER NOT NULL,"
 	" kind INTEGER NOT NULL,"
-	" seen INTEGER NOT NULL"
+	" seen INTEGER NOT NULL,"
+	" inner INTEGER NOT NULL DEFAULT 0"
 	") WITHOUT ROWID";
 
 static const char schema_shard0[] =
@@ -252,7 +256,7 @@ static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order
 			if (!pack || sqlite3_column_bytes(st, 0) != 32 ||
 			    read_u32(st, 1, &e->offset) || read_u32(st, 2, &e->length) ||
 			    read_u32(st, 3, &e->raw_length) || read_u32(st, 4, &kind) ||
-			    kind > UINT8_MAX) {
+			    kind > UINT8_MAX || read_u32(st, 5, &e->inner)) {
 				sqlite3_reset(st);
 				rc = cairn_error_set(CAIRN_ECORRUPT,
 						     "index shard %s: malformed entry", sh->path);
@@ -324,6 +328,7 @@ static int insert_shard(shard *sh, const cairn_index_entry *entries, const size_
 		sqlite3_bind_int64(st, 4, e->length);
 		sqlite3_bind_int64(st, 5, e->raw_length);
 		sqlite3_bind_int(st, 6, e->kind);
+		sqlite3_bind_int64(st, 8, e->inner);
 		rc = run(sh, ST_INSERT, "insert failed");
 		if (rc)
 			goto out;
@@ -546,6 +551,19 @@ out:
 	return rc;
 }
 
+/* Adds blobs.inner to a shard made by schema version 1. Under the
+ * caller's write transaction. */
+static int add_inner_column(shard *sh)
+{
+	sqlite3_stmt *st = NULL;
+	int r = sqlite3_prepare_v2(sh->db, "SELECT inner FROM blobs LIMIT 0", -1, &st, NULL);
+	sqlite3_finalize(st);
+	if (r == SQLITE_OK)
+		return 0;
+	return run_sql(sh, "ALTER TABLE blobs ADD COLUMN inner INTEGER NOT NULL DEFAULT 0",
+		       "cannot upgrade the schema");
+}
+
 static int open_shard(void *ud, size_t k)
 {
 	sqlite_index *ix = ud;
@@ -589,8 +607,14 @@ static int open_shard(void *ud, size_t k)
 	rc = run_sql(sh, "BEGIN IMMEDIATE", "cannot create tables");
 	if (!rc)
 		rc = run_sql(sh, schema_blobs, "cannot create tables");
+	if (!rc)
+		rc = add_inner_column(sh);
 	if (!rc && k == 0)
 		rc = run_sql(sh, schema_shard0, "cannot create tables");
+	if (!rc && k == 0)
+		rc = run_sql(sh,
+			     "UPDATE meta SET value = 2 WHERE key = 'schema_version' AND value = 1",
+			     "cannot upgrade the schema");
 	if (!rc && k == 0)
 		rc = check_meta(ix, "schema_version", SCHEMA_VERSION, CAIRN_ERROR,
 				"schema version");

@@ -38,7 +38,8 @@ import urllib.parse
 M64 = (1 << 64) - 1
 SEED1 = 0x9E3779B97F4A7C15
 SEED2 = 0xC2B2AE3D27D4EB4F
-ENTRY = struct.Struct("<32s32sIIIB")
+ENTRY = struct.Struct("<32s32sIIIBI")
+BUNDLE_MAX = 128 * 1024
 
 
 def connect(url):
@@ -71,8 +72,11 @@ def repo_path(repo, what):
 def random_entry(rng):
     fp = rng.randbytes(32)
     pack = rng.randbytes(32)
-    return ENTRY.pack(fp, pack, rng.randrange(0, 1 << 24), rng.randrange(1, 1 << 20),
-                      rng.randrange(1, 1 << 20), rng.choice((1, 2)))
+    offset, length = rng.randrange(0, 1 << 24), rng.randrange(1, 1 << 20)
+    kind = rng.choice((1, 2, 6))
+    raw = rng.randrange(1, 1 << 16 if kind == 6 else 1 << 20)
+    inner = rng.randrange(0, BUNDLE_MAX - raw + 1) if kind == 6 else 0
+    return ENTRY.pack(fp, pack, offset, length, raw, kind, inner)
 
 
 def cmd_request(a):
@@ -145,18 +149,18 @@ def cmd_verify(a):
             print("lookup: HTTP %d: %s" % (status, data[:200]))
             return 1
         pos = 0
-        for fp, pack, off, length, raw, kind in batch:
+        for fp, pack, off, length, raw, kind, inner in batch:
             tag = data[pos]
             pos += 1
             if tag != 1:
                 bad += 1
                 print("missing: %s" % fp.hex())
                 continue
-            got = struct.unpack_from("<32sIIIB", data, pos)
-            pos += 45
+            got = struct.unpack_from("<32sIIIBI", data, pos)
+            pos += 49
             # The first registration wins, and these fingerprints are
             # random, so each was registered once.
-            if got != (pack, off, length, raw, kind):
+            if got != (pack, off, length, raw, kind, inner):
                 bad += 1
                 print("different: %s" % fp.hex())
         if pos != len(data):

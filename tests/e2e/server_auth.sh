@@ -50,15 +50,17 @@ expect()
 	t = sys.argv[1]
 	def w(name, data):
 	    open(os.path.join(t, name), "wb").write(data)
-	entry = lambda fp, kind: struct.pack("<32s32sIIIB", fp, b"p" * 32, 0, 100, 100, kind)
+	entry = lambda fp, kind: struct.pack("<32s32sIIIBI", fp, b"p" * 32, 0, 100, 100, kind, 0)
 	w("fps1", os.urandom(32))
 	w("fps33", os.urandom(33))
 	w("fps-limit", os.urandom(1024 * 1024))
 	w("entry", entry(os.urandom(32), 1))
-	w("entry76", entry(os.urandom(32), 1)[:76])
+	w("entry80", entry(os.urandom(32), 1)[:80])
 	w("entry-zero-fp", entry(b"\0" * 32, 1))
 	w("entry-kind9", entry(os.urandom(32), 9))
-	w("entry-nolength", struct.pack("<32s32sIIIB", os.urandom(32), b"p" * 32, 0, 0, 0, 1))
+	w("entry-nolength", struct.pack("<32s32sIIIBI", os.urandom(32), b"p" * 32, 0, 0, 0, 1, 0))
+	w("entry-outside-bundle",
+	  struct.pack("<32s32sIIIBI", os.urandom(32), b"p" * 32, 0, 100, 100, 6, 131000))
 	w("snap", os.urandom(32))
 	w("snap31", os.urandom(31))
 	w("empty", b"")
@@ -114,13 +116,16 @@ expect 400 "a malformed repository id" POST "/v1/repos/XYZ/lookup" "$ADMIN" "$T/
 say "400 for malformed bodies, with a reason"
 expect 400 "a lookup body that is not whole fingerprints" POST "$B/lookup" "$READ" "$T/fps33"
 check_grep "the reason is given" 'not a whole number of 32-byte fingerprints' "$OUT"
-expect 400 "a truncated register entry" POST "$B/register" "$APPEND" "$T/entry76"
-check_grep "the reason is given" 'not a whole number of 77-byte entries' "$OUT"
+expect 400 "a truncated register entry" POST "$B/register" "$APPEND" "$T/entry80"
+check_grep "the reason is given" 'not a whole number of 81-byte entries' "$OUT"
 expect 400 "an all-zero fingerprint" POST "$B/register" "$APPEND" "$T/entry-zero-fp"
 check_grep "the reason is given" 'all-zero fingerprint' "$OUT"
 expect 400 "an unknown blob kind" POST "$B/register" "$APPEND" "$T/entry-kind9"
 check_grep "the reason is given" 'unknown blob kind 9' "$OUT"
 expect 400 "a zero length" POST "$B/register" "$APPEND" "$T/entry-nolength"
+expect 400 "a chunk past the end of its bundle" POST "$B/register" "$APPEND" \
+	"$T/entry-outside-bundle"
+check_grep "the reason is given" 'outside its bundle' "$OUT"
 expect 400 "a snapshot id of 31 bytes" POST "$B/snapshots" "$APPEND" "$T/snap31"
 expect 400 "no snapshot id at all" POST "$B/snapshots" "$APPEND" "$T/empty"
 expect 200 "a lookup of exactly the 1 MiB limit" POST "$B/lookup" "$READ" "$T/fps-limit"

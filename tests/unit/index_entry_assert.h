@@ -12,6 +12,7 @@ static inline void assert_entry_equal(const cairn_index_entry *a, const cairn_in
 	assert_int_equal(a->length, b->length);
 	assert_int_equal(a->raw_length, b->raw_length);
 	assert_int_equal(a->kind, b->kind);
+	assert_int_equal(a->inner, b->inner);
 }
 
 #endif

@@ -33,6 +33,10 @@ static cairn_index_entry entry(uint8_t seed)
 	e.length = 500u + seed;
 	e.raw_length = 600u + seed;
 	e.kind = (uint8_t)(1 + seed % 2);
+	if (seed % 3 == 2) { /* a chunk in a bundle */
+		e.kind = CAIRN_BLOB_BUNDLE;
+		e.inner = 300u * seed;
+	}
 	return e;
 }
 
@@ -52,6 +56,8 @@ static void test_index_remote__register_bodies_round_trip(void **state)
 	assert_int_equal(cairn_get_u32le(b.data + CAIRN_WIRE_ENTRY_SIZE + 68), in[1].length);
 	assert_int_equal(cairn_get_u32le(b.data + CAIRN_WIRE_ENTRY_SIZE + 72), in[1].raw_length);
 	assert_int_equal(b.data[CAIRN_WIRE_ENTRY_SIZE + 76], in[1].kind);
+	assert_int_equal(b.data[2 * CAIRN_WIRE_ENTRY_SIZE + 76], CAIRN_BLOB_BUNDLE);
+	assert_int_equal(cairn_get_u32le(b.data + 2 * CAIRN_WIRE_ENTRY_SIZE + 77), in[2].inner);
 	assert_int_equal(cairn_wire_entries_decode(b.data, b.len, out, &n), 0);
 	assert_int_equal(n, 5);
 	for (int i = 0; i < 5; i++) {
@@ -95,7 +101,21 @@ static void test_index_remote__register_bodies_reject_bad_entries(void **state)
 	expect_entry_rejected(e, "unknown blob kind 3");
 	e = entry(3);
 	e.length = 0;
-	expect_entry_rejected(e, "zero length");
+	expect_entry_rejected(e, "empty");
+	e = entry(3);
+	e.raw_length = 0;
+	expect_entry_rejected(e, "empty");
+	e = entry(3);
+	e.inner = 1; /* not in a bundle */
+	expect_entry_rejected(e, "outside its bundle");
+	e.kind = CAIRN_BLOB_BUNDLE;
+	e.inner = CAIRN_BUNDLE_MAX - e.raw_length + 1;
+	expect_entry_rejected(e, "outside its bundle");
+	e.inner--;
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_wire_entries_encode(&b, &e, 1), 0);
+	assert_int_equal(cairn_wire_entries_decode(b.data, b.len, out, &n), 0);
+	assert_int_equal(out[0].inner, e.inner);
 	e = entry(3);
 	e.offset = UINT32_MAX - 10;
 	e.length = 11;
@@ -116,7 +136,7 @@ static void test_index_remote__lookup_answers_round_trip(void **state)
 	uint8_t fps[4][32], found[4] = {1, 0, 0, 1}, got[4] = {9, 9, 9, 9};
 	cairn_buf b = CAIRN_BUF_INIT;
 	for (int i = 0; i < 4; i++) {
-		in[i] = entry((uint8_t)(10 + i));
+		in[i] = entry((uint8_t)(11 + i)); /* 11 and 14 in bundles */
 		memcpy(fps[i], in[i].fp, 32);
 	}
 	assert_int_equal(cairn_wire_answers_encode(&b, in, found, 4), 0);

@@ -77,6 +77,7 @@ static cairn_index_entry make_entry(uint64_t i)
 	e.length = (uint32_t)(i * 17 + 1);
 	e.raw_length = UINT32_MAX - (uint32_t)i;
 	e.kind = (uint8_t)(i % 3);
+	e.inner = (uint32_t)(i * 3);
 	return e;
 }
 
@@ -440,9 +441,41 @@ static void test_index_sqlite__a_newer_schema_is_refused(void **state)
 	fixture *f = *state;
 	cairn_index *ix = open_index(f, 1);
 	cairn_index_free(ix);
-	shard_exec(f, 0, "UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+	shard_exec(f, 0, "UPDATE meta SET value = 3 WHERE key = 'schema_version'");
 	assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 1), CAIRN_ERROR);
-	assert_non_null(strstr(cairn_error_last(), "schema version 2"));
+	assert_non_null(strstr(cairn_error_last(), "schema version 3"));
+}
+
+static void test_index_sqlite__a_version_1_index_is_brought_up_to_date(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 4);
+	insert_range(ix, 0, 100);
+	cairn_index_free(ix);
+	/* what version 1 made: no place for a chunk's offset in a bundle */
+	for (unsigned k = 0; k < 4; k++)
+		shard_exec(f, k, "ALTER TABLE blobs DROP COLUMN inner");
+	shard_exec(f, 0, "UPDATE meta SET value = 1 WHERE key = 'schema_version'");
+
+	ix = open_index(f, 4);
+	for (uint64_t i = 0; i < 100; i++) {
+		cairn_index_entry want = make_entry(i), got;
+		uint8_t found = 0;
+		assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])want.fp, 1, &got, &found),
+				 0);
+		assert_int_equal(found, 1);
+		want.inner = 0;
+		assert_entry_equal(&got, &want);
+	}
+	insert_range(ix, 100, 200);
+	check_range(ix, 100, 300, 200);
+	cairn_index_free(ix);
+	/* and it stays so */
+	ix = open_index(f, 4);
+	check_range(ix, 100, 300, 200);
+	cairn_index_free(ix);
+	for (unsigned k = 0; k < 4; k++)
+		assert_shard_integrity(f, k);
 }
 
 static void test_index_sqlite__a_malformed_row_is_reported_as_corrupt(void **state)
@@ -630,6 +663,8 @@ int main(void)
 		T(test_index_sqlite__bad_shard_counts_are_rejected),
 		T(test_index_sqlite__reopening_with_another_shard_count_is_refused),
 		T(test_index_sqlite__a_newer_schema_is_refused),
+		T(test_index_sqlite__a_version_1_index_is_brought_up_to_date),
+	T(test_index_sqlite__a_version_1_index_is_brought_up_to_date),
 		T(test_index_sqlite__a_malformed_row_is_reported_as_corrupt),
 		T(test_index_sqlite__a_file_that_is_not_a_database_is_an_error),
 		T(test_index_sqlite__a_damaged_shard_among_many_is_named),

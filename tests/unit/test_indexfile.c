@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define N 60
-#define BLOB_SIZE 45
+#define BLOB_SIZE 49
 
 static void make_entries(cairn_index_entry *e, size_t n)
 {
@@ -27,6 +27,10 @@ static void make_entries(cairn_index_entry *e, size_t n)
 		e[i].offset = (uint32_t)(100000 - i * 1000);
 		e[i].length = (uint32_t)(100 + i);
 		e[i].raw_length = (uint32_t)(200 + i * 3);
+		if (i % 5 == 1) { /* a chunk in a bundle */
+			e[i].kind = CAIRN_BLOB_BUNDLE;
+			e[i].inner = (uint32_t)(i * 10);
+		}
 	}
 }
 
@@ -50,6 +54,7 @@ static void assert_same_entries(cairn_index_entry *a, cairn_index_entry *b, size
 		assert_int_equal(a[i].offset, b[i].offset);
 		assert_int_equal(a[i].length, b[i].length);
 		assert_int_equal(a[i].raw_length, b[i].raw_length);
+		assert_int_equal(a[i].inner, b[i].inner);
 	}
 }
 
@@ -64,7 +69,7 @@ static void test_indexfile__round_trips_entries_of_several_packs(void **state)
 	assert_int_equal(cairn_indexfile_encode(&b, in, N), 0);
 	/* grouped: each pack id written once */
 	assert_int_equal(b.len, 1 + 1 + 3 * (32 + 1) + N * BLOB_SIZE);
-	assert_int_equal(b.data[0], 1);
+	assert_int_equal(b.data[0], 2);
 	assert_int_equal(b.data[1], 3);
 
 	assert_int_equal(cairn_indexfile_decode(b.data, b.len, &out, &count), 0);
@@ -179,9 +184,9 @@ static void test_indexfile__rejects_huge_counts_without_allocating_them(void **s
 	cairn_buf_free(&b);
 }
 
-/* One pack of one blob with the given fields. */
-static void make_one(cairn_buf *b, uint8_t version, uint64_t nblobs, uint8_t kind, uint32_t offset,
-		     uint32_t length, uint32_t raw_length)
+/* One pack of nblobs blobs with the given fields (inner from version 2 on). */
+static void make_one_inner(cairn_buf *b, uint8_t version, uint64_t nblobs, uint8_t kind,
+			   uint32_t offset, uint32_t length, uint32_t raw_length, uint32_t inner)
 {
 	uint8_t id[32];
 	memset(id, 0x42, sizeof(id));
@@ -196,7 +201,15 @@ static void make_one(cairn_buf *b, uint8_t version, uint64_t nblobs, uint8_t kin
 		assert_int_equal(cairn_buf_append_u32le(b, offset), 0);
 		assert_int_equal(cairn_buf_append_u32le(b, length), 0);
 		assert_int_equal(cairn_buf_append_u32le(b, raw_length), 0);
+		if (version != 1)
+			assert_int_equal(cairn_buf_append_u32le(b, inner), 0);
 	}
+}
+
+static void make_one(cairn_buf *b, uint8_t version, uint64_t nblobs, uint8_t kind, uint32_t offset,
+		     uint32_t length, uint32_t raw_length)
+{
+	make_one_inner(b, version, nblobs, kind, offset, length, raw_length, 0);
 }
 
 static int decode_buf(const cairn_buf *b)
@@ -213,9 +226,20 @@ static void test_indexfile__rejects_malformed_fields(void **state)
 	(void)state;
 	cairn_buf b = CAIRN_BUF_INIT;
 
-	make_one(&b, 1, 1, CAIRN_BLOB_DATA, 0, 10, 10);
+	make_one(&b, 1, 1, CAIRN_BLOB_DATA, 0, 10, 10); /* version 1 is still read */
 	assert_int_equal(decode_buf(&b), 0);
 	make_one(&b, 2, 1, CAIRN_BLOB_DATA, 0, 10, 10);
+	assert_int_equal(decode_buf(&b), 0);
+	make_one(&b, 3, 1, CAIRN_BLOB_DATA, 0, 10, 10);
+	assert_int_equal(decode_buf(&b), CAIRN_ECORRUPT);
+	make_one_inner(&b, 2, 1, CAIRN_BLOB_BUNDLE, 0, 10, 10, CAIRN_BUNDLE_MAX - 10);
+	assert_int_equal(decode_buf(&b), 0);
+	make_one_inner(&b, 2, 1, CAIRN_BLOB_BUNDLE, 0, 10, 10, CAIRN_BUNDLE_MAX - 9);
+	assert_int_equal(decode_buf(&b), CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), "outside its bundle"));
+	make_one_inner(&b, 2, 1, CAIRN_BLOB_DATA, 0, 10, 10, 1);
+	assert_int_equal(decode_buf(&b), CAIRN_ECORRUPT);
+	make_one(&b, 2, 1, 7, 0, 10, 10);
 	assert_int_equal(decode_buf(&b), CAIRN_ECORRUPT);
 	make_one(&b, 0, 1, CAIRN_BLOB_DATA, 0, 10, 10);
 	assert_int_equal(decode_buf(&b), CAIRN_ECORRUPT);

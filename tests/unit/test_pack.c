@@ -362,9 +362,128 @@ static void test_pack__add_rejects_empty_blobs_and_unknown_kinds(void **state)
 	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], CAIRN_BLOB_DATA, "", 0),
 			 CAIRN_EINVAL);
 	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], 0, "x", 1), CAIRN_EINVAL);
-	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], 6, "x", 1), CAIRN_EINVAL);
+	/* a bundle is added as one, with its chunks */
+	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], CAIRN_BLOB_BUNDLE, "x", 1),
+			 CAIRN_EINVAL);
+	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], 7, "x", 1), CAIRN_EINVAL);
 	assert_int_equal(f->w.count, 0);
 	assert_int_equal(cairn_pack_size(&f->w), 0);
+}
+
+/* Adds plain[0], plain[2], ... plain[2 * (n - 1)] as one bundle. */
+static int add_bundle(fixture *f, size_t n, cairn_buf *joined)
+{
+	uint8_t fps[CAIRN_BUNDLE_CHUNKS + 1][CAIRN_FP_SIZE];
+	uint32_t lens[CAIRN_BUNDLE_CHUNKS + 1];
+	cairn_buf_clear(joined);
+	for (size_t k = 0; k < n; k++) {
+		memcpy(fps[k], f->fp[2 * k], CAIRN_FP_SIZE);
+		lens[k] = (uint32_t)f->plain_len[2 * k];
+		assert_int_equal(cairn_buf_append(joined, f->plain[2 * k], lens[k]), 0);
+	}
+	return cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps, lens, n,
+				     joined->data, joined->len);
+}
+
+static void test_pack__a_bundle_is_one_blob_with_an_entry_per_chunk(void **state)
+{
+	fixture *f = *state;
+	cairn_pack_entry *entries;
+	size_t count;
+	cairn_buf joined = CAIRN_BUF_INIT, out = CAIRN_BUF_INIT;
+
+	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[1], CAIRN_BLOB_DATA, f->plain[1],
+					f->plain_len[1]),
+			 0);
+	assert_int_equal(add_bundle(f, 3, &joined), 0);
+	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[3], CAIRN_BLOB_TREE, f->plain[3],
+					f->plain_len[3]),
+			 0);
+	assert_int_equal(f->w.count, 5);
+	assert_int_equal(f->w.n_blobs, 3);
+	assert_int_equal(finish(f, NULL), 0);
+	assert_int_equal(open_pack(f->sealer, f->pk.data, f->pk.len, &entries, &count), 0);
+	assert_int_equal(count, 5);
+
+	/* listed in pack order, a bundle's chunks in their order in it */
+	size_t first = count;
+	for (size_t i = 0; i < count; i++) {
+		if (i)
+			assert_true(entries[i].offset >= entries[i - 1].offset);
+		if (entries[i].kind == CAIRN_BLOB_BUNDLE && first == count)
+			first = i;
+	}
+	assert_true(first + 3 <= count);
+	const cairn_pack_entry *e = &entries[first];
+	uint32_t inner = 0;
+	for (size_t k = 0; k < 3; k++) {
+		assert_int_equal(e[k].kind, CAIRN_BLOB_BUNDLE);
+		assert_memory_equal(e[k].fp, f->fp[2 * k], CAIRN_FP_SIZE);
+		assert_int_equal(e[k].offset, e[0].offset);
+		assert_int_equal(e[k].length, e[0].length);
+		assert_int_equal(e[k].raw_length, f->plain_len[2 * k]);
+		assert_int_equal(e[k].inner, inner);
+		inner += e[k].raw_length;
+	}
+	/* The bundle opens as its chunks back to back, under the bundle's
+	 * kind and no chunk's fingerprint. */
+	assert_int_equal(cairn_unseal(f->sealer, &out, NULL, CAIRN_BLOB_BUNDLE,
+				      f->pk.data + e->offset, e->length, CAIRN_BUNDLE_MAX),
+			 0);
+	assert_int_equal(out.len, joined.len);
+	assert_memory_equal(out.data, joined.data, joined.len);
+	assert_int_equal(cairn_unseal(f->sealer, &out, e->fp, CAIRN_BLOB_DATA,
+				      f->pk.data + e->offset, e->length, CAIRN_BUNDLE_MAX),
+			 CAIRN_ECORRUPT);
+	free(entries);
+	cairn_buf_free(&joined);
+	cairn_buf_free(&out);
+}
+
+static void test_pack__add_bundle_rejects_what_is_not_a_bundle(void **state)
+{
+	fixture *f = *state;
+	cairn_buf joined = CAIRN_BUF_INIT;
+	uint8_t fps[2][CAIRN_FP_SIZE] = {{1}, {2}};
+	uint32_t lens[2] = {3, 4};
+
+	assert_int_equal(add_bundle(f, 1, &joined), CAIRN_EINVAL);
+	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps,
+					       lens, 2, "abcdefgh", 8),
+			 CAIRN_EINVAL); /* 3 + 4 is not 8 */
+	lens[0] = 0;
+	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps,
+					       lens, 2, "abcd", 4),
+			 CAIRN_EINVAL); /* an empty chunk */
+	uint8_t *big = calloc(1, CAIRN_BUNDLE_MAX + 2);
+	assert_non_null(big);
+	lens[0] = CAIRN_BUNDLE_MAX / 2 + 1;
+	lens[1] = CAIRN_BUNDLE_MAX / 2;
+	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps,
+					       lens, 2, big, CAIRN_BUNDLE_MAX + 1),
+			 CAIRN_EINVAL);
+	free(big);
+	/* one chunk more than a bundle takes */
+	uint8_t many_fps[CAIRN_BUNDLE_CHUNKS + 1][CAIRN_FP_SIZE] = {{0}};
+	uint32_t ones[CAIRN_BUNDLE_CHUNKS + 1];
+	uint8_t bytes[CAIRN_BUNDLE_CHUNKS + 1] = {0};
+	for (size_t i = 0; i <= CAIRN_BUNDLE_CHUNKS; i++)
+		ones[i] = 1;
+	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer,
+					       (const uint8_t(*)[CAIRN_FP_SIZE])many_fps, ones,
+					       CAIRN_BUNDLE_CHUNKS + 1, bytes, sizeof(bytes)),
+			 CAIRN_EINVAL);
+	assert_int_equal(f->w.count, 0);
+	assert_int_equal(f->w.n_blobs, 0);
+	assert_int_equal(cairn_pack_size(&f->w), 0);
+	/* the most it takes */
+	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer,
+					       (const uint8_t(*)[CAIRN_FP_SIZE])many_fps, ones,
+					       CAIRN_BUNDLE_CHUNKS, bytes, CAIRN_BUNDLE_CHUNKS),
+			 0);
+	assert_int_equal(f->w.count, CAIRN_BUNDLE_CHUNKS);
+	assert_int_equal(f->w.n_blobs, 1);
+	cairn_buf_free(&joined);
 }
 
 static void test_pack__trailer_length_must_fit_the_pack(void **state)
@@ -388,8 +507,9 @@ static void test_pack__trailer_length_must_fit_the_pack(void **state)
 
 #define AREA 1000
 
-static void put_entry(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset, uint32_t length,
-		      uint32_t raw_length)
+/* An entry as version 1 wrote it. */
+static void put_entry_v1(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset, uint32_t length,
+			 uint32_t raw_length)
 {
 	uint8_t fp[CAIRN_FP_SIZE];
 	memset(fp, tag, sizeof(fp));
@@ -398,6 +518,19 @@ static void put_entry(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset, 
 	assert_int_equal(cairn_buf_append_u32le(b, offset), 0);
 	assert_int_equal(cairn_buf_append_u32le(b, length), 0);
 	assert_int_equal(cairn_buf_append_u32le(b, raw_length), 0);
+}
+
+static void put_entry_inner(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset,
+			    uint32_t length, uint32_t raw_length, uint32_t inner)
+{
+	put_entry_v1(b, tag, kind, offset, length, raw_length);
+	assert_int_equal(cairn_buf_append_u32le(b, inner), 0);
+}
+
+static void put_entry(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset, uint32_t length,
+		      uint32_t raw_length)
+{
+	put_entry_inner(b, tag, kind, offset, length, raw_length, 0);
 }
 
 /* Seals plain as the trailer of a pack with AREA bytes of blobs and parses
@@ -466,6 +599,81 @@ static void test_pack__rejects_entries_out_of_range(void **state)
 	cairn_buf_free(&b);
 }
 
+static void test_pack__accepts_the_entries_of_a_bundle(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	make_header(&b, CAIRN_PACK_VERSION, 4);
+	put_entry_inner(&b, 1, CAIRN_BLOB_BUNDLE, 100, 50, 30, 0);
+	put_entry_inner(&b, 2, CAIRN_BLOB_BUNDLE, 100, 50, 20, 30);
+	put_entry_inner(&b, 3, CAIRN_BLOB_BUNDLE, 100, 50, 10, CAIRN_BUNDLE_MAX - 10);
+	put_entry(&b, 4, CAIRN_BLOB_DATA, 150, 10, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), 0);
+	cairn_buf_free(&b);
+}
+
+static void test_pack__rejects_bundle_entries_that_do_not_fit(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	/* a chunk past the largest bundle */
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry_inner(&b, 1, CAIRN_BLOB_BUNDLE, 100, 50, 10, CAIRN_BUNDLE_MAX - 9);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), "outside its bundle"));
+
+	/* an offset inside a blob that is not a bundle */
+	make_header(&b, CAIRN_PACK_VERSION, 1);
+	put_entry_inner(&b, 1, CAIRN_BLOB_DATA, 100, 50, 10, 1);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* two bundles at one offset, of different lengths */
+	make_header(&b, CAIRN_PACK_VERSION, 2);
+	put_entry_inner(&b, 1, CAIRN_BLOB_BUNDLE, 100, 50, 10, 0);
+	put_entry_inner(&b, 2, CAIRN_BLOB_BUNDLE, 100, 51, 10, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* a bundle's blob shared with a chunk of its own */
+	make_header(&b, CAIRN_PACK_VERSION, 2);
+	put_entry_inner(&b, 1, CAIRN_BLOB_BUNDLE, 100, 50, 10, 0);
+	put_entry(&b, 2, CAIRN_BLOB_DATA, 100, 50, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* more chunks than a bundle holds */
+	for (size_t n = CAIRN_BUNDLE_CHUNKS; n <= CAIRN_BUNDLE_CHUNKS + 1; n++) {
+		make_header(&b, CAIRN_PACK_VERSION, n);
+		for (size_t i = 0; i < n; i++)
+			put_entry_inner(&b, (uint8_t)i, CAIRN_BLOB_BUNDLE, 100, 50, 1, (uint32_t)i);
+		assert_int_equal(parse_made_trailer(f->sealer, &b),
+				 n > CAIRN_BUNDLE_CHUNKS ? CAIRN_ECORRUPT : 0);
+	}
+	cairn_buf_free(&b);
+}
+
+static void test_pack__reads_version_1_trailers(void **state)
+{
+	fixture *f = *state;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	make_header(&b, 1, 2);
+	put_entry_v1(&b, 1, CAIRN_BLOB_DATA, 0, 100, 10);
+	put_entry_v1(&b, 2, CAIRN_BLOB_TREE, 100, 100, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), 0);
+
+	/* there were no bundles then */
+	make_header(&b, 1, 1);
+	put_entry_v1(&b, 1, CAIRN_BLOB_BUNDLE, 0, 100, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+
+	/* nor the inner field */
+	make_header(&b, 1, 1);
+	put_entry(&b, 1, CAIRN_BLOB_DATA, 0, 100, 10);
+	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
+	cairn_buf_free(&b);
+}
+
 static void test_pack__rejects_overlapping_entries(void **state)
 {
 	fixture *f = *state;
@@ -501,7 +709,7 @@ static void test_pack__rejects_bad_kinds_and_empty_entries(void **state)
 	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
 
 	make_header(&b, CAIRN_PACK_VERSION, 1);
-	put_entry(&b, 1, 6, 0, 10, 10);
+	put_entry(&b, 1, 7, 0, 10, 10);
 	assert_int_equal(parse_made_trailer(f->sealer, &b), CAIRN_ECORRUPT);
 
 	make_header(&b, CAIRN_PACK_VERSION, 1);
@@ -600,6 +808,11 @@ int main(void)
 		T(test_pack__trailer_length_must_fit_the_pack),
 		T(test_pack__accepts_a_made_trailer_that_fits),
 		T(test_pack__rejects_entries_out_of_range),
+		T(test_pack__a_bundle_is_one_blob_with_an_entry_per_chunk),
+		T(test_pack__add_bundle_rejects_what_is_not_a_bundle),
+		T(test_pack__accepts_the_entries_of_a_bundle),
+		T(test_pack__rejects_bundle_entries_that_do_not_fit),
+		T(test_pack__reads_version_1_trailers),
 		T(test_pack__rejects_overlapping_entries),
 		T(test_pack__rejects_bad_kinds_and_empty_entries),
 		T(test_pack__rejects_a_count_that_does_not_match_the_trailer),

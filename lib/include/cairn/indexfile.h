@@ -2,9 +2,11 @@
  * one or more packs, so that any index can be rebuilt from the store.
  * Pure encoding; the caller seals (kind CAIRN_BLOB_INDEX) and stores.
  *
- * Plaintext: u8 version (1) || varint npacks || npacks * pack
+ * Plaintext: u8 version (2) || varint npacks || npacks * pack
  *   pack  = pack_id[32] || varint nblobs || nblobs * blob
- *   blob  = fp[32] || u8 kind || u32le offset || u32le length || u32le raw_length */
+ *   blob  = fp[32] || u8 kind || u32le offset || u32le length || u32le raw_length
+ *           || u32le inner
+ * Version 1, still read, has no inner (0). */
 #ifndef CAIRN_INDEXFILE_H
 #define CAIRN_INDEXFILE_H
 

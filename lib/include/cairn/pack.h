@@ -26,8 +26,19 @@ typedef struct cairn_pack_entry {
 	uint8_t kind;
 	uint32_t offset;     /* of the sealed blob in the pack */
 	uint32_t length;     /* of the sealed blob */
-	uint32_t raw_length; /* of the plaintext */
+	uint32_t raw_length; /* of the chunk's plaintext */
+	uint32_t inner;      /* kind CAIRN_BLOB_BUNDLE: where the chunk starts in the
+				bundle's plaintext; else 0 */
 } cairn_pack_entry;
+
+/* A sealed blob of a pack being filled: where it starts in the writer
+ * (spooled: in the spool, or in data past spool_flushed) and its entries,
+ * entries[first, first + count). */
+typedef struct cairn_pack_blob {
+	uint32_t src;
+	uint32_t first;
+	uint32_t count;
+} cairn_pack_blob;
 
 typedef struct cairn_pack_writer {
 	cairn_buf data;            /* sealed blobs in the order added (spooled: those
@@ -35,9 +46,8 @@ typedef struct cairn_pack_writer {
 	cairn_pack_entry *entries; /* in the order added; offsets final after finish */
 	size_t count;
 	size_t cap;
-	uint32_t *src;             /* where each entry's blob starts in data (spooled:
-				      in the spool, data holding what follows
-				      spool_flushed) */
+	cairn_pack_blob *blobs;    /* in the order added */
+	size_t n_blobs, cap_blobs;
 	cairn_buf tail;            /* after finish: sealed trailer || u32le length */
 	cairn_iovec *iov;          /* after finish: the pack's bytes, piece by piece */
 	size_t n_iov;
@@ -64,6 +74,16 @@ void cairn_pack_writer_reset(cairn_pack_writer *w);
 /* Seals plain (len <= UINT32_MAX) and adds it as a blob. */
 int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
 		   uint8_t kind, const void *plain, size_t len);
+/* Seals the n data chunks of plain, lens[i] bytes each in this order
+ * (together len bytes, at most CAIRN_BUNDLE_MAX in 2..CAIRN_BUNDLE_CHUNKS
+ * chunks), as one bundle blob with an entry for each chunk (fps[i]). */
+int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s, const uint8_t (*fps)[CAIRN_FP_SIZE],
+			  const uint32_t *lens, size_t n, const void *plain, size_t len);
+/* NULL if an entry's fields can locate a chunk (a known kind, a blob of
+ * at least a byte that ends before 4 GiB, a chunk of at least a byte,
+ * inside its bundle if in one, inner 0 if not); else what is wrong. */
+const char *cairn_pack_entry_problem(uint8_t kind, uint32_t offset, uint32_t length,
+				     uint32_t raw_length, uint32_t inner);
 /* Bytes the pack holds so far (blobs only). */
 static inline size_t cairn_pack_size(const cairn_pack_writer *w)
 {
@@ -83,8 +103,9 @@ int cairn_pack_copy(const cairn_pack_writer *w, cairn_buf *out);
  * unless 0 < length <= pack_size - 4. */
 int cairn_pack_trailer_length(const uint8_t last4[4], uint64_t pack_size, uint32_t *len_out);
 /* Opens and parses a sealed trailer of a pack of pack_size bytes. Every
- * entry must lie inside the blob area, entries must not overlap, and the
- * count must fit the trailer. *entries_out is the caller's to free. */
+ * entry must lie inside the blob area, blobs must not overlap (the
+ * entries of one bundle share theirs), and the count must fit the
+ * trailer. *entries_out is the caller's to free. */
 int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len, uint64_t pack_size,
 			     cairn_pack_entry **entries_out, size_t *count_out);
 

@@ -78,15 +78,26 @@ int cairn_repo_fingerprinter_new(const cairn_repo *r, cairn_fingerprinter **out)
  * rebuild registers every object's entries with it again. */
 int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out);
 
-/* Reads, authenticates and opens a blob; out gets the plaintext. For
- * DATA and TREE blobs the plaintext's fingerprint is checked as well.
- * CAIRN_ENOTFOUND if the index has no such blob, CAIRN_ECORRUPT if the
- * bytes fail, both with a message naming the pack. */
+/* Reads, authenticates and opens the chunk fp of this kind (a DATA chunk
+ * may be in a bundle); out gets its plaintext. For DATA and TREE chunks
+ * the plaintext's fingerprint is checked as well. CAIRN_ENOTFOUND if the
+ * index has no such chunk, CAIRN_ECORRUPT if the bytes fail, both with a
+ * message naming the pack. */
 int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 			 const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out);
-/* Opens a blob already read from a pack at entry's location (same checks). */
+/* Opens a blob already read from a pack at entry's location (same
+ * checks); out gets the entry's chunk alone. */
 int cairn_repo_open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_entry *entry,
 			 const void *sealed, size_t len, cairn_buf *out);
+/* The same in two steps, for a reader that takes several chunks out of
+ * one bundle: unseal authenticates and opens the blob at entry's location
+ * (out: the whole bundle, or the chunk alone), chunk finds entry's chunk
+ * in that plaintext and checks it against its fingerprint. Both fail
+ * with CAIRN_ECORRUPT and a message naming the chunk and the pack. */
+int cairn_repo_unseal_blob(cairn_sealer *s, const cairn_index_entry *entry, const void *sealed,
+			   size_t len, cairn_buf *out);
+int cairn_repo_blob_chunk(cairn_fingerprinter *f, const cairn_index_entry *entry,
+			  const cairn_buf *plain, const uint8_t **chunk_out);
 
 /* The ids of the objects named prefix<64 hex> (e.g. "snapshots/"); other
  * names are ignored. *ids_out (count in *n_out) is the caller's to free. */

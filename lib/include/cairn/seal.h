@@ -23,7 +23,18 @@ enum cairn_blob_kind {
 	CAIRN_BLOB_TRAILER = 3,  /* pack trailer */
 	CAIRN_BLOB_SNAPSHOT = 4, /* snapshot record */
 	CAIRN_BLOB_INDEX = 5,    /* index object */
+	CAIRN_BLOB_BUNDLE = 6,   /* small file content chunks back to back */
 };
+
+/* A bundle is one blob holding the plaintexts of several data chunks, so
+ * that small files are compressed together, not one by one. It is sealed
+ * with an all-zero fingerprint and kind CAIRN_BLOB_BUNDLE; each chunk in
+ * it has its own entry (kind CAIRN_BLOB_BUNDLE, the bundle's offset and
+ * length, its own length and its offset inside the bundle), and a reader
+ * checks the chunk it takes out against its fingerprint. Bundles hold at
+ * most CAIRN_BUNDLE_MAX bytes in at most CAIRN_BUNDLE_CHUNKS chunks. */
+#define CAIRN_BUNDLE_MAX (128u * 1024)
+#define CAIRN_BUNDLE_CHUNKS 64
 
 #define CAIRN_SEAL_NONCE 24
 #define CAIRN_SEAL_TAG 16

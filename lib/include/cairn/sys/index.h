@@ -1,7 +1,7 @@
 /* The fingerprint index backend table, for implementors.
  *
  * An index maps a chunk fingerprint to where its sealed blob lives
- * (pack id, offset, length). It is an accelerator: the store's index/
+ * (pack id, offset, length; for a chunk in a bundle, where in the bundle). It is an accelerator: the store's index/
  * objects can always rebuild it. Backends must be safe to call from
  * several threads at once. */
 #ifndef CAIRN_SYS_INDEX_H
@@ -16,6 +16,7 @@ typedef struct cairn_index_entry {
 	uint32_t offset;
 	uint32_t length;
 	uint32_t raw_length;
+	uint32_t inner; /* kind CAIRN_BLOB_BUNDLE: the chunk's offset in the bundle */
 	uint8_t kind;
 } cairn_index_entry;
 

@@ -5,14 +5,16 @@
  *   lookup request    N * fp[32]
  *   lookup answer     N * (u8 0                                 missing
  *                          | u8 1, pack[32], u32 offset,        present
- *                            u32 length, u32 raw_length, u8 kind)
+ *                            u32 length, u32 raw_length, u8 kind,
+ *                            u32 inner)
  *   register request  N * (fp[32], pack[32], u32 offset, u32 length,
- *                          u32 raw_length, u8 kind)
+ *                          u32 raw_length, u8 kind, u32 inner)
  *   snapshot ids      N * id[32]
  */
 #ifndef CAIRN_SYS_INDEX_WIRE_H
 #define CAIRN_SYS_INDEX_WIRE_H
 
+#include "cairn/seal.h"
 #include "cairn/sys/index.h"
 #include "util/buf.h"
 
@@ -21,23 +23,27 @@
 
 #define CAIRN_WIRE_BODY_MAX (1024 * 1024)
 #define CAIRN_WIRE_FP_SIZE 32
-#define CAIRN_WIRE_ENTRY_SIZE 77
+#define CAIRN_WIRE_ENTRY_SIZE 81
 #define CAIRN_WIRE_ANSWER_MISSING 0
 #define CAIRN_WIRE_ANSWER_PRESENT 1
-#define CAIRN_WIRE_ANSWER_SIZE 46 /* a present answer; a missing one is 1 byte */
+#define CAIRN_WIRE_ANSWER_SIZE 50 /* a present answer; a missing one is 1 byte */
 /* Most fingerprints or entries one request may carry. */
 #define CAIRN_WIRE_LOOKUP_MAX (CAIRN_WIRE_BODY_MAX / CAIRN_WIRE_FP_SIZE)
 #define CAIRN_WIRE_REGISTER_MAX (CAIRN_WIRE_BODY_MAX / CAIRN_WIRE_ENTRY_SIZE)
-/* Blob kinds an index entry may have (data and manifest chunks). */
-#define CAIRN_WIRE_KIND_MIN 1
-#define CAIRN_WIRE_KIND_MAX 2
+/* Blob kinds an index entry may have: data and manifest chunks, and
+ * data chunks in bundles (CAIRN_BLOB_DATA, _TREE, _BUNDLE). */
+static inline int cairn_wire_kind_valid(uint8_t kind)
+{
+	return kind == CAIRN_BLOB_DATA || kind == CAIRN_BLOB_TREE || kind == CAIRN_BLOB_BUNDLE;
+}
 
 /* Appends the register body of n entries. */
 int cairn_wire_entries_encode(cairn_buf *out, const cairn_index_entry *entries, size_t n);
 /* Parses a register body into out (room for len / CAIRN_WIRE_ENTRY_SIZE
  * entries); *n_out gets the count. CAIRN_EINVAL with a reason for a
  * length that is not a whole number of entries, an all-zero fingerprint,
- * an unknown kind, a zero length or a blob that ends past 4 GiB. */
+ * an unknown kind, a zero length, a blob that ends past 4 GiB or a chunk
+ * outside its bundle. */
 int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *out,
 			      size_t *n_out);
 
