@@ -7,18 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Layout (see cairn/indexfile.h and docs/FORMAT.md). */
+/* Layout (see cairn/indexfile.h and docs/FORMAT.md). Entries are laid
+ * out as in pack trailers of the same version. */
 #define INDEXFILE_VERSION 2
-/* fp[32] + kind + offset + length + raw_length + inner (version 1: no inner) */
-#define BLOB_SIZE (32 + 1 + 4 + 4 + 4 + 4)
-#define BLOB_SIZE_V1 (32 + 1 + 4 + 4 + 4)
 /* pack_id[32] + a one-byte blob count + at least one blob */
 #define PACK_MIN_SIZE(blob_size) (32 + 1 + (blob_size))
-
-static const char *entry_problem(const cairn_index_entry *e)
-{
-	return cairn_pack_entry_problem(e->kind, e->offset, e->length, e->raw_length, e->inner);
-}
 
 static int by_pack_then_offset(const void *a, const void *b)
 {
@@ -41,7 +34,9 @@ int cairn_indexfile_encode(cairn_buf *out, const cairn_index_entry *entries, siz
 	int rc;
 
 	for (size_t i = 0; i < count; i++) {
-		const char *why = entry_problem(&entries[i]);
+		const cairn_index_entry *e = &entries[i];
+		const char *why = cairn_pack_entry_problem(e->kind, e->offset, e->length,
+							   e->raw_length, e->inner);
 		if (why)
 			return cairn_error_set(CAIRN_EINVAL,
 					       "index object: entry %zu (kind %u, offset %u, length "
@@ -105,7 +100,7 @@ static int walk(const void *data, size_t len, cairn_index_entry *fill, size_t *t
 		return cairn_error_set(CAIRN_ECORRUPT, "index object: truncated header");
 	if (version != INDEXFILE_VERSION && version != 1)
 		return cairn_error_set(CAIRN_ECORRUPT, "index object: unknown version %u", version);
-	size_t blob_size = version == 1 ? BLOB_SIZE_V1 : BLOB_SIZE;
+	size_t blob_size = cairn_pack_entry_size(version);
 	if (npacks > cairn_reader_left(&r) / PACK_MIN_SIZE(blob_size))
 		return cairn_error_set(CAIRN_ECORRUPT,
 				       "index object: %llu packs cannot fit in %zu bytes",
@@ -122,25 +117,24 @@ static int walk(const void *data, size_t len, cairn_index_entry *fill, size_t *t
 					       (unsigned long long)p, (unsigned long long)nblobs,
 					       cairn_reader_left(&r));
 		for (uint64_t b = 0; b < nblobs; b++, n++) {
-			cairn_index_entry e;
-			memcpy(e.fp, cairn_read_raw(&r, 32), 32);
-			memcpy(e.pack, pack, 32);
-			e.kind = cairn_read_u8(&r);
-			e.offset = cairn_read_u32le(&r);
-			e.length = cairn_read_u32le(&r);
-			e.raw_length = cairn_read_u32le(&r);
-			e.inner = version == 1 ? 0 : cairn_read_u32le(&r);
-			const char *why = version == 1 && e.kind == CAIRN_BLOB_BUNDLE
-						  ? "unknown blob kind"
-						  : entry_problem(&e);
+			cairn_pack_entry pe;
+			const char *why = cairn_pack_entry_read(&r, version, &pe);
 			if (why)
 				return cairn_error_set(CAIRN_ECORRUPT,
 						       "index object: blob %llu of pack %llu (kind "
 						       "%u, offset %u, length %u, inner %u): %s",
 						       (unsigned long long)b, (unsigned long long)p,
-						       e.kind, e.offset, e.length, e.inner, why);
-			if (fill)
-				fill[n] = e;
+						       pe.kind, pe.offset, pe.length, pe.inner, why);
+			if (fill) {
+				cairn_index_entry *e = &fill[n];
+				memcpy(e->fp, pe.fp, 32);
+				memcpy(e->pack, pack, 32);
+				e->kind = pe.kind;
+				e->offset = pe.offset;
+				e->length = pe.length;
+				e->raw_length = pe.raw_length;
+				e->inner = pe.inner;
+			}
 		}
 	}
 	if (cairn_reader_left(&r))
@@ -161,7 +155,7 @@ int cairn_indexfile_decode(const void *data, size_t len, cairn_index_entry **ent
 	*count_out = 0;
 	if ((rc = walk(data, len, NULL, &total)) != 0)
 		return rc;
-	/* total <= len / BLOB_SIZE_V1: bounded by the input, not by a claim */
+	/* total <= len / (entry size): bounded by the input, not by a claim */
 	entries = malloc((total ? total : 1) * sizeof(*entries));
 	if (!entries)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");

@@ -84,6 +84,27 @@ const char *cairn_pack_entry_problem(uint8_t kind, uint32_t offset, uint32_t len
 	return NULL;
 }
 
+size_t cairn_pack_entry_size(unsigned version)
+{
+	return version == 1 ? CAIRN_PACK_ENTRY_SIZE_V1 : CAIRN_PACK_ENTRY_SIZE;
+}
+
+const char *cairn_pack_entry_read(cairn_reader *r, unsigned version, cairn_pack_entry *e)
+{
+	const uint8_t *fp = cairn_read_raw(r, CAIRN_FP_SIZE);
+	e->kind = cairn_read_u8(r);
+	e->offset = cairn_read_u32le(r);
+	e->length = cairn_read_u32le(r);
+	e->raw_length = cairn_read_u32le(r);
+	e->inner = version == 1 ? 0 : cairn_read_u32le(r);
+	if (r->failed)
+		return "truncated";
+	memcpy(e->fp, fp, CAIRN_FP_SIZE);
+	if (version == 1 && e->kind > CAIRN_PACK_KIND_MAX_V1)
+		return "unknown blob kind";
+	return cairn_pack_entry_problem(e->kind, e->offset, e->length, e->raw_length, e->inner);
+}
+
 /* Writes the gathered blobs to the spool. */
 static int spool_flush(cairn_pack_writer *w)
 {
@@ -368,7 +389,7 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 		rc = cairn_error_set(CAIRN_ECORRUPT, "pack trailer: unknown version %u", version);
 		goto out;
 	}
-	size_t entry_size = version == 1 ? CAIRN_PACK_ENTRY_SIZE_V1 : CAIRN_PACK_ENTRY_SIZE;
+	size_t entry_size = cairn_pack_entry_size(version);
 	if (count > cairn_reader_left(&r) / entry_size ||
 	    count * entry_size != cairn_reader_left(&r)) {
 		rc = cairn_error_set(CAIRN_ECORRUPT,
@@ -384,16 +405,7 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 	}
 	for (size_t i = 0; i < count; i++) {
 		cairn_pack_entry *e = &entries[i];
-		memcpy(e->fp, cairn_read_raw(&r, CAIRN_FP_SIZE), CAIRN_FP_SIZE);
-		e->kind = cairn_read_u8(&r);
-		e->offset = cairn_read_u32le(&r);
-		e->length = cairn_read_u32le(&r);
-		e->raw_length = cairn_read_u32le(&r);
-		e->inner = version == 1 ? 0 : cairn_read_u32le(&r);
-		const char *why = version == 1 && e->kind > CAIRN_PACK_KIND_MAX_V1
-					  ? "unknown blob kind"
-					  : cairn_pack_entry_problem(e->kind, e->offset, e->length,
-								     e->raw_length, e->inner);
+		const char *why = cairn_pack_entry_read(&r, version, e);
 		if (why) {
 			rc = cairn_error_set(CAIRN_ECORRUPT,
 					     "pack trailer: entry %zu (kind %u, raw length %u, inner "

@@ -578,14 +578,23 @@ out:
 
 /* ---- blobs ---- */
 
-/* Names the entry's blob in the message of a failure: CAIRN_ECORRUPT. */
-static int blob_corrupt(const cairn_index_entry *e)
+/* Names the entry's chunk in the message of a failure, or for a bundle
+ * that could not be opened (whole), the bundle alone, which every chunk
+ * in it shares: CAIRN_ECORRUPT. */
+static int blob_corrupt(const cairn_index_entry *e, int whole)
 {
 	char pack[CAIRN_ID_HEX + 1], fp[CAIRN_ID_HEX + 1];
 	cairn_hex_encode(pack, e->pack, CAIRN_ID_SIZE);
 	cairn_hex_encode(fp, e->fp, CAIRN_FP_SIZE);
-	cairn_error_prefix(CAIRN_ECORRUPT, "blob %.16s in pack %.16s (offset %u)", fp, pack,
-			   e->offset);
+	if (e->kind != CAIRN_BLOB_BUNDLE)
+		cairn_error_prefix(CAIRN_ECORRUPT, "blob %.16s in pack %.16s (offset %u)", fp,
+				   pack, e->offset);
+	else if (whole)
+		cairn_error_prefix(CAIRN_ECORRUPT, "bundle in pack %.16s (offset %u)", pack,
+				   e->offset);
+	else
+		cairn_error_prefix(CAIRN_ECORRUPT, "chunk %.16s of the bundle in pack %.16s (offset %u)",
+				   fp, pack, e->offset);
 	return CAIRN_ECORRUPT;
 }
 
@@ -600,7 +609,7 @@ int cairn_repo_unseal_blob(cairn_sealer *s, const cairn_index_entry *e, const vo
 				     e->raw_length);
 	if (rc) {
 		cairn_buf_clear(out);
-		return blob_corrupt(e);
+		return blob_corrupt(e, 1);
 	}
 	return 0;
 }
@@ -614,7 +623,7 @@ int cairn_repo_blob_chunk(cairn_fingerprinter *f, const cairn_index_entry *e,
 	if (inner + e->raw_length > plain->len) {
 		cairn_error_set(CAIRN_ECORRUPT, "bundle of %zu bytes has no chunk at %u", plain->len,
 				e->inner);
-		return blob_corrupt(e);
+		return blob_corrupt(e, 0);
 	}
 	const uint8_t *chunk = plain->data + inner;
 	if (e->kind == CAIRN_BLOB_DATA || e->kind == CAIRN_BLOB_TREE || e->kind == CAIRN_BLOB_BUNDLE) {
@@ -623,7 +632,7 @@ int cairn_repo_blob_chunk(cairn_fingerprinter *f, const cairn_index_entry *e,
 			return rc;
 		if (sodium_memcmp(check, e->fp, CAIRN_FP_SIZE) != 0) {
 			cairn_error_set(CAIRN_ECORRUPT, "content does not match its fingerprint");
-			return blob_corrupt(e);
+			return blob_corrupt(e, 0);
 		}
 	}
 	*chunk_out = chunk;

@@ -35,6 +35,7 @@
 #include "cairn/restore.h"
 
 #include "cairn/errors.h"
+#include "cairn/pack.h"
 #include "cairn/tree.h"
 #include "restore_plan.h"
 #include "util/fileio.h"
@@ -934,8 +935,10 @@ static void write_range(worker *w, batch *b, size_t task)
 		return;
 	}
 	/* The chunks of one bundle are neighbours here (same offset): the
-	 * bundle is opened once for all of them. */
+	 * bundle is opened once for all of them (why holds the reason if it
+	 * could not be). */
 	const cairn_restore_blob *opened = NULL;
+	int opened_rc = 0;
 	for (size_t k = rg->first; k < rg->first + rg->count; k++) {
 		const cairn_restore_blob *bl = &b->blobs[k];
 		const ublob *ub = &b->ublobs[bl->id];
@@ -948,23 +951,29 @@ static void write_range(worker *w, batch *b, size_t task)
 			lose_blob(w, b, ub, why);
 			continue;
 		}
-		rc = 0;
-		if (!(ub->ie.kind == CAIRN_BLOB_BUNDLE && opened && opened->offset == bl->offset &&
-		      opened->length == bl->length)) {
-			opened = NULL;
+		int again = ub->ie.kind == CAIRN_BLOB_BUNDLE && opened &&
+		            opened->offset == bl->offset && opened->length == bl->length;
+		if (again) {
+			rc = opened_rc;
+		} else {
 			rc = cairn_repo_unseal_blob(w->sealer, &ub->ie, w->raw.data + at, bl->length,
 			                            &w->plain);
-			if (!rc && ub->ie.kind == CAIRN_BLOB_BUNDLE)
-				opened = bl;
+			opened = ub->ie.kind == CAIRN_BLOB_BUNDLE && rc != CAIRN_ENOMEM ? bl : NULL;
+			opened_rc = rc;
 		}
-		if (!rc)
-			rc = cairn_repo_blob_chunk(w->fp, &ub->ie, &w->plain, &chunk);
 		if (rc == CAIRN_ENOMEM) {
 			fail_fatal(R, rc);
 			return;
 		}
+		if (!rc && (rc = cairn_repo_blob_chunk(w->fp, &ub->ie, &w->plain, &chunk)) ==
+		                   CAIRN_ENOMEM) {
+			fail_fatal(R, rc);
+			return;
+		}
 		if (rc) {
-			snprintf(why, sizeof(why), "%s", cairn_error_last());
+			/* a bundle that could not be opened keeps its reason */
+			if (!again || !opened_rc)
+				snprintf(why, sizeof(why), "%s", cairn_error_last());
 			lose_blob(w, b, ub, why);
 			continue;
 		}
@@ -1154,11 +1163,12 @@ static int blob_usable(restore *R, batch *b, ublob *ub, int found)
 	}
 	/* Lengths are bounded before anything is read: the sealed length by
 	 * the plaintext's, and the plaintext by the largest chunk or bundle. */
-	int bundle = ub->ie.kind == CAIRN_BLOB_BUNDLE;
-	if (ub->ie.raw_length > CAIRN_CHUNK_SIZE_HIGHEST ||
-	    ub->ie.length > cairn_seal_bound(R->workers[0].sealer,
-	                                     bundle ? CAIRN_BUNDLE_MAX : ub->ie.raw_length) ||
-	    (bundle && (uint64_t)ub->ie.inner + ub->ie.raw_length > CAIRN_BUNDLE_MAX)) {
+	const cairn_index_entry *e = &ub->ie;
+	int bundle = e->kind == CAIRN_BLOB_BUNDLE;
+	if (e->raw_length > CAIRN_CHUNK_SIZE_HIGHEST ||
+	    e->length > cairn_seal_bound(R->workers[0].sealer,
+	                                 bundle ? CAIRN_BUNDLE_MAX : e->raw_length) ||
+	    cairn_pack_entry_problem(e->kind, e->offset, e->length, e->raw_length, e->inner)) {
 		snprintf(why, sizeof(why),
 		         "the index gives chunk %.16s in pack %.16s an impossible length", hex,
 		         pack);

@@ -556,10 +556,15 @@ out:
 static int add_inner_column(shard *sh)
 {
 	sqlite3_stmt *st = NULL;
-	int r = sqlite3_prepare_v2(sh->db, "SELECT inner FROM blobs LIMIT 0", -1, &st, NULL);
-	sqlite3_finalize(st);
+	int r = sqlite3_prepare_v2(
+		sh->db, "SELECT 1 FROM pragma_table_info('blobs') WHERE name = 'inner'", -1, &st, NULL);
 	if (r == SQLITE_OK)
+		r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (r == SQLITE_ROW)
 		return 0;
+	if (r != SQLITE_DONE)
+		return db_error(sh, r, "cannot read the schema");
 	return run_sql(sh, "ALTER TABLE blobs ADD COLUMN inner INTEGER NOT NULL DEFAULT 0",
 		       "cannot upgrade the schema");
 }

@@ -122,6 +122,9 @@ for i in $(seq 0 299); do
 	fi
 done
 echo "named $named, intact $intact"
+sed 's/^/     | /' "$T/damaged.err"
+check_eq "each names the damaged pack as the reason" \
+	"$(grep -F "$SRC/" "$T/damaged.err" | grep -vc "in pack $(basename "$pack" | cut -c1-16)")" 0
 check "the files of the damaged blob are named ($named)" test "$named" -ge 1
 check_eq "every other file is restored bit for bit" "$((named + intact))" 300
 check "the big file is restored bit for bit" cmp -s "$SRC/big" "$T/damaged$SRC/big"

@@ -84,6 +84,12 @@ int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s, const uint8_t (
  * inside its bundle if in one, inner 0 if not); else what is wrong. */
 const char *cairn_pack_entry_problem(uint8_t kind, uint32_t offset, uint32_t length,
 				     uint32_t raw_length, uint32_t inner);
+/* Bytes of an entry as pack trailers and index objects of this version
+ * (1 or 2) lay it out. */
+size_t cairn_pack_entry_size(unsigned version);
+/* Reads one such entry from r into *e; NULL, or what is wrong with it
+ * (cairn_pack_entry_problem's checks, and the kinds the version knew). */
+const char *cairn_pack_entry_read(cairn_reader *r, unsigned version, cairn_pack_entry *e);
 /* Bytes the pack holds so far (blobs only). */
 static inline size_t cairn_pack_size(const cairn_pack_writer *w)
 {
