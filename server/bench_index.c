@@ -202,7 +202,7 @@ static int run(int argc, char **argv)
 	double seconds = atof(argv[9]);
 	cairn_buf url = CAIRN_BUF_INIT, auth = CAIRN_BUF_INIT;
 	if (nclients < 1 || batch < 1 || seconds <= 0 || !preloaded ||
-	    cairn_buf_printf(&url, "%s/v1/repos/%s/%s", argv[2], argv[4], mode) ||
+	    cairn_buf_printf(&url, "%s" CAIRN_WIRE_REPOS "%s/%s", argv[2], argv[4], mode) ||
 	    cairn_buf_printf(&auth, "Authorization: Bearer %s", argv[3]))
 		return 2;
 	curl_global_init(CURL_GLOBAL_DEFAULT);

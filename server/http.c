@@ -24,7 +24,7 @@ typedef int (*handler_fn)(srv_call *c, srv_reply *r);
 struct route {
 	int id;
 	const char *method;
-	const char *suffix; /* after /v1/repos/<id>; NULL for the top-level routes */
+	const char *suffix; /* after /v2/repos/<id>; NULL for the top-level routes */
 	int has_arg;        /* suffix is followed by "/<64 hex>" */
 	int scope;
 	handler_fn fn;
@@ -158,7 +158,7 @@ static int match(const char *method, const char *url, const struct route **out,
 		 char repo[SRV_REPO_HEX + 1], char arg[SRV_REPO_HEX + 1], char *allow,
 		 size_t allow_size)
 {
-	static const char prefix[] = "/v1/repos/";
+	static const char prefix[] = CAIRN_WIRE_REPOS;
 	size_t pl = sizeof(prefix) - 1;
 	if (strncmp(url, prefix, pl) != 0)
 		return MATCH_NONE;
@@ -260,6 +260,11 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 	}
 	switch (match(method, url, &q->r, repo, q->arg, allow, sizeof(allow))) {
 	case MATCH_NONE:
+		if (strncmp(url, CAIRN_WIRE_REPOS_V1, sizeof(CAIRN_WIRE_REPOS_V1) - 1) == 0)
+			return send_text(conn, q, 404,
+					 "this server speaks version %d of the index protocol "
+					 "(%s...), the client version 1: upgrade the client",
+					 CAIRN_WIRE_VERSION, CAIRN_WIRE_REPOS);
 		return send_text(conn, q, 404, "no such route: %s %s", method, url);
 	case MATCH_BAD_ID:
 		return send_text(conn, q, 400, "a repository or object id is 64 lowercase hex "

@@ -53,7 +53,7 @@
 
 typedef struct remote_index {
 	cairn_index base;
-	char *base_url; /* ".../v1/repos/<id>" */
+	char *base_url; /* ".../v2/repos/<id>" (CAIRN_WIRE_REPOS) */
 	char *auth;     /* "Authorization: Bearer ..." */
 	char *ca_file;
 	char *cache_path; /* NULL: the filter is not kept on disk */
@@ -417,6 +417,13 @@ static int status_error(remote_index *ix, const char *path, response *r)
 	case 400:
 		rc = cairn_error_set(CAIRN_EINVAL, "index server %s%s rejected the request%s%s",
 				     ix->base_url, path, sep, reason);
+		break;
+	case 404:
+		/* what a server older than the protocol says to every route */
+		rc = cairn_error_set(CAIRN_EIO,
+				     "index server %s%s: HTTP 404%s%s (a cairn-server that does not "
+				     "speak version %d of the index protocol must be upgraded)",
+				     ix->base_url, path, sep, reason, CAIRN_WIRE_VERSION);
 		break;
 	default:
 		rc = cairn_error_set(CAIRN_EIO, "index server %s%s: HTTP %ld%s%s", ix->base_url,
@@ -850,7 +857,7 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 	while (n > 0 && url[n - 1] == '/')
 		n--;
 	cairn_hex_encode(hex, repo_id, 32);
-	if ((rc = cairn_buf_printf(&b, "%.*s/v1/repos/%s", (int)n, url, hex)))
+	if ((rc = cairn_buf_printf(&b, "%.*s" CAIRN_WIRE_REPOS "%s", (int)n, url, hex)))
 		goto out;
 	ix->base_url = (char *)cairn_buf_detach(&b, NULL);
 	if ((rc = cairn_buf_printf(&b, "Authorization: Bearer %s", token)))

@@ -66,7 +66,7 @@ def call(conn, prefix, method, path, token=None, body=None, headers=None):
 
 
 def repo_path(repo, what):
-    return "/v1/repos/%s/%s" % (repo, what)
+    return "/v2/repos/%s/%s" % (repo, what)
 
 
 def random_entry(rng):

@@ -91,7 +91,7 @@ check_rc 0 "snapshots through the server exits 0"
 n=$("$PYTHON" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$OUT")
 check_eq "it lists the three snapshots" "$n" 3
 check_grep "it lists client 2's snapshot" "$snap_b" "$OUT"
-run "$PYTHON" "$INDEXCLIENT" request GET "$SERVER_URL/v1/repos/$REPO_ID/snapshots" --token "$TOKEN"
+run "$PYTHON" "$INDEXCLIENT" request GET "$SERVER_URL/v2/repos/$REPO_ID/snapshots" --token "$TOKEN"
 check_grep "the server's catalogue answers 200" '^200$' "$OUT"
 
 say "SIGTERM stops the server cleanly"

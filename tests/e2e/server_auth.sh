@@ -27,7 +27,7 @@ check "token list does not show the revoked token" bash -c '! grep -q "$1" "$2"'
 check "token list never shows a secret" bash -c '! grep -q "${1:23}" "$2"' _ "$READ" "$OUT"
 check "tokens are not stored in clear" bash -c '! grep -rqa "${1:23}" "$2"' _ "$READ" "$DATA"
 
-B="/v1/repos/$REPO"
+B="/v2/repos/$REPO"
 # req METHOD PATH TOKEN [BODY-FILE]: STATUS gets the answer's status.
 req()
 {
@@ -107,11 +107,14 @@ expect 404 "a removed snapshot is gone" DELETE "$B/snapshots/$SNAP_HEX" "$ADMIN"
 expect 403 "a token of another repository may not look up" POST "$B/lookup" "$FOREIGN" "$T/fps1"
 check_grep "403 says it is another repository's" 'another repository' "$OUT"
 expect 403 "nor register" POST "$B/register" "$FOREIGN" "$T/entry"
-expect 200 "it may look up in its own" POST "/v1/repos/$OTHER/lookup" "$FOREIGN" "$T/fps1"
-expect 404 "an unknown route" GET "/v2/nothing" "$ADMIN"
+expect 200 "it may look up in its own" POST "/v2/repos/$OTHER/lookup" "$FOREIGN" "$T/fps1"
+expect 404 "an unknown route" GET "/v9/nothing" "$ADMIN"
+expect 404 "a route of version 1 of the protocol" POST "/v1/repos/$REPO/lookup" "$READ" "$T/fps1"
+check_grep "404 says to upgrade the client" 'version 2 of the index protocol.*upgrade the client' \
+	"$OUT"
 expect 405 "a wrong method" GET "$B/lookup" "$ADMIN"
 check_grep "405 lists the allowed method" '^Allow: POST' "$OUT"
-expect 400 "a malformed repository id" POST "/v1/repos/XYZ/lookup" "$ADMIN" "$T/fps1"
+expect 400 "a malformed repository id" POST "/v2/repos/XYZ/lookup" "$ADMIN" "$T/fps1"
 
 say "400 for malformed bodies, with a reason"
 expect 400 "a lookup body that is not whole fingerprints" POST "$B/lookup" "$READ" "$T/fps33"

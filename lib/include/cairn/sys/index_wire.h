@@ -21,6 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Where a repository's routes are: "/v2/repos/<repo id>/...". Version 2
+ * added inner (bundles) to the lookup answers and register entries; the
+ * server answers the routes of version 1 with 404 and a reason. */
+#define CAIRN_WIRE_VERSION 2
+#define CAIRN_WIRE_REPOS "/v2/repos/"
+#define CAIRN_WIRE_REPOS_V1 "/v1/repos/"
+
 #define CAIRN_WIRE_BODY_MAX (1024 * 1024)
 #define CAIRN_WIRE_FP_SIZE 32
 #define CAIRN_WIRE_ENTRY_SIZE 81
