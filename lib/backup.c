@@ -535,8 +535,8 @@ static int store_blob(struct worker *w, const uint8_t *fp, uint8_t kind, const u
 
 /* Data chunks up to this size (small files, and the tails of others) are
  * sealed together in bundles of up to CAIRN_BUNDLE_MAX bytes: zstd alone
- * compresses the kernel tree's files of up to 96 KiB 22 % faster and
- * 12 % smaller so than one by one (docs/PERFORMANCE.md, "Bundles"). */
+ * compresses the kernel tree's files of up to 96 KiB 22 % faster, and
+ * 12 % smaller, than one by one (docs/PERFORMANCE.md, the bundles' round). */
 #define BUNDLE_CHUNK_MAX (64u << 10)
 
 /* Stores the n new chunks pend[at[0]], pend[at[1]], ... (len bytes in
