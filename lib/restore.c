@@ -155,6 +155,7 @@ typedef struct rdir {
 	size_t len; /* of e.path */
 	int fd;     /* -1: reached by path (too deep to keep open) */
 	int chown;  /* its owner must be set */
+	int holder; /* the holder of a hard link group is below it */
 	dir_info info;
 } rdir;
 
@@ -215,6 +216,10 @@ typedef struct restore {
 
 	rdir *stack;
 	size_t n_stack, cap_stack;
+	/* Directories left, whose metadata waits for the hard link holders
+	 * below them to be written (see must_wait), deepest first. */
+	rdir *waiting;
+	size_t n_waiting, cap_waiting;
 
 	link_table links;
 
@@ -1697,6 +1702,8 @@ static int create_hardlink(restore *R, int pfd, const char *name, cairn_entry *e
 			free(h);
 			return oom();
 		}
+		for (size_t i = 0; i < R->n_stack; i++)
+			R->stack[i].holder = 1;
 		return link_put(&R->links, t, h, dev, ino);
 	}
 
@@ -1718,6 +1725,40 @@ static int create_hardlink(restore *R, int pfd, const char *name, cairn_entry *e
 	return rc ? cairn_error_set_errno(CAIRN_EIO, saved, "cannot link to %s", src) : 0;
 }
 
+/* Whether a directory whose contents are complete must keep its
+ * metadata until the hard link holders below it are written, at the end:
+ * a holder is opened again by its path then, and a mode without the
+ * owner's search bit would keep a user other than root out. */
+static int must_wait(const restore *R, const rdir *d)
+{
+	return d->holder && !R->is_root && !(d->e.mode & S_IXUSR);
+}
+
+/* Keeps d (taking its entry) for finish_waiting. */
+static int wait_dir(restore *R, rdir *d)
+{
+	int rc = cairn_array_grow((void **)&R->waiting, &R->cap_waiting, R->n_waiting + 1,
+	                          sizeof(*R->waiting));
+	if (rc)
+		return rc;
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1; /* finished by path: its descriptor would be one more per directory */
+	R->waiting[R->n_waiting++] = *d;
+	memset(&d->e, 0, sizeof(d->e));
+	return 0;
+}
+
+static int finish_counted(restore *R, rdir *d)
+{
+	int rc = finish_dir(R, d);
+	if (rc && rc != CAIRN_ENOMEM) {
+		R->res->errors++;
+		rc = 0;
+	}
+	return rc;
+}
+
 /* Finishes the directories the entry at path is not inside of (NULL: all
  * of them): their contents are complete. */
 static int leave_dirs(restore *R, const char *path)
@@ -1726,17 +1767,29 @@ static int leave_dirs(restore *R, const char *path)
 		rdir *top = &R->stack[R->n_stack - 1];
 		if (path && cairn_restore_path_is_below(path, top->e.path))
 			break;
-		int rc = finish_dir(R, top);
+		int rc = must_wait(R, top) ? wait_dir(R, top) : finish_counted(R, top);
 		if (top->fd >= 0)
 			close(top->fd);
 		cairn_entry_clear(&top->e);
 		R->n_stack--;
-		if (rc == CAIRN_ENOMEM)
-			return rc;
 		if (rc)
-			R->res->errors++;
+			return rc;
 	}
 	return 0;
+}
+
+/* Finishes the directories that waited for the holders below them: a
+ * directory's own before its parent's, as they were left. */
+static int finish_waiting(restore *R)
+{
+	int rc = 0;
+	for (size_t i = 0; i < R->n_waiting; i++) {
+		if (!rc)
+			rc = finish_counted(R, &R->waiting[i]);
+		cairn_entry_clear(&R->waiting[i].e);
+	}
+	R->n_waiting = 0;
+	return rc;
 }
 
 /* Creates a regular file and hands it to the batches: 0, 1 if it could
@@ -2147,7 +2200,7 @@ int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore
 			goto out;
 	}
 	if (rc || (rc = leave_dirs(R, NULL)) || (rc = seal(R)) || (rc = drain(R)) ||
-	    (rc = restore_link_holders(R)))
+	    (rc = restore_link_holders(R)) || (rc = finish_waiting(R)))
 		goto out;
 	R->last_path.len = 0;
 	progress(R, 1);
@@ -2163,6 +2216,9 @@ out:
 		cairn_entry_clear(&R->stack[i].e);
 	}
 	free(R->stack);
+	for (size_t i = 0; i < R->n_waiting; i++)
+		cairn_entry_clear(&R->waiting[i].e);
+	free(R->waiting);
 	link_table_free(&R->links);
 	for (size_t i = 0; i < R->n_includes; i++)
 		free(R->includes[i]);
