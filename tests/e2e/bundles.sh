@@ -2,7 +2,7 @@
 # alone or all together, through the embedded index and through
 # cairn-server; a later backup that changes some of them refers to the
 # bundles of the others; one flipped byte in a bundle loses the files in
-# it, named, and nothing else.
+# it, named, and nothing else. A repository without encryption bundles too.
 # shellcheck source=lib.sh
 source "$E2E_LIB"
 
@@ -128,5 +128,14 @@ check_eq "each names the damaged pack as the reason" \
 check "the files of the damaged blob are named ($named)" test "$named" -ge 1
 check_eq "every other file is restored bit for bit" "$((named + intact))" 300
 check "the big file is restored bit for bit" cmp -s "$SRC/big" "$T/damaged$SRC/big"
+
+say "bundles in a repository without encryption"
+run cairn init --repo "$T/plain" --no-encryption --json
+require_rc 0 "init --no-encryption exits 0"
+run cairn backup --repo "$T/plain" --json "$SRC"
+check_rc 0 "backup into it exits 0"
+run cairn restore --repo "$T/plain" latest --target "$T/plain-restore"
+check_rc 0 "restore from it exits 0"
+check "the tree is restored bit for bit" treecmp "$SRC" "$T/plain-restore$SRC"
 
 e2e_finish
