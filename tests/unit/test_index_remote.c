@@ -130,6 +130,27 @@ static void test_index_remote__register_bodies_reject_bad_entries(void **state)
 	cairn_buf_free(&b);
 }
 
+/* What the server parses from any client: every byte of a register
+ * body changed in turn is accepted or refused with a reason. */
+static void test_index_remote__any_changed_byte_of_a_register_body_is_parsed_or_refused(
+	void **state)
+{
+	cairn_index_entry in[3] = {entry(1), entry(2), entry(3)}, out[3];
+	cairn_buf b = CAIRN_BUF_INIT;
+	size_t n;
+	assert_int_equal(cairn_wire_entries_encode(&b, in, 3), 0);
+	for (size_t i = 0; i < b.len; i++) {
+		for (unsigned bit = 0; bit < 8; bit += 3) {
+			b.data[i] ^= (uint8_t)(1u << bit);
+			int rc = cairn_wire_entries_decode(b.data, b.len, out, &n);
+			assert_true(rc == 0 || rc == CAIRN_EINVAL);
+			assert_int_equal(n, rc ? 0 : 3);
+			b.data[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+	cairn_buf_free(&b);
+}
+
 static void test_index_remote__lookup_answers_round_trip(void **state)
 {
 	cairn_index_entry in[4], out[4];
@@ -219,6 +240,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_remote__register_bodies_round_trip),
 		cmocka_unit_test(test_index_remote__register_bodies_reject_bad_entries),
+		cmocka_unit_test(
+			test_index_remote__any_changed_byte_of_a_register_body_is_parsed_or_refused),
 		cmocka_unit_test(test_index_remote__lookup_answers_round_trip),
 		cmocka_unit_test(test_index_remote__lookup_answers_reject_what_does_not_fit),
 		cmocka_unit_test(test_index_remote__open_checks_url_and_token_without_connecting),

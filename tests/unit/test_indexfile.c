@@ -132,6 +132,29 @@ static void test_indexfile__rejects_truncation_at_every_byte(void **state)
 	cairn_buf_free(&b);
 }
 
+static void test_indexfile__any_changed_byte_is_decoded_or_refused(void **state)
+{
+	(void)state;
+	cairn_index_entry in[12], *out;
+	size_t count;
+	cairn_buf b = CAIRN_BUF_INIT;
+
+	make_entries(in, 12); /* bundles among them */
+	assert_int_equal(cairn_indexfile_encode(&b, in, 12), 0);
+	for (size_t i = 0; i < b.len; i++) {
+		for (unsigned bit = 0; bit < 8; bit += 3) {
+			b.data[i] ^= (uint8_t)(1u << bit);
+			out = NULL;
+			int rc = cairn_indexfile_decode(b.data, b.len, &out, &count);
+			assert_true(rc == 0 || rc == CAIRN_ECORRUPT);
+			assert_true(rc == 0 ? out != NULL : out == NULL);
+			free(out);
+			b.data[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+	cairn_buf_free(&b);
+}
+
 static void test_indexfile__rejects_trailing_bytes(void **state)
 {
 	(void)state;
@@ -284,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_indexfile__round_trips_no_entries),
 		cmocka_unit_test(test_indexfile__rejects_truncation_at_every_byte),
 		cmocka_unit_test(test_indexfile__rejects_trailing_bytes),
+		cmocka_unit_test(test_indexfile__any_changed_byte_is_decoded_or_refused),
 		cmocka_unit_test(test_indexfile__rejects_huge_counts_without_allocating_them),
 		cmocka_unit_test(test_indexfile__rejects_malformed_fields),
 		cmocka_unit_test(test_indexfile__encode_rejects_invalid_entries),
