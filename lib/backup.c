@@ -678,12 +678,14 @@ static void job_work(struct worker *w, struct seal_job *job, int once)
 		}
 		job->helpers++;
 		pthread_mutex_unlock(&b->lock);
-		if (sealing)
+		if (sealing) {
 			rc = seal_new(w, job->pend, from, to);
-		for (size_t i = from; i < to && !sealing && !rc; i++) {
-			struct pending *p = &job->pend[i];
-			if (p->data) /* a hole's fingerprint is set */
-				rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
+		} else {
+			for (size_t i = from; i < to && !rc; i++) {
+				struct pending *p = &job->pend[i];
+				if (p->data) /* a hole's fingerprint is set */
+					rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
+			}
 		}
 		pthread_mutex_lock(&b->lock);
 		if (!sealing)

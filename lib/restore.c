@@ -958,20 +958,15 @@ static void write_range(worker *w, batch *b, size_t task)
 		}
 		int again = ub->ie.kind == CAIRN_BLOB_BUNDLE && opened &&
 		            opened->offset == bl->offset && opened->length == bl->length;
-		if (again) {
-			rc = opened_rc;
-		} else {
-			rc = cairn_repo_unseal_blob(w->sealer, &ub->ie, w->raw.data + at, bl->length,
-			                            &w->plain);
-			opened = ub->ie.kind == CAIRN_BLOB_BUNDLE && rc != CAIRN_ENOMEM ? bl : NULL;
-			opened_rc = rc;
+		if (!again) {
+			opened_rc = cairn_repo_unseal_blob(w->sealer, &ub->ie, w->raw.data + at,
+			                                   bl->length, &w->plain);
+			opened = ub->ie.kind == CAIRN_BLOB_BUNDLE ? bl : NULL;
 		}
+		rc = opened_rc;
+		if (!rc)
+			rc = cairn_repo_blob_chunk(w->fp, &ub->ie, &w->plain, &chunk);
 		if (rc == CAIRN_ENOMEM) {
-			fail_fatal(R, rc);
-			return;
-		}
-		if (!rc && (rc = cairn_repo_blob_chunk(w->fp, &ub->ie, &w->plain, &chunk)) ==
-		                   CAIRN_ENOMEM) {
 			fail_fatal(R, rc);
 			return;
 		}
