@@ -129,6 +129,22 @@ check "the files of the damaged blob are named ($named)" test "$named" -ge 1
 check_eq "every other file is restored bit for bit" "$((named + intact))" 300
 check "the big file is restored bit for bit" cmp -s "$SRC/big" "$T/damaged$SRC/big"
 
+say "bundles whose files a restore takes in two batches"
+# A restore writes regular files 4,096 at a time: the bundles that hold
+# the files on both sides of that line are opened by both batches.
+mkdir -p "$T/many/d"
+"$PYTHON" - "$T/many/d" <<-'EOF'
+	import sys
+	for i in range(4300):
+	    with open("%s/f%05d" % (sys.argv[1], i), "wb") as f:
+	        f.write(b"small file %d\n" % i * (1 + i % 7))
+EOF
+run cairn backup --json "$T/many"
+check_rc 0 "backup of 4,300 small files exits 0"
+run cairn restore "$(json_get snapshot_id)" --target "$T/many-restore"
+check_rc 0 "their restore exits 0"
+check "all 4,300 are restored bit for bit" treecmp "$T/many" "$T/many-restore$T/many"
+
 say "bundles in a repository without encryption"
 run cairn init --repo "$T/plain" --no-encryption --json
 require_rc 0 "init --no-encryption exits 0"
