@@ -125,16 +125,8 @@ static int walk(const void *data, size_t len, cairn_index_entry *fill, size_t *t
 						       "%u, offset %u, length %u, inner %u): %s",
 						       (unsigned long long)b, (unsigned long long)p,
 						       pe.kind, pe.offset, pe.length, pe.inner, why);
-			if (fill) {
-				cairn_index_entry *e = &fill[n];
-				memcpy(e->fp, pe.fp, 32);
-				memcpy(e->pack, pack, 32);
-				e->kind = pe.kind;
-				e->offset = pe.offset;
-				e->length = pe.length;
-				e->raw_length = pe.raw_length;
-				e->inner = pe.inner;
-			}
+			if (fill)
+				cairn_pack_entry_to_index(&pe, pack, &fill[n]);
 		}
 	}
 	if (cairn_reader_left(&r))

@@ -105,6 +105,18 @@ const char *cairn_pack_entry_read(cairn_reader *r, unsigned version, cairn_pack_
 	return cairn_pack_entry_problem(e->kind, e->offset, e->length, e->raw_length, e->inner);
 }
 
+void cairn_pack_entry_to_index(const cairn_pack_entry *e, const uint8_t pack_id[CAIRN_ID_SIZE],
+			       cairn_index_entry *out)
+{
+	memcpy(out->fp, e->fp, CAIRN_FP_SIZE);
+	memcpy(out->pack, pack_id, CAIRN_ID_SIZE);
+	out->kind = e->kind;
+	out->offset = e->offset;
+	out->length = e->length;
+	out->raw_length = e->raw_length;
+	out->inner = e->inner;
+}
+
 /* Writes the gathered blobs to the spool. */
 static int spool_flush(cairn_pack_writer *w)
 {

@@ -747,16 +747,8 @@ int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < w->count; i++) {
-		const cairn_pack_entry *pe = &w->entries[i];
-		memcpy(entries[i].fp, pe->fp, CAIRN_FP_SIZE);
-		memcpy(entries[i].pack, pack_id, CAIRN_ID_SIZE);
-		entries[i].offset = pe->offset;
-		entries[i].length = pe->length;
-		entries[i].raw_length = pe->raw_length;
-		entries[i].inner = pe->inner;
-		entries[i].kind = pe->kind;
-	}
+	for (size_t i = 0; i < w->count; i++)
+		cairn_pack_entry_to_index(&w->entries[i], pack_id, &entries[i]);
 	if ((rc = cairn_indexfile_encode(&plain, entries, w->count)))
 		goto out;
 	if ((rc = cairn_seal(s, &sealed, NULL, CAIRN_BLOB_INDEX, plain.data, plain.len)))

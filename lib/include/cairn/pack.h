@@ -14,6 +14,7 @@
 
 #include "cairn/fingerprint.h"
 #include "cairn/seal.h"
+#include "cairn/sys/index.h"
 #include "util/buf.h"
 
 #include <stddef.h>
@@ -90,6 +91,9 @@ size_t cairn_pack_entry_size(unsigned version);
 /* Reads one such entry from r into *e; NULL, or what is wrong with it
  * (cairn_pack_entry_problem's checks, and the kinds the version knew). */
 const char *cairn_pack_entry_read(cairn_reader *r, unsigned version, cairn_pack_entry *e);
+/* The index entry that locates e's chunk in the pack pack_id. */
+void cairn_pack_entry_to_index(const cairn_pack_entry *e, const uint8_t pack_id[CAIRN_ID_SIZE],
+			       cairn_index_entry *out);
 /* Bytes the pack holds so far (blobs only). */
 static inline size_t cairn_pack_size(const cairn_pack_writer *w)
 {
