@@ -66,9 +66,13 @@ static uint64_t fp_hash(const uint8_t *fp)
 static int fpset_grow(struct fpset *s)
 {
 	size_t cap = s->cap ? 2 * s->cap : 4096;
-	uint8_t(*keys)[CAIRN_FP_SIZE] = calloc(cap, CAIRN_FP_SIZE);
+	uint8_t(*keys)[CAIRN_FP_SIZE] = malloc(cap * CAIRN_FP_SIZE);
 	if (!keys)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	/* Not calloc: its fresh pages would be mapped to the zero page by the
+	 * first probe and copied at the first insert, which flushes the TLB
+	 * of every core running the backup's threads. */
+	memset(keys, 0, cap * CAIRN_FP_SIZE);
 	for (size_t i = 0; i < s->cap; i++) {
 		if (!memcmp(s->keys[i], zero_fp, CAIRN_FP_SIZE))
 			continue;

@@ -1,71 +1,33 @@
-/* Fingerprints with OpenSSL's libcrypto, whose SHA-256 uses the SHA
- * extensions where the CPU has them. The HMAC inner and outer states are
- * hashed once per key and copied for each chunk, so a fingerprint costs
- * two struct copies on top of the hashing itself.
- *
- * The low-level SHA256_* functions (deprecated in OpenSSL 3, kept by every
- * 3.x release) run the same assembly as EVP's SHA-256 but without EVP's
- * first-use work: EVP_sha256() loads the default provider and reads the
- * OpenSSL configuration file, which costs every command about 1.7 MiB of
- * resident memory and a file-system lookup before its first hash. */
-#define OPENSSL_SUPPRESS_DEPRECATED
-
+/* Fingerprints with OpenSSL's libcrypto (util/libcrypto.h), whose SHA-256
+ * uses the SHA extensions where the CPU has them. The HMAC inner and outer
+ * states are hashed once per key and copied for each chunk, so a
+ * fingerprint costs two struct copies on top of the hashing itself. */
 #include "cairn/fingerprint.h"
 
 #include "cairn/errors.h"
 
-#include "util/dl.h"
+#include "util/libcrypto.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* What is used of libcrypto, with its signatures. */
-struct libcrypto {
-	int (*init)(SHA256_CTX *c);
-	int (*update)(SHA256_CTX *c, const void *data, size_t len);
-	int (*final)(unsigned char *md, SHA256_CTX *c);
-	const char *(*version)(int type);
-};
-
-static struct libcrypto crypto;
-static cairn_dl_once loaded = CAIRN_DL_ONCE_INIT;
-
-static int load(struct libcrypto *out, const char *file)
-{
-	const cairn_dl_function functions[] = {
-	    {"SHA256_Init", &out->init},
-	    {"SHA256_Update", &out->update},
-	    {"SHA256_Final", &out->final},
-	    {"OpenSSL_version", &out->version},
-	};
-	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) == sizeof(*out),
-	               "every member of struct libcrypto is looked up");
-	return cairn_dl_load("libcrypto", file, functions, sizeof(functions) / sizeof(functions[0]));
-}
-
 int cairn_fingerprint__load(const char *file)
 {
-	struct libcrypto unused;
-	return load(&unused, file);
-}
-
-static void load_default(void)
-{
-	cairn_dl_done(&loaded, load(&crypto, CAIRN_LIBCRYPTO));
+	cairn_libcrypto_api unused;
+	return cairn_libcrypto__load(&unused, file);
 }
 
 int cairn_fingerprint_init(void)
 {
-	return cairn_dl_once_run(&loaded, load_default);
+	return cairn_libcrypto_init();
 }
 
 int cairn_fingerprint_libcrypto_version(const char **out)
 {
 	int rc = cairn_fingerprint_init();
-	*out = rc ? NULL : crypto.version(OPENSSL_VERSION_STRING);
+	*out = rc ? NULL : cairn_libcrypto.version(OPENSSL_VERSION_STRING);
 	return rc;
 }
 
@@ -88,7 +50,7 @@ static int pad_state(SHA256_CTX *ctx, const uint8_t key[32], uint8_t pad)
 	memset(block, pad, sizeof(block));
 	for (size_t i = 0; i < 32; i++)
 		block[i] ^= key[i];
-	int ok = crypto.init(ctx) && crypto.update(ctx, block, sizeof(block));
+	int ok = cairn_libcrypto.sha256_init(ctx) && cairn_libcrypto.sha256_update(ctx, block, sizeof(block));
 	sodium_memzero(block, sizeof(block));
 	return ok;
 }
@@ -115,9 +77,9 @@ int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const 
 {
 	uint8_t inner[CAIRN_FP_SIZE];
 	SHA256_CTX work = f->inner;
-	int ok = crypto.update(&work, data, len) && crypto.final(inner, &work);
+	int ok = cairn_libcrypto.sha256_update(&work, data, len) && cairn_libcrypto.sha256_final(inner, &work);
 	work = f->outer;
-	ok = ok && crypto.update(&work, inner, sizeof(inner)) && crypto.final(out, &work);
+	ok = ok && cairn_libcrypto.sha256_update(&work, inner, sizeof(inner)) && cairn_libcrypto.sha256_final(out, &work);
 	sodium_memzero(&work, sizeof(work));
 	return ok ? 0 : cairn_error_set(CAIRN_ERROR, "HMAC-SHA-256 failed");
 }
@@ -126,8 +88,8 @@ void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len)
 {
 	/* Not SHA256(): in OpenSSL 3 that one-shot goes through EVP. */
 	SHA256_CTX ctx;
-	if (cairn_fingerprint_init() || !crypto.init(&ctx) || !crypto.update(&ctx, data, len) ||
-	    !crypto.final(out, &ctx))
+	if (cairn_fingerprint_init() || !cairn_libcrypto.sha256_init(&ctx) || !cairn_libcrypto.sha256_update(&ctx, data, len) ||
+	    !cairn_libcrypto.sha256_final(out, &ctx))
 		memset(out, 0, CAIRN_ID_SIZE); /* fails every later comparison */
 }
 
@@ -140,7 +102,7 @@ struct digest {
 static int digest_update(void *ud, const uint8_t *p, size_t len)
 {
 	struct digest *d = ud;
-	if (!crypto.update(&d->ctx, p, len))
+	if (!cairn_libcrypto.sha256_update(&d->ctx, p, len))
 		return cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
 	return d->fn ? d->fn(d->ud, p, len) : 0;
 }
@@ -152,9 +114,9 @@ int cairn_sha256_iov_each(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, si
 	int rc = cairn_fingerprint_init();
 	if (rc)
 		return rc;
-	rc = crypto.init(&d.ctx) ? cairn_iov_each(iov, n, digest_update, &d)
+	rc = cairn_libcrypto.sha256_init(&d.ctx) ? cairn_iov_each(iov, n, digest_update, &d)
 	                         : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
-	if (!rc && !crypto.final(out, &d.ctx))
+	if (!rc && !cairn_libcrypto.sha256_final(out, &d.ctx))
 		rc = cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
 	return rc;
 }

@@ -5,17 +5,23 @@
 
 #include "cairn/errors.h"
 
+#include "util/aead.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
 #define AD_SIZE (CAIRN_FP_SIZE + 1)
+
+_Static_assert(CAIRN_SEAL_NONCE == CAIRN_AEAD_NONCE && CAIRN_SEAL_TAG == CAIRN_AEAD_TAG,
+	       "a sealed blob's nonce and tag are the AEAD's");
 #define NONCE_POOL 64 /* nonces drawn per refill */
 
 struct cairn_sealer {
 	int encrypted;
-	uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	uint8_t key[CAIRN_AEAD_KEY];
+	cairn_aead aead;
 	/* Nonces are random, drawn from a keystream rather than one system
 	 * call each. Nothing in them may be shared or counted: a prefix
 	 * common to a pack's blobs would show where each blob begins, and a
@@ -37,6 +43,7 @@ void cairn_sealer_free(cairn_sealer *s)
 	if (!s)
 		return;
 	sodium_memzero(s->key, sizeof(s->key));
+	cairn_aead_free(&s->aead);
 	sodium_memzero(s->nonce_key, sizeof(s->nonce_key));
 	ZSTD_freeCCtx(s->cctx);
 	ZSTD_freeDCtx(s->dctx);
@@ -54,6 +61,7 @@ int cairn_sealer_new(cairn_sealer **out, const uint8_t key[32], int zstd_level)
 	cairn_sealer *s = calloc(1, sizeof(*s));
 	if (!s)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	cairn_aead_init(&s->aead);
 	if (key) {
 		s->encrypted = 1;
 		memcpy(s->key, key, sizeof(s->key));
@@ -138,16 +146,15 @@ int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE],
 		return rc;
 	uint8_t *nonce = out->data + out->len, *body = nonce + CAIRN_SEAL_NONCE;
 	/* flag || body is built where its ciphertext goes and encrypted in
-	 * place (libsodium allows it): no scratch copy of the blob. */
+	 * place: no scratch copy of the blob. */
 	size_t body_len = pack_body(s, body, plain, len);
 
 	uint8_t ad[AD_SIZE];
 	make_ad(ad, fp, kind);
 	next_nonce(s, nonce);
-	unsigned long long clen = 0;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(body, &clen, body, body_len, ad, sizeof(ad), NULL,
-						   nonce, s->key);
-	out->len += CAIRN_SEAL_NONCE + (size_t)clen;
+	if ((rc = cairn_aead_encrypt(&s->aead, body, body, body_len, ad, sizeof(ad), nonce, s->key)))
+		return rc;
+	out->len += CAIRN_SEAL_NONCE + body_len + CAIRN_SEAL_TAG;
 	return 0;
 }
 
@@ -211,14 +218,12 @@ int cairn_unseal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE
 	cairn_buf_clear(&s->scratch);
 	if ((rc = cairn_buf_reserve(&s->scratch, clen)))
 		return rc;
-	unsigned long long mlen = 0;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(s->scratch.data, &mlen, NULL,
-						       nonce + CAIRN_SEAL_NONCE, clen, ad,
-						       sizeof(ad), nonce, s->key) != 0) {
+	if (cairn_aead_decrypt(&s->aead, s->scratch.data, nonce + CAIRN_SEAL_NONCE, clen, ad,
+			       sizeof(ad), nonce, s->key) != 0) {
 		cairn_buf_clear(out);
 		return cairn_error_set(CAIRN_ECORRUPT, "blob fails authentication");
 	}
-	rc = unpack_body(s, out, s->scratch.data, (size_t)mlen, max_plain);
+	rc = unpack_body(s, out, s->scratch.data, clen - CAIRN_SEAL_TAG, max_plain);
 	if (rc)
 		cairn_buf_clear(out);
 	return rc;

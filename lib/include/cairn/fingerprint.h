@@ -15,9 +15,6 @@
 #define CAIRN_ID_SIZE 32     /* object ids: SHA-256 */
 #define CAIRN_ID_HEX 64
 
-/* The file loaded: the libcrypto of OpenSSL 3. */
-#define CAIRN_LIBCRYPTO "libcrypto.so.3"
-
 /* Loads libcrypto, once per process; every function below does too.
  * Call it where a failure can be reported: 0, or CAIRN_ERROR naming the
  * file and the loader's reason, the same on every call. */
