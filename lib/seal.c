@@ -13,10 +13,10 @@
 #include <zstd.h>
 
 #define AD_SIZE (CAIRN_FP_SIZE + 1)
+#define NONCE_POOL 64 /* nonces drawn per refill */
 
 _Static_assert(CAIRN_SEAL_NONCE == CAIRN_AEAD_NONCE && CAIRN_SEAL_TAG == CAIRN_AEAD_TAG,
 	       "a sealed blob's nonce and tag are the AEAD's");
-#define NONCE_POOL 64 /* nonces drawn per refill */
 
 struct cairn_sealer {
 	int encrypted;
