@@ -218,10 +218,12 @@ int cairn_unseal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE
 	cairn_buf_clear(&s->scratch);
 	if ((rc = cairn_buf_reserve(&s->scratch, clen)))
 		return rc;
-	if (cairn_aead_decrypt(&s->aead, s->scratch.data, nonce + CAIRN_SEAL_NONCE, clen, ad,
-			       sizeof(ad), nonce, s->key) != 0) {
+	rc = cairn_aead_decrypt(&s->aead, s->scratch.data, nonce + CAIRN_SEAL_NONCE, clen, ad,
+				sizeof(ad), nonce, s->key);
+	if (rc) {
 		cairn_buf_clear(out);
-		return cairn_error_set(CAIRN_ECORRUPT, "blob fails authentication");
+		return rc == CAIRN_ECORRUPT ? cairn_error_set(CAIRN_ECORRUPT, "blob fails authentication")
+					    : rc;
 	}
 	rc = unpack_body(s, out, s->scratch.data, clen - CAIRN_SEAL_TAG, max_plain);
 	if (rc)

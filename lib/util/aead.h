@@ -8,9 +8,11 @@
  * libcrypto's ChaCha20-Poly1305 (AVX-512 code where the CPU has it) does
  * the rest: 3.8 against 1.8 GB/s for 32 KiB on the machine this was
  * measured on. Below that size EVP's set-up per message costs more than
- * it saves, and libsodium does the whole message. Without libcrypto, or
- * when its ChaCha20-Poly1305 cannot be fetched (a FIPS-only
- * configuration), libsodium does every message. */
+ * it saves, and libsodium does the whole message. Without libcrypto,
+ * when OpenSSL's default provider cannot give its ChaCha20-Poly1305 (a
+ * FIPS-only configuration), or if that cipher does not give libsodium's
+ * bytes for a test message at its first use, libsodium does every
+ * message. */
 #ifndef CAIRN_UTIL_AEAD_H
 #define CAIRN_UTIL_AEAD_H
 
@@ -25,6 +27,7 @@
 /* One per thread (not thread-safe). */
 typedef struct cairn_aead {
 	void *ctx;       /* libcrypto's EVP_CIPHER_CTX, made for the first long message */
+	int primed;      /* ctx holds the cipher: later messages only change key and nonce */
 	size_t evp_from; /* messages this long or longer go to libcrypto; SIZE_MAX: none */
 } cairn_aead;
 
@@ -32,13 +35,18 @@ void cairn_aead_init(cairn_aead *a);
 void cairn_aead_free(cairn_aead *a); /* wipes and frees what init and use made */
 
 /* c = ciphertext || tag (mlen + CAIRN_AEAD_TAG bytes); c may be m. 0, or
- * CAIRN_ERROR if libcrypto failed (c is then not a ciphertext). */
+ * CAIRN_ERROR (with libcrypto's reason) if libcrypto failed midway: c is
+ * then zeroed, and holds neither the plaintext nor a ciphertext. Where
+ * libcrypto cannot start, libsodium does the message. */
 int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
 		       const uint8_t *ad, size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
 		       const uint8_t key[CAIRN_AEAD_KEY]);
 
-/* m = the plaintext of c (clen - CAIRN_AEAD_TAG bytes, clen at least the
- * tag). 0, or -1 if c does not authenticate, with m zeroed. */
+/* m = the plaintext of c (clen - CAIRN_AEAD_TAG bytes); m may be c. 0;
+ * CAIRN_ECORRUPT if c does not authenticate (or is shorter than a tag),
+ * with m zeroed and no message set; CAIRN_ERROR, with libcrypto's
+ * reason, only if libcrypto failed midway while decrypting in place (any
+ * other failure of libcrypto's is retried with libsodium). */
 int cairn_aead_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t clen,
 		       const uint8_t *ad, size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
 		       const uint8_t key[CAIRN_AEAD_KEY]);

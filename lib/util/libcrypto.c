@@ -23,6 +23,9 @@ int cairn_libcrypto__load(cairn_libcrypto_api *out, const char *file)
 	    {"EVP_DecryptInit_ex2", &out->decrypt_init},
 	    {"EVP_DecryptUpdate", &out->decrypt_update},
 	    {"EVP_DecryptFinal_ex", &out->decrypt_final},
+	    {"ERR_get_error", &out->err_get},
+	    {"ERR_error_string_n", &out->err_string},
+	    {"ERR_clear_error", &out->err_clear},
 	};
 	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) == sizeof(*out),
 		       "every member of cairn_libcrypto_api is looked up");

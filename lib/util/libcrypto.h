@@ -15,6 +15,7 @@
 
 #define OPENSSL_SUPPRESS_DEPRECATED
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -43,6 +44,9 @@ typedef struct cairn_libcrypto_api {
 	int (*decrypt_update)(EVP_CIPHER_CTX *ctx, unsigned char *out, int *outl,
 			      const unsigned char *in, int inl);
 	int (*decrypt_final)(EVP_CIPHER_CTX *ctx, unsigned char *out, int *outl);
+	unsigned long (*err_get)(void);
+	void (*err_string)(unsigned long e, char *buf, size_t len);
+	void (*err_clear)(void);
 } cairn_libcrypto_api;
 
 /* Valid once cairn_libcrypto_init() has returned 0. */

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cairn/errors.h"
 #include "util/aead.h"
 #include "util/hex.h"
 
@@ -130,10 +131,26 @@ static void test_aead__works_in_place(void **state)
 	assert_int_equal(cairn_aead_decrypt(&a, buf, buf, len + CAIRN_AEAD_TAG, NULL, 0, nonce, key),
 			 0);
 	assert_memory_equal(buf, m, len);
+	/* In place, a ciphertext that fails leaves nothing of its plaintext. */
+	memcpy(buf, want, len + CAIRN_AEAD_TAG);
+	buf[len + 3] ^= 1;
+	assert_int_equal(cairn_aead_decrypt(&a, buf, buf, len + CAIRN_AEAD_TAG, NULL, 0, nonce, key),
+			 CAIRN_ECORRUPT);
+	for (size_t k = 0; k < len; k++)
+		assert_int_equal(buf[k], 0);
 	cairn_aead_free(&a);
 	free(m);
 	free(buf);
 	free(want);
+}
+
+/* Every step-th byte of a ciphertext of len bytes, then each byte of
+ * its tag. */
+static size_t next_flip(size_t i, size_t len, size_t step)
+{
+	if (i < len)
+		return i + step < len ? i + step : len;
+	return i + 1;
 }
 
 /* A changed byte anywhere (ciphertext, tag, associated data, nonce, key)
@@ -157,34 +174,35 @@ static void test_aead__refuses_any_change_and_releases_nothing(void **state)
 			if (evp)
 				a.evp_from = 0;
 			assert_int_equal(cairn_aead_encrypt(&a, c, m, len, ad, sizeof(ad), nonce, key), 0);
-			size_t step = clen > 64 ? clen / 61 : 1;
-			for (size_t i = 0; i < clen; i += step) {
+			size_t step = len > 64 ? len / 61 : 1;
+			for (size_t i = 0; i < clen; i = next_flip(i, len, step)) {
 				c[i] ^= 0x20;
 				memset(out, 0xa5, len + 1);
 				assert_int_equal(
-				    cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key), -1);
+				    cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
+				    CAIRN_ECORRUPT);
 				for (size_t k = 0; k < len; k++)
 					assert_int_equal(out[k], 0);
 				c[i] ^= 0x20;
 			}
 			ad[5] ^= 1;
 			assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
-					 -1);
+					 CAIRN_ECORRUPT);
 			ad[5] ^= 1;
 			nonce[20] ^= 1; /* in the part the subkey does not cover */
 			assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
-					 -1);
+					 CAIRN_ECORRUPT);
 			nonce[20] ^= 1;
 			key[31] ^= 1;
 			assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
-					 -1);
+					 CAIRN_ECORRUPT);
 			key[31] ^= 1;
 			assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
 					 0);
 			assert_memory_equal(out, m, len);
 			assert_int_equal(cairn_aead_decrypt(&a, out, c, CAIRN_AEAD_TAG - 1, ad, sizeof(ad),
 							    nonce, key),
-					 -1);
+					 CAIRN_ECORRUPT);
 			cairn_aead_free(&a);
 		}
 		free(m);
