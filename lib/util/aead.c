@@ -15,15 +15,28 @@
 static EVP_CIPHER *cipher;
 static pthread_once_t fetched = PTHREAD_ONCE_INIT;
 
-static int evp_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
-		       const uint8_t *ad, size_t adlen, const uint8_t *nonce, const uint8_t *key);
+/* What became of a message given to libcrypto. */
+enum outcome {
+	DONE,        /* encrypted, or decrypted and authenticated */
+	NOT_STARTED, /* libcrypto could not set it up: nothing was written */
+	BROKE,       /* libcrypto failed midway: the output is zeroed */
+	FORGED,      /* decrypted, but the tag does not match: the output is zeroed */
+};
 
-/* One message through both, before the first use: a provider that
- * computed anything else would write blobs libsodium cannot open. */
+static enum outcome evp_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
+				const uint8_t *ad, size_t adlen, const uint8_t *nonce,
+				const uint8_t *key);
+static enum outcome evp_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t mlen,
+				const uint8_t *ad, size_t adlen, const uint8_t *nonce,
+				const uint8_t *key);
+
+/* One message through libcrypto both ways, against libsodium, before
+ * the first use: a provider that computed anything else would write
+ * blobs libsodium cannot open, or call good blobs damaged. */
 static int self_test(void)
 {
 	uint8_t key[CAIRN_AEAD_KEY], nonce[CAIRN_AEAD_NONCE], ad[33], m[CAIRN_AEAD_EVP_FROM + 7];
-	uint8_t want[sizeof(m) + CAIRN_AEAD_TAG], got[sizeof(want)];
+	uint8_t want[sizeof(m) + CAIRN_AEAD_TAG], got[sizeof(want)], back[sizeof(m)];
 	for (size_t i = 0; i < sizeof(m); i++)
 		m[i] = (uint8_t)(i * 131 + 7);
 	memcpy(key, m + 3, sizeof(key));
@@ -34,8 +47,12 @@ static int self_test(void)
 	cairn_aead a;
 	cairn_aead_init(&a);
 	int ok = (a.ctx = cairn_libcrypto.ctx_new()) != NULL &&
-		 evp_encrypt(&a, got, m, sizeof(m), ad, sizeof(ad), nonce, key) == 1 &&
-		 memcmp(got, want, sizeof(want)) == 0;
+		 evp_encrypt(&a, got, m, sizeof(m), ad, sizeof(ad), nonce, key) == DONE &&
+		 memcmp(got, want, sizeof(want)) == 0 &&
+		 evp_decrypt(&a, back, want, sizeof(m), ad, sizeof(ad), nonce, key) == DONE &&
+		 memcmp(back, m, sizeof(m)) == 0;
+	want[sizeof(m)] ^= 1;
+	ok = ok && evp_decrypt(&a, back, want, sizeof(m), ad, sizeof(ad), nonce, key) == FORGED;
 	cairn_aead_free(&a);
 	return ok;
 }
@@ -118,24 +135,47 @@ static int evp_failed(const char *what)
 			       why);
 }
 
-/* 1 when c holds the ciphertext and tag; -1 if libcrypto could not
- * start (nothing written); 0 if it failed after that (c, zeroed, then
- * holds neither the plaintext nor a ciphertext). */
-static int evp_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
-		       const uint8_t *ad, size_t adlen, const uint8_t *nonce, const uint8_t *key)
+static enum outcome evp_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
+				const uint8_t *ad, size_t adlen, const uint8_t *nonce,
+				const uint8_t *key)
 {
 	EVP_CIPHER_CTX *ctx = a->ctx;
 	int n = 0;
 	if (!start(a, 1, nonce, key))
-		return -1;
+		return NOT_STARTED;
 	if (cairn_libcrypto.encrypt_update(ctx, NULL, &n, ad, (int)adlen) > 0 &&
 	    cairn_libcrypto.encrypt_update(ctx, c, &n, m, (int)mlen) > 0 &&
 	    cairn_libcrypto.encrypt_final(ctx, c + n, &n) > 0 &&
 	    cairn_libcrypto.ctx_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, CAIRN_AEAD_TAG, c + mlen) > 0)
-		return 1;
+		return DONE;
 	a->primed = 0;
 	sodium_memzero(c, mlen + CAIRN_AEAD_TAG);
-	return 0;
+	return BROKE;
+}
+
+static enum outcome evp_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t mlen,
+				const uint8_t *ad, size_t adlen, const uint8_t *nonce,
+				const uint8_t *key)
+{
+	EVP_CIPHER_CTX *ctx = a->ctx;
+	uint8_t tag[CAIRN_AEAD_TAG];
+	int n = 0;
+	memcpy(tag, c + mlen, sizeof(tag)); /* c may be m: read it before it is overwritten */
+	if (!start(a, 0, nonce, key))
+		return NOT_STARTED;
+	if (cairn_libcrypto.decrypt_update(ctx, NULL, &n, ad, (int)adlen) > 0 &&
+	    cairn_libcrypto.decrypt_update(ctx, m, &n, c, (int)mlen) > 0 &&
+	    cairn_libcrypto.ctx_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CAIRN_AEAD_TAG, tag) > 0) {
+		/* Only the tag's check is left: its failure is the message's. */
+		if (cairn_libcrypto.decrypt_final(ctx, m + n, &n) > 0)
+			return DONE;
+		cairn_libcrypto.err_clear();
+		sodium_memzero(m, mlen); /* nothing unauthenticated leaves */
+		return FORGED;
+	}
+	a->primed = 0;
+	sodium_memzero(m, mlen);
+	return BROKE;
 }
 
 int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
@@ -143,12 +183,12 @@ int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
 		       const uint8_t key[CAIRN_AEAD_KEY])
 {
 	if (use_evp(a, mlen, adlen)) {
-		int done = evp_encrypt(a, c, m, mlen, ad, adlen, nonce, key);
-		if (done == 0) /* m is gone if it was c */
-			return evp_failed("encrypt");
-		if (done > 0)
+		enum outcome o = evp_encrypt(a, c, m, mlen, ad, adlen, nonce, key);
+		if (o == DONE)
 			return 0;
-		cairn_libcrypto.err_clear(); /* could not start: nothing written */
+		if (o == BROKE && c == m) /* the plaintext is gone */
+			return evp_failed("encrypt");
+		cairn_libcrypto.err_clear(); /* m is whole: libsodium seals it */
 	}
 	crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, m, mlen, ad, adlen, NULL, nonce, key);
 	return 0;
@@ -162,28 +202,13 @@ int cairn_aead_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t clen,
 		return CAIRN_ECORRUPT;
 	size_t mlen = clen - CAIRN_AEAD_TAG;
 	if (use_evp(a, mlen, adlen)) {
-		EVP_CIPHER_CTX *ctx = a->ctx;
-		uint8_t tag[CAIRN_AEAD_TAG];
-		int n = 0;
-		memcpy(tag, c + mlen, sizeof(tag)); /* c may be m: read it before it is overwritten */
-		if (start(a, 0, nonce, key)) {
-			if (cairn_libcrypto.decrypt_update(ctx, NULL, &n, ad, (int)adlen) > 0 &&
-			    cairn_libcrypto.decrypt_update(ctx, m, &n, c, (int)mlen) > 0 &&
-			    cairn_libcrypto.ctx_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CAIRN_AEAD_TAG, tag) >
-				0) {
-				/* Only the tag's check is left: its failure is the
-				 * message's, not libcrypto's. */
-				if (cairn_libcrypto.decrypt_final(ctx, m + n, &n) > 0)
-					return 0;
-				cairn_libcrypto.err_clear();
-				sodium_memzero(m, mlen); /* nothing unauthenticated leaves */
-				return CAIRN_ECORRUPT;
-			}
-			a->primed = 0;
-			sodium_memzero(m, mlen);
-			if (m == c)
-				return evp_failed("decrypt");
-		}
+		enum outcome o = evp_decrypt(a, m, c, mlen, ad, adlen, nonce, key);
+		if (o == DONE)
+			return 0;
+		if (o == FORGED)
+			return CAIRN_ECORRUPT;
+		if (o == BROKE && m == c) /* the ciphertext is gone */
+			return evp_failed("decrypt");
 		cairn_libcrypto.err_clear(); /* c is whole: libsodium opens it */
 	}
 	return crypto_aead_xchacha20poly1305_ietf_decrypt(m, NULL, NULL, c, clen, ad, adlen, nonce,

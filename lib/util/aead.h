@@ -34,10 +34,11 @@ typedef struct cairn_aead {
 void cairn_aead_init(cairn_aead *a);
 void cairn_aead_free(cairn_aead *a); /* wipes and frees what init and use made */
 
-/* c = ciphertext || tag (mlen + CAIRN_AEAD_TAG bytes); c may be m. 0, or
- * CAIRN_ERROR (with libcrypto's reason) if libcrypto failed midway: c is
- * then zeroed, and holds neither the plaintext nor a ciphertext. Where
- * libcrypto cannot start, libsodium does the message. */
+/* c = ciphertext || tag (mlen + CAIRN_AEAD_TAG bytes); c may be m. 0;
+ * CAIRN_ERROR, with libcrypto's reason, only if libcrypto failed midway
+ * while encrypting in place: c is then zeroed, and holds neither the
+ * plaintext nor a ciphertext (any other failure of libcrypto's is
+ * retried with libsodium). */
 int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
 		       const uint8_t *ad, size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
 		       const uint8_t key[CAIRN_AEAD_KEY]);
