@@ -13,12 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cairn_fingerprint__load(const char *file)
-{
-	cairn_libcrypto_api unused;
-	return cairn_libcrypto__load(&unused, file);
-}
-
 int cairn_fingerprint_init(void)
 {
 	return cairn_libcrypto_init();

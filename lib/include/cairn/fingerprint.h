@@ -21,9 +21,6 @@
 int cairn_fingerprint_init(void);
 /* *out: the version of the libcrypto loaded (its storage). */
 int cairn_fingerprint_libcrypto_version(const char **out);
-/* Loads the library file as cairn_fingerprint_init() does, without using
- * it: for tests. */
-int cairn_fingerprint__load(const char *file);
 
 /* Precomputed HMAC state for one key; one per thread (not thread-safe). */
 typedef struct cairn_fingerprinter cairn_fingerprinter;
