@@ -66,8 +66,8 @@ static uint64_t fp_hash(const uint8_t *fp)
 static int fpset_grow(struct fpset *s)
 {
 	size_t cap = s->cap ? 2 * s->cap : 4096;
-	uint8_t(*keys)[CAIRN_FP_SIZE] = cap <= SIZE_MAX / CAIRN_FP_SIZE ? malloc(cap * CAIRN_FP_SIZE)
-									 : NULL;
+	uint8_t(*keys)[CAIRN_FP_SIZE] =
+	    cap <= SIZE_MAX / CAIRN_FP_SIZE ? malloc(cap * CAIRN_FP_SIZE) : NULL;
 	if (!keys)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	/* Not calloc: its fresh pages would be mapped to the zero page by the

@@ -44,7 +44,8 @@ static int pad_state(SHA256_CTX *ctx, const uint8_t key[32], uint8_t pad)
 	memset(block, pad, sizeof(block));
 	for (size_t i = 0; i < 32; i++)
 		block[i] ^= key[i];
-	int ok = cairn_libcrypto.sha256_init(ctx) && cairn_libcrypto.sha256_update(ctx, block, sizeof(block));
+	int ok = cairn_libcrypto.sha256_init(ctx) &&
+	         cairn_libcrypto.sha256_update(ctx, block, sizeof(block));
 	sodium_memzero(block, sizeof(block));
 	return ok;
 }
@@ -71,9 +72,11 @@ int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const 
 {
 	uint8_t inner[CAIRN_FP_SIZE];
 	SHA256_CTX work = f->inner;
-	int ok = cairn_libcrypto.sha256_update(&work, data, len) && cairn_libcrypto.sha256_final(inner, &work);
+	int ok = cairn_libcrypto.sha256_update(&work, data, len) &&
+	         cairn_libcrypto.sha256_final(inner, &work);
 	work = f->outer;
-	ok = ok && cairn_libcrypto.sha256_update(&work, inner, sizeof(inner)) && cairn_libcrypto.sha256_final(out, &work);
+	ok = ok && cairn_libcrypto.sha256_update(&work, inner, sizeof(inner)) &&
+	     cairn_libcrypto.sha256_final(out, &work);
 	sodium_memzero(&work, sizeof(work));
 	return ok ? 0 : cairn_error_set(CAIRN_ERROR, "HMAC-SHA-256 failed");
 }
@@ -82,7 +85,8 @@ void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len)
 {
 	/* Not SHA256(): in OpenSSL 3 that one-shot goes through EVP. */
 	SHA256_CTX ctx;
-	if (cairn_fingerprint_init() || !cairn_libcrypto.sha256_init(&ctx) || !cairn_libcrypto.sha256_update(&ctx, data, len) ||
+	if (cairn_fingerprint_init() || !cairn_libcrypto.sha256_init(&ctx) ||
+	    !cairn_libcrypto.sha256_update(&ctx, data, len) ||
 	    !cairn_libcrypto.sha256_final(out, &ctx))
 		memset(out, 0, CAIRN_ID_SIZE); /* fails every later comparison */
 }
@@ -109,7 +113,7 @@ int cairn_sha256_iov_each(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, si
 	if (rc)
 		return rc;
 	rc = cairn_libcrypto.sha256_init(&d.ctx) ? cairn_iov_each(iov, n, digest_update, &d)
-	                         : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
+	                                         : cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
 	if (!rc && !cairn_libcrypto.sha256_final(out, &d.ctx))
 		rc = cairn_error_set(CAIRN_ERROR, "SHA-256 failed");
 	return rc;

@@ -16,7 +16,7 @@
 #define NONCE_POOL 64 /* nonces drawn per refill */
 
 _Static_assert(CAIRN_SEAL_NONCE == CAIRN_AEAD_NONCE && CAIRN_SEAL_TAG == CAIRN_AEAD_TAG,
-	       "a sealed blob's nonce and tag are the AEAD's");
+               "a sealed blob's nonce and tag are the AEAD's");
 
 struct cairn_sealer {
 	int encrypted;
@@ -152,7 +152,8 @@ int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE],
 	uint8_t ad[AD_SIZE];
 	make_ad(ad, fp, kind);
 	next_nonce(s, nonce);
-	if ((rc = cairn_aead_encrypt(&s->aead, body, body, body_len, ad, sizeof(ad), nonce, s->key)))
+	rc = cairn_aead_encrypt(&s->aead, body, body, body_len, ad, sizeof(ad), nonce, s->key);
+	if (rc)
 		return rc;
 	out->len += CAIRN_SEAL_NONCE + body_len + CAIRN_SEAL_TAG;
 	return 0;
@@ -219,11 +220,12 @@ int cairn_unseal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE
 	if ((rc = cairn_buf_reserve(&s->scratch, clen)))
 		return rc;
 	rc = cairn_aead_decrypt(&s->aead, s->scratch.data, nonce + CAIRN_SEAL_NONCE, clen, ad,
-				sizeof(ad), nonce, s->key);
+	                        sizeof(ad), nonce, s->key);
 	if (rc) {
 		cairn_buf_clear(out);
-		return rc == CAIRN_ECORRUPT ? cairn_error_set(CAIRN_ECORRUPT, "blob fails authentication")
-					    : rc;
+		return rc == CAIRN_ECORRUPT
+		           ? cairn_error_set(CAIRN_ECORRUPT, "blob fails authentication")
+		           : rc;
 	}
 	rc = unpack_body(s, out, s->scratch.data, clen - CAIRN_SEAL_TAG, max_plain);
 	if (rc)

@@ -24,11 +24,11 @@ enum outcome {
 };
 
 static enum outcome evp_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
-				const uint8_t *ad, size_t adlen, const uint8_t *nonce,
-				const uint8_t *key);
+                                const uint8_t *ad, size_t adlen, const uint8_t *nonce,
+                                const uint8_t *key);
 static enum outcome evp_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t mlen,
-				const uint8_t *ad, size_t adlen, const uint8_t *nonce,
-				const uint8_t *key);
+                                const uint8_t *ad, size_t adlen, const uint8_t *nonce,
+                                const uint8_t *key);
 
 /* One message through libcrypto both ways, against libsodium, before
  * the first use: a provider that computed anything else would write
@@ -43,14 +43,14 @@ static int self_test(void)
 	memcpy(nonce, m + 50, sizeof(nonce));
 	memcpy(ad, m + 90, sizeof(ad));
 	crypto_aead_xchacha20poly1305_ietf_encrypt(want, NULL, m, sizeof(m), ad, sizeof(ad), NULL,
-						   nonce, key);
+	                                           nonce, key);
 	cairn_aead a;
 	cairn_aead_init(&a);
 	int ok = (a.ctx = cairn_libcrypto.ctx_new()) != NULL &&
-		 evp_encrypt(&a, got, m, sizeof(m), ad, sizeof(ad), nonce, key) == DONE &&
-		 memcmp(got, want, sizeof(want)) == 0 &&
-		 evp_decrypt(&a, back, want, sizeof(m), ad, sizeof(ad), nonce, key) == DONE &&
-		 memcmp(back, m, sizeof(m)) == 0;
+	         evp_encrypt(&a, got, m, sizeof(m), ad, sizeof(ad), nonce, key) == DONE &&
+	         memcmp(got, want, sizeof(want)) == 0 &&
+	         evp_decrypt(&a, back, want, sizeof(m), ad, sizeof(ad), nonce, key) == DONE &&
+	         memcmp(back, m, sizeof(m)) == 0;
 	want[sizeof(m)] ^= 1;
 	ok = ok && evp_decrypt(&a, back, want, sizeof(m), ad, sizeof(ad), nonce, key) == FORGED;
 	cairn_aead_free(&a);
@@ -116,7 +116,7 @@ static int start(cairn_aead *a, int encrypt, const uint8_t *nonce, const uint8_t
 	derive(subkey, iv, nonce, key);
 	const EVP_CIPHER *c = a->primed ? NULL : cipher;
 	int ok = encrypt ? cairn_libcrypto.encrypt_init(a->ctx, c, subkey, iv, NULL)
-			 : cairn_libcrypto.decrypt_init(a->ctx, c, subkey, iv, NULL);
+	                 : cairn_libcrypto.decrypt_init(a->ctx, c, subkey, iv, NULL);
 	sodium_memzero(subkey, sizeof(subkey));
 	a->primed = ok > 0;
 	return ok > 0;
@@ -132,12 +132,12 @@ static int evp_failed(const char *what)
 		cairn_libcrypto.err_string(e, why, sizeof(why));
 	cairn_libcrypto.err_clear();
 	return cairn_error_set(CAIRN_ERROR, "libcrypto's ChaCha20-Poly1305 failed to %s: %s", what,
-			       why);
+	                       why);
 }
 
 static enum outcome evp_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
-				const uint8_t *ad, size_t adlen, const uint8_t *nonce,
-				const uint8_t *key)
+                                const uint8_t *ad, size_t adlen, const uint8_t *nonce,
+                                const uint8_t *key)
 {
 	EVP_CIPHER_CTX *ctx = a->ctx;
 	int n = 0;
@@ -154,8 +154,8 @@ static enum outcome evp_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, siz
 }
 
 static enum outcome evp_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t mlen,
-				const uint8_t *ad, size_t adlen, const uint8_t *nonce,
-				const uint8_t *key)
+                                const uint8_t *ad, size_t adlen, const uint8_t *nonce,
+                                const uint8_t *key)
 {
 	EVP_CIPHER_CTX *ctx = a->ctx;
 	uint8_t tag[CAIRN_AEAD_TAG];
@@ -178,9 +178,9 @@ static enum outcome evp_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, siz
 	return BROKE;
 }
 
-int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
-		       const uint8_t *ad, size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
-		       const uint8_t key[CAIRN_AEAD_KEY])
+int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad,
+                       size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
+                       const uint8_t key[CAIRN_AEAD_KEY])
 {
 	if (use_evp(a, mlen, adlen)) {
 		enum outcome o = evp_encrypt(a, c, m, mlen, ad, adlen, nonce, key);
@@ -194,9 +194,9 @@ int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
 	return 0;
 }
 
-int cairn_aead_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t clen,
-		       const uint8_t *ad, size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
-		       const uint8_t key[CAIRN_AEAD_KEY])
+int cairn_aead_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad,
+                       size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
+                       const uint8_t key[CAIRN_AEAD_KEY])
 {
 	if (clen < CAIRN_AEAD_TAG)
 		return CAIRN_ECORRUPT;
@@ -212,7 +212,7 @@ int cairn_aead_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t clen,
 		cairn_libcrypto.err_clear(); /* c is whole: libsodium opens it */
 	}
 	return crypto_aead_xchacha20poly1305_ietf_decrypt(m, NULL, NULL, c, clen, ad, adlen, nonce,
-							  key) == 0
-		   ? 0
-		   : CAIRN_ECORRUPT;
+	                                                  key) == 0
+	           ? 0
+	           : CAIRN_ECORRUPT;
 }

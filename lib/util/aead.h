@@ -39,17 +39,17 @@ void cairn_aead_free(cairn_aead *a); /* wipes and frees what init and use made *
  * while encrypting in place: c is then zeroed, and holds neither the
  * plaintext nor a ciphertext (any other failure of libcrypto's is
  * retried with libsodium). */
-int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen,
-		       const uint8_t *ad, size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
-		       const uint8_t key[CAIRN_AEAD_KEY]);
+int cairn_aead_encrypt(cairn_aead *a, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad,
+                       size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
+                       const uint8_t key[CAIRN_AEAD_KEY]);
 
 /* m = the plaintext of c (clen - CAIRN_AEAD_TAG bytes); m may be c. 0;
  * CAIRN_ECORRUPT if c does not authenticate (or is shorter than a tag),
  * with m zeroed and no message set; CAIRN_ERROR, with libcrypto's
  * reason, only if libcrypto failed midway while decrypting in place (any
  * other failure of libcrypto's is retried with libsodium). */
-int cairn_aead_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t clen,
-		       const uint8_t *ad, size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
-		       const uint8_t key[CAIRN_AEAD_KEY]);
+int cairn_aead_decrypt(cairn_aead *a, uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad,
+                       size_t adlen, const uint8_t nonce[CAIRN_AEAD_NONCE],
+                       const uint8_t key[CAIRN_AEAD_KEY]);
 
 #endif

@@ -28,8 +28,9 @@ int cairn_libcrypto__load(cairn_libcrypto_api *out, const char *file)
 	    {"ERR_clear_error", &out->err_clear},
 	};
 	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) == sizeof(*out),
-		       "every member of cairn_libcrypto_api is looked up");
-	return cairn_dl_load("libcrypto", file, functions, sizeof(functions) / sizeof(functions[0]));
+	               "every member of cairn_libcrypto_api is looked up");
+	return cairn_dl_load("libcrypto", file, functions,
+	                     sizeof(functions) / sizeof(functions[0]));
 }
 
 static void load_default(void)

@@ -29,20 +29,20 @@ typedef struct cairn_libcrypto_api {
 	int (*sha256_final)(unsigned char *md, SHA256_CTX *c);
 	const char *(*version)(int type);
 	EVP_CIPHER *(*cipher_fetch)(OSSL_LIB_CTX *ctx, const char *algorithm,
-				    const char *properties);
+	                            const char *properties);
 	void (*cipher_free)(EVP_CIPHER *cipher);
 	EVP_CIPHER_CTX *(*ctx_new)(void);
 	void (*ctx_free)(EVP_CIPHER_CTX *ctx);
 	int (*ctx_ctrl)(EVP_CIPHER_CTX *ctx, int type, int arg, void *ptr);
 	int (*encrypt_init)(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, const unsigned char *key,
-			    const unsigned char *iv, const OSSL_PARAM params[]);
+	                    const unsigned char *iv, const OSSL_PARAM params[]);
 	int (*encrypt_update)(EVP_CIPHER_CTX *ctx, unsigned char *out, int *outl,
-			      const unsigned char *in, int inl);
+	                      const unsigned char *in, int inl);
 	int (*encrypt_final)(EVP_CIPHER_CTX *ctx, unsigned char *out, int *outl);
 	int (*decrypt_init)(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, const unsigned char *key,
-			    const unsigned char *iv, const OSSL_PARAM params[]);
+	                    const unsigned char *iv, const OSSL_PARAM params[]);
 	int (*decrypt_update)(EVP_CIPHER_CTX *ctx, unsigned char *out, int *outl,
-			      const unsigned char *in, int inl);
+	                      const unsigned char *in, int inl);
 	int (*decrypt_final)(EVP_CIPHER_CTX *ctx, unsigned char *out, int *outl);
 	unsigned long (*err_get)(void);
 	void (*err_string)(unsigned long e, char *buf, size_t len);

@@ -134,7 +134,8 @@ static void aead_each(int sodium_only)
 		size_t len = ck.off[i + 1] - ck.off[i];
 		cairn_buf_clear(&scratch);
 		if (cairn_buf_reserve(&scratch, len + CAIRN_AEAD_TAG) ||
-		    cairn_aead_encrypt(&a, scratch.data, data + ck.off[i], len, NULL, 0, nonce, key))
+		    cairn_aead_encrypt(&a, scratch.data, data + ck.off[i], len, NULL, 0, nonce,
+		                       key))
 			die("aead");
 		nonce[0]++;
 	}

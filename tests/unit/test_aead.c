@@ -36,7 +36,7 @@ static void test_aead__matches_the_xchacha_draft_vector(void **state)
 {
 	(void)state;
 	static const char text[] = "Ladies and Gentlemen of the class of '99: If I could offer you "
-				   "only one tip for the future, sunscreen would be it.";
+	                           "only one tip for the future, sunscreen would be it.";
 	const size_t len = sizeof(text) - 1;
 	uint8_t key[32], nonce[24], ad[12], want[sizeof(text) - 1 + CAIRN_AEAD_TAG];
 	unhex(key, sizeof(key), "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
@@ -52,12 +52,12 @@ static void test_aead__matches_the_xchacha_draft_vector(void **state)
 		cairn_aead_init(&a);
 		a.evp_from = evp ? 0 : SIZE_MAX;
 		uint8_t c[sizeof(want)], m[sizeof(text)];
-		assert_int_equal(
-		    cairn_aead_encrypt(&a, c, (const uint8_t *)text, len, ad, sizeof(ad), nonce, key),
-		    0);
+		assert_int_equal(cairn_aead_encrypt(&a, c, (const uint8_t *)text, len, ad,
+		                                    sizeof(ad), nonce, key),
+		                 0);
 		assert_memory_equal(c, want, sizeof(want));
-		assert_int_equal(cairn_aead_decrypt(&a, m, c, sizeof(c), ad, sizeof(ad), nonce, key),
-				 0);
+		assert_int_equal(
+		    cairn_aead_decrypt(&a, m, c, sizeof(c), ad, sizeof(ad), nonce, key), 0);
 		assert_memory_equal(m, text, len);
 		assert_true(evp ? a.ctx != NULL : a.ctx == NULL);
 		cairn_aead_free(&a);
@@ -72,17 +72,16 @@ static void check_length(cairn_aead *a, size_t len, const uint8_t *key)
 	randombytes_buf(nonce, sizeof(nonce));
 	randombytes_buf(ad, sizeof(ad));
 	uint8_t *m = random_data(len), *want = malloc(len + CAIRN_AEAD_TAG),
-		*got = malloc(len + CAIRN_AEAD_TAG), *back = malloc(len ? len : 1);
+	        *got = malloc(len + CAIRN_AEAD_TAG), *back = malloc(len ? len : 1);
 	assert_non_null(want);
 	assert_non_null(got);
 	assert_non_null(back);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(want, NULL, m, len, ad, sizeof(ad), NULL, nonce,
-						   key);
+	                                           key);
 	assert_int_equal(cairn_aead_encrypt(a, got, m, len, ad, sizeof(ad), nonce, key), 0);
 	assert_memory_equal(got, want, len + CAIRN_AEAD_TAG);
-	assert_int_equal(cairn_aead_decrypt(a, back, want, len + CAIRN_AEAD_TAG, ad, sizeof(ad),
-					    nonce, key),
-			 0);
+	assert_int_equal(
+	    cairn_aead_decrypt(a, back, want, len + CAIRN_AEAD_TAG, ad, sizeof(ad), nonce, key), 0);
 	assert_memory_equal(back, m, len);
 	free(m);
 	free(want);
@@ -119,7 +118,7 @@ static void test_aead__works_in_place(void **state)
 	randombytes_buf(nonce, sizeof(nonce));
 	const size_t len = 3 * CAIRN_AEAD_EVP_FROM;
 	uint8_t *m = random_data(len), *buf = malloc(len + CAIRN_AEAD_TAG),
-		*want = malloc(len + CAIRN_AEAD_TAG);
+	        *want = malloc(len + CAIRN_AEAD_TAG);
 	assert_non_null(buf);
 	assert_non_null(want);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(want, NULL, m, len, NULL, 0, NULL, nonce, key);
@@ -128,14 +127,15 @@ static void test_aead__works_in_place(void **state)
 	memcpy(buf, m, len);
 	assert_int_equal(cairn_aead_encrypt(&a, buf, buf, len, NULL, 0, nonce, key), 0);
 	assert_memory_equal(buf, want, len + CAIRN_AEAD_TAG);
-	assert_int_equal(cairn_aead_decrypt(&a, buf, buf, len + CAIRN_AEAD_TAG, NULL, 0, nonce, key),
-			 0);
+	assert_int_equal(
+	    cairn_aead_decrypt(&a, buf, buf, len + CAIRN_AEAD_TAG, NULL, 0, nonce, key), 0);
 	assert_memory_equal(buf, m, len);
 	/* In place, a ciphertext that fails leaves nothing of its plaintext. */
 	memcpy(buf, want, len + CAIRN_AEAD_TAG);
 	buf[len + 3] ^= 1;
-	assert_int_equal(cairn_aead_decrypt(&a, buf, buf, len + CAIRN_AEAD_TAG, NULL, 0, nonce, key),
-			 CAIRN_ECORRUPT);
+	assert_int_equal(
+	    cairn_aead_decrypt(&a, buf, buf, len + CAIRN_AEAD_TAG, NULL, 0, nonce, key),
+	    CAIRN_ECORRUPT);
 	for (size_t k = 0; k < len; k++)
 		assert_int_equal(buf[k], 0);
 	cairn_aead_free(&a);
@@ -173,36 +173,40 @@ static void test_aead__refuses_any_change_and_releases_nothing(void **state)
 			cairn_aead_init(&a);
 			if (evp)
 				a.evp_from = 0;
-			assert_int_equal(cairn_aead_encrypt(&a, c, m, len, ad, sizeof(ad), nonce, key), 0);
+			assert_int_equal(
+			    cairn_aead_encrypt(&a, c, m, len, ad, sizeof(ad), nonce, key), 0);
 			size_t step = len > 64 ? len / 61 : 1;
 			for (size_t i = 0; i < clen; i = next_flip(i, len, step)) {
 				c[i] ^= 0x20;
 				memset(out, 0xa5, len + 1);
-				assert_int_equal(
-				    cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
-				    CAIRN_ECORRUPT);
+				assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad,
+				                                    sizeof(ad), nonce, key),
+				                 CAIRN_ECORRUPT);
 				for (size_t k = 0; k < len; k++)
 					assert_int_equal(out[k], 0);
 				c[i] ^= 0x20;
 			}
 			ad[5] ^= 1;
-			assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
-					 CAIRN_ECORRUPT);
+			assert_int_equal(
+			    cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
+			    CAIRN_ECORRUPT);
 			ad[5] ^= 1;
 			nonce[20] ^= 1; /* in the part the subkey does not cover */
-			assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
-					 CAIRN_ECORRUPT);
+			assert_int_equal(
+			    cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
+			    CAIRN_ECORRUPT);
 			nonce[20] ^= 1;
 			key[31] ^= 1;
-			assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
-					 CAIRN_ECORRUPT);
+			assert_int_equal(
+			    cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
+			    CAIRN_ECORRUPT);
 			key[31] ^= 1;
-			assert_int_equal(cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key),
-					 0);
+			assert_int_equal(
+			    cairn_aead_decrypt(&a, out, c, clen, ad, sizeof(ad), nonce, key), 0);
 			assert_memory_equal(out, m, len);
-			assert_int_equal(cairn_aead_decrypt(&a, out, c, CAIRN_AEAD_TAG - 1, ad, sizeof(ad),
-							    nonce, key),
-					 CAIRN_ECORRUPT);
+			assert_int_equal(cairn_aead_decrypt(&a, out, c, CAIRN_AEAD_TAG - 1, ad,
+			                                    sizeof(ad), nonce, key),
+			                 CAIRN_ECORRUPT);
 			cairn_aead_free(&a);
 		}
 		free(m);
