@@ -5,6 +5,7 @@
 #include "cairn/errors.h"
 #include "cairn/tree.h"
 #include "util/json.h"
+#include "util/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +82,7 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 			cli_error("the current directory is unknown: give PATH as an absolute path");
 			goto out;
 		}
-		if ((rc = cli_path_absolute(&prefix, cwd ? cwd : "/", argv[optind + 1]))) {
+		if ((rc = cairn_path_normalize(&prefix, cwd ? cwd : "/", argv[optind + 1]))) {
 			status = cli_fail(rc);
 			goto out;
 		}
@@ -93,7 +94,7 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	    (rc = cairn_tree_reader_open(&tree, repo, &snap)))
 		goto fail;
 	while ((rc = cairn_tree_reader_next(tree, &e)) == 1) {
-		if (!prefix || cli_path_under(e.path, prefix)) {
+		if (!prefix || cairn_path_is_within(e.path, prefix)) {
 			if (ctx->json) {
 				if ((rc = print_json(&b, &e)))
 					goto fail;

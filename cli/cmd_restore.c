@@ -6,6 +6,8 @@
 #include "cairn/errors.h"
 #include "cairn/restore.h"
 #include "util/json.h"
+#include "util/time.h"
+#include "util/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +27,6 @@ static const struct option options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int print_json(const cairn_restore_result *res, const char *target, uint64_t duration_ns)
 {
@@ -77,7 +73,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 				cli_error("the current directory is unknown: give --include as an absolute path");
 				goto out;
 			}
-			rc = cli_path_absolute(&path, cwd ? cwd : "/", optarg);
+			rc = cairn_path_normalize(&path, cwd ? cwd : "/", optarg);
 			if (!rc && (rc = cli_strv_push(&includes, path)))
 				free(path);
 			if (rc) {
@@ -119,7 +115,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	opts.n_includes = includes.n;
 	opts.progress = cli_progress_cb;
 	opts.warn = cli_warn_cb;
-	start = now_ns();
+	start = cairn_now_ns(CLOCK_MONOTONIC);
 	cli_progress_start(cli_progress_wanted(ctx));
 	rc = cairn_restore(repo, &snap, &opts, &res);
 	cli_progress_end();
@@ -128,7 +124,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (ctx->json) {
-		int prc = print_json(&res, opts.target, now_ns() - start);
+		int prc = print_json(&res, opts.target, cairn_now_ns(CLOCK_MONOTONIC) - start);
 		if (prc) {
 			status = cli_fail(prc);
 			goto out;

@@ -3,7 +3,7 @@
 #include "output.h"
 
 #include "cairn/cairn.h"
-#include "util/curl_api.h"
+#include "net/curl_api.h"
 #include "util/json.h"
 
 #include <sodium.h>

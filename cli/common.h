@@ -61,13 +61,4 @@ size_t cli_first_line(const char *buf, size_t len);
  * '\r' removed. A NUL byte among the len bytes is CAIRN_EINVAL. */
 int cli_lines_split(char *text, size_t len, cli_strv *out);
 
-/* An absolute path for path, taken relative to cwd unless it starts with
- * '/', with ".", ".." and repeated or trailing slashes resolved lexically
- * (symlinks are not followed). *out is the caller's to free. 0,
- * CAIRN_EINVAL for an empty path, or CAIRN_ENOMEM. */
-int cli_path_absolute(char **out, const char *cwd, const char *path);
-/* 1 if path is prefix or lies below it, component by component ("/a"
- * covers "/a" and "/a/b", not "/ab"). prefix is absolute and normalised. */
-int cli_path_under(const char *path, const char *prefix);
-
 #endif

@@ -1,6 +1,7 @@
 #include "progress.h"
 
 #include "common.h"
+#include "util/time.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -17,12 +18,6 @@ static int active;    /* drawing allowed */
 static int shown;     /* a line is on the screen now */
 static uint64_t start_ns, last_draw_ns;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void erase_locked(void)
 {
@@ -37,7 +32,7 @@ void cli_progress_start(int wanted)
 {
 	pthread_mutex_lock(&lock);
 	active = wanted && isatty(STDERR_FILENO);
-	start_ns = now_ns();
+	start_ns = cairn_now_ns(CLOCK_MONOTONIC);
 	last_draw_ns = 0;
 	pthread_mutex_unlock(&lock);
 }
@@ -146,7 +141,7 @@ void cli_progress_cb(void *ud, const cairn_progress *p)
 {
 	pthread_mutex_lock(&lock);
 	if (active) {
-		uint64_t now = now_ns();
+		uint64_t now = cairn_now_ns(CLOCK_MONOTONIC);
 		if (last_draw_ns == 0 || now - last_draw_ns >= REDRAW_NS) {
 			last_draw_ns = now;
 			draw_locked(p, now);

@@ -2,7 +2,7 @@
 #include "cairn/snapshot.h"
 
 #include "cairn/errors.h"
-#include "repo_format.h"
+#include "repo/repo_format.h"
 #include "util/hex.h"
 #include "util/json.h"
 

@@ -18,11 +18,11 @@
 #include "cairn/pack.h"
 #include "cairn/sys/index_wire.h"
 #include "util/buf.h"
-#include "util/curl_api.h"
-#include "util/curl_pool.h"
+#include "net/curl_api.h"
+#include "net/curl_pool.h"
 #include "util/hex.h"
 #include "util/json.h"
-#include "util/retry.h"
+#include "net/retry.h"
 
 #include "cairn/chunker.h"
 

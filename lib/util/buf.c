@@ -1,4 +1,4 @@
-#include "buf.h"
+#include "util/buf.h"
 
 #include "cairn/errors.h"
 #include "util/fileio.h"

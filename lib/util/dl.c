@@ -39,12 +39,11 @@ int cairn_dl_load(const char *what, const char *file, const cairn_dl_function *f
 int cairn_dl_once_run(cairn_dl_once *o, void (*load)(void))
 {
 	pthread_once(&o->once, load);
-	return o->rc ? cairn_error_set(o->rc, "%s", o->error) : 0;
+	return o->outcome.code ? cairn_error_restore(&o->outcome) : 0;
 }
 
 void cairn_dl_done(cairn_dl_once *o, int rc)
 {
 	if (rc)
-		snprintf(o->error, sizeof(o->error), "%s", cairn_error_last());
-	o->rc = rc;
+		cairn_error_save(&o->outcome, rc);
 }

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MSG_MAX 1024
+#define MSG_MAX ((int)sizeof(((cairn_error_saved *)0)->message))
 
 static _Thread_local char message[MSG_MAX];
 
@@ -48,6 +48,19 @@ int cairn_error_prefix(int code, const char *fmt, ...)
 const char *cairn_error_last(void)
 {
 	return message;
+}
+
+void cairn_error_save(cairn_error_saved *s, int code)
+{
+	s->code = code ? code : CAIRN_ERROR;
+	memcpy(s->message, message, sizeof(s->message));
+}
+
+int cairn_error_restore(const cairn_error_saved *s)
+{
+	memcpy(message, s->message, sizeof(message));
+	message[sizeof(message) - 1] = '\0';
+	return s->code;
 }
 
 void cairn_error_clear(void)

@@ -1,8 +1,6 @@
 #include "util/fileio.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 int cairn_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
@@ -40,24 +38,4 @@ ssize_t cairn_pread_all(int fd, void *p, size_t n, uint64_t off)
 		got += (size_t)k;
 	}
 	return (ssize_t)got;
-}
-
-long cairn_open_fd_count(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	long n = -1; /* the directory's own */
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n - 2; /* "." and ".." */
-}
-
-uint64_t cairn_open_fd_limit(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return 1024;
-	return rl.rlim_cur == RLIM_INFINITY ? (uint64_t)1 << 20 : (uint64_t)rl.rlim_cur;
 }

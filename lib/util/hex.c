@@ -1,4 +1,4 @@
-#include "hex.h"
+#include "util/hex.h"
 
 #include "cairn/errors.h"
 

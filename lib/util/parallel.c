@@ -15,8 +15,7 @@ struct run {
 	pthread_mutex_t lock;
 	size_t next;     /* the next i to hand out */
 	size_t failed_i; /* the lowest i that failed, n if none */
-	int failed_rc;
-	char failed_msg[1024];
+	cairn_error_saved failed;
 };
 
 static void *run_main(void *arg)
@@ -33,9 +32,7 @@ static void *run_main(void *arg)
 			pthread_mutex_lock(&r->lock);
 			if (i < r->failed_i) {
 				r->failed_i = i;
-				r->failed_rc = rc;
-				snprintf(r->failed_msg, sizeof(r->failed_msg), "%s",
-				         cairn_error_last());
+				cairn_error_save(&r->failed, rc);
 			}
 			pthread_mutex_unlock(&r->lock);
 		}
@@ -62,6 +59,6 @@ int cairn_parallel_for(size_t n, unsigned threads, int (*fn)(void *ud, size_t i)
 		pthread_join(tid[t], NULL);
 	pthread_mutex_destroy(&r.lock);
 	if (r.failed_i < n)
-		return cairn_error_set(r.failed_rc, "%s", r.failed_msg);
+		return cairn_error_restore(&r.failed);
 	return 0;
 }

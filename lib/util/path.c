@@ -1,11 +1,13 @@
-#include "path.h"
+#include "util/path.h"
 
 #include "cairn/errors.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cairn_path_cmpn(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -59,4 +61,67 @@ int cairn_mkdir_p(const char *path, unsigned mode)
 	}
 	free(p);
 	return rc;
+}
+
+/* Appends path's components to res[0..*n), which is "" (the root) or
+ * "/a/b", resolving "." and ".." as it goes. res has room for them. */
+static void append_components(char *res, size_t *n, const char *p)
+{
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *comp = p;
+		while (*p && *p != '/')
+			p++;
+		size_t len = (size_t)(p - comp);
+		if (len == 0 || (len == 1 && comp[0] == '.'))
+			continue;
+		if (len == 2 && comp[0] == '.' && comp[1] == '.') {
+			while (*n > 0 && res[*n - 1] != '/')
+				(*n)--;
+			if (*n > 0)
+				(*n)--;
+			continue;
+		}
+		res[(*n)++] = '/';
+		memcpy(res + *n, comp, len);
+		*n += len;
+	}
+}
+
+int cairn_path_normalize(char **out, const char *cwd, const char *path)
+{
+	char here[PATH_MAX];
+	*out = NULL;
+	if (!path || !path[0])
+		return cairn_error_set(CAIRN_EINVAL, "an empty path");
+	if (path[0] == '/')
+		cwd = "";
+	else if (!cwd && !(cwd = getcwd(here, sizeof(here))))
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot get the working directory");
+	size_t cwd_len = strlen(cwd), path_len = strlen(path);
+	char *res = malloc(cwd_len + path_len + 3);
+	if (!res)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	size_t n = 0;
+	append_components(res, &n, cwd);
+	append_components(res, &n, path);
+	if (n == 0)
+		res[n++] = '/';
+	res[n] = '\0';
+	*out = res;
+	return 0;
+}
+
+int cairn_path_is_below(const char *path, const char *dir)
+{
+	if (dir[0] == '/' && dir[1] == '\0')
+		return path[0] == '/' && path[1] != '\0';
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
+}
+
+int cairn_path_is_within(const char *path, const char *dir)
+{
+	return strcmp(path, dir) == 0 || cairn_path_is_below(path, dir);
 }

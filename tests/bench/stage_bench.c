@@ -11,7 +11,7 @@
 #include "cairn/errors.h"
 #include "cairn/fingerprint.h"
 #include "cairn/seal.h"
-#include "util/aead.h"
+#include "crypto/aead.h"
 
 #include <getopt.h>
 #include <inttypes.h>

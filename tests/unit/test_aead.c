@@ -5,7 +5,7 @@
 #include <cmocka.h>
 
 #include "cairn/errors.h"
-#include "util/aead.h"
+#include "crypto/aead.h"
 #include "util/hex.h"
 
 #include <sodium.h>

@@ -262,57 +262,6 @@ static void test_strv__grows_past_its_first_allocation(void **state)
 	assert_int_equal(sv.n, 0);
 }
 
-static void assert_absolute(const char *cwd, const char *path, const char *want)
-{
-	char *out = NULL;
-	assert_int_equal(cli_path_absolute(&out, cwd, path), 0);
-	assert_string_equal(out, want);
-	free(out);
-}
-
-static void test_path_absolute__joins_relative_paths_to_cwd(void **state)
-{
-	assert_absolute("/home/me", "docs", "/home/me/docs");
-	assert_absolute("/home/me", "./docs/", "/home/me/docs");
-	assert_absolute("/home/me", ".", "/home/me");
-	assert_absolute("/", "etc", "/etc");
-	assert_absolute("/home/me/", "a//b", "/home/me/a/b");
-}
-
-static void test_path_absolute__keeps_absolute_paths_and_normalises(void **state)
-{
-	assert_absolute("/home/me", "/etc/", "/etc");
-	assert_absolute("/home/me", "//etc//ssh/.", "/etc/ssh");
-	assert_absolute("/home/me", "/", "/");
-	assert_absolute("/home/me", "/a/b/../c", "/a/c");
-}
-
-static void test_path_absolute__dotdot_stops_at_the_root(void **state)
-{
-	assert_absolute("/home/me", "..", "/home");
-	assert_absolute("/home/me", "../../../..", "/");
-	assert_absolute("/home/me", "/../etc", "/etc");
-	assert_absolute("/a", "..x/y", "/a/..x/y");
-}
-
-static void test_path_absolute__rejects_an_empty_path(void **state)
-{
-	char *out = NULL;
-	assert_int_equal(cli_path_absolute(&out, "/home", ""), CAIRN_EINVAL);
-	assert_null(out);
-}
-
-static void test_path_under__matches_whole_components(void **state)
-{
-	assert_true(cli_path_under("/home/a", "/home/a"));
-	assert_true(cli_path_under("/home/a/b/c", "/home/a"));
-	assert_false(cli_path_under("/home/ab", "/home/a"));
-	assert_false(cli_path_under("/home", "/home/a"));
-	assert_false(cli_path_under("/other/a", "/home/a"));
-	assert_true(cli_path_under("/anything", "/"));
-	assert_true(cli_path_under("/", "/"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,11 +284,6 @@ int main(void)
 		cmocka_unit_test(test_lines__empty_text_gives_no_lines),
 		cmocka_unit_test(test_lines__rejects_a_nul_byte),
 		cmocka_unit_test(test_strv__grows_past_its_first_allocation),
-		cmocka_unit_test(test_path_absolute__joins_relative_paths_to_cwd),
-		cmocka_unit_test(test_path_absolute__keeps_absolute_paths_and_normalises),
-		cmocka_unit_test(test_path_absolute__dotdot_stops_at_the_root),
-		cmocka_unit_test(test_path_absolute__rejects_an_empty_path),
-		cmocka_unit_test(test_path_under__matches_whole_components),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "cairn/errors.h"
-#include "util/curl_api.h"
+#include "net/curl_api.h"
 
 #include <ctype.h>
 #include <stdio.h>

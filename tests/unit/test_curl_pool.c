@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "util/curl_pool.h"
+#include "net/curl_pool.h"
 
 #include <pthread.h>
 #include <unistd.h>

@@ -7,7 +7,7 @@
 #include "cairn/errors.h"
 #include "cairn/fingerprint.h"
 #include "util/hex.h"
-#include "util/libcrypto.h"
+#include "crypto/libcrypto.h"
 
 #include <sodium.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/keys.h"
-#include "keys_format.h"
+#include "crypto/keys_format.h"
 #include "util/buf.h"
 #include "util/hex.h"
 

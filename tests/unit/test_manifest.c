@@ -6,7 +6,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/manifest.h"
-#include "manifest_format.h"
+#include "format/manifest_format.h"
 #include "util/buf.h"
 
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include "cairn/fingerprint.h"
 #include "cairn/pack.h"
 #include "cairn/seal.h"
-#include "pack_format.h"
+#include "format/pack_format.h"
 #include "util/buf.h"
 
 #include <stdlib.h>

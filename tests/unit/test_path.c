@@ -4,11 +4,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cairn/errors.h"
 #include "util/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int sign(int v)
 {
@@ -220,6 +222,103 @@ static void test_path__order_is_antisymmetric_and_transitive(void **state)
 		}
 }
 
+/* ---- normalize ------------------------------------------------------- */
+
+static void assert_normal(const char *cwd, const char *path, const char *want)
+{
+	char *out = NULL;
+	assert_int_equal(cairn_path_normalize(&out, cwd, path), 0);
+	assert_non_null(out);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+static void test_path__normalize_joins_relative_paths_to_cwd(void **state)
+{
+	assert_normal("/home/me", "docs", "/home/me/docs");
+	assert_normal("/home/me", "./docs/", "/home/me/docs");
+	assert_normal("/home/me", ".", "/home/me");
+	assert_normal("/", "etc", "/etc");
+	assert_normal("/home/me/", "a//b", "/home/me/a/b");
+	assert_normal("/", "a/b", "/a/b");
+	assert_normal("/", ".", "/");
+}
+
+static void test_path__normalize_cleans_absolute_paths_lexically(void **state)
+{
+	assert_normal("/home/me", "/etc/", "/etc");
+	assert_normal("/home/me", "//etc//ssh/.", "/etc/ssh");
+	assert_normal("/home/me", "/", "/");
+	assert_normal("/home/me", "///", "/");
+	assert_normal("/home/me", "/a/b/../c", "/a/c");
+	assert_normal(NULL, "/a/./b//c/", "/a/b/c");
+	assert_normal(NULL, "/a/b/../../c/./d//", "/c/d");
+	assert_normal(NULL, "/a/..b/.c", "/a/..b/.c");
+	assert_normal("/a", "..x/y", "/a/..x/y");
+}
+
+static void test_path__normalize_stops_dotdot_at_the_root(void **state)
+{
+	assert_normal("/home/me", "..", "/home");
+	assert_normal("/home/me", "../../../..", "/");
+	assert_normal("/home/me", "/../etc", "/etc");
+	assert_normal(NULL, "/a/b/../../..", "/");
+	assert_normal("/", "../../x", "/x");
+	assert_normal(NULL, "/a/../../../b", "/b");
+}
+
+static void test_path__normalize_takes_the_working_directory_for_relative_paths(void **state)
+{
+	char cwd[4096], want[4200];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(want, sizeof(want), "%s/x/y", strcmp(cwd, "/") ? cwd : "");
+	assert_normal(NULL, "x/y", want);
+	assert_normal(NULL, "./x/./y/", want);
+}
+
+static void test_path__normalize_rejects_an_empty_path(void **state)
+{
+	char *out = (char *)"untouched";
+	assert_int_equal(cairn_path_normalize(&out, "/home", ""), CAIRN_EINVAL);
+	assert_null(out);
+	out = (char *)"untouched";
+	assert_int_equal(cairn_path_normalize(&out, NULL, NULL), CAIRN_EINVAL);
+	assert_null(out);
+}
+
+/* ---- below and within ------------------------------------------------ */
+
+static void test_path__is_below_compares_whole_components(void **state)
+{
+	assert_true(cairn_path_is_below("/a/b", "/a"));
+	assert_true(cairn_path_is_below("/a/b/c", "/a"));
+	assert_true(cairn_path_is_below("/a/b/c", "/a/b"));
+	assert_false(cairn_path_is_below("/ab", "/a"));
+	assert_false(cairn_path_is_below("/a-b/c", "/a"));
+	assert_false(cairn_path_is_below("/a", "/a/b"));
+	assert_false(cairn_path_is_below("/b/a", "/a"));
+}
+
+static void test_path__is_below_is_strict(void **state)
+{
+	assert_false(cairn_path_is_below("/a", "/a"));
+	assert_false(cairn_path_is_below("/", "/"));
+	assert_false(cairn_path_is_below("/a/", "/a"));
+	assert_true(cairn_path_is_below("/a", "/"));
+	assert_true(cairn_path_is_below("/a/b/c", "/"));
+}
+
+static void test_path__is_within_takes_the_directory_itself(void **state)
+{
+	assert_true(cairn_path_is_within("/home/a", "/home/a"));
+	assert_true(cairn_path_is_within("/home/a/b/c", "/home/a"));
+	assert_false(cairn_path_is_within("/home/ab", "/home/a"));
+	assert_false(cairn_path_is_within("/home", "/home/a"));
+	assert_false(cairn_path_is_within("/other/a", "/home/a"));
+	assert_true(cairn_path_is_within("/anything", "/"));
+	assert_true(cairn_path_is_within("/", "/"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +329,14 @@ int main(void)
 	    cmocka_unit_test(test_path__cmpn_uses_the_given_lengths_only),
 	    cmocka_unit_test(test_path__depth_first_walk_in_byte_order_is_sorted),
 	    cmocka_unit_test(test_path__order_is_antisymmetric_and_transitive),
+	    cmocka_unit_test(test_path__normalize_joins_relative_paths_to_cwd),
+	    cmocka_unit_test(test_path__normalize_cleans_absolute_paths_lexically),
+	    cmocka_unit_test(test_path__normalize_stops_dotdot_at_the_root),
+	    cmocka_unit_test(test_path__normalize_takes_the_working_directory_for_relative_paths),
+	    cmocka_unit_test(test_path__normalize_rejects_an_empty_path),
+	    cmocka_unit_test(test_path__is_below_compares_whole_components),
+	    cmocka_unit_test(test_path__is_below_is_strict),
+	    cmocka_unit_test(test_path__is_within_takes_the_directory_itself),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cairn/errors.h"
-#include "restore_plan.h"
+#include "restore/restore_plan.h"
 #include "util/path.h"
 
 /* ---- path_check ------------------------------------------------------ */
@@ -27,75 +27,6 @@ static void test_restore_plan__path_check_rejects_paths_that_could_leave_the_tar
 	                     "/a/.", "../etc", "./a",  "/a/b/"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(cairn_restore_path_check(bad[i]), CAIRN_ECORRUPT);
-}
-
-/* ---- is_below -------------------------------------------------------- */
-
-static void test_restore_plan__is_below_compares_whole_components(void **state)
-{
-	assert_true(cairn_restore_path_is_below("/a/b", "/a"));
-	assert_true(cairn_restore_path_is_below("/a/b/c", "/a"));
-	assert_true(cairn_restore_path_is_below("/a/b/c", "/a/b"));
-	assert_false(cairn_restore_path_is_below("/ab", "/a"));
-	assert_false(cairn_restore_path_is_below("/a-b/c", "/a"));
-	assert_false(cairn_restore_path_is_below("/a", "/a/b"));
-	assert_false(cairn_restore_path_is_below("/b/a", "/a"));
-}
-
-static void test_restore_plan__is_below_is_strict(void **state)
-{
-	assert_false(cairn_restore_path_is_below("/a", "/a"));
-	assert_false(cairn_restore_path_is_below("/", "/"));
-	assert_false(cairn_restore_path_is_below("/a/", "/a"));
-}
-
-static void test_restore_plan__everything_but_the_root_is_below_the_root(void **state)
-{
-	assert_true(cairn_restore_path_is_below("/a", "/"));
-	assert_true(cairn_restore_path_is_below("/a/b/c", "/"));
-	assert_false(cairn_restore_path_is_below("/", "/"));
-}
-
-/* ---- include_normalize ----------------------------------------------- */
-
-static void check_norm(const char *in, const char *want)
-{
-	char *out = NULL;
-	assert_int_equal(cairn_restore_include_normalize(in, &out), 0);
-	assert_non_null(out);
-	assert_string_equal(out, want);
-	free(out);
-}
-
-static void test_restore_plan__include_normalize_cleans_paths_lexically(void **state)
-{
-	check_norm("/a/b", "/a/b");
-	check_norm("/a//b/", "/a/b");
-	check_norm("a/b", "/a/b");
-	check_norm("/a/./b/../c", "/a/c");
-	check_norm("/a/b/../../c/./d//", "/c/d");
-	check_norm("///", "/");
-	check_norm("/", "/");
-	check_norm(".", "/");
-	check_norm("/a/..b/.c", "/a/..b/.c");
-}
-
-static void test_restore_plan__include_normalize_stops_dotdot_at_the_root(void **state)
-{
-	check_norm("/..", "/");
-	check_norm("/../..", "/");
-	check_norm("../../x", "/x");
-	check_norm("/a/../../../b", "/b");
-}
-
-static void test_restore_plan__include_normalize_rejects_an_empty_path(void **state)
-{
-	char *out = (char *)"untouched";
-	assert_int_equal(cairn_restore_include_normalize("", &out), CAIRN_EINVAL);
-	assert_null(out);
-	out = (char *)"untouched";
-	assert_int_equal(cairn_restore_include_normalize(NULL, &out), CAIRN_EINVAL);
-	assert_null(out);
 }
 
 /* ---- include_match --------------------------------------------------- */
@@ -455,12 +386,6 @@ int main(void)
 	    cmocka_unit_test(test_restore_plan__path_check_accepts_plain_absolute_paths),
 	    cmocka_unit_test(
 	        test_restore_plan__path_check_rejects_paths_that_could_leave_the_target),
-	    cmocka_unit_test(test_restore_plan__is_below_compares_whole_components),
-	    cmocka_unit_test(test_restore_plan__is_below_is_strict),
-	    cmocka_unit_test(test_restore_plan__everything_but_the_root_is_below_the_root),
-	    cmocka_unit_test(test_restore_plan__include_normalize_cleans_paths_lexically),
-	    cmocka_unit_test(test_restore_plan__include_normalize_stops_dotdot_at_the_root),
-	    cmocka_unit_test(test_restore_plan__include_normalize_rejects_an_empty_path),
 	    cmocka_unit_test(test_restore_plan__no_includes_select_everything),
 	    cmocka_unit_test(
 	        test_restore_plan__include_selects_itself_and_below_and_marks_ancestors),

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "util/retry.h"
+#include "net/retry.h"
 
 #include <sodium.h>
 

@@ -36,4 +36,16 @@ void cairn_error_clear(void);
 /* A short name for a code, e.g. "not found". */
 const char *cairn_error_name(int code);
 
+/* A failure kept to be reported later or on another thread: the code and
+ * the message recorded when it was saved. */
+typedef struct cairn_error_saved {
+	int code;
+	char message[1024];
+} cairn_error_saved;
+
+/* Keeps code (CAIRN_ERROR if it is 0) and this thread's message in s. */
+void cairn_error_save(cairn_error_saved *s, int code);
+/* Makes s's message this thread's message and returns its code. */
+int cairn_error_restore(const cairn_error_saved *s);
+
 #endif

@@ -6,7 +6,7 @@
 
 #include "cairn/errors.h"
 
-#include "util/libcrypto.h"
+#include "crypto/libcrypto.h"
 
 #include <openssl/crypto.h>
 #include <sodium.h>

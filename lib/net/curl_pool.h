@@ -3,7 +3,7 @@
 #ifndef CAIRN_UTIL_CURL_POOL_H
 #define CAIRN_UTIL_CURL_POOL_H
 
-#include "util/curl_api.h"
+#include "net/curl_api.h"
 
 #include <pthread.h>
 

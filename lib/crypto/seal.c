@@ -5,7 +5,7 @@
 
 #include "cairn/errors.h"
 
-#include "util/aead.h"
+#include "crypto/aead.h"
 
 #include <sodium.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #ifndef CAIRN_UTIL_JSON_H
 #define CAIRN_UTIL_JSON_H
 
-#include "buf.h"
+#include "util/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 #include "cairn/pack.h"
 
 #include "cairn/errors.h"
-#include "pack_format.h"
+#include "format/pack_format.h"
 #include "util/fileio.h"
 
 #include <errno.h>

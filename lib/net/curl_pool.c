@@ -1,4 +1,4 @@
-#include "util/curl_pool.h"
+#include "net/curl_pool.h"
 
 #include "cairn/errors.h"
 

@@ -1,4 +1,4 @@
-#include "restore_plan.h"
+#include "restore/restore_plan.h"
 
 #include "cairn/errors.h"
 #include "util/buf.h"
@@ -27,55 +27,6 @@ int cairn_restore_path_check(const char *path)
 	}
 }
 
-int cairn_restore_path_is_below(const char *path, const char *dir)
-{
-	if (dir[0] == '/' && dir[1] == '\0')
-		return path[0] == '/' && path[1] != '\0';
-	size_t n = strlen(dir);
-	return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
-}
-
-int cairn_restore_include_normalize(const char *in, char **out)
-{
-	cairn_buf b = CAIRN_BUF_INIT;
-	int rc = 0;
-
-	*out = NULL;
-	if (!in || !in[0])
-		return cairn_error_set(CAIRN_EINVAL, "empty include path");
-	/* The result is never longer than "/" + in, so one reservation is
-	 * enough and components can be dropped by shortening b.len. */
-	if ((rc = cairn_buf_reserve(&b, strlen(in) + 2)))
-		return rc;
-	const char *p = in;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == 1 && p[0] == '.') {
-			/* nothing */
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (b.len > 0 && b.data[b.len - 1] != '/')
-				b.len--;
-			if (b.len > 0)
-				b.len--;
-		} else {
-			b.data[b.len++] = '/';
-			memcpy(b.data + b.len, p, n);
-			b.len += n;
-		}
-		p += n;
-	}
-	if (b.len == 0)
-		b.data[b.len++] = '/';
-	b.data[b.len] = '\0';
-	*out = (char *)b.data;
-	return 0;
-}
-
 static int is_root(const char *path)
 {
 	return path[0] == '/' && path[1] == '\0';
@@ -89,9 +40,9 @@ int cairn_restore_include_match(const char *const *includes, size_t n, const cha
 	for (size_t i = 0; i < n; i++) {
 		const char *inc = includes[i];
 		if (is_root(inc) || strcmp(path, inc) == 0 ||
-		    cairn_restore_path_is_below(path, inc))
+		    cairn_path_is_below(path, inc))
 			return CAIRN_RESTORE_SELECTED;
-		if (cairn_restore_path_is_below(inc, path))
+		if (cairn_path_is_below(inc, path))
 			result = CAIRN_RESTORE_ANCESTOR;
 	}
 	return result;
@@ -106,7 +57,7 @@ int cairn_restore_includes_passed(const char *const *includes, size_t n, const c
 		/* A subtree is contiguous in manifest order ('/' sorts first), so
 		 * once path is past inc and outside it, nothing later is inside. */
 		if (is_root(inc) || cairn_path_cmp(path, inc) <= 0 ||
-		    cairn_restore_path_is_below(path, inc))
+		    cairn_path_is_below(path, inc))
 			return 0;
 	}
 	return 1;

@@ -1,5 +1,5 @@
 /* Whole reads and writes at an offset, through short transfers and
- * interrupted calls; what the process may still open. */
+ * interrupted calls. */
 #ifndef CAIRN_UTIL_FILEIO_H
 #define CAIRN_UTIL_FILEIO_H
 
@@ -12,11 +12,5 @@ int cairn_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 /* Reads n bytes at off, fewer at the end of the file: the count, or -1
  * with errno. */
 ssize_t cairn_pread_all(int fd, void *p, size_t n, uint64_t off);
-
-/* The descriptors the process has open (from /proc/self/fd), or -1. */
-long cairn_open_fd_count(void);
-/* The limit on open descriptors (RLIMIT_NOFILE's soft limit; 1024 if it
- * cannot be read, 1 << 20 if there is none). */
-uint64_t cairn_open_fd_limit(void);
 
 #endif

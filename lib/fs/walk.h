@@ -7,10 +7,6 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-/* Makes path absolute against the working directory and removes ".",
- * ".." and repeated '/' lexically (symlinks are not resolved). "/" stays
- * "/"; anything else loses a trailing '/'. *out is the caller's. */
-int cairn_path_absolute(const char *path, char **out);
 /* The names in the directory open as dfd (which stays open and is not
  * otherwise used), without "." and "..", sorted bytewise. *names_out (an
  * array of strings) is freed with cairn_names_free. */

@@ -1,5 +1,5 @@
 /* Reading the source tree. */
-#include "walk.h"
+#include "fs/walk.h"
 
 #include "cairn/backup.h"
 #include "cairn/errors.h"
@@ -15,52 +15,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-int cairn_path_absolute(const char *path, char **out)
-{
-	cairn_buf b = CAIRN_BUF_INIT;
-	int rc = 0;
-	*out = NULL;
-	if (!*path)
-		return cairn_error_set(CAIRN_EINVAL, "empty path");
-	if (path[0] != '/') {
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)))
-			return cairn_error_set_errno(CAIRN_EIO, errno, "cannot get the working directory");
-		rc = cairn_buf_append_str(&b, cwd);
-	}
-	/* Append components one by one; b never ends with '/'. */
-	const char *p = path;
-	while (!rc && *p) {
-		while (*p == '/')
-			p++;
-		const char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.')) {
-			/* nothing */
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (b.len && b.data[b.len - 1] != '/')
-				b.len--;
-			if (b.len)
-				b.len--;
-		} else {
-			rc = cairn_buf_append_u8(&b, '/');
-			if (!rc)
-				rc = cairn_buf_append(&b, p, n);
-		}
-		p += n;
-	}
-	if (!rc && b.len == 0)
-		rc = cairn_buf_append_u8(&b, '/');
-	if (!rc)
-		rc = cairn_buf_append_u8(&b, '\0');
-	if (rc) {
-		cairn_buf_free(&b);
-		return rc;
-	}
-	*out = (char *)b.data;
-	return 0;
-}
 
 static int by_name(const void *a, const void *b)
 {

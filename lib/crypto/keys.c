@@ -4,7 +4,7 @@
 #include "cairn/keys.h"
 
 #include "cairn/errors.h"
-#include "keys_format.h"
+#include "crypto/keys_format.h"
 
 #include <sodium.h>
 #include <string.h>

@@ -37,10 +37,12 @@
 #include "cairn/errors.h"
 #include "cairn/pack.h"
 #include "cairn/tree.h"
-#include "restore_plan.h"
+#include "restore/restore_plan.h"
+#include "util/fdbudget.h"
 #include "util/fileio.h"
 #include "util/hex.h"
 #include "util/path.h"
+#include "util/time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -251,19 +253,13 @@ typedef struct restore {
 
 static atomic_int no_openat2;
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 static void progress(restore *R, int force)
 {
 	const cairn_restore_opts *o = R->opts;
 	if (!o->progress)
 		return;
-	int64_t now = now_ns();
+	int64_t now = cairn_now_ns(CLOCK_MONOTONIC);
 	if (!force && now - R->last_progress < PROGRESS_NS)
 		return;
 	R->last_progress = now;
@@ -1760,7 +1756,7 @@ static int leave_dirs(restore *R, const char *path)
 {
 	while (R->n_stack) {
 		rdir *top = &R->stack[R->n_stack - 1];
-		if (path && cairn_restore_path_is_below(path, top->e.path))
+		if (path && cairn_path_is_below(path, top->e.path))
 			break;
 		int rc = must_wait(R, top) ? wait_dir(R, top) : finish_counted(R, top);
 		if (top->fd >= 0)
@@ -2174,8 +2170,8 @@ int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore
 			goto out;
 		}
 		for (; R->n_includes < opts->n_includes; R->n_includes++)
-			if ((rc = cairn_restore_include_normalize(opts->includes[R->n_includes],
-			                                          &R->includes[R->n_includes])))
+			if ((rc = cairn_path_normalize(&R->includes[R->n_includes], "/",
+			                                opts->includes[R->n_includes])))
 				goto out;
 	}
 	if ((rc = open_target(R, opts->target)) || (rc = pool_start(R)) ||

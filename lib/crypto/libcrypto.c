@@ -1,4 +1,4 @@
-#include "util/libcrypto.h"
+#include "crypto/libcrypto.h"
 
 #include "util/dl.h"
 

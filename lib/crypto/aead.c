@@ -1,8 +1,8 @@
-#include "util/aead.h"
+#include "crypto/aead.h"
 
 #include "cairn/errors.h"
 
-#include "util/libcrypto.h"
+#include "crypto/libcrypto.h"
 
 #include <limits.h>
 #include <pthread.h>

@@ -13,15 +13,6 @@
  * place outside the target. */
 int cairn_restore_path_check(const char *path);
 
-/* 1 if path lies strictly below dir, component-wise ("/a/b" is below "/a"
- * and "/", "/ab" is not below "/a"). */
-int cairn_restore_path_is_below(const char *path, const char *dir);
-
-/* An include path as typed, made canonical: absolute, no repeated or
- * trailing '/', "." dropped and ".." resolved lexically (".." of "/" is
- * "/"). *out is the caller's to free. CAIRN_EINVAL for an empty path. */
-int cairn_restore_include_normalize(const char *in, char **out);
-
 enum cairn_restore_select {
 	CAIRN_RESTORE_SKIP = 0,
 	CAIRN_RESTORE_SELECTED = 1, /* equal to an include or below one */

@@ -1,4 +1,4 @@
-#include "util/curl_api.h"
+#include "net/curl_api.h"
 
 #include "cairn/errors.h"
 #include "util/dl.h"

@@ -1,7 +1,7 @@
 #include "cairn/manifest.h"
 
 #include "cairn/errors.h"
-#include "manifest_format.h"
+#include "format/manifest_format.h"
 
 #include <stdlib.h>
 #include <string.h>

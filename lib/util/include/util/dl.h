@@ -5,6 +5,8 @@
 #ifndef CAIRN_UTIL_DL_H
 #define CAIRN_UTIL_DL_H
 
+#include "cairn/errors.h"
+
 #include <pthread.h>
 #include <stddef.h>
 
@@ -25,11 +27,10 @@ int cairn_dl_load(const char *what, const char *file, const cairn_dl_function *f
  * calls after the first (on any thread) give again. */
 typedef struct cairn_dl_once {
 	pthread_once_t once;
-	int rc;
-	char error[512];
+	cairn_error_saved outcome; /* code 0: loaded */
 } cairn_dl_once;
 
-#define CAIRN_DL_ONCE_INIT {PTHREAD_ONCE_INIT, 0, ""}
+#define CAIRN_DL_ONCE_INIT {PTHREAD_ONCE_INIT, {0, ""}}
 
 /* Runs load (which calls cairn_dl_done) the first time; returns its
  * outcome, with its message, every time. */

@@ -3,7 +3,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/indexfile.h"
-#include "repo_format.h"
+#include "repo/repo_format.h"
 #include "util/hex.h"
 #include "util/path.h"
 #include "util/json.h"

@@ -16,9 +16,11 @@
 #include "cairn/chunker.h"
 #include "cairn/errors.h"
 #include "cairn/tree.h"
+#include "util/fdbudget.h"
 #include "util/fileio.h"
 #include "util/path.h"
-#include "walk.h"
+#include "util/time.h"
+#include "fs/walk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,12 +44,6 @@
 
 static const uint8_t zero_fp[CAIRN_FP_SIZE];
 
-static int64_t now_ns(int clock)
-{
-	struct timespec ts;
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- the set of fingerprints known in this backup ---- */
 
@@ -1325,7 +1321,7 @@ static void progress(struct backup *b, const char *current, int force)
 {
 	if (!b->opts->progress)
 		return;
-	int64_t t = now_ns(CLOCK_MONOTONIC);
+	int64_t t = cairn_now_ns(CLOCK_MONOTONIC);
 	if (!force && t - b->last_progress < PROGRESS_NS)
 		return;
 	b->last_progress = t;
@@ -1654,7 +1650,7 @@ static int top_paths(const cairn_backup_opts *o, char ***out, size_t *n_out)
 	if (!v)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (size_t i = 0; i < o->n_paths && !rc; i++)
-		if (!(rc = cairn_path_absolute(o->paths[i], &v[n])))
+		if (!(rc = cairn_path_normalize(&v[n], NULL, o->paths[i])))
 			n++;
 	if (!rc)
 		qsort(v, n, sizeof(*v), by_path);
@@ -1750,7 +1746,7 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	cairn_snapshot parent = {0};
 	char **paths = NULL;
 	size_t n_paths = 0;
-	int64_t started = now_ns(CLOCK_MONOTONIC);
+	int64_t started = cairn_now_ns(CLOCK_MONOTONIC);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -1785,7 +1781,7 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 		goto out;
 
 	/* The snapshot record. */
-	out->time_ns = now_ns(CLOCK_REALTIME);
+	out->time_ns = cairn_now_ns(CLOCK_REALTIME);
 	char host[256];
 	if (opts->host) {
 		out->host = strdup(opts->host);
@@ -1906,7 +1902,7 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	b->sum.bytes_added = b->bytes_added;
 	b->sum.blobs_added = b->blobs_added;
 	b->sum.tree_blobs_added = b->tree_blobs_added;
-	b->sum.duration_ns = (uint64_t)(now_ns(CLOCK_MONOTONIC) - started);
+	b->sum.duration_ns = (uint64_t)(cairn_now_ns(CLOCK_MONOTONIC) - started);
 	out->summary = b->sum;
 	progress(b, NULL, 1);
 	if (!opts->dry_run && (rc = cairn_snapshot_save(r, out)))

@@ -19,9 +19,9 @@
 #include "cairn/fingerprint.h"
 #include "cairn/store.h"
 #include "util/hex.h"
-#include "util/curl_api.h"
-#include "util/curl_pool.h"
-#include "util/retry.h"
+#include "net/curl_api.h"
+#include "net/curl_pool.h"
+#include "net/retry.h"
 
 #include <errno.h>
 #include <pthread.h>
