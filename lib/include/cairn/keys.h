@@ -5,7 +5,7 @@
 #ifndef CAIRN_KEYS_H
 #define CAIRN_KEYS_H
 
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 #define CAIRN_MANIFEST_H
 
 #include "cairn/fingerprint.h"
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

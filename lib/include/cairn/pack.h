@@ -15,7 +15,7 @@
 #include "cairn/fingerprint.h"
 #include "cairn/seal.h"
 #include "cairn/sys/index.h"
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
