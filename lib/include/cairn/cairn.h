@@ -17,6 +17,7 @@
 #include "cairn/repo.h"
 #include "cairn/snapshot.h"
 #include "cairn/tree.h"
+#include "cairn/progress.h"
 #include "cairn/backup.h"
 #include "cairn/restore.h"
 
