@@ -2,9 +2,9 @@
 #ifndef CAIRN_H
 #define CAIRN_H
 
-#define CAIRN_VERSION "0.1.0"
-
+#include "cairn/version.h"
 #include "cairn/errors.h"
+#include "cairn/buf.h"
 #include "cairn/chunker.h"
 #include "cairn/fingerprint.h"
 #include "cairn/seal.h"
