@@ -10,6 +10,7 @@
 #include "cairn/seal.h"
 #include "cairn/keys.h"
 #include "cairn/pack.h"
+#include "cairn/bloom.h"
 #include "cairn/indexfile.h"
 #include "cairn/manifest.h"
 #include "cairn/store.h"
