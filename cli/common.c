@@ -2,6 +2,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/manifest.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,14 +188,9 @@ const char *cli_entry_type_name(uint8_t type)
 
 int cli_strv_push(cli_strv *sv, const char *s)
 {
-	if (sv->n == sv->cap) {
-		size_t cap = sv->cap ? sv->cap * 2 : 8;
-		const char **v = realloc(sv->v, cap * sizeof(*v));
-		if (!v)
-			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		sv->v = v;
-		sv->cap = cap;
-	}
+	int rc = cairn_array_grow((void **)&sv->v, &sv->cap, sv->n + 1, sizeof(*sv->v));
+	if (rc)
+		return rc;
 	sv->v[sv->n++] = s;
 	return 0;
 }

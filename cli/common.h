@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit statuses (docs/USAGE.md). */
+/* Exit statuses (README.md, "Exit status"). */
 enum {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_FATAL = 1,

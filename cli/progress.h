@@ -4,7 +4,7 @@
 #ifndef CAIRN_CLI_PROGRESS_H
 #define CAIRN_CLI_PROGRESS_H
 
-#include "cairn/backup.h"
+#include "cairn/progress.h"
 
 /* Starts timing; the line is drawn only if wanted and stderr is a terminal. */
 void cli_progress_start(int wanted);

@@ -3,24 +3,12 @@
 #ifndef CAIRN_BACKUP_H
 #define CAIRN_BACKUP_H
 
+#include "cairn/progress.h"
 #include "cairn/repo.h"
 #include "cairn/snapshot.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-typedef struct cairn_progress {
-	uint64_t files_done;
-	uint64_t bytes_done;
-	uint64_t files_total; /* 0 if unknown */
-	uint64_t bytes_total; /* 0 if unknown */
-	const char *current;  /* a path being worked on, or NULL */
-} cairn_progress;
-
-/* Called from one thread, at most a few times a second. */
-typedef void (*cairn_progress_cb)(void *ud, const cairn_progress *p);
-/* A non-fatal problem with one path (unreadable, changed while read, ...). */
-typedef void (*cairn_warn_cb)(void *ud, const char *path, const char *message);
 
 typedef struct cairn_backup_opts {
 	const char *const *paths; /* as given; stored as absolute paths */

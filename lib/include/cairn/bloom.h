@@ -20,7 +20,7 @@
 #ifndef CAIRN_BLOOM_H
 #define CAIRN_BLOOM_H
 
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

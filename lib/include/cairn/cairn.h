@@ -2,14 +2,15 @@
 #ifndef CAIRN_H
 #define CAIRN_H
 
-#define CAIRN_VERSION "0.1.0"
-
+#include "cairn/version.h"
 #include "cairn/errors.h"
+#include "cairn/buf.h"
 #include "cairn/chunker.h"
 #include "cairn/fingerprint.h"
 #include "cairn/seal.h"
 #include "cairn/keys.h"
 #include "cairn/pack.h"
+#include "cairn/bloom.h"
 #include "cairn/indexfile.h"
 #include "cairn/manifest.h"
 #include "cairn/store.h"
@@ -17,6 +18,7 @@
 #include "cairn/repo.h"
 #include "cairn/snapshot.h"
 #include "cairn/tree.h"
+#include "cairn/progress.h"
 #include "cairn/backup.h"
 #include "cairn/restore.h"
 

@@ -6,7 +6,7 @@
 #ifndef CAIRN_FINGERPRINT_H
 #define CAIRN_FINGERPRINT_H
 
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

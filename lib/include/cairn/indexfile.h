@@ -11,7 +11,7 @@
 #define CAIRN_INDEXFILE_H
 
 #include "cairn/sys/index.h"
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 /* Appends the encoding of entries (any order; grouped by pack on output). */
 int cairn_indexfile_encode(cairn_buf *out, const cairn_index_entry *entries, size_t count);

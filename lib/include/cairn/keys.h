@@ -1,11 +1,12 @@
 /* Repository keys: a random 256-bit master key, sealed per password with
  * Argon2id (libsodium crypto_pwhash) and XChaCha20-Poly1305, stored as
  * keys/<id>. Subkeys for encryption and fingerprints are derived from the
- * master key with crypto_kdf. File layout: lib/keys_format.h. */
+ * master key with crypto_kdf. File layout: lib/crypto/keys_format.h and
+ * docs/FORMAT.md. */
 #ifndef CAIRN_KEYS_H
 #define CAIRN_KEYS_H
 
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

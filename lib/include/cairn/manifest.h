@@ -1,8 +1,9 @@
 /* The manifest: a snapshot's file tree as a byte stream of entries in path
- * order (see cairn_path_cmp). The stream is chunked and stored as blobs of
- * kind CAIRN_BLOB_TREE, so an unchanged part of a tree costs nothing in the
- * next snapshot. Pure encoding and decoding; layout in lib/manifest_format.h
- * and docs/FORMAT.md.
+ * order (byte by byte, '/' before every other byte: cairn_path_cmp in
+ * util/path.h). The stream is chunked and stored as blobs of kind
+ * CAIRN_BLOB_TREE, so an unchanged part of a tree costs nothing in the
+ * next snapshot. Pure encoding and decoding; layout in
+ * lib/format/manifest_format.h and docs/FORMAT.md.
  *
  * Stream = magic "CAIRNMF" || u8 version (1) || record*
  * record = varint body_length || body   (body_length <= CAIRN_MANIFEST_RECORD_MAX) */
@@ -10,7 +11,7 @@
 #define CAIRN_MANIFEST_H
 
 #include "cairn/fingerprint.h"
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

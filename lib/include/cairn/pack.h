@@ -5,17 +5,19 @@
  *   blob_0 || blob_1 || ... || sealed_trailer || u32le(len(sealed_trailer))
  *
  * The trailer's plaintext (kind CAIRN_BLOB_TRAILER, fingerprint all zero):
- *   u8 version (1) || varint count || count * entry
+ *   u8 version (2) || varint count || count * entry
  *   entry = fp[32] || u8 kind || u32le offset || u32le length || u32le raw_length
- * Blobs are written in a random order (chosen at finish), not the order
- * they were added. Layout constants: lib/pack_format.h. */
+ *           || u32le inner
+ * Version 1, still read, has no inner (0). Blobs are written in a random
+ * order (chosen at finish), not the order they were added. Layout
+ * constants: lib/format/pack_format.h; bytes: docs/FORMAT.md. */
 #ifndef CAIRN_PACK_H
 #define CAIRN_PACK_H
 
 #include "cairn/fingerprint.h"
 #include "cairn/seal.h"
 #include "cairn/sys/index.h"
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -65,9 +67,8 @@ void cairn_pack_writer_free(cairn_pack_writer *w);
 /* From now on keeps the sealed blobs in an unlinked temporary file in
  * dir rather than in memory: blobs are gathered in memory up to
  * spool_batch bytes (CAIRN_PACK_SPOOL_BATCH; one write for many small
- * ones), and after
- * finish the pieces of iov of blobs written out are pieces of that file.
- * On failure the writer goes on in memory. */
+ * ones), and after finish the pieces of iov of blobs written out are
+ * pieces of that file. On failure the writer goes on in memory. */
 #define CAIRN_PACK_SPOOL_BATCH (256u * 1024)
 int cairn_pack_writer_spool(cairn_pack_writer *w, const char *dir);
 /* Empties the writer for the next pack, keeping its allocations. */

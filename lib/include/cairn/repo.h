@@ -18,7 +18,7 @@
 #include "cairn/seal.h"
 #include "cairn/store.h"
 #include "cairn/sys/index.h"
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

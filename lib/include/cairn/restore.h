@@ -3,7 +3,7 @@
 #ifndef CAIRN_RESTORE_H
 #define CAIRN_RESTORE_H
 
-#include "cairn/backup.h"
+#include "cairn/progress.h"
 #include "cairn/repo.h"
 #include "cairn/snapshot.h"
 

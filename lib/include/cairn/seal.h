@@ -12,7 +12,7 @@
 #define CAIRN_SEAL_H
 
 #include "cairn/fingerprint.h"
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@
 
 #include "cairn/seal.h"
 #include "cairn/sys/index.h"
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
 #ifndef CAIRN_SYS_STORE_H
 #define CAIRN_SYS_STORE_H
 
-#include "util/buf.h"
+#include "cairn/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
