@@ -2,8 +2,8 @@
  *
  * Requests go through a small pool of curl handles, so that threads never
  * share one and each keeps its connection alive between requests. Every
- * request is retried with the shared backoff policy on network errors,
- * 408, 429 (after the server's Retry-After) and 5xx: all of them are
+ * request is retried with the one backoff policy (net/http.h) on network
+ * errors, 408, 429 (after the server's Retry-After) and 5xx: all of them are
  * idempotent, registrations included (the first registration wins).
  *
  * Lookups ask the server's Bloom filter first. It is fetched on the first
@@ -19,16 +19,16 @@
 #include "cairn/sys/index_wire.h"
 #include "util/buf.h"
 #include "net/curl_api.h"
-#include "net/curl_pool.h"
+#include "net/http.h"
 #include "util/hex.h"
 #include "util/json.h"
-#include "net/retry.h"
 
 #include "cairn/chunker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +43,6 @@
 #define CONNECT_TIMEOUT_MS 10000L
 /* A transfer slower than 1 byte/s for this long has stalled. */
 #define STALL_SECONDS 60L
-/* Longest wait a server's Retry-After may impose on one retry. */
-#define RETRY_AFTER_CAP_S 60
 #define ETAG_MAX 128
 #define SMALL_BODY_MAX (4u * 1024 * 1024)
 #define BLOOM_BODY_MAX ((size_t)2 << 30)
@@ -58,7 +56,7 @@ typedef struct remote_index {
 	char *ca_file;
 	char *cache_path; /* NULL: the filter is not kept on disk */
 
-	cairn_curl_pool pool;
+	cairn_http_client http;
 
 	pthread_mutex_t fetch_lock; /* one filter download at a time */
 	pthread_rwlock_t bloom_lock;
@@ -209,7 +207,6 @@ typedef struct response {
 	size_t max;
 	int too_large;
 	char etag[ETAG_MAX];
-	long retry_after; /* seconds, 0 if none */
 } response;
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
@@ -244,30 +241,21 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-
-static int transient_curl_error(CURLcode c)
+static void restart(void *ud)
 {
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-		return 1;
-	default:
-		return 0;
-	}
+	response *r = ud;
+	cairn_buf_clear(&r->body);
+	r->too_large = 0;
+	r->etag[0] = '\0';
 }
 
-static void sleep_ms(uint32_t ms)
+static int add_header(struct curl_slist **list, const char *line)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	struct curl_slist *n = cairn_curl.slist_append(*list, line);
+	if (!n)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	*list = n;
+	return 0;
 }
 
 /* One request with retries. On 0, resp holds the final answer, whatever
@@ -276,9 +264,7 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		   size_t len, const char *if_none_match, size_t max_body, response *resp)
 {
 	cairn_buf url = CAIRN_BUF_INIT, inm = CAIRN_BUF_INIT;
-	struct curl_slist *headers = NULL, *h2;
-	char errbuf[CURL_ERROR_SIZE];
-	CURL *h = NULL;
+	struct curl_slist *headers = NULL;
 	int rc = 0;
 
 	memset(resp, 0, sizeof(*resp));
@@ -287,98 +273,29 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		goto out;
 	if (if_none_match && (rc = cairn_buf_printf(&inm, "If-None-Match: %s", if_none_match)))
 		goto out;
-	const char *hdrs[] = {ix->auth, "Content-Type: application/octet-stream", "Expect:",
-			      if_none_match ? (const char *)inm.data : NULL};
-	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
-		if (!hdrs[i])
-			continue;
-		if (!(h2 = cairn_curl.slist_append(headers, hdrs[i]))) {
-			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-			goto out;
-		}
-		headers = h2;
-	}
-	if (!(h = cairn_curl_pool_get(&ix->pool))) {
-		rc = cairn_error_set(CAIRN_ENOMEM, "cannot create an HTTP client");
+	if ((rc = add_header(&headers, ix->auth)) ||
+	    (rc = add_header(&headers, "Content-Type: application/octet-stream")) ||
+	    (rc = add_header(&headers, "Expect:")) ||
+	    (if_none_match && (rc = add_header(&headers, (const char *)inm.data))))
 		goto out;
-	}
 
-	for (unsigned attempt = 1;; attempt++) {
-		cairn_buf_clear(&resp->body);
-		resp->status = 0;
-		resp->too_large = 0;
-		resp->etag[0] = '\0';
-		resp->retry_after = 0;
-		errbuf[0] = '\0';
-		cairn_curl.easy_setopt(h, CURLOPT_URL, (const char *)url.data);
-		cairn_curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-		cairn_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-		cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-		cairn_curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-		cairn_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		cairn_curl.easy_setopt(h, CURLOPT_WRITEDATA, resp);
-		cairn_curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-		cairn_curl.easy_setopt(h, CURLOPT_HEADERDATA, resp);
-		if (ix->ca_file)
-			cairn_curl.easy_setopt(h, CURLOPT_CAINFO, ix->ca_file);
-		if (strcmp(method, "GET") == 0) {
-			cairn_curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
-		} else if (strcmp(method, "DELETE") == 0) {
-			cairn_curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
-			cairn_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
-		} else {
-			cairn_curl.easy_setopt(h, CURLOPT_POST, 1L);
-			cairn_curl.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-			cairn_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-			if (strcmp(method, "POST") != 0)
-				cairn_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-		}
-
-		CURLcode c = cairn_curl.easy_perform(h);
-		uint32_t wait = 0;
-		if (c == CURLE_OK) {
-			curl_off_t after = 0;
-			cairn_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-			if (cairn_curl.easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
-			    after > 0)
-				resp->retry_after = after > RETRY_AFTER_CAP_S ? RETRY_AFTER_CAP_S
-									    : (long)after;
-			if (!cairn_retry_http_status(resp->status) ||
-			    attempt >= CAIRN_RETRY_ATTEMPTS)
-				break;
-			wait = cairn_retry_delay_ms(attempt);
-			if ((uint32_t)resp->retry_after * 1000u > wait)
-				wait = (uint32_t)resp->retry_after * 1000u;
-		} else {
-			if (resp->too_large) {
-				rc = cairn_error_set(CAIRN_EIO,
-						     "index server %s%s: answer larger than %zu bytes",
-						     ix->base_url, path, max_body);
-				goto out;
-			}
-			if (!transient_curl_error(c) || attempt >= CAIRN_RETRY_ATTEMPTS) {
-				rc = cairn_error_set(CAIRN_EIO, "index server %s%s: %s%s%s",
-						     ix->base_url, path,
-						     cairn_curl.easy_strerror(c),
-						     errbuf[0] ? ": " : "", errbuf);
-				if (transient_curl_error(c))
-					cairn_error_prefix(rc, "after %d tries", CAIRN_RETRY_ATTEMPTS);
-				goto out;
-			}
-			wait = cairn_retry_delay_ms(attempt);
-		}
-		sleep_ms(wait);
-	}
+	cairn_http_request r = {.method = method,
+				.url = (const char *)url.data,
+				.headers = headers,
+				.body = body,
+				.body_len = len,
+				.on_body = on_body,
+				.on_header = on_header,
+				.restart = restart,
+				.ud = resp};
+	rc = cairn_http_perform(&ix->http, &r);
+	resp->status = r.status;
+	if (rc && resp->too_large)
+		rc = cairn_error_set(CAIRN_EIO, "index server %s%s: answer larger than %zu bytes",
+				     ix->base_url, path, max_body);
+	else if (rc)
+		cairn_error_prefix(rc, "index server %s%s", ix->base_url, path);
 out:
-	if (h) {
-		/* The handle must not keep pointers to this call's buffers. */
-		cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-		cairn_curl_pool_put(&ix->pool, h);
-	}
 	cairn_curl.slist_free_all(headers);
 	cairn_buf_free(&url);
 	cairn_buf_free(&inm);
@@ -764,7 +681,7 @@ static int remote_snapshot_remove(cairn_index *base, const uint8_t id[32])
 static void remote_free(cairn_index *base)
 {
 	remote_index *ix = (remote_index *)base;
-	cairn_curl_pool_free(&ix->pool);
+	cairn_http_client_free(&ix->http);
 	cairn_bloom_free(ix->bloom);
 	pthread_mutex_destroy(&ix->fetch_lock);
 	pthread_rwlock_destroy(&ix->bloom_lock);
@@ -845,10 +762,13 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 	remote_index *ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	if ((rc = cairn_curl_pool_init(&ix->pool, POOL_MAX))) {
+	if ((rc = cairn_http_client_init(&ix->http, POOL_MAX))) {
 		free(ix);
 		return rc;
 	}
+	ix->http.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+	ix->http.stall_speed = 1;
+	ix->http.stall_seconds = STALL_SECONDS;
 	ix->base.ops = &remote_ops;
 	pthread_mutex_init(&ix->fetch_lock, NULL);
 	pthread_rwlock_init(&ix->bloom_lock, NULL);
@@ -868,6 +788,7 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
+	ix->http.ca_file = ix->ca_file;
 	if (cache_dir && *cache_dir) {
 		if ((rc = cairn_buf_printf(&b, "%s/bloom", cache_dir)))
 			goto out;

@@ -7,7 +7,7 @@
  * all of them are busy, which bounds the requests (and their buffers) in
  * flight. A request that fails in a way that may pass (a reset or refused
  * connection, a stall, HTTP 5xx, 408, 429, SlowDown) is tried again after
- * a random, growing delay (util/retry.h).
+ * a random, growing delay (net/http.h).
  *
  * S3 makes a PUT visible whole or not at all, so a failed upload never
  * leaves a torn object under its final name. Write-once puts ask the
@@ -20,7 +20,7 @@
 #include "cairn/store.h"
 #include "util/hex.h"
 #include "net/curl_api.h"
-#include "net/curl_pool.h"
+#include "net/http.h"
 #include "net/retry.h"
 
 #include <errno.h>
@@ -60,7 +60,7 @@ typedef struct s3_store {
 	char *ca_bundle;
 	long timeout; /* seconds */
 
-	cairn_curl_pool pool;
+	cairn_http_client http;
 
 	/* Set once the server has refused If-None-Match as unsupported. */
 	atomic_int no_conditional;
@@ -554,9 +554,6 @@ void cairn_s3__error_message(char *out, size_t size, const char *body, size_t le
 	cairn_buf_free(&msg);
 }
 
-/* ---- the handle pool ---- */
-
-
 /* ---- one request, tried until it succeeds or cannot ---- */
 
 typedef struct s3_request {
@@ -585,7 +582,9 @@ typedef struct s3_request {
 	char code[64];           /* the server's error code */
 } s3_request;
 
+/* What one try has sent and received so far. */
 typedef struct transfer {
+	s3_store *s;
 	s3_request *req;
 	CURL *h;
 	/* upload: piece number and offset in it */
@@ -715,31 +714,64 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-static int curl_transient(CURLcode cc)
+/* Before each try: what the last one received is forgotten. */
+static void restart(void *ud)
 {
-	switch (cc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_WEIRD_SERVER_REPLY:
-		return 1;
-	default:
-		return 0;
+	transfer *t = ud;
+	cairn_buf err = t->err;
+	cairn_buf_clear(&err);
+	*t = (transfer){.s = t->s, .req = t->req, .err = err, .cr_start = UINT64_MAX};
+	if (t->req->out)
+		cairn_buf_clear(t->req->out);
+	t->req->detail[0] = '\0';
+	t->req->code[0] = '\0';
+}
+
+/* The options of S3 requests that other HTTP clients do not share. */
+static void prepare(CURL *h, void *ud)
+{
+	transfer *t = ud;
+	const s3_store *s = t->s;
+	t->h = h;
+	cairn_curl.easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
+	cairn_curl.easy_setopt(h, CURLOPT_USERNAME, s->access_key);
+	cairn_curl.easy_setopt(h, CURLOPT_PASSWORD, s->secret_key);
+	cairn_curl.easy_setopt(h, CURLOPT_USERAGENT, "cairn");
+	cairn_curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	cairn_curl.easy_setopt(h, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
+	if (t->req->has_body) {
+		cairn_curl.easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+		/* A refused upload (bad credentials, say) then ends before its
+		 * body is sent; servers that never answer "100 Continue" cost
+		 * this long per upload. */
+		cairn_curl.easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_100_MS);
 	}
 }
 
-/* A failure after the request may have been sent: the server may have
- * carried it out. */
-static int curl_maybe_sent(CURLcode cc)
+static void copy_code(s3_request *r, const char *detail)
 {
-	return cc != CURLE_COULDNT_RESOLVE_HOST && cc != CURLE_COULDNT_CONNECT;
+	size_t n = strcspn(detail, ":");
+	if (n >= sizeof(r->code))
+		n = 0;
+	memcpy(r->code, detail, n);
+	r->code[n] = '\0';
+}
+
+/* An answer other than 2xx: the server's reason, and whether it may pass.
+ * AWS answers 400 RequestTimeout or SlowDown to a client too slow to send. */
+static int retry_answer(long status, void *ud)
+{
+	transfer *t = ud;
+	s3_request *r = t->req;
+	if (status >= 200 && status <= 299)
+		return 0;
+	cairn_s3__error_message(r->detail, sizeof(r->detail), (const char *)t->err.data,
+	                        t->err.len);
+	copy_code(r, r->detail);
+	if (cairn_retry_http_status(status))
+		return 1;
+	return status == 400 &&
+	       (strcmp(r->code, "RequestTimeout") == 0 || strcmp(r->code, "SlowDown") == 0);
 }
 
 static int build_url(const s3_store *s, const s3_request *r, cairn_buf *url)
@@ -769,120 +801,15 @@ static int add_header(struct curl_slist **list, const char *line)
 	return 0;
 }
 
-static void sleep_ms(uint32_t ms)
+/* The headers of r: the payload's hash, which is part of what is signed,
+ * so that the server checks the body against it (x-amz-checksum-sha256
+ * asks servers that know it to keep the checksum as well); the session
+ * token, the write-once condition and the range. */
+static int build_headers(const s3_store *s, const s3_request *r, struct curl_slist **headers)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* One try. 0 when an HTTP answer came (r->status), else the curl code. */
-static CURLcode attempt(s3_store *s, s3_request *r, const char *url, struct curl_slist *headers,
-                        transfer *t, char *errbuf)
-{
-	CURL *h = cairn_curl_pool_get(&s->pool);
-	if (!h)
-		return CURLE_OUT_OF_MEMORY;
-	t->h = h;
-
-	cairn_curl.easy_setopt(h, CURLOPT_URL, url);
-	cairn_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	cairn_curl.easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
-	cairn_curl.easy_setopt(h, CURLOPT_USERNAME, s->access_key);
-	cairn_curl.easy_setopt(h, CURLOPT_PASSWORD, s->secret_key);
-	cairn_curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	cairn_curl.easy_setopt(h, CURLOPT_USERAGENT, "cairn");
-	cairn_curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	cairn_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-	                       s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout
-	                                                        : (long)CONNECT_TIMEOUT_MAX);
-	/* A stalled transfer is one that moves under 1 KiB/s for the timeout. */
-	cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->timeout);
-	cairn_curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	cairn_curl.easy_setopt(h, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
-	if (s->ca_bundle)
-		cairn_curl.easy_setopt(h, CURLOPT_CAINFO, s->ca_bundle);
-	cairn_curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	cairn_curl.easy_setopt(h, CURLOPT_HEADERDATA, t);
-	cairn_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-	cairn_curl.easy_setopt(h, CURLOPT_WRITEDATA, t);
-
-	if (strcmp(r->method, "PUT") == 0) {
-		cairn_curl.easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
-		cairn_curl.easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-		cairn_curl.easy_setopt(h, CURLOPT_READDATA, t);
-		cairn_curl.easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-		cairn_curl.easy_setopt(h, CURLOPT_SEEKDATA, t);
-		cairn_curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
-		/* A refused upload (bad credentials, say) then ends before its
-		 * body is sent; servers that never answer "100 Continue" cost
-		 * this long per upload. */
-		cairn_curl.easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_100_MS);
-	} else if (strcmp(r->method, "HEAD") == 0) {
-		cairn_curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(r->method, "GET") != 0) {
-		cairn_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
-	}
-
-	errbuf[0] = '\0';
-	CURLcode cc = cairn_curl.easy_perform(h);
-	if (cc == CURLE_OK) {
-		cairn_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-		curl_off_t cl = -1;
-		cairn_curl.easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-		r->content_length = cl >= 0 ? (uint64_t)cl : UINT64_MAX;
-	}
-	/* Unset pointers into this call's memory before the handle is shared. */
-	cairn_curl.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	cairn_curl_pool_put(&s->pool, h);
-	return cc;
-}
-
-static int retry_status(const s3_request *r)
-{
-	if (cairn_retry_http_status(r->status))
-		return 1;
-	/* Answered with 400 by AWS when the client is too slow to send. */
-	return r->status == 400 &&
-	       (strcmp(r->code, "RequestTimeout") == 0 || strcmp(r->code, "SlowDown") == 0);
-}
-
-static void copy_code(s3_request *r, const char *detail)
-{
-	size_t n = strcspn(detail, ":");
-	if (n >= sizeof(r->code))
-		n = 0;
-	memcpy(r->code, detail, n);
-	r->code[n] = '\0';
-}
-
-/* Runs r until it gets an answer that retrying would not change. 0 with
- * r->status set (any HTTP status), or a code with the message set. */
-static int perform(s3_store *s, s3_request *r)
-{
-	struct curl_slist *headers = NULL;
-	cairn_buf url = CAIRN_BUF_INIT, line = CAIRN_BUF_INIT;
-	char errbuf[CURL_ERROR_SIZE];
+	cairn_buf line = CAIRN_BUF_INIT;
 	char sha_hex[2 * CAIRN_ID_SIZE + 1];
-	transfer t;
-	int rc;
-
-	memset(&t, 0, sizeof(t));
-	r->status = 0;
-	r->attempts = 0;
-	r->maybe_applied = 0;
-	r->detail[0] = '\0';
-	r->code[0] = '\0';
-	if ((rc = build_url(s, r, &url)))
-		goto out;
-
-	/* The payload's hash is part of what is signed, so the server checks
-	 * the body against it; x-amz-checksum-sha256 asks servers that know
-	 * it to keep the checksum as well. */
+	int rc = 0;
 	if (r->has_body) {
 		uint8_t sha[CAIRN_ID_SIZE];
 		char b64[sodium_base64_ENCODED_LEN(CAIRN_ID_SIZE, sodium_base64_VARIANT_ORIGINAL)];
@@ -894,18 +821,18 @@ static int perform(s3_store *s, s3_request *r)
 		sodium_bin2base64(b64, sizeof(b64), sha, sizeof(sha),
 		                  sodium_base64_VARIANT_ORIGINAL);
 		if ((rc = cairn_buf_printf(&line, "x-amz-checksum-sha256: %s", b64)) ||
-		    (rc = add_header(&headers, (const char *)line.data)))
+		    (rc = add_header(headers, (const char *)line.data)))
 			goto out;
 	} else {
 		memcpy(sha_hex, EMPTY_SHA256, sizeof(sha_hex));
 	}
 	cairn_buf_clear(&line);
 	if ((rc = cairn_buf_printf(&line, "x-amz-content-sha256: %s", sha_hex)) ||
-	    (rc = add_header(&headers, (const char *)line.data)))
+	    (rc = add_header(headers, (const char *)line.data)))
 		goto out;
-	if (s->token_header && (rc = add_header(&headers, s->token_header)))
+	if (s->token_header && (rc = add_header(headers, s->token_header)))
 		goto out;
-	if (r->if_none_match && (rc = add_header(&headers, "If-None-Match: *")))
+	if (r->if_none_match && (rc = add_header(headers, "If-None-Match: *")))
 		goto out;
 	if (r->ranged) {
 		cairn_buf_clear(&line);
@@ -916,74 +843,64 @@ static int perform(s3_store *s, s3_request *r)
 			rc = cairn_buf_printf(&line, "Range: bytes=%llu-%llu",
 			                      (unsigned long long)r->offset,
 			                      (unsigned long long)(r->offset + r->length - 1));
-		if (rc || (rc = add_header(&headers, (const char *)line.data)))
+		if (rc || (rc = add_header(headers, (const char *)line.data)))
 			goto out;
-	}
-
-	for (;;) {
-		r->attempts++;
-		if (r->attempts > 1)
-			sleep_ms(cairn_retry_delay_ms((unsigned)r->attempts - 1));
-		cairn_buf_free(&t.err);
-		memset(&t, 0, sizeof(t));
-		t.req = r;
-		t.cr_start = UINT64_MAX;
-		if (r->out)
-			cairn_buf_clear(r->out);
-		r->status = 0;
-		r->detail[0] = '\0';
-		r->code[0] = '\0';
-
-		CURLcode cc = attempt(s, r, (const char *)url.data, headers, &t, errbuf);
-		int last = r->attempts >= CAIRN_RETRY_ATTEMPTS;
-		if (cc != CURLE_OK) {
-			if (t.too_big) {
-				rc = cairn_error_set(CAIRN_EIO,
-				                     "the answer is larger than %llu bytes",
-				                     (unsigned long long)r->out_max);
-				goto out;
-			}
-			snprintf(r->detail, sizeof(r->detail), "%s",
-			         errbuf[0] ? errbuf : cairn_curl.easy_strerror(cc));
-			if (cc == CURLE_OUT_OF_MEMORY) {
-				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-				goto out;
-			}
-			if (curl_maybe_sent(cc))
-				r->maybe_applied = 1;
-			if (curl_transient(cc) && !last)
-				continue;
-			rc = cairn_error_set(CAIRN_EIO, "%s", r->detail);
-			goto out;
-		}
-		if (r->status >= 200 && r->status <= 299) {
-			if (r->ranged && r->status == 206 && t.cr_start != UINT64_MAX &&
-			    t.cr_start != r->offset) {
-				rc = cairn_error_set(
-				    CAIRN_EIO, "the server sent bytes from %llu, not %llu",
-				    (unsigned long long)t.cr_start, (unsigned long long)r->offset);
-				goto out;
-			}
-			rc = 0;
-			goto out;
-		}
-		cairn_s3__error_message(r->detail, sizeof(r->detail), (const char *)t.err.data,
-		                        t.err.len);
-		copy_code(r, r->detail);
-		if (retry_status(r)) {
-			r->maybe_applied = 1;
-			if (!last)
-				continue;
-		}
-		rc = 0;
-		goto out;
 	}
 out:
-	if (rc && r->attempts > 1)
-		cairn_error_prefix(rc, "after %d tries", r->attempts);
+	cairn_buf_free(&line);
+	return rc;
+}
+
+/* Runs r until it gets an answer that retrying would not change. 0 with
+ * r->status set (any HTTP status), or a code with the message set. */
+static int perform(s3_store *s, s3_request *r)
+{
+	struct curl_slist *headers = NULL;
+	cairn_buf url = CAIRN_BUF_INIT;
+	transfer t = {.s = s, .req = r};
+	int rc;
+
+	r->status = 0;
+	r->attempts = 0;
+	r->maybe_applied = 0;
+	r->detail[0] = '\0';
+	r->code[0] = '\0';
+	if ((rc = build_url(s, r, &url)) || (rc = build_headers(s, r, &headers)))
+		goto out;
+
+	cairn_http_request h = {.method = r->method,
+	                        .url = (const char *)url.data,
+	                        .headers = headers,
+	                        .body_len = r->body_len,
+	                        .read = r->has_body ? on_read : NULL,
+	                        .seek = r->has_body ? on_seek : NULL,
+	                        .on_body = on_write,
+	                        .on_header = on_header,
+	                        .restart = restart,
+	                        .prepare = prepare,
+	                        .retry_answer = retry_answer,
+	                        .ud = &t};
+	rc = cairn_http_perform(&s->http, &h);
+	r->status = h.status;
+	r->attempts = h.attempts;
+	r->maybe_applied = h.maybe_applied;
+	r->content_length = h.content_length;
+	if (rc) {
+		snprintf(r->detail, sizeof(r->detail), "%s", h.reason);
+		if (t.too_big) {
+			rc = cairn_error_set(CAIRN_EIO, "the answer is larger than %llu bytes",
+			                     (unsigned long long)r->out_max);
+			if (r->attempts > 1)
+				cairn_error_prefix(rc, "after %d tries", r->attempts);
+		}
+		goto out;
+	}
+	if (r->ranged && r->status == 206 && t.cr_start != UINT64_MAX && t.cr_start != r->offset)
+		rc = cairn_error_set(CAIRN_EIO, "the server sent bytes from %llu, not %llu",
+		                     (unsigned long long)t.cr_start, (unsigned long long)r->offset);
+out:
 	cairn_buf_free(&t.err);
 	cairn_buf_free(&url);
-	cairn_buf_free(&line);
 	cairn_curl.slist_free_all(headers);
 	return rc;
 }
@@ -1348,7 +1265,7 @@ static void s3_free(cairn_store *st)
 	s3_store *s = (s3_store *)st;
 	if (!s)
 		return;
-	cairn_curl_pool_free(&s->pool);
+	cairn_http_client_free(&s->http);
 	cairn_s3__location_free(&s->loc);
 	free(s->display);
 	free(s->base_url);
@@ -1479,8 +1396,8 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	if (vh && strcmp(vh, "0") != 0 && !strstr(location, "style=path"))
 		s->loc.virtual_host = 1;
 
-	if ((rc = cairn_curl_pool_init(&s->pool,
-				       connections ? connections : CAIRN_S3_CONNECTIONS_DEFAULT)))
+	if ((rc = cairn_http_client_init(&s->http, connections ? connections
+	                                                        : CAIRN_S3_CONNECTIONS_DEFAULT)))
 		goto out;
 	const char *region = env("AWS_DEFAULT_REGION");
 	if (!region)
@@ -1511,6 +1428,12 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 		}
 		s->timeout = (long)v;
 	}
+	s->http.connect_timeout_ms =
+	    1000L * (s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout : (long)CONNECT_TIMEOUT_MAX);
+	/* A stalled transfer is one that moves under 1 KiB/s for the timeout. */
+	s->http.stall_speed = 1024;
+	s->http.stall_seconds = s->timeout;
+	s->http.ca_file = s->ca_bundle;
 
 	cairn_buf b = CAIRN_BUF_INIT;
 	if ((rc = cairn_buf_printf(&b, "s3:%s://%s/%s/%s", s->loc.scheme, s->loc.host,
@@ -1542,3 +1465,4 @@ out:
 	s3_free(&s->base);
 	return rc;
 }
+
