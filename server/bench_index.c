@@ -14,7 +14,7 @@
  * preload is quick and a lookup can name any stored fingerprint. */
 #include "cairn/errors.h"
 #include "cairn/sys/index.h"
-#include "cairn/sys/index_wire.h"
+#include "cairn/wire.h"
 #include "util/buf.h"
 
 #include <curl/curl.h>

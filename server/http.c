@@ -6,7 +6,7 @@
 #include "server.h"
 
 #include "cairn/errors.h"
-#include "cairn/sys/index_wire.h"
+#include "cairn/wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
