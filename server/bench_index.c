@@ -13,7 +13,7 @@
  * key space like real fingerprints, yet written in key order, so that the
  * preload is quick and a lookup can name any stored fingerprint. */
 #include "cairn/errors.h"
-#include "cairn/sys/index.h"
+#include "cairn/index.h"
 #include "cairn/wire.h"
 #include "util/buf.h"
 
@@ -70,7 +70,7 @@ static int preload(const char *dir, uint64_t count, unsigned shards)
 			e[k].raw_length = e[k].length + 100;
 			e[k].kind = 1;
 		}
-		if (ix->ops->insert(ix, e, n)) {
+		if (cairn_index_insert(ix, e, n)) {
 			fprintf(stderr, "preload: %s\n", cairn_error_last());
 			return 1;
 		}

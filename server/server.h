@@ -10,7 +10,7 @@
 #ifndef CAIRN_SERVER_H
 #define CAIRN_SERVER_H
 
-#include "cairn/sys/index.h"
+#include "cairn/index.h"
 #include "util/buf.h"
 
 #include <stdatomic.h>
