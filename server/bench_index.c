@@ -16,6 +16,7 @@
 #include "cairn/index.h"
 #include "cairn/wire.h"
 #include "util/buf.h"
+#include "util/time.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -42,11 +43,10 @@ static void stored_fp(uint8_t fp[32], uint64_t i, uint64_t count)
 		cairn_put_u64le(fp + k, splitmix(&s));
 }
 
+/* Monotonic seconds. */
 static double now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)cairn_now_ns(CLOCK_MONOTONIC) / 1e9;
 }
 
 static int preload(const char *dir, uint64_t count, unsigned shards)

@@ -115,15 +115,6 @@ static void restart(void *ud)
 	r->etag[0] = '\0';
 }
 
-static int add_header(struct curl_slist **list, const char *line)
-{
-	struct curl_slist *n = cairn_curl.slist_append(*list, line);
-	if (!n)
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	*list = n;
-	return 0;
-}
-
 /* One request with retries. On 0, resp holds the final answer, whatever
  * its status; an error means no answer came. */
 static int request(remote_index *ix, const char *method, const char *path, const void *body,
@@ -139,10 +130,10 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		goto out;
 	if (if_none_match && (rc = cairn_buf_printf(&inm, "If-None-Match: %s", if_none_match)))
 		goto out;
-	if ((rc = add_header(&headers, ix->auth)) ||
-	    (rc = add_header(&headers, "Content-Type: application/octet-stream")) ||
-	    (rc = add_header(&headers, "Expect:")) ||
-	    (if_none_match && (rc = add_header(&headers, (const char *)inm.data))))
+	if ((rc = cairn_http_header_add(&headers, ix->auth)) ||
+	    (rc = cairn_http_header_add(&headers, "Content-Type: application/octet-stream")) ||
+	    (rc = cairn_http_header_add(&headers, "Expect:")) ||
+	    (if_none_match && (rc = cairn_http_header_add(&headers, (const char *)inm.data))))
 		goto out;
 
 	cairn_http_request r = {.method = method,

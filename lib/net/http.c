@@ -20,6 +20,15 @@ void cairn_http_client_free(cairn_http_client *c)
 	cairn_curl_pool_free(&c->pool);
 }
 
+int cairn_http_header_add(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *n = cairn_curl.slist_append(*list, line);
+	if (!n)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	*list = n;
+	return 0;
+}
+
 static void sleep_ms(uint32_t ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};

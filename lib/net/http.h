@@ -28,6 +28,10 @@ typedef struct cairn_http_client {
 int cairn_http_client_init(cairn_http_client *c, int max_open);
 void cairn_http_client_free(cairn_http_client *c);
 
+/* Appends a header line ("Name: value") to *list; CAIRN_ENOMEM if it
+ * cannot. Free the list with cairn_curl.slist_free_all. */
+int cairn_http_header_add(struct curl_slist **list, const char *line);
+
 typedef struct cairn_http_request {
 	/* in */
 	const char *method; /* GET HEAD DELETE carry no body; any other does */

@@ -234,15 +234,6 @@ static int build_url(const cairn_s3_store *s, const cairn_s3_request *r, cairn_b
 	return rc;
 }
 
-static int add_header(struct curl_slist **list, const char *line)
-{
-	struct curl_slist *n = cairn_curl.slist_append(*list, line);
-	if (!n)
-		return CAIRN_ENOMEM;
-	*list = n;
-	return 0;
-}
-
 /* The headers of r: the payload's hash, which is part of what is signed,
  * so that the server checks the body against it (x-amz-checksum-sha256
  * asks servers that know it to keep the checksum as well); the session
@@ -263,18 +254,18 @@ static int build_headers(const cairn_s3_store *s, const cairn_s3_request *r, str
 		sodium_bin2base64(b64, sizeof(b64), sha, sizeof(sha),
 		                  sodium_base64_VARIANT_ORIGINAL);
 		if ((rc = cairn_buf_printf(&line, "x-amz-checksum-sha256: %s", b64)) ||
-		    (rc = add_header(headers, (const char *)line.data)))
+		    (rc = cairn_http_header_add(headers, (const char *)line.data)))
 			goto out;
 	} else {
 		memcpy(sha_hex, EMPTY_SHA256, sizeof(sha_hex));
 	}
 	cairn_buf_clear(&line);
 	if ((rc = cairn_buf_printf(&line, "x-amz-content-sha256: %s", sha_hex)) ||
-	    (rc = add_header(headers, (const char *)line.data)))
+	    (rc = cairn_http_header_add(headers, (const char *)line.data)))
 		goto out;
-	if (s->token_header && (rc = add_header(headers, s->token_header)))
+	if (s->token_header && (rc = cairn_http_header_add(headers, s->token_header)))
 		goto out;
-	if (r->if_none_match && (rc = add_header(headers, "If-None-Match: *")))
+	if (r->if_none_match && (rc = cairn_http_header_add(headers, "If-None-Match: *")))
 		goto out;
 	if (r->ranged) {
 		cairn_buf_clear(&line);
@@ -285,7 +276,7 @@ static int build_headers(const cairn_s3_store *s, const cairn_s3_request *r, str
 			rc = cairn_buf_printf(&line, "Range: bytes=%llu-%llu",
 			                      (unsigned long long)r->offset,
 			                      (unsigned long long)(r->offset + r->length - 1));
-		if (rc || (rc = add_header(headers, (const char *)line.data)))
+		if (rc || (rc = cairn_http_header_add(headers, (const char *)line.data)))
 			goto out;
 	}
 out:

@@ -96,28 +96,7 @@ static int xml_text(cairn_buf *out, const char *s, size_t n)
 		if (j >= left || digits == 0 || v == 0 || v > 0x10ffff ||
 		    (v >= 0xd800 && v <= 0xdfff))
 			return CAIRN_ECORRUPT;
-		uint8_t u[4];
-		size_t ul;
-		if (v < 0x80) {
-			u[0] = (uint8_t)v;
-			ul = 1;
-		} else if (v < 0x800) {
-			u[0] = (uint8_t)(0xc0 | v >> 6);
-			u[1] = (uint8_t)(0x80 | (v & 0x3f));
-			ul = 2;
-		} else if (v < 0x10000) {
-			u[0] = (uint8_t)(0xe0 | v >> 12);
-			u[1] = (uint8_t)(0x80 | (v >> 6 & 0x3f));
-			u[2] = (uint8_t)(0x80 | (v & 0x3f));
-			ul = 3;
-		} else {
-			u[0] = (uint8_t)(0xf0 | v >> 18);
-			u[1] = (uint8_t)(0x80 | (v >> 12 & 0x3f));
-			u[2] = (uint8_t)(0x80 | (v >> 6 & 0x3f));
-			u[3] = (uint8_t)(0x80 | (v & 0x3f));
-			ul = 4;
-		}
-		rc = cairn_buf_append(out, u, ul);
+		rc = cairn_buf_append_utf8(out, v);
 		i += j + 1;
 	}
 	if (!rc)

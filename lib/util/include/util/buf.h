@@ -42,6 +42,8 @@ int cairn_buf_reserve(cairn_buf *b, size_t extra);
 int cairn_buf_append(cairn_buf *b, const void *data, size_t len);
 int cairn_buf_append_u8(cairn_buf *b, uint8_t v);
 int cairn_buf_append_u32le(cairn_buf *b, uint32_t v);
+/* Appends code point cp (at most 0x10ffff, not a surrogate) in UTF-8. */
+int cairn_buf_append_utf8(cairn_buf *b, unsigned cp);
 int cairn_buf_append_u64le(cairn_buf *b, uint64_t v);
 int cairn_buf_append_varint(cairn_buf *b, uint64_t v);   /* unsigned LEB128 */
 int cairn_buf_append_svarint(cairn_buf *b, int64_t v);   /* zigzag, then LEB128 */
