@@ -65,7 +65,7 @@ typedef struct cairn_http_request {
 	/* A failed try may still have reached the server and been carried
 	 * out: the answer to this one may be to the other's work. */
 	int maybe_applied;
-	CURLcode curl_code; /* of the last try */
+	CURLcode curl_code;           /* of the last try */
 	char reason[CURL_ERROR_SIZE]; /* why the last try failed, when it did */
 } cairn_http_request;
 

@@ -82,11 +82,11 @@ static void test_server_limits__rate_zero_turns_the_limit_off(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_limits__a_burst_passes_then_the_next_waits),
-		cmocka_unit_test(test_server_limits__tokens_come_back_at_the_rate),
-		cmocka_unit_test(test_server_limits__the_wait_is_the_time_to_one_token),
-		cmocka_unit_test(test_server_limits__each_token_has_its_own_bucket),
-		cmocka_unit_test(test_server_limits__rate_zero_turns_the_limit_off),
+	    cmocka_unit_test(test_server_limits__a_burst_passes_then_the_next_waits),
+	    cmocka_unit_test(test_server_limits__tokens_come_back_at_the_rate),
+	    cmocka_unit_test(test_server_limits__the_wait_is_the_time_to_one_token),
+	    cmocka_unit_test(test_server_limits__each_token_has_its_own_bucket),
+	    cmocka_unit_test(test_server_limits__rate_zero_turns_the_limit_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,7 @@
 /* For each of the n fingerprints: found[i] = 1 and out[i] filled in, or
  * found[i] = 0. */
 static inline int cairn_index_lookup(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
-				     cairn_index_entry *out, uint8_t *found)
+                                     cairn_index_entry *out, uint8_t *found)
 {
 	return ix->ops->lookup(ix, fps, n, out, found);
 }
@@ -21,7 +21,7 @@ static inline int cairn_index_lookup(cairn_index *ix, const uint8_t (*fps)[32], 
  * registered since its first call (the backend's lookup_dedup), or is
  * cairn_index_lookup() when the backend has no such shortcut. */
 static inline int cairn_index_lookup_dedup(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
-					   cairn_index_entry *out, uint8_t *found)
+                                           cairn_index_entry *out, uint8_t *found)
 {
 	if (ix->ops->lookup_dedup)
 		return ix->ops->lookup_dedup(ix, fps, n, out, found);
@@ -72,7 +72,7 @@ static inline int cairn_index_snapshot_add(cairn_index *ix, const uint8_t id[32]
 
 /* Every recorded id; *ids_out is the caller's to free. */
 static inline int cairn_index_snapshot_list(cairn_index *ix, uint8_t (**ids_out)[32],
-					    size_t *count_out)
+                                            size_t *count_out)
 {
 	return ix->ops->snapshot_list(ix, ids_out, count_out);
 }
