@@ -1,4 +1,4 @@
-/* Tokens and the per-token rate limit.
+/* Tokens.
  *
  * A token is "cairn_<id>_<secret>": a public id of 16 hex digits (what
  * `token list` shows and `token revoke` takes) and 64 hex digits of
@@ -19,9 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#define TOKEN_PREFIX "cairn_"
-#define SECRET_BYTES 32
-#define TOKEN_LEN (sizeof(TOKEN_PREFIX) - 1 + SRV_TOKEN_ID_HEX + 1 + 2 * SECRET_BYTES)
 
 struct srv_auth {
 	sqlite3 *db;
@@ -60,19 +57,6 @@ int srv_scope_parse(const char *s)
 		if (strcmp(s, srv_scope_name(k)) == 0)
 			return k;
 	return SRV_SCOPE_NONE;
-}
-
-static int is_lower_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-int srv_repo_id_valid(const char *s)
-{
-	return strlen(s) == SRV_REPO_HEX && is_lower_hex(s, SRV_REPO_HEX);
 }
 
 int srv_auth_open(srv_auth **out, const char *data_dir, int create)
@@ -125,25 +109,12 @@ void srv_auth_free(srv_auth *a)
 	free(a);
 }
 
-/* The id of a well-formed token, or -1. */
-static int token_id(const char *token, char id[SRV_TOKEN_ID_HEX + 1])
-{
-	size_t pl = sizeof(TOKEN_PREFIX) - 1;
-	if (strlen(token) != TOKEN_LEN || strncmp(token, TOKEN_PREFIX, pl) != 0 ||
-	    token[pl + SRV_TOKEN_ID_HEX] != '_' || !is_lower_hex(token + pl, SRV_TOKEN_ID_HEX) ||
-	    !is_lower_hex(token + pl + SRV_TOKEN_ID_HEX + 1, 2 * SECRET_BYTES))
-		return -1;
-	memcpy(id, token + pl, SRV_TOKEN_ID_HEX);
-	id[SRV_TOKEN_ID_HEX] = '\0';
-	return 0;
-}
-
 int srv_auth_check(srv_auth *a, const char *token, srv_token *out)
 {
 	uint8_t hash[32], stored[32];
 	char id[SRV_TOKEN_ID_HEX + 1];
 	int found = 0, rc = 0;
-	if (token_id(token, id) != 0)
+	if (srv_token_id(token, id) != 0)
 		return 0;
 	cairn_sha256(hash, token, strlen(token));
 	/* Unknown ids are compared against zeros, so that they take as long. */
@@ -178,8 +149,8 @@ int srv_auth_check(srv_auth *a, const char *token, srv_token *out)
 int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name,
 		    char *token_out, size_t size)
 {
-	uint8_t id_bytes[SRV_TOKEN_ID_HEX / 2], secret[SECRET_BYTES], hash[32];
-	char id[SRV_TOKEN_ID_HEX + 1], secret_hex[2 * SECRET_BYTES + 1];
+	uint8_t id_bytes[SRV_TOKEN_ID_HEX / 2], secret[SRV_TOKEN_SECRET_BYTES], hash[32];
+	char id[SRV_TOKEN_ID_HEX + 1], secret_hex[2 * SRV_TOKEN_SECRET_BYTES + 1];
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 	if (!srv_repo_id_valid(repo))
@@ -189,13 +160,13 @@ int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name,
 				       repo);
 	if (scope == SRV_SCOPE_NONE)
 		return cairn_error_set(CAIRN_EINVAL, "the scope must be read, append or admin");
-	if (size < TOKEN_LEN + 1)
+	if (size < SRV_TOKEN_LEN + 1)
 		return cairn_error_set(CAIRN_EINVAL, "token buffer too small");
 	randombytes_buf(id_bytes, sizeof(id_bytes));
 	randombytes_buf(secret, sizeof(secret));
 	cairn_hex_encode(id, id_bytes, sizeof(id_bytes));
 	cairn_hex_encode(secret_hex, secret, sizeof(secret));
-	snprintf(token_out, size, "%s%s_%s", TOKEN_PREFIX, id, secret_hex);
+	snprintf(token_out, size, "%s%s_%s", SRV_TOKEN_PREFIX, id, secret_hex);
 	cairn_sha256(hash, token_out, strlen(token_out));
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(secret_hex, sizeof(secret_hex));
@@ -257,9 +228,9 @@ int srv_auth_revoke(srv_auth *a, const char *id_or_token)
 	char id[SRV_TOKEN_ID_HEX + 1];
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
-	if (token_id(id_or_token, id) != 0) {
+	if (srv_token_id(id_or_token, id) != 0) {
 		if (strlen(id_or_token) != SRV_TOKEN_ID_HEX ||
-		    !is_lower_hex(id_or_token, SRV_TOKEN_ID_HEX))
+		    !srv_is_lower_hex(id_or_token, SRV_TOKEN_ID_HEX))
 			return cairn_error_set(CAIRN_EINVAL, "\"%s\" is not a token or a token id",
 					       id_or_token);
 		memcpy(id, id_or_token, sizeof(id));
@@ -274,87 +245,4 @@ int srv_auth_revoke(srv_auth *a, const char *id_or_token)
 		rc = cairn_error_set(CAIRN_ENOTFOUND, "no token %s", id);
 	sqlite3_finalize(st);
 	return rc;
-}
-
-/* ---- rate limit ---- */
-
-typedef struct bucket {
-	char id[SRV_TOKEN_ID_HEX + 1];
-	double tokens;
-	double last;
-} bucket;
-
-struct srv_limiter {
-	double rate, burst;
-	pthread_mutex_t lock;
-	bucket *b;
-	size_t n, cap;
-};
-
-int srv_limiter_new(srv_limiter **out, double rate, double burst)
-{
-	srv_limiter *l = calloc(1, sizeof(*l));
-	if (!l)
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	l->rate = rate;
-	l->burst = burst < 1 ? 1 : burst;
-	pthread_mutex_init(&l->lock, NULL);
-	*out = l;
-	return 0;
-}
-
-void srv_limiter_free(srv_limiter *l)
-{
-	if (!l)
-		return;
-	pthread_mutex_destroy(&l->lock);
-	free(l->b);
-	free(l);
-}
-
-int srv_limiter_take(srv_limiter *l, const char *id, double now, unsigned *retry_after_s)
-{
-	if (l->rate <= 0)
-		return 1;
-	int ok = 1;
-	pthread_mutex_lock(&l->lock);
-	bucket *b = NULL;
-	/* Tokens are few (one per client machine): a linear search will do. */
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->b[i].id, id) == 0) {
-			b = &l->b[i];
-			break;
-		}
-	if (!b) {
-		if (l->n == l->cap) {
-			size_t cap = l->cap ? 2 * l->cap : 16;
-			bucket *nb = realloc(l->b, cap * sizeof(*nb));
-			if (!nb) {
-				pthread_mutex_unlock(&l->lock);
-				return 1; /* out of memory must not lock clients out */
-			}
-			l->b = nb;
-			l->cap = cap;
-		}
-		b = &l->b[l->n++];
-		snprintf(b->id, sizeof(b->id), "%s", id);
-		b->tokens = l->burst;
-		b->last = now;
-	}
-	b->tokens += (now - b->last) * l->rate;
-	if (b->tokens > l->burst)
-		b->tokens = l->burst;
-	b->last = now;
-	if (b->tokens >= 1.0) {
-		b->tokens -= 1.0;
-	} else {
-		double wait = (1.0 - b->tokens) / l->rate;
-		unsigned s = (unsigned)wait;
-		if ((double)s < wait)
-			s++;
-		*retry_after_s = s ? s : 1;
-		ok = 0;
-	}
-	pthread_mutex_unlock(&l->lock);
-	return ok;
 }

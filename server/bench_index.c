@@ -13,9 +13,10 @@
  * key space like real fingerprints, yet written in key order, so that the
  * preload is quick and a lookup can name any stored fingerprint. */
 #include "cairn/errors.h"
-#include "cairn/sys/index.h"
-#include "cairn/sys/index_wire.h"
+#include "cairn/index.h"
+#include "cairn/wire.h"
 #include "util/buf.h"
+#include "util/time.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -42,11 +43,10 @@ static void stored_fp(uint8_t fp[32], uint64_t i, uint64_t count)
 		cairn_put_u64le(fp + k, splitmix(&s));
 }
 
+/* Monotonic seconds. */
 static double now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)cairn_now_ns(CLOCK_MONOTONIC) / 1e9;
 }
 
 static int preload(const char *dir, uint64_t count, unsigned shards)
@@ -70,7 +70,7 @@ static int preload(const char *dir, uint64_t count, unsigned shards)
 			e[k].raw_length = e[k].length + 100;
 			e[k].kind = 1;
 		}
-		if (ix->ops->insert(ix, e, n)) {
+		if (cairn_index_insert(ix, e, n)) {
 			fprintf(stderr, "preload: %s\n", cairn_error_last());
 			return 1;
 		}

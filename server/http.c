@@ -6,7 +6,7 @@
 #include "server.h"
 
 #include "cairn/errors.h"
-#include "cairn/sys/index_wire.h"
+#include "cairn/wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,35 +21,22 @@
 
 typedef int (*handler_fn)(srv_call *c, srv_reply *r);
 
-struct route {
-	int id;
-	const char *method;
-	const char *suffix; /* after /v2/repos/<id>; NULL for the top-level routes */
-	int has_arg;        /* suffix is followed by "/<64 hex>" */
-	int scope;
-	handler_fn fn;
+static const handler_fn handlers[SRV_ROUTE_COUNT] = {
+	[SRV_ROUTE_LOOKUP] = srv_route_lookup,
+	[SRV_ROUTE_REGISTER] = srv_route_register,
+	[SRV_ROUTE_BLOOM] = srv_route_bloom,
+	[SRV_ROUTE_SNAPSHOTS_LIST] = srv_route_snapshots_list,
+	[SRV_ROUTE_SNAPSHOTS_ADD] = srv_route_snapshots_add,
+	[SRV_ROUTE_SNAPSHOT_DELETE] = srv_route_snapshot_delete,
+	[SRV_ROUTE_OBJECT_GET] = srv_route_object_get,
+	[SRV_ROUTE_OBJECT_PUT] = srv_route_object_put,
+	[SRV_ROUTE_STATS] = srv_route_stats,
+	[SRV_ROUTE_INDEX_CLEAR] = srv_route_index_clear,
 };
-
-static const struct route routes[] = {
-	{SRV_ROUTE_LOOKUP, "POST", "/lookup", 0, SRV_SCOPE_READ, srv_route_lookup},
-	{SRV_ROUTE_REGISTER, "POST", "/register", 0, SRV_SCOPE_APPEND, srv_route_register},
-	{SRV_ROUTE_BLOOM, "GET", "/bloom", 0, SRV_SCOPE_READ, srv_route_bloom},
-	{SRV_ROUTE_SNAPSHOTS_LIST, "GET", "/snapshots", 0, SRV_SCOPE_READ,
-	 srv_route_snapshots_list},
-	{SRV_ROUTE_SNAPSHOTS_ADD, "POST", "/snapshots", 0, SRV_SCOPE_APPEND,
-	 srv_route_snapshots_add},
-	{SRV_ROUTE_SNAPSHOT_DELETE, "DELETE", "/snapshots", 1, SRV_SCOPE_ADMIN,
-	 srv_route_snapshot_delete},
-	{SRV_ROUTE_OBJECT_GET, "GET", "/objects", 1, SRV_SCOPE_READ, srv_route_object_get},
-	{SRV_ROUTE_OBJECT_PUT, "PUT", "/objects", 1, SRV_SCOPE_APPEND, srv_route_object_put},
-	{SRV_ROUTE_STATS, "GET", "/stats", 0, SRV_SCOPE_READ, srv_route_stats},
-	{SRV_ROUTE_INDEX_CLEAR, "DELETE", "/index", 0, SRV_SCOPE_ADMIN, srv_route_index_clear},
-};
-#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 typedef struct request {
 	int route;
-	const struct route *r;
+	const srv_route_spec *r;
 	srv_repo *repo;
 	char arg[SRV_REPO_HEX + 1];
 	cairn_buf body;
@@ -139,83 +126,11 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, request *q, unsign
 
 /* ---- routing ---- */
 
-static int is_hex64(const char *s, size_t n)
-{
-	if (n != SRV_REPO_HEX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-enum { MATCH_NONE, MATCH_METHOD, MATCH_BAD_ID, MATCH_OK };
-
-/* Matches url against the repository routes: MATCH_OK with *out, repo and
- * arg filled; MATCH_METHOD when the path exists for other methods (allow
- * lists them); MATCH_BAD_ID for a malformed id; MATCH_NONE otherwise. */
-static int match(const char *method, const char *url, const struct route **out,
-		 char repo[SRV_REPO_HEX + 1], char arg[SRV_REPO_HEX + 1], char *allow,
-		 size_t allow_size)
-{
-	static const char prefix[] = CAIRN_WIRE_REPOS;
-	size_t pl = sizeof(prefix) - 1;
-	if (strncmp(url, prefix, pl) != 0)
-		return MATCH_NONE;
-	const char *id = url + pl;
-	const char *slash = strchr(id, '/');
-	if (!slash)
-		return MATCH_NONE;
-	const char *rest = slash;
-	int path_found = 0, bad_id = !is_hex64(id, (size_t)(slash - id));
-	allow[0] = '\0';
-	for (size_t i = 0; i < N_ROUTES; i++) {
-		const struct route *r = &routes[i];
-		size_t sl = strlen(r->suffix);
-		if (strncmp(rest, r->suffix, sl) != 0)
-			continue;
-		const char *tail = rest + sl;
-		if (r->has_arg) {
-			if (tail[0] != '/')
-				continue;
-			if (!is_hex64(tail + 1, strlen(tail + 1)))
-				bad_id = 1;
-		} else if (tail[0] != '\0') {
-			continue;
-		}
-		path_found = 1;
-		if (strcmp(method, r->method) != 0) {
-			size_t n = strlen(allow);
-			snprintf(allow + n, allow_size - n, "%s%s", n ? ", " : "", r->method);
-			continue;
-		}
-		if (bad_id)
-			return MATCH_BAD_ID;
-		memcpy(repo, id, SRV_REPO_HEX);
-		repo[SRV_REPO_HEX] = '\0';
-		if (r->has_arg) {
-			memcpy(arg, tail + 1, SRV_REPO_HEX);
-			arg[SRV_REPO_HEX] = '\0';
-		}
-		*out = r;
-		return MATCH_OK;
-	}
-	if (path_found && bad_id)
-		return MATCH_BAD_ID;
-	return path_found ? MATCH_METHOD : MATCH_NONE;
-}
-
 /* The token of an "Authorization: Bearer TOKEN" header, or NULL. */
 static const char *bearer(struct MHD_Connection *conn)
 {
-	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return NULL;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return *h ? h : NULL;
+	return srv_bearer_token(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_AUTHORIZATION));
 }
 
 static enum MHD_Result healthz(srv *s, struct MHD_Connection *conn, request *q)
@@ -258,23 +173,25 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 		 * connection alive. */
 		return MHD_YES;
 	}
-	switch (match(method, url, &q->r, repo, q->arg, allow, sizeof(allow))) {
-	case MATCH_NONE:
+	switch (srv_route_match(method, url, &q->r, repo, q->arg, allow, sizeof(allow))) {
+	case SRV_MATCH_NONE:
 		if (strncmp(url, CAIRN_WIRE_REPOS_V1, sizeof(CAIRN_WIRE_REPOS_V1) - 1) == 0)
 			return send_text(conn, q, 404,
 					 "this server speaks version %d of the index protocol "
 					 "(%s...), the client version 1: upgrade the client",
 					 CAIRN_WIRE_VERSION, CAIRN_WIRE_REPOS);
 		return send_text(conn, q, 404, "no such route: %s %s", method, url);
-	case MATCH_BAD_ID:
+	case SRV_MATCH_BAD_ID:
 		return send_text(conn, q, 400, "a repository or object id is 64 lowercase hex "
 					       "digits");
-	case MATCH_METHOD: {
+	case SRV_MATCH_METHOD: {
 		srv_reply r = {.header_name = MHD_HTTP_HEADER_ALLOW};
 		snprintf(r.header_value, sizeof(r.header_value), "%s", allow);
 		srv_reply_text(&r, 405, "method %s is not allowed here", method);
 		return send_reply(conn, q, &r);
 	}
+	case SRV_MATCH_OK:
+		break;
 	}
 	q->route = q->r->id;
 
@@ -306,10 +223,8 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno || end == cl || *end)
+		unsigned long long n;
+		if (srv_content_length_parse(cl, &n))
 			return send_text(conn, q, 400, "bad Content-Length");
 		if (n > CAIRN_WIRE_BODY_MAX)
 			return send_text(conn, q, 400, "body of %llu bytes is larger than the limit "
@@ -341,7 +256,7 @@ static enum MHD_Result finish(srv *s, struct MHD_Connection *conn, request *q)
 	};
 	srv_reply r = {0};
 	cairn_error_clear();
-	q->r->fn(&c, &r);
+	handlers[q->route](&c, &r);
 	if (!r.status)
 		srv_reply_text(&r, 500, "internal error");
 	/* Failures of the server's own are for its operator to see. */

@@ -1,6 +1,8 @@
 /* Counters, and their Prometheus text exposition for GET /metrics. */
 #include "server.h"
 
+#include "util/time.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -36,9 +38,7 @@ const char *srv_route_name(int route)
 
 double srv_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)cairn_now_ns(CLOCK_MONOTONIC) / 1e9;
 }
 
 void srv_metrics_request(srv_metrics *m, int route, unsigned status, double seconds)

@@ -391,7 +391,7 @@ int srv_repo_lookup(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index
 		}
 	pthread_rwlock_unlock(&r->bloom_lock);
 	*asked_out = m;
-	if (m && (rc = r->ix->ops->lookup(r->ix, (const uint8_t(*)[32])sub, m, sub_out, sub_found)))
+	if (m && (rc = cairn_index_lookup(r->ix, (const uint8_t(*)[32])sub, m, sub_out, sub_found)))
 		goto out;
 	for (size_t k = 0; k < m; k++) {
 		found[ask[k]] = sub_found[k];
@@ -408,7 +408,7 @@ out:
 
 int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n)
 {
-	int rc = r->ix->ops->insert(r->ix, entries, n);
+	int rc = cairn_index_insert(r->ix, entries, n);
 	if (rc)
 		return rc;
 	int changed = 0, grow;
@@ -441,12 +441,12 @@ int srv_repo_bloom(srv_repo *r, char etag[48], cairn_buf *out)
 
 int srv_repo_object_known(srv_repo *r, const uint8_t id[32], int *known)
 {
-	return r->ix->ops->object_known(r->ix, id, known);
+	return cairn_index_object_known(r->ix, id, known);
 }
 
 int srv_repo_object_add(srv_repo *r, const uint8_t id[32])
 {
-	return r->ix->ops->object_add(r->ix, id);
+	return cairn_index_object_add(r->ix, id);
 }
 
 int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n)
@@ -545,7 +545,7 @@ int srv_repo_stats(srv_repo *r, cairn_buf *json)
 {
 	uint64_t fps = 0, snaps = 0;
 	int rc;
-	if ((rc = r->ix->ops->count(r->ix, &fps)) || (rc = catalog_count(r, &snaps)))
+	if ((rc = cairn_index_count(r->ix, &fps)) || (rc = catalog_count(r, &snaps)))
 		return rc;
 	pthread_rwlock_rdlock(&r->bloom_lock);
 	uint64_t items = cairn_bloom_items(r->bloom), cap = cairn_bloom_capacity(r->bloom);
@@ -570,7 +570,7 @@ int srv_repo_clear(srv_repo *r)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&r->grow_lock);
-	rc = r->ix->ops->clear(r->ix);
+	rc = cairn_index_clear(r->ix);
 	pthread_rwlock_wrlock(&r->bloom_lock);
 	if (!rc) {
 		cairn_bloom_free(r->bloom);

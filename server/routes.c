@@ -4,7 +4,7 @@
 #include "server.h"
 
 #include "cairn/errors.h"
-#include "cairn/sys/index_wire.h"
+#include "cairn/wire.h"
 #include "util/hex.h"
 
 #include <stdlib.h>

@@ -4,13 +4,15 @@
  *   http.c     libmicrohttpd glue: requests, bodies, auth, limits, routing
  *   routes.c   the API's handlers
  *   repos.c    per-repository state: index shards, Bloom filter, catalogue
- *   auth.c     tokens (stored as SHA-256 hashes) and the per-token rate limit
+ *   auth.c     tokens (stored as SHA-256 hashes)
+ *   request.c  what a request says: its route, token, body size (no sockets)
+ *   limits.c   the per-token rate limit
  *   metrics.c  counters and the Prometheus text
  */
 #ifndef CAIRN_SERVER_H
 #define CAIRN_SERVER_H
 
-#include "cairn/sys/index.h"
+#include "cairn/index.h"
 #include "util/buf.h"
 
 #include <stdatomic.h>
@@ -21,6 +23,13 @@
 #define SRV_REPO_HEX 64
 #define SRV_TOKEN_ID_HEX 16
 #define SRV_DEFAULT_SHARDS 16
+
+/* A token is "cairn_<id>_<secret>": a public id of 16 hex digits and 64
+ * hex digits of secret. */
+#define SRV_TOKEN_PREFIX "cairn_"
+#define SRV_TOKEN_SECRET_BYTES 32
+#define SRV_TOKEN_LEN                                                                         \
+	(sizeof(SRV_TOKEN_PREFIX) - 1 + SRV_TOKEN_ID_HEX + 1 + 2 * SRV_TOKEN_SECRET_BYTES)
 
 /* ---- tokens ---- */
 
@@ -49,8 +58,50 @@ int srv_auth_list(srv_auth *a, const char *repo, FILE *f);
 int srv_auth_revoke(srv_auth *a, const char *id_or_token);
 const char *srv_scope_name(int scope);
 int srv_scope_parse(const char *s);
-/* 1 if s is a repository id (64 lowercase hex digits). */
+
+/* ---- what a request says (request.c) ---- */
+
+/* 1 if the n bytes of s are lowercase hex digits. */
+int srv_is_lower_hex(const char *s, size_t n);
+/* 1 if the n bytes of s are a repository or object id (64 lowercase hex
+ * digits). */
+int srv_id_valid(const char *s, size_t n);
+/* 1 if s is a repository id. */
 int srv_repo_id_valid(const char *s);
+/* The id of a well-formed token into id: 0, or -1 if token is not one. */
+int srv_token_id(const char *token, char id[SRV_TOKEN_ID_HEX + 1]);
+
+/* A route of the API under /v2/repos/<id>: method and suffix, whether an
+ * id follows the suffix ("/<64 hex>"), and the scope it needs. */
+typedef struct srv_route_spec {
+	int id; /* enum srv_route */
+	const char *method;
+	const char *suffix;
+	int has_arg;
+	int scope;
+} srv_route_spec;
+
+enum srv_match {
+	SRV_MATCH_NONE,   /* no such path */
+	SRV_MATCH_METHOD, /* the path exists for other methods */
+	SRV_MATCH_BAD_ID, /* a repository or object id is malformed */
+	SRV_MATCH_OK,
+};
+
+/* Matches method and url against the repository routes: SRV_MATCH_OK with
+ * *out, repo and arg (if the route has one) filled; for SRV_MATCH_METHOD
+ * allow lists the methods the path takes ("GET, POST"). */
+enum srv_match srv_route_match(const char *method, const char *url, const srv_route_spec **out,
+			       char repo[SRV_REPO_HEX + 1], char arg[SRV_REPO_HEX + 1], char *allow,
+			       size_t allow_size);
+/* The token of an Authorization header's value "Bearer TOKEN", or NULL
+ * (also for a NULL header). */
+const char *srv_bearer_token(const char *authorization);
+/* A Content-Length header's value: 0 with *out, or -1 if it is not a
+ * decimal number that fits. */
+int srv_content_length_parse(const char *s, unsigned long long *out);
+
+/* ---- the rate limit (limits.c) ---- */
 
 /* A token bucket per token id: rate requests per second, up to burst at
  * once. rate 0 turns the limit off. */

@@ -2,8 +2,8 @@
  *
  * Requests go through a small pool of curl handles, so that threads never
  * share one and each keeps its connection alive between requests. Every
- * request is retried with the shared backoff policy on network errors,
- * 408, 429 (after the server's Retry-After) and 5xx: all of them are
+ * request is retried with the one backoff policy (net/http.h) on network
+ * errors, 408, 429 (after the server's Retry-After) and 5xx: all of them are
  * idempotent, registrations included (the first registration wins).
  *
  * Lookups ask the server's Bloom filter first. It is fetched on the first
@@ -16,19 +16,19 @@
 #include "cairn/bloom.h"
 #include "cairn/errors.h"
 #include "cairn/pack.h"
-#include "cairn/sys/index_wire.h"
+#include "cairn/wire.h"
 #include "util/buf.h"
 #include "net/curl_api.h"
-#include "net/curl_pool.h"
+#include "net/http.h"
 #include "util/hex.h"
 #include "util/json.h"
-#include "net/retry.h"
 
 #include "cairn/chunker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +43,6 @@
 #define CONNECT_TIMEOUT_MS 10000L
 /* A transfer slower than 1 byte/s for this long has stalled. */
 #define STALL_SECONDS 60L
-/* Longest wait a server's Retry-After may impose on one retry. */
-#define RETRY_AFTER_CAP_S 60
 #define ETAG_MAX 128
 #define SMALL_BODY_MAX (4u * 1024 * 1024)
 #define BLOOM_BODY_MAX ((size_t)2 << 30)
@@ -58,7 +56,7 @@ typedef struct remote_index {
 	char *ca_file;
 	char *cache_path; /* NULL: the filter is not kept on disk */
 
-	cairn_curl_pool pool;
+	cairn_http_client http;
 
 	pthread_mutex_t fetch_lock; /* one filter download at a time */
 	pthread_rwlock_t bloom_lock;
@@ -66,140 +64,6 @@ typedef struct remote_index {
 	char etag[ETAG_MAX];
 	time_t fetched_at;
 } remote_index;
-
-/* ---- the wire format (cairn/sys/index_wire.h) ---- */
-
-int cairn_wire_entries_encode(cairn_buf *out, const cairn_index_entry *entries, size_t n)
-{
-	if (n > SIZE_MAX / CAIRN_WIRE_ENTRY_SIZE)
-		return cairn_error_set(CAIRN_ENOMEM, "too many index entries");
-	int rc = cairn_buf_reserve(out, n * CAIRN_WIRE_ENTRY_SIZE);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		const cairn_index_entry *e = &entries[i];
-		uint8_t *p = out->data + out->len;
-		memcpy(p, e->fp, 32);
-		memcpy(p + 32, e->pack, 32);
-		cairn_put_u32le(p + 64, e->offset);
-		cairn_put_u32le(p + 68, e->length);
-		cairn_put_u32le(p + 72, e->raw_length);
-		p[76] = e->kind;
-		cairn_put_u32le(p + 77, e->inner);
-		out->len += CAIRN_WIRE_ENTRY_SIZE;
-	}
-	return 0;
-}
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-	for (size_t i = 0; i < n; i++)
-		acc |= p[i];
-	return acc == 0;
-}
-
-int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *out,
-			      size_t *n_out)
-{
-	const uint8_t *p = body;
-	*n_out = 0;
-	if (len % CAIRN_WIRE_ENTRY_SIZE != 0)
-		return cairn_error_set(CAIRN_EINVAL,
-				       "body of %zu bytes is not a whole number of %d-byte entries",
-				       len, CAIRN_WIRE_ENTRY_SIZE);
-	size_t n = len / CAIRN_WIRE_ENTRY_SIZE;
-	for (size_t i = 0; i < n; i++, p += CAIRN_WIRE_ENTRY_SIZE) {
-		cairn_index_entry *e = &out[i];
-		memcpy(e->fp, p, 32);
-		memcpy(e->pack, p + 32, 32);
-		e->offset = cairn_get_u32le(p + 64);
-		e->length = cairn_get_u32le(p + 68);
-		e->raw_length = cairn_get_u32le(p + 72);
-		e->kind = p[76];
-		e->inner = cairn_get_u32le(p + 77);
-		if (all_zero(e->fp, 32))
-			return cairn_error_set(CAIRN_EINVAL, "entry %zu: all-zero fingerprint", i);
-		if (!cairn_wire_kind_valid(e->kind))
-			return cairn_error_set(CAIRN_EINVAL, "entry %zu: unknown blob kind %u", i,
-					       e->kind);
-		const char *why = cairn_pack_entry_problem(e->kind, e->offset, e->length,
-							   e->raw_length, e->inner);
-		if (why)
-			return cairn_error_set(CAIRN_EINVAL, "entry %zu: %s", i, why);
-		if (e->raw_length > CAIRN_CHUNK_SIZE_HIGHEST)
-			return cairn_error_set(CAIRN_EINVAL, "entry %zu: raw length %u too large",
-					       i, e->raw_length);
-	}
-	*n_out = n;
-	return 0;
-}
-
-int cairn_wire_answers_encode(cairn_buf *out, const cairn_index_entry *entries,
-			      const uint8_t *found, size_t n)
-{
-	size_t need = 0;
-	for (size_t i = 0; i < n; i++)
-		need += found[i] ? CAIRN_WIRE_ANSWER_SIZE : 1;
-	int rc = cairn_buf_reserve(out, need);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t *p = out->data + out->len;
-		if (!found[i]) {
-			p[0] = CAIRN_WIRE_ANSWER_MISSING;
-			out->len++;
-			continue;
-		}
-		const cairn_index_entry *e = &entries[i];
-		p[0] = CAIRN_WIRE_ANSWER_PRESENT;
-		memcpy(p + 1, e->pack, 32);
-		cairn_put_u32le(p + 33, e->offset);
-		cairn_put_u32le(p + 37, e->length);
-		cairn_put_u32le(p + 41, e->raw_length);
-		p[45] = e->kind;
-		cairn_put_u32le(p + 46, e->inner);
-		out->len += CAIRN_WIRE_ANSWER_SIZE;
-	}
-	return 0;
-}
-
-int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
-			      cairn_index_entry *out, uint8_t *found)
-{
-	cairn_reader r;
-	cairn_reader_init(&r, body, len);
-	for (size_t i = 0; i < n; i++) {
-		uint8_t tag = cairn_read_u8(&r);
-		if (r.failed)
-			return cairn_error_set(CAIRN_ECORRUPT,
-					       "lookup answer ends after %zu of %zu fingerprints", i,
-					       n);
-		if (tag == CAIRN_WIRE_ANSWER_MISSING) {
-			found[i] = 0;
-			continue;
-		}
-		if (tag != CAIRN_WIRE_ANSWER_PRESENT)
-			return cairn_error_set(CAIRN_ECORRUPT, "lookup answer %zu: bad tag %u", i,
-					       tag);
-		cairn_index_entry *e = &out[i];
-		const uint8_t *pack = cairn_read_raw(&r, 32);
-		e->offset = cairn_read_u32le(&r);
-		e->length = cairn_read_u32le(&r);
-		e->raw_length = cairn_read_u32le(&r);
-		e->kind = cairn_read_u8(&r);
-		e->inner = cairn_read_u32le(&r);
-		if (r.failed)
-			return cairn_error_set(CAIRN_ECORRUPT, "lookup answer %zu is truncated", i);
-		memcpy(e->pack, pack, 32);
-		memcpy(e->fp, fps[i], 32);
-		found[i] = 1;
-	}
-	if (cairn_reader_left(&r) != 0)
-		return cairn_error_set(CAIRN_ECORRUPT, "lookup answer has %zu bytes too many",
-				       cairn_reader_left(&r));
-	return 0;
-}
 
 /* ---- HTTP ---- */
 
@@ -209,7 +73,6 @@ typedef struct response {
 	size_t max;
 	int too_large;
 	char etag[ETAG_MAX];
-	long retry_after; /* seconds, 0 if none */
 } response;
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
@@ -244,30 +107,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-
-static int transient_curl_error(CURLcode c)
+static void restart(void *ud)
 {
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-static void sleep_ms(uint32_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	response *r = ud;
+	cairn_buf_clear(&r->body);
+	r->too_large = 0;
+	r->etag[0] = '\0';
 }
 
 /* One request with retries. On 0, resp holds the final answer, whatever
@@ -276,9 +121,7 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		   size_t len, const char *if_none_match, size_t max_body, response *resp)
 {
 	cairn_buf url = CAIRN_BUF_INIT, inm = CAIRN_BUF_INIT;
-	struct curl_slist *headers = NULL, *h2;
-	char errbuf[CURL_ERROR_SIZE];
-	CURL *h = NULL;
+	struct curl_slist *headers = NULL;
 	int rc = 0;
 
 	memset(resp, 0, sizeof(*resp));
@@ -287,98 +130,29 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		goto out;
 	if (if_none_match && (rc = cairn_buf_printf(&inm, "If-None-Match: %s", if_none_match)))
 		goto out;
-	const char *hdrs[] = {ix->auth, "Content-Type: application/octet-stream", "Expect:",
-			      if_none_match ? (const char *)inm.data : NULL};
-	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
-		if (!hdrs[i])
-			continue;
-		if (!(h2 = cairn_curl.slist_append(headers, hdrs[i]))) {
-			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-			goto out;
-		}
-		headers = h2;
-	}
-	if (!(h = cairn_curl_pool_get(&ix->pool))) {
-		rc = cairn_error_set(CAIRN_ENOMEM, "cannot create an HTTP client");
+	if ((rc = cairn_http_header_add(&headers, ix->auth)) ||
+	    (rc = cairn_http_header_add(&headers, "Content-Type: application/octet-stream")) ||
+	    (rc = cairn_http_header_add(&headers, "Expect:")) ||
+	    (if_none_match && (rc = cairn_http_header_add(&headers, (const char *)inm.data))))
 		goto out;
-	}
 
-	for (unsigned attempt = 1;; attempt++) {
-		cairn_buf_clear(&resp->body);
-		resp->status = 0;
-		resp->too_large = 0;
-		resp->etag[0] = '\0';
-		resp->retry_after = 0;
-		errbuf[0] = '\0';
-		cairn_curl.easy_setopt(h, CURLOPT_URL, (const char *)url.data);
-		cairn_curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-		cairn_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-		cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
-		cairn_curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-		cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-		cairn_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-		cairn_curl.easy_setopt(h, CURLOPT_WRITEDATA, resp);
-		cairn_curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-		cairn_curl.easy_setopt(h, CURLOPT_HEADERDATA, resp);
-		if (ix->ca_file)
-			cairn_curl.easy_setopt(h, CURLOPT_CAINFO, ix->ca_file);
-		if (strcmp(method, "GET") == 0) {
-			cairn_curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
-		} else if (strcmp(method, "DELETE") == 0) {
-			cairn_curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
-			cairn_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
-		} else {
-			cairn_curl.easy_setopt(h, CURLOPT_POST, 1L);
-			cairn_curl.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-			cairn_curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-			if (strcmp(method, "POST") != 0)
-				cairn_curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-		}
-
-		CURLcode c = cairn_curl.easy_perform(h);
-		uint32_t wait = 0;
-		if (c == CURLE_OK) {
-			curl_off_t after = 0;
-			cairn_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-			if (cairn_curl.easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
-			    after > 0)
-				resp->retry_after = after > RETRY_AFTER_CAP_S ? RETRY_AFTER_CAP_S
-									    : (long)after;
-			if (!cairn_retry_http_status(resp->status) ||
-			    attempt >= CAIRN_RETRY_ATTEMPTS)
-				break;
-			wait = cairn_retry_delay_ms(attempt);
-			if ((uint32_t)resp->retry_after * 1000u > wait)
-				wait = (uint32_t)resp->retry_after * 1000u;
-		} else {
-			if (resp->too_large) {
-				rc = cairn_error_set(CAIRN_EIO,
-						     "index server %s%s: answer larger than %zu bytes",
-						     ix->base_url, path, max_body);
-				goto out;
-			}
-			if (!transient_curl_error(c) || attempt >= CAIRN_RETRY_ATTEMPTS) {
-				rc = cairn_error_set(CAIRN_EIO, "index server %s%s: %s%s%s",
-						     ix->base_url, path,
-						     cairn_curl.easy_strerror(c),
-						     errbuf[0] ? ": " : "", errbuf);
-				if (transient_curl_error(c))
-					cairn_error_prefix(rc, "after %d tries", CAIRN_RETRY_ATTEMPTS);
-				goto out;
-			}
-			wait = cairn_retry_delay_ms(attempt);
-		}
-		sleep_ms(wait);
-	}
+	cairn_http_request r = {.method = method,
+				.url = (const char *)url.data,
+				.headers = headers,
+				.body = body,
+				.body_len = len,
+				.on_body = on_body,
+				.on_header = on_header,
+				.restart = restart,
+				.ud = resp};
+	rc = cairn_http_perform(&ix->http, &r);
+	resp->status = r.status;
+	if (rc && resp->too_large)
+		rc = cairn_error_set(CAIRN_EIO, "index server %s%s: answer larger than %zu bytes",
+				     ix->base_url, path, max_body);
+	else if (rc)
+		cairn_error_prefix(rc, "index server %s%s", ix->base_url, path);
 out:
-	if (h) {
-		/* The handle must not keep pointers to this call's buffers. */
-		cairn_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-		cairn_curl_pool_put(&ix->pool, h);
-	}
 	cairn_curl.slist_free_all(headers);
 	cairn_buf_free(&url);
 	cairn_buf_free(&inm);
@@ -764,7 +538,7 @@ static int remote_snapshot_remove(cairn_index *base, const uint8_t id[32])
 static void remote_free(cairn_index *base)
 {
 	remote_index *ix = (remote_index *)base;
-	cairn_curl_pool_free(&ix->pool);
+	cairn_http_client_free(&ix->http);
 	cairn_bloom_free(ix->bloom);
 	pthread_mutex_destroy(&ix->fetch_lock);
 	pthread_rwlock_destroy(&ix->bloom_lock);
@@ -845,10 +619,13 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 	remote_index *ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	if ((rc = cairn_curl_pool_init(&ix->pool, POOL_MAX))) {
+	if ((rc = cairn_http_client_init(&ix->http, POOL_MAX))) {
 		free(ix);
 		return rc;
 	}
+	ix->http.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+	ix->http.stall_speed = 1;
+	ix->http.stall_seconds = STALL_SECONDS;
 	ix->base.ops = &remote_ops;
 	pthread_mutex_init(&ix->fetch_lock, NULL);
 	pthread_rwlock_init(&ix->bloom_lock, NULL);
@@ -868,6 +645,7 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
+	ix->http.ca_file = ix->ca_file;
 	if (cache_dir && *cache_dir) {
 		if ((rc = cairn_buf_printf(&b, "%s/bloom", cache_dir)))
 			goto out;

@@ -4,6 +4,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/fingerprint.h"
+#include "util/hex.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -24,17 +25,6 @@ static const struct scheme {
 	{"file://", open_file_uri},
 	{"s3:", open_s3},
 };
-
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* file:///path, with RFC 8089 percent escapes (a space is "%20"). Only an
  * empty or "localhost" authority names this machine. */
@@ -59,8 +49,8 @@ static int open_file_uri(cairn_store **out, const char *location, const char *re
 			continue;
 		}
 		/* The NUL terminator is not a hex digit, so this never reads past it. */
-		int hi = hex_value((unsigned char)rest[i + 1]);
-		int lo = hi >= 0 ? hex_value((unsigned char)rest[i + 2]) : -1;
+		int hi = cairn_hex_digit(rest[i + 1]);
+		int lo = hi >= 0 ? cairn_hex_digit(rest[i + 2]) : -1;
 		if (lo < 0 || (hi == 0 && lo == 0)) {
 			free(path);
 			return cairn_error_set(CAIRN_EINVAL, "store location '%s': bad escape '%%%.2s'",

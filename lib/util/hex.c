@@ -15,7 +15,7 @@ void cairn_hex_encode(char *out, const void *data, size_t len)
 	out[2 * len] = '\0';
 }
 
-static int nibble(char c)
+int cairn_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -31,7 +31,7 @@ int cairn_hex_decode(uint8_t *out, size_t len, const char *s)
 	if (strlen(s) != 2 * len)
 		return cairn_error_set(CAIRN_EINVAL, "expected %zu hex digits", 2 * len);
 	for (size_t i = 0; i < len; i++) {
-		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+		int hi = cairn_hex_digit(s[2 * i]), lo = cairn_hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return cairn_error_set(CAIRN_EINVAL, "not a hex string: %.80s", s);
 		out[i] = (uint8_t)(hi << 4 | lo);

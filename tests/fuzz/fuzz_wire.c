@@ -1,7 +1,7 @@
 /* The index server's bodies: a register body as cairn-server parses it
  * from any client, and a lookup answer as a client parses it from a
  * server (the first input byte says how many fingerprints were asked). */
-#include "cairn/sys/index_wire.h"
+#include "cairn/wire.h"
 
 #include <stdint.h>
 #include <stdlib.h>

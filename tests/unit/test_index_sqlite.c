@@ -9,7 +9,7 @@
 #include "index_entry_assert.h"
 
 #include "cairn/errors.h"
-#include "cairn/sys/index.h"
+#include "cairn/index.h"
 
 #include <ftw.h>
 #include <pthread.h>
@@ -98,7 +98,7 @@ static void insert_range(cairn_index *ix, uint64_t from, uint64_t to)
 	assert_non_null(e);
 	for (size_t i = 0; i < n; i++)
 		e[i] = make_entry(from + i);
-	assert_int_equal(ix->ops->insert(ix, e, n), 0);
+	assert_int_equal(cairn_index_insert(ix, e, n), 0);
 	free(e);
 }
 
@@ -143,7 +143,7 @@ static void check_range(cairn_index *ix, uint64_t from, uint64_t to, uint64_t pr
 static uint64_t count_of(cairn_index *ix)
 {
 	uint64_t n = 12345;
-	assert_int_equal(ix->ops->count(ix, &n), 0);
+	assert_int_equal(cairn_index_count(ix, &n), 0);
 	return n;
 }
 
@@ -213,8 +213,8 @@ static void test_index_sqlite__inserted_entries_are_found_and_others_are_not(voi
 	check_range(ix, 2000, 2100, 500);
 	assert_int_equal(count_of(ix), 500);
 	/* An empty batch is fine. */
-	assert_int_equal(ix->ops->lookup(ix, NULL, 0, NULL, NULL), 0);
-	assert_int_equal(ix->ops->insert(ix, NULL, 0), 0);
+	assert_int_equal(cairn_index_lookup(ix, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(cairn_index_insert(ix, NULL, 0), 0);
 	cairn_index_free(ix);
 }
 
@@ -226,20 +226,20 @@ static void test_index_sqlite__the_first_registration_wins(void **state)
 	memset(second.pack, 0xee, 32);
 	second.offset = 1;
 	second.length = 2;
-	assert_int_equal(ix->ops->insert(ix, &first, 1), 0);
-	assert_int_equal(ix->ops->insert(ix, &second, 1), 0);
+	assert_int_equal(cairn_index_insert(ix, &first, 1), 0);
+	assert_int_equal(cairn_index_insert(ix, &second, 1), 0);
 
 	/* Also within one batch. */
 	cairn_index_entry batch[2] = {make_entry(8), make_entry(8)};
 	batch[1].kind = 99;
-	assert_int_equal(ix->ops->insert(ix, batch, 2), 0);
+	assert_int_equal(cairn_index_insert(ix, batch, 2), 0);
 
 	cairn_index_entry out[2];
 	uint8_t found[2];
 	uint8_t fps[2][32];
 	memcpy(fps[0], first.fp, 32);
 	memcpy(fps[1], batch[0].fp, 32);
-	assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])fps, 2, out, found), 0);
+	assert_int_equal(cairn_index_lookup(ix, (const uint8_t(*)[32])fps, 2, out, found), 0);
 	assert_int_equal(found[0], 1);
 	assert_int_equal(found[1], 1);
 	assert_entry_equal(&out[0], &first);
@@ -256,13 +256,13 @@ static void test_index_sqlite__imported_objects_are_remembered(void **state)
 	memset(a, 0xa1, 32);
 	memset(b, 0xb2, 32);
 	int known = -1;
-	assert_int_equal(ix->ops->object_known(ix, a, &known), 0);
+	assert_int_equal(cairn_index_object_known(ix, a, &known), 0);
 	assert_int_equal(known, 0);
-	assert_int_equal(ix->ops->object_add(ix, a), 0);
-	assert_int_equal(ix->ops->object_add(ix, a), 0);
-	assert_int_equal(ix->ops->object_known(ix, a, &known), 0);
+	assert_int_equal(cairn_index_object_add(ix, a), 0);
+	assert_int_equal(cairn_index_object_add(ix, a), 0);
+	assert_int_equal(cairn_index_object_known(ix, a, &known), 0);
 	assert_int_equal(known, 1);
-	assert_int_equal(ix->ops->object_known(ix, b, &known), 0);
+	assert_int_equal(cairn_index_object_known(ix, b, &known), 0);
 	assert_int_equal(known, 0);
 	/* Objects are not fingerprints. */
 	assert_int_equal(count_of(ix), 0);
@@ -276,14 +276,14 @@ static void test_index_sqlite__clear_removes_entries_and_objects(void **state)
 	insert_range(ix, 0, 300);
 	uint8_t id[32];
 	memset(id, 0x42, 32);
-	assert_int_equal(ix->ops->object_add(ix, id), 0);
+	assert_int_equal(cairn_index_object_add(ix, id), 0);
 	assert_int_equal(count_of(ix), 300);
 
-	assert_int_equal(ix->ops->clear(ix), 0);
+	assert_int_equal(cairn_index_clear(ix), 0);
 	assert_int_equal(count_of(ix), 0);
 	check_range(ix, 0, 300, 0);
 	int known = -1;
-	assert_int_equal(ix->ops->object_known(ix, id, &known), 0);
+	assert_int_equal(cairn_index_object_known(ix, id, &known), 0);
 	assert_int_equal(known, 0);
 
 	/* Still usable afterwards. */
@@ -299,14 +299,14 @@ static void test_index_sqlite__data_survives_closing_and_reopening(void **state)
 	insert_range(ix, 0, 1000);
 	uint8_t id[32];
 	memset(id, 0x17, 32);
-	assert_int_equal(ix->ops->object_add(ix, id), 0);
+	assert_int_equal(cairn_index_object_add(ix, id), 0);
 	cairn_index_free(ix);
 
 	ix = open_index(f, 16);
 	assert_int_equal(count_of(ix), 1000);
 	check_range(ix, 0, 1200, 1000);
 	int known = 0;
-	assert_int_equal(ix->ops->object_known(ix, id, &known), 0);
+	assert_int_equal(cairn_index_object_known(ix, id, &known), 0);
 	assert_int_equal(known, 1);
 	cairn_index_free(ix);
 
@@ -461,7 +461,7 @@ static void test_index_sqlite__a_version_1_index_is_brought_up_to_date(void **st
 	for (uint64_t i = 0; i < 100; i++) {
 		cairn_index_entry want = make_entry(i), got;
 		uint8_t found = 0;
-		assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])want.fp, 1, &got, &found),
+		assert_int_equal(cairn_index_lookup(ix, (const uint8_t(*)[32])want.fp, 1, &got, &found),
 				 0);
 		assert_int_equal(found, 1);
 		want.inner = 0;
@@ -486,7 +486,7 @@ static void test_index_sqlite__a_malformed_row_is_reported_as_corrupt(void **sta
 	shard_exec(f, 0, "UPDATE blobs SET pack = x'0102'");
 	cairn_index_entry e = make_entry(1), out;
 	uint8_t found;
-	assert_int_equal(ix->ops->lookup(ix, (const uint8_t(*)[32])e.fp, 1, &out, &found),
+	assert_int_equal(cairn_index_lookup(ix, (const uint8_t(*)[32])e.fp, 1, &out, &found),
 			 CAIRN_ECORRUPT);
 	assert_non_null(strstr(cairn_error_last(), "shard-00.db"));
 	/* The shard stays usable. */
@@ -570,7 +570,7 @@ static void *insert_and_look_up(void *arg)
 	for (uint64_t done = 0; done < PER_THREAD; done += BATCH) {
 		for (size_t i = 0; i < BATCH; i++)
 			batch[i] = make_entry(base + done + i);
-		if (w->ix->ops->insert(w->ix, batch, BATCH))
+		if (cairn_index_insert(w->ix, batch, BATCH))
 			w->errors++;
 		/* Own entries just written, and whatever the others have by now. */
 		for (size_t i = 0; i < BATCH; i++) {
@@ -578,7 +578,7 @@ static void *insert_and_look_up(void *arg)
 			cairn_index_entry e = make_entry(n);
 			memcpy(fps[i], e.fp, 32);
 		}
-		if (w->ix->ops->lookup(w->ix, (const uint8_t(*)[32])fps, BATCH, out, found))
+		if (cairn_index_lookup(w->ix, (const uint8_t(*)[32])fps, BATCH, out, found))
 			w->errors++;
 		for (size_t i = 1; i < BATCH; i += 2) {
 			cairn_index_entry e = make_entry(base + done + i);
@@ -586,7 +586,7 @@ static void *insert_and_look_up(void *arg)
 				w->errors++;
 		}
 		uint64_t c;
-		if (w->ix->ops->count(w->ix, &c))
+		if (cairn_index_count(w->ix, &c))
 			w->errors++;
 	}
 	return NULL;

@@ -1,5 +1,5 @@
-/* The shared retry policy: backoff bounds, jitter, and which HTTP answers
- * are worth another try. */
+/* The one retry policy: backoff bounds, jitter, Retry-After, and which
+ * HTTP answers and transfer failures are worth another try. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,6 +87,47 @@ static void test_retry__final_statuses_are_not_retried(void **state)
 		assert_int_equal(cairn_retry_http_status(no[i]), 0);
 }
 
+static void test_retry__network_failures_are_retried(void **state)
+{
+	static const CURLcode yes[] = {
+	    CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT,
+	    CURLE_SEND_ERROR,           CURLE_RECV_ERROR,      CURLE_GOT_NOTHING,
+	    CURLE_PARTIAL_FILE,         CURLE_HTTP2,           CURLE_HTTP2_STREAM,
+	    CURLE_SSL_CONNECT_ERROR,    CURLE_WEIRD_SERVER_REPLY};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_int_equal(cairn_retry_curl_error(yes[i]), 1);
+}
+
+static void test_retry__request_failures_are_not_retried(void **state)
+{
+	static const CURLcode no[] = {CURLE_OK,          CURLE_UNSUPPORTED_PROTOCOL,
+	                              CURLE_URL_MALFORMAT, CURLE_WRITE_ERROR,
+	                              CURLE_READ_ERROR,  CURLE_OUT_OF_MEMORY,
+	                              CURLE_PEER_FAILED_VERIFICATION, CURLE_ABORTED_BY_CALLBACK};
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_int_equal(cairn_retry_curl_error(no[i]), 0);
+}
+
+static void test_retry__only_unconnected_failures_were_surely_not_sent(void **state)
+{
+	assert_int_equal(cairn_retry_curl_maybe_sent(CURLE_COULDNT_RESOLVE_HOST), 0);
+	assert_int_equal(cairn_retry_curl_maybe_sent(CURLE_COULDNT_CONNECT), 0);
+	assert_int_equal(cairn_retry_curl_maybe_sent(CURLE_RECV_ERROR), 1);
+	assert_int_equal(cairn_retry_curl_maybe_sent(CURLE_OPERATION_TIMEDOUT), 1);
+}
+
+static void test_retry__retry_after_lengthens_the_wait_up_to_its_cap(void **state)
+{
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(cairn_retry_wait_ms(1, 3), 3000);
+		assert_int_equal(cairn_retry_wait_ms(1, 1000000), CAIRN_RETRY_AFTER_CAP_S * 1000u);
+		assert_true(cairn_retry_wait_ms(2, 0) <= 2 * CAIRN_RETRY_BASE_MS);
+		/* a wish shorter than the backoff does not shorten it */
+		assert_true(cairn_retry_wait_ms(20, 1) >= 1000);
+		assert_true(cairn_retry_wait_ms(20, 1) <= CAIRN_RETRY_CAP_MS);
+	}
+}
+
 static void test_retry__allows_several_attempts(void **state)
 {
 	assert_true(CAIRN_RETRY_ATTEMPTS >= 3);
@@ -105,6 +146,10 @@ int main(void)
 	    cmocka_unit_test(test_retry__delays_are_jittered),
 	    cmocka_unit_test(test_retry__transient_statuses_are_retried),
 	    cmocka_unit_test(test_retry__final_statuses_are_not_retried),
+	    cmocka_unit_test(test_retry__network_failures_are_retried),
+	    cmocka_unit_test(test_retry__request_failures_are_not_retried),
+	    cmocka_unit_test(test_retry__only_unconnected_failures_were_surely_not_sent),
+	    cmocka_unit_test(test_retry__retry_after_lengthens_the_wait_up_to_its_cap),
 	    cmocka_unit_test(test_retry__allows_several_attempts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/store.h"
+#include "store/s3/s3_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,6 +15,8 @@
 #include "cairn/manifest.h"
 #include "cairn/store.h"
 #include "cairn/sys/index.h"
+#include "cairn/index.h"
+#include "cairn/wire.h"
 #include "cairn/repo.h"
 #include "cairn/snapshot.h"
 #include "cairn/tree.h"

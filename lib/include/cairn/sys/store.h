@@ -68,15 +68,6 @@ int cairn_store_local_open(cairn_store **out, const char *path, int create);
  * (HOST/BUCKET... without a scheme means https). Options: style=path (the
  * default) or style=virtual (BUCKET.HOST), and max-keys=N, the page size
  * of listings (1..1000; the server's default when absent). */
-typedef struct cairn_s3_location {
-	char *scheme;     /* "http" or "https" */
-	char *host;       /* host[:port] as written; an IPv6 address in brackets */
-	char *bucket;
-	char *prefix;     /* "" or a key prefix ending in '/' */
-	int virtual_host; /* address the bucket as a subdomain of host */
-	unsigned max_keys; /* 0: the server's default */
-} cairn_s3_location;
-
 #define CAIRN_S3_CONNECTIONS_DEFAULT 8
 #define CAIRN_S3_CONNECTIONS_MAX 256
 
@@ -87,22 +78,5 @@ typedef struct cairn_s3_location {
  * create != 0 a missing bucket is created. Opening sends no request
  * unless create is set. */
 int cairn_store_s3_open(cairn_store **out, const char *location, int create, int connections);
-
-/* Pure parts of the S3 backend, exposed for its tests. */
-int cairn_s3__location_parse(cairn_s3_location *out, const char *location);
-void cairn_s3__location_free(cairn_s3_location *loc);
-/* Appends s percent-encoded for a SigV4 canonical request: every byte but
- * A-Z a-z 0-9 - . _ ~ (and '/' if keep_slash) as %XX. */
-int cairn_s3__escape(cairn_buf *out, const char *s, int keep_slash);
-/* Parses one page of a ListObjectsV2 answer: cb gets each key and size (a
- * non-zero return stops and is returned); *truncated and next_token (a
- * NUL-terminated string, empty if none) tell whether and how to go on.
- * CAIRN_ECORRUPT for an answer that is not a listing. */
-int cairn_s3__list_parse(const char *xml, size_t len, cairn_store_list_cb cb, void *ud,
-			 int *truncated, cairn_buf *next_token);
-/* "Code: Message" from an S3 error document, with entities decoded and
- * control characters replaced, truncated to fit out (size > 0); "" if the
- * body is not an error document. */
-void cairn_s3__error_message(char *out, size_t size, const char *body, size_t len);
 
 #endif

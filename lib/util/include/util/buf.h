@@ -8,4 +8,7 @@
 
 #include "cairn/buf.h"
 
+/* Appends code point cp (at most 0x10ffff, not a surrogate) in UTF-8. */
+int cairn_buf_append_utf8(cairn_buf *b, unsigned cp);
+
 #endif

@@ -1,6 +1,7 @@
-/* The index server's HTTP bodies, shared by the remote index backend and
- * cairn-server (docs/SERVER.md describes every route). All integers are
- * little-endian; every body is bounded by CAIRN_WIRE_BODY_MAX.
+/* The index protocol's HTTP bodies, shared by the remote index backend and
+ * cairn-server (docs/SERVER.md describes every route); lib/format/wire.c
+ * encodes and parses them. All integers are little-endian; every body is
+ * bounded by CAIRN_WIRE_BODY_MAX.
  *
  *   lookup request    N * fp[32]
  *   lookup answer     N * (u8 0                                 missing
@@ -11,10 +12,9 @@
  *                          u32 raw_length, u8 kind, u32 inner)
  *   snapshot ids      N * id[32]
  */
-#ifndef CAIRN_SYS_INDEX_WIRE_H
-#define CAIRN_SYS_INDEX_WIRE_H
+#ifndef CAIRN_WIRE_H
+#define CAIRN_WIRE_H
 
-#include "cairn/seal.h"
 #include "cairn/sys/index.h"
 #include "cairn/buf.h"
 
@@ -37,12 +37,9 @@
 /* Most fingerprints or entries one request may carry. */
 #define CAIRN_WIRE_LOOKUP_MAX (CAIRN_WIRE_BODY_MAX / CAIRN_WIRE_FP_SIZE)
 #define CAIRN_WIRE_REGISTER_MAX (CAIRN_WIRE_BODY_MAX / CAIRN_WIRE_ENTRY_SIZE)
-/* Blob kinds an index entry may have: data and manifest chunks, and
- * data chunks in bundles (CAIRN_BLOB_DATA, _TREE, _BUNDLE). */
-static inline int cairn_wire_kind_valid(uint8_t kind)
-{
-	return kind == CAIRN_BLOB_DATA || kind == CAIRN_BLOB_TREE || kind == CAIRN_BLOB_BUNDLE;
-}
+/* 1 for the blob kinds an index entry may have: data and manifest chunks,
+ * and data chunks in bundles (CAIRN_BLOB_DATA, _TREE, _BUNDLE). */
+int cairn_wire_kind_valid(uint8_t kind);
 
 /* Appends the register body of n entries. */
 int cairn_wire_entries_encode(cairn_buf *out, const cairn_index_entry *entries, size_t n);

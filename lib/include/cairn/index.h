@@ -1,0 +1,86 @@
+/* The fingerprint index, whatever its backend: the calls every backend
+ * answers (cairn/sys/index.h has the table, the entry and the backends'
+ * open functions). Callers use these, never ix->ops directly. */
+#ifndef CAIRN_INDEX_H
+#define CAIRN_INDEX_H
+
+#include "cairn/sys/index.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* For each of the n fingerprints: found[i] = 1 and out[i] filled in, or
+ * found[i] = 0. */
+static inline int cairn_index_lookup(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
+                                     cairn_index_entry *out, uint8_t *found)
+{
+	return ix->ops->lookup(ix, fps, n, out, found);
+}
+
+/* The lookup of a backup deduplicating its chunks: may miss fingerprints
+ * registered since its first call (the backend's lookup_dedup), or is
+ * cairn_index_lookup() when the backend has no such shortcut. */
+static inline int cairn_index_lookup_dedup(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
+                                           cairn_index_entry *out, uint8_t *found)
+{
+	if (ix->ops->lookup_dedup)
+		return ix->ops->lookup_dedup(ix, fps, n, out, found);
+	return ix->ops->lookup(ix, fps, n, out, found);
+}
+
+/* Registers entries; the first registration of a fingerprint wins. */
+static inline int cairn_index_insert(cairn_index *ix, const cairn_index_entry *entries, size_t n)
+{
+	return ix->ops->insert(ix, entries, n);
+}
+
+/* Whether the index object with this id was imported already. */
+static inline int cairn_index_object_known(cairn_index *ix, const uint8_t id[32], int *known_out)
+{
+	return ix->ops->object_known(ix, id, known_out);
+}
+
+/* Records that the index object with this id has been imported. */
+static inline int cairn_index_object_add(cairn_index *ix, const uint8_t id[32])
+{
+	return ix->ops->object_add(ix, id);
+}
+
+static inline int cairn_index_count(cairn_index *ix, uint64_t *count_out)
+{
+	return ix->ops->count(ix, count_out);
+}
+
+/* Removes everything (for a rebuild). */
+static inline int cairn_index_clear(cairn_index *ix)
+{
+	return ix->ops->clear(ix);
+}
+
+/* 1 if the backend keeps a snapshot catalogue (the index server does):
+ * only then may the cairn_index_snapshot_ calls be made. */
+static inline int cairn_index_has_snapshots(const cairn_index *ix)
+{
+	return ix->ops->snapshot_add != NULL;
+}
+
+/* Records a snapshot id (idempotent). */
+static inline int cairn_index_snapshot_add(cairn_index *ix, const uint8_t id[32])
+{
+	return ix->ops->snapshot_add(ix, id);
+}
+
+/* Every recorded id; *ids_out is the caller's to free. */
+static inline int cairn_index_snapshot_list(cairn_index *ix, uint8_t (**ids_out)[32],
+                                            size_t *count_out)
+{
+	return ix->ops->snapshot_list(ix, ids_out, count_out);
+}
+
+/* Forgets one id; CAIRN_ENOTFOUND if it was not recorded. */
+static inline int cairn_index_snapshot_remove(cairn_index *ix, const uint8_t id[32])
+{
+	return ix->ops->snapshot_remove(ix, id);
+}
+
+#endif

@@ -1,0 +1,92 @@
+/* cairn-server's per-token rate limit, driven by a clock the test holds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "server.h"
+
+#include <stdio.h>
+
+static void test_server_limits__a_burst_passes_then_the_next_waits(void **state)
+{
+	srv_limiter *l;
+	unsigned wait = 0;
+	assert_int_equal(srv_limiter_new(&l, 2, 5), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(srv_limiter_take(l, "a", 100.0, &wait), 1);
+	assert_int_equal(srv_limiter_take(l, "a", 100.0, &wait), 0);
+	/* one token comes back in half a second at 2/s: rounded up to 1 s */
+	assert_int_equal(wait, 1);
+	srv_limiter_free(l);
+}
+
+static void test_server_limits__tokens_come_back_at_the_rate(void **state)
+{
+	srv_limiter *l;
+	unsigned wait = 0;
+	assert_int_equal(srv_limiter_new(&l, 1, 1), 0);
+	assert_int_equal(srv_limiter_take(l, "a", 10.0, &wait), 1);
+	assert_int_equal(srv_limiter_take(l, "a", 10.2, &wait), 0);
+	assert_int_equal(srv_limiter_take(l, "a", 11.3, &wait), 1);
+	/* an idle token does not save up more than the burst */
+	assert_int_equal(srv_limiter_take(l, "a", 1000.0, &wait), 1);
+	assert_int_equal(srv_limiter_take(l, "a", 1000.0, &wait), 0);
+	srv_limiter_free(l);
+}
+
+static void test_server_limits__the_wait_is_the_time_to_one_token(void **state)
+{
+	srv_limiter *l;
+	unsigned wait = 0;
+	assert_int_equal(srv_limiter_new(&l, 0.1, 1), 0);
+	assert_int_equal(srv_limiter_take(l, "a", 0.0, &wait), 1);
+	assert_int_equal(srv_limiter_take(l, "a", 0.0, &wait), 0);
+	assert_int_equal(wait, 10);
+	assert_int_equal(srv_limiter_take(l, "a", 5.0, &wait), 0);
+	assert_int_equal(wait, 5);
+	srv_limiter_free(l);
+}
+
+static void test_server_limits__each_token_has_its_own_bucket(void **state)
+{
+	srv_limiter *l;
+	unsigned wait = 0;
+	char id[SRV_TOKEN_ID_HEX + 1];
+	assert_int_equal(srv_limiter_new(&l, 1, 1), 0);
+	/* more tokens than one allocation holds */
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "%016x", i);
+		assert_int_equal(srv_limiter_take(l, id, 0.0, &wait), 1);
+	}
+	for (int i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "%016x", i);
+		assert_int_equal(srv_limiter_take(l, id, 0.0, &wait), 0);
+	}
+	srv_limiter_free(l);
+}
+
+static void test_server_limits__rate_zero_turns_the_limit_off(void **state)
+{
+	srv_limiter *l;
+	unsigned wait = 0;
+	assert_int_equal(srv_limiter_new(&l, 0, 0), 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(srv_limiter_take(l, "a", 0.0, &wait), 1);
+	srv_limiter_free(l);
+	srv_limiter_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_server_limits__a_burst_passes_then_the_next_waits),
+	    cmocka_unit_test(test_server_limits__tokens_come_back_at_the_rate),
+	    cmocka_unit_test(test_server_limits__the_wait_is_the_time_to_one_token),
+	    cmocka_unit_test(test_server_limits__each_token_has_its_own_bucket),
+	    cmocka_unit_test(test_server_limits__rate_zero_turns_the_limit_off),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
