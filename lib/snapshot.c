@@ -1,5 +1,6 @@
 /* Snapshot records: JSON, sealed, content-addressed under snapshots/. */
 #include "cairn/snapshot.h"
+#include "cairn/forget.h"
 
 #include "cairn/errors.h"
 #include "repo/repo_format.h"
@@ -496,4 +497,25 @@ int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN
 		return cairn_error_set(CAIRN_EINVAL, "snapshot prefix %s is ambiguous (%zu matches)",
 				       name, matches);
 	return 0;
+}
+
+int cairn_snapshot_forget(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])
+{
+	char key[96];
+	cairn_index *ix = cairn_repo_index(r);
+	snapshot_key(key, id);
+	int rc = cairn_store_del(cairn_repo_store(r), key);
+	if (rc)
+		return cairn_error_prefix(rc, "cannot remove snapshot %02x%02x%02x%02x", id[0], id[1],
+		                          id[2], id[3]);
+	if (!ix->ops->snapshot_remove)
+		return 0;
+	rc = ix->ops->snapshot_remove(ix, id);
+	if (rc == CAIRN_ENOTFOUND)
+		return 0;
+	if (rc)
+		cairn_error_prefix(CAIRN_EIO, "snapshot %02x%02x%02x%02x is forgotten, but the index "
+		                              "server's catalogue still names it",
+		                   id[0], id[1], id[2], id[3]);
+	return rc ? CAIRN_EIO : 0;
 }
