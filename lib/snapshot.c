@@ -384,6 +384,36 @@ static int list_ids(cairn_repo *r, struct id_list *l)
 	return list_ids_from(r, l, &from_catalog);
 }
 
+static int has_id(const struct id_list *l, const uint8_t id[CAIRN_ID_SIZE])
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (memcmp(l->ids[i], id, CAIRN_ID_SIZE) == 0)
+			return 1;
+	return 0;
+}
+
+/* Removes from the catalogue the snapshots the store no longer has (a
+ * forget whose token could not remove them there). */
+static int catalog_drop_forgotten(cairn_repo *r, const struct id_list *stored)
+{
+	cairn_index *ix = cairn_repo_index(r);
+	uint8_t(*ids)[CAIRN_ID_SIZE] = NULL;
+	size_t n = 0;
+	int rc;
+	if (!ix->ops->snapshot_list || !ix->ops->snapshot_remove)
+		return 0;
+	if ((rc = ix->ops->snapshot_list(ix, &ids, &n)))
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++)
+		if (!has_id(stored, ids[i]) && (rc = ix->ops->snapshot_remove(ix, ids[i])) == CAIRN_ENOTFOUND)
+			rc = 0;
+	if (rc)
+		cairn_error_prefix(rc, "the index server's catalogue names snapshots that were "
+		                       "forgotten; removing them needs an admin token");
+	free(ids);
+	return rc;
+}
+
 int cairn_snapshot_catalog_sync(cairn_repo *r, uint64_t *count_out)
 {
 	cairn_index *ix = cairn_repo_index(r);
@@ -397,6 +427,8 @@ int cairn_snapshot_catalog_sync(cairn_repo *r, uint64_t *count_out)
 		goto out;
 	for (size_t i = 0; i < l.count && !rc; i++)
 		rc = ix->ops->snapshot_add(ix, l.ids[i]);
+	if (!rc)
+		rc = catalog_drop_forgotten(r, &l);
 	if (!rc && count_out)
 		*count_out = l.count;
 out:

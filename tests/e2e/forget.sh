@@ -114,6 +114,16 @@ check_rc 1 "with an append token the catalogue refuses"
 check_grep "and the message says the catalogue still names it" "catalogue still names it" "$ERR"
 check_eq "the store forgot it all the same" "$(CAIRN_INDEX= snapshot_count)" 1
 check_eq "and the server's listing skips it" "$(snapshot_count)" 1
+run "$PYTHON" "$INDEXCLIENT" request GET "$SERVER_URL/v2/repos/$REPO_ID/stats" --token "$ADMIN"
+check_grep "the catalogue still holds two snapshots" '"snapshots":2[,}]' "$OUT"
+CAIRN_INDEX_TOKEN="$APPEND" run cairn index rebuild
+check_rc 1 "index rebuild with an append token cannot clean the catalogue"
+check_grep "and says an admin token is needed" "needs an admin token" "$ERR"
+run cairn index rebuild
+check_rc 0 "index rebuild with an admin token exits 0"
+check_eq "the server still lists one" "$(snapshot_count)" 1
+run "$PYTHON" "$INDEXCLIENT" request GET "$SERVER_URL/v2/repos/$REPO_ID/stats" --token "$ADMIN"
+check_grep "and its catalogue holds one snapshot again" '"snapshots":1[,}]' "$OUT"
 run cairn restore latest --target "$T/r6"
 check_rc 0 "the kept snapshot restores through the server"
 run treecmp "$T/copy3" "$T/r6$T/srv"
