@@ -54,6 +54,28 @@ static const cli_cmd commands[] = {
 	 "  --target DIR        restore under DIR (each path as DIR/<absolute path>)\n"
 	 "  --include PATH      restore only PATH and what lies below it (repeatable)\n"
 	 "  --verify            read the restored files back and compare\n"},
+	{"forget", cmd_forget, "remove snapshots by a retention policy, or by id",
+	 "usage: cairn forget SNAPSHOT...\n"
+	 "       cairn forget [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+	 "                    [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
+	 "                    [--keep-within DURATION] [--keep-tag T]... [--group-by G]\n"
+	 "                    [--tag T]... [--host H]... [--path P]... [--dry-run]\n"
+	 "\n"
+	 "  --keep-last N       keep the N newest snapshots (-1: all)\n"
+	 "  --keep-hourly N     keep the newest snapshot of each of the last N hours that\n"
+	 "                      have one; likewise --keep-daily, --keep-weekly (ISO weeks),\n"
+	 "                      --keep-monthly and --keep-yearly (local time)\n"
+	 "  --keep-within D     keep every snapshot within D (1y2m3d4h) of the newest\n"
+	 "  --keep-tag T        keep every snapshot tagged T (\"a,b\": both; repeatable)\n"
+	 "  --group-by G        apply the policy to each group of host, paths, tags\n"
+	 "                      (default host,paths; \"\" for one group)\n"
+	 "  --tag T, --host H, --path P\n"
+	 "                      consider only snapshots with tags T (\"a,b\": both), of\n"
+	 "                      host H, with path P (each repeatable: T and H any, P all)\n"
+	 "  --dry-run           show what would be removed, remove nothing\n"
+	 "\n"
+	 "Forgetting removes snapshot records only: the data that the removed snapshots\n"
+	 "alone used stays in the repository until it is pruned.\n"},
 	{"index", cmd_index, "maintain the index",
 	 "usage: cairn index rebuild\n"
 	 "\n"

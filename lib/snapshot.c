@@ -1,5 +1,7 @@
 /* Snapshot records: JSON, sealed, content-addressed under snapshots/. */
 #include "cairn/snapshot.h"
+#include "cairn/forget.h"
+#include "cairn/index.h"
 
 #include "cairn/errors.h"
 #include "repo/repo_format.h"
@@ -287,9 +289,9 @@ static void snapshot_key(char out[96], const uint8_t id[CAIRN_ID_SIZE])
 static int catalog_add(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])
 {
 	cairn_index *ix = cairn_repo_index(r);
-	if (!ix->ops->snapshot_add)
+	if (!cairn_index_has_snapshots(ix))
 		return 0;
-	int rc = ix->ops->snapshot_add(ix, id);
+	int rc = cairn_index_snapshot_add(ix, id);
 	if (rc)
 		cairn_error_prefix(rc, "snapshot %02x%02x%02x%02x is stored, but the index server "
 				   "did not record it (`cairn index rebuild` will)",
@@ -368,11 +370,11 @@ static int store_ids(cairn_repo *r, struct id_list *l)
 static int list_ids_from(cairn_repo *r, struct id_list *l, int *from_catalog)
 {
 	cairn_index *ix = cairn_repo_index(r);
-	*from_catalog = ix->ops->snapshot_list != NULL;
+	*from_catalog = cairn_index_has_snapshots(ix);
 	if (!*from_catalog)
 		return store_ids(r, l);
 	memset(l, 0, sizeof(*l));
-	int rc = ix->ops->snapshot_list(ix, &l->ids, &l->count);
+	int rc = cairn_index_snapshot_list(ix, &l->ids, &l->count);
 	l->cap = l->count;
 	return rc;
 }
@@ -383,6 +385,36 @@ static int list_ids(cairn_repo *r, struct id_list *l)
 	return list_ids_from(r, l, &from_catalog);
 }
 
+static int has_id(const struct id_list *l, const uint8_t id[CAIRN_ID_SIZE])
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (memcmp(l->ids[i], id, CAIRN_ID_SIZE) == 0)
+			return 1;
+	return 0;
+}
+
+/* Removes from the catalogue the snapshots the store no longer has (a
+ * forget whose token could not remove them there). */
+static int catalog_drop_forgotten(cairn_repo *r, const struct id_list *stored)
+{
+	cairn_index *ix = cairn_repo_index(r);
+	uint8_t(*ids)[CAIRN_ID_SIZE] = NULL;
+	size_t n = 0;
+	int rc;
+	if (!cairn_index_has_snapshots(ix))
+		return 0;
+	if ((rc = cairn_index_snapshot_list(ix, &ids, &n)))
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++)
+		if (!has_id(stored, ids[i]) && (rc = cairn_index_snapshot_remove(ix, ids[i])) == CAIRN_ENOTFOUND)
+			rc = 0;
+	if (rc)
+		cairn_error_prefix(rc, "the index server's catalogue names snapshots that were "
+		                       "forgotten; removing them needs an admin token");
+	free(ids);
+	return rc;
+}
+
 int cairn_snapshot_catalog_sync(cairn_repo *r, uint64_t *count_out)
 {
 	cairn_index *ix = cairn_repo_index(r);
@@ -390,12 +422,14 @@ int cairn_snapshot_catalog_sync(cairn_repo *r, uint64_t *count_out)
 	int rc = 0;
 	if (count_out)
 		*count_out = 0;
-	if (!ix->ops->snapshot_add)
+	if (!cairn_index_has_snapshots(ix))
 		return 0;
 	if ((rc = store_ids(r, &l)))
 		goto out;
 	for (size_t i = 0; i < l.count && !rc; i++)
-		rc = ix->ops->snapshot_add(ix, l.ids[i]);
+		rc = cairn_index_snapshot_add(ix, l.ids[i]);
+	if (!rc)
+		rc = catalog_drop_forgotten(r, &l);
 	if (!rc && count_out)
 		*count_out = l.count;
 out:
@@ -496,4 +530,25 @@ int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN
 		return cairn_error_set(CAIRN_EINVAL, "snapshot prefix %s is ambiguous (%zu matches)",
 				       name, matches);
 	return 0;
+}
+
+int cairn_snapshot_forget(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])
+{
+	char key[96];
+	cairn_index *ix = cairn_repo_index(r);
+	snapshot_key(key, id);
+	int rc = cairn_store_del(cairn_repo_store(r), key);
+	if (rc)
+		return cairn_error_prefix(rc, "cannot remove snapshot %02x%02x%02x%02x", id[0], id[1],
+		                          id[2], id[3]);
+	if (!cairn_index_has_snapshots(ix))
+		return 0;
+	rc = cairn_index_snapshot_remove(ix, id);
+	if (rc == CAIRN_ENOTFOUND)
+		return 0;
+	if (rc)
+		cairn_error_prefix(CAIRN_EIO, "snapshot %02x%02x%02x%02x is forgotten, but the index "
+		                              "server's catalogue still names it",
+		                   id[0], id[1], id[2], id[3]);
+	return rc ? CAIRN_EIO : 0;
 }

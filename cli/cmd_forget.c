@@ -1,0 +1,373 @@
+#include "cmd.h"
+#include "common.h"
+#include "output.h"
+
+#include "cairn/errors.h"
+#include "cairn/forget.h"
+#include "util/hex.h"
+#include "util/json.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_KEEP_LAST = CLI_OPT_OWN,
+	OPT_KEEP_HOURLY,
+	OPT_KEEP_DAILY,
+	OPT_KEEP_WEEKLY,
+	OPT_KEEP_MONTHLY,
+	OPT_KEEP_YEARLY,
+	OPT_KEEP_WITHIN,
+	OPT_KEEP_TAG,
+	OPT_GROUP_BY,
+	OPT_TAG,
+	OPT_HOST,
+	OPT_PATH,
+	OPT_DRY_RUN,
+};
+
+static const struct option options[] = {
+	{"keep-last", required_argument, NULL, OPT_KEEP_LAST},
+	{"keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY},
+	{"keep-daily", required_argument, NULL, OPT_KEEP_DAILY},
+	{"keep-weekly", required_argument, NULL, OPT_KEEP_WEEKLY},
+	{"keep-monthly", required_argument, NULL, OPT_KEEP_MONTHLY},
+	{"keep-yearly", required_argument, NULL, OPT_KEEP_YEARLY},
+	{"keep-within", required_argument, NULL, OPT_KEEP_WITHIN},
+	{"keep-tag", required_argument, NULL, OPT_KEEP_TAG},
+	{"group-by", required_argument, NULL, OPT_GROUP_BY},
+	{"tag", required_argument, NULL, OPT_TAG},
+	{"host", required_argument, NULL, OPT_HOST},
+	{"path", required_argument, NULL, OPT_PATH},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{NULL, 0, NULL, 0},
+};
+
+/* What was asked, from the command line. */
+struct request {
+	cairn_retention_policy policy;
+	cli_strv keep_tags, tags, hosts, paths;
+	unsigned group_by;
+	int dry_run;
+};
+
+/* A keep count: a number, or -1 for all. */
+static int count_parse(const char *name, const char *s, int *out)
+{
+	uint64_t v;
+	if (strcmp(s, "-1") == 0) {
+		*out = -1;
+		return 0;
+	}
+	if (cli_uint_parse(s, &v) || v > INT_MAX)
+		return cairn_error_set(CAIRN_EINVAL, "--%s takes a count (or -1 for all), not \"%s\"",
+		                       name, s);
+	*out = (int)v;
+	return 0;
+}
+
+/* Takes one option of the command; 0 or a library code. */
+static int take_option(struct request *q, int c)
+{
+	int *counts[] = {&q->policy.last,    &q->policy.hourly,  &q->policy.daily,
+	                 &q->policy.weekly,  &q->policy.monthly, &q->policy.yearly};
+	if (c >= OPT_KEEP_LAST && c <= OPT_KEEP_YEARLY)
+		return count_parse(options[c - OPT_KEEP_LAST].name, optarg, counts[c - OPT_KEEP_LAST]);
+	switch (c) {
+	case OPT_KEEP_WITHIN:
+		return cairn_duration_parse(optarg, &q->policy.within_ns);
+	case OPT_KEEP_TAG:
+		return cli_strv_push(&q->keep_tags, optarg);
+	case OPT_GROUP_BY:
+		return cairn_group_by_parse(optarg, &q->group_by);
+	case OPT_TAG:
+		return cli_strv_push(&q->tags, optarg);
+	case OPT_HOST:
+		return cli_strv_push(&q->hosts, optarg);
+	case OPT_PATH:
+		return cli_strv_push(&q->paths, optarg);
+	case OPT_DRY_RUN:
+		q->dry_run = 1;
+		return 0;
+	default:
+		return cairn_error_set(CAIRN_EINVAL, "unexpected option");
+	}
+}
+
+static void request_free(struct request *q)
+{
+	cli_strv_free(&q->keep_tags);
+	cli_strv_free(&q->tags);
+	cli_strv_free(&q->hosts);
+	cli_strv_free(&q->paths);
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static int json_reasons(cairn_buf *b, unsigned reasons)
+{
+	int rc = cairn_buf_append_u8(b, '[');
+	int first = 1;
+	for (unsigned bit = CAIRN_KEEP_LAST; !rc && bit <= CAIRN_KEEP_TAG; bit <<= 1) {
+		if (!(reasons & bit))
+			continue;
+		if (!first)
+			rc = cairn_buf_append_u8(b, ',');
+		first = 0;
+		if (!rc)
+			rc = cairn_json_string(b, cairn_retention_reason_name(bit));
+	}
+	return rc ? rc : cairn_buf_append_u8(b, ']');
+}
+
+static int json_entry(cairn_buf *b, const cairn_forget_entry *e)
+{
+	char time[64];
+	int first = 1, rc;
+	cairn_time_format(time, sizeof(time), e->snap->time_ns);
+	if ((rc = cairn_buf_append_u8(b, '{')) || (rc = cairn_json_key(b, &first, "id")) ||
+	    (rc = cli_json_hex(b, e->snap->id, CAIRN_ID_SIZE)) ||
+	    (rc = cairn_json_key(b, &first, "time")) || (rc = cairn_json_string(b, time)))
+		return rc;
+	if (e->reasons &&
+	    ((rc = cairn_json_key(b, &first, "reasons")) || (rc = json_reasons(b, e->reasons))))
+		return rc;
+	return cairn_buf_append_u8(b, '}');
+}
+
+/* The group's snapshots kept (keep != 0) or removed, as a JSON array. */
+static int json_entries(cairn_buf *b, const cairn_forget_group *g, int keep)
+{
+	int rc = cairn_buf_append_u8(b, '['), first = 1;
+	for (size_t i = 0; !rc && i < g->n; i++) {
+		if (!g->entries[i].reasons != !keep)
+			continue;
+		if (!first)
+			rc = cairn_buf_append_u8(b, ',');
+		first = 0;
+		if (!rc)
+			rc = json_entry(b, &g->entries[i]);
+	}
+	return rc ? rc : cairn_buf_append_u8(b, ']');
+}
+
+static int json_group(cairn_buf *b, const cairn_forget_group *g, unsigned group_by)
+{
+	const cairn_snapshot *s = g->entries[0].snap;
+	int first = 1, rc = cairn_buf_append_u8(b, '{');
+	if (!rc && (group_by & CAIRN_GROUP_BY_HOST) &&
+	    (!(rc = cairn_json_key(b, &first, "host"))))
+		rc = cairn_json_string(b, s->host);
+	if (!rc && (group_by & CAIRN_GROUP_BY_PATHS) && !(rc = cairn_json_key(b, &first, "paths")))
+		rc = cli_json_strings(b, (const char *const *)s->paths, s->n_paths);
+	if (!rc && (group_by & CAIRN_GROUP_BY_TAGS) && !(rc = cairn_json_key(b, &first, "tags")))
+		rc = cli_json_strings(b, (const char *const *)s->tags, s->n_tags);
+	if (rc || (rc = cairn_json_key(b, &first, "keep")) || (rc = json_entries(b, g, 1)) ||
+	    (rc = cairn_json_key(b, &first, "remove")) || (rc = json_entries(b, g, 0)))
+		return rc;
+	return cairn_buf_append_u8(b, '}');
+}
+
+static int print_json(const cairn_forget_plan *plan, const struct request *q, size_t removed)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int first = 1, rc;
+	if (!(rc = cairn_buf_append_u8(&b, '{')) && !(rc = cairn_json_key(&b, &first, "dry_run")) &&
+	    !(rc = cli_json_bool(&b, q->dry_run)) && !(rc = cairn_json_key(&b, &first, "groups")))
+		rc = cairn_buf_append_u8(&b, '[');
+	for (size_t g = 0; !rc && g < plan->n_groups; g++) {
+		if (g && (rc = cairn_buf_append_u8(&b, ',')))
+			break;
+		rc = json_group(&b, &plan->groups[g], q->group_by);
+	}
+	if (!rc && !(rc = cairn_buf_append_u8(&b, ']')) && !(rc = cairn_json_key(&b, &first, "kept")) &&
+	    !(rc = cairn_json_uint(&b, plan->n_keep)) && !(rc = cairn_json_key(&b, &first, "removed")))
+		rc = cairn_json_uint(&b, removed);
+	if (!rc && !(rc = cairn_buf_append_u8(&b, '}')))
+		rc = cli_json_emit(&b);
+	cairn_buf_free(&b);
+	return rc;
+}
+
+static void print_group_title(const cairn_forget_group *g, unsigned group_by)
+{
+	const cairn_snapshot *s = g->entries[0].snap;
+	fputs("snapshots", stdout);
+	if (group_by & CAIRN_GROUP_BY_HOST) {
+		fputs(" of host ", stdout);
+		cli_put_raw(s->host, '\0');
+	}
+	if (group_by & CAIRN_GROUP_BY_PATHS)
+		for (size_t i = 0; i < s->n_paths; i++) {
+			fputs(i ? ", " : " of ", stdout);
+			cli_put_raw(s->paths[i], '\0');
+		}
+	if (group_by & CAIRN_GROUP_BY_TAGS) {
+		fputs(s->n_tags ? " tagged " : " without tags", stdout);
+		for (size_t i = 0; i < s->n_tags; i++) {
+			fputs(i ? "," : "", stdout);
+			cli_put_raw(s->tags[i], '\0');
+		}
+	}
+	puts(":");
+}
+
+static void print_text(const cairn_forget_plan *plan, const struct request *q)
+{
+	for (size_t g = 0; g < plan->n_groups; g++) {
+		const cairn_forget_group *grp = &plan->groups[g];
+		if (g)
+			putchar('\n');
+		print_group_title(grp, q->group_by);
+		for (size_t i = 0; i < grp->n; i++) {
+			const cairn_forget_entry *e = &grp->entries[i];
+			char hex[CAIRN_ID_HEX + 1], time[32];
+			cairn_hex_encode(hex, e->snap->id, CAIRN_ID_SIZE);
+			cli_time_local(time, sizeof(time), e->snap->time_ns);
+			printf("  %-6s %.8s  %s", e->reasons ? "keep" : "remove", hex, time);
+			for (unsigned bit = CAIRN_KEEP_LAST, n = 0; bit <= CAIRN_KEEP_TAG; bit <<= 1)
+				if (e->reasons & bit)
+					printf("%s%s", n++ ? ", " : "  (", cairn_retention_reason_name(bit));
+			puts(e->reasons ? ")" : "");
+		}
+	}
+}
+
+static void print_summary(size_t removed, size_t kept, int dry_run)
+{
+	printf("\n%s %zu snapshot%s, %s %zu", dry_run ? "would remove" : "removed", removed,
+	       removed == 1 ? "" : "s", dry_run ? "keep" : "kept", kept);
+	if (!dry_run && removed)
+		fputs("; the space that only they used returns when the repository is pruned", stdout);
+	putchar('\n');
+}
+
+/* ---- the two ways of forgetting -------------------------------------- */
+
+/* Removes what the plan removes; the count removed. A failure is reported
+ * and the rest goes on; *failed counts them. */
+static size_t remove_planned(cairn_repo *repo, const cairn_forget_plan *plan, size_t *failed)
+{
+	size_t removed = 0;
+	for (size_t g = 0; g < plan->n_groups; g++)
+		for (size_t i = 0; i < plan->groups[g].n; i++) {
+			const cairn_forget_entry *e = &plan->groups[g].entries[i];
+			if (e->reasons)
+				continue;
+			if (cairn_snapshot_forget(repo, e->snap->id) == 0)
+				removed++;
+			else {
+				cli_error("%s", cairn_error_last());
+				(*failed)++;
+			}
+		}
+	return removed;
+}
+
+static int forget_by_policy(cli_ctx *ctx, cairn_repo *repo, struct request *q)
+{
+	cairn_snapshot *list = NULL;
+	size_t count = 0, removed = 0, failed = 0;
+	cairn_forget_plan plan = {0};
+	cairn_snapshot_filter f = {
+		(const char *const *)q->hosts.v, q->hosts.n, (const char *const *)q->tags.v,
+		q->tags.n, (const char *const *)q->paths.v, q->paths.n,
+	};
+	int rc;
+	q->policy.keep_tags = (const char *const *)q->keep_tags.v;
+	q->policy.n_keep_tags = q->keep_tags.n;
+	if ((rc = cairn_snapshot_list(repo, &list, &count)) ||
+	    (rc = cairn_forget_plan_make(&plan, list, count, &f, q->group_by, &q->policy)))
+		goto out;
+	if (!ctx->json && !ctx->quiet)
+		print_text(&plan, q);
+	if (!q->dry_run)
+		removed = remove_planned(repo, &plan, &failed);
+	if (ctx->json)
+		rc = print_json(&plan, q, q->dry_run ? plan.n_remove : removed);
+	else if (!ctx->quiet)
+		print_summary(q->dry_run ? plan.n_remove : removed, plan.n_keep, q->dry_run);
+out:
+	cairn_forget_plan_free(&plan);
+	cairn_snapshot_list_free(list, count);
+	if (rc)
+		return cli_fail(rc);
+	return failed ? CLI_EXIT_FATAL : CLI_EXIT_OK;
+}
+
+/* `cairn forget ID...`: the named snapshots, each once. */
+static int forget_named(cli_ctx *ctx, cairn_repo *repo, char **names, size_t n, int dry_run)
+{
+	uint8_t(*ids)[CAIRN_ID_SIZE] = calloc(n, sizeof(*ids));
+	size_t n_ids = 0, failed = 0;
+	if (!ids)
+		return cli_fail(cairn_error_set(CAIRN_ENOMEM, "out of memory"));
+	for (size_t i = 0; i < n; i++) {
+		int rc = cairn_snapshot_resolve(repo, names[i], ids[n_ids]);
+		if (rc) {
+			cli_error("%s", cairn_error_last());
+			failed++;
+			continue;
+		}
+		int seen = 0;
+		for (size_t j = 0; j < n_ids && !seen; j++)
+			seen = memcmp(ids[j], ids[n_ids], CAIRN_ID_SIZE) == 0;
+		n_ids += !seen;
+	}
+	for (size_t i = 0; i < n_ids; i++) {
+		char hex[CAIRN_ID_HEX + 1];
+		cairn_hex_encode(hex, ids[i], CAIRN_ID_SIZE);
+		if (!dry_run && cairn_snapshot_forget(repo, ids[i])) {
+			cli_error("%s", cairn_error_last());
+			failed++;
+			continue;
+		}
+		if (ctx->json)
+			printf("{\"id\":\"%s\",\"removed\":%s}\n", hex, dry_run ? "false" : "true");
+		else if (!ctx->quiet)
+			printf("%s snapshot %.8s\n", dry_run ? "would remove" : "removed", hex);
+	}
+	free(ids);
+	return failed ? CLI_EXIT_FATAL : CLI_EXIT_OK;
+}
+
+int cmd_forget(cli_ctx *ctx, int argc, char **argv)
+{
+	struct request q = {.group_by = CAIRN_GROUP_BY_DEFAULT};
+	cairn_repo *repo = NULL;
+	int c, rc, status = CLI_EXIT_FATAL;
+
+	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
+		if (c == CLI_OPT_EXIT) {
+			status = ctx->exit_code;
+			goto out;
+		}
+		if ((rc = take_option(&q, c))) {
+			status = cli_usage_error(ctx, "%s", cairn_error_last());
+			goto out;
+		}
+	}
+	q.policy.n_keep_tags = q.keep_tags.n;
+	int by_policy = !cairn_retention_policy_empty(&q.policy);
+	if (optind < argc && (by_policy || q.tags.n || q.hosts.n || q.paths.n)) {
+		status = cli_usage_error(ctx, "name snapshots or give a policy, not both");
+		goto out;
+	}
+	if (optind == argc && !by_policy) {
+		status = cli_usage_error(ctx, "no policy given: say which snapshots to keep "
+		                              "(--keep-last N, --keep-daily N, ...) or name the "
+		                              "snapshots to forget");
+		goto out;
+	}
+	if ((status = cli_repo_open(ctx, &repo)) != 0)
+		goto out;
+	status = optind < argc ? forget_named(ctx, repo, argv + optind, (size_t)(argc - optind),
+	                                      q.dry_run)
+	                       : forget_by_policy(ctx, repo, &q);
+out:
+	cairn_repo_free(repo);
+	request_free(&q);
+	return status;
+}

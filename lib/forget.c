@@ -1,0 +1,137 @@
+#include "cairn/forget.h"
+
+#include "cairn/errors.h"
+#include "util/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A snapshot that passed the filter, with its group's key. */
+struct member {
+	const cairn_snapshot *snap;
+	cairn_buf key;
+	size_t group; /* the group's number, in order of first appearance */
+};
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	if (x->snap->time_ns != y->snap->time_ns)
+		return x->snap->time_ns > y->snap->time_ns ? -1 : 1;
+	return memcmp(x->snap->id, y->snap->id, CAIRN_ID_SIZE);
+}
+
+/* The members passing f, newest first, each with its group's number:
+ * groups numbered from the one with the newest snapshot. */
+static int gather(struct member **out, size_t *n_out, size_t *n_groups, const cairn_snapshot *list,
+                  size_t n, const cairn_snapshot_filter *f, unsigned group_by)
+{
+	struct member *m = calloc(n ? n : 1, sizeof(*m));
+	size_t k = 0, groups = 0;
+	int rc = 0;
+	if (!m)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	/* list is oldest first: walk it backwards */
+	for (size_t i = n; !rc && i-- > 0;) {
+		if (!cairn_snapshot_filter_match(f, &list[i]))
+			continue;
+		m[k].snap = &list[i];
+		if ((rc = cairn_snapshot_group_key(&m[k].key, &list[i], group_by)))
+			break;
+		m[k].group = groups;
+		for (size_t j = 0; j < k; j++)
+			if (m[j].key.len == m[k].key.len &&
+			    memcmp(m[j].key.data, m[k].key.data, m[k].key.len) == 0) {
+				m[k].group = m[j].group;
+				break;
+			}
+		if (m[k].group == groups)
+			groups++;
+		k++;
+	}
+	if (rc) {
+		for (size_t i = 0; i <= k && i < n; i++)
+			cairn_buf_free(&m[i].key);
+		free(m);
+		return rc;
+	}
+	qsort(m, k, sizeof(*m), newest_first);
+	*out = m;
+	*n_out = k;
+	*n_groups = groups;
+	return 0;
+}
+
+/* Decides one group: members m[0..n), newest first. */
+static int decide_group(cairn_forget_group *g, const struct member *m, size_t n,
+                        const cairn_retention_policy *p)
+{
+	cairn_retention_item *items = calloc(n, sizeof(*items));
+	unsigned *reasons = calloc(n, sizeof(*reasons));
+	int rc = 0;
+	g->entries = calloc(n, sizeof(*g->entries));
+	if (!items || !reasons || !g->entries) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		items[i] = (cairn_retention_item){.time_ns = m[i].snap->time_ns,
+		                                  .tags = (const char *const *)m[i].snap->tags,
+		                                  .n_tags = m[i].snap->n_tags};
+	if ((rc = cairn_retention_apply(p, items, n, reasons)))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		g->entries[i] = (cairn_forget_entry){.snap = m[i].snap, .reasons = reasons[i]};
+	g->n = n;
+out:
+	free(items);
+	free(reasons);
+	return rc;
+}
+
+int cairn_forget_plan_make(cairn_forget_plan *out, const cairn_snapshot *list, size_t n,
+                           const cairn_snapshot_filter *f, unsigned group_by,
+                           const cairn_retention_policy *p)
+{
+	struct member *m = NULL;
+	size_t k = 0, groups = 0;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (cairn_retention_policy_empty(p))
+		return cairn_error_set(CAIRN_EINVAL, "no policy given: say which snapshots to keep "
+		                                     "(--keep-last N, --keep-daily N, ...)");
+	if ((rc = gather(&m, &k, &groups, list, n, f, group_by)))
+		return rc;
+	if (groups && !(out->groups = calloc(groups, sizeof(*out->groups))))
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (size_t start = 0; !rc && start < k;) {
+		size_t end = start + 1;
+		while (end < k && m[end].group == m[start].group)
+			end++;
+		cairn_forget_group *g = &out->groups[out->n_groups++];
+		rc = decide_group(g, &m[start], end - start, p);
+		for (size_t i = 0; !rc && i < g->n; i++) {
+			if (g->entries[i].reasons)
+				out->n_keep++;
+			else
+				out->n_remove++;
+		}
+		start = end;
+	}
+	for (size_t i = 0; i < k; i++)
+		cairn_buf_free(&m[i].key);
+	free(m);
+	if (rc)
+		cairn_forget_plan_free(out);
+	return rc;
+}
+
+void cairn_forget_plan_free(cairn_forget_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_groups; i++)
+		free(plan->groups[i].entries);
+	free(plan->groups);
+	memset(plan, 0, sizeof(*plan));
+}
