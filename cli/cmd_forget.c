@@ -161,9 +161,9 @@ static int json_group(cairn_buf *b, const cairn_forget_group *g, unsigned group_
 	    (!(rc = cairn_json_key(b, &first, "host"))))
 		rc = cairn_json_string(b, s->host);
 	if (!rc && (group_by & CAIRN_GROUP_BY_PATHS) && !(rc = cairn_json_key(b, &first, "paths")))
-		rc = cli_json_strings(b, (const char *const *)s->paths, s->n_paths);
+		rc = cairn_json_strings(b, s->paths, s->n_paths);
 	if (!rc && (group_by & CAIRN_GROUP_BY_TAGS) && !(rc = cairn_json_key(b, &first, "tags")))
-		rc = cli_json_strings(b, (const char *const *)s->tags, s->n_tags);
+		rc = cairn_json_strings(b, s->tags, s->n_tags);
 	if (rc || (rc = cairn_json_key(b, &first, "keep")) || (rc = json_entries(b, g, 1)) ||
 	    (rc = cairn_json_key(b, &first, "remove")) || (rc = json_entries(b, g, 0)))
 		return rc;

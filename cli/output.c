@@ -71,20 +71,6 @@ int cli_json_hex(cairn_buf *b, const uint8_t *data, size_t len)
 	return cairn_json_string(b, hex);
 }
 
-int cli_json_strings(cairn_buf *b, const char *const *v, size_t n)
-{
-	int rc = cairn_buf_append_u8(b, '[');
-	for (size_t i = 0; !rc && i < n; i++) {
-		if (i)
-			rc = cairn_buf_append_u8(b, ',');
-		if (!rc)
-			rc = cairn_json_string(b, v[i]);
-	}
-	if (!rc)
-		rc = cairn_buf_append_u8(b, ']');
-	return rc;
-}
-
 int cli_json_emit(cairn_buf *b)
 {
 	int rc = cairn_buf_append_u8(b, '\n');

@@ -25,7 +25,6 @@ void cli_put_raw(const char *s, char c);
 /* JSON helpers appending to b (0 or CAIRN_ENOMEM). */
 int cli_json_bool(cairn_buf *b, int v);
 int cli_json_hex(cairn_buf *b, const uint8_t *data, size_t len);
-int cli_json_strings(cairn_buf *b, const char *const *v, size_t n); /* [..] */
 /* Writes b and a newline to stdout, then empties b. */
 int cli_json_emit(cairn_buf *b);
 

@@ -73,18 +73,6 @@ static int time_parse(const char *s, int64_t *out)
 	return 0;
 }
 
-static int string_array(cairn_buf *b, char *const *v, size_t n)
-{
-	int rc = cairn_buf_append_u8(b, '[');
-	for (size_t i = 0; !rc && i < n; i++) {
-		if (i)
-			rc = cairn_buf_append_u8(b, ',');
-		if (!rc)
-			rc = cairn_json_string(b, v[i]);
-	}
-	return rc ? rc : cairn_buf_append_u8(b, ']');
-}
-
 static int summary_to_json(cairn_buf *b, const cairn_summary *m)
 {
 	return cairn_buf_printf(
@@ -123,11 +111,11 @@ int cairn_snapshot_to_json(cairn_buf *b, const cairn_snapshot *s, int with_id)
 	if (!rc)
 		rc = cairn_buf_append_str(b, ",\"paths\":");
 	if (!rc)
-		rc = string_array(b, s->paths, s->n_paths);
+		rc = cairn_json_strings(b, s->paths, s->n_paths);
 	if (!rc)
 		rc = cairn_buf_append_str(b, ",\"tags\":");
 	if (!rc)
-		rc = string_array(b, s->tags, s->n_tags);
+		rc = cairn_json_strings(b, s->tags, s->n_tags);
 	if (!rc && s->has_parent) {
 		cairn_hex_encode(hex, s->parent, CAIRN_ID_SIZE);
 		rc = cairn_buf_printf(b, ",\"parent\":\"%s\"", hex);

@@ -562,3 +562,15 @@ int cairn_json_get_uint(const cairn_json *obj, const char *key, uint64_t *out)
 	*out = (uint64_t)v->integer;
 	return 0;
 }
+
+int cairn_json_strings(cairn_buf *b, char *const *v, size_t n)
+{
+	int rc = cairn_buf_append_u8(b, '[');
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (i)
+			rc = cairn_buf_append_u8(b, ',');
+		if (!rc)
+			rc = cairn_json_string(b, v[i]);
+	}
+	return rc ? rc : cairn_buf_append_u8(b, ']');
+}

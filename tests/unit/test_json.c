@@ -43,6 +43,17 @@ static void assert_rejects(const char *text)
 	assert_non_null(strstr(cairn_error_last(), "at byte"));
 }
 
+static void test_json__strings_make_an_array_of_escaped_strings(void **state)
+{
+	char *v[] = {"/a", "b\"c", ""};
+	cairn_buf b = CAIRN_BUF_INIT;
+	assert_int_equal(cairn_json_strings(&b, v, 3), 0);
+	assert_int_equal(cairn_json_strings(&b, v, 0), 0);
+	assert_int_equal(cairn_buf_append_u8(&b, 0), 0);
+	assert_string_equal((char *)b.data, "[\"/a\",\"b\\\"c\",\"\"][]");
+	cairn_buf_free(&b);
+}
+
 static void test_json__round_trips_plain_and_escaped_strings(void **state)
 {
 	(void)state;
@@ -377,6 +388,7 @@ static void test_json__free_accepts_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json__strings_make_an_array_of_escaped_strings),
 		cmocka_unit_test(test_json__round_trips_plain_and_escaped_strings),
 		cmocka_unit_test(test_json__round_trips_utf8_unchanged),
 		cmocka_unit_test(test_json__round_trips_bytes_that_are_not_utf8),

@@ -16,6 +16,8 @@ int cairn_json_string_n(cairn_buf *b, const char *s, size_t n);
 int cairn_json_key(cairn_buf *b, int *first, const char *key); /* [,]"key": */
 int cairn_json_uint(cairn_buf *b, uint64_t v);
 int cairn_json_int(cairn_buf *b, int64_t v);
+/* ["...", ...]: the n strings of v, escaped. */
+int cairn_json_strings(cairn_buf *b, char *const *v, size_t n);
 
 enum cairn_json_type {
 	CAIRN_JSON_NULL,
