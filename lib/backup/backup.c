@@ -20,6 +20,8 @@
 #include "util/fileio.h"
 #include "util/path.h"
 #include "util/time.h"
+#include "fs/exclude.h"
+#include "fs/meta.h"
 #include "fs/walk.h"
 
 #include <errno.h>

@@ -43,7 +43,4 @@ typedef struct cairn_backup_opts {
  * clears it. */
 int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *out);
 
-/* Whether path matches one of the exclude globs (pure). */
-int cairn_exclude_match(const char *const *globs, size_t n, const char *path);
-
 #endif
