@@ -13,6 +13,8 @@
  * path into packs of their own. */
 #include "cairn/backup.h"
 
+#include "backup/dedup.h"
+
 #include "cairn/chunker.h"
 #include "cairn/errors.h"
 #include "cairn/tree.h"
@@ -38,82 +40,11 @@
 #define READ_SIZE (1u << 20)
 #define WINDOW_SIZE (2u << 20) /* chunk data a worker holds before deduplicating it */
 #define PROGRESS_NS 250000000LL
-/* Fingerprints in a generation of the set of chunks stored by a backup:
- * a generation takes at most 8 MiB (a table at most half full). */
-#define KNOWN_MAX (128u << 10)
 /* read_region's answer when the source file, not the repository, failed */
 #define FILE_READ_ERROR 1
 
 static const uint8_t zero_fp[CAIRN_FP_SIZE];
 
-
-/* ---- the set of fingerprints known in this backup ---- */
-
-struct fpset {
-	uint8_t (*keys)[CAIRN_FP_SIZE]; /* all-zero = empty slot */
-	size_t cap, count;
-};
-
-static uint64_t fp_hash(const uint8_t *fp)
-{
-	uint64_t h;
-	memcpy(&h, fp, sizeof(h));
-	return h;
-}
-
-static int fpset_grow(struct fpset *s)
-{
-	size_t cap = s->cap ? 2 * s->cap : 4096;
-	uint8_t(*keys)[CAIRN_FP_SIZE] =
-	    cap <= SIZE_MAX / CAIRN_FP_SIZE ? malloc(cap * CAIRN_FP_SIZE) : NULL;
-	if (!keys)
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	/* Not calloc: its fresh pages would be mapped to the zero page by the
-	 * first probe and copied at the first insert, which flushes the TLB
-	 * of every core running the backup's threads. */
-	memset(keys, 0, cap * CAIRN_FP_SIZE);
-	for (size_t i = 0; i < s->cap; i++) {
-		if (!memcmp(s->keys[i], zero_fp, CAIRN_FP_SIZE))
-			continue;
-		size_t j = fp_hash(s->keys[i]) & (cap - 1);
-		while (memcmp(keys[j], zero_fp, CAIRN_FP_SIZE))
-			j = (j + 1) & (cap - 1);
-		memcpy(keys[j], s->keys[i], CAIRN_FP_SIZE);
-	}
-	free(s->keys);
-	s->keys = keys;
-	s->cap = cap;
-	return 0;
-}
-
-/* 1 if fp was already in the set; else inserts it and returns 0. */
-static int fpset_insert(struct fpset *s, const uint8_t *fp, int *err)
-{
-	if (2 * (s->count + 1) > s->cap && (*err = fpset_grow(s)))
-		return 1;
-	size_t j = fp_hash(fp) & (s->cap - 1);
-	while (memcmp(s->keys[j], zero_fp, CAIRN_FP_SIZE)) {
-		if (!memcmp(s->keys[j], fp, CAIRN_FP_SIZE))
-			return 1;
-		j = (j + 1) & (s->cap - 1);
-	}
-	memcpy(s->keys[j], fp, CAIRN_FP_SIZE);
-	s->count++;
-	return 0;
-}
-
-static int fpset_has(const struct fpset *s, const uint8_t *fp)
-{
-	if (!s->cap)
-		return 0;
-	size_t j = fp_hash(fp) & (s->cap - 1);
-	while (memcmp(s->keys[j], zero_fp, CAIRN_FP_SIZE)) {
-		if (!memcmp(s->keys[j], fp, CAIRN_FP_SIZE))
-			return 1;
-		j = (j + 1) & (s->cap - 1);
-	}
-	return 0;
-}
 
 /* ---- hardlinks seen: (dev, ino) -> first path ---- */
 
@@ -169,6 +100,11 @@ static void link_map_free(struct link_map *m)
 	free(m->items);
 }
 
+static int flush_index(void *repo)
+{
+	return cairn_repo_flush_index(repo);
+}
+
 /* ---- pipeline state ---- */
 
 enum file_status { NOT_A_FILE, FILE_NEW, FILE_CHANGED, FILE_UNCHANGED };
@@ -199,7 +135,7 @@ struct worker;
  * a job, and the owner reads the next window into the freed buffer. */
 struct seal_job {
 	uint8_t *buf;
-	struct pending *pend;
+	cairn_pending *pend;
 	size_t n, cap;
 	size_t next_fp, fp_done; /* fingerprints handed out, and done */
 	size_t next;             /* the next chunk to look at for sealing */
@@ -232,22 +168,9 @@ struct backup {
 	size_t n_offered;
 	pthread_cond_t job_cv;
 
+	/* Guards the set of chunks this backup stored, and the counters. */
 	pthread_mutex_t dedup_lock;
-	/* The chunks this backup stored, by fingerprint: the index learns of
-	 * them only when their packs are registered. So that memory does not
-	 * grow with the backup, the set has two generations: known takes at
-	 * most known_max fingerprints; then the queued registrations are
-	 * made, known_old becomes known plus what of the old known_old the
-	 * index does not know yet (chunks in packs still being filled or
-	 * queued), known starts empty, and from then on the index is asked
-	 * about every chunk, shards that were empty at the start included.
-	 * A dry run registers nothing, so the index could never take over
-	 * from the set: it keeps the two generations only, and counts a
-	 * chunk again when it comes back after more than known_max others
-	 * (its figures are an estimate, from above). */
-	struct fpset known, known_old;
-	size_t known_max;
-	int ask_all;
+	cairn_dedup dedup;
 	uint64_t bytes_added, blobs_added, tree_blobs_added, bytes_read;
 
 	struct worker *workers;
@@ -296,23 +219,14 @@ struct worker {
 	size_t buf_len; /* bytes of buf in use by pending chunks and the file being read */
 	/* Chunks read but not yet deduplicated, from one or more files: their
 	 * data stays in buf until the window is settled. */
-	struct pending {
-		uint8_t fp[CAIRN_FP_SIZE];
-		const uint8_t *data; /* NULL: a hole */
-		uint32_t len;
-		uint8_t state; /* 0 unknown, 1 known, 2 ask index, 3 new */
-		struct slot *slot;
-	} *pend;
+	cairn_pending *pend;
 	size_t n_pend, cap_pend;
 	/* jobs[cur]: the previous window, being sealed; the other one is
 	 * the window just chunked while it is being offered, else idle. */
 	struct seal_job jobs[2];
 	int cur;
 	uint8_t *bundle; /* CAIRN_BUNDLE_MAX bytes, for bundles not in one piece in a window */
-	uint8_t (*ask)[CAIRN_FP_SIZE];
-	cairn_index_entry *ask_out;
-	uint8_t *ask_found;
-	size_t cap_ask;
+	cairn_dedup_batch ask;
 };
 
 static void set_fatal(struct backup *b, int rc)
@@ -379,9 +293,7 @@ static void worker_free(struct worker *w)
 		free(w->jobs[i].pend);
 	}
 	free(w->bundle);
-	free(w->ask);
-	free(w->ask_out);
-	free(w->ask_found);
+	cairn_dedup_batch_free(&w->ask);
 }
 
 static int commit_pack(struct backup *b, cairn_sealer *sealer, cairn_pack_writer *pack)
@@ -536,15 +448,9 @@ static int store_blob(struct worker *w, const uint8_t *fp, uint8_t kind, const u
 	return rc ? rc : stored(w, before, kind, 1);
 }
 
-/* Data chunks up to this size (small files, and the tails of others) are
- * sealed together in bundles of up to CAIRN_BUNDLE_MAX bytes: zstd alone
- * compresses the kernel tree's files of up to 96 KiB 22 % faster, and
- * 12 % smaller, than one by one (docs/PERFORMANCE.md, the bundles' round). */
-#define BUNDLE_CHUNK_MAX (64u << 10)
-
 /* Stores the n new chunks pend[at[0]], pend[at[1]], ... (len bytes in
  * all) as one bundle, or alone if n is 1. */
-static int store_bundle(struct worker *w, const struct pending *pend, const size_t *at, size_t n,
+static int store_bundle(struct worker *w, const cairn_pending *pend, const size_t *at, size_t n,
 			size_t len)
 {
 	if (n == 1)
@@ -554,7 +460,7 @@ static int store_bundle(struct worker *w, const struct pending *pend, const size
 	const uint8_t *plain = pend[at[0]].data;
 	int contiguous = 1;
 	for (size_t k = 0; k < n; k++) {
-		const struct pending *p = &pend[at[k]];
+		const cairn_pending *p = &pend[at[k]];
 		memcpy(fps[k], p->fp, CAIRN_FP_SIZE);
 		lens[k] = p->len;
 		if (k && p->data != pend[at[k - 1]].data + pend[at[k - 1]].len)
@@ -577,13 +483,13 @@ static int store_bundle(struct worker *w, const struct pending *pend, const size
 
 /* Seals the new chunks of pend[from, to): the small ones together in
  * bundles, the others one by one. */
-static int seal_new(struct worker *w, const struct pending *pend, size_t from, size_t to)
+static int seal_new(struct worker *w, const cairn_pending *pend, size_t from, size_t to)
 {
 	size_t at[CAIRN_BUNDLE_CHUNKS], n = 0, len = 0;
 	int rc = 0;
 	for (size_t i = from; i < to && !rc; i++) {
-		const struct pending *p = &pend[i];
-		if (p->state != 3)
+		const cairn_pending *p = &pend[i];
+		if (p->state != CHUNK_NEW)
 			continue;
 		if (p->len > BUNDLE_CHUNK_MAX) {
 			rc = store_blob(w, p->fp, CAIRN_BLOB_DATA, p->data, p->len);
@@ -599,7 +505,6 @@ static int seal_new(struct worker *w, const struct pending *pend, size_t from, s
 	return !rc && n ? store_bundle(w, pend, at, n, len) : rc;
 }
 
-static int dedup_pending(struct worker *w, struct pending *pend, size_t n);
 static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len);
 
 /* Work left to hand out: a chunk to fingerprint, the question to the
@@ -629,8 +534,8 @@ static size_t grab(const struct seal_job *job, size_t from, int sealing)
 	size_t to = from, taken = 0, small = 0, other = 0;
 	size_t other_max = sealing ? GRAB_SEAL_BYTES : GRAB_BYTES;
 	for (; to < job->n && taken < GRAB_CHUNKS; to++) {
-		const struct pending *p = &job->pend[to];
-		if (!(sealing ? p->state == 3 : p->data != NULL))
+		const cairn_pending *p = &job->pend[to];
+		if (!(sealing ? p->state == CHUNK_NEW : p->data != NULL))
 			continue;
 		int in_bundle = sealing && p->len <= BUNDLE_CHUNK_MAX;
 		if (taken && (in_bundle ? small + p->len > CAIRN_BUNDLE_MAX : other >= other_max))
@@ -664,7 +569,7 @@ static void job_work(struct worker *w, struct seal_job *job, int once)
 				job->classified = 1;
 				job->helpers++;
 				pthread_mutex_unlock(&b->lock);
-				rc = dedup_pending(w, job->pend, job->n);
+				rc = cairn_dedup_pending(&b->dedup, &w->ask, job->pend, job->n);
 				pthread_mutex_lock(&b->lock);
 				job->helpers--;
 				job->classified = 2;
@@ -685,7 +590,7 @@ static void job_work(struct worker *w, struct seal_job *job, int once)
 			rc = seal_new(w, job->pend, from, to);
 		} else {
 			for (size_t i = from; i < to && !rc; i++) {
-				struct pending *p = &job->pend[i];
+				cairn_pending *p = &job->pend[i];
 				if (p->data) /* a hole's fingerprint is set */
 					rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
 			}
@@ -756,7 +661,7 @@ static int job_finish(struct worker *w, struct seal_job *job)
 	rc = b->fatal;
 	pthread_mutex_unlock(&b->lock);
 	for (size_t i = 0; !rc && i < job->n; i++) {
-		struct pending *p = &job->pend[i];
+		cairn_pending *p = &job->pend[i];
 		rc = add_ref(&p->slot->e, &p->slot->chunks_cap, p->fp, p->len);
 	}
 	job->n = 0;
@@ -785,117 +690,6 @@ static void job_offer(struct worker *w)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* Whether this backup stored fp. Under dedup_lock. */
-static int known(const struct backup *b, const uint8_t *fp)
-{
-	return fpset_has(&b->known, fp) || fpset_has(&b->known_old, fp);
-}
-
-/* Fingerprints of the older generation asked about at once when a new
- * one starts. */
-#define CARRY_BATCH 4096
-
-/* Moves what the index does not know yet of b->known_old (chunks in packs
- * still being filled or queued) into b->known. */
-static int carry_unregistered(struct backup *b)
-{
-	const struct fpset *old = &b->known_old;
-	uint8_t(*ask)[CAIRN_FP_SIZE] = malloc(CARRY_BATCH * sizeof(*ask));
-	cairn_index_entry *out = malloc(CARRY_BATCH * sizeof(*out));
-	uint8_t *found = malloc(CARRY_BATCH);
-	int rc = ask && out && found ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	for (size_t i = 0, n = 0; i < old->cap && !rc; n = 0) {
-		for (; i < old->cap && n < CARRY_BATCH; i++)
-			if (memcmp(old->keys[i], zero_fp, CAIRN_FP_SIZE))
-				memcpy(ask[n++], old->keys[i], CAIRN_FP_SIZE);
-		if (n && !(rc = b->index->ops->lookup(b->index, (const uint8_t(*)[32])ask, n, out,
-						      found)))
-			for (size_t k = 0; k < n && !rc; k++)
-				if (!found[k])
-					fpset_insert(&b->known, ask[k], &rc);
-	}
-	free(ask);
-	free(out);
-	free(found);
-	return rc;
-}
-
-/* Starts a new generation of b->known: see struct backup. Under
- * dedup_lock, which holds the other workers meanwhile. */
-static int new_generation(struct backup *b)
-{
-	int dry = b->opts->dry_run;
-	int rc = dry ? 0 : cairn_repo_flush_index(b->repo);
-	if (!rc && !dry && b->known_old.count)
-		rc = carry_unregistered(b);
-	if (rc)
-		return rc;
-	free(b->known_old.keys);
-	b->known_old = b->known;
-	memset(&b->known, 0, sizeof(b->known));
-	b->ask_all = 1;
-	return 0;
-}
-
-/* Decides for each pending chunk whether it is new (state 3). Asks the
- * dedup set first, then the index in one batch, then claims what neither
- * knows: of two workers racing on one chunk, one stores it. Uses w's
- * arrays for the index batch. */
-static int dedup_pending(struct worker *w, struct pending *pend, size_t n)
-{
-	struct backup *b = w->b;
-	size_t n_ask = 0;
-	int rc = 0, err = 0;
-
-	pthread_mutex_lock(&b->dedup_lock);
-	for (size_t i = 0; i < n; i++)
-		pend[i].state = !pend[i].data || known(b, pend[i].fp) ? 1 : 2;
-	int ask_all = b->ask_all;
-	pthread_mutex_unlock(&b->dedup_lock);
-
-	for (size_t i = 0; i < n; i++)
-		if (pend[i].state == 2)
-			n_ask++;
-	if (n_ask) {
-		size_t cap = w->cap_ask;
-		if ((rc = cairn_array_grow((void **)&w->ask, &cap, n_ask, CAIRN_FP_SIZE)))
-			return rc;
-		cap = w->cap_ask;
-		if ((rc = cairn_array_grow((void **)&w->ask_out, &cap, n_ask, sizeof(*w->ask_out))))
-			return rc;
-		cap = w->cap_ask;
-		if ((rc = cairn_array_grow((void **)&w->ask_found, &cap, n_ask, 1)))
-			return rc;
-		w->cap_ask = cap;
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (pend[i].state == 2)
-				memcpy(w->ask[k++], pend[i].fp, CAIRN_FP_SIZE);
-		const struct cairn_index_ops *ops = b->index->ops;
-		if ((rc = (ops->lookup_dedup && !ask_all ? ops->lookup_dedup : ops->lookup)(
-			     b->index, (const uint8_t(*)[32])w->ask, n_ask, w->ask_out,
-			     w->ask_found)))
-			return rc;
-		k = 0;
-		pthread_mutex_lock(&b->dedup_lock);
-		for (size_t i = 0; i < n && !err; i++) {
-			struct pending *p = &pend[i];
-			if (p->state != 2)
-				continue;
-			int in_index = w->ask_found[k++];
-			if (b->known.count >= b->known_max && (err = new_generation(b)))
-				break;
-			int claimed = fpset_has(&b->known_old, p->fp) ||
-				      fpset_insert(&b->known, p->fp, &err);
-			p->state = (in_index || claimed) ? 1 : 3;
-		}
-		pthread_mutex_unlock(&b->dedup_lock);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len)
 {
 	int rc = cairn_array_grow((void **)&e->chunks, cap, e->n_chunks + 1, sizeof(*e->chunks));
@@ -912,7 +706,7 @@ static int pend(struct worker *w, struct slot *slot, const uint8_t *data, size_t
 	int rc = cairn_array_grow((void **)&w->pend, &w->cap_pend, w->n_pend + 1, sizeof(*w->pend));
 	if (rc)
 		return rc;
-	struct pending *p = &w->pend[w->n_pend++];
+	cairn_pending *p = &w->pend[w->n_pend++];
 	p->data = data;
 	p->len = (uint32_t)len;
 	p->slot = slot;
@@ -1306,8 +1100,8 @@ static int tree_sink(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, co
 	w->pend[0].data = data;
 	w->pend[0].len = (uint32_t)len;
 	w->n_pend = 1;
-	rc = dedup_pending(w, w->pend, 1);
-	if (!rc && w->pend[0].state == 3)
+	rc = cairn_dedup_pending(&w->b->dedup, &w->ask, w->pend, 1);
+	if (!rc && w->pend[0].state == CHUNK_NEW)
 		rc = store_blob(w, fp, kind, data, len);
 	w->n_pend = 0;
 	return rc;
@@ -1758,15 +1552,13 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	b->opts = opts;
 	b->index = cairn_repo_index(r);
 	b->pack_target = cairn_repo_config_get(r)->pack_target;
-	const char *known_max = getenv("CAIRN_BACKUP_KNOWN_MAX"); /* for tests */
-	b->known_max = known_max ? strtoul(known_max, NULL, 10) : 0;
-	if (!b->known_max)
-		b->known_max = KNOWN_MAX;
 	b->spool_dir = getenv("TMPDIR");
 	if (!b->spool_dir || !*b->spool_dir)
 		b->spool_dir = "/var/tmp";
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->dedup_lock, NULL);
+	cairn_dedup_init(&b->dedup, &b->dedup_lock, b->index, opts->dry_run, opts->dedup_generation,
+			 flush_index, r);
 	pthread_cond_init(&b->work_cv, NULL);
 	pthread_cond_init(&b->done_cv, NULL);
 	pthread_cond_init(&b->job_cv, NULL);
@@ -1945,8 +1737,7 @@ out:
 	link_map_free(&b->links);
 	cairn_names_free(b->ancestors, b->n_ancestors);
 	cairn_names_free(paths, n_paths);
-	free(b->known.keys);
-	free(b->known_old.keys);
+	cairn_dedup_free(&b->dedup);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->dedup_lock);
 	pthread_cond_destroy(&b->work_cv);

@@ -33,6 +33,9 @@ typedef struct cairn_backup_opts {
 	int one_file_system;
 	int dry_run;  /* read and chunk, store nothing */
 	int threads;  /* 0: number of CPUs */
+	/* Fingerprints in a generation of the set of chunks this backup
+	 * stored (two generations, 64 bytes each at most); 0: 128 Ki. */
+	size_t dedup_generation;
 	cairn_progress_cb progress;
 	cairn_warn_cb warn;
 	void *ud;
