@@ -14,6 +14,7 @@
 #include "cairn/backup.h"
 
 #include "backup/dedup.h"
+#include "backup/jobs.h"
 
 #include "cairn/chunker.h"
 #include "cairn/errors.h"
@@ -122,27 +123,6 @@ struct slot {
 
 struct worker;
 
-/* When a worker has chunked a window it hands the chunks, and the buffer
- * they point into, to the other workers as a job, and reads and chunks
- * the next window into its second buffer meanwhile. Whoever is idle takes
- * the job's chunks one at a time: first to fingerprint them; then whoever
- * fingerprints the last one asks the dedup set and the index about all of
- * them; then to seal the new ones into a pack of its own. So one big file
- * keeps every core busy. When the next window is chunked, the owner
- * offers it as a job at once, then finishes the previous one (whatever
- * nobody took; while helpers hold its last chunks, it works on the new
- * one) and adds its chunks to their entries in order: helpers always find
- * a job, and the owner reads the next window into the freed buffer. */
-struct seal_job {
-	uint8_t *buf;
-	cairn_pending *pend;
-	size_t n, cap;
-	size_t next_fp, fp_done; /* fingerprints handed out, and done */
-	size_t next;             /* the next chunk to look at for sealing */
-	int classified;          /* 0 not yet, 1 in progress, 2 done */
-	int helpers;             /* threads working on it now */
-};
-
 struct backup {
 	cairn_repo *repo;
 	const cairn_backup_opts *opts;
@@ -162,11 +142,7 @@ struct backup {
 	 * so they are made only when someone is waiting. */
 	int idle_workers;
 	int main_waiting;
-	/* Jobs offered to idle workers, oldest first (under lock): at most
-	 * two per worker. */
-	struct seal_job **offered;
-	size_t n_offered;
-	pthread_cond_t job_cv;
+	cairn_jobs jobs; /* windows offered to idle workers, under lock */
 
 	/* Guards the set of chunks this backup stored, and the counters. */
 	pthread_mutex_t dedup_lock;
@@ -223,7 +199,7 @@ struct worker {
 	size_t n_pend, cap_pend;
 	/* jobs[cur]: the previous window, being sealed; the other one is
 	 * the window just chunked while it is being offered, else idle. */
-	struct seal_job jobs[2];
+	cairn_job jobs[2];
 	int cur;
 	uint8_t *bundle; /* CAIRN_BUNDLE_MAX bytes, for bundles not in one piece in a window */
 	cairn_dedup_batch ask;
@@ -239,7 +215,7 @@ static void set_fatal(struct backup *b, int rc)
 	b->stop = 1;
 	pthread_cond_broadcast(&b->work_cv);
 	pthread_cond_broadcast(&b->done_cv);
-	pthread_cond_broadcast(&b->job_cv);
+	pthread_cond_broadcast(&b->jobs.job_cv);
 	pthread_mutex_unlock(&b->lock);
 	/* a worker waiting for a free pack writer */
 	pthread_mutex_lock(&b->commit_lock);
@@ -505,161 +481,63 @@ static int seal_new(struct worker *w, const cairn_pending *pend, size_t from, si
 	return !rc && n ? store_bundle(w, pend, at, n, len) : rc;
 }
 
-static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len);
 
-/* Work left to hand out: a chunk to fingerprint, the question to the
- * dedup set and the index once every fingerprint is in, or a new chunk
- * to seal. */
-static int job_has_work(const struct seal_job *job)
+/* ---- the work of a job, done for the scheduler (jobs.c) ---- */
+
+static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len)
 {
-	return job->next_fp < job->n || (job->fp_done == job->n && job->classified == 0) ||
-	       (job->classified == 2 && job->next < job->n);
+	int rc = cairn_array_grow((void **)&e->chunks, cap, e->n_chunks + 1, sizeof(*e->chunks));
+	if (rc)
+		return rc;
+	memcpy(e->chunks[e->n_chunks].fp, fp, CAIRN_FP_SIZE);
+	e->chunks[e->n_chunks].length = len;
+	e->n_chunks++;
+	return 0;
 }
 
-/* What a thread takes of a job at once: chunks up to this many bytes
- * (at least one chunk) to fingerprint, or to seal (a bundle's worth). One
- * chunk at a time, a window of small files would take the lock twice per
- * file. */
-#define GRAB_BYTES (64u << 10)
-#define GRAB_SEAL_BYTES (256u << 10)
-#define GRAB_CHUNKS CAIRN_BUNDLE_CHUNKS
 
-/* The end of the run of chunks from `from` that one grab takes. Only the
- * chunks that need the work count (with data, to fingerprint; new, to
- * seal). A grab to seal takes small chunks up to one bundle's worth, not
- * more, so that they fill one bundle rather than one and a few left over,
- * and at most GRAB_SEAL_BYTES of others. */
-static size_t grab(const struct seal_job *job, size_t from, int sealing)
+static int job_fingerprint(void *worker, cairn_pending *pend, size_t from, size_t to)
 {
-	size_t to = from, taken = 0, small = 0, other = 0;
-	size_t other_max = sealing ? GRAB_SEAL_BYTES : GRAB_BYTES;
-	for (; to < job->n && taken < GRAB_CHUNKS; to++) {
-		const cairn_pending *p = &job->pend[to];
-		if (!(sealing ? p->state == CHUNK_NEW : p->data != NULL))
-			continue;
-		int in_bundle = sealing && p->len <= BUNDLE_CHUNK_MAX;
-		if (taken && (in_bundle ? small + p->len > CAIRN_BUNDLE_MAX : other >= other_max))
-			break;
-		*(in_bundle ? &small : &other) += p->len;
-		taken++;
-	}
-	return to;
-}
-
-/* Does the job's work that can be handed out now (one grab of it if
- * once), on w's behalf (w's sealer, pack and index arrays). Called with
- * b->lock held; drops it while working. Failures stop the backup. */
-static void job_work(struct worker *w, struct seal_job *job, int once)
-{
-	struct backup *b = w->b;
-	int rc_failed;
-	while (!b->fatal) {
-		size_t from, to;
-		int sealing = 0, rc = 0;
-		if (job->next_fp < job->n) {
-			from = job->next_fp;
-			to = job->next_fp = grab(job, from, 0);
-		} else if (job->classified == 2 && job->next < job->n) {
-			from = job->next;
-			to = job->next = grab(job, from, 1);
-			sealing = 1;
-		} else {
-			if (job->fp_done == job->n && job->classified == 0) {
-				/* every fingerprint is in: ask about them */
-				job->classified = 1;
-				job->helpers++;
-				pthread_mutex_unlock(&b->lock);
-				rc = cairn_dedup_pending(&b->dedup, &w->ask, job->pend, job->n);
-				pthread_mutex_lock(&b->lock);
-				job->helpers--;
-				job->classified = 2;
-				pthread_cond_broadcast(&b->job_cv);
-				if (b->idle_workers)
-					pthread_cond_broadcast(&b->work_cv);
-				if ((rc_failed = rc))
-					goto failed;
-				if (once)
-					return;
-				continue;
-			}
-			return;
-		}
-		job->helpers++;
-		pthread_mutex_unlock(&b->lock);
-		if (sealing) {
-			rc = seal_new(w, job->pend, from, to);
-		} else {
-			for (size_t i = from; i < to && !rc; i++) {
-				cairn_pending *p = &job->pend[i];
-				if (p->data) /* a hole's fingerprint is set */
-					rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
-			}
-		}
-		pthread_mutex_lock(&b->lock);
-		if (!sealing)
-			job->fp_done += to - from;
-		if (--job->helpers == 0)
-			pthread_cond_broadcast(&b->job_cv);
-		if ((rc_failed = rc))
-			goto failed;
-		if (once)
-			return;
-	}
-	return;
-failed:
-	pthread_mutex_unlock(&b->lock);
-	set_fatal(b, rc_failed);
-	pthread_mutex_lock(&b->lock);
-}
-
-/* The oldest offered job with work to hand out, or NULL. Under lock. */
-static struct seal_job *offered_work(struct backup *b)
-{
-	for (size_t i = 0; i < b->n_offered; i++)
-		if (job_has_work(b->offered[i]))
-			return b->offered[i];
-	return NULL;
-}
-
-static void withdraw(struct backup *b, struct seal_job *job)
-{
-	for (size_t i = 0; i < b->n_offered; i++) {
-		if (b->offered[i] == job) {
-			memmove(&b->offered[i], &b->offered[i + 1],
-				(b->n_offered - i - 1) * sizeof(*b->offered));
-			b->n_offered--;
-			return;
-		}
-	}
-}
-
-/* Finishes job, one of w's: does what nobody took (and, while helpers
- * hold the rest, works on w's other job, if offered), waits for the
- * helpers, withdraws it and adds its chunks to their entries. */
-static int job_finish(struct worker *w, struct seal_job *job)
-{
-	struct backup *b = w->b;
-	struct seal_job *other = &w->jobs[job == &w->jobs[0]];
+	struct worker *w = worker;
 	int rc = 0;
+	for (size_t i = from; i < to && !rc; i++) {
+		cairn_pending *p = &pend[i];
+		if (p->data) /* a hole's fingerprint is set */
+			rc = cairn_fingerprint(w->fp, p->fp, p->data, p->len);
+	}
+	return rc;
+}
+
+static int job_classify(void *worker, cairn_pending *pend, size_t n)
+{
+	struct worker *w = worker;
+	return cairn_dedup_pending(&w->b->dedup, &w->ask, pend, n);
+}
+
+static int job_seal(void *worker, const cairn_pending *pend, size_t from, size_t to)
+{
+	return seal_new(worker, pend, from, to);
+}
+
+static void job_fail(void *worker, int rc)
+{
+	set_fatal(((struct worker *)worker)->b, rc);
+}
+
+static const cairn_job_ops job_ops = {
+	.fingerprint = job_fingerprint,
+	.classify = job_classify,
+	.seal = job_seal,
+	.fail = job_fail,
+};
+
+/* Finishes job, one of w's (see cairn_jobs_finish), and adds its chunks
+ * to their entries. */
+static int job_finish(struct worker *w, cairn_job *job)
+{
 	if (!job->n)
 		return 0;
-	pthread_mutex_lock(&b->lock);
-	for (;;) {
-		job_work(w, job, 0);
-		if (b->fatal || (job->classified == 2 && job->next >= job->n && !job->helpers))
-			break;
-		if (job_has_work(job))
-			continue;
-		if (other->n && job_has_work(other))
-			job_work(w, other, 1);
-		else
-			pthread_cond_wait(&b->job_cv, &b->lock);
-	}
-	while (job->helpers)
-		pthread_cond_wait(&b->job_cv, &b->lock);
-	withdraw(b, job);
-	rc = b->fatal;
-	pthread_mutex_unlock(&b->lock);
+	int rc = cairn_jobs_finish(&w->b->jobs, w, job, &w->jobs[job == &w->jobs[0]]);
 	for (size_t i = 0; !rc && i < job->n; i++) {
 		cairn_pending *p = &job->pend[i];
 		rc = add_ref(&p->slot->e, &p->slot->chunks_cap, p->fp, p->len);
@@ -672,33 +550,15 @@ static int job_finish(struct worker *w, struct seal_job *job)
  * and offers it. */
 static void job_offer(struct worker *w)
 {
-	struct backup *b = w->b;
-	struct seal_job *job = &w->jobs[w->cur ^ 1];
+	cairn_job *job = &w->jobs[w->cur ^ 1];
 	job->buf = w->buf;
 	job->pend = w->pend;
 	job->cap = w->cap_pend;
 	job->n = w->n_pend;
-	job->next_fp = job->fp_done = job->next = 0;
-	job->classified = 0;
 	w->buf = NULL;
 	w->pend = NULL;
 	w->cap_pend = w->n_pend = 0;
-	pthread_mutex_lock(&b->lock);
-	b->offered[b->n_offered++] = job;
-	if (b->idle_workers)
-		pthread_cond_broadcast(&b->work_cv);
-	pthread_mutex_unlock(&b->lock);
-}
-
-static int add_ref(cairn_entry *e, size_t *cap, const uint8_t *fp, uint32_t len)
-{
-	int rc = cairn_array_grow((void **)&e->chunks, cap, e->n_chunks + 1, sizeof(*e->chunks));
-	if (rc)
-		return rc;
-	memcpy(e->chunks[e->n_chunks].fp, fp, CAIRN_FP_SIZE);
-	e->chunks[e->n_chunks].length = len;
-	e->n_chunks++;
-	return 0;
+	cairn_jobs_offer(&w->b->jobs, job);
 }
 
 static int pend(struct worker *w, struct slot *slot, const uint8_t *data, size_t len)
@@ -738,7 +598,7 @@ static int settle_window(struct worker *w, size_t keep)
 	int offered = w->n_pend > 0;
 	if (offered)
 		job_offer(w);
-	struct seal_job *prev = &w->jobs[w->cur];
+	cairn_job *prev = &w->jobs[w->cur];
 	int rc = job_finish(w, prev);
 	if (offered) {
 		/* Also after a failure: the new job is the one to finish. */
@@ -1027,12 +887,12 @@ static void *worker_main(void *arg)
 		for (;;) {
 			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
 				b->dispatch++;
-			/* After a failure nothing is taken: job_work would
+			/* After a failure nothing is taken: cairn_jobs_work would
 			 * return at once and this loop spin, starving the
 			 * owners that must withdraw their jobs. */
-			struct seal_job *job = b->fatal ? NULL : offered_work(b);
+			cairn_job *job = b->fatal ? NULL : cairn_jobs_oldest(&b->jobs);
 			if (job) {
-				job_work(w, job, 0);
+				cairn_jobs_work(&b->jobs, w, job, 0);
 				continue;
 			}
 			if (b->stop || b->dispatch < b->tail || now->n)
@@ -1561,7 +1421,6 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 			 flush_index, r);
 	pthread_cond_init(&b->work_cv, NULL);
 	pthread_cond_init(&b->done_cv, NULL);
-	pthread_cond_init(&b->job_cv, NULL);
 	pthread_mutex_init(&b->commit_lock, NULL);
 	pthread_cond_init(&b->commit_cv, NULL);
 
@@ -1627,11 +1486,13 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	if (b->n_workers > 64)
 		b->n_workers = 64;
 	b->workers = calloc((size_t)b->n_workers, sizeof(*b->workers));
-	b->offered = calloc(2 * (size_t)b->n_workers, sizeof(*b->offered));
-	if (!b->workers || !b->offered) {
+	if (!b->workers) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = cairn_jobs_init(&b->jobs, (size_t)b->n_workers, &job_ops, &b->lock, &b->work_cv,
+				  &b->idle_workers, &b->fatal)))
+		goto out;
 	for (int i = 0; i < b->n_workers; i++)
 		if ((rc = worker_init(&b->workers[i], b, 1)))
 			goto out;
@@ -1721,7 +1582,8 @@ out:
 		if (saved)
 			cairn_error_set(saved, "%s", msg);
 	}
-	free(b->offered);
+	if (b->jobs.lock)
+		cairn_jobs_free(&b->jobs);
 	if (b->ring) {
 		for (size_t i = 0; i < RING_SLOTS; i++) {
 			cairn_entry_clear(&b->ring[i].e);
@@ -1742,7 +1604,6 @@ out:
 	pthread_mutex_destroy(&b->dedup_lock);
 	pthread_cond_destroy(&b->work_cv);
 	pthread_cond_destroy(&b->done_cv);
-	pthread_cond_destroy(&b->job_cv);
 	pthread_mutex_destroy(&b->commit_lock);
 	pthread_cond_destroy(&b->commit_cv);
 	free(b);

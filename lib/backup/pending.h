@@ -4,6 +4,7 @@
 #define CAIRN_BACKUP_PENDING_H
 
 #include "cairn/fingerprint.h"
+#include "cairn/seal.h"
 
 #include <stdint.h>
 
