@@ -12,16 +12,7 @@
  * one starts. */
 #define CARRY_BATCH 4096
 
-static const uint8_t zero_fp[CAIRN_FP_SIZE];
-
-static uint64_t fp_hash(const uint8_t *fp)
-{
-	uint64_t h;
-	memcpy(&h, fp, sizeof(h));
-	return h;
-}
-
-static int fpset_grow(cairn_fpset *s)
+int cairn_fpset_grow(cairn_fpset *s)
 {
 	size_t cap = s->cap ? 2 * s->cap : 4096;
 	uint8_t(*keys)[CAIRN_FP_SIZE] =
@@ -33,44 +24,16 @@ static int fpset_grow(cairn_fpset *s)
 	 * of every core running the backup's threads. */
 	memset(keys, 0, cap * CAIRN_FP_SIZE);
 	for (size_t i = 0; i < s->cap; i++) {
-		if (!memcmp(s->keys[i], zero_fp, CAIRN_FP_SIZE))
+		if (!memcmp(s->keys[i], cairn_fpset_empty, CAIRN_FP_SIZE))
 			continue;
-		size_t j = fp_hash(s->keys[i]) & (cap - 1);
-		while (memcmp(keys[j], zero_fp, CAIRN_FP_SIZE))
+		size_t j = cairn_fpset_hash(s->keys[i]) & (cap - 1);
+		while (memcmp(keys[j], cairn_fpset_empty, CAIRN_FP_SIZE))
 			j = (j + 1) & (cap - 1);
 		memcpy(keys[j], s->keys[i], CAIRN_FP_SIZE);
 	}
 	free(s->keys);
 	s->keys = keys;
 	s->cap = cap;
-	return 0;
-}
-
-int cairn_fpset_insert(cairn_fpset *s, const uint8_t *fp, int *err)
-{
-	if (2 * (s->count + 1) > s->cap && (*err = fpset_grow(s)))
-		return 1;
-	size_t j = fp_hash(fp) & (s->cap - 1);
-	while (memcmp(s->keys[j], zero_fp, CAIRN_FP_SIZE)) {
-		if (!memcmp(s->keys[j], fp, CAIRN_FP_SIZE))
-			return 1;
-		j = (j + 1) & (s->cap - 1);
-	}
-	memcpy(s->keys[j], fp, CAIRN_FP_SIZE);
-	s->count++;
-	return 0;
-}
-
-int cairn_fpset_has(const cairn_fpset *s, const uint8_t *fp)
-{
-	if (!s->cap)
-		return 0;
-	size_t j = fp_hash(fp) & (s->cap - 1);
-	while (memcmp(s->keys[j], zero_fp, CAIRN_FP_SIZE)) {
-		if (!memcmp(s->keys[j], fp, CAIRN_FP_SIZE))
-			return 1;
-		j = (j + 1) & (s->cap - 1);
-	}
 	return 0;
 }
 
@@ -81,7 +44,7 @@ void cairn_fpset_free(cairn_fpset *s)
 }
 
 void cairn_dedup_init(cairn_dedup *d, pthread_mutex_t *lock, cairn_index *index, int dry_run,
-		      size_t generation_max, int (*flush_index)(void *ud), void *ud)
+                      size_t generation_max, int (*flush_index)(void *ud), void *ud)
 {
 	memset(d, 0, sizeof(*d));
 	d->lock = lock;
@@ -123,10 +86,10 @@ static int carry_unregistered(cairn_dedup *d)
 	int rc = ask && out && found ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (size_t i = 0, n = 0; i < old->cap && !rc; n = 0) {
 		for (; i < old->cap && n < CARRY_BATCH; i++)
-			if (memcmp(old->keys[i], zero_fp, CAIRN_FP_SIZE))
+			if (memcmp(old->keys[i], cairn_fpset_empty, CAIRN_FP_SIZE))
 				memcpy(ask[n++], old->keys[i], CAIRN_FP_SIZE);
 		if (n && !(rc = d->index->ops->lookup(d->index, (const uint8_t(*)[32])ask, n, out,
-						      found)))
+		                                      found)))
 			for (size_t k = 0; k < n && !rc; k++)
 				if (!found[k])
 					cairn_fpset_insert(&d->known, ask[k], &rc);
@@ -178,7 +141,8 @@ int cairn_dedup_pending(cairn_dedup *d, cairn_dedup_batch *q, cairn_pending *pen
 
 	pthread_mutex_lock(d->lock);
 	for (size_t i = 0; i < n; i++)
-		pend[i].state = !pend[i].data || known(d, pend[i].fp) ? CHUNK_KNOWN : CHUNK_ASK_INDEX;
+		pend[i].state =
+		    !pend[i].data || known(d, pend[i].fp) ? CHUNK_KNOWN : CHUNK_ASK_INDEX;
 	int ask_all = d->ask_all;
 	pthread_mutex_unlock(d->lock);
 
@@ -194,7 +158,7 @@ int cairn_dedup_pending(cairn_dedup *d, cairn_dedup_batch *q, cairn_pending *pen
 				memcpy(q->fps[k++], pend[i].fp, CAIRN_FP_SIZE);
 		const struct cairn_index_ops *ops = d->index->ops;
 		if ((rc = (ops->lookup_dedup && !ask_all ? ops->lookup_dedup : ops->lookup)(
-			     d->index, (const uint8_t(*)[32])q->fps, n_ask, q->out, q->found)))
+		         d->index, (const uint8_t(*)[32])q->fps, n_ask, q->out, q->found)))
 			return rc;
 		k = 0;
 		pthread_mutex_lock(d->lock);
@@ -206,7 +170,7 @@ int cairn_dedup_pending(cairn_dedup *d, cairn_dedup_batch *q, cairn_pending *pen
 			if (d->known.count >= d->generation_max && (err = new_generation(d)))
 				break;
 			int claimed = cairn_fpset_has(&d->known_old, p->fp) ||
-				      cairn_fpset_insert(&d->known, p->fp, &err);
+			              cairn_fpset_insert(&d->known, p->fp, &err);
 			p->state = (in_index || claimed) ? CHUNK_KNOWN : CHUNK_NEW;
 		}
 		pthread_mutex_unlock(d->lock);

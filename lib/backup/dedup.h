@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Fingerprints in a generation of the set by default: a generation takes
  * at most 8 MiB (a table at most half full). */
@@ -21,11 +22,50 @@ typedef struct cairn_fpset {
 	size_t cap, count;
 } cairn_fpset;
 
+/* An empty slot's key. */
+static const uint8_t cairn_fpset_empty[CAIRN_FP_SIZE];
+
+/* Doubles the table (4096 slots at first). */
+int cairn_fpset_grow(cairn_fpset *s);
+void cairn_fpset_free(cairn_fpset *s);
+
+/* Inline: asked for every chunk. */
+static inline uint64_t cairn_fpset_hash(const uint8_t *fp)
+{
+	uint64_t h;
+	memcpy(&h, fp, sizeof(h));
+	return h;
+}
+
 /* 1 if fp was already in the set; else inserts it and returns 0. On
  * running out of memory sets *err and returns 1. */
-int cairn_fpset_insert(cairn_fpset *s, const uint8_t *fp, int *err);
-int cairn_fpset_has(const cairn_fpset *s, const uint8_t *fp);
-void cairn_fpset_free(cairn_fpset *s);
+static inline int cairn_fpset_insert(cairn_fpset *s, const uint8_t *fp, int *err)
+{
+	if (2 * (s->count + 1) > s->cap && (*err = cairn_fpset_grow(s)))
+		return 1;
+	size_t j = cairn_fpset_hash(fp) & (s->cap - 1);
+	while (memcmp(s->keys[j], cairn_fpset_empty, CAIRN_FP_SIZE)) {
+		if (!memcmp(s->keys[j], fp, CAIRN_FP_SIZE))
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	memcpy(s->keys[j], fp, CAIRN_FP_SIZE);
+	s->count++;
+	return 0;
+}
+
+static inline int cairn_fpset_has(const cairn_fpset *s, const uint8_t *fp)
+{
+	if (!s->cap)
+		return 0;
+	size_t j = cairn_fpset_hash(fp) & (s->cap - 1);
+	while (memcmp(s->keys[j], cairn_fpset_empty, CAIRN_FP_SIZE)) {
+		if (!memcmp(s->keys[j], fp, CAIRN_FP_SIZE))
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
+}
 
 /* The chunks this backup stored, by fingerprint: the index learns of
  * them only when their packs are registered. So that memory does not
@@ -62,7 +102,7 @@ typedef struct cairn_dedup_batch {
 
 /* generation_max 0: CAIRN_DEDUP_GENERATION_DEFAULT. */
 void cairn_dedup_init(cairn_dedup *d, pthread_mutex_t *lock, cairn_index *index, int dry_run,
-		      size_t generation_max, int (*flush_index)(void *ud), void *ud);
+                      size_t generation_max, int (*flush_index)(void *ud), void *ud);
 void cairn_dedup_free(cairn_dedup *d);
 void cairn_dedup_batch_free(cairn_dedup_batch *q);
 

@@ -15,8 +15,8 @@
 #define GRAB_CHUNKS CAIRN_BUNDLE_CHUNKS
 
 int cairn_jobs_init(cairn_jobs *s, size_t n_workers, const cairn_job_ops *ops,
-		    pthread_mutex_t *lock, pthread_cond_t *work_cv, const int *idle_workers,
-		    const int *fatal)
+                    pthread_mutex_t *lock, pthread_cond_t *work_cv, const int *idle_workers,
+                    const int *fatal)
 {
 	memset(s, 0, sizeof(*s));
 	s->lock = lock;
@@ -35,13 +35,6 @@ void cairn_jobs_free(cairn_jobs *s)
 	free(s->offered);
 	s->offered = NULL;
 	pthread_cond_destroy(&s->job_cv);
-}
-
-int cairn_job_has_work(const cairn_job *job)
-{
-	return job->next_fp < job->n ||
-	       (job->fp_done == job->n && job->classified == JOB_UNCLASSIFIED) ||
-	       (job->classified == JOB_CLASSIFIED && job->next < job->n);
 }
 
 /* The end of the run of chunks from `from` that one grab takes. Only the
@@ -136,7 +129,7 @@ static void withdraw(cairn_jobs *s, cairn_job *job)
 	for (size_t i = 0; i < s->n_offered; i++) {
 		if (s->offered[i] == job) {
 			memmove(&s->offered[i], &s->offered[i + 1],
-				(s->n_offered - i - 1) * sizeof(*s->offered));
+			        (s->n_offered - i - 1) * sizeof(*s->offered));
 			s->n_offered--;
 			return;
 		}

@@ -60,24 +60,29 @@ typedef struct cairn_job_ops {
  * *lock, the owner's, which also guards what the owner hands out. */
 typedef struct cairn_jobs {
 	pthread_mutex_t *lock;
-	pthread_cond_t job_cv;    /* a job's helpers are done, or it was classified */
-	pthread_cond_t *work_cv;  /* the owner's idle workers wait on it */
-	const int *idle_workers;  /* how many wait on work_cv: wake-ups only for them */
-	const int *fatal;         /* the backup failed: hand out nothing */
+	pthread_cond_t job_cv;   /* a job's helpers are done, or it was classified */
+	pthread_cond_t *work_cv; /* the owner's idle workers wait on it */
+	const int *idle_workers; /* how many wait on work_cv: wake-ups only for them */
+	const int *fatal;        /* the backup failed: hand out nothing */
 	const cairn_job_ops *ops;
 	cairn_job **offered; /* at most two per worker */
 	size_t n_offered;
 } cairn_jobs;
 
 int cairn_jobs_init(cairn_jobs *s, size_t n_workers, const cairn_job_ops *ops,
-		    pthread_mutex_t *lock, pthread_cond_t *work_cv, const int *idle_workers,
-		    const int *fatal);
+                    pthread_mutex_t *lock, pthread_cond_t *work_cv, const int *idle_workers,
+                    const int *fatal);
 void cairn_jobs_free(cairn_jobs *s);
 
 /* Work left to hand out: a chunk to fingerprint, the question to the
  * dedup set and the index once every fingerprint is in, or a new chunk
  * to seal. */
-int cairn_job_has_work(const cairn_job *job);
+static inline int cairn_job_has_work(const cairn_job *job)
+{
+	return job->next_fp < job->n ||
+	       (job->fp_done == job->n && job->classified == JOB_UNCLASSIFIED) ||
+	       (job->classified == JOB_CLASSIFIED && job->next < job->n);
+}
 
 /* Offers job, filled with job->n pending chunks, to the idle workers.
  * Takes the lock. */

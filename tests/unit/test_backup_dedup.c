@@ -40,7 +40,7 @@ static void fake_answer(struct fake_index *f, const uint8_t (*fps)[32], size_t n
 }
 
 static int fake_lookup(cairn_index *ix, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
-		       uint8_t *found)
+                       uint8_t *found)
 {
 	struct fake_index *f = (struct fake_index *)ix;
 	f->lookups++;
@@ -49,7 +49,7 @@ static int fake_lookup(cairn_index *ix, const uint8_t (*fps)[32], size_t n, cair
 }
 
 static int fake_lookup_dedup(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
-			     cairn_index_entry *out, uint8_t *found)
+                             cairn_index_entry *out, uint8_t *found)
 {
 	struct fake_index *f = (struct fake_index *)ix;
 	f->dedup_lookups++;
@@ -58,10 +58,10 @@ static int fake_lookup_dedup(cairn_index *ix, const uint8_t (*fps)[32], size_t n
 }
 
 static const struct cairn_index_ops fake_ops = {
-	.version = CAIRN_INDEX_OPS_VERSION,
-	.name = "fake",
-	.lookup = fake_lookup,
-	.lookup_dedup = fake_lookup_dedup,
+    .version = CAIRN_INDEX_OPS_VERSION,
+    .name = "fake",
+    .lookup = fake_lookup,
+    .lookup_dedup = fake_lookup_dedup,
 };
 
 static int fake_flush(void *ud)
@@ -172,11 +172,11 @@ static void test_backup_dedup__decides_holes_indexed_repeated_and_new_chunks(voi
 	struct fixture *t = fixture_new(0, 0);
 	fp_of(t->ix.registered[t->ix.n_registered++], 100);
 	cairn_pending p[5] = {
-		{.data = NULL, .len = 4096},      /* a hole */
-		{.data = some_data, .len = 1},    /* in the index */
-		{.data = some_data, .len = 1},    /* new */
-		{.data = some_data, .len = 1},    /* the same again: claimed above */
-		{.data = some_data, .len = 1},    /* another new one */
+	    {.data = NULL, .len = 4096},   /* a hole */
+	    {.data = some_data, .len = 1}, /* in the index */
+	    {.data = some_data, .len = 1}, /* new */
+	    {.data = some_data, .len = 1}, /* the same again: claimed above */
+	    {.data = some_data, .len = 1}, /* another new one */
 	};
 	fp_of(p[1].fp, 100);
 	fp_of(p[2].fp, 1);
@@ -205,8 +205,8 @@ static void test_backup_dedup__decides_holes_indexed_repeated_and_new_chunks(voi
 /* As the end-to-end test of many files did: new chunks, then new ones
  * alternating with repeats of the first, through generations far smaller
  * than the backup. */
-static void test_backup_dedup__repeats_are_found_across_generations_and_the_set_stays_bounded(
-	void **state)
+static void
+test_backup_dedup__repeats_are_found_across_generations_and_the_set_stays_bounded(void **state)
 {
 	const size_t max = 8;
 	struct fixture *t = fixture_new(0, max);
@@ -226,8 +226,7 @@ static void test_backup_dedup__repeats_are_found_across_generations_and_the_set_
 	fixture_free(t);
 }
 
-static void test_backup_dedup__a_new_generation_keeps_what_the_index_does_not_know_yet(
-	void **state)
+static void test_backup_dedup__a_new_generation_keeps_what_the_index_does_not_know_yet(void **state)
 {
 	const size_t max = 4;
 	struct fixture *t = fixture_new(0, max);
@@ -262,14 +261,14 @@ static void test_backup_dedup__a_dry_run_forgets_after_two_generations(void **st
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_backup_dedup__set_has_what_was_inserted_and_says_so_again),
-		cmocka_unit_test(test_backup_dedup__set_grows_and_keeps_every_entry),
-		cmocka_unit_test(test_backup_dedup__decides_holes_indexed_repeated_and_new_chunks),
-		cmocka_unit_test(
-			test_backup_dedup__repeats_are_found_across_generations_and_the_set_stays_bounded),
-		cmocka_unit_test(
-			test_backup_dedup__a_new_generation_keeps_what_the_index_does_not_know_yet),
-		cmocka_unit_test(test_backup_dedup__a_dry_run_forgets_after_two_generations),
+	    cmocka_unit_test(test_backup_dedup__set_has_what_was_inserted_and_says_so_again),
+	    cmocka_unit_test(test_backup_dedup__set_grows_and_keeps_every_entry),
+	    cmocka_unit_test(test_backup_dedup__decides_holes_indexed_repeated_and_new_chunks),
+	    cmocka_unit_test(
+	        test_backup_dedup__repeats_are_found_across_generations_and_the_set_stays_bounded),
+	    cmocka_unit_test(
+	        test_backup_dedup__a_new_generation_keeps_what_the_index_does_not_know_yet),
+	    cmocka_unit_test(test_backup_dedup__a_dry_run_forgets_after_two_generations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,8 +47,7 @@ struct worker {
 	int id;
 };
 
-static void record(struct worker *w, enum op op, const cairn_pending *pend, size_t from,
-		   size_t to)
+static void record(struct worker *w, enum op op, const cairn_pending *pend, size_t from, size_t to)
 {
 	struct board *t = w->t;
 	pthread_mutex_lock(&t->record_lock);
@@ -106,10 +105,10 @@ static void fake_fail(void *worker, int rc)
 }
 
 static const cairn_job_ops fake_ops = {
-	.fingerprint = fake_fingerprint,
-	.classify = fake_classify,
-	.seal = fake_seal,
-	.fail = fake_fail,
+    .fingerprint = fake_fingerprint,
+    .classify = fake_classify,
+    .seal = fake_seal,
+    .fail = fake_fail,
 };
 
 static struct board *board_new(void)
@@ -122,8 +121,8 @@ static struct board *board_new(void)
 	pthread_cond_init(&t->hold_cv, NULL);
 	t->fail_at = SIZE_MAX;
 	assert_int_equal(cairn_jobs_init(&t->jobs, 2, &fake_ops, &t->lock, &t->work_cv,
-					 &t->idle_workers, &t->fatal),
-			 0);
+	                                 &t->idle_workers, &t->fatal),
+	                 0);
 	return t;
 }
 
@@ -162,8 +161,8 @@ static void assert_run(const struct run *r, int worker, enum op op, size_t from,
 
 /* ---- tests ---- */
 
-static void test_backup_jobs__a_grab_takes_a_run_of_chunks_by_bytes_then_one_classifies_all(
-	void **state)
+static void
+test_backup_jobs__a_grab_takes_a_run_of_chunks_by_bytes_then_one_classifies_all(void **state)
 {
 	struct board *t = board_new();
 	struct worker w = {t, 0};
@@ -272,8 +271,8 @@ static void *helper_main(void *arg)
 	return NULL;
 }
 
-static void test_backup_jobs__while_a_helper_holds_the_last_chunks_the_owner_works_on_its_next_job(
-	void **state)
+static void
+test_backup_jobs__while_a_helper_holds_the_last_chunks_the_owner_works_on_its_next_job(void **state)
 {
 	struct board *t = board_new();
 	struct worker owner = {t, 0};
@@ -346,15 +345,15 @@ static void test_backup_jobs__a_failed_run_stops_the_work_and_finishing_reports_
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-			test_backup_jobs__a_grab_takes_a_run_of_chunks_by_bytes_then_one_classifies_all),
-		cmocka_unit_test(test_backup_jobs__the_oldest_job_with_work_is_handed_out_first),
-		cmocka_unit_test(
-			test_backup_jobs__finishing_does_what_nobody_took_and_withdraws_the_job),
-		cmocka_unit_test(
-			test_backup_jobs__while_a_helper_holds_the_last_chunks_the_owner_works_on_its_next_job),
-		cmocka_unit_test(
-			test_backup_jobs__a_failed_run_stops_the_work_and_finishing_reports_it),
+	    cmocka_unit_test(
+	        test_backup_jobs__a_grab_takes_a_run_of_chunks_by_bytes_then_one_classifies_all),
+	    cmocka_unit_test(test_backup_jobs__the_oldest_job_with_work_is_handed_out_first),
+	    cmocka_unit_test(
+	        test_backup_jobs__finishing_does_what_nobody_took_and_withdraws_the_job),
+	    cmocka_unit_test(
+	        test_backup_jobs__while_a_helper_holds_the_last_chunks_the_owner_works_on_its_next_job),
+	    cmocka_unit_test(
+	        test_backup_jobs__a_failed_run_stops_the_work_and_finishing_reports_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
