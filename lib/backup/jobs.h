@@ -52,11 +52,11 @@ typedef struct cairn_job_ops {
 	int (*classify)(void *worker, cairn_pending *pend, size_t n);
 	/* Seals the new chunks of pend[from, to) into the worker's pack. */
 	int (*seal)(void *worker, const cairn_pending *pend, size_t from, size_t to);
-	/* Stops the backup after a failure: sets what *fatal points to. */
+	/* Stops the backup after a failure (so that *fatal is set). */
 	void (*fail)(void *worker, int rc);
 } cairn_job_ops;
 
-/* The jobs offered to idle workers, oldest first. Every field is under
+/* The jobs offered to idle workers, oldest first. What changes is under
  * *lock, the owner's, which also guards what the owner hands out. */
 typedef struct cairn_jobs {
 	pthread_mutex_t *lock;
