@@ -306,7 +306,7 @@ static int read_link(struct backup *b, int dfd, const char *name, const struct s
 		report(b, e->path, "empty symlink target; skipped");
 		return ENTRY_SKIP;
 	}
-	return 0;
+	return ENTRY_KEEP;
 }
 
 /* A file seen before under another path (same dev and inode) becomes a
@@ -363,12 +363,12 @@ static int entry_content(struct backup *b, int dfd, const char *name, const stru
 	if (e->type == CAIRN_ENTRY_SYMLINK)
 		return read_link(b, dfd, name, st, e);
 	if (e->type != CAIRN_ENTRY_FILE)
-		return 0;
+		return ENTRY_KEEP;
 	if ((rc = link_to_first(b, st, e, &linked)) || linked)
 		return rc;
 	*status = files_cache(b, e);
 	*needs_work = *status != FILE_UNCHANGED;
-	return 0;
+	return ENTRY_KEEP;
 }
 
 /* Visits path, which is name in directory dfd (AT_FDCWD: path itself). */
