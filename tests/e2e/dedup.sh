@@ -84,14 +84,12 @@ check_rc 0 "its restore exits 0"
 run treecmp "$SRC" "$T/r3$SRC"
 check_rc 0 "it restores the tree bit for bit"
 
-say "a backup larger than the set of chunks it remembers stores each chunk once"
+say "a backup of many files that repeat earlier ones stores each chunk once"
 # 1200 files of 120 kB, each one chunk (below the minimum chunk size these
 # repositories are made with) and incompressible: 600 new ones,
-# then new ones alternating with repeats of the first 600. With the set's
-# generations cut to 64 fingerprints, a repeat is no longer in them: it
-# must be found in the index (its pack was written and registered while
-# the new files went on) or among the chunks the set keeps because their
-# packs were not written yet.
+# then new ones alternating with repeats of the first 600. (How a repeat
+# is found once the set of chunks a backup remembers has moved on to a
+# new generation is tested in tests/unit/test_backup_dedup.c.)
 MANY="$T/many"
 mkdir -p "$MANY"
 "$PYTHON" - "$MANY" <<-'EOF'
@@ -102,7 +100,7 @@ mkdir -p "$MANY"
 	        f.write(random.Random("many-%d" % k).randbytes(120000))
 	EOF
 CAIRN_REPO="$T/repo-many" init_repo --chunk-min 128K --chunk-avg 256K --chunk-max 1M
-CAIRN_REPO="$T/repo-many" CAIRN_BACKUP_KNOWN_MAX=64 backup "$MANY"
+CAIRN_REPO="$T/repo-many" backup "$MANY"
 require_rc 0 "the backup exits 0"
 check_eq "it stores the 900 distinct chunks once each" "$(summary blobs_added)" 900
 CAIRN_REPO="$T/repo-many" run cairn restore "$SNAP" --target "$T/r-many"
@@ -110,17 +108,14 @@ check_rc 0 "its restore exits 0"
 run treecmp "$MANY" "$T/r-many$MANY"
 check_rc 0 "it restores the tree bit for bit"
 
-say "a dry run larger than the set of chunks it remembers stays an estimate from above"
-# Nothing is registered in a dry run: past two generations of the set, a
-# repeat is counted as new again rather than remembered for ever.
+say "a dry run of many files that repeat earlier ones counts each chunk once"
+# Nothing is registered in a dry run: the set of chunks it remembers is
+# all that finds a repeat (its generations: tests/unit/test_backup_dedup.c).
 CAIRN_REPO="$T/repo-dry" init_repo --chunk-min 128K --chunk-avg 256K --chunk-max 1M
 CAIRN_REPO="$T/repo-dry" backup --dry-run "$MANY"
 require_rc 0 "a dry run exits 0"
-check_eq "with the whole set, it counts the 900 distinct chunks" "$(summary blobs_added)" 900
-CAIRN_REPO="$T/repo-dry" CAIRN_BACKUP_KNOWN_MAX=64 backup --dry-run "$MANY"
-require_rc 0 "a dry run with a small set exits 0"
-check_eq "with generations of 64, it counts each repeat again" "$(summary blobs_added)" 1200
-check_eq "neither stored a pack" "$(find "$T/repo-dry" -path "*/data/*" -type f | wc -l)" 0
+check_eq "it counts the 900 distinct chunks" "$(summary blobs_added)" 900
+check_eq "it stored no pack" "$(find "$T/repo-dry" -path "*/data/*" -type f | wc -l)" 0
 
 say "restore --verify of files that share their chunks"
 # Copies of the same files, each cut into many chunks: a blob is written

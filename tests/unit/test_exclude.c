@@ -8,9 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cairn/backup.h"
-#include "cairn/errors.h"
-#include "fs/walk.h"
+#include "fs/exclude.h"
 
 static void test_exclude__name_glob_matches_basename_anywhere(void **state)
 {

@@ -21,6 +21,9 @@ typedef struct cairn_backup_opts {
 	int one_file_system;
 	int dry_run;  /* read and chunk, store nothing */
 	int threads;  /* 0: number of CPUs */
+	/* Fingerprints in a generation of the set of chunks this backup
+	 * stored (two generations, 64 bytes each at most); 0: 128 Ki. */
+	size_t dedup_generation;
 	cairn_progress_cb progress;
 	cairn_warn_cb warn;
 	void *ud;
@@ -30,8 +33,5 @@ typedef struct cairn_backup_opts {
  * the snapshot is still written) *out holds the snapshot, the caller
  * clears it. */
 int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *out);
-
-/* Whether path matches one of the exclude globs (pure). */
-int cairn_exclude_match(const char *const *globs, size_t n, const char *path);
 
 #endif

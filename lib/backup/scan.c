@@ -1,0 +1,566 @@
+/* The main thread's walk: the tree depth-first in path order into the
+ * ring, the files cache (the parent snapshot's manifest), and the
+ * finished entries off the ring into the manifest. */
+#include "backup/backup_internal.h"
+
+#include "fs/exclude.h"
+#include "fs/meta.h"
+#include "fs/walk.h"
+#include "util/buf.h"
+#include "util/path.h"
+#include "util/time.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- hardlinks seen ---- */
+
+static struct link *link_slot(struct link_map *m, uint64_t dev, uint64_t ino)
+{
+	size_t j = (ino * 0x9e3779b97f4a7c15ull ^ dev) & (m->cap - 1);
+	while (m->items[j].path && (m->items[j].dev != dev || m->items[j].ino != ino))
+		j = (j + 1) & (m->cap - 1);
+	return &m->items[j];
+}
+
+/* The first path seen for (dev, ino), or NULL after recording path. */
+static int link_lookup(struct link_map *m, uint64_t dev, uint64_t ino, const char *path,
+		       const char **first)
+{
+	*first = NULL;
+	if (2 * (m->count + 1) > m->cap) {
+		struct link_map n = {.cap = m->cap ? 2 * m->cap : 256};
+		if (!(n.items = calloc(n.cap, sizeof(*n.items))))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->items[i].path)
+				*link_slot(&n, m->items[i].dev, m->items[i].ino) = m->items[i];
+		n.count = m->count;
+		free(m->items);
+		*m = n;
+	}
+	struct link *l = link_slot(m, dev, ino);
+	if (l->path) {
+		*first = l->path;
+		return 0;
+	}
+	if (!(l->path = strdup(path)))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	l->dev = dev;
+	l->ino = ino;
+	m->count++;
+	return 0;
+}
+
+void cairn_backup_links_free(struct link_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->items[i].path);
+	free(m->items);
+}
+
+/* ---- reporting ---- */
+
+static void report(struct backup *b, const char *path, const char *msg)
+{
+	if (b->opts->warn)
+		b->opts->warn(b->opts->ud, path, msg);
+}
+
+/* A path that could not be read: reported (the message is this
+ * thread's last) and counted. */
+static void path_failed(struct backup *b, const char *path)
+{
+	report(b, path, cairn_error_last());
+	b->sum.errors++;
+}
+
+void cairn_backup_progress(struct backup *b, const char *current, int force)
+{
+	if (!b->opts->progress)
+		return;
+	int64_t t = cairn_now_ns(CLOCK_MONOTONIC);
+	if (!force && t - b->last_progress < PROGRESS_NS)
+		return;
+	b->last_progress = t;
+	pthread_mutex_lock(&b->dedup_lock);
+	cairn_progress p = {.files_done = b->files_done, .bytes_done = b->bytes_read,
+			    .current = current};
+	pthread_mutex_unlock(&b->dedup_lock);
+	b->opts->progress(b->opts->ud, &p);
+}
+
+/* ---- the manifest: entries in order, and its blobs ---- */
+
+int cairn_backup_tree_sink(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
+                           const uint8_t *data, size_t len)
+{
+	struct worker *w = ud;
+	w->n_pend = 0;
+	int rc = cairn_array_grow((void **)&w->pend, &w->cap_pend, 1, sizeof(*w->pend));
+	if (rc)
+		return rc;
+	memcpy(w->pend[0].fp, fp, CAIRN_FP_SIZE);
+	w->pend[0].data = data;
+	w->pend[0].len = (uint32_t)len;
+	w->n_pend = 1;
+	rc = cairn_dedup_pending(&w->b->dedup, &w->ask, w->pend, 1);
+	if (!rc && w->pend[0].state == CHUNK_NEW)
+		rc = cairn_backup_store_blob(w, fp, kind, data, len);
+	w->n_pend = 0;
+	return rc;
+}
+
+/* Emits the finished entries at the head of the ring. Called with the
+ * lock held; drops it while working. */
+static int drain(struct backup *b)
+{
+	while (b->head < b->tail) {
+		struct slot *s = &b->ring[b->head % RING_SLOTS];
+		if (!s->done)
+			break;
+		pthread_mutex_unlock(&b->lock);
+		int rc = 0;
+		if (s->warning)
+			report(b, s->e.path, s->warning);
+		if (s->failed) {
+			b->sum.errors++;
+		} else {
+			switch (s->status) {
+			case FILE_NEW: b->sum.files_new++; break;
+			case FILE_CHANGED: b->sum.files_changed++; break;
+			case FILE_UNCHANGED: b->sum.files_unchanged++; break;
+			case NOT_A_FILE:
+				if (s->e.type == CAIRN_ENTRY_DIR)
+					b->sum.dirs++;
+				else
+					b->sum.others++;
+				break;
+			}
+			if (s->e.type == CAIRN_ENTRY_FILE)
+				b->sum.bytes_total += s->e.size;
+			rc = cairn_tree_writer_add(b->tree, &s->e);
+		}
+		if (s->e.type == CAIRN_ENTRY_FILE)
+			b->files_done++;
+		cairn_entry_clear(&s->e);
+		free(s->warning);
+		memset(s, 0, sizeof(*s));
+		pthread_mutex_lock(&b->lock);
+		if (rc)
+			return rc;
+		b->head++;
+		/* Workers never look behind the head: those slots get reused. */
+		if (b->dispatch < b->head)
+			b->dispatch = b->head;
+	}
+	return 0;
+}
+
+/* Waits for room in the ring, then adds e (taken over) to it. */
+static int enqueue(struct backup *b, cairn_entry *e, const struct stat *st,
+		   enum file_status status, int needs_work)
+{
+	int rc = 0;
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		if (b->fatal)
+			break;
+		if ((rc = drain(b)))
+			break;
+		if (b->tail - b->head < RING_SLOTS)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += PROGRESS_NS;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		b->main_waiting = 1;
+		pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
+		b->main_waiting = 0;
+		pthread_mutex_unlock(&b->lock);
+		cairn_backup_progress(b, NULL, 0);
+		pthread_mutex_lock(&b->lock);
+	}
+	if (b->fatal || rc) {
+		pthread_mutex_unlock(&b->lock);
+		cairn_entry_clear(e);
+		return rc ? rc : b->fatal;
+	}
+	struct slot *s = &b->ring[b->tail % RING_SLOTS];
+	s->e = *e;
+	memset(e, 0, sizeof(*e));
+	if (needs_work)
+		s->st = *st;
+	s->status = status;
+	s->needs_work = needs_work;
+	s->done = !needs_work;
+	b->tail++;
+	if (needs_work && b->idle_workers)
+		pthread_cond_signal(&b->work_cv);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+/* ---- the walk, in path order ---- */
+
+/* Moves the parent manifest forward to path; returns its entry there, or
+ * NULL if the parent has no such path. */
+static const cairn_entry *parent_find(struct backup *b, const char *path)
+{
+	while (b->parent && !b->parent_done) {
+		if (b->parent_valid) {
+			int c = cairn_path_cmp(b->parent_entry.path, path);
+			if (c == 0)
+				return &b->parent_entry;
+			if (c > 0)
+				return NULL;
+			cairn_entry_clear(&b->parent_entry);
+			b->parent_valid = 0;
+		}
+		int rc = cairn_tree_reader_next(b->parent, &b->parent_entry);
+		if (rc == 1) {
+			b->parent_valid = 1;
+			continue;
+		}
+		if (rc < 0)
+			report(b, "(parent snapshot)", cairn_error_last());
+		b->parent_done = 1; /* without a files cache every file is read */
+	}
+	return NULL;
+}
+
+static int visit(struct backup *b, int dfd, const char *name, const char *path, dev_t top_dev,
+		 int descend);
+
+static int visit_children(struct backup *b, const char *path, dev_t top_dev)
+{
+	char **names;
+	size_t n;
+	/* Opened once: its names are listed and its children looked up
+	 * relative to it (a path walk of one component instead of the whole
+	 * path, per entry), so both are of the same directory. */
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = dfd < 0 ? cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory")
+			 : cairn_dir_names(dfd, &names, &n);
+	if (rc) {
+		path_failed(b, path);
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	size_t plen = strlen(path);
+	for (size_t i = 0; i < n && !rc; i++) {
+		size_t len = plen + 1 + strlen(names[i]) + 1;
+		char *child = malloc(len);
+		if (!child) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			break;
+		}
+		snprintf(child, len, "%s/%s", strcmp(path, "/") ? path : "", names[i]);
+		rc = visit(b, dfd, names[i], child, top_dev, 1);
+		free(child);
+	}
+	close(dfd);
+	cairn_names_free(names, n);
+	return rc;
+}
+
+/* What a step of visit decides about an entry, when it does not fail
+ * (< 0). */
+enum { ENTRY_KEEP = 0, ENTRY_SKIP = 1 };
+
+/* Reads the symlink's target into e; one that cannot be read, or is
+ * empty, is reported and skipped. */
+static int read_link(struct backup *b, int dfd, const char *name, const struct stat *st,
+                     cairn_entry *e)
+{
+	size_t cap = (size_t)st->st_size + 1 > 256 ? (size_t)st->st_size + 1 : 256;
+	for (;;) {
+		char *t = malloc(cap);
+		if (!t)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		ssize_t n = readlinkat(dfd, name, t, cap);
+		if (n < 0) {
+			free(t);
+			cairn_error_set_errno(CAIRN_EIO, errno, "cannot read link");
+			path_failed(b, e->path);
+			return ENTRY_SKIP;
+		}
+		if ((size_t)n < cap) {
+			t[n] = '\0';
+			e->link_target = t;
+			break;
+		}
+		free(t);
+		cap *= 2;
+	}
+	if (!*e->link_target) {
+		report(b, e->path, "empty symlink target; skipped");
+		return ENTRY_SKIP;
+	}
+	return ENTRY_KEEP;
+}
+
+/* A file seen before under another path (same dev and inode) becomes a
+ * hardlink to that first path: *linked. */
+static int link_to_first(struct backup *b, const struct stat *st, cairn_entry *e, int *linked)
+{
+	const char *first = NULL;
+	int rc;
+	*linked = 0;
+	if (st->st_nlink > 1 &&
+	    (rc = link_lookup(&b->links, st->st_dev, st->st_ino, e->path, &first)))
+		return rc;
+	if (!first)
+		return 0;
+	/* The size stays: listings show the link's size. */
+	e->type = CAIRN_ENTRY_HARDLINK;
+	if (!(e->link_target = strdup(first)))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	*linked = 1;
+	return 0;
+}
+
+/* The files cache: a file the parent snapshot has with the same size,
+ * times and inode takes the parent's chunks and xattrs, unread. */
+static enum file_status files_cache(struct backup *b, cairn_entry *e)
+{
+	const cairn_entry *p = parent_find(b, e->path);
+	if (!(p && p->type == CAIRN_ENTRY_FILE && p->size == e->size &&
+	      p->mtime_ns == e->mtime_ns && p->ctime_ns == e->ctime_ns && p->ino == e->ino))
+		return p ? FILE_CHANGED : FILE_NEW;
+	e->chunks = b->parent_entry.chunks;
+	e->n_chunks = b->parent_entry.n_chunks;
+	b->parent_entry.chunks = NULL;
+	b->parent_entry.n_chunks = 0;
+	/* Setting an xattr changes the ctime: the parent's are still the
+	 * file's. */
+	e->xattrs = b->parent_entry.xattrs;
+	e->n_xattrs = b->parent_entry.n_xattrs;
+	b->parent_entry.xattrs = NULL;
+	b->parent_entry.n_xattrs = 0;
+	/* Its chunks are taken: the parent entry is spent. */
+	cairn_entry_clear(&b->parent_entry);
+	b->parent_valid = 0;
+	return FILE_UNCHANGED;
+}
+
+/* What e holds besides its metadata: a symlink's target, a hardlink's
+ * first path, or for a file, whether the files cache vouches for it or a
+ * worker must read it. */
+static int entry_content(struct backup *b, int dfd, const char *name, const struct stat *st,
+                         cairn_entry *e, enum file_status *status, int *needs_work)
+{
+	int linked, rc;
+	if (e->type == CAIRN_ENTRY_SYMLINK)
+		return read_link(b, dfd, name, st, e);
+	if (e->type != CAIRN_ENTRY_FILE)
+		return ENTRY_KEEP;
+	if ((rc = link_to_first(b, st, e, &linked)) || linked)
+		return rc;
+	*status = files_cache(b, e);
+	*needs_work = *status != FILE_UNCHANGED;
+	return ENTRY_KEEP;
+}
+
+/* Visits path, which is name in directory dfd (AT_FDCWD: path itself). */
+static int visit(struct backup *b, int dfd, const char *name, const char *path, dev_t top_dev,
+                 int descend)
+{
+	cairn_entry e = {0};
+	struct stat st;
+	enum file_status status = NOT_A_FILE;
+	int needs_work = 0, rc;
+	const cairn_backup_opts *o = b->opts;
+
+	if (o->n_excludes && cairn_exclude_match(o->excludes, o->n_excludes, path))
+		return 0;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+		path_failed(b, path);
+		return 0;
+	}
+	cairn_backup_progress(b, path, 0);
+	if (strcmp(path, "/") == 0) {
+		/* "/" has no entry of its own: its children are the top. */
+		return descend ? visit_children(b, path, top_dev) : 0;
+	}
+	if (cairn_entry_set_stat(&e, &st)) {
+		report(b, path, "unknown file type; skipped");
+		return 0;
+	}
+	if (!(e.path = strdup(path)))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = entry_content(b, dfd, name, &st, &e, &status, &needs_work)))
+		goto out;
+	/* A file to read gets its xattrs from its worker, through the
+	 * descriptor it opens anyway. */
+	if (status != FILE_UNCHANGED && !needs_work &&
+	    (rc = cairn_read_xattrs(path, -1, &e.xattrs, &e.n_xattrs)))
+		goto out;
+	int is_dir = e.type == CAIRN_ENTRY_DIR;
+	if ((rc = enqueue(b, &e, &st, status, needs_work)))
+		goto out;
+	if (is_dir && descend && !(o->one_file_system && st.st_dev != top_dev))
+		rc = visit_children(b, path, top_dev);
+out:
+	cairn_entry_clear(&e);
+	return rc == ENTRY_SKIP ? 0 : rc;
+}
+
+/* Emits directory entries for the parents of path not emitted yet. */
+static int visit_ancestors(struct backup *b, const char *path)
+{
+	/* Drop remembered ancestors that are not above this path. */
+	while (b->n_ancestors) {
+		const char *a = b->ancestors[b->n_ancestors - 1];
+		size_t n = strlen(a);
+		if (strncmp(path, a, n) == 0 && path[n] == '/')
+			break;
+		free(b->ancestors[--b->n_ancestors]);
+	}
+	for (const char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		size_t n = (size_t)(p - path);
+		int seen = 0;
+		for (size_t i = 0; i < b->n_ancestors; i++)
+			if (strlen(b->ancestors[i]) == n && !strncmp(b->ancestors[i], path, n))
+				seen = 1;
+		if (seen)
+			continue;
+		char *a = strndup(path, n);
+		char **v = realloc(b->ancestors, (b->n_ancestors + 1) * sizeof(*v));
+		if (!a || !v) {
+			free(a);
+			if (v)
+				b->ancestors = v;
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		}
+		b->ancestors = v;
+		b->ancestors[b->n_ancestors++] = a;
+		int rc = visit(b, AT_FDCWD, a, a, 0, 0);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Visits each top path, after the directories above it. */
+static int visit_top_paths(struct backup *b)
+{
+	int rc = 0;
+	for (size_t i = 0; i < b->n_paths && !rc; i++) {
+		const char *path = b->paths[i];
+		struct stat st;
+		if (lstat(path, &st) != 0) {
+			cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+			path_failed(b, path);
+			continue;
+		}
+		if (!(rc = visit_ancestors(b, path)))
+			rc = visit(b, AT_FDCWD, path, path, st.st_dev, 1);
+	}
+	return rc;
+}
+
+int cairn_backup_scan(struct backup *b, int *failed)
+{
+	int rc = visit_top_paths(b);
+	/* Wait for the workers' last files. */
+	pthread_mutex_lock(&b->lock);
+	while (!rc && !b->fatal && b->head < b->tail) {
+		if ((rc = drain(b)))
+			break;
+		if (b->head < b->tail) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			b->main_waiting = 1;
+			pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
+			b->main_waiting = 0;
+		}
+	}
+	*failed = b->fatal;
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+/* ---- the top paths, and the parent snapshot ---- */
+
+static int by_path(const void *x, const void *y)
+{
+	return cairn_path_cmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Absolute, sorted, without duplicates or paths inside another given path. */
+int cairn_backup_top_paths(const cairn_backup_opts *o, char ***out, size_t *n_out)
+{
+	char **v = calloc(o->n_paths + 1, sizeof(char *));
+	size_t n = 0;
+	int rc = 0;
+	if (!v)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->n_paths && !rc; i++)
+		if (!(rc = cairn_path_normalize(&v[n], NULL, o->paths[i])))
+			n++;
+	if (!rc)
+		qsort(v, n, sizeof(*v), by_path);
+	size_t k = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (k) {
+			const char *prev = v[k - 1];
+			size_t pl = strlen(prev);
+			if (!strcmp(prev, v[i]) || !strcmp(prev, "/") ||
+			    (!strncmp(v[i], prev, pl) && v[i][pl] == '/')) {
+				free(v[i]);
+				continue;
+			}
+		}
+		v[k++] = v[i];
+	}
+	if (rc) {
+		cairn_names_free(v, n);
+		return rc;
+	}
+	*out = v;
+	*n_out = k;
+	return 0;
+}
+
+static int same_paths(const cairn_snapshot *s, char **paths, size_t n)
+{
+	if (s->n_paths != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s->paths[i], paths[i]))
+			return 0;
+	return 1;
+}
+
+int cairn_backup_find_parent(cairn_repo *r, const char *host, char **paths, size_t n,
+                             cairn_snapshot *out)
+{
+	cairn_snapshot *list;
+	size_t count;
+	int rc = cairn_snapshot_list(r, &list, &count);
+	if (rc)
+		return rc;
+	rc = CAIRN_ENOTFOUND;
+	for (size_t i = count; i-- > 0;) {
+		if (!strcmp(list[i].host, host) && same_paths(&list[i], paths, n)) {
+			*out = list[i];
+			memset(&list[i], 0, sizeof(list[i]));
+			rc = 0;
+			break;
+		}
+	}
+	cairn_snapshot_list_free(list, count);
+	return rc;
+}
