@@ -117,6 +117,47 @@ int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_
 	return 0;
 }
 
+static int use_cmp(const void *pa, const void *pb)
+{
+	const cairn_restore_use *a = pa, *b = pb;
+	int c = memcmp(a->fp, b->fp, CAIRN_FP_SIZE);
+	if (c)
+		return c;
+	if (a->file != b->file)
+		return a->file < b->file ? -1 : 1;
+	return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+static int same_fp(const cairn_restore_use *uses, size_t i)
+{
+	return i > 0 && memcmp(uses[i].fp, uses[i - 1].fp, CAIRN_FP_SIZE) == 0;
+}
+
+int cairn_restore_group_uses(cairn_restore_use *uses, size_t n_uses, cairn_restore_need **needs,
+                             size_t *cap, size_t *n_out)
+{
+	size_t n = 0, k = 0;
+	int rc;
+	*n_out = 0;
+	if (n_uses) {
+		qsort(uses, n_uses, sizeof(*uses), use_cmp);
+		for (size_t i = 0; i < n_uses; i++)
+			if (!same_fp(uses, i))
+				n++;
+	}
+	if ((rc = cairn_array_grow((void **)needs, cap, n, sizeof(**needs))))
+		return rc;
+	for (size_t i = 0; i < n_uses; i++) {
+		if (!same_fp(uses, i)) {
+			memset(&(*needs)[k], 0, sizeof((*needs)[k]));
+			(*needs)[k++].first = i;
+		}
+		(*needs)[k - 1].count++;
+	}
+	*n_out = n;
+	return 0;
+}
+
 int cairn_restore_umask_parse(const char *status, unsigned *out)
 {
 	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
@@ -137,12 +178,11 @@ int cairn_restore_umask_parse(const char *status, unsigned *out)
 	return cairn_error_set(CAIRN_ENOTFOUND, "no umask in the process status");
 }
 
-size_t cairn_restore_fd_budget(uint64_t limit, uint64_t in_use, uint64_t margin, size_t n_batches,
-                               size_t max_files, size_t max_dirs, size_t *dirs_out)
+size_t cairn_restore_fd_budget(uint64_t spare, size_t n_batches, size_t max_files, size_t max_dirs,
+                               size_t *dirs_out)
 {
-	uint64_t avail = limit > in_use && limit - in_use > margin ? limit - in_use - margin : 0;
-	uint64_t dirs = avail / 4 < max_dirs ? avail / 4 : max_dirs;
-	uint64_t per = n_batches ? (avail - dirs) / n_batches : 0;
+	uint64_t dirs = spare / 4 < max_dirs ? spare / 4 : max_dirs;
+	uint64_t per = n_batches ? (spare - dirs) / n_batches : 0;
 	*dirs_out = (size_t)dirs;
 	if (per > max_files)
 		per = max_files;

@@ -4,6 +4,9 @@
 #ifndef CAIRN_RESTORE_PLAN_H
 #define CAIRN_RESTORE_PLAN_H
 
+#include "cairn/fingerprint.h"
+#include "cairn/sys/index.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,18 +55,40 @@ typedef struct cairn_restore_range {
 int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_gap,
                               uint64_t max_length, cairn_restore_range **out, size_t *n_out);
 
+/* One place a blob goes: the offset of a chunk in one of a batch's files. */
+typedef struct cairn_restore_use {
+	uint8_t fp[CAIRN_FP_SIZE];
+	uint32_t length;
+	uint32_t file;
+	uint64_t offset;
+} cairn_restore_use;
+
+/* A distinct fingerprint of a batch and every use of it:
+ * uses[first, first + count). ie is where the index says it is. */
+typedef struct cairn_restore_need {
+	cairn_index_entry ie;
+	size_t first, count;
+} cairn_restore_need;
+
+/* Sorts uses by (fingerprint, file, offset) and gives each distinct
+ * fingerprint one need, in that order, zeroed but for first and count.
+ * *needs (capacity *cap) grows as it must; *n_out is the number of needs.
+ * 0 or CAIRN_ENOMEM. */
+int cairn_restore_group_uses(cairn_restore_use *uses, size_t n_uses, cairn_restore_need **needs,
+                             size_t *cap, size_t *n_out);
+
 /* The umask from the text of /proc/self/status (its "Umask:" line, in
  * octal). 0 with *out, or CAIRN_ENOTFOUND when there is no such line or
  * it does not parse. */
 int cairn_restore_umask_parse(const char *status, unsigned *out);
 
-/* How the descriptors left to a restore are shared out: limit is the most
- * the process may open, in_use are open already and margin are kept for
- * what opens more later (index, store, the caller). A quarter of the rest,
- * at most max_dirs, holds directories open (*dirs_out); n_batches batches
- * of open files share the remainder. Returns the files per batch: at
- * least 1, at most max_files. */
-size_t cairn_restore_fd_budget(uint64_t limit, uint64_t in_use, uint64_t margin, size_t n_batches,
-                               size_t max_files, size_t max_dirs, size_t *dirs_out);
+/* How the descriptors left to a restore are shared out: spare is how
+ * many more the process may open, beyond what is kept for what opens
+ * more later (index, store, the caller: cairn_fd_spare). A quarter of
+ * them, at most max_dirs, holds directories open (*dirs_out); n_batches
+ * batches of open files share the remainder. Returns the files per
+ * batch: at least 1, at most max_files. */
+size_t cairn_restore_fd_budget(uint64_t spare, size_t n_batches, size_t max_files, size_t max_dirs,
+                               size_t *dirs_out);
 
 #endif

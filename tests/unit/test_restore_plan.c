@@ -320,6 +320,77 @@ static void test_restore_plan__ranges_cover_every_blob_exactly_once(void **state
 	free(b);
 }
 
+/* ---- group_uses ------------------------------------------------------ */
+
+static void set_use(cairn_restore_use *u, uint8_t fp, uint32_t file, uint64_t offset)
+{
+	memset(u, 0, sizeof(*u));
+	u->fp[0] = fp;
+	u->length = 100;
+	u->file = file;
+	u->offset = offset;
+}
+
+static void test_restore_plan__group_uses_gives_each_fingerprint_one_need(void **state)
+{
+	cairn_restore_use u[5];
+	cairn_restore_need *needs = NULL;
+	size_t cap = 0, n = 99;
+	set_use(&u[0], 7, 2, 0);
+	set_use(&u[1], 3, 1, 500);
+	set_use(&u[2], 7, 0, 100);
+	set_use(&u[3], 3, 1, 200);
+	set_use(&u[4], 9, 0, 0);
+	assert_int_equal(cairn_restore_group_uses(u, 5, &needs, &cap, &n), 0);
+	assert_int_equal(n, 3);
+	assert_true(cap >= 3);
+	/* by fingerprint, then file, then offset */
+	assert_int_equal(u[0].fp[0], 3);
+	assert_int_equal(u[0].offset, 200);
+	assert_int_equal(u[1].offset, 500);
+	assert_int_equal(u[2].fp[0], 7);
+	assert_int_equal(u[2].file, 0);
+	assert_int_equal(u[3].file, 2);
+	assert_int_equal(u[4].fp[0], 9);
+	assert_int_equal(needs[0].first, 0);
+	assert_int_equal(needs[0].count, 2);
+	assert_int_equal(needs[1].first, 2);
+	assert_int_equal(needs[1].count, 2);
+	assert_int_equal(needs[2].first, 4);
+	assert_int_equal(needs[2].count, 1);
+	assert_int_equal(needs[2].ie.length, 0); /* not located yet */
+	free(needs);
+}
+
+static void test_restore_plan__group_uses_of_nothing_needs_nothing(void **state)
+{
+	cairn_restore_need *needs = NULL;
+	size_t cap = 0, n = 99;
+	assert_int_equal(cairn_restore_group_uses(NULL, 0, &needs, &cap, &n), 0);
+	assert_int_equal(n, 0);
+	free(needs);
+}
+
+static void test_restore_plan__group_uses_reuses_the_needs_it_was_given(void **state)
+{
+	cairn_restore_use u[2];
+	cairn_restore_need *needs = NULL;
+	size_t cap = 0, n;
+	set_use(&u[0], 1, 0, 0);
+	set_use(&u[1], 2, 0, 100);
+	assert_int_equal(cairn_restore_group_uses(u, 2, &needs, &cap, &n), 0);
+	cairn_restore_need *first = needs;
+	needs[1].ie.length = 42;
+	set_use(&u[0], 5, 0, 0);
+	set_use(&u[1], 5, 1, 0);
+	assert_int_equal(cairn_restore_group_uses(u, 2, &needs, &cap, &n), 0);
+	assert_ptr_equal(needs, first);
+	assert_int_equal(n, 1);
+	assert_int_equal(needs[0].count, 2);
+	assert_int_equal(needs[0].ie.length, 0);
+	free(needs);
+}
+
 /* ---- umask_parse ------------------------------------------------------ */
 
 static void test_restore_plan__umask_is_read_from_the_status_line(void **state)
@@ -351,33 +422,33 @@ static void test_restore_plan__umask_parse_refuses_what_is_not_an_octal_umask(vo
 
 /* ---- fd_budget ------------------------------------------------------ */
 
-static void test_restore_plan__fd_budget_shares_what_is_left_after_use_and_margin(void **state)
+static void test_restore_plan__fd_budget_shares_the_spare_descriptors(void **state)
 {
 	size_t dirs = 99;
-	/* 1024 - 24 - 100 = 900: 64 for directories, 836 / 3 per batch. */
-	assert_int_equal(cairn_restore_fd_budget(1024, 24, 100, 3, 4096, 64, &dirs), 278);
+	/* 900 spare: 64 for directories, 836 / 3 per batch. */
+	assert_int_equal(cairn_restore_fd_budget(900, 3, 4096, 64, &dirs), 278);
 	assert_int_equal(dirs, 64);
-	assert_int_equal(cairn_restore_fd_budget(20000, 24, 100, 3, 4096, 64, &dirs), 4096);
+	assert_int_equal(cairn_restore_fd_budget(20000 - 124, 3, 4096, 64, &dirs), 4096);
 	assert_int_equal(dirs, 64);
-	assert_int_equal(cairn_restore_fd_budget(UINT64_MAX, 24, 100, 3, 4096, 64, &dirs), 4096);
+	assert_int_equal(cairn_restore_fd_budget(UINT64_MAX, 3, 4096, 64, &dirs), 4096);
 }
 
 static void test_restore_plan__fd_budget_gives_directories_a_quarter_when_short(void **state)
 {
 	size_t dirs = 99;
-	/* 200 - 40 - 100 = 60: 15 for directories, 45 / 3 per batch. */
-	assert_int_equal(cairn_restore_fd_budget(200, 40, 100, 3, 4096, 64, &dirs), 15);
+	/* 60 spare: 15 for directories, 45 / 3 per batch. */
+	assert_int_equal(cairn_restore_fd_budget(60, 3, 4096, 64, &dirs), 15);
 	assert_int_equal(dirs, 15);
 }
 
 static void test_restore_plan__fd_budget_still_gives_a_batch_of_one(void **state)
 {
 	size_t dirs = 99;
-	assert_int_equal(cairn_restore_fd_budget(120, 40, 100, 3, 4096, 64, &dirs), 1);
+	assert_int_equal(cairn_restore_fd_budget(0, 3, 4096, 64, &dirs), 1);
 	assert_int_equal(dirs, 0);
-	assert_int_equal(cairn_restore_fd_budget(0, 0, 0, 3, 4096, 64, &dirs), 1);
+	assert_int_equal(cairn_restore_fd_budget(3, 3, 4096, 64, &dirs), 1);
 	assert_int_equal(dirs, 0);
-	assert_int_equal(cairn_restore_fd_budget(1024, 24, 100, 0, 4096, 64, &dirs), 1);
+	assert_int_equal(cairn_restore_fd_budget(900, 0, 4096, 64, &dirs), 1);
 }
 
 int main(void)
@@ -409,9 +480,12 @@ int main(void)
 	    cmocka_unit_test(test_restore_plan__umask_is_read_from_the_status_line),
 	    cmocka_unit_test(test_restore_plan__umask_parse_refuses_what_is_not_an_octal_umask),
 	    cmocka_unit_test(
-	        test_restore_plan__fd_budget_shares_what_is_left_after_use_and_margin),
+	        test_restore_plan__fd_budget_shares_the_spare_descriptors),
 	    cmocka_unit_test(test_restore_plan__fd_budget_gives_directories_a_quarter_when_short),
 	    cmocka_unit_test(test_restore_plan__fd_budget_still_gives_a_batch_of_one),
+	    cmocka_unit_test(test_restore_plan__group_uses_gives_each_fingerprint_one_need),
+	    cmocka_unit_test(test_restore_plan__group_uses_of_nothing_needs_nothing),
+	    cmocka_unit_test(test_restore_plan__group_uses_reuses_the_needs_it_was_given),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
