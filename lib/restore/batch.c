@@ -31,14 +31,8 @@ static int blob_usable(restore *R, batch *b, cairn_restore_need *nd, int found)
 			               1, why);
 		return 0;
 	}
-	/* Lengths are bounded before anything is read: the sealed length by
-	 * the plaintext's, and the plaintext by the largest chunk or bundle. */
-	const cairn_index_entry *e = &nd->ie;
-	int bundle = e->kind == CAIRN_BLOB_BUNDLE;
-	if (e->raw_length > CAIRN_CHUNK_SIZE_HIGHEST ||
-	    e->length >
-	        cairn_seal_bound(R->workers[0].sealer, bundle ? CAIRN_BUNDLE_MAX : e->raw_length) ||
-	    cairn_pack_entry_problem(e->kind, e->offset, e->length, e->raw_length, e->inner)) {
+	/* Lengths are bounded before anything is read. */
+	if (cairn_repo_blob_check(R->workers[0].sealer, &nd->ie)) {
 		snprintf(why, sizeof(why),
 		         "the index gives chunk %.16s in pack %.16s an impossible length", hex,
 		         pack);
@@ -116,28 +110,26 @@ static int locate_needs(restore *R, batch *b, size_t n, size_t *n_blobs)
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	cairn_index *ix = cairn_repo_index(R->repo);
 	for (size_t s = 0; s < n; s += slice) {
 		size_t m = n - s < slice ? n - s : slice;
 		for (size_t i = 0; i < m; i++)
 			memcpy(fps[i], b->uses[b->needs[s + i].first].fp, CAIRN_FP_SIZE);
 		memset(found, 0, m);
-		if ((rc = ix->ops->lookup(ix, (const uint8_t(*)[32])fps, m, ents, found))) {
+		if ((rc = cairn_repo_locate_blobs(R->repo, (const uint8_t(*)[32])fps, m, ents,
+		                                  found))) {
 			cairn_error_prefix(rc, "index lookup");
 			goto out;
 		}
 		for (size_t i = 0; i < m; i++) {
 			cairn_restore_need *nd = &b->needs[s + i];
-			if (found[i]) {
+			if (found[i])
 				nd->ie = ents[i];
-				memcpy(nd->ie.fp, fps[i], CAIRN_FP_SIZE);
-			}
 			if (!blob_usable(R, b, nd, found[i]))
 				continue;
 			for (size_t j = nd->first; j < nd->first + nd->count; j++)
 				atomic_fetch_add_explicit(&b->files[b->uses[j].file].pending, 1,
 				                          memory_order_relaxed);
-			cairn_restore_blob *bl = &b->blobs[(*n_blobs)++];
+			cairn_blob_loc *bl = &b->blobs[(*n_blobs)++];
 			memcpy(bl->pack, nd->ie.pack, sizeof(bl->pack));
 			bl->offset = nd->ie.offset;
 			bl->length = nd->ie.length;
@@ -183,8 +175,7 @@ int restore_plan_batch(restore *R, batch *b)
 		return rc;
 	free(b->ranges);
 	b->ranges = NULL;
-	if ((rc = cairn_restore_plan_ranges(b->blobs, n_blobs, R->range_gap, R->range_max,
-	                                    &b->ranges, &b->n_ranges)))
+	if ((rc = cairn_repo_plan_reads(R->repo, b->blobs, n_blobs, &b->ranges, &b->n_ranges)))
 		return rc;
 	return list_idle(b);
 }

@@ -148,10 +148,7 @@ static void restore_init(restore *R, cairn_repo *r, const cairn_snapshot *snap,
                          const cairn_restore_opts *opts, cairn_restore_result *out)
 {
 	R->repo = r;
-	R->store = cairn_repo_store(r);
-	int local = strcmp(R->store->ops->name, "local") == 0;
-	R->range_gap = local ? RANGE_GAP_LOCAL : RANGE_GAP_REMOTE;
-	R->range_max = local ? RANGE_MAX_LOCAL : RANGE_MAX_REMOTE;
+	R->remote = cairn_repo_store_is_remote(r);
 	R->snap = snap;
 	R->opts = opts;
 	R->res = out;

@@ -19,15 +19,7 @@
 #define BATCH_BYTES (128ull << 20) /* content bytes per batch */
 #define BATCH_REFS (128u * 1024)   /* chunk refs per batch */
 #define N_BATCHES 3                /* being filled, queued or written at once */
-/* Ranged reads of a pack read through gaps up to RANGE_GAP_* bytes and
- * are at most RANGE_MAX_* long. Reading a local gap costs a copy (and the
- * blobs of a pack are shuffled, so a batch needs only some of them);
- * reading a remote one saves a request. */
-#define RANGE_GAP_LOCAL (32u << 10)
-#define RANGE_MAX_LOCAL (2u << 20)
-#define RANGE_GAP_REMOTE (1u << 20)
-#define RANGE_MAX_REMOTE (8u << 20)
-#define DIR_FDS_MAX 64 /* directories on the way down kept open */
+#define DIR_FDS_MAX 64             /* directories on the way down kept open */
 #define PROGRESS_NS 200000000ll
 
 /* A regular file, or the part of one a batch writes. */
@@ -67,9 +59,9 @@ typedef struct batch {
 	size_t n_uses, cap_uses;
 	cairn_restore_need *needs;
 	size_t cap_needs;
-	cairn_restore_blob *blobs;
+	cairn_blob_loc *blobs; /* the needs the index gave a usable place, by pack */
 	size_t cap_blobs;
-	cairn_restore_range *ranges;
+	cairn_pack_range *ranges;
 	size_t n_ranges;
 	size_t *idle; /* parts with no uses */
 	size_t n_idle, cap_idle;
@@ -118,16 +110,17 @@ typedef struct worker {
 	int started;
 	cairn_sealer *sealer;
 	cairn_fingerprinter *fp;
-	cairn_buf raw, plain;
-	/* What --verify reads back: not plain, which may still hold a blob
-	 * being written to other files when one of them is finished. */
+	cairn_buf raw;             /* the range of a pack read last */
+	cairn_range_reader reader; /* the blobs out of raw */
+	/* What --verify reads back: not the reader's plaintext, which may
+	 * still hold a blob being written to other files when one of them is
+	 * finished. */
 	cairn_buf check;
 } worker;
 
 typedef struct restore {
 	cairn_repo *repo;
-	cairn_store *store;
-	uint64_t range_gap, range_max;
+	int remote; /* the packs are reached over a network */
 	const cairn_snapshot *snap;
 	const cairn_restore_opts *opts;
 	cairn_restore_result *res;

@@ -63,60 +63,6 @@ int cairn_restore_includes_passed(const char *const *includes, size_t n, const c
 	return 1;
 }
 
-static int blob_cmp(const void *pa, const void *pb)
-{
-	const cairn_restore_blob *a = pa, *b = pb;
-	int c = memcmp(a->pack, b->pack, sizeof(a->pack));
-	if (c)
-		return c;
-	if (a->offset != b->offset)
-		return a->offset < b->offset ? -1 : 1;
-	if (a->length != b->length)
-		return a->length < b->length ? -1 : 1;
-	return 0;
-}
-
-int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_gap,
-                              uint64_t max_length, cairn_restore_range **out, size_t *n_out)
-{
-	cairn_restore_range *ranges = NULL;
-	size_t count = 0;
-
-	*out = NULL;
-	*n_out = 0;
-	if (n == 0)
-		return 0;
-	if (!(ranges = calloc(n, sizeof(*ranges))))
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	qsort(blobs, n, sizeof(*blobs), blob_cmp);
-
-	cairn_restore_range *cur = NULL;
-	uint64_t cur_end = 0;
-	for (size_t i = 0; i < n; i++) {
-		const cairn_restore_blob *b = &blobs[i];
-		uint64_t start = b->offset, end = start + b->length;
-		if (cur && memcmp(blobs[cur->first].pack, b->pack, sizeof(b->pack)) == 0 &&
-		    start <= cur_end + max_gap) {
-			uint64_t new_end = end > cur_end ? end : cur_end;
-			if (new_end - cur->offset <= max_length) {
-				cur_end = new_end;
-				cur->length = cur_end - cur->offset;
-				cur->count++;
-				continue;
-			}
-		}
-		cur = &ranges[count++];
-		cur->offset = start;
-		cur->length = b->length;
-		cur->first = i;
-		cur->count = 1;
-		cur_end = end;
-	}
-	*out = ranges;
-	*n_out = count;
-	return 0;
-}
-
 static int use_cmp(const void *pa, const void *pb)
 {
 	const cairn_restore_use *a = pa, *b = pb;

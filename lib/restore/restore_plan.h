@@ -1,6 +1,8 @@
 /* Pure planning for the restore engine: which manifest paths are safe to
- * create under the target, which ones the includes select, and how blob
- * reads are grouped into ranged reads of packs. No I/O. */
+ * create under the target, which ones the includes select, which blobs a
+ * batch needs and where they go, and how the descriptors are shared out.
+ * No I/O. (How blob reads are grouped into ranged reads of packs is the
+ * repository's: cairn_repo_plan_reads.) */
 #ifndef CAIRN_RESTORE_PLAN_H
 #define CAIRN_RESTORE_PLAN_H
 
@@ -29,31 +31,6 @@ int cairn_restore_include_match(const char *const *includes, size_t n, const cha
 /* 1 if no path that comes after path in manifest order (cairn_path_cmp)
  * can be selected by the includes, so reading may stop. */
 int cairn_restore_includes_passed(const char *const *includes, size_t n, const char *path);
-
-/* A blob to read: where the index says it is, and the caller's tag. */
-typedef struct cairn_restore_blob {
-	uint8_t pack[32];
-	uint32_t offset;
-	uint32_t length;
-	size_t id;
-} cairn_restore_blob;
-
-/* One ranged read of a pack covering blobs[first, first + count). */
-typedef struct cairn_restore_range {
-	uint64_t offset;
-	uint64_t length;
-	size_t first;
-	size_t count;
-} cairn_restore_range;
-
-/* Sorts blobs by (pack, offset) and groups neighbours of the same pack
- * into ranges: a blob joins the current range if it starts at most
- * max_gap bytes after the range's end and the range stays within
- * max_length bytes (a single larger blob still gets a range of its own).
- * Overlapping blobs share a range. *out (count in *n_out) is the caller's
- * to free; NULL with *n_out = 0 when n is 0. */
-int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_gap,
-                              uint64_t max_length, cairn_restore_range **out, size_t *n_out);
 
 /* One place a blob goes: the offset of a chunk in one of a batch's files. */
 typedef struct cairn_restore_use {

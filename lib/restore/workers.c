@@ -168,76 +168,59 @@ static void lose_blob(worker *w, batch *b, const cairn_restore_need *nd, const c
 	}
 }
 
+/* Writes a blob's chunk to every place that uses it. */
+static void write_uses(worker *w, batch *b, const cairn_restore_need *nd, const uint8_t *chunk)
+{
+	restore *R = w->R;
+	char why[256];
+	for (size_t i = nd->first; i < nd->first + nd->count; i++) {
+		const cairn_restore_use *u = &b->uses[i];
+		if (cairn_pwrite_all(b->files[u->file].fd, chunk, u->length, u->offset) == 0) {
+			atomic_fetch_add(&R->bytes_written, u->length);
+		} else {
+			snprintf(why, sizeof(why), "cannot write: %s", strerror(errno));
+			restore_damage(R, b, u->file, u->offset, u->length, 1, why);
+		}
+		use_done(w, b, u->file);
+	}
+}
+
 /* Reads one range of a pack, opens every blob in it and writes each to
  * every place that uses it. */
 static void write_range(worker *w, batch *b, size_t task)
 {
 	restore *R = w->R;
-	const cairn_restore_range *rg = &b->ranges[task];
-	char key[80], pack[CAIRN_ID_HEX + 1], why[1400];
-	cairn_repo_pack_key(key, b->blobs[rg->first].pack);
-	cairn_hex_encode(pack, b->blobs[rg->first].pack, CAIRN_ID_SIZE);
+	const cairn_pack_range *rg = &b->ranges[task];
+	char pack[CAIRN_ID_HEX + 1], why[1400];
 
-	int rc = cairn_store_get(R->store, key, rg->offset, rg->length, &w->raw);
+	int rc = cairn_repo_read_range(R->repo, b->blobs[rg->first].pack, rg->offset, rg->length,
+	                               &w->raw);
 	if (rc == CAIRN_ENOMEM) {
 		fail_fatal(R, rc);
 		return;
 	}
 	if (rc) {
+		cairn_hex_encode(pack, b->blobs[rg->first].pack, CAIRN_ID_SIZE);
 		snprintf(why, sizeof(why), "cannot read pack %.16s: %s", pack, cairn_error_last());
 		for (size_t k = rg->first; k < rg->first + rg->count; k++)
 			lose_blob(w, b, &b->needs[b->blobs[k].id], why);
 		return;
 	}
-	/* The chunks of one bundle are neighbours here (same offset): the
-	 * bundle is opened once for all of them (why holds the reason if it
-	 * could not be). */
-	const cairn_restore_blob *opened = NULL;
-	int opened_rc = 0;
+	cairn_repo_range_start(&w->reader, &w->raw, rg->offset);
 	for (size_t k = rg->first; k < rg->first + rg->count; k++) {
-		const cairn_restore_blob *bl = &b->blobs[k];
-		const cairn_restore_need *nd = &b->needs[bl->id];
+		const cairn_restore_need *nd = &b->needs[b->blobs[k].id];
 		const uint8_t *chunk;
-		uint64_t at = bl->offset - rg->offset;
-		if (at + bl->length > w->raw.len) {
-			snprintf(why, sizeof(why),
-			         "pack %.16s ends before the blob at offset %u (truncated)", pack,
-			         bl->offset);
-			lose_blob(w, b, nd, why);
-			continue;
-		}
-		int again = nd->ie.kind == CAIRN_BLOB_BUNDLE && opened &&
-		            opened->offset == bl->offset && opened->length == bl->length;
-		if (!again) {
-			opened_rc = cairn_repo_unseal_blob(w->sealer, &nd->ie, w->raw.data + at,
-			                                   bl->length, &w->plain);
-			opened = nd->ie.kind == CAIRN_BLOB_BUNDLE ? bl : NULL;
-		}
-		rc = opened_rc;
-		if (!rc)
-			rc = cairn_repo_blob_chunk(w->fp, &nd->ie, &w->plain, &chunk);
+		rc = cairn_repo_range_chunk(&w->reader, &nd->ie, &chunk);
 		if (rc == CAIRN_ENOMEM) {
 			fail_fatal(R, rc);
 			return;
 		}
 		if (rc) {
-			/* a bundle that could not be opened keeps its reason */
-			if (!again || !opened_rc)
-				snprintf(why, sizeof(why), "%s", cairn_error_last());
+			snprintf(why, sizeof(why), "%s", cairn_error_last());
 			lose_blob(w, b, nd, why);
 			continue;
 		}
-		for (size_t i = nd->first; i < nd->first + nd->count; i++) {
-			const cairn_restore_use *u = &b->uses[i];
-			if (cairn_pwrite_all(b->files[u->file].fd, chunk, u->length, u->offset) ==
-			    0) {
-				atomic_fetch_add(&R->bytes_written, u->length);
-			} else {
-				snprintf(why, sizeof(why), "cannot write: %s", strerror(errno));
-				restore_damage(R, b, u->file, u->offset, u->length, 1, why);
-			}
-			use_done(w, b, u->file);
-		}
+		write_uses(w, b, nd, chunk);
 	}
 }
 
@@ -319,7 +302,7 @@ int restore_pool_start(restore *R)
 	size_t n = o->threads > 0 ? (size_t)o->threads : (ncpu > 0 ? (size_t)ncpu : 1);
 	/* From a remote store a worker mostly waits for its answer: more of
 	 * them keep more requests in flight. */
-	if (o->threads <= 0 && R->range_max == RANGE_MAX_REMOTE && n < REMOTE_MIN_THREADS)
+	if (o->threads <= 0 && R->remote && n < REMOTE_MIN_THREADS)
 		n = REMOTE_MIN_THREADS;
 	if (n > MAX_THREADS)
 		n = MAX_THREADS;
@@ -344,6 +327,7 @@ int restore_pool_start(restore *R)
 		if ((rc = cairn_repo_sealer_new(R->repo, &w->sealer, 0)) ||
 		    (rc = cairn_repo_fingerprinter_new(R->repo, &w->fp)))
 			return rc;
+		cairn_repo_range_init(&w->reader, w->sealer, w->fp);
 	}
 	for (size_t i = 0; i < n; i++) {
 		worker *w = &R->workers[i];
@@ -369,7 +353,7 @@ void restore_pool_stop(restore *R)
 		cairn_sealer_free(w->sealer);
 		cairn_fingerprinter_free(w->fp);
 		cairn_buf_free(&w->raw);
-		cairn_buf_free(&w->plain);
+		cairn_repo_range_free(&w->reader);
 		cairn_buf_free(&w->check);
 	}
 	free(R->workers);
