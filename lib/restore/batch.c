@@ -73,7 +73,7 @@ static int list_uses(restore *R, batch *b)
 		uint64_t off = rf->from_offset;
 		for (size_t c = rf->from; c < rf->to; c++) {
 			const cairn_chunk_ref *ref = &rf->e.chunks[c];
-			if (is_hole(ref)) {
+			if (cairn_restore_is_hole(ref)) {
 				atomic_fetch_add(&R->bytes_written, ref->length);
 			} else if (ref->length) {
 				if ((rc = cairn_array_grow((void **)&b->uses, &b->cap_uses,
@@ -343,7 +343,7 @@ int restore_add_file(restore *R, cairn_entry *e, int fd, int chmod, int chown)
 	uint64_t bytes = 0, sum = 0;
 	for (size_t c = 0; c < e->n_chunks; c++) {
 		sum += e->chunks[c].length;
-		if (!is_hole(&e->chunks[c]))
+		if (!cairn_restore_is_hole(&e->chunks[c]))
 			bytes += e->chunks[c].length;
 	}
 	/* Start a new batch rather than split a file that fits in one. */
@@ -368,19 +368,11 @@ int restore_add_file(restore *R, cairn_entry *e, int fd, int chmod, int chown)
 	rf->owner = 1;
 	rf->chmod = chmod != 0;
 	rf->chown = chown != 0;
-	rf->truncate =
-	    sum != rf->e.size || (rf->e.n_chunks && is_hole(&rf->e.chunks[rf->e.n_chunks - 1]));
+	rf->truncate = sum != rf->e.size ||
+	               (rf->e.n_chunks && cairn_restore_is_hole(&rf->e.chunks[rf->e.n_chunks - 1]));
 	for (;;) {
-		size_t to = rf->from;
-		bytes = 0;
-		while (to < rf->e.n_chunks) {
-			if (to > rf->from && (b->refs + (to - rf->from) >= BATCH_REFS ||
-			                      b->bytes + bytes >= BATCH_BYTES))
-				break;
-			if (!is_hole(&rf->e.chunks[to]))
-				bytes += rf->e.chunks[to].length;
-			to++;
-		}
+		size_t to = cairn_restore_part_end(rf->e.chunks, rf->e.n_chunks, rf->from, b->refs,
+		                                   b->bytes, BATCH_REFS, BATCH_BYTES, &bytes);
 		b->refs += to - rf->from;
 		b->bytes += bytes;
 		rf->to = to;

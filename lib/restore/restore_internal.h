@@ -177,12 +177,6 @@ typedef struct restore {
 	int64_t last_progress;
 } restore;
 
-static inline int is_hole(const cairn_chunk_ref *c)
-{
-	static const uint8_t zero[CAIRN_FP_SIZE];
-	return memcmp(c->fp, zero, CAIRN_FP_SIZE) == 0;
-}
-
 /* restore.c */
 void restore_progress(restore *R, int force);
 void restore_warnf(restore *R, const char *path, const char *fmt, ...)

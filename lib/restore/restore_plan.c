@@ -63,6 +63,23 @@ int cairn_restore_includes_passed(const char *const *includes, size_t n, const c
 	return 1;
 }
 
+size_t cairn_restore_part_end(const cairn_chunk_ref *chunks, size_t n, size_t from, size_t refs,
+                              uint64_t bytes, size_t max_refs, uint64_t max_bytes,
+                              uint64_t *bytes_out)
+{
+	size_t to = from;
+	uint64_t part = 0;
+	while (to < n) {
+		if (to > from && (refs + (to - from) >= max_refs || bytes + part >= max_bytes))
+			break;
+		if (!cairn_restore_is_hole(&chunks[to]))
+			part += chunks[to].length;
+		to++;
+	}
+	*bytes_out = part;
+	return to;
+}
+
 static int use_cmp(const void *pa, const void *pb)
 {
 	const cairn_restore_use *a = pa, *b = pb;

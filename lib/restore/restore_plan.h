@@ -7,10 +7,12 @@
 #define CAIRN_RESTORE_PLAN_H
 
 #include "cairn/fingerprint.h"
+#include "cairn/manifest.h"
 #include "cairn/sys/index.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* 0 if path is absolute, has no trailing '/', and every component is
  * non-empty and neither "." nor ".."; "/" alone (the target itself) is
@@ -31,6 +33,22 @@ int cairn_restore_include_match(const char *const *includes, size_t n, const cha
 /* 1 if no path that comes after path in manifest order (cairn_path_cmp)
  * can be selected by the includes, so reading may stop. */
 int cairn_restore_includes_passed(const char *const *includes, size_t n, const char *path);
+
+/* A chunk of all zero fingerprint is a hole: no blob, zeros. */
+static inline int cairn_restore_is_hole(const cairn_chunk_ref *c)
+{
+	static const uint8_t zero[CAIRN_FP_SIZE];
+	return memcmp(c->fp, zero, CAIRN_FP_SIZE) == 0;
+}
+
+/* How far the part of a file that starts at chunks[from] goes in a batch
+ * that holds refs chunk refs and bytes content bytes already: at least
+ * one chunk, then as long as the batch stays under max_refs refs and
+ * max_bytes bytes (holes count as refs, not bytes). Returns the end of
+ * the part (n if the file's rest fits); *bytes_out gets its bytes. */
+size_t cairn_restore_part_end(const cairn_chunk_ref *chunks, size_t n, size_t from, size_t refs,
+                              uint64_t bytes, size_t max_refs, uint64_t max_bytes,
+                              uint64_t *bytes_out);
 
 /* One place a blob goes: the offset of a chunk in one of a batch's files. */
 typedef struct cairn_restore_use {

@@ -110,7 +110,7 @@ static void verify_part(worker *w, batch *b, size_t file)
 		const cairn_chunk_ref *ref = &rf->e.chunks[c];
 		int ok;
 		cairn_buf_clear(&w->check);
-		if (is_hole(ref)) {
+		if (cairn_restore_is_hole(ref)) {
 			ok = zeros_at(w, rf->fd, off, ref->length);
 		} else if (cairn_buf_reserve(&w->check, ref->length) != 0) {
 			ok = -1;

@@ -135,6 +135,50 @@ static void test_restore_plan__nothing_selected_follows_a_passed_path(void **sta
 	}
 }
 
+/* ---- part_end -------------------------------------------------------- */
+
+static void set_chunk(cairn_chunk_ref *c, uint32_t length, int hole)
+{
+	memset(c, 0, sizeof(*c));
+	c->fp[0] = hole ? 0 : 1;
+	c->length = length;
+}
+
+static void test_restore_plan__a_file_that_fits_is_one_part(void **state)
+{
+	cairn_chunk_ref c[3];
+	uint64_t bytes = 0;
+	set_chunk(&c[0], 100, 0);
+	set_chunk(&c[1], 50, 1);
+	set_chunk(&c[2], 10, 0);
+	assert_int_equal(cairn_restore_part_end(c, 3, 0, 0, 0, 10, 1000, &bytes), 3);
+	assert_int_equal(bytes, 110); /* the hole holds no bytes */
+}
+
+static void test_restore_plan__a_part_ends_where_the_batch_is_full(void **state)
+{
+	cairn_chunk_ref c[5];
+	uint64_t bytes = 0;
+	for (int i = 0; i < 5; i++)
+		set_chunk(&c[i], 100, 0);
+	/* refs: 7 in the batch, at most 10: three more fit */
+	assert_int_equal(cairn_restore_part_end(c, 5, 0, 7, 0, 10, 1 << 20, &bytes), 3);
+	assert_int_equal(bytes, 300);
+	/* bytes: 800 in the batch, at most 1000: two more chunks */
+	assert_int_equal(cairn_restore_part_end(c, 5, 1, 0, 800, 100, 1000, &bytes), 3);
+	assert_int_equal(bytes, 200);
+}
+
+static void test_restore_plan__a_part_takes_one_chunk_even_into_a_full_batch(void **state)
+{
+	cairn_chunk_ref c[2];
+	uint64_t bytes = 0;
+	set_chunk(&c[0], 100, 0);
+	set_chunk(&c[1], 100, 0);
+	assert_int_equal(cairn_restore_part_end(c, 2, 1, 10, 5000, 10, 1000, &bytes), 2);
+	assert_int_equal(bytes, 100);
+}
+
 /* ---- group_uses ------------------------------------------------------ */
 
 static void set_use(cairn_restore_use *u, uint8_t fp, uint32_t file, uint64_t offset)
@@ -243,7 +287,7 @@ static void test_restore_plan__fd_budget_shares_the_spare_descriptors(void **sta
 	/* 900 spare: 64 for directories, 836 / 3 per batch. */
 	assert_int_equal(cairn_restore_fd_budget(900, 3, 4096, 64, &dirs), 278);
 	assert_int_equal(dirs, 64);
-	assert_int_equal(cairn_restore_fd_budget(20000 - 124, 3, 4096, 64, &dirs), 4096);
+	assert_int_equal(cairn_restore_fd_budget(19876, 3, 4096, 64, &dirs), 4096);
 	assert_int_equal(dirs, 64);
 	assert_int_equal(cairn_restore_fd_budget(UINT64_MAX, 3, 4096, 64, &dirs), 4096);
 }
@@ -288,6 +332,9 @@ int main(void)
 	        test_restore_plan__fd_budget_shares_the_spare_descriptors),
 	    cmocka_unit_test(test_restore_plan__fd_budget_gives_directories_a_quarter_when_short),
 	    cmocka_unit_test(test_restore_plan__fd_budget_still_gives_a_batch_of_one),
+	    cmocka_unit_test(test_restore_plan__a_file_that_fits_is_one_part),
+	    cmocka_unit_test(test_restore_plan__a_part_ends_where_the_batch_is_full),
+	    cmocka_unit_test(test_restore_plan__a_part_takes_one_chunk_even_into_a_full_batch),
 	    cmocka_unit_test(test_restore_plan__group_uses_gives_each_fingerprint_one_need),
 	    cmocka_unit_test(test_restore_plan__group_uses_of_nothing_needs_nothing),
 	    cmocka_unit_test(test_restore_plan__group_uses_reuses_the_needs_it_was_given),
