@@ -170,8 +170,10 @@ static int restore_entries(restore *R, cairn_tree_reader *t)
 	int rc = 0;
 	while (!R->done) {
 		rc = cairn_tree_reader_next(t, &e);
-		if (rc < 0)
-			return restore_manifest_error(R, rc);
+		if (rc < 0) {
+			rc = restore_manifest_error(R, rc);
+			break;
+		}
 		if (rc == 0)
 			break;
 		if ((rc = restore_entry(R, &e)))
@@ -241,8 +243,8 @@ int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore
 	    (rc = restore_batches_init(R)))
 		goto out;
 	restore_progress(R, 1);
-	if ((rc = restore_entries(R, t)) || (rc = finish_restore(R)))
-		goto out;
+	if (!(rc = restore_entries(R, t)))
+		rc = finish_restore(R);
 out:
 	cairn_tree_reader_free(t);
 	restore_pool_stop(R);
