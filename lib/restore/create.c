@@ -494,12 +494,7 @@ int restore_link_holders(restore *R)
 	if ((rc = cairn_tree_reader_open(&t, R->repo, R->snap)))
 		goto out;
 	while (k < n) {
-		rc = cairn_tree_reader_next(t, &e);
-		if (rc < 0) {
-			rc = restore_manifest_error(R, rc);
-			break;
-		}
-		if (rc == 0)
+		if ((rc = restore_next_entry(R, t, &e)) != 1)
 			break;
 		rc = 0;
 		while (k < n && cairn_path_cmp(v[k]->target, e.path) < 0) {

@@ -66,12 +66,13 @@ void restore_warnf(restore *R, const char *path, const char *fmt, ...)
 	R->opts->warn(R->opts->ud, path, msg);
 }
 
-/* A manifest that cannot be read to its end: what was read is restored,
- * the rest is reported as missing. Other errors end the restore. */
-int restore_manifest_error(restore *R, int rc)
+int restore_next_entry(restore *R, cairn_tree_reader *t, cairn_entry *e)
 {
-	if (rc != CAIRN_ECORRUPT && rc != CAIRN_ENOTFOUND)
+	int rc = cairn_tree_reader_next(t, e);
+	if (rc >= 0 || (rc != CAIRN_ECORRUPT && rc != CAIRN_ENOTFOUND))
 		return rc;
+	/* A manifest that cannot be read to its end: what was read is
+	 * restored, the rest is reported as missing. */
 	restore_warnf(R, "(manifest)", "the rest of the snapshot cannot be read: %s",
 	              cairn_error_last());
 	R->res->errors++;
@@ -168,17 +169,9 @@ static int restore_entries(restore *R, cairn_tree_reader *t)
 {
 	cairn_entry e = {0};
 	int rc = 0;
-	while (!R->done) {
-		rc = cairn_tree_reader_next(t, &e);
-		if (rc < 0) {
-			rc = restore_manifest_error(R, rc);
-			break;
-		}
-		if (rc == 0)
-			break;
+	while (!R->done && (rc = restore_next_entry(R, t, &e)) == 1)
 		if ((rc = restore_entry(R, &e)))
 			break;
-	}
 	cairn_entry_clear(&e);
 	return rc;
 }

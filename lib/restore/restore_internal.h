@@ -6,6 +6,7 @@
 #include "cairn/errors.h"
 #include "cairn/manifest.h"
 #include "cairn/restore.h"
+#include "cairn/tree.h"
 #include "util/buf.h"
 #include "restore/restore_plan.h"
 
@@ -181,7 +182,9 @@ typedef struct restore {
 void restore_progress(restore *R, int force);
 void restore_warnf(restore *R, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int restore_manifest_error(restore *R, int rc);
+/* The next entry of the manifest: 1, 0 at its end or where the rest of it
+ * cannot be read (reported and counted), or a fatal error. */
+int restore_next_entry(restore *R, cairn_tree_reader *t, cairn_entry *e);
 
 /* create.c: one entry at a time, then the hard link holders */
 int restore_entry(restore *R, cairn_entry *e);
