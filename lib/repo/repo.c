@@ -1,8 +1,11 @@
-/* Opening and creating repositories; reading blobs; committing packs. */
-#include "cairn/repo.h"
+/* Opening and creating repositories: config, keys, the index and its
+ * index/ objects. Reading blobs is blob_read.c, committing packs
+ * pack_commit.c. */
+#include "repo/repo_internal.h"
 
 #include "cairn/errors.h"
 #include "cairn/indexfile.h"
+#include "cairn/index.h"
 #include "repo/repo_format.h"
 #include "util/hex.h"
 #include "util/path.h"
@@ -15,31 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Blobs of committed packs wait here to be registered in the index: one
- * transaction per shard for many packs rather than for each. A shard's
- * B-tree takes random fingerprints, so each transaction rewrites most of
- * its leaves whatever its size. */
-#define REGISTER_BATCH 32768
-
-struct pending {
-	pthread_mutex_t lock;
-	cairn_index_entry *entries;
-	size_t n, cap;
-	uint8_t (*objects)[CAIRN_ID_SIZE]; /* index/ objects of those entries */
-	size_t n_objects, cap_objects;
-};
-
-struct cairn_repo {
-	cairn_store *store;
-	cairn_index *index;
-	int index_remote; /* a cairn-server rather than the embedded shards */
-	cairn_repo_config config;
-	uint8_t enc_key[CAIRN_KEY_SIZE];
-	uint8_t fp_key[CAIRN_KEY_SIZE];
-	char *location;
-	struct pending pending;
-};
 
 /* The fingerprint key of an unencrypted repository is derived from an
  * all-zero master key: there is no secret to keep. */
@@ -432,13 +410,6 @@ void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE])
 	snprintf(out, 80, "%s%.2s/%s", CAIRN_DATA_PREFIX, hex, hex);
 }
 
-static void index_key(char out[80], const uint8_t id[CAIRN_ID_SIZE])
-{
-	char hex[CAIRN_ID_HEX + 1];
-	cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
-	snprintf(out, 80, "%s%s", CAIRN_INDEX_PREFIX, hex);
-}
-
 /* ---- index objects ---- */
 
 struct id_list {
@@ -460,14 +431,9 @@ static int collect_id(const char *key, uint64_t size, void *ud)
 	cairn_hex_encode(again, id, CAIRN_ID_SIZE);
 	if (strcmp(again, hex) != 0)
 		return 0;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		void *p = realloc(l->ids, cap * sizeof(*l->ids));
-		if (!p)
-			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		l->ids = p;
-		l->cap = cap;
-	}
+	int rc = cairn_array_grow((void **)&l->ids, &l->cap, l->count + 1, sizeof(*l->ids));
+	if (rc)
+		return rc;
 	memcpy(l->ids[l->count++], id, CAIRN_ID_SIZE);
 	return 0;
 }
@@ -525,9 +491,9 @@ static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[
 		cairn_error_prefix(rc, "index/ object");
 		goto out;
 	}
-	if ((rc = r->index->ops->insert(r->index, entries, count)))
+	if ((rc = cairn_index_insert(r->index, entries, count)))
 		goto out;
-	rc = r->index->ops->object_add(r->index, id);
+	rc = cairn_index_object_add(r->index, id);
 out:
 	free(entries);
 	cairn_buf_free(&plain);
@@ -543,13 +509,13 @@ int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
 	int rc;
 	/* A server is refilled, not cleared: other clients may be registering
 	 * at the same time, and registrations are idempotent. */
-	if (rebuild && !r->index_remote && (rc = r->index->ops->clear(r->index)))
+	if (rebuild && !r->index_remote && (rc = cairn_index_clear(r->index)))
 		return rc;
 	if ((rc = cairn_repo_list_ids(r, CAIRN_INDEX_PREFIX, &ids, &n)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int known = 0;
-		if (!rebuild && (rc = r->index->ops->object_known(r->index, ids[i], &known)))
+		if (!rebuild && (rc = cairn_index_object_known(r->index, ids[i], &known)))
 			goto out;
 		if (known)
 			continue;
@@ -576,192 +542,3 @@ out:
 	return rc;
 }
 
-/* ---- blobs ---- */
-
-/* Names the entry's chunk in the message of a failure, or for a bundle
- * that could not be opened (whole), the bundle alone, which every chunk
- * in it shares: CAIRN_ECORRUPT. */
-static int blob_corrupt(const cairn_index_entry *e, int whole)
-{
-	char pack[CAIRN_ID_HEX + 1], fp[CAIRN_ID_HEX + 1];
-	cairn_hex_encode(pack, e->pack, CAIRN_ID_SIZE);
-	cairn_hex_encode(fp, e->fp, CAIRN_FP_SIZE);
-	if (e->kind != CAIRN_BLOB_BUNDLE)
-		cairn_error_prefix(CAIRN_ECORRUPT, "blob %.16s in pack %.16s (offset %u)", fp,
-				   pack, e->offset);
-	else if (whole)
-		cairn_error_prefix(CAIRN_ECORRUPT, "bundle in pack %.16s (offset %u)", pack,
-				   e->offset);
-	else
-		cairn_error_prefix(CAIRN_ECORRUPT, "chunk %.16s of the bundle in pack %.16s (offset %u)",
-				   fp, pack, e->offset);
-	return CAIRN_ECORRUPT;
-}
-
-int cairn_repo_unseal_blob(cairn_sealer *s, const cairn_index_entry *e, const void *sealed,
-			   size_t len, cairn_buf *out)
-{
-	int bundle = e->kind == CAIRN_BLOB_BUNDLE;
-	int rc = cairn_unseal(s, out, bundle ? NULL : e->fp, e->kind, sealed, len,
-			      bundle ? CAIRN_BUNDLE_MAX : e->raw_length);
-	if (!rc && !bundle && out->len != e->raw_length)
-		rc = cairn_error_set(CAIRN_ECORRUPT, "length %zu, expected %u", out->len,
-				     e->raw_length);
-	if (rc) {
-		cairn_buf_clear(out);
-		return blob_corrupt(e, 1);
-	}
-	return 0;
-}
-
-int cairn_repo_blob_chunk(cairn_fingerprinter *f, const cairn_index_entry *e,
-			  const cairn_buf *plain, const uint8_t **chunk_out)
-{
-	uint8_t check[CAIRN_FP_SIZE];
-	uint64_t inner = e->kind == CAIRN_BLOB_BUNDLE ? e->inner : 0;
-	*chunk_out = NULL;
-	if (inner + e->raw_length > plain->len) {
-		cairn_error_set(CAIRN_ECORRUPT, "bundle of %zu bytes has no chunk at %u", plain->len,
-				e->inner);
-		return blob_corrupt(e, 0);
-	}
-	const uint8_t *chunk = plain->data + inner;
-	if (e->kind == CAIRN_BLOB_DATA || e->kind == CAIRN_BLOB_TREE || e->kind == CAIRN_BLOB_BUNDLE) {
-		int rc = cairn_fingerprint(f, check, chunk, e->raw_length);
-		if (rc)
-			return rc;
-		if (sodium_memcmp(check, e->fp, CAIRN_FP_SIZE) != 0) {
-			cairn_error_set(CAIRN_ECORRUPT, "content does not match its fingerprint");
-			return blob_corrupt(e, 0);
-		}
-	}
-	*chunk_out = chunk;
-	return 0;
-}
-
-int cairn_repo_open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_entry *e,
-			 const void *sealed, size_t len, cairn_buf *out)
-{
-	const uint8_t *chunk;
-	int rc = cairn_repo_unseal_blob(s, e, sealed, len, out);
-	if (!rc)
-		rc = cairn_repo_blob_chunk(f, e, out, &chunk);
-	if (rc) {
-		cairn_buf_clear(out);
-		return rc;
-	}
-	if (chunk != out->data)
-		memmove(out->data, chunk, e->raw_length);
-	out->len = e->raw_length;
-	return 0;
-}
-
-int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
-			 const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out)
-{
-	cairn_index_entry e;
-	cairn_buf raw = CAIRN_BUF_INIT;
-	char key[80], hex[CAIRN_ID_HEX + 1];
-	uint8_t found = 0;
-	int rc = cairn_repo_flush_index(r);
-	if (!rc)
-		rc = r->index->ops->lookup(r->index, (const uint8_t(*)[32])fp, 1, &e, &found);
-	if (rc)
-		return rc;
-	if (!found || !(e.kind == kind || (kind == CAIRN_BLOB_DATA && e.kind == CAIRN_BLOB_BUNDLE))) {
-		cairn_hex_encode(hex, fp, CAIRN_FP_SIZE);
-		return cairn_error_set(CAIRN_ENOTFOUND, "blob %.16s is in no pack of the index",
-				       hex);
-	}
-	cairn_repo_pack_key(key, e.pack);
-	rc = cairn_store_get(r->store, key, e.offset, e.length, &raw);
-	if (!rc && raw.len != e.length)
-		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: short read at offset %u", key, e.offset);
-	if (!rc)
-		rc = cairn_repo_open_blob(s, f, &e, raw.data, raw.len, out);
-	cairn_buf_free(&raw);
-	return rc;
-}
-
-/* Registers the pending entries, then the index/ objects that list them:
- * an object counts as imported only once its entries are in. Called with
- * the pending lock held. */
-static int register_pending(cairn_repo *r)
-{
-	struct pending *p = &r->pending;
-	int rc = 0;
-	if (p->n && (rc = r->index->ops->insert(r->index, p->entries, p->n)))
-		return rc;
-	p->n = 0;
-	for (; p->n_objects; p->n_objects--)
-		if ((rc = r->index->ops->object_add(r->index, p->objects[p->n_objects - 1])))
-			return rc;
-	return 0;
-}
-
-int cairn_repo_flush_index(cairn_repo *r)
-{
-	pthread_mutex_lock(&r->pending.lock);
-	int rc = register_pending(r);
-	pthread_mutex_unlock(&r->pending.lock);
-	return rc;
-}
-
-/* Queues a pack's entries and its index object for registration, and
- * registers the queue once it holds a batch. */
-static int queue_entries(cairn_repo *r, const cairn_index_entry *entries, size_t n,
-			 const uint8_t index_id[CAIRN_ID_SIZE])
-{
-	struct pending *p = &r->pending;
-	pthread_mutex_lock(&p->lock);
-	int rc = cairn_array_grow((void **)&p->entries, &p->cap, p->n + n, sizeof(*p->entries));
-	if (!rc)
-		rc = cairn_array_grow((void **)&p->objects, &p->cap_objects, p->n_objects + 1,
-				sizeof(*p->objects));
-	if (!rc) {
-		memcpy(p->entries + p->n, entries, n * sizeof(*entries));
-		p->n += n;
-		memcpy(p->objects[p->n_objects++], index_id, CAIRN_ID_SIZE);
-		if (p->n >= REGISTER_BATCH)
-			rc = register_pending(r);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return rc;
-}
-
-int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
-{
-	uint8_t pack_id[CAIRN_ID_SIZE], index_id[CAIRN_ID_SIZE];
-	cairn_index_entry *entries = NULL;
-	cairn_buf plain = CAIRN_BUF_INIT, sealed = CAIRN_BUF_INIT;
-	char key[80];
-	int rc;
-
-	if ((rc = cairn_pack_finish(w, s, NULL)) ||
-	    (rc = cairn_store_putv_named(r->store, w->iov, w->n_iov, cairn_repo_pack_key, pack_id,
-					 0)))
-		goto out;
-
-	entries = calloc(w->count ? w->count : 1, sizeof(*entries));
-	if (!entries) {
-		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < w->count; i++)
-		cairn_pack_entry_to_index(&w->entries[i], pack_id, &entries[i]);
-	if ((rc = cairn_indexfile_encode(&plain, entries, w->count)))
-		goto out;
-	if ((rc = cairn_seal(s, &sealed, NULL, CAIRN_BLOB_INDEX, plain.data, plain.len)))
-		goto out;
-	cairn_sha256(index_id, sealed.data, sealed.len);
-	index_key(key, index_id);
-	if ((rc = cairn_store_put(r->store, key, sealed.data, sealed.len, 0)))
-		goto out;
-	rc = queue_entries(r, entries, w->count, index_id);
-out:
-	free(entries);
-	cairn_buf_free(&plain);
-	cairn_buf_free(&sealed);
-	cairn_pack_writer_reset(w);
-	return rc;
-}

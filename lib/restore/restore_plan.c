@@ -63,57 +63,61 @@ int cairn_restore_includes_passed(const char *const *includes, size_t n, const c
 	return 1;
 }
 
-static int blob_cmp(const void *pa, const void *pb)
+size_t cairn_restore_part_end(const cairn_chunk_ref *chunks, size_t n, size_t from, size_t refs,
+                              uint64_t bytes, size_t max_refs, uint64_t max_bytes,
+                              uint64_t *bytes_out)
 {
-	const cairn_restore_blob *a = pa, *b = pb;
-	int c = memcmp(a->pack, b->pack, sizeof(a->pack));
-	if (c)
-		return c;
-	if (a->offset != b->offset)
-		return a->offset < b->offset ? -1 : 1;
-	if (a->length != b->length)
-		return a->length < b->length ? -1 : 1;
-	return 0;
+	size_t to = from;
+	uint64_t part = 0;
+	while (to < n) {
+		if (to > from && (refs + (to - from) >= max_refs || bytes + part >= max_bytes))
+			break;
+		if (!cairn_restore_is_hole(&chunks[to]))
+			part += chunks[to].length;
+		to++;
+	}
+	*bytes_out = part;
+	return to;
 }
 
-int cairn_restore_plan_ranges(cairn_restore_blob *blobs, size_t n, uint64_t max_gap,
-                              uint64_t max_length, cairn_restore_range **out, size_t *n_out)
+static int use_cmp(const void *pa, const void *pb)
 {
-	cairn_restore_range *ranges = NULL;
-	size_t count = 0;
+	const cairn_restore_use *a = pa, *b = pb;
+	int c = memcmp(a->fp, b->fp, CAIRN_FP_SIZE);
+	if (c)
+		return c;
+	if (a->file != b->file)
+		return a->file < b->file ? -1 : 1;
+	return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
 
-	*out = NULL;
+static int same_fp(const cairn_restore_use *uses, size_t i)
+{
+	return i > 0 && memcmp(uses[i].fp, uses[i - 1].fp, CAIRN_FP_SIZE) == 0;
+}
+
+int cairn_restore_group_uses(cairn_restore_use *uses, size_t n_uses, cairn_restore_need **needs,
+                             size_t *cap, size_t *n_out)
+{
+	size_t n = 0, k = 0;
+	int rc;
 	*n_out = 0;
-	if (n == 0)
-		return 0;
-	if (!(ranges = calloc(n, sizeof(*ranges))))
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	qsort(blobs, n, sizeof(*blobs), blob_cmp);
-
-	cairn_restore_range *cur = NULL;
-	uint64_t cur_end = 0;
-	for (size_t i = 0; i < n; i++) {
-		const cairn_restore_blob *b = &blobs[i];
-		uint64_t start = b->offset, end = start + b->length;
-		if (cur && memcmp(blobs[cur->first].pack, b->pack, sizeof(b->pack)) == 0 &&
-		    start <= cur_end + max_gap) {
-			uint64_t new_end = end > cur_end ? end : cur_end;
-			if (new_end - cur->offset <= max_length) {
-				cur_end = new_end;
-				cur->length = cur_end - cur->offset;
-				cur->count++;
-				continue;
-			}
-		}
-		cur = &ranges[count++];
-		cur->offset = start;
-		cur->length = b->length;
-		cur->first = i;
-		cur->count = 1;
-		cur_end = end;
+	if (n_uses) {
+		qsort(uses, n_uses, sizeof(*uses), use_cmp);
+		for (size_t i = 0; i < n_uses; i++)
+			if (!same_fp(uses, i))
+				n++;
 	}
-	*out = ranges;
-	*n_out = count;
+	if ((rc = cairn_array_grow((void **)needs, cap, n, sizeof(**needs))))
+		return rc;
+	for (size_t i = 0; i < n_uses; i++) {
+		if (!same_fp(uses, i)) {
+			memset(&(*needs)[k], 0, sizeof((*needs)[k]));
+			(*needs)[k++].first = i;
+		}
+		(*needs)[k - 1].count++;
+	}
+	*n_out = n;
 	return 0;
 }
 
@@ -137,12 +141,11 @@ int cairn_restore_umask_parse(const char *status, unsigned *out)
 	return cairn_error_set(CAIRN_ENOTFOUND, "no umask in the process status");
 }
 
-size_t cairn_restore_fd_budget(uint64_t limit, uint64_t in_use, uint64_t margin, size_t n_batches,
-                               size_t max_files, size_t max_dirs, size_t *dirs_out)
+size_t cairn_restore_fd_budget(uint64_t spare, size_t n_batches, size_t max_files, size_t max_dirs,
+                               size_t *dirs_out)
 {
-	uint64_t avail = limit > in_use && limit - in_use > margin ? limit - in_use - margin : 0;
-	uint64_t dirs = avail / 4 < max_dirs ? avail / 4 : max_dirs;
-	uint64_t per = n_batches ? (avail - dirs) / n_batches : 0;
+	uint64_t dirs = spare / 4 < max_dirs ? spare / 4 : max_dirs;
+	uint64_t per = n_batches ? (spare - dirs) / n_batches : 0;
 	*dirs_out = (size_t)dirs;
 	if (per > max_files)
 		per = max_files;

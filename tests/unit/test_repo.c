@@ -148,6 +148,7 @@ static void test_repo__committed_blobs_read_back_after_the_index_is_lost(void **
 	init_repo(f, 1);
 	cairn_repo *r = open_repo(f, password);
 	commit_blobs(r, fps, 20);
+	assert_int_equal(cairn_repo_flush_index(r), 0);
 	read_back(r, fps, 20);
 	cairn_repo_free(r);
 
@@ -191,14 +192,26 @@ static void test_repo__committed_blobs_are_registered_in_batches(void **state)
 	cairn_repo_free(r);
 }
 
-static void test_repo__a_blob_committed_is_readable_before_a_flush(void **state)
+static void test_repo__reading_registers_nothing_a_flush_does(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t fps[3][32];
+	cairn_sealer *s;
+	cairn_fingerprinter *fpr;
+	cairn_buf out = CAIRN_BUF_INIT;
 	init_repo(f, 0);
 	cairn_repo *r = open_repo(f, NULL);
 	commit_blobs(r, fps, 3);
+	assert_int_equal(cairn_repo_sealer_new(r, &s, 0), 0);
+	assert_int_equal(cairn_repo_fingerprinter_new(r, &fpr), 0);
+	assert_int_equal(cairn_repo_read_blob(r, s, fpr, fps[0], CAIRN_BLOB_DATA, &out),
+			 CAIRN_ENOTFOUND);
+	assert_int_equal(indexed(r, fps, 3), 0);
+	assert_int_equal(cairn_repo_flush_index(r), 0);
 	read_back(r, fps, 3);
+	cairn_buf_free(&out);
+	cairn_sealer_free(s);
+	cairn_fingerprinter_free(fpr);
 	cairn_repo_free(r);
 }
 
@@ -307,6 +320,7 @@ static void test_repo__tree_written_in_chunks_reads_back_in_order(void **state)
 	assert_int_equal(cairn_tree_writer_finish(tw, &snap.manifest, &snap.n_manifest, &snap.manifest_size), 0);
 	assert_true(snap.n_manifest > 1); /* the stream was cut into several chunks */
 	assert_int_equal(cairn_repo_commit_pack(r, s, &w), 0);
+	assert_int_equal(cairn_repo_flush_index(r), 0);
 
 	cairn_tree_reader *tr;
 	cairn_entry e;
@@ -330,6 +344,191 @@ static void test_repo__tree_written_in_chunks_reads_back_in_order(void **state)
 	cairn_repo_free(r);
 }
 
+/* ---- plan_ranges: pure, no repository ------------------------------- */
+
+static cairn_blob_loc blob(uint8_t pack, uint32_t offset, uint32_t length, size_t id)
+{
+	cairn_blob_loc b;
+	memset(&b, 0, sizeof(b));
+	memset(b.pack, pack, sizeof(b.pack));
+	b.offset = offset;
+	b.length = length;
+	b.id = id;
+	return b;
+}
+
+static void check_range(const cairn_pack_range *r, uint64_t offset, uint64_t length,
+                        size_t first, size_t count)
+{
+	assert_int_equal(r->offset, offset);
+	assert_int_equal(r->length, length);
+	assert_int_equal(r->first, first);
+	assert_int_equal(r->count, count);
+}
+
+static void test_repo__no_blobs_plan_no_ranges(void **state)
+{
+	cairn_pack_range *r = (cairn_pack_range *)&r;
+	size_t n = 99;
+	assert_int_equal(cairn_repo_plan_ranges(NULL, 0, 100, 1000, &r, &n), 0);
+	assert_null(r);
+	assert_int_equal(n, 0);
+}
+
+static void test_repo__one_blob_is_one_range(void **state)
+{
+	cairn_blob_loc b[] = {blob(1, 500, 77, 42)};
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	assert_int_equal(cairn_repo_plan_ranges(b, 1, 0, 1000, &r, &n), 0);
+	assert_int_equal(n, 1);
+	check_range(&r[0], 500, 77, 0, 1);
+	assert_int_equal(b[0].id, 42);
+	free(r);
+}
+
+static void test_repo__blobs_are_sorted_by_pack_then_offset(void **state)
+{
+	cairn_blob_loc b[] = {blob(2, 300, 10, 0), blob(1, 200, 10, 1), blob(2, 100, 10, 2),
+	                          blob(1, 0, 10, 3)};
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	assert_int_equal(cairn_repo_plan_ranges(b, 4, 0, 1 << 20, &r, &n), 0);
+	assert_int_equal(b[0].id, 3);
+	assert_int_equal(b[1].id, 1);
+	assert_int_equal(b[2].id, 2);
+	assert_int_equal(b[3].id, 0);
+	/* Gap 0: none of them touch, so four ranges in sorted order. */
+	assert_int_equal(n, 4);
+	check_range(&r[0], 0, 10, 0, 1);
+	check_range(&r[1], 200, 10, 1, 1);
+	check_range(&r[2], 100, 10, 2, 1);
+	check_range(&r[3], 300, 10, 3, 1);
+	free(r);
+}
+
+static void test_repo__neighbours_within_the_gap_share_a_range(void **state)
+{
+	cairn_blob_loc b[] = {blob(1, 0, 100, 0), blob(1, 150, 100, 1), blob(1, 300, 10, 2)};
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	/* 150 is exactly 50 after 100: joins; 300 is 50 after 250: joins. */
+	assert_int_equal(cairn_repo_plan_ranges(b, 3, 50, 1 << 20, &r, &n), 0);
+	assert_int_equal(n, 1);
+	check_range(&r[0], 0, 310, 0, 3);
+	free(r);
+}
+
+static void test_repo__a_gap_wider_than_allowed_starts_a_new_range(void **state)
+{
+	cairn_blob_loc b[] = {blob(1, 0, 100, 0), blob(1, 150, 100, 1), blob(1, 250, 10, 2)};
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	assert_int_equal(cairn_repo_plan_ranges(b, 3, 49, 1 << 20, &r, &n), 0);
+	assert_int_equal(n, 2);
+	check_range(&r[0], 0, 100, 0, 1);
+	check_range(&r[1], 150, 110, 1, 2); /* 250 touches 150..250 */
+	free(r);
+}
+
+static void test_repo__different_packs_never_share_a_range(void **state)
+{
+	cairn_blob_loc b[] = {blob(1, 0, 100, 0), blob(2, 100, 100, 1)};
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	assert_int_equal(cairn_repo_plan_ranges(b, 2, 1 << 20, 1 << 20, &r, &n), 0);
+	assert_int_equal(n, 2);
+	check_range(&r[0], 0, 100, 0, 1);
+	check_range(&r[1], 100, 100, 1, 1);
+	free(r);
+}
+
+static void test_repo__ranges_stay_within_the_maximum_length(void **state)
+{
+	cairn_blob_loc b[] = {blob(1, 0, 100, 0), blob(1, 100, 100, 1), blob(1, 200, 100, 2),
+	                          blob(1, 300, 100, 3), blob(1, 400, 50, 4)};
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	assert_int_equal(cairn_repo_plan_ranges(b, 5, 1000, 200, &r, &n), 0);
+	assert_int_equal(n, 3);
+	check_range(&r[0], 0, 200, 0, 2);
+	check_range(&r[1], 200, 200, 2, 2);
+	check_range(&r[2], 400, 50, 4, 1);
+	for (size_t i = 0; i < n; i++)
+		assert_true(r[i].length <= 200);
+	free(r);
+}
+
+static void test_repo__a_blob_longer_than_the_maximum_gets_its_own_range(void **state)
+{
+	cairn_blob_loc b[] = {blob(1, 0, 10, 0), blob(1, 10, 1000, 1), blob(1, 1010, 10, 2)};
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	assert_int_equal(cairn_repo_plan_ranges(b, 3, 0, 100, &r, &n), 0);
+	assert_int_equal(n, 3);
+	check_range(&r[0], 0, 10, 0, 1);
+	check_range(&r[1], 10, 1000, 1, 1);
+	check_range(&r[2], 1010, 10, 2, 1);
+	free(r);
+}
+
+static void test_repo__overlapping_blobs_share_a_range(void **state)
+{
+	cairn_blob_loc b[] = {blob(1, 50, 30, 0), blob(1, 0, 100, 1), blob(1, 90, 60, 2),
+	                          blob(1, 0, 100, 3)};
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	assert_int_equal(cairn_repo_plan_ranges(b, 4, 0, 1000, &r, &n), 0);
+	assert_int_equal(n, 1);
+	check_range(&r[0], 0, 150, 0, 4);
+	free(r);
+
+	/* A blob inside the range does not shorten it. */
+	cairn_blob_loc c[] = {blob(1, 0, 100, 0), blob(1, 10, 20, 1), blob(1, 120, 10, 2)};
+	assert_int_equal(cairn_repo_plan_ranges(c, 3, 0, 1000, &r, &n), 0);
+	assert_int_equal(n, 2);
+	check_range(&r[0], 0, 100, 0, 2);
+	check_range(&r[1], 120, 10, 2, 1);
+	free(r);
+}
+
+/* Every blob lies inside the range that lists it, and ranges partition
+ * the sorted blobs in order. */
+static void test_repo__ranges_cover_every_blob_exactly_once(void **state)
+{
+	enum { N = 500 };
+	cairn_blob_loc *b = calloc(N, sizeof(*b));
+	assert_non_null(b);
+	unsigned seed = 12345;
+	for (size_t i = 0; i < N; i++) {
+		seed = seed * 1103515245u + 12345u;
+		uint8_t pack = (uint8_t)(seed >> 28);
+		seed = seed * 1103515245u + 12345u;
+		uint32_t off = (seed >> 8) % 100000;
+		seed = seed * 1103515245u + 12345u;
+		b[i] = blob(pack, off, 1 + (seed >> 8) % 3000, i);
+	}
+	cairn_pack_range *r = NULL;
+	size_t n = 0;
+	assert_int_equal(cairn_repo_plan_ranges(b, N, 512, 8192, &r, &n), 0);
+	size_t next = 0;
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(r[i].first, next);
+		assert_true(r[i].count >= 1);
+		assert_true(r[i].count == 1 || r[i].length <= 8192);
+		for (size_t k = r[i].first; k < r[i].first + r[i].count; k++) {
+			assert_memory_equal(b[k].pack, b[r[i].first].pack, sizeof(b[k].pack));
+			assert_true(b[k].offset >= r[i].offset);
+			assert_true((uint64_t)b[k].offset + b[k].length <=
+			            r[i].offset + r[i].length);
+		}
+		next += r[i].count;
+	}
+	assert_int_equal(next, N);
+	free(r);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,11 +537,21 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repo__unencrypted_repository_needs_no_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__committed_blobs_read_back_after_the_index_is_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__committed_blobs_are_registered_in_batches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__a_blob_committed_is_readable_before_a_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo__reading_registers_nothing_a_flush_does, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__registrations_left_queued_are_imported_by_the_next_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__unknown_blob_is_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__snapshots_save_load_list_and_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo__tree_written_in_chunks_reads_back_in_order, setup, teardown),
+		cmocka_unit_test(test_repo__no_blobs_plan_no_ranges),
+		cmocka_unit_test(test_repo__one_blob_is_one_range),
+		cmocka_unit_test(test_repo__blobs_are_sorted_by_pack_then_offset),
+		cmocka_unit_test(test_repo__neighbours_within_the_gap_share_a_range),
+		cmocka_unit_test(test_repo__a_gap_wider_than_allowed_starts_a_new_range),
+		cmocka_unit_test(test_repo__different_packs_never_share_a_range),
+		cmocka_unit_test(test_repo__ranges_stay_within_the_maximum_length),
+		cmocka_unit_test(test_repo__a_blob_longer_than_the_maximum_gets_its_own_range),
+		cmocka_unit_test(test_repo__overlapping_blobs_share_a_range),
+		cmocka_unit_test(test_repo__ranges_cover_every_blob_exactly_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #define CAIRN_REPO_H
 
 #include "cairn/chunker.h"
+#include "cairn/errors.h"
 #include "cairn/fingerprint.h"
 #include "cairn/keys.h"
 #include "cairn/pack.h"
@@ -78,27 +79,6 @@ int cairn_repo_fingerprinter_new(const cairn_repo *r, cairn_fingerprinter **out)
  * rebuild registers every object's entries with it again. */
 int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out);
 
-/* Reads, authenticates and opens the chunk fp of this kind (a DATA chunk
- * may be in a bundle); out gets its plaintext. For DATA and TREE chunks
- * the plaintext's fingerprint is checked as well. CAIRN_ENOTFOUND if the
- * index has no such chunk, CAIRN_ECORRUPT if the bytes fail, both with a
- * message naming the pack. */
-int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
-			 const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out);
-/* Opens a blob already read from a pack at entry's location (same
- * checks); out gets the entry's chunk alone. */
-int cairn_repo_open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_entry *entry,
-			 const void *sealed, size_t len, cairn_buf *out);
-/* The same in two steps, for a reader that takes several chunks out of
- * one bundle: unseal authenticates and opens the blob at entry's location
- * (out: the whole bundle, or the chunk alone), chunk finds entry's chunk
- * in that plaintext and checks it against its fingerprint. Both fail
- * with CAIRN_ECORRUPT and a message naming the chunk and the pack. */
-int cairn_repo_unseal_blob(cairn_sealer *s, const cairn_index_entry *entry, const void *sealed,
-			   size_t len, cairn_buf *out);
-int cairn_repo_blob_chunk(cairn_fingerprinter *f, const cairn_index_entry *entry,
-			  const cairn_buf *plain, const uint8_t **chunk_out);
-
 /* The ids of the objects named prefix<64 hex> (e.g. "snapshots/"); other
  * names are ignored. *ids_out (count in *n_out) is the caller's to free. */
 int cairn_repo_list_ids(cairn_repo *r, const char *prefix, uint8_t (**ids_out)[CAIRN_ID_SIZE],
@@ -109,19 +89,105 @@ int cairn_repo_list_ids(cairn_repo *r, const char *prefix, uint8_t (**ids_out)[C
 int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
 			   const uint8_t id[CAIRN_ID_SIZE], uint8_t kind, size_t max, cairn_buf *plain);
 
-/* Store keys of objects. */
-void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE]);
-
 /* Uploads a finished pack, writes an index/ object for its blobs, then
  * queues them for registration in the index (in that order, so that a
  * crash leaves at worst an unreferenced pack). The queue is registered in
- * batches of many packs, by cairn_repo_flush_index and before a blob is
- * read. Safe to call from several threads at once. */
+ * batches of many packs, and by cairn_repo_flush_index. Safe to call from
+ * several threads at once (lib/repo/pack_commit.c). */
 int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w);
 /* Registers in the index the blobs of every pack committed so far. Call it
- * before writing a snapshot that refers to them. Whatever is left queued
+ * before writing a snapshot that refers to them, and before reading back
+ * blobs this process committed: reading registers nothing. Whatever is left queued
  * when the repository is freed is in the store's index/ objects: the next
  * open imports it into an embedded index. */
 int cairn_repo_flush_index(cairn_repo *r);
+
+/* ---- reading blobs (lib/repo/blob_read.c) ----
+ * The one way to read blobs: one at a time (cairn_repo_read_blob), or
+ * many at once in steps a caller may spread over threads: locate them,
+ * plan ranged reads of their packs, read each range once, and take the
+ * blobs out of it. Reading registers nothing (see cairn_repo_flush_index). */
+
+/* Reads, authenticates and opens the chunk fp of this kind (a DATA chunk
+ * may be in a bundle); out gets its plaintext. For DATA and TREE chunks
+ * the plaintext's fingerprint is checked as well. CAIRN_ENOTFOUND if the
+ * index has no such chunk, CAIRN_ECORRUPT if the bytes fail, both with a
+ * message naming the pack. */
+int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
+			 const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out);
+
+/* Where each of the n fingerprints is: found[i] = 1 and out[i] (its fp
+ * included), or found[i] = 0. One index query. */
+int cairn_repo_locate_blobs(cairn_repo *r, const uint8_t (*fps)[CAIRN_FP_SIZE], size_t n,
+			    cairn_index_entry *out, uint8_t *found);
+/* 0 if the lengths an index entry gives are possible for its kind, which
+ * bounds what is read before anything is: the sealed length by the
+ * plaintext's, and the plaintext by the largest chunk or bundle.
+ * CAIRN_ECORRUPT (no message) if not. */
+int cairn_repo_blob_check(const cairn_sealer *s, const cairn_index_entry *e);
+/* 1 if the packs are reached over a network (more reads in flight pay),
+ * 0 for a local directory. */
+int cairn_repo_store_is_remote(const cairn_repo *r);
+
+/* A blob to read: where it is in which pack, and the caller's tag. */
+typedef struct cairn_blob_loc {
+	uint8_t pack[CAIRN_ID_SIZE];
+	uint32_t offset;
+	uint32_t length;
+	size_t id;
+} cairn_blob_loc;
+
+/* One ranged read of a pack covering blobs[first, first + count). */
+typedef struct cairn_pack_range {
+	uint64_t offset;
+	uint64_t length;
+	size_t first;
+	size_t count;
+} cairn_pack_range;
+
+/* Sorts blobs by (pack, offset) and groups neighbours of the same pack
+ * into ranges: a blob joins the current range if it starts at most
+ * max_gap bytes after the range's end and the range stays within
+ * max_length bytes (a single larger blob still gets a range of its own).
+ * Overlapping blobs share a range. *out (count in *n_out) is the caller's
+ * to free; NULL with *n_out = 0 when n is 0. Pure: no I/O. */
+int cairn_repo_plan_ranges(cairn_blob_loc *blobs, size_t n, uint64_t max_gap, uint64_t max_length,
+			   cairn_pack_range **out, size_t *n_out);
+/* cairn_repo_plan_ranges with the gaps and lengths that suit the
+ * repository's store: a local one reads small gaps, a remote one saves
+ * requests. */
+int cairn_repo_plan_reads(const cairn_repo *r, cairn_blob_loc *blobs, size_t n,
+			  cairn_pack_range **out, size_t *n_out);
+/* Reads [offset, offset + length) of a pack into out: one store request
+ * (out may be shorter if the pack is). */
+int cairn_repo_read_range(cairn_repo *r, const uint8_t pack[CAIRN_ID_SIZE], uint64_t offset,
+			  uint64_t length, cairn_buf *out);
+
+/* Takes the blobs out of a range read from a pack, in the order the plan
+ * left them: the chunks of one bundle are neighbours there, and the
+ * bundle is opened once for all of them. One per thread; the sealer and
+ * fingerprinter are the caller's. */
+typedef struct cairn_range_reader {
+	cairn_sealer *sealer;
+	cairn_fingerprinter *fp;
+	cairn_buf plain; /* the blob or bundle opened last */
+	const cairn_buf *raw;
+	uint64_t offset; /* of raw in its pack */
+	int bundle_open; /* plain holds the bundle at bundle_offset, or failed to */
+	uint32_t bundle_offset, bundle_length;
+	cairn_error_saved bundle_failed; /* code 0: it opened */
+} cairn_range_reader;
+
+void cairn_repo_range_init(cairn_range_reader *rr, cairn_sealer *s, cairn_fingerprinter *f);
+void cairn_repo_range_free(cairn_range_reader *rr);
+/* Starts on raw, the bytes of a pack from offset on. */
+void cairn_repo_range_start(cairn_range_reader *rr, const cairn_buf *raw, uint64_t offset);
+/* The chunk of e, which the range must cover: authenticated, opened and
+ * checked against its fingerprint; *chunk_out points into rr->plain until
+ * the next call. CAIRN_ECORRUPT with a message naming the pack and the
+ * blob (the chunks of a bundle that could not be opened all get the
+ * bundle's), or CAIRN_ENOMEM. */
+int cairn_repo_range_chunk(cairn_range_reader *rr, const cairn_index_entry *e,
+			   const uint8_t **chunk_out);
 
 #endif

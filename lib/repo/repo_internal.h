@@ -1,0 +1,36 @@
+/* What the files of lib/repo share: the repository handle and the queue
+ * of registrations that pack_commit.c fills and flushes. */
+#ifndef CAIRN_REPO_INTERNAL_H
+#define CAIRN_REPO_INTERNAL_H
+
+#include "cairn/repo.h"
+
+#include <pthread.h>
+
+/* Blobs of committed packs wait here to be registered in the index: one
+ * transaction per shard for many packs rather than for each. A shard's
+ * B-tree takes random fingerprints, so each transaction rewrites most of
+ * its leaves whatever its size. */
+struct pending {
+	pthread_mutex_t lock;
+	cairn_index_entry *entries;
+	size_t n, cap;
+	uint8_t (*objects)[CAIRN_ID_SIZE]; /* index/ objects of those entries */
+	size_t n_objects, cap_objects;
+};
+
+struct cairn_repo {
+	cairn_store *store;
+	cairn_index *index;
+	int index_remote; /* a cairn-server rather than the embedded shards */
+	cairn_repo_config config;
+	uint8_t enc_key[CAIRN_KEY_SIZE];
+	uint8_t fp_key[CAIRN_KEY_SIZE];
+	char *location;
+	struct pending pending;
+};
+
+/* The store key of a pack: data/<first 2 hex>/<64 hex>. */
+void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE]);
+
+#endif
