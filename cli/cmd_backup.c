@@ -28,13 +28,13 @@ enum {
 };
 
 static const struct option options[] = {
-	{"tag", required_argument, NULL, OPT_TAG},
-	{"host", required_argument, NULL, OPT_HOST},
-	{"exclude", required_argument, NULL, OPT_EXCLUDE},
-	{"exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE},
-	{"one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM},
-	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-	{NULL, 0, NULL, 0},
+    {"tag", required_argument, NULL, OPT_TAG},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE},
+    {"one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {NULL, 0, NULL, 0},
 };
 
 /* Reads path whole into a NUL-terminated buffer (*out, the caller's). */
@@ -59,8 +59,9 @@ static int read_small_file(const char *path, char **out, size_t *len_out)
 			break;
 		b.len += (size_t)n;
 		if (b.len > EXCLUDE_FILE_MAX) {
-			rc = cairn_error_set(CAIRN_EINVAL, "exclude file %s is larger than %u bytes",
-					     path, EXCLUDE_FILE_MAX);
+			rc =
+			    cairn_error_set(CAIRN_EINVAL, "exclude file %s is larger than %u bytes",
+			                    path, EXCLUDE_FILE_MAX);
 			goto out;
 		}
 	}
@@ -237,9 +238,10 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	}
 	status = CLI_EXIT_OK;
 	if (rc == CAIRN_EPARTIAL) {
-		cli_error("%s, but %llu %s could not be read", opts.dry_run ? "finished" : "snapshot saved",
-			  (unsigned long long)snap.summary.errors,
-			  snap.summary.errors == 1 ? "entry" : "entries");
+		cli_error("%s, but %llu %s could not be read",
+		          opts.dry_run ? "finished" : "snapshot saved",
+		          (unsigned long long)snap.summary.errors,
+		          snap.summary.errors == 1 ? "entry" : "entries");
 		status = CLI_EXIT_PARTIAL;
 	}
 out:

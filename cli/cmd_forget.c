@@ -29,20 +29,20 @@ enum {
 };
 
 static const struct option options[] = {
-	{"keep-last", required_argument, NULL, OPT_KEEP_LAST},
-	{"keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY},
-	{"keep-daily", required_argument, NULL, OPT_KEEP_DAILY},
-	{"keep-weekly", required_argument, NULL, OPT_KEEP_WEEKLY},
-	{"keep-monthly", required_argument, NULL, OPT_KEEP_MONTHLY},
-	{"keep-yearly", required_argument, NULL, OPT_KEEP_YEARLY},
-	{"keep-within", required_argument, NULL, OPT_KEEP_WITHIN},
-	{"keep-tag", required_argument, NULL, OPT_KEEP_TAG},
-	{"group-by", required_argument, NULL, OPT_GROUP_BY},
-	{"tag", required_argument, NULL, OPT_TAG},
-	{"host", required_argument, NULL, OPT_HOST},
-	{"path", required_argument, NULL, OPT_PATH},
-	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-	{NULL, 0, NULL, 0},
+    {"keep-last", required_argument, NULL, OPT_KEEP_LAST},
+    {"keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY},
+    {"keep-daily", required_argument, NULL, OPT_KEEP_DAILY},
+    {"keep-weekly", required_argument, NULL, OPT_KEEP_WEEKLY},
+    {"keep-monthly", required_argument, NULL, OPT_KEEP_MONTHLY},
+    {"keep-yearly", required_argument, NULL, OPT_KEEP_YEARLY},
+    {"keep-within", required_argument, NULL, OPT_KEEP_WITHIN},
+    {"keep-tag", required_argument, NULL, OPT_KEEP_TAG},
+    {"group-by", required_argument, NULL, OPT_GROUP_BY},
+    {"tag", required_argument, NULL, OPT_TAG},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"path", required_argument, NULL, OPT_PATH},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {NULL, 0, NULL, 0},
 };
 
 /* What was asked, from the command line. */
@@ -62,8 +62,8 @@ static int count_parse(const char *name, const char *s, int *out)
 		return 0;
 	}
 	if (cli_uint_parse(s, &v) || v > INT_MAX)
-		return cairn_error_set(CAIRN_EINVAL, "--%s takes a count (or -1 for all), not \"%s\"",
-		                       name, s);
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "--%s takes a count (or -1 for all), not \"%s\"", name, s);
 	*out = (int)v;
 	return 0;
 }
@@ -71,10 +71,11 @@ static int count_parse(const char *name, const char *s, int *out)
 /* Takes one option of the command; 0 or a library code. */
 static int take_option(struct request *q, int c)
 {
-	int *counts[] = {&q->policy.last,    &q->policy.hourly,  &q->policy.daily,
-	                 &q->policy.weekly,  &q->policy.monthly, &q->policy.yearly};
+	int *counts[] = {&q->policy.last,   &q->policy.hourly,  &q->policy.daily,
+	                 &q->policy.weekly, &q->policy.monthly, &q->policy.yearly};
 	if (c >= OPT_KEEP_LAST && c <= OPT_KEEP_YEARLY)
-		return count_parse(options[c - OPT_KEEP_LAST].name, optarg, counts[c - OPT_KEEP_LAST]);
+		return count_parse(options[c - OPT_KEEP_LAST].name, optarg,
+		                   counts[c - OPT_KEEP_LAST]);
 	switch (c) {
 	case OPT_KEEP_WITHIN:
 		return cairn_duration_parse(optarg, &q->policy.within_ns);
@@ -157,8 +158,7 @@ static int json_group(cairn_buf *b, const cairn_forget_group *g, unsigned group_
 {
 	const cairn_snapshot *s = g->entries[0].snap;
 	int first = 1, rc = cairn_buf_append_u8(b, '{');
-	if (!rc && (group_by & CAIRN_GROUP_BY_HOST) &&
-	    (!(rc = cairn_json_key(b, &first, "host"))))
+	if (!rc && (group_by & CAIRN_GROUP_BY_HOST) && (!(rc = cairn_json_key(b, &first, "host"))))
 		rc = cairn_json_string(b, s->host);
 	if (!rc && (group_by & CAIRN_GROUP_BY_PATHS) && !(rc = cairn_json_key(b, &first, "paths")))
 		rc = cairn_json_strings(b, s->paths, s->n_paths);
@@ -182,8 +182,10 @@ static int print_json(const cairn_forget_plan *plan, const struct request *q, si
 			break;
 		rc = json_group(&b, &plan->groups[g], q->group_by);
 	}
-	if (!rc && !(rc = cairn_buf_append_u8(&b, ']')) && !(rc = cairn_json_key(&b, &first, "kept")) &&
-	    !(rc = cairn_json_uint(&b, plan->n_keep)) && !(rc = cairn_json_key(&b, &first, "removed")))
+	if (!rc && !(rc = cairn_buf_append_u8(&b, ']')) &&
+	    !(rc = cairn_json_key(&b, &first, "kept")) &&
+	    !(rc = cairn_json_uint(&b, plan->n_keep)) &&
+	    !(rc = cairn_json_key(&b, &first, "removed")))
 		rc = cairn_json_uint(&b, removed);
 	if (!rc && !(rc = cairn_buf_append_u8(&b, '}')))
 		rc = cli_json_emit(&b);
@@ -227,9 +229,11 @@ static void print_text(const cairn_forget_plan *plan, const struct request *q)
 			cairn_hex_encode(hex, e->snap->id, CAIRN_ID_SIZE);
 			cli_time_local(time, sizeof(time), e->snap->time_ns);
 			printf("  %-6s %.8s  %s", e->reasons ? "keep" : "remove", hex, time);
-			for (unsigned bit = CAIRN_KEEP_LAST, n = 0; bit <= CAIRN_KEEP_TAG; bit <<= 1)
+			for (unsigned bit = CAIRN_KEEP_LAST, n = 0; bit <= CAIRN_KEEP_TAG;
+			     bit <<= 1)
 				if (e->reasons & bit)
-					printf("%s%s", n++ ? ", " : "  (", cairn_retention_reason_name(bit));
+					printf("%s%s", n++ ? ", " : "  (",
+					       cairn_retention_reason_name(bit));
 			puts(e->reasons ? ")" : "");
 		}
 	}
@@ -240,7 +244,8 @@ static void print_summary(size_t removed, size_t kept, int dry_run)
 	printf("\n%s %zu snapshot%s, %s %zu", dry_run ? "would remove" : "removed", removed,
 	       removed == 1 ? "" : "s", dry_run ? "keep" : "kept", kept);
 	if (!dry_run && removed)
-		fputs("; the space that only they used returns when the repository is pruned", stdout);
+		fputs("; the space that only they used returns when the repository is pruned",
+		      stdout);
 	putchar('\n');
 }
 
@@ -272,8 +277,8 @@ static int forget_by_policy(cli_ctx *ctx, cairn_repo *repo, struct request *q)
 	size_t count = 0, removed = 0, failed = 0;
 	cairn_forget_plan plan = {0};
 	cairn_snapshot_filter f = {
-		(const char *const *)q->hosts.v, q->hosts.n, (const char *const *)q->tags.v,
-		q->tags.n, (const char *const *)q->paths.v, q->paths.n,
+	    (const char *const *)q->hosts.v, q->hosts.n, (const char *const *)q->tags.v, q->tags.n,
+	    (const char *const *)q->paths.v, q->paths.n,
 	};
 	int rc;
 	q->policy.keep_tags = (const char *const *)q->keep_tags.v;
@@ -363,9 +368,9 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	}
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
-	status = optind < argc ? forget_named(ctx, repo, argv + optind, (size_t)(argc - optind),
-	                                      q.dry_run)
-	                       : forget_by_policy(ctx, repo, &q);
+	status = optind < argc
+	             ? forget_named(ctx, repo, argv + optind, (size_t)(argc - optind), q.dry_run)
+	             : forget_by_policy(ctx, repo, &q);
 out:
 	cairn_repo_free(repo);
 	request_free(&q);

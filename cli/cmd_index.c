@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const struct option options[] = {
-	{NULL, 0, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int rebuild(cli_ctx *ctx)
@@ -28,10 +28,11 @@ static int rebuild(cli_ctx *ctx)
 		cairn_buf b = CAIRN_BUF_INIT;
 		int first = 1;
 		if ((rc = cairn_buf_append_u8(&b, '{')) ||
-		    (rc = cairn_json_key(&b, &first, "imported")) || (rc = cairn_json_uint(&b, n)) ||
+		    (rc = cairn_json_key(&b, &first, "imported")) ||
+		    (rc = cairn_json_uint(&b, n)) ||
 		    (rc = cairn_json_key(&b, &first, "snapshots_registered")) ||
-		    (rc = cairn_json_uint(&b, snapshots)) ||
-		    (rc = cairn_buf_append_u8(&b, '}')) || (rc = cli_json_emit(&b)))
+		    (rc = cairn_json_uint(&b, snapshots)) || (rc = cairn_buf_append_u8(&b, '}')) ||
+		    (rc = cli_json_emit(&b)))
 			status = cli_fail(rc);
 		cairn_buf_free(&b);
 	} else if (!ctx->quiet) {

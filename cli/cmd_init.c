@@ -20,13 +20,13 @@ enum {
 };
 
 static const struct option options[] = {
-	{"chunk-min", required_argument, NULL, OPT_CHUNK_MIN},
-	{"chunk-avg", required_argument, NULL, OPT_CHUNK_AVG},
-	{"chunk-max", required_argument, NULL, OPT_CHUNK_MAX},
-	{"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
-	{"kdf-memory", required_argument, NULL, OPT_KDF_MEMORY},
-	{"kdf-iterations", required_argument, NULL, OPT_KDF_ITERATIONS},
-	{NULL, 0, NULL, 0},
+    {"chunk-min", required_argument, NULL, OPT_CHUNK_MIN},
+    {"chunk-avg", required_argument, NULL, OPT_CHUNK_AVG},
+    {"chunk-max", required_argument, NULL, OPT_CHUNK_MAX},
+    {"no-encryption", no_argument, NULL, OPT_NO_ENCRYPTION},
+    {"kdf-memory", required_argument, NULL, OPT_KDF_MEMORY},
+    {"kdf-iterations", required_argument, NULL, OPT_KDF_ITERATIONS},
+    {NULL, 0, NULL, 0},
 };
 
 static int chunk_size(cli_ctx *ctx, const char *name, const char *arg, uint32_t *out)
@@ -91,13 +91,14 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 			break;
 		case OPT_KDF_MEMORY:
 			if (cli_size_parse(optarg, &v) || v == 0)
-				return cli_usage_error(ctx, "--kdf-memory: '%s' is not a size", optarg);
+				return cli_usage_error(ctx, "--kdf-memory: '%s' is not a size",
+				                       optarg);
 			opts.kdf.memlimit = v;
 			break;
 		case OPT_KDF_ITERATIONS:
 			if (cli_uint_parse(optarg, &v) || v == 0)
-				return cli_usage_error(ctx, "--kdf-iterations: '%s' is not a positive number",
-						       optarg);
+				return cli_usage_error(
+				    ctx, "--kdf-iterations: '%s' is not a positive number", optarg);
 			opts.kdf.opslimit = v;
 			break;
 		case CLI_OPT_EXIT:

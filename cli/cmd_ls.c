@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static const struct option options[] = {
-	{NULL, 0, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 static int print_json(cairn_buf *b, const cairn_entry *e)
@@ -30,9 +30,8 @@ static int print_json(cairn_buf *b, const cairn_entry *e)
 	    (rc = cairn_json_key(b, &first, "size")) || (rc = cairn_json_uint(b, e->size)) ||
 	    (rc = cairn_json_key(b, &first, "mtime")) || (rc = cairn_json_string(b, time)))
 		return rc;
-	if (e->link_target &&
-	    ((rc = cairn_json_key(b, &first, "link_target")) ||
-	     (rc = cairn_json_string(b, e->link_target))))
+	if (e->link_target && ((rc = cairn_json_key(b, &first, "link_target")) ||
+	                       (rc = cairn_json_string(b, e->link_target))))
 		return rc;
 	if ((rc = cairn_buf_append_u8(b, '}')))
 		return rc;
@@ -72,14 +71,16 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, "unexpected option");
 	}
 	if (optind >= argc)
-		return cli_usage_error(ctx, "which snapshot? give an id, a prefix of one, or latest");
+		return cli_usage_error(ctx,
+		                       "which snapshot? give an id, a prefix of one, or latest");
 	if (argc - optind > 2)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
 	if (argc - optind == 2) {
 		/* Relative paths are taken from here, as backup stored them. */
 		cwd = getcwd(NULL, 0);
 		if (argv[optind + 1][0] != '/' && !cwd) {
-			cli_error("the current directory is unknown: give PATH as an absolute path");
+			cli_error(
+			    "the current directory is unknown: give PATH as an absolute path");
 			goto out;
 		}
 		if ((rc = cairn_path_normalize(&prefix, cwd ? cwd : "/", argv[optind + 1]))) {

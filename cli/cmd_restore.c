@@ -21,12 +21,11 @@ enum {
 };
 
 static const struct option options[] = {
-	{"target", required_argument, NULL, OPT_TARGET},
-	{"include", required_argument, NULL, OPT_INCLUDE},
-	{"verify", no_argument, NULL, OPT_VERIFY},
-	{NULL, 0, NULL, 0},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"include", required_argument, NULL, OPT_INCLUDE},
+    {"verify", no_argument, NULL, OPT_VERIFY},
+    {NULL, 0, NULL, 0},
 };
-
 
 static int print_json(const cairn_restore_result *res, const char *target, uint64_t duration_ns)
 {
@@ -34,10 +33,11 @@ static int print_json(const cairn_restore_result *res, const char *target, uint6
 	int first = 1, rc;
 	if ((rc = cairn_buf_append_u8(&b, '{')) ||
 	    (rc = cairn_json_key(&b, &first, "message_type")) ||
-	    (rc = cairn_json_string(&b, "summary")) || (rc = cairn_json_key(&b, &first, "target")) ||
-	    (rc = cairn_json_string(&b, target)) || (rc = cairn_json_key(&b, &first, "files")) ||
-	    (rc = cairn_json_uint(&b, res->files)) || (rc = cairn_json_key(&b, &first, "dirs")) ||
-	    (rc = cairn_json_uint(&b, res->dirs)) || (rc = cairn_json_key(&b, &first, "others")) ||
+	    (rc = cairn_json_string(&b, "summary")) ||
+	    (rc = cairn_json_key(&b, &first, "target")) || (rc = cairn_json_string(&b, target)) ||
+	    (rc = cairn_json_key(&b, &first, "files")) || (rc = cairn_json_uint(&b, res->files)) ||
+	    (rc = cairn_json_key(&b, &first, "dirs")) || (rc = cairn_json_uint(&b, res->dirs)) ||
+	    (rc = cairn_json_key(&b, &first, "others")) ||
 	    (rc = cairn_json_uint(&b, res->others)) || (rc = cairn_json_key(&b, &first, "bytes")) ||
 	    (rc = cairn_json_uint(&b, res->bytes)) || (rc = cairn_json_key(&b, &first, "errors")) ||
 	    (rc = cairn_json_uint(&b, res->errors)) ||
@@ -70,7 +70,8 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 			/* Stored paths are absolute; relative ones are taken
 			 * from here, as backup takes them. */
 			if (optarg[0] != '/' && !cwd) {
-				cli_error("the current directory is unknown: give --include as an absolute path");
+				cli_error("the current directory is unknown: give --include as an "
+				          "absolute path");
 				goto out;
 			}
 			rc = cairn_path_normalize(&path, cwd ? cwd : "/", optarg);
@@ -93,7 +94,8 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		status = cli_usage_error(ctx, "which snapshot? give an id, a prefix of one, or latest");
+		status =
+		    cli_usage_error(ctx, "which snapshot? give an id, a prefix of one, or latest");
 		goto out;
 	}
 	if (argc - optind > 1) {
@@ -138,7 +140,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	status = CLI_EXIT_OK;
 	if (rc == CAIRN_EPARTIAL) {
 		cli_error("restore incomplete: %llu %s could not be restored",
-			  (unsigned long long)res.errors, res.errors == 1 ? "entry" : "entries");
+		          (unsigned long long)res.errors, res.errors == 1 ? "entry" : "entries");
 		status = CLI_EXIT_PARTIAL;
 	}
 out:

@@ -15,9 +15,9 @@ enum {
 };
 
 static const struct option options[] = {
-	{"tag", required_argument, NULL, OPT_TAG},
-	{"host", required_argument, NULL, OPT_HOST},
-	{NULL, 0, NULL, 0},
+    {"tag", required_argument, NULL, OPT_TAG},
+    {"host", required_argument, NULL, OPT_HOST},
+    {NULL, 0, NULL, 0},
 };
 
 static int has_tag(const cairn_snapshot *s, const char *tag)

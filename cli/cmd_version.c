@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 static const struct option options[] = {
-	{NULL, 0, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
 
 /* The libraries as `cairn version` lists them: name, then JSON key. */
@@ -18,11 +18,9 @@ static const struct {
 	const char *name;
 	const char *key;
 } dependencies[] = {
-	{CAIRN_DEP_LIBSODIUM, "libsodium", "libsodium"},
-	{CAIRN_DEP_ZSTD, "zstd", "zstd"},
-	{CAIRN_DEP_SQLITE, "SQLite", "sqlite"},
-	{CAIRN_DEP_LIBCRYPTO, "OpenSSL", "openssl"},
-	{CAIRN_DEP_LIBCURL, "libcurl", "libcurl"},
+    {CAIRN_DEP_LIBSODIUM, "libsodium", "libsodium"}, {CAIRN_DEP_ZSTD, "zstd", "zstd"},
+    {CAIRN_DEP_SQLITE, "SQLite", "sqlite"},          {CAIRN_DEP_LIBCRYPTO, "OpenSSL", "openssl"},
+    {CAIRN_DEP_LIBCURL, "libcurl", "libcurl"},
 };
 #define N_DEPENDENCIES (sizeof(dependencies) / sizeof(dependencies[0]))
 

@@ -66,10 +66,18 @@ int cli_size_parse(const char *s, uint64_t *out)
 	if (parse_digits(s, &p, &v))
 		return CAIRN_EINVAL;
 	switch (lower(*p)) {
-	case 'k': shift = 10; break;
-	case 'm': shift = 20; break;
-	case 'g': shift = 30; break;
-	case 't': shift = 40; break;
+	case 'k':
+		shift = 10;
+		break;
+	case 'm':
+		shift = 20;
+		break;
+	case 'g':
+		shift = 30;
+		break;
+	case 't':
+		shift = 40;
+		break;
 	}
 	if (shift) {
 		p++;
@@ -114,20 +122,21 @@ void cli_duration_format(char *out, size_t size, uint64_t ns)
 	uint64_t s = (ns + 500000000ull) / 1000000000ull;
 	if (s < 3600)
 		snprintf(out, size, "%llum %02llus", (unsigned long long)(s / 60),
-			 (unsigned long long)(s % 60));
+		         (unsigned long long)(s % 60));
 	else
 		snprintf(out, size, "%lluh %02llum %02llus", (unsigned long long)(s / 3600),
-			 (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
+		         (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
 }
 
 void cli_clock_format(char *out, size_t size, uint64_t seconds)
 {
 	if (seconds < 3600)
 		snprintf(out, size, "%llu:%02llu", (unsigned long long)(seconds / 60),
-			 (unsigned long long)(seconds % 60));
+		         (unsigned long long)(seconds % 60));
 	else
 		snprintf(out, size, "%llu:%02llu:%02llu", (unsigned long long)(seconds / 3600),
-			 (unsigned long long)(seconds / 60 % 60), (unsigned long long)(seconds % 60));
+		         (unsigned long long)(seconds / 60 % 60),
+		         (unsigned long long)(seconds % 60));
 }
 
 void cli_time_local(char *out, size_t size, int64_t time_ns)
@@ -149,15 +158,31 @@ void cli_mode_format(char out[11], uint8_t type, uint32_t mode)
 	static const char rwx[] = "rwxrwxrwx";
 	char t;
 	switch (type) {
-	case CAIRN_ENTRY_DIR: t = 'd'; break;
-	case CAIRN_ENTRY_SYMLINK: t = 'l'; break;
-	case CAIRN_ENTRY_FIFO: t = 'p'; break;
-	case CAIRN_ENTRY_CHARDEV: t = 'c'; break;
-	case CAIRN_ENTRY_BLOCKDEV: t = 'b'; break;
-	case CAIRN_ENTRY_SOCKET: t = 's'; break;
+	case CAIRN_ENTRY_DIR:
+		t = 'd';
+		break;
+	case CAIRN_ENTRY_SYMLINK:
+		t = 'l';
+		break;
+	case CAIRN_ENTRY_FIFO:
+		t = 'p';
+		break;
+	case CAIRN_ENTRY_CHARDEV:
+		t = 'c';
+		break;
+	case CAIRN_ENTRY_BLOCKDEV:
+		t = 'b';
+		break;
+	case CAIRN_ENTRY_SOCKET:
+		t = 's';
+		break;
 	case CAIRN_ENTRY_FILE:
-	case CAIRN_ENTRY_HARDLINK: t = '-'; break;
-	default: t = '?'; break;
+	case CAIRN_ENTRY_HARDLINK:
+		t = '-';
+		break;
+	default:
+		t = '?';
+		break;
 	}
 	out[0] = t;
 	for (int i = 0; i < 9; i++)
@@ -174,15 +199,24 @@ void cli_mode_format(char out[11], uint8_t type, uint32_t mode)
 const char *cli_entry_type_name(uint8_t type)
 {
 	switch (type) {
-	case CAIRN_ENTRY_FILE: return "file";
-	case CAIRN_ENTRY_DIR: return "dir";
-	case CAIRN_ENTRY_SYMLINK: return "symlink";
-	case CAIRN_ENTRY_HARDLINK: return "hardlink";
-	case CAIRN_ENTRY_FIFO: return "fifo";
-	case CAIRN_ENTRY_CHARDEV: return "chardev";
-	case CAIRN_ENTRY_BLOCKDEV: return "blockdev";
-	case CAIRN_ENTRY_SOCKET: return "socket";
-	default: return "unknown";
+	case CAIRN_ENTRY_FILE:
+		return "file";
+	case CAIRN_ENTRY_DIR:
+		return "dir";
+	case CAIRN_ENTRY_SYMLINK:
+		return "symlink";
+	case CAIRN_ENTRY_HARDLINK:
+		return "hardlink";
+	case CAIRN_ENTRY_FIFO:
+		return "fifo";
+	case CAIRN_ENTRY_CHARDEV:
+		return "chardev";
+	case CAIRN_ENTRY_BLOCKDEV:
+		return "blockdev";
+	case CAIRN_ENTRY_SOCKET:
+		return "socket";
+	default:
+		return "unknown";
 	}
 }
 
@@ -241,4 +275,3 @@ int cli_lines_split(char *text, size_t len, cli_strv *out)
 	}
 	return 0;
 }
-

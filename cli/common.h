@@ -48,7 +48,10 @@ typedef struct cli_strv {
 	size_t cap;
 } cli_strv;
 
-#define CLI_STRV_INIT {NULL, 0, 0}
+#define CLI_STRV_INIT                                                                              \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 int cli_strv_push(cli_strv *sv, const char *s); /* 0 or CAIRN_ENOMEM */
 void cli_strv_free(cli_strv *sv);

@@ -18,72 +18,72 @@
 #include <unistd.h>
 
 static const cli_cmd commands[] = {
-	{"init", cmd_init, "create a repository",
-	 "usage: cairn init [--chunk-min S --chunk-avg S --chunk-max S] [--no-encryption]\n"
-	 "                  [--kdf-memory S] [--kdf-iterations N]\n"
-	 "\n"
-	 "  --chunk-min S, --chunk-avg S, --chunk-max S\n"
-	 "                      chunk sizes (512K, 1M, 8MiB, 4096, ...)\n"
-	 "  --no-encryption     store data unencrypted (no password)\n"
-	 "  --kdf-memory S      Argon2id memory for the password key\n"
-	 "  --kdf-iterations N  Argon2id passes; lower these two only for tests or\n"
-	 "                      very small machines\n"},
-	{"backup", cmd_backup, "back up files and directories",
-	 "usage: cairn backup [--tag T]... [--host H] [--exclude GLOB]... [--exclude-file F]\n"
-	 "                    [--one-file-system] [--dry-run] PATH...\n"
-	 "\n"
-	 "  --tag T             tag the snapshot (repeatable)\n"
-	 "  --host H            record H as the host (default: this machine's name)\n"
-	 "  --exclude GLOB      skip paths matching GLOB (repeatable)\n"
-	 "  --exclude-file F    read globs from F, one per line (# starts a comment)\n"
-	 "  --one-file-system   stay on the file system of each PATH\n"
-	 "  --dry-run           read and chunk everything, store nothing\n"},
-	{"snapshots", cmd_snapshots, "list snapshots",
-	 "usage: cairn snapshots [--tag T]... [--host H]\n"
-	 "\n"
-	 "  --tag T             only snapshots with tag T (repeatable: all of them)\n"
-	 "  --host H            only snapshots of host H\n"},
-	{"ls", cmd_ls, "list the files of a snapshot",
-	 "usage: cairn ls SNAPSHOT [PATH]\n"
-	 "\n"
-	 "Lists the entries of SNAPSHOT (an id, a unique prefix of one, or latest)\n"
-	 "at or below PATH. --verbose shows mode, owner, size and time.\n"},
-	{"restore", cmd_restore, "restore a snapshot",
-	 "usage: cairn restore SNAPSHOT --target DIR [--include PATH]... [--verify]\n"
-	 "\n"
-	 "  --target DIR        restore under DIR (each path as DIR/<absolute path>)\n"
-	 "  --include PATH      restore only PATH and what lies below it (repeatable)\n"
-	 "  --verify            read the restored files back and compare\n"},
-	{"forget", cmd_forget, "remove snapshots by a retention policy, or by id",
-	 "usage: cairn forget SNAPSHOT...\n"
-	 "       cairn forget [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
-	 "                    [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
-	 "                    [--keep-within DURATION] [--keep-tag T]... [--group-by G]\n"
-	 "                    [--tag T]... [--host H]... [--path P]... [--dry-run]\n"
-	 "\n"
-	 "  --keep-last N       keep the N newest snapshots (-1: all)\n"
-	 "  --keep-hourly N     keep the newest snapshot of each of the last N hours that\n"
-	 "                      have one; likewise --keep-daily, --keep-weekly (ISO weeks),\n"
-	 "                      --keep-monthly and --keep-yearly (local time)\n"
-	 "  --keep-within D     keep every snapshot within D (1y2m3d4h) of the newest\n"
-	 "  --keep-tag T        keep every snapshot tagged T (\"a,b\": both; repeatable)\n"
-	 "  --group-by G        apply the policy to each group of host, paths, tags\n"
-	 "                      (default host,paths; \"\" for one group)\n"
-	 "  --tag T, --host H, --path P\n"
-	 "                      consider only snapshots with tags T (\"a,b\": both), of\n"
-	 "                      host H, with path P (each repeatable: T and H any, P all)\n"
-	 "  --dry-run           show what would be removed, remove nothing\n"
-	 "\n"
-	 "Forgetting removes snapshot records only: the data that the removed snapshots\n"
-	 "alone used stays in the repository until it is pruned.\n"},
-	{"index", cmd_index, "maintain the index",
-	 "usage: cairn index rebuild\n"
-	 "\n"
-	 "  rebuild             recreate the index from the repository's index objects;\n"
-	 "                      with --index, register them and every snapshot with the\n"
-	 "                      index server again\n"},
-	{"version", cmd_version, "print the versions of cairn and its libraries",
-	 "usage: cairn version\n"},
+    {"init", cmd_init, "create a repository",
+     "usage: cairn init [--chunk-min S --chunk-avg S --chunk-max S] [--no-encryption]\n"
+     "                  [--kdf-memory S] [--kdf-iterations N]\n"
+     "\n"
+     "  --chunk-min S, --chunk-avg S, --chunk-max S\n"
+     "                      chunk sizes (512K, 1M, 8MiB, 4096, ...)\n"
+     "  --no-encryption     store data unencrypted (no password)\n"
+     "  --kdf-memory S      Argon2id memory for the password key\n"
+     "  --kdf-iterations N  Argon2id passes; lower these two only for tests or\n"
+     "                      very small machines\n"},
+    {"backup", cmd_backup, "back up files and directories",
+     "usage: cairn backup [--tag T]... [--host H] [--exclude GLOB]... [--exclude-file F]\n"
+     "                    [--one-file-system] [--dry-run] PATH...\n"
+     "\n"
+     "  --tag T             tag the snapshot (repeatable)\n"
+     "  --host H            record H as the host (default: this machine's name)\n"
+     "  --exclude GLOB      skip paths matching GLOB (repeatable)\n"
+     "  --exclude-file F    read globs from F, one per line (# starts a comment)\n"
+     "  --one-file-system   stay on the file system of each PATH\n"
+     "  --dry-run           read and chunk everything, store nothing\n"},
+    {"snapshots", cmd_snapshots, "list snapshots",
+     "usage: cairn snapshots [--tag T]... [--host H]\n"
+     "\n"
+     "  --tag T             only snapshots with tag T (repeatable: all of them)\n"
+     "  --host H            only snapshots of host H\n"},
+    {"ls", cmd_ls, "list the files of a snapshot",
+     "usage: cairn ls SNAPSHOT [PATH]\n"
+     "\n"
+     "Lists the entries of SNAPSHOT (an id, a unique prefix of one, or latest)\n"
+     "at or below PATH. --verbose shows mode, owner, size and time.\n"},
+    {"restore", cmd_restore, "restore a snapshot",
+     "usage: cairn restore SNAPSHOT --target DIR [--include PATH]... [--verify]\n"
+     "\n"
+     "  --target DIR        restore under DIR (each path as DIR/<absolute path>)\n"
+     "  --include PATH      restore only PATH and what lies below it (repeatable)\n"
+     "  --verify            read the restored files back and compare\n"},
+    {"forget", cmd_forget, "remove snapshots by a retention policy, or by id",
+     "usage: cairn forget SNAPSHOT...\n"
+     "       cairn forget [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+     "                    [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
+     "                    [--keep-within DURATION] [--keep-tag T]... [--group-by G]\n"
+     "                    [--tag T]... [--host H]... [--path P]... [--dry-run]\n"
+     "\n"
+     "  --keep-last N       keep the N newest snapshots (-1: all)\n"
+     "  --keep-hourly N     keep the newest snapshot of each of the last N hours that\n"
+     "                      have one; likewise --keep-daily, --keep-weekly (ISO weeks),\n"
+     "                      --keep-monthly and --keep-yearly (local time)\n"
+     "  --keep-within D     keep every snapshot within D (1y2m3d4h) of the newest\n"
+     "  --keep-tag T        keep every snapshot tagged T (\"a,b\": both; repeatable)\n"
+     "  --group-by G        apply the policy to each group of host, paths, tags\n"
+     "                      (default host,paths; \"\" for one group)\n"
+     "  --tag T, --host H, --path P\n"
+     "                      consider only snapshots with tags T (\"a,b\": both), of\n"
+     "                      host H, with path P (each repeatable: T and H any, P all)\n"
+     "  --dry-run           show what would be removed, remove nothing\n"
+     "\n"
+     "Forgetting removes snapshot records only: the data that the removed snapshots\n"
+     "alone used stays in the repository until it is pruned.\n"},
+    {"index", cmd_index, "maintain the index",
+     "usage: cairn index rebuild\n"
+     "\n"
+     "  rebuild             recreate the index from the repository's index objects;\n"
+     "                      with --index, register them and every snapshot with the\n"
+     "                      index server again\n"},
+    {"version", cmd_version, "print the versions of cairn and its libraries",
+     "usage: cairn version\n"},
 };
 
 enum {
@@ -97,36 +97,36 @@ enum {
 };
 
 static const struct option global_options[] = {
-	{"repo", required_argument, NULL, OPT_REPO},
-	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
-	{"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
-	{"index", required_argument, NULL, OPT_INDEX},
-	{"index-token-file", required_argument, NULL, OPT_INDEX_TOKEN_FILE},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"connections", required_argument, NULL, OPT_CONNECTIONS},
-	{"quiet", no_argument, NULL, 'q'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"repo", required_argument, NULL, OPT_REPO},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"index", required_argument, NULL, OPT_INDEX},
+    {"index-token-file", required_argument, NULL, OPT_INDEX_TOKEN_FILE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 #define N_GLOBAL (sizeof(global_options) / sizeof(global_options[0]) - 1)
 
 static const char global_usage[] =
-	"Global options (before or after the command):\n"
-	"  --repo LOCATION       repository (or CAIRN_REPO; default\n"
-	"                        ${XDG_DATA_HOME:-~/.local/share}/cairn/repo)\n"
-	"  --password-file F     read the password from the first line of F\n"
-	"                        (or CAIRN_PASSWORD_FILE, or CAIRN_PASSWORD)\n"
-	"  --cache-dir D         cache and index directory (or CAIRN_CACHE_DIR)\n"
-	"  --index URL           use the index server at URL (or CAIRN_INDEX)\n"
-	"  --index-token-file F  read its token from the first line of F\n"
-	"                        (or CAIRN_INDEX_TOKEN)\n"
-	"  --connections N       S3 requests in flight at once (or CAIRN_CONNECTIONS;\n"
-	"                        default 8)\n"
-	"  --json                machine-readable output on stdout\n"
-	"  -q, --quiet           print only errors, warnings and requested data\n"
-	"  -v, --verbose         print more detail\n"
-	"  -h, --help            show help\n";
+    "Global options (before or after the command):\n"
+    "  --repo LOCATION       repository (or CAIRN_REPO; default\n"
+    "                        ${XDG_DATA_HOME:-~/.local/share}/cairn/repo)\n"
+    "  --password-file F     read the password from the first line of F\n"
+    "                        (or CAIRN_PASSWORD_FILE, or CAIRN_PASSWORD)\n"
+    "  --cache-dir D         cache and index directory (or CAIRN_CACHE_DIR)\n"
+    "  --index URL           use the index server at URL (or CAIRN_INDEX)\n"
+    "  --index-token-file F  read its token from the first line of F\n"
+    "                        (or CAIRN_INDEX_TOKEN)\n"
+    "  --connections N       S3 requests in flight at once (or CAIRN_CONNECTIONS;\n"
+    "                        default 8)\n"
+    "  --json                machine-readable output on stdout\n"
+    "  -q, --quiet           print only errors, warnings and requested data\n"
+    "  -v, --verbose         print more detail\n"
+    "  -h, --help            show help\n";
 
 static void main_usage(FILE *f)
 {
@@ -161,8 +161,10 @@ static int connections_get(int *out)
 	if (!v || !v[0])
 		return 0;
 	if (cli_uint_parse(v, &n) || n < 1 || n > 256)
-		return cairn_error_set(CAIRN_EINVAL, "--connections: '%s' is not a number from "
-						     "1 to 256", v);
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "--connections: '%s' is not a number from "
+		                       "1 to 256",
+		                       v);
 	*out = (int)n;
 	return 0;
 }
@@ -171,16 +173,35 @@ static int connections_get(int *out)
 static int take_global(cli_ctx *ctx, int c, const char *arg)
 {
 	switch (c) {
-	case OPT_REPO: ctx->repo = arg; return 1;
-	case OPT_PASSWORD_FILE: ctx->password_file = arg; return 1;
-	case OPT_CACHE_DIR: ctx->cache_dir = arg; return 1;
-	case OPT_CONNECTIONS: connections_arg = arg; return 1;
-	case OPT_INDEX: ctx->index = arg; return 1;
-	case OPT_INDEX_TOKEN_FILE: ctx->index_token_file = arg; return 1;
-	case OPT_JSON: ctx->json = 1; return 1;
-	case 'q': ctx->quiet = 1; return 1;
-	case 'v': ctx->verbose = 1; return 1;
-	default: return 0;
+	case OPT_REPO:
+		ctx->repo = arg;
+		return 1;
+	case OPT_PASSWORD_FILE:
+		ctx->password_file = arg;
+		return 1;
+	case OPT_CACHE_DIR:
+		ctx->cache_dir = arg;
+		return 1;
+	case OPT_CONNECTIONS:
+		connections_arg = arg;
+		return 1;
+	case OPT_INDEX:
+		ctx->index = arg;
+		return 1;
+	case OPT_INDEX_TOKEN_FILE:
+		ctx->index_token_file = arg;
+		return 1;
+	case OPT_JSON:
+		ctx->json = 1;
+		return 1;
+	case 'q':
+		ctx->quiet = 1;
+		return 1;
+	case 'v':
+		ctx->verbose = 1;
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -279,7 +300,8 @@ const char *cli_repo_location(cli_ctx *ctx)
 			home = pw ? pw->pw_dir : NULL;
 		}
 		if (!home) {
-			cli_error("no repository given and no home directory: use --repo or CAIRN_REPO");
+			cli_error(
+			    "no repository given and no home directory: use --repo or CAIRN_REPO");
 			return NULL;
 		}
 		if (cairn_buf_printf(&b, "%s/.local/share/cairn/repo", home))
@@ -318,7 +340,7 @@ static int index_token(const cli_ctx *ctx, char **out)
 	char line[4098];
 	if (!f)
 		return cairn_error_set_errno(CAIRN_EINVAL, errno, "cannot open %s",
-					     ctx->index_token_file);
+		                             ctx->index_token_file);
 	size_t n = fread(line, 1, sizeof(line) - 1, f);
 	int bad = ferror(f);
 	fclose(f);

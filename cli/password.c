@@ -49,8 +49,9 @@ static int read_password_file(cli_password *out, const char *path, int is_new)
 	}
 	line = cli_first_line(buf, len);
 	if (line > CLI_PASSWORD_MAX) {
-		rc = cairn_error_set(CAIRN_EINVAL, "password file %s: the password is longer than %d bytes",
-				     path, CLI_PASSWORD_MAX);
+		rc = cairn_error_set(CAIRN_EINVAL,
+		                     "password file %s: the password is longer than %d bytes", path,
+		                     CLI_PASSWORD_MAX);
 		goto out;
 	}
 	rc = set_password(out, buf, line, is_new);
@@ -96,8 +97,7 @@ static int prompt(cli_password *out, const char *text, int is_new)
 	for (size_t i = 0; i < sizeof(tty_signals) / sizeof(tty_signals[0]); i++)
 		sigaction(tty_signals[i], &sa, &old[i]);
 
-	if (write(tty_fd, text, strlen(text)) < 0 ||
-	    tcsetattr(tty_fd, TCSAFLUSH, &noecho) != 0) {
+	if (write(tty_fd, text, strlen(text)) < 0 || tcsetattr(tty_fd, TCSAFLUSH, &noecho) != 0) {
 		rc = cairn_error_set_errno(CAIRN_EIO, errno, "reading the password");
 		goto out;
 	}
@@ -118,7 +118,7 @@ static int prompt(cli_password *out, const char *text, int is_new)
 			break;
 		if (len == CLI_PASSWORD_MAX) {
 			rc = cairn_error_set(CAIRN_EINVAL, "the password is longer than %d bytes",
-					     CLI_PASSWORD_MAX);
+			                     CLI_PASSWORD_MAX);
 			break;
 		}
 		buf[len++] = c;
@@ -149,10 +149,10 @@ static int ask_terminal(cli_password *out, int is_new)
 	 * alone is not enough (a script run from a shell has one too). */
 	if (!isatty(STDIN_FILENO) || (tty_fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
 		return cairn_error_set(CAIRN_EINVAL, "a password is needed: use --password-file, "
-						     "CAIRN_PASSWORD_FILE or CAIRN_PASSWORD");
-	rc = prompt(out, is_new ? "enter password for new repository: "
-				: "enter password for repository: ",
-		    is_new);
+		                                     "CAIRN_PASSWORD_FILE or CAIRN_PASSWORD");
+	rc = prompt(
+	    out, is_new ? "enter password for new repository: " : "enter password for repository: ",
+	    is_new);
 	if (rc || !is_new)
 		goto out;
 	rc = prompt(&again, "enter password again: ", is_new);

@@ -14,10 +14,9 @@
 #define LINE_MAX_BYTES 512
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int active;    /* drawing allowed */
-static int shown;     /* a line is on the screen now */
+static int active; /* drawing allowed */
+static int shown;  /* a line is on the screen now */
 static uint64_t start_ns, last_draw_ns;
-
 
 static void erase_locked(void)
 {
@@ -99,16 +98,16 @@ static void draw_locked(const cairn_progress *p, uint64_t now)
 
 	if (p->files_total)
 		n = (size_t)snprintf(line, sizeof(line), "[%s] %llu/%llu files", clock,
-				     (unsigned long long)p->files_done,
-				     (unsigned long long)p->files_total);
+		                     (unsigned long long)p->files_done,
+		                     (unsigned long long)p->files_total);
 	else
 		n = (size_t)snprintf(line, sizeof(line), "[%s] %llu files", clock,
-				     (unsigned long long)p->files_done);
+		                     (unsigned long long)p->files_done);
 	if (p->bytes_total) {
 		cli_size_format(total, sizeof(total), p->bytes_total);
 		double pct = 100.0 * (double)p->bytes_done / (double)p->bytes_total;
 		n += (size_t)snprintf(line + n, sizeof(line) - n, ", %s / %s (%.1f%%)", done, total,
-				      pct > 100 ? 100.0 : pct);
+		                      pct > 100 ? 100.0 : pct);
 	} else {
 		n += (size_t)snprintf(line + n, sizeof(line) - n, ", %s", done);
 	}
@@ -116,7 +115,7 @@ static void draw_locked(const cairn_progress *p, uint64_t now)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, ", %s/s", rate);
 	if (p->bytes_total > p->bytes_done && bps > 0) {
 		cli_clock_format(clock, sizeof(clock),
-				 (uint64_t)((double)(p->bytes_total - p->bytes_done) / bps));
+		                 (uint64_t)((double)(p->bytes_total - p->bytes_done) / bps));
 		n += (size_t)snprintf(line + n, sizeof(line) - n, ", ETA %s", clock);
 	}
 

@@ -46,10 +46,11 @@ int cairn_group_by_parse(const char *spec, unsigned *out)
 		else if (len == 4 && memcmp(p, "tags", 4) == 0)
 			g |= CAIRN_GROUP_BY_TAGS;
 		else if (len)
-			return cairn_error_set(CAIRN_EINVAL,
-			                       "cannot group by \"%.*s\": use host, paths and tags, "
-			                       "separated by commas",
-			                       (int)len, p);
+			return cairn_error_set(
+			    CAIRN_EINVAL,
+			    "cannot group by \"%.*s\": use host, paths and tags, "
+			    "separated by commas",
+			    (int)len, p);
 		p += len;
 		if (*p == ',')
 			p++;
@@ -85,7 +86,8 @@ int cairn_snapshot_group_key(cairn_buf *out, const cairn_snapshot *s, unsigned g
 	int rc = 0;
 	out->len = 0;
 	if (group_by & CAIRN_GROUP_BY_HOST)
-		rc = cairn_buf_append(out, s->host ? s->host : "", strlen(s->host ? s->host : "") + 1);
+		rc = cairn_buf_append(out, s->host ? s->host : "",
+		                      strlen(s->host ? s->host : "") + 1);
 	if (!rc && (group_by & CAIRN_GROUP_BY_PATHS))
 		rc = append_set(out, s->paths, s->n_paths);
 	if (!rc && (group_by & CAIRN_GROUP_BY_TAGS))

@@ -45,7 +45,7 @@ void cairn_time_format(char *out, size_t size, int64_t time_ns)
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nsec);
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nsec);
 }
 
 static int time_parse(const char *s, int64_t *out)
@@ -54,7 +54,7 @@ static int time_parse(const char *s, int64_t *out)
 	long nsec = 0;
 	int n = 0;
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
 		return cairn_error_set(CAIRN_ECORRUPT, "bad time \"%.40s\"", s);
 	s += n;
 	if (*s == '.') {
@@ -76,17 +76,17 @@ static int time_parse(const char *s, int64_t *out)
 static int summary_to_json(cairn_buf *b, const cairn_summary *m)
 {
 	return cairn_buf_printf(
-		b,
-		"{\"files_new\":%llu,\"files_changed\":%llu,\"files_unchanged\":%llu,"
-		"\"dirs\":%llu,\"others\":%llu,\"bytes_read\":%llu,\"bytes_total\":%llu,"
-		"\"bytes_added\":%llu,\"blobs_added\":%llu,\"tree_blobs_added\":%llu,"
-		"\"errors\":%llu,\"duration_ns\":%llu}",
-		(unsigned long long)m->files_new, (unsigned long long)m->files_changed,
-		(unsigned long long)m->files_unchanged, (unsigned long long)m->dirs,
-		(unsigned long long)m->others, (unsigned long long)m->bytes_read,
-		(unsigned long long)m->bytes_total, (unsigned long long)m->bytes_added,
-		(unsigned long long)m->blobs_added, (unsigned long long)m->tree_blobs_added,
-		(unsigned long long)m->errors, (unsigned long long)m->duration_ns);
+	    b,
+	    "{\"files_new\":%llu,\"files_changed\":%llu,\"files_unchanged\":%llu,"
+	    "\"dirs\":%llu,\"others\":%llu,\"bytes_read\":%llu,\"bytes_total\":%llu,"
+	    "\"bytes_added\":%llu,\"blobs_added\":%llu,\"tree_blobs_added\":%llu,"
+	    "\"errors\":%llu,\"duration_ns\":%llu}",
+	    (unsigned long long)m->files_new, (unsigned long long)m->files_changed,
+	    (unsigned long long)m->files_unchanged, (unsigned long long)m->dirs,
+	    (unsigned long long)m->others, (unsigned long long)m->bytes_read,
+	    (unsigned long long)m->bytes_total, (unsigned long long)m->bytes_added,
+	    (unsigned long long)m->blobs_added, (unsigned long long)m->tree_blobs_added,
+	    (unsigned long long)m->errors, (unsigned long long)m->duration_ns);
 }
 
 int cairn_snapshot_to_json(cairn_buf *b, const cairn_snapshot *s, int with_id)
@@ -122,11 +122,11 @@ int cairn_snapshot_to_json(cairn_buf *b, const cairn_snapshot *s, int with_id)
 	}
 	if (!rc && !with_id) {
 		rc = cairn_buf_printf(b, ",\"manifest_size\":%llu,\"manifest\":[",
-				      (unsigned long long)s->manifest_size);
+		                      (unsigned long long)s->manifest_size);
 		for (size_t i = 0; !rc && i < s->n_manifest; i++) {
 			cairn_hex_encode(hex, s->manifest[i].fp, CAIRN_FP_SIZE);
 			rc = cairn_buf_printf(b, "%s[\"%s\",%u]", i ? "," : "", hex,
-					      s->manifest[i].length);
+			                      s->manifest[i].length);
 		}
 		if (!rc)
 			rc = cairn_buf_append_u8(b, ']');
@@ -178,9 +178,9 @@ static int summary_from_json(const cairn_json *m, cairn_summary *out)
 		size_t offset;
 	} fields[] = {
 #define F(x) {#x, offsetof(cairn_summary, x)}
-		F(files_new), F(files_changed), F(files_unchanged), F(dirs), F(others),
-		F(bytes_read), F(bytes_total), F(bytes_added), F(blobs_added),
-		F(tree_blobs_added), F(errors), F(duration_ns),
+	    F(files_new),   F(files_changed),    F(files_unchanged), F(dirs),
+	    F(others),      F(bytes_read),       F(bytes_total),     F(bytes_added),
+	    F(blobs_added), F(tree_blobs_added), F(errors),          F(duration_ns),
 #undef F
 	};
 	if (!m || m->type != CAIRN_JSON_OBJECT)
@@ -208,7 +208,7 @@ int cairn_snapshot_from_json(cairn_snapshot *s, const void *json, size_t len)
 		goto out;
 	if (version != SNAPSHOT_VERSION) {
 		rc = cairn_error_set(CAIRN_ECORRUPT, "snapshot version %lld not supported",
-				     (long long)version);
+		                     (long long)version);
 		goto out;
 	}
 	if ((rc = cairn_json_get_string(doc, "time", &str)) || (rc = time_parse(str, &s->time_ns)))
@@ -281,9 +281,10 @@ static int catalog_add(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])
 		return 0;
 	int rc = cairn_index_snapshot_add(ix, id);
 	if (rc)
-		cairn_error_prefix(rc, "snapshot %02x%02x%02x%02x is stored, but the index server "
-				   "did not record it (`cairn index rebuild` will)",
-				   id[0], id[1], id[2], id[3]);
+		cairn_error_prefix(rc,
+		                   "snapshot %02x%02x%02x%02x is stored, but the index server "
+		                   "did not record it (`cairn index rebuild` will)",
+		                   id[0], id[1], id[2], id[3]);
 	return rc;
 }
 
@@ -312,16 +313,16 @@ out:
 }
 
 static int load_with(cairn_repo *r, cairn_sealer *sealer, const uint8_t id[CAIRN_ID_SIZE],
-		     cairn_snapshot *out)
+                     cairn_snapshot *out)
 {
 	cairn_buf plain = CAIRN_BUF_INIT;
 	int rc;
 	memset(out, 0, sizeof(*out));
 	rc = cairn_repo_load_object(r, sealer, CAIRN_SNAPSHOTS_PREFIX, id, CAIRN_BLOB_SNAPSHOT,
-				    SNAPSHOT_MAX, &plain);
+	                            SNAPSHOT_MAX, &plain);
 	if (rc == CAIRN_ENOTFOUND)
 		rc = cairn_error_set(CAIRN_ENOTFOUND, "no snapshot %02x%02x%02x%02x", id[0], id[1],
-				     id[2], id[3]);
+		                     id[2], id[3]);
 	if (!rc && (rc = cairn_snapshot_from_json(out, plain.data, plain.len)))
 		cairn_error_prefix(rc, "snapshot %02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
 	if (!rc)
@@ -394,7 +395,8 @@ static int catalog_drop_forgotten(cairn_repo *r, const struct id_list *stored)
 	if ((rc = cairn_index_snapshot_list(ix, &ids, &n)))
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++)
-		if (!has_id(stored, ids[i]) && (rc = cairn_index_snapshot_remove(ix, ids[i])) == CAIRN_ENOTFOUND)
+		if (!has_id(stored, ids[i]) &&
+		    (rc = cairn_index_snapshot_remove(ix, ids[i])) == CAIRN_ENOTFOUND)
 			rc = 0;
 	if (rc)
 		cairn_error_prefix(rc, "the index server's catalogue names snapshots that were "
@@ -499,9 +501,8 @@ int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN
 		return n ? 0 : cairn_error_set(CAIRN_ENOTFOUND, "the repository has no snapshots");
 	}
 	if (!cairn_hex_is_prefix(name, CAIRN_ID_HEX))
-		return cairn_error_set(CAIRN_EINVAL,
-				       "\"%s\" is not a snapshot id, an id prefix, or \"latest\"",
-				       name);
+		return cairn_error_set(
+		    CAIRN_EINVAL, "\"%s\" is not a snapshot id, an id prefix, or \"latest\"", name);
 	if ((rc = list_ids(r, &l)))
 		return rc;
 	for (size_t i = 0; i < l.count; i++) {
@@ -515,8 +516,8 @@ int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN
 	if (matches == 0)
 		return cairn_error_set(CAIRN_ENOTFOUND, "no snapshot %s", name);
 	if (matches > 1)
-		return cairn_error_set(CAIRN_EINVAL, "snapshot prefix %s is ambiguous (%zu matches)",
-				       name, matches);
+		return cairn_error_set(
+		    CAIRN_EINVAL, "snapshot prefix %s is ambiguous (%zu matches)", name, matches);
 	return 0;
 }
 
@@ -527,16 +528,17 @@ int cairn_snapshot_forget(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])
 	snapshot_key(key, id);
 	int rc = cairn_store_del(cairn_repo_store(r), key);
 	if (rc)
-		return cairn_error_prefix(rc, "cannot remove snapshot %02x%02x%02x%02x", id[0], id[1],
-		                          id[2], id[3]);
+		return cairn_error_prefix(rc, "cannot remove snapshot %02x%02x%02x%02x", id[0],
+		                          id[1], id[2], id[3]);
 	if (!cairn_index_has_snapshots(ix))
 		return 0;
 	rc = cairn_index_snapshot_remove(ix, id);
 	if (rc == CAIRN_ENOTFOUND)
 		return 0;
 	if (rc)
-		cairn_error_prefix(CAIRN_EIO, "snapshot %02x%02x%02x%02x is forgotten, but the index "
-		                              "server's catalogue still names it",
+		cairn_error_prefix(CAIRN_EIO,
+		                   "snapshot %02x%02x%02x%02x is forgotten, but the index "
+		                   "server's catalogue still names it",
 		                   id[0], id[1], id[2], id[3]);
 	return rc ? CAIRN_EIO : 0;
 }

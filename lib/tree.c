@@ -48,7 +48,8 @@ int cairn_tree_reader_next(cairn_tree_reader *t, cairn_entry *out)
 			/* Paths must come strictly in order: consumers rely on it. */
 			if (t->last_path && cairn_path_cmp(t->last_path, out->path) >= 0) {
 				cairn_entry_clear(out);
-				return cairn_error_set(CAIRN_ECORRUPT, "manifest: entries out of order");
+				return cairn_error_set(CAIRN_ECORRUPT,
+				                       "manifest: entries out of order");
 			}
 			free(t->last_path);
 			if (!(t->last_path = strdup(out->path))) {
@@ -63,7 +64,7 @@ int cairn_tree_reader_next(cairn_tree_reader *t, cairn_entry *out)
 		}
 		const cairn_chunk_ref *ref = &t->snap->manifest[t->next++];
 		rc = cairn_repo_read_blob(t->repo, t->sealer, t->fp, ref->fp, CAIRN_BLOB_TREE,
-					  &t->chunk);
+		                          &t->chunk);
 		if (rc)
 			return cairn_error_prefix(rc, "manifest chunk %zu", t->next - 1);
 		if ((rc = cairn_manifest_feed(&t->dec, t->chunk.data, t->chunk.len)))
@@ -88,15 +89,15 @@ struct cairn_tree_writer {
 	cairn_fingerprinter *fp;
 	cairn_blob_sink sink;
 	void *ud;
-	cairn_buf stream;  /* bytes of the current, unfinished chunk and beyond */
-	size_t scanned;    /* bytes of stream already given to the chunker */
+	cairn_buf stream; /* bytes of the current, unfinished chunk and beyond */
+	size_t scanned;   /* bytes of stream already given to the chunker */
 	cairn_chunk_ref *refs;
 	size_t n_refs, cap_refs;
 	uint64_t size;
 };
 
 int cairn_tree_writer_new(cairn_tree_writer **out, const cairn_chunker_params *params,
-			  cairn_fingerprinter *f, cairn_blob_sink sink, void *ud)
+                          cairn_fingerprinter *f, cairn_blob_sink sink, void *ud)
 {
 	cairn_tree_writer *w = calloc(1, sizeof(*w));
 	int rc;
@@ -148,7 +149,7 @@ int cairn_tree_writer_add(cairn_tree_writer *w, const cairn_entry *e)
 		return cairn_error_prefix(rc, "%s", e->path);
 	while (w->scanned < w->stream.len) {
 		size_t n = cairn_chunker_scan(&w->chunker, w->stream.data + w->scanned,
-					      w->stream.len - w->scanned);
+		                              w->stream.len - w->scanned);
 		if (n == CAIRN_CHUNKER_NO_CUT) {
 			w->scanned = w->stream.len;
 			break;
@@ -161,7 +162,7 @@ int cairn_tree_writer_add(cairn_tree_writer *w, const cairn_entry *e)
 }
 
 int cairn_tree_writer_finish(cairn_tree_writer *w, cairn_chunk_ref **refs_out, size_t *n_out,
-			     uint64_t *size_out)
+                             uint64_t *size_out)
 {
 	int rc;
 	if (w->stream.len && (rc = emit(w, w->stream.len)))

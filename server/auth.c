@@ -19,7 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-
 struct srv_auth {
 	sqlite3 *db;
 	sqlite3_stmt *find;
@@ -28,13 +27,13 @@ struct srv_auth {
 };
 
 static const char schema[] = "CREATE TABLE IF NOT EXISTS tokens ("
-			     " id TEXT PRIMARY KEY,"
-			     " hash BLOB NOT NULL,"
-			     " repo TEXT NOT NULL,"
-			     " scope TEXT NOT NULL,"
-			     " name TEXT NOT NULL DEFAULT '',"
-			     " created INTEGER NOT NULL"
-			     ") WITHOUT ROWID";
+                             " id TEXT PRIMARY KEY,"
+                             " hash BLOB NOT NULL,"
+                             " repo TEXT NOT NULL,"
+                             " scope TEXT NOT NULL,"
+                             " name TEXT NOT NULL DEFAULT '',"
+                             " created INTEGER NOT NULL"
+                             ") WITHOUT ROWID";
 
 static int db_fail(srv_auth *a, const char *what)
 {
@@ -44,10 +43,14 @@ static int db_fail(srv_auth *a, const char *what)
 const char *srv_scope_name(int scope)
 {
 	switch (scope) {
-	case SRV_SCOPE_READ: return "read";
-	case SRV_SCOPE_APPEND: return "append";
-	case SRV_SCOPE_ADMIN: return "admin";
-	default: return "none";
+	case SRV_SCOPE_READ:
+		return "read";
+	case SRV_SCOPE_APPEND:
+		return "append";
+	case SRV_SCOPE_ADMIN:
+		return "admin";
+	default:
+		return "none";
 	}
 }
 
@@ -74,10 +77,12 @@ int srv_auth_open(srv_auth **out, const char *data_dir, int create)
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(a->path, &a->db, flags, NULL) != SQLITE_OK) {
 		rc = a->db ? db_fail(a, "cannot open")
-			   : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		           : cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		if (!create)
-			rc = cairn_error_set(CAIRN_ENOTFOUND, "no token database %s (create a "
-							      "token first)", a->path);
+			rc = cairn_error_set(CAIRN_ENOTFOUND,
+			                     "no token database %s (create a "
+			                     "token first)",
+			                     a->path);
 		goto out;
 	}
 	sqlite3_busy_timeout(a->db, 10000);
@@ -87,7 +92,7 @@ int srv_auth_open(srv_auth **out, const char *data_dir, int create)
 		goto out;
 	}
 	if (sqlite3_prepare_v3(a->db, "SELECT hash, repo, scope FROM tokens WHERE id = ?1", -1,
-			       SQLITE_PREPARE_PERSISTENT, &a->find, NULL) != SQLITE_OK) {
+	                       SQLITE_PREPARE_PERSISTENT, &a->find, NULL) != SQLITE_OK) {
 		rc = db_fail(a, "cannot prepare");
 		goto out;
 	}
@@ -146,8 +151,8 @@ int srv_auth_check(srv_auth *a, const char *token, srv_token *out)
 	return found && equal;
 }
 
-int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name,
-		    char *token_out, size_t size)
+int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name, char *token_out,
+                    size_t size)
 {
 	uint8_t id_bytes[SRV_TOKEN_ID_HEX / 2], secret[SRV_TOKEN_SECRET_BYTES], hash[32];
 	char id[SRV_TOKEN_ID_HEX + 1], secret_hex[2 * SRV_TOKEN_SECRET_BYTES + 1];
@@ -155,9 +160,9 @@ int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name,
 	int rc = 0;
 	if (!srv_repo_id_valid(repo))
 		return cairn_error_set(CAIRN_EINVAL,
-				       "\"%s\" is not a repository id (64 lowercase hex digits; "
-				       "`cairn init --json` prints it)",
-				       repo);
+		                       "\"%s\" is not a repository id (64 lowercase hex digits; "
+		                       "`cairn init --json` prints it)",
+		                       repo);
 	if (scope == SRV_SCOPE_NONE)
 		return cairn_error_set(CAIRN_EINVAL, "the scope must be read, append or admin");
 	if (size < SRV_TOKEN_LEN + 1)
@@ -172,9 +177,9 @@ int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name,
 	sodium_memzero(secret_hex, sizeof(secret_hex));
 
 	if (sqlite3_prepare_v2(a->db,
-			       "INSERT INTO tokens (id, hash, repo, scope, name, created) "
-			       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "INSERT INTO tokens (id, hash, repo, scope, name, created) "
+	                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		rc = db_fail(a, "cannot prepare");
 		goto out;
 	}
@@ -198,14 +203,14 @@ int srv_auth_list(srv_auth *a, const char *repo, FILE *f)
 	sqlite3_stmt *st = NULL;
 	int rc = 0, r;
 	if (sqlite3_prepare_v2(a->db,
-			       "SELECT id, repo, scope, created, name FROM tokens "
-			       "WHERE ?1 IS NULL OR repo = ?1 ORDER BY created, id",
-			       -1, &st, NULL) != SQLITE_OK)
+	                       "SELECT id, repo, scope, created, name FROM tokens "
+	                       "WHERE ?1 IS NULL OR repo = ?1 ORDER BY created, id",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(a, "cannot prepare");
 	if (repo)
 		sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
 	fprintf(f, "%-16s  %-64s  %-6s  %-20s  %s\n", "ID", "REPOSITORY", "SCOPE", "CREATED",
-		"NAME");
+	        "NAME");
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		time_t t = (time_t)sqlite3_column_int64(st, 3);
 		struct tm tm;
@@ -214,8 +219,8 @@ int srv_auth_list(srv_auth *a, const char *repo, FILE *f)
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		const unsigned char *name = sqlite3_column_text(st, 4);
 		fprintf(f, "%-16s  %-64s  %-6s  %-20s  %s\n", sqlite3_column_text(st, 0),
-			sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), when,
-			name ? (const char *)name : "");
+		        sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), when,
+		        name ? (const char *)name : "");
 	}
 	if (r != SQLITE_DONE)
 		rc = db_fail(a, "cannot list tokens");
@@ -232,7 +237,7 @@ int srv_auth_revoke(srv_auth *a, const char *id_or_token)
 		if (strlen(id_or_token) != SRV_TOKEN_ID_HEX ||
 		    !srv_is_lower_hex(id_or_token, SRV_TOKEN_ID_HEX))
 			return cairn_error_set(CAIRN_EINVAL, "\"%s\" is not a token or a token id",
-					       id_or_token);
+			                       id_or_token);
 		memcpy(id, id_or_token, sizeof(id));
 	}
 	if (sqlite3_prepare_v2(a->db, "DELETE FROM tokens WHERE id = ?1", -1, &st, NULL) !=

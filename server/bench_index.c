@@ -76,13 +76,13 @@ static int preload(const char *dir, uint64_t count, unsigned shards)
 		}
 		if ((from / batch) % 20 == 19)
 			fprintf(stderr, "preload: %llu of %llu (%.0f/s)\n",
-				(unsigned long long)(from + n), (unsigned long long)count,
-				(double)(from + n) / (now() - t0));
+			        (unsigned long long)(from + n), (unsigned long long)count,
+			        (double)(from + n) / (now() - t0));
 	}
 	cairn_index_free(ix);
 	free(e);
 	fprintf(stderr, "preload: %llu fingerprints in %.1f s\n", (unsigned long long)count,
-		now() - t0);
+	        now() - t0);
 	return 0;
 }
 
@@ -154,8 +154,8 @@ static void *client_main(void *arg)
 		if (rc != CURLE_OK || status != 200) {
 			if (!c->errors++)
 				fprintf(stderr, "client %d: %s, HTTP %ld: %.*s\n", c->id,
-					curl_easy_strerror(rc), status, (int)answer.len,
-					answer.data ? (char *)answer.data : "");
+				        curl_easy_strerror(rc), status, (int)answer.len,
+				        answer.data ? (char *)answer.data : "");
 			continue;
 		}
 		if (!c->registering) {
@@ -191,7 +191,7 @@ static int run(int argc, char **argv)
 {
 	if (argc != 10) {
 		fprintf(stderr, "usage: cairn-bench-index run URL TOKEN REPO lookup|register "
-				"PRELOADED CLIENTS BATCH SECONDS\n");
+		                "PRELOADED CLIENTS BATCH SECONDS\n");
 		return 2;
 	}
 	const char *mode = argv[5];
@@ -209,9 +209,13 @@ static int run(int argc, char **argv)
 	client *cs = calloc((size_t)nclients, sizeof(*cs));
 	double t0 = now(), until = t0 + seconds;
 	for (int i = 0; i < nclients; i++) {
-		cs[i] = (client){.id = i, .url = (const char *)url.data, .auth = (const char *)auth.data,
-				 .registering = registering, .preloaded = preloaded, .batch = batch,
-				 .until = until};
+		cs[i] = (client){.id = i,
+		                 .url = (const char *)url.data,
+		                 .auth = (const char *)auth.data,
+		                 .registering = registering,
+		                 .preloaded = preloaded,
+		                 .batch = batch,
+		                 .until = until};
 		pthread_create(&cs[i].thread, NULL, client_main, &cs[i]);
 	}
 	uint64_t ops = 0, errors = 0;
@@ -247,11 +251,11 @@ int main(int argc, char **argv)
 {
 	if (argc >= 4 && strcmp(argv[1], "preload") == 0)
 		return preload(argv[2], strtoull(argv[3], NULL, 10),
-			       argc > 4 ? (unsigned)atoi(argv[4]) : 16);
+		               argc > 4 ? (unsigned)atoi(argv[4]) : 16);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return run(argc, argv);
 	fprintf(stderr, "usage: cairn-bench-index preload DIR COUNT [SHARDS]\n"
-			"       cairn-bench-index run URL TOKEN REPO lookup|register PRELOADED "
-			"CLIENTS BATCH SECONDS\n");
+	                "       cairn-bench-index run URL TOKEN REPO lookup|register PRELOADED "
+	                "CLIENTS BATCH SECONDS\n");
 	return 2;
 }

@@ -22,16 +22,16 @@
 typedef int (*handler_fn)(srv_call *c, srv_reply *r);
 
 static const handler_fn handlers[SRV_ROUTE_COUNT] = {
-	[SRV_ROUTE_LOOKUP] = srv_route_lookup,
-	[SRV_ROUTE_REGISTER] = srv_route_register,
-	[SRV_ROUTE_BLOOM] = srv_route_bloom,
-	[SRV_ROUTE_SNAPSHOTS_LIST] = srv_route_snapshots_list,
-	[SRV_ROUTE_SNAPSHOTS_ADD] = srv_route_snapshots_add,
-	[SRV_ROUTE_SNAPSHOT_DELETE] = srv_route_snapshot_delete,
-	[SRV_ROUTE_OBJECT_GET] = srv_route_object_get,
-	[SRV_ROUTE_OBJECT_PUT] = srv_route_object_put,
-	[SRV_ROUTE_STATS] = srv_route_stats,
-	[SRV_ROUTE_INDEX_CLEAR] = srv_route_index_clear,
+    [SRV_ROUTE_LOOKUP] = srv_route_lookup,
+    [SRV_ROUTE_REGISTER] = srv_route_register,
+    [SRV_ROUTE_BLOOM] = srv_route_bloom,
+    [SRV_ROUTE_SNAPSHOTS_LIST] = srv_route_snapshots_list,
+    [SRV_ROUTE_SNAPSHOTS_ADD] = srv_route_snapshots_add,
+    [SRV_ROUTE_SNAPSHOT_DELETE] = srv_route_snapshot_delete,
+    [SRV_ROUTE_OBJECT_GET] = srv_route_object_get,
+    [SRV_ROUTE_OBJECT_PUT] = srv_route_object_put,
+    [SRV_ROUTE_STATS] = srv_route_stats,
+    [SRV_ROUTE_INDEX_CLEAR] = srv_route_index_clear,
 };
 
 typedef struct request {
@@ -100,7 +100,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, request *q, srv_r
 		MHD_add_response_header(resp, r->header_name, r->header_value);
 	if (r->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					"Bearer realm=\"cairn\"");
+		                        "Bearer realm=\"cairn\"");
 	if (q)
 		q->status = r->status;
 	enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
@@ -109,10 +109,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, request *q, srv_r
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, request *q, unsigned status,
-				 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, request *q, unsigned status,
-				 const char *fmt, ...)
+                                 const char *fmt, ...)
 {
 	char msg[512];
 	srv_reply r = {0};
@@ -129,8 +129,8 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, request *q, unsign
 /* The token of an "Authorization: Bearer TOKEN" header, or NULL. */
 static const char *bearer(struct MHD_Connection *conn)
 {
-	return srv_bearer_token(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							    MHD_HTTP_HEADER_AUTHORIZATION));
+	return srv_bearer_token(
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
 }
 
 static enum MHD_Result healthz(srv *s, struct MHD_Connection *conn, request *q)
@@ -156,7 +156,7 @@ static enum MHD_Result metrics(srv *s, struct MHD_Connection *conn, request *q)
  * request line and headers. Returns MHD_YES with nothing queued to go on
  * reading the body. */
 static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, const char *url,
-			     const char *method)
+                             const char *method)
 {
 	char repo[SRV_REPO_HEX + 1], allow[64];
 	srv_token tok;
@@ -177,13 +177,14 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 	case SRV_MATCH_NONE:
 		if (strncmp(url, CAIRN_WIRE_REPOS_V1, sizeof(CAIRN_WIRE_REPOS_V1) - 1) == 0)
 			return send_text(conn, q, 404,
-					 "this server speaks version %d of the index protocol "
-					 "(%s...), the client version 1: upgrade the client",
-					 CAIRN_WIRE_VERSION, CAIRN_WIRE_REPOS);
+			                 "this server speaks version %d of the index protocol "
+			                 "(%s...), the client version 1: upgrade the client",
+			                 CAIRN_WIRE_VERSION, CAIRN_WIRE_REPOS);
 		return send_text(conn, q, 404, "no such route: %s %s", method, url);
 	case SRV_MATCH_BAD_ID:
-		return send_text(conn, q, 400, "a repository or object id is 64 lowercase hex "
-					       "digits");
+		return send_text(conn, q, 400,
+		                 "a repository or object id is 64 lowercase hex "
+		                 "digits");
 	case SRV_MATCH_METHOD: {
 		srv_reply r = {.header_name = MHD_HTTP_HEADER_ALLOW};
 		snprintf(r.header_value, sizeof(r.header_value), "%s", allow);
@@ -207,8 +208,8 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 		return send_text(conn, q, 403, "the token is for another repository");
 	if (tok.scope < q->r->scope)
 		return send_text(conn, q, 403, "the token's scope %s does not allow %s (needs %s)",
-				 srv_scope_name(tok.scope), srv_route_name(q->route),
-				 srv_scope_name(q->r->scope));
+		                 srv_scope_name(tok.scope), srv_route_name(q->route),
+		                 srv_scope_name(q->r->scope));
 
 	unsigned retry_after = 0;
 	if (!srv_limiter_take(s->limiter, tok.id, srv_now(), &retry_after)) {
@@ -216,20 +217,21 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 		atomic_fetch_add(&s->metrics.rate_limited, 1);
 		snprintf(r.header_value, sizeof(r.header_value), "%u", retry_after);
 		srv_reply_text(&r, 429, "too many requests for this token: retry in %u s",
-			       retry_after);
+		               retry_after);
 		return send_reply(conn, q, &r);
 	}
 
-	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		unsigned long long n;
 		if (srv_content_length_parse(cl, &n))
 			return send_text(conn, q, 400, "bad Content-Length");
 		if (n > CAIRN_WIRE_BODY_MAX)
-			return send_text(conn, q, 400, "body of %llu bytes is larger than the limit "
-						       "of %d bytes",
-					 n, CAIRN_WIRE_BODY_MAX);
+			return send_text(conn, q, 400,
+			                 "body of %llu bytes is larger than the limit "
+			                 "of %d bytes",
+			                 n, CAIRN_WIRE_BODY_MAX);
 	}
 	if (srv_repos_get(s->repos, repo, &q->repo))
 		return send_text(conn, q, 500, "%s", cairn_error_last());
@@ -244,15 +246,15 @@ static enum MHD_Result finish(srv *s, struct MHD_Connection *conn, request *q)
 		return metrics(s, conn, q);
 	if (q->too_large)
 		return send_text(conn, q, 400, "body larger than the limit of %d bytes",
-				 CAIRN_WIRE_BODY_MAX);
+		                 CAIRN_WIRE_BODY_MAX);
 	srv_call c = {
-		.s = s,
-		.repo = q->repo,
-		.arg = q->r->has_arg ? q->arg : NULL,
-		.body = q->body.data,
-		.len = q->body.len,
-		.if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_IF_NONE_MATCH),
+	    .s = s,
+	    .repo = q->repo,
+	    .arg = q->r->has_arg ? q->arg : NULL,
+	    .body = q->body.data,
+	    .len = q->body.len,
+	    .if_none_match =
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
 	};
 	srv_reply r = {0};
 	cairn_error_clear();
@@ -262,14 +264,14 @@ static enum MHD_Result finish(srv *s, struct MHD_Connection *conn, request *q)
 	/* Failures of the server's own are for its operator to see. */
 	if (r.status >= 500)
 		fprintf(stderr, "cairn-server: %s: %u %.*s", srv_route_name(q->route), r.status,
-			(int)r.len, r.body ? (char *)r.body : "\n");
+		        (int)r.len, r.body ? (char *)r.body : "\n");
 	cairn_buf_free(&q->body);
 	return send_reply(conn, q, &r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	srv *s = cls;
 	request *q = *con_cls;
@@ -298,7 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	srv *s = cls;
 	request *q = *con_cls;
@@ -360,8 +362,9 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *l
 		return cairn_error_set(CAIRN_EINVAL, "--listen %s: host too long", listen);
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res;
 	int e = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &res);
 	if (e)
@@ -380,39 +383,38 @@ int srv_http_start(srv *s)
 	int rc;
 	if ((rc = resolve(s->opt.listen, &ss, &sslen)))
 		return rc;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	int tls = s->opt.tls_cert || s->opt.tls_key;
 	if (tls) {
 		if (!s->opt.tls_cert || !s->opt.tls_key)
 			return cairn_error_set(CAIRN_EINVAL,
-					       "--tls-cert and --tls-key go together");
+			                       "--tls-cert and --tls-key go together");
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
 			return cairn_error_set(CAIRN_ERROR,
-					       "this libmicrohttpd was built without TLS");
+			                       "this libmicrohttpd was built without TLS");
 		if ((rc = read_file(s->opt.tls_cert, &cert)) ||
 		    (rc = read_file(s->opt.tls_key, &key)))
 			goto out;
 		flags |= MHD_USE_TLS;
 	}
 	struct MHD_OptionItem tls_opts[] = {
-		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
-		{MHD_OPTION_HTTPS_MEM_KEY, 0, key},
-		{MHD_OPTION_END, 0, NULL},
+	    {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+	    {MHD_OPTION_END, 0, NULL},
 	};
 	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, s->opt.threads, MHD_OPTION_CONNECTION_TIMEOUT,
-		s->opt.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
-		MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, tls_opts,
-		MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+	    s->opt.threads, MHD_OPTION_CONNECTION_TIMEOUT, s->opt.timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_CONNECTION_LIMIT,
+	    1000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!d) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot listen on %s%s", s->opt.listen,
-				     tls ? " (check the certificate and key)" : "");
+		                     tls ? " (check the certificate and key)" : "");
 		goto out;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -421,11 +423,11 @@ int srv_http_start(srv *s)
 	if (ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
 		snprintf(s->bound, sizeof(s->bound), "%s://[%s]:%u", tls ? "https" : "http", host,
-			 port);
+		         port);
 	} else {
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
 		snprintf(s->bound, sizeof(s->bound), "%s://%s:%u", tls ? "https" : "http", host,
-			 port);
+		         port);
 	}
 	s->daemon = d;
 out:

@@ -22,28 +22,28 @@
 #define GRACE_SECONDS 30
 
 static const char usage_text[] =
-	"usage: cairn-server serve --data DIR [--listen HOST:PORT] [--shards N]\n"
-	"                          [--tls-cert F --tls-key F] [--threads N]\n"
-	"                          [--rate-limit N] [--rate-burst N] [--idle-timeout S]\n"
-	"       cairn-server token create --data DIR --repo REPO-ID --scope read|append|admin\n"
-	"                                 [--name TEXT]\n"
-	"       cairn-server token list --data DIR [--repo REPO-ID]\n"
-	"       cairn-server token revoke --data DIR TOKEN-ID|TOKEN\n"
-	"       cairn-server check --data DIR\n"
-	"       cairn-server version\n"
-	"\n"
-	"serve options:\n"
-	"  --listen HOST:PORT  address to listen on (default 127.0.0.1:8420; port 0 picks one)\n"
-	"  --data DIR          where tokens and index shards live\n"
-	"  --shards N          shard files per new repository, a power of two (default 16)\n"
-	"  --tls-cert F        PEM certificate (chain) for https; needs --tls-key\n"
-	"  --tls-key F         PEM private key for https\n"
-	"  --threads N         request threads (default twice the CPUs, at least 4)\n"
-	"  --rate-limit N      requests per second per token (default 1000; 0: no limit)\n"
-	"  --rate-burst N      requests a token may make at once (default twice the rate)\n"
-	"  --idle-timeout S    close connections idle for S seconds (default 60)\n"
-	"\n"
-	"See docs/SERVER.md for the API, tokens and running it under systemd.\n";
+    "usage: cairn-server serve --data DIR [--listen HOST:PORT] [--shards N]\n"
+    "                          [--tls-cert F --tls-key F] [--threads N]\n"
+    "                          [--rate-limit N] [--rate-burst N] [--idle-timeout S]\n"
+    "       cairn-server token create --data DIR --repo REPO-ID --scope read|append|admin\n"
+    "                                 [--name TEXT]\n"
+    "       cairn-server token list --data DIR [--repo REPO-ID]\n"
+    "       cairn-server token revoke --data DIR TOKEN-ID|TOKEN\n"
+    "       cairn-server check --data DIR\n"
+    "       cairn-server version\n"
+    "\n"
+    "serve options:\n"
+    "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8420; port 0 picks one)\n"
+    "  --data DIR          where tokens and index shards live\n"
+    "  --shards N          shard files per new repository, a power of two (default 16)\n"
+    "  --tls-cert F        PEM certificate (chain) for https; needs --tls-key\n"
+    "  --tls-key F         PEM private key for https\n"
+    "  --threads N         request threads (default twice the CPUs, at least 4)\n"
+    "  --rate-limit N      requests per second per token (default 1000; 0: no limit)\n"
+    "  --rate-burst N      requests a token may make at once (default twice the rate)\n"
+    "  --idle-timeout S    close connections idle for S seconds (default 60)\n"
+    "\n"
+    "See docs/SERVER.md for the API, tokens and running it under systemd.\n";
 
 enum {
 	OPT_LISTEN = 0x100,
@@ -61,20 +61,20 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"shards", required_argument, NULL, OPT_SHARDS},
-	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"rate-limit", required_argument, NULL, OPT_RATE},
-	{"rate-burst", required_argument, NULL, OPT_BURST},
-	{"idle-timeout", required_argument, NULL, OPT_IDLE},
-	{"repo", required_argument, NULL, OPT_REPO},
-	{"scope", required_argument, NULL, OPT_SCOPE},
-	{"name", required_argument, NULL, OPT_NAME},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"shards", required_argument, NULL, OPT_SHARDS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"rate-limit", required_argument, NULL, OPT_RATE},
+    {"rate-burst", required_argument, NULL, OPT_BURST},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"repo", required_argument, NULL, OPT_REPO},
+    {"scope", required_argument, NULL, OPT_SCOPE},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 typedef struct args {
@@ -128,17 +128,31 @@ static int parse(int argc, char **argv, args *a)
 	unsigned long v;
 	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
 		switch (c) {
-		case OPT_LISTEN: a->opt.listen = optarg; break;
-		case OPT_DATA: a->opt.data_dir = optarg; break;
-		case OPT_TLS_CERT: a->opt.tls_cert = optarg; break;
-		case OPT_TLS_KEY: a->opt.tls_key = optarg; break;
-		case OPT_REPO: a->repo = optarg; break;
-		case OPT_SCOPE: a->scope = optarg; break;
-		case OPT_NAME: a->name = optarg; break;
+		case OPT_LISTEN:
+			a->opt.listen = optarg;
+			break;
+		case OPT_DATA:
+			a->opt.data_dir = optarg;
+			break;
+		case OPT_TLS_CERT:
+			a->opt.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			a->opt.tls_key = optarg;
+			break;
+		case OPT_REPO:
+			a->repo = optarg;
+			break;
+		case OPT_SCOPE:
+			a->scope = optarg;
+			break;
+		case OPT_NAME:
+			a->name = optarg;
+			break;
 		case OPT_SHARDS:
 			if (parse_uint(optarg, 256, &v) || v == 0 || (v & (v - 1)))
 				return usage_error("--shards %s: a power of two from 1 to 256",
-						   optarg);
+				                   optarg);
 			a->opt.shards = (unsigned)v;
 			break;
 		case OPT_THREADS:
@@ -159,7 +173,8 @@ static int parse(int argc, char **argv, args *a)
 			break;
 		case OPT_IDLE:
 			if (parse_uint(optarg, 86400, &v) || v == 0)
-				return usage_error("--idle-timeout %s: seconds, 1 to 86400", optarg);
+				return usage_error("--idle-timeout %s: seconds, 1 to 86400",
+				                   optarg);
 			a->opt.timeout_s = (unsigned)v;
 			break;
 		case 'h':
@@ -216,8 +231,8 @@ static int cmd_serve(args *a)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (srv_auth_open(&s->auth, s->opt.data_dir, 1) && (mkdir(s->opt.data_dir, 0700) != 0 ||
-							   srv_auth_open(&s->auth, s->opt.data_dir, 1)))
+	if (srv_auth_open(&s->auth, s->opt.data_dir, 1) &&
+	    (mkdir(s->opt.data_dir, 0700) != 0 || srv_auth_open(&s->auth, s->opt.data_dir, 1)))
 		goto fail;
 	if (srv_limiter_new(&s->limiter, s->opt.rate, s->opt.burst))
 		goto fail;
@@ -281,7 +296,8 @@ static int cmd_token(args *a, int argc, char **argv)
 			return 1;
 		if (optind < argc)
 			return usage_error("unexpected argument '%s'", argv[optind]);
-		if (srv_auth_open(&auth, a->opt.data_dir, 0) || srv_auth_list(auth, a->repo, stdout))
+		if (srv_auth_open(&auth, a->opt.data_dir, 0) ||
+		    srv_auth_list(auth, a->repo, stdout))
 			status = fail();
 		else
 			status = 0;

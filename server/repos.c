@@ -101,9 +101,9 @@ static int scan_shards(srv_repo *r, cairn_bloom *add, uint64_t *count_out)
 		s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 		if (s == SQLITE_OK) {
 			sqlite3_busy_timeout(db, 10000);
-			s = sqlite3_prepare_v2(db,
-					       add ? "SELECT fp FROM blobs" : "SELECT count(*) FROM blobs",
-					       -1, &st, NULL);
+			s = sqlite3_prepare_v2(
+			    db, add ? "SELECT fp FROM blobs" : "SELECT count(*) FROM blobs", -1,
+			    &st, NULL);
 		}
 		while (s == SQLITE_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
 			if (!add) {
@@ -116,7 +116,7 @@ static int scan_shards(srv_repo *r, cairn_bloom *add, uint64_t *count_out)
 		}
 		if (s != SQLITE_DONE)
 			rc = cairn_error_set(CAIRN_EIO, "%s: cannot read fingerprints: %s", path,
-					     db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
+			                     db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
 		sqlite3_finalize(st);
 		sqlite3_close_v2(db);
 		if (rc)
@@ -193,22 +193,22 @@ out:
 static int catalog_fail(srv_repo *r, const char *what)
 {
 	return cairn_error_set(CAIRN_EIO, "%s: %s: %s", r->catalog_path, what,
-			       sqlite3_errmsg(r->catalog));
+	                       sqlite3_errmsg(r->catalog));
 }
 
 static int catalog_open(srv_repo *r)
 {
 	if (sqlite3_open_v2(r->catalog_path, &r->catalog,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK)
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK)
 		return r->catalog ? catalog_fail(r, "cannot open")
-				  : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		                  : cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	sqlite3_busy_timeout(r->catalog, 10000);
 	if (sqlite3_exec(r->catalog,
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			 "CREATE TABLE IF NOT EXISTS snapshots (id BLOB PRIMARY KEY,"
-			 " added INTEGER NOT NULL) WITHOUT ROWID",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	                 "CREATE TABLE IF NOT EXISTS snapshots (id BLOB PRIMARY KEY,"
+	                 " added INTEGER NOT NULL) WITHOUT ROWID",
+	                 NULL, NULL, NULL) != SQLITE_OK)
 		return catalog_fail(r, "cannot set up");
 	return 0;
 }
@@ -315,7 +315,8 @@ int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards)
 		goto out;
 	DIR *d = opendir((const char *)b.data);
 	if (!d) {
-		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s", (const char *)b.data);
+		rc =
+		    cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s", (const char *)b.data);
 		goto out;
 	}
 	struct dirent *de;
@@ -369,7 +370,7 @@ int srv_repos_get(srv_repos *rs, const char *id, srv_repo **out)
 /* ---- the operations ---- */
 
 int srv_repo_lookup(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
-		    uint8_t *found, size_t *asked_out)
+                    uint8_t *found, size_t *asked_out)
 {
 	size_t *ask = malloc((n ? n : 1) * sizeof(*ask));
 	uint8_t(*sub)[32] = malloc((n ? n : 1) * 32);
@@ -432,7 +433,7 @@ int srv_repo_bloom(srv_repo *r, char etag[48], cairn_buf *out)
 	int rc = 0;
 	pthread_rwlock_rdlock(&r->bloom_lock);
 	snprintf(etag, 48, "\"%016llx-%llu\"", (unsigned long long)r->epoch,
-		 (unsigned long long)r->version);
+	         (unsigned long long)r->version);
 	if (out)
 		rc = cairn_bloom_serialize(r->bloom, out);
 	pthread_rwlock_unlock(&r->bloom_lock);
@@ -459,8 +460,8 @@ int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n)
 		goto out;
 	}
 	if (sqlite3_prepare_v2(r->catalog,
-			       "INSERT OR IGNORE INTO snapshots (id, added) VALUES (?1, ?2)", -1, &st,
-			       NULL) != SQLITE_OK) {
+	                       "INSERT OR IGNORE INTO snapshots (id, added) VALUES (?1, ?2)", -1,
+	                       &st, NULL) != SQLITE_OK) {
 		rc = catalog_fail(r, "cannot prepare");
 		goto out;
 	}
@@ -488,7 +489,7 @@ int srv_repo_snapshot_list(srv_repo *r, cairn_buf *out)
 	int rc = 0, s;
 	pthread_mutex_lock(&r->catalog_lock);
 	if (sqlite3_prepare_v2(r->catalog, "SELECT id FROM snapshots ORDER BY added, id", -1, &st,
-			       NULL) != SQLITE_OK) {
+	                       NULL) != SQLITE_OK) {
 		rc = catalog_fail(r, "cannot prepare");
 		goto out;
 	}
@@ -531,7 +532,7 @@ static int catalog_count(srv_repo *r, uint64_t *n)
 	int rc = 0;
 	pthread_mutex_lock(&r->catalog_lock);
 	if (sqlite3_prepare_v2(r->catalog, "SELECT count(*) FROM snapshots", -1, &st, NULL) !=
-		    SQLITE_OK ||
+	        SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW)
 		rc = catalog_fail(r, "cannot count snapshots");
 	else
@@ -554,13 +555,13 @@ int srv_repo_stats(srv_repo *r, cairn_buf *json)
 	double fp_design = cairn_bloom_fp_rate(r->bloom, cap);
 	pthread_rwlock_unlock(&r->bloom_lock);
 	return cairn_buf_printf(json,
-				"{\"repository\":\"%s\",\"fingerprints\":%llu,\"snapshots\":%llu,"
-				"\"shards\":%u,\"bloom\":{\"bytes\":%llu,\"items\":%llu,"
-				"\"capacity\":%llu,\"expected_fp_rate\":%.6g,"
-				"\"design_fp_rate\":%.6g}}\n",
-				r->id, (unsigned long long)fps, (unsigned long long)snaps, r->nshards,
-				(unsigned long long)bytes, (unsigned long long)items,
-				(unsigned long long)cap, fp_now, fp_design);
+	                        "{\"repository\":\"%s\",\"fingerprints\":%llu,\"snapshots\":%llu,"
+	                        "\"shards\":%u,\"bloom\":{\"bytes\":%llu,\"items\":%llu,"
+	                        "\"capacity\":%llu,\"expected_fp_rate\":%.6g,"
+	                        "\"design_fp_rate\":%.6g}}\n",
+	                        r->id, (unsigned long long)fps, (unsigned long long)snaps,
+	                        r->nshards, (unsigned long long)bytes, (unsigned long long)items,
+	                        (unsigned long long)cap, fp_now, fp_design);
 }
 
 int srv_repo_clear(srv_repo *r)
@@ -598,8 +599,8 @@ int srv_repos_metrics(srv_repos *rs, cairn_buf *out)
 {
 	char path[4096];
 	int rc = cairn_buf_printf(out, "# HELP cairn_shard_bytes Size of an index shard on disk "
-				       "(database and write-ahead log).\n"
-				       "# TYPE cairn_shard_bytes gauge\n");
+	                               "(database and write-ahead log).\n"
+	                               "# TYPE cairn_shard_bytes gauge\n");
 	pthread_mutex_lock(&rs->lock);
 	for (size_t i = 0; !rc && i < rs->n; i++) {
 		srv_repo *r = rs->list[i];
@@ -609,20 +610,20 @@ int srv_repos_metrics(srv_repos *rs, cairn_buf *out)
 			file_size(path, &db);
 			snprintf(path, sizeof(path), "%s/shard-%02x.db-wal", r->index_dir, k);
 			file_size(path, &wal);
-			rc = cairn_buf_printf(out,
-					      "cairn_shard_bytes{repo=\"%s\",shard=\"%02x\"} %llu\n",
-					      r->id, k, (unsigned long long)(db + wal));
+			rc = cairn_buf_printf(
+			    out, "cairn_shard_bytes{repo=\"%s\",shard=\"%02x\"} %llu\n", r->id, k,
+			    (unsigned long long)(db + wal));
 		}
 	}
 	if (!rc)
-		rc = cairn_buf_printf(out,
-				      "# HELP cairn_bloom_items Fingerprints in a repository's "
-				      "Bloom filter.\n# TYPE cairn_bloom_items gauge\n"
-				      "# HELP cairn_bloom_bytes Size of a repository's Bloom filter.\n"
-				      "# TYPE cairn_bloom_bytes gauge\n"
-				      "# HELP cairn_bloom_expected_fp_ratio False-positive rate "
-				      "expected of the filter as full as it is.\n"
-				      "# TYPE cairn_bloom_expected_fp_ratio gauge\n");
+		rc = cairn_buf_printf(
+		    out, "# HELP cairn_bloom_items Fingerprints in a repository's "
+		         "Bloom filter.\n# TYPE cairn_bloom_items gauge\n"
+		         "# HELP cairn_bloom_bytes Size of a repository's Bloom filter.\n"
+		         "# TYPE cairn_bloom_bytes gauge\n"
+		         "# HELP cairn_bloom_expected_fp_ratio False-positive rate "
+		         "expected of the filter as full as it is.\n"
+		         "# TYPE cairn_bloom_expected_fp_ratio gauge\n");
 	for (size_t i = 0; !rc && i < rs->n; i++) {
 		srv_repo *r = rs->list[i];
 		pthread_rwlock_rdlock(&r->bloom_lock);
@@ -630,11 +631,11 @@ int srv_repos_metrics(srv_repos *rs, cairn_buf *out)
 		double fp = cairn_bloom_fp_rate(r->bloom, items);
 		pthread_rwlock_unlock(&r->bloom_lock);
 		rc = cairn_buf_printf(out,
-				      "cairn_bloom_items{repo=\"%s\"} %llu\n"
-				      "cairn_bloom_bytes{repo=\"%s\"} %llu\n"
-				      "cairn_bloom_expected_fp_ratio{repo=\"%s\"} %.6g\n",
-				      r->id, (unsigned long long)items, r->id,
-				      (unsigned long long)bytes, r->id, fp);
+		                      "cairn_bloom_items{repo=\"%s\"} %llu\n"
+		                      "cairn_bloom_bytes{repo=\"%s\"} %llu\n"
+		                      "cairn_bloom_expected_fp_ratio{repo=\"%s\"} %.6g\n",
+		                      r->id, (unsigned long long)items, r->id,
+		                      (unsigned long long)bytes, r->id, fp);
 	}
 	pthread_mutex_unlock(&rs->lock);
 	return rc;
@@ -664,7 +665,7 @@ static int check_db(const char *path, FILE *f)
 	if (s != SQLITE_DONE) {
 		ok = 0;
 		cairn_buf_printf(&msg, "%s%s", msg.len ? "; " : "",
-				 db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
+		                 db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
 	}
 	if (msg.len)
 		ok = 0;
@@ -714,6 +715,6 @@ int srv_check_data(const char *data_dir, FILE *f)
 		closedir(d);
 	if (!checked)
 		return cairn_error_set(CAIRN_ENOTFOUND, "no databases under %s", data_dir);
-	return all_ok ? 0 : cairn_error_set(CAIRN_ECORRUPT, "a database under %s is damaged",
-					    data_dir);
+	return all_ok ? 0
+	              : cairn_error_set(CAIRN_ECORRUPT, "a database under %s is damaged", data_dir);
 }

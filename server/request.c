@@ -13,16 +13,16 @@
 #include <strings.h>
 
 static const srv_route_spec routes[] = {
-	{SRV_ROUTE_LOOKUP, "POST", "/lookup", 0, SRV_SCOPE_READ},
-	{SRV_ROUTE_REGISTER, "POST", "/register", 0, SRV_SCOPE_APPEND},
-	{SRV_ROUTE_BLOOM, "GET", "/bloom", 0, SRV_SCOPE_READ},
-	{SRV_ROUTE_SNAPSHOTS_LIST, "GET", "/snapshots", 0, SRV_SCOPE_READ},
-	{SRV_ROUTE_SNAPSHOTS_ADD, "POST", "/snapshots", 0, SRV_SCOPE_APPEND},
-	{SRV_ROUTE_SNAPSHOT_DELETE, "DELETE", "/snapshots", 1, SRV_SCOPE_ADMIN},
-	{SRV_ROUTE_OBJECT_GET, "GET", "/objects", 1, SRV_SCOPE_READ},
-	{SRV_ROUTE_OBJECT_PUT, "PUT", "/objects", 1, SRV_SCOPE_APPEND},
-	{SRV_ROUTE_STATS, "GET", "/stats", 0, SRV_SCOPE_READ},
-	{SRV_ROUTE_INDEX_CLEAR, "DELETE", "/index", 0, SRV_SCOPE_ADMIN},
+    {SRV_ROUTE_LOOKUP, "POST", "/lookup", 0, SRV_SCOPE_READ},
+    {SRV_ROUTE_REGISTER, "POST", "/register", 0, SRV_SCOPE_APPEND},
+    {SRV_ROUTE_BLOOM, "GET", "/bloom", 0, SRV_SCOPE_READ},
+    {SRV_ROUTE_SNAPSHOTS_LIST, "GET", "/snapshots", 0, SRV_SCOPE_READ},
+    {SRV_ROUTE_SNAPSHOTS_ADD, "POST", "/snapshots", 0, SRV_SCOPE_APPEND},
+    {SRV_ROUTE_SNAPSHOT_DELETE, "DELETE", "/snapshots", 1, SRV_SCOPE_ADMIN},
+    {SRV_ROUTE_OBJECT_GET, "GET", "/objects", 1, SRV_SCOPE_READ},
+    {SRV_ROUTE_OBJECT_PUT, "PUT", "/objects", 1, SRV_SCOPE_APPEND},
+    {SRV_ROUTE_STATS, "GET", "/stats", 0, SRV_SCOPE_READ},
+    {SRV_ROUTE_INDEX_CLEAR, "DELETE", "/index", 0, SRV_SCOPE_ADMIN},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -48,7 +48,8 @@ int srv_token_id(const char *token, char id[SRV_TOKEN_ID_HEX + 1])
 {
 	size_t pl = sizeof(SRV_TOKEN_PREFIX) - 1;
 	if (strlen(token) != SRV_TOKEN_LEN || strncmp(token, SRV_TOKEN_PREFIX, pl) != 0 ||
-	    token[pl + SRV_TOKEN_ID_HEX] != '_' || !srv_is_lower_hex(token + pl, SRV_TOKEN_ID_HEX) ||
+	    token[pl + SRV_TOKEN_ID_HEX] != '_' ||
+	    !srv_is_lower_hex(token + pl, SRV_TOKEN_ID_HEX) ||
 	    !srv_is_lower_hex(token + pl + SRV_TOKEN_ID_HEX + 1, 2 * SRV_TOKEN_SECRET_BYTES))
 		return -1;
 	memcpy(id, token + pl, SRV_TOKEN_ID_HEX);
@@ -57,8 +58,8 @@ int srv_token_id(const char *token, char id[SRV_TOKEN_ID_HEX + 1])
 }
 
 enum srv_match srv_route_match(const char *method, const char *url, const srv_route_spec **out,
-			       char repo[SRV_REPO_HEX + 1], char arg[SRV_REPO_HEX + 1], char *allow,
-			       size_t allow_size)
+                               char repo[SRV_REPO_HEX + 1], char arg[SRV_REPO_HEX + 1], char *allow,
+                               size_t allow_size)
 {
 	static const char prefix[] = CAIRN_WIRE_REPOS;
 	size_t pl = sizeof(prefix) - 1;

@@ -23,9 +23,9 @@ int srv_route_lookup(srv_call *c, srv_reply *r)
 	size_t asked = 0;
 	if (c->len % CAIRN_WIRE_FP_SIZE != 0)
 		return srv_reply_text(r, 400,
-				      "body of %zu bytes is not a whole number of %d-byte "
-				      "fingerprints",
-				      c->len, CAIRN_WIRE_FP_SIZE);
+		                      "body of %zu bytes is not a whole number of %d-byte "
+		                      "fingerprints",
+		                      c->len, CAIRN_WIRE_FP_SIZE);
 	size_t n = c->len / CAIRN_WIRE_FP_SIZE;
 	entries = malloc((n ? n : 1) * sizeof(*entries));
 	found = malloc(n ? n : 1);
@@ -107,9 +107,8 @@ int srv_route_snapshots_list(srv_call *c, srv_reply *r)
 int srv_route_snapshots_add(srv_call *c, srv_reply *r)
 {
 	if (c->len == 0 || c->len % 32 != 0)
-		return srv_reply_text(r, 400,
-				      "body of %zu bytes is not one or more 32-byte snapshot ids",
-				      c->len);
+		return srv_reply_text(
+		    r, 400, "body of %zu bytes is not one or more 32-byte snapshot ids", c->len);
 	if (srv_repo_snapshot_add(c->repo, c->body, c->len / 32))
 		return failed(r);
 	r->status = 204;

@@ -28,12 +28,17 @@
  * hex digits of secret. */
 #define SRV_TOKEN_PREFIX "cairn_"
 #define SRV_TOKEN_SECRET_BYTES 32
-#define SRV_TOKEN_LEN                                                                         \
+#define SRV_TOKEN_LEN                                                                              \
 	(sizeof(SRV_TOKEN_PREFIX) - 1 + SRV_TOKEN_ID_HEX + 1 + 2 * SRV_TOKEN_SECRET_BYTES)
 
 /* ---- tokens ---- */
 
-enum srv_scope { SRV_SCOPE_NONE = 0, SRV_SCOPE_READ = 1, SRV_SCOPE_APPEND = 2, SRV_SCOPE_ADMIN = 3 };
+enum srv_scope {
+	SRV_SCOPE_NONE = 0,
+	SRV_SCOPE_READ = 1,
+	SRV_SCOPE_APPEND = 2,
+	SRV_SCOPE_ADMIN = 3
+};
 
 typedef struct srv_token {
 	char id[SRV_TOKEN_ID_HEX + 1];
@@ -50,8 +55,8 @@ void srv_auth_free(srv_auth *a);
  * error code when the database fails. */
 int srv_auth_check(srv_auth *a, const char *token, srv_token *out);
 /* A new token for repo with scope; token_out gets it (NUL-terminated). */
-int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name,
-		    char *token_out, size_t size);
+int srv_auth_create(srv_auth *a, const char *repo, int scope, const char *name, char *token_out,
+                    size_t size);
 /* Prints the tokens (of repo, if not NULL) to f. */
 int srv_auth_list(srv_auth *a, const char *repo, FILE *f);
 /* Revokes a token by its id or the token itself; CAIRN_ENOTFOUND if none. */
@@ -92,8 +97,8 @@ enum srv_match {
  * *out, repo and arg (if the route has one) filled; for SRV_MATCH_METHOD
  * allow lists the methods the path takes ("GET, POST"). */
 enum srv_match srv_route_match(const char *method, const char *url, const srv_route_spec **out,
-			       char repo[SRV_REPO_HEX + 1], char arg[SRV_REPO_HEX + 1], char *allow,
-			       size_t allow_size);
+                               char repo[SRV_REPO_HEX + 1], char arg[SRV_REPO_HEX + 1], char *allow,
+                               size_t allow_size);
 /* The token of an Authorization header's value "Bearer TOKEN", or NULL
  * (also for a NULL header). */
 const char *srv_bearer_token(const char *authorization);
@@ -126,7 +131,7 @@ int srv_repos_get(srv_repos *rs, const char *id, srv_repo **out);
 /* Lookup through the server's own filter first; *asked_out counts the
  * fingerprints that reached the shards. */
 int srv_repo_lookup(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
-		    uint8_t *found, size_t *asked_out);
+                    uint8_t *found, size_t *asked_out);
 int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n);
 /* The current ETag (quoted) of the filter, and, if out is not NULL, the
  * filter serialised. */
@@ -247,7 +252,7 @@ typedef struct srv_call {
 
 /* Text replies ("reason\n"); return 0 so handlers can `return`. */
 int srv_reply_text(srv_reply *r, unsigned status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int srv_reply_buf(srv_reply *r, unsigned status, const char *content_type, cairn_buf *b);
 
 int srv_route_lookup(srv_call *c, srv_reply *r);

@@ -89,7 +89,8 @@ static int carry_unregistered(cairn_dedup *d)
 		for (; i < old->cap && n < CARRY_BATCH; i++)
 			if (memcmp(old->keys[i], cairn_fpset_empty, CAIRN_FP_SIZE))
 				memcpy(ask[n++], old->keys[i], CAIRN_FP_SIZE);
-		if (n && !(rc = cairn_index_lookup(d->index, (const uint8_t(*)[32])ask, n, out, found)))
+		if (n &&
+		    !(rc = cairn_index_lookup(d->index, (const uint8_t(*)[32])ask, n, out, found)))
 			for (size_t k = 0; k < n && !rc; k++)
 				if (!found[k])
 					cairn_fpset_insert(&d->known, ask[k], &rc);

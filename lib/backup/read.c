@@ -94,10 +94,10 @@ static void job_fail(void *worker, int rc)
 }
 
 const cairn_job_ops cairn_backup_job_ops = {
-	.fingerprint = job_fingerprint,
-	.classify = job_classify,
-	.seal = job_seal,
-	.fail = job_fail,
+    .fingerprint = job_fingerprint,
+    .classify = job_classify,
+    .seal = job_seal,
+    .fail = job_fail,
 };
 
 /* Finishes job, one of w's (see cairn_jobs_finish), and adds its chunks
@@ -228,7 +228,8 @@ static int read_region(struct worker *w, struct slot *slot, int fd, uint64_t off
 		*read_out += (uint64_t)n;
 		eof = n == 0 || off >= end;
 		while (scan < w->buf_len) {
-			size_t cut = cairn_chunker_scan(&w->chunker, w->buf + scan, w->buf_len - scan);
+			size_t cut =
+			    cairn_chunker_scan(&w->chunker, w->buf + scan, w->buf_len - scan);
 			if (cut == CAIRN_CHUNKER_NO_CUT) {
 				scan = w->buf_len;
 				break;
@@ -276,7 +277,7 @@ static int open_source(const struct slot *s)
 		fd = open(s->e.path, flags);
 	if (fd >= 0 && s->st.st_size > 0)
 		(void)posix_fadvise(fd, 0, s->st.st_size < READ_SIZE ? s->st.st_size : READ_SIZE,
-				    POSIX_FADV_WILLNEED);
+		                    POSIX_FADV_WILLNEED);
 	return fd;
 }
 
@@ -451,7 +452,8 @@ void *cairn_backup_worker_main(void *arg)
 		struct batch *now = &bt[cur], *next = &bt[cur ^ 1];
 		pthread_mutex_lock(&b->lock);
 		for (;;) {
-			while (b->dispatch < b->tail && !b->ring[b->dispatch % RING_SLOTS].needs_work)
+			while (b->dispatch < b->tail &&
+			       !b->ring[b->dispatch % RING_SLOTS].needs_work)
 				b->dispatch++;
 			/* After a failure nothing is taken: cairn_jobs_work would
 			 * return at once and this loop spin, starving the

@@ -30,7 +30,7 @@ static struct link *link_slot(struct link_map *m, uint64_t dev, uint64_t ino)
 
 /* The first path seen for (dev, ino), or NULL after recording path. */
 static int link_lookup(struct link_map *m, uint64_t dev, uint64_t ino, const char *path,
-		       const char **first)
+                       const char **first)
 {
 	*first = NULL;
 	if (2 * (m->count + 1) > m->cap) {
@@ -89,8 +89,8 @@ void cairn_backup_progress(struct backup *b, const char *current, int force)
 		return;
 	b->last_progress = t;
 	pthread_mutex_lock(&b->dedup_lock);
-	cairn_progress p = {.files_done = b->files_done, .bytes_done = b->bytes_read,
-			    .current = current};
+	cairn_progress p = {
+	    .files_done = b->files_done, .bytes_done = b->bytes_read, .current = current};
 	pthread_mutex_unlock(&b->dedup_lock);
 	b->opts->progress(b->opts->ud, &p);
 }
@@ -132,9 +132,15 @@ static int drain(struct backup *b)
 			b->sum.errors++;
 		} else {
 			switch (s->status) {
-			case FILE_NEW: b->sum.files_new++; break;
-			case FILE_CHANGED: b->sum.files_changed++; break;
-			case FILE_UNCHANGED: b->sum.files_unchanged++; break;
+			case FILE_NEW:
+				b->sum.files_new++;
+				break;
+			case FILE_CHANGED:
+				b->sum.files_changed++;
+				break;
+			case FILE_UNCHANGED:
+				b->sum.files_unchanged++;
+				break;
 			case NOT_A_FILE:
 				if (s->e.type == CAIRN_ENTRY_DIR)
 					b->sum.dirs++;
@@ -163,8 +169,8 @@ static int drain(struct backup *b)
 }
 
 /* Waits for room in the ring, then adds e (taken over) to it. */
-static int enqueue(struct backup *b, cairn_entry *e, const struct stat *st,
-		   enum file_status status, int needs_work)
+static int enqueue(struct backup *b, cairn_entry *e, const struct stat *st, enum file_status status,
+                   int needs_work)
 {
 	int rc = 0;
 	pthread_mutex_lock(&b->lock);
@@ -238,7 +244,7 @@ static const cairn_entry *parent_find(struct backup *b, const char *path)
 }
 
 static int visit(struct backup *b, int dfd, const char *name, const char *path, dev_t top_dev,
-		 int descend);
+                 int descend);
 
 static int visit_children(struct backup *b, const char *path, dev_t top_dev)
 {
@@ -249,7 +255,7 @@ static int visit_children(struct backup *b, const char *path, dev_t top_dev)
 	 * path, per entry), so both are of the same directory. */
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int rc = dfd < 0 ? cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory")
-			 : cairn_dir_names(dfd, &names, &n);
+	                 : cairn_dir_names(dfd, &names, &n);
 	if (rc) {
 		path_failed(b, path);
 		if (dfd >= 0)

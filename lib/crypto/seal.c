@@ -131,7 +131,7 @@ static size_t pack_body(cairn_sealer *s, uint8_t *dst, const void *plain, size_t
 }
 
 int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
-	       const void *plain, size_t len)
+               const void *plain, size_t len)
 {
 	int rc;
 
@@ -161,7 +161,7 @@ int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE],
 
 /* Turns flag || body into the plaintext in out. */
 static int unpack_body(cairn_sealer *s, cairn_buf *out, const uint8_t *src, size_t len,
-		       size_t max_plain)
+                       size_t max_plain)
 {
 	int rc;
 
@@ -171,7 +171,8 @@ static int unpack_body(cairn_sealer *s, cairn_buf *out, const uint8_t *src, size
 	size_t n = len - 1;
 	if (src[0] == CAIRN_SEAL_STORED) {
 		if (n > max_plain)
-			return cairn_error_set(CAIRN_ECORRUPT, "blob larger than its recorded size");
+			return cairn_error_set(CAIRN_ECORRUPT,
+			                       "blob larger than its recorded size");
 		cairn_buf_clear(out);
 		if ((rc = cairn_buf_append(out, body, n)))
 			return rc;
@@ -192,13 +193,13 @@ static int unpack_body(cairn_sealer *s, cairn_buf *out, const uint8_t *src, size
 	size_t got = ZSTD_decompressDCtx(s->dctx, out->data, (size_t)size, body, n);
 	if (ZSTD_isError(got) || got != size)
 		return cairn_error_set(CAIRN_ECORRUPT, "blob does not decompress: %s",
-				       ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+		                       ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
 	out->len = got;
 	return 0;
 }
 
 int cairn_unseal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
-		 const void *sealed, size_t len, size_t max_plain)
+                 const void *sealed, size_t len, size_t max_plain)
 {
 	int rc;
 

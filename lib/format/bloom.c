@@ -50,7 +50,7 @@ static int alloc_words(cairn_bloom *b)
 	b->words = aligned_alloc(CAIRN_BLOOM_BLOCK_BYTES, bytes);
 	if (!b->words)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory (Bloom filter of %zu bytes)",
-				       bytes);
+		                       bytes);
 	return 0;
 }
 
@@ -61,7 +61,7 @@ int cairn_bloom_new(cairn_bloom **out, uint64_t capacity)
 		capacity = 1;
 	if (capacity > CAIRN_BLOOM_MAX_BLOCKS * BLOCK_BITS / CAIRN_BLOOM_BITS_PER_ITEM)
 		return cairn_error_set(CAIRN_EINVAL, "Bloom filter capacity %llu is too large",
-				       (unsigned long long)capacity);
+		                       (unsigned long long)capacity);
 	cairn_bloom *b = calloc(1, sizeof(*b));
 	if (!b)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -219,15 +219,15 @@ int cairn_bloom_parse(cairn_bloom **out, const void *data, size_t len)
 		return cairn_error_set(CAIRN_ECORRUPT, "not a Bloom filter");
 	if (version != CAIRN_BLOOM_VERSION)
 		return cairn_error_set(CAIRN_ECORRUPT, "Bloom filter version %u is not supported",
-				       version);
+		                       version);
 	if (hashes < 1 || hashes * POS_BITS > 64 || pad0 || pad1 || capacity == 0)
 		return cairn_error_set(CAIRN_ECORRUPT, "Bloom filter header is malformed");
 	if (nblocks < 1 || nblocks > CAIRN_BLOOM_MAX_BLOCKS ||
 	    cairn_reader_left(&r) / CAIRN_BLOOM_BLOCK_BYTES != nblocks ||
 	    cairn_reader_left(&r) % CAIRN_BLOOM_BLOCK_BYTES != 0)
 		return cairn_error_set(CAIRN_ECORRUPT,
-				       "Bloom filter of %llu blocks has %zu bytes of blocks",
-				       (unsigned long long)nblocks, cairn_reader_left(&r));
+		                       "Bloom filter of %llu blocks has %zu bytes of blocks",
+		                       (unsigned long long)nblocks, cairn_reader_left(&r));
 	cairn_bloom *b = calloc(1, sizeof(*b));
 	if (!b)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");

@@ -98,23 +98,30 @@ int cairn_chunker_params_check(const cairn_chunker_params *p)
 	if (lowest < 2 * CAIRN_CHUNKER_WINDOW)
 		lowest = 2 * CAIRN_CHUNKER_WINDOW;
 	if (p->min < lowest)
-		return cairn_error_set(CAIRN_EINVAL, "chunker: minimum chunk size %" PRIu32
-				       " is below %" PRIu32, p->min, lowest);
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "chunker: minimum chunk size %" PRIu32 " is below %" PRIu32,
+		                       p->min, lowest);
 	if (p->avg <= p->min)
-		return cairn_error_set(CAIRN_EINVAL, "chunker: average chunk size %" PRIu32
-				       " is not above the minimum %" PRIu32, p->avg, p->min);
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "chunker: average chunk size %" PRIu32
+		                       " is not above the minimum %" PRIu32,
+		                       p->avg, p->min);
 	if (p->max <= p->avg)
-		return cairn_error_set(CAIRN_EINVAL, "chunker: maximum chunk size %" PRIu32
-				       " is not above the average %" PRIu32, p->max, p->avg);
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "chunker: maximum chunk size %" PRIu32
+		                       " is not above the average %" PRIu32,
+		                       p->max, p->avg);
 	if (p->max > CAIRN_CHUNK_SIZE_HIGHEST)
-		return cairn_error_set(CAIRN_EINVAL, "chunker: maximum chunk size %" PRIu32
-				       " is above %" PRIu32, p->max, (uint32_t)CAIRN_CHUNK_SIZE_HIGHEST);
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "chunker: maximum chunk size %" PRIu32 " is above %" PRIu32,
+		                       p->max, (uint32_t)CAIRN_CHUNK_SIZE_HIGHEST);
 	if (degree(p->poly) != CAIRN_CHUNKER_POLY_DEGREE)
-		return cairn_error_set(CAIRN_EINVAL, "chunker: polynomial 0x%" PRIx64
-				       " is not of degree %d", p->poly, CAIRN_CHUNKER_POLY_DEGREE);
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "chunker: polynomial 0x%" PRIx64 " is not of degree %d",
+		                       p->poly, CAIRN_CHUNKER_POLY_DEGREE);
 	if (!cairn_chunker_poly_irreducible(p->poly))
-		return cairn_error_set(CAIRN_EINVAL, "chunker: polynomial 0x%" PRIx64
-				       " is not irreducible", p->poly);
+		return cairn_error_set(
+		    CAIRN_EINVAL, "chunker: polynomial 0x%" PRIx64 " is not irreducible", p->poly);
 	return 0;
 }
 
@@ -183,18 +190,18 @@ void cairn_chunker_reset(cairn_chunker *c)
  * The digest two bytes on is computed straight from d (two independent
  * table loads), which halves the loop-carried latency per byte; the one
  * in between is worked out on the side only to be tested. */
-#define STEP2(d, q, hit)                                                                          \
-	do {                                                                                      \
-		uint8_t b1_ = (q)[0], b2_ = (q)[1];                                               \
-		uint8_t o1_ = (q)[-CAIRN_CHUNKER_WINDOW], o2_ = (q)[1 - CAIRN_CHUNKER_WINDOW];    \
-		unsigned top_ = (unsigned)((d) >> TOP_BYTE_SHIFT);                                \
-		uint8_t next_ = (uint8_t)((d) >> (TOP_BYTE_SHIFT - 8));                           \
-		uint64_t mid_ = (((d) << 8) | b1_) ^ out_table[o1_] ^ mod_table[top_];            \
-		uint64_t t_ = ((d) << 16) ^ ((uint64_t)b1_ << 8 | b2_) ^ out2_table[o1_] ^          \
-			      out_table[o2_];                                                     \
-		CHAIN_BARRIER(t_);                                                                \
-		(d) = t_ ^ mod2_table[top_] ^ mod_table[next_];                                   \
-		(hit) = (mid_ & mask) == 0 ? 1 : ((d) & mask) == 0 ? 2 : 0;                       \
+#define STEP2(d, q, hit)                                                                           \
+	do {                                                                                       \
+		uint8_t b1_ = (q)[0], b2_ = (q)[1];                                                \
+		uint8_t o1_ = (q)[-CAIRN_CHUNKER_WINDOW], o2_ = (q)[1 - CAIRN_CHUNKER_WINDOW];     \
+		unsigned top_ = (unsigned)((d) >> TOP_BYTE_SHIFT);                                 \
+		uint8_t next_ = (uint8_t)((d) >> (TOP_BYTE_SHIFT - 8));                            \
+		uint64_t mid_ = (((d) << 8) | b1_) ^ out_table[o1_] ^ mod_table[top_];             \
+		uint64_t t_ =                                                                      \
+		    ((d) << 16) ^ ((uint64_t)b1_ << 8 | b2_) ^ out2_table[o1_] ^ out_table[o2_];   \
+		CHAIN_BARRIER(t_);                                                                 \
+		(d) = t_ ^ mod2_table[top_] ^ mod_table[next_];                                    \
+		(hit) = (mid_ & mask) == 0 ? 1 : ((d)&mask) == 0 ? 2 : 0;                          \
 	} while (0)
 
 /* Bytes per block of the two-stream scan; even, so two-byte steps end
@@ -211,8 +218,8 @@ void cairn_chunker_reset(cairn_chunker *c)
  * Needs 64 bytes before *pos in memory. Returns the cut (one past the
  * matching byte), or NULL with *pos and *digest moved past the blocks
  * scanned (fewer than two blocks are left). */
-static const uint8_t *scan_pairs(const cairn_chunker *c, const uint8_t **pos,
-				 const uint8_t *end, uint64_t *digest)
+static const uint8_t *scan_pairs(const cairn_chunker *c, const uint8_t **pos, const uint8_t *end,
+                                 uint64_t *digest)
 {
 	const uint64_t *const out_table = c->out_table;
 	const uint64_t *const mod_table = c->mod_table;
@@ -289,15 +296,15 @@ size_t cairn_chunker_scan(cairn_chunker *c, const uint8_t *buf, size_t len)
 	uint64_t digest = c->digest;
 	unsigned wpos = c->wpos;
 
-#define SLIDE(b)                                                                                  \
-	do {                                                                                      \
-		uint8_t in_ = (b);                                                                \
-		uint8_t out_ = window[wpos];                                                      \
-		window[wpos] = in_;                                                               \
-		wpos = (wpos + 1) & (CAIRN_CHUNKER_WINDOW - 1);                                   \
-		uint64_t t_ = ((digest << 8) | in_) ^ out_table[out_];                            \
-		CHAIN_BARRIER(t_);                                                                \
-		digest = t_ ^ mod_table[digest >> TOP_BYTE_SHIFT];                                \
+#define SLIDE(b)                                                                                   \
+	do {                                                                                       \
+		uint8_t in_ = (b);                                                                 \
+		uint8_t out_ = window[wpos];                                                       \
+		window[wpos] = in_;                                                                \
+		wpos = (wpos + 1) & (CAIRN_CHUNKER_WINDOW - 1);                                    \
+		uint64_t t_ = ((digest << 8) | in_) ^ out_table[out_];                             \
+		CHAIN_BARRIER(t_);                                                                 \
+		digest = t_ ^ mod_table[digest >> TOP_BYTE_SHIFT];                                 \
 	} while (0)
 
 	/* Fill the window up to the byte that makes the chunk min long. */
@@ -362,7 +369,8 @@ size_t cairn_chunker_scan(cairn_chunker *c, const uint8_t *buf, size_t len)
 		unsigned top = (unsigned)(digest >> TOP_BYTE_SHIFT);
 		uint8_t next = (uint8_t)(digest >> (TOP_BYTE_SHIFT - 8));
 		uint64_t mid = ((digest << 8) | b1) ^ out_table[o1] ^ mod_table[top];
-		uint64_t t = (digest << 16) ^ ((uint64_t)b1 << 8 | b2) ^ out2_table[o1] ^ out_table[o2];
+		uint64_t t =
+		    (digest << 16) ^ ((uint64_t)b1 << 8 | b2) ^ out2_table[o1] ^ out_table[o2];
 		CHAIN_BARRIER(t);
 		digest = t ^ mod2_table[top] ^ mod_table[next];
 		p += 2;

@@ -36,13 +36,14 @@ int cairn_indexfile_encode(cairn_buf *out, const cairn_index_entry *entries, siz
 	for (size_t i = 0; i < count; i++) {
 		const cairn_index_entry *e = &entries[i];
 		const char *why = cairn_pack_entry_problem(e->kind, e->offset, e->length,
-							   e->raw_length, e->inner);
+		                                           e->raw_length, e->inner);
 		if (why)
-			return cairn_error_set(CAIRN_EINVAL,
-					       "index object: entry %zu (kind %u, offset %u, length "
-					       "%u, raw length %u, inner %u): %s",
-					       i, entries[i].kind, entries[i].offset, entries[i].length,
-					       entries[i].raw_length, entries[i].inner, why);
+			return cairn_error_set(
+			    CAIRN_EINVAL,
+			    "index object: entry %zu (kind %u, offset %u, length "
+			    "%u, raw length %u, inner %u): %s",
+			    i, entries[i].kind, entries[i].offset, entries[i].length,
+			    entries[i].raw_length, entries[i].inner, why);
 	}
 	if (count > SIZE_MAX / sizeof(*sorted))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -103,41 +104,44 @@ static int walk(const void *data, size_t len, cairn_index_entry *fill, size_t *t
 	size_t blob_size = cairn_pack_entry_size(version);
 	if (npacks > cairn_reader_left(&r) / PACK_MIN_SIZE(blob_size))
 		return cairn_error_set(CAIRN_ECORRUPT,
-				       "index object: %llu packs cannot fit in %zu bytes",
-				       (unsigned long long)npacks, cairn_reader_left(&r));
+		                       "index object: %llu packs cannot fit in %zu bytes",
+		                       (unsigned long long)npacks, cairn_reader_left(&r));
 	for (uint64_t p = 0; p < npacks; p++) {
 		const uint8_t *pack = cairn_read_raw(&r, 32);
 		uint64_t nblobs = cairn_read_varint(&r);
 		if (r.failed)
-			return cairn_error_set(CAIRN_ECORRUPT, "index object: truncated at pack %llu",
-					       (unsigned long long)p);
-		if (nblobs == 0 || nblobs > cairn_reader_left(&r) / blob_size)
 			return cairn_error_set(CAIRN_ECORRUPT,
-					       "index object: pack %llu claims %llu blobs in %zu bytes",
-					       (unsigned long long)p, (unsigned long long)nblobs,
-					       cairn_reader_left(&r));
+			                       "index object: truncated at pack %llu",
+			                       (unsigned long long)p);
+		if (nblobs == 0 || nblobs > cairn_reader_left(&r) / blob_size)
+			return cairn_error_set(
+			    CAIRN_ECORRUPT,
+			    "index object: pack %llu claims %llu blobs in %zu bytes",
+			    (unsigned long long)p, (unsigned long long)nblobs,
+			    cairn_reader_left(&r));
 		for (uint64_t b = 0; b < nblobs; b++, n++) {
 			cairn_pack_entry pe;
 			const char *why = cairn_pack_entry_read(&r, version, &pe);
 			if (why)
 				return cairn_error_set(CAIRN_ECORRUPT,
-						       "index object: blob %llu of pack %llu (kind "
-						       "%u, offset %u, length %u, inner %u): %s",
-						       (unsigned long long)b, (unsigned long long)p,
-						       pe.kind, pe.offset, pe.length, pe.inner, why);
+				                       "index object: blob %llu of pack %llu (kind "
+				                       "%u, offset %u, length %u, inner %u): %s",
+				                       (unsigned long long)b, (unsigned long long)p,
+				                       pe.kind, pe.offset, pe.length, pe.inner,
+				                       why);
 			if (fill)
 				cairn_pack_entry_to_index(&pe, pack, &fill[n]);
 		}
 	}
 	if (cairn_reader_left(&r))
 		return cairn_error_set(CAIRN_ECORRUPT, "index object: %zu trailing bytes",
-				       cairn_reader_left(&r));
+		                       cairn_reader_left(&r));
 	*total = n;
 	return 0;
 }
 
 int cairn_indexfile_decode(const void *data, size_t len, cairn_index_entry **entries_out,
-			   size_t *count_out)
+                           size_t *count_out)
 {
 	cairn_index_entry *entries = NULL;
 	size_t total;

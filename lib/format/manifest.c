@@ -185,7 +185,7 @@ int cairn_manifest_encode(cairn_buf *out, const cairn_entry *e)
 	size_t body_len = out->len - start;
 	if (body_len > CAIRN_MANIFEST_RECORD_MAX) {
 		rc = cairn_error_set(CAIRN_EINVAL, "manifest: record for %s is %zu bytes, over %u",
-				     e->path, body_len, CAIRN_MANIFEST_RECORD_MAX);
+		                     e->path, body_len, CAIRN_MANIFEST_RECORD_MAX);
 		goto out;
 	}
 	cairn_buf_append_varint(&lenbuf, body_len); /* fits the fixed buffer */
@@ -421,8 +421,8 @@ int cairn_manifest_next(cairn_manifest_decoder *d, cairn_entry *out)
 			if (k > CAIRN_MANIFEST_MAGIC_SIZE &&
 			    !memcmp(p, h, CAIRN_MANIFEST_MAGIC_SIZE))
 				return cairn_error_set(CAIRN_ECORRUPT,
-						       "manifest: unknown version %u",
-						       p[CAIRN_MANIFEST_MAGIC_SIZE]);
+				                       "manifest: unknown version %u",
+				                       p[CAIRN_MANIFEST_MAGIC_SIZE]);
 			return cairn_error_set(CAIRN_ECORRUPT, "manifest: not a manifest stream");
 		}
 		if (k < sizeof(h))
@@ -439,7 +439,7 @@ int cairn_manifest_next(cairn_manifest_decoder *d, cairn_entry *out)
 		return rc;
 	if (body_len == 0 || body_len > CAIRN_MANIFEST_RECORD_MAX)
 		return cairn_error_set(CAIRN_ECORRUPT, "manifest: record length %llu out of range",
-				       (unsigned long long)body_len);
+		                       (unsigned long long)body_len);
 	if (avail - n < body_len)
 		return 0;
 	if ((rc = decode_body(p + n, (size_t)body_len, out)) != 0)
@@ -454,7 +454,7 @@ int cairn_manifest_finish(cairn_manifest_decoder *d)
 		return cairn_error_set(CAIRN_ECORRUPT, "manifest: stream ends before its header");
 	if (d->start != d->pending.len)
 		return cairn_error_set(CAIRN_ECORRUPT,
-				       "manifest: stream ends inside a record (%zu bytes left)",
-				       d->pending.len - d->start);
+		                       "manifest: stream ends inside a record (%zu bytes left)",
+		                       d->pending.len - d->start);
 	return 0;
 }

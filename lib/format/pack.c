@@ -43,7 +43,7 @@ int cairn_pack_writer_spool(cairn_pack_writer *w, const char *dir)
 	}
 	if (fd < 0)
 		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot make a temporary file in %s",
-					     dir);
+		                             dir);
 	w->spool_fd = fd;
 	w->spooled = 1;
 	w->spool_len = w->spool_flushed = 0;
@@ -71,7 +71,7 @@ void cairn_pack_writer_reset(cairn_pack_writer *w)
 }
 
 const char *cairn_pack_entry_problem(uint8_t kind, uint32_t offset, uint32_t length,
-				     uint32_t raw_length, uint32_t inner)
+                                     uint32_t raw_length, uint32_t inner)
 {
 	if (kind < CAIRN_PACK_KIND_MIN || kind > CAIRN_PACK_KIND_MAX)
 		return "unknown blob kind";
@@ -79,7 +79,8 @@ const char *cairn_pack_entry_problem(uint8_t kind, uint32_t offset, uint32_t len
 		return "empty";
 	if ((uint64_t)offset + length > UINT32_MAX)
 		return "blob ends past 4 GiB";
-	if (kind == CAIRN_BLOB_BUNDLE ? (uint64_t)inner + raw_length > CAIRN_BUNDLE_MAX : inner != 0)
+	if (kind == CAIRN_BLOB_BUNDLE ? (uint64_t)inner + raw_length > CAIRN_BUNDLE_MAX
+	                              : inner != 0)
 		return "chunk lies outside its bundle";
 	return NULL;
 }
@@ -106,7 +107,7 @@ const char *cairn_pack_entry_read(cairn_reader *r, unsigned version, cairn_pack_
 }
 
 void cairn_pack_entry_to_index(const cairn_pack_entry *e, const uint8_t pack_id[CAIRN_ID_SIZE],
-			       cairn_index_entry *out)
+                               cairn_index_entry *out)
 {
 	memcpy(out->fp, e->fp, CAIRN_FP_SIZE);
 	memcpy(out->pack, pack_id, CAIRN_ID_SIZE);
@@ -123,7 +124,8 @@ static int spool_flush(cairn_pack_writer *w)
 	if (!w->data.len)
 		return 0;
 	if (cairn_pwrite_all(w->spool_fd, w->data.data, w->data.len, w->spool_flushed) != 0)
-		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot write a pack's temporary file");
+		return cairn_error_set_errno(CAIRN_EIO, errno,
+		                             "cannot write a pack's temporary file");
 	w->spool_flushed += w->data.len;
 	cairn_buf_clear(&w->data);
 	return 0;
@@ -133,16 +135,16 @@ static int spool_flush(cairn_pack_writer *w)
  * caller fills in (all but offset and length): *out is the first. On
  * failure nothing is added. */
 static int add_blob(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
-		    uint8_t kind, const void *plain, size_t len, size_t n, cairn_pack_entry **out)
+                    uint8_t kind, const void *plain, size_t len, size_t n, cairn_pack_entry **out)
 {
 	size_t start = w->data.len;
 	int rc;
 	if (len == 0 || len > UINT32_MAX)
 		return cairn_error_set(CAIRN_EINVAL, "pack: blob of %zu bytes", len);
 	if ((rc = cairn_array_grow((void **)&w->entries, &w->cap, w->count + n,
-				   sizeof(*w->entries))) ||
+	                           sizeof(*w->entries))) ||
 	    (rc = cairn_array_grow((void **)&w->blobs, &w->cap_blobs, w->n_blobs + 1,
-				   sizeof(*w->blobs))))
+	                           sizeof(*w->blobs))))
 		return rc;
 	if ((rc = cairn_seal(s, &w->data, fp, kind, plain, len)) != 0) {
 		w->data.len = start;
@@ -158,7 +160,7 @@ static int add_blob(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIR
 	if (w->spooled)
 		w->spool_len = at + sealed;
 	w->blobs[w->n_blobs++] = (cairn_pack_blob){
-		.src = (uint32_t)at, .first = (uint32_t)w->count, .count = (uint32_t)n};
+	    .src = (uint32_t)at, .first = (uint32_t)w->count, .count = (uint32_t)n};
 	cairn_pack_entry *e = &w->entries[w->count];
 	w->count += n;
 	for (size_t i = 0; i < n; i++) {
@@ -176,7 +178,7 @@ static int added(cairn_pack_writer *w)
 }
 
 int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
-		   uint8_t kind, const void *plain, size_t len)
+                   uint8_t kind, const void *plain, size_t len)
 {
 	if (kind < CAIRN_PACK_KIND_MIN || kind >= CAIRN_BLOB_BUNDLE)
 		return cairn_error_set(CAIRN_EINVAL, "pack: blob kind %u", kind);
@@ -191,15 +193,16 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 	return added(w);
 }
 
-int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s, const uint8_t (*fps)[CAIRN_FP_SIZE],
-			  const uint32_t *lens, size_t n, const void *plain, size_t len)
+int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s,
+                          const uint8_t (*fps)[CAIRN_FP_SIZE], const uint32_t *lens, size_t n,
+                          const void *plain, size_t len)
 {
 	uint64_t sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += lens[i] ? lens[i] : UINT32_MAX; /* an empty chunk does not fit */
 	if (n < 2 || n > CAIRN_BUNDLE_CHUNKS || len > CAIRN_BUNDLE_MAX || sum != len)
 		return cairn_error_set(CAIRN_EINVAL, "pack: bundle of %zu chunks, %zu bytes", n,
-				       len);
+		                       len);
 	cairn_pack_entry *e = NULL;
 	int rc = add_blob(w, s, NULL, CAIRN_BLOB_BUNDLE, plain, len, n, &e);
 	if (rc)
@@ -281,8 +284,8 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 		offset += e->length;
 	}
 
-	rc = cairn_buf_reserve(&plain, CAIRN_PACK_TRAILER_HEADER_MAX +
-						w->count * CAIRN_PACK_ENTRY_SIZE);
+	rc = cairn_buf_reserve(&plain,
+	                       CAIRN_PACK_TRAILER_HEADER_MAX + w->count * CAIRN_PACK_ENTRY_SIZE);
 	if (rc)
 		goto out;
 	cairn_buf_append_u8(&plain, CAIRN_PACK_VERSION);
@@ -306,7 +309,7 @@ int cairn_pack_finish(cairn_pack_writer *w, cairn_sealer *s, uint8_t id_out[CAIR
 	size_t trailer_len = w->tail.len;
 	if (trailer_len > UINT32_MAX || trailer_len > SIZE_MAX - CAIRN_PACK_TAIL_SIZE - offset) {
 		rc = cairn_error_set(CAIRN_EINVAL, "pack: trailer of %zu bytes is too large",
-				     trailer_len);
+		                     trailer_len);
 		goto out;
 	}
 	if ((rc = cairn_buf_append_u32le(&w->tail, (uint32_t)trailer_len)) != 0)
@@ -343,8 +346,8 @@ int cairn_pack_trailer_length(const uint8_t last4[4], uint64_t pack_size, uint32
 
 	if (pack_size < CAIRN_PACK_TAIL_SIZE || n == 0 || n > pack_size - CAIRN_PACK_TAIL_SIZE)
 		return cairn_error_set(CAIRN_ECORRUPT,
-				       "pack: trailer length %u does not fit a pack of %llu bytes", n,
-				       (unsigned long long)pack_size);
+		                       "pack: trailer length %u does not fit a pack of %llu bytes",
+		                       n, (unsigned long long)pack_size);
 	*len_out = n;
 	return 0;
 }
@@ -356,7 +359,7 @@ static int by_offset(const void *a, const void *b)
 }
 
 int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len, uint64_t pack_size,
-			     cairn_pack_entry **entries_out, size_t *count_out)
+                             cairn_pack_entry **entries_out, size_t *count_out)
 {
 	static const uint8_t zero_fp[CAIRN_FP_SIZE];
 	cairn_buf plain = CAIRN_BUF_INIT;
@@ -369,9 +372,9 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 	*entries_out = NULL;
 	*count_out = 0;
 	if (len == 0 || pack_size < CAIRN_PACK_TAIL_SIZE || len > pack_size - CAIRN_PACK_TAIL_SIZE)
-		return cairn_error_set(CAIRN_ECORRUPT,
-				       "pack: trailer of %zu bytes does not fit a pack of %llu bytes",
-				       len, (unsigned long long)pack_size);
+		return cairn_error_set(
+		    CAIRN_ECORRUPT, "pack: trailer of %zu bytes does not fit a pack of %llu bytes",
+		    len, (unsigned long long)pack_size);
 	area = pack_size - CAIRN_PACK_TAIL_SIZE - len;
 
 	/* Blobs take at least a byte each and do not overlap, and a blob has
@@ -379,11 +382,11 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 	 * count, and so the plaintext: a trailer that would open to more
 	 * cannot be valid and is not decompressed. */
 	if (area > (SIZE_MAX - CAIRN_PACK_TRAILER_HEADER_MAX) / CAIRN_PACK_ENTRY_SIZE /
-			   CAIRN_BUNDLE_CHUNKS)
+	               CAIRN_BUNDLE_CHUNKS)
 		max_plain = SIZE_MAX;
 	else
 		max_plain = CAIRN_PACK_TRAILER_HEADER_MAX +
-			    (size_t)area * CAIRN_BUNDLE_CHUNKS * CAIRN_PACK_ENTRY_SIZE;
+		            (size_t)area * CAIRN_BUNDLE_CHUNKS * CAIRN_PACK_ENTRY_SIZE;
 	rc = cairn_unseal(s, &plain, zero_fp, CAIRN_BLOB_TRAILER, sealed, len, max_plain);
 	if (rc) {
 		rc = cairn_error_prefix(rc, "pack trailer");
@@ -405,8 +408,8 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 	if (count > cairn_reader_left(&r) / entry_size ||
 	    count * entry_size != cairn_reader_left(&r)) {
 		rc = cairn_error_set(CAIRN_ECORRUPT,
-				     "pack trailer: %llu entries do not match its %zu bytes",
-				     (unsigned long long)count, cairn_reader_left(&r));
+		                     "pack trailer: %llu entries do not match its %zu bytes",
+		                     (unsigned long long)count, cairn_reader_left(&r));
 		goto out;
 	}
 	entries = calloc(count ? count : 1, sizeof(*entries));
@@ -419,17 +422,18 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 		cairn_pack_entry *e = &entries[i];
 		const char *why = cairn_pack_entry_read(&r, version, e);
 		if (why) {
-			rc = cairn_error_set(CAIRN_ECORRUPT,
-					     "pack trailer: entry %zu (kind %u, raw length %u, inner "
-					     "%u): %s",
-					     i, e->kind, e->raw_length, e->inner, why);
+			rc = cairn_error_set(
+			    CAIRN_ECORRUPT,
+			    "pack trailer: entry %zu (kind %u, raw length %u, inner "
+			    "%u): %s",
+			    i, e->kind, e->raw_length, e->inner, why);
 			goto out;
 		}
 		if ((uint64_t)e->offset + e->length > area) {
 			rc = cairn_error_set(CAIRN_ECORRUPT,
-					     "pack trailer: entry %zu (offset %u, length %u) lies "
-					     "outside the %llu bytes of blobs",
-					     i, e->offset, e->length, (unsigned long long)area);
+			                     "pack trailer: entry %zu (offset %u, length %u) lies "
+			                     "outside the %llu bytes of blobs",
+			                     i, e->offset, e->length, (unsigned long long)area);
 			goto out;
 		}
 	}
@@ -445,8 +449,8 @@ int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len,
 		shared = 1;
 		if ((uint64_t)a->offset + a->length > b->offset) {
 			rc = cairn_error_set(CAIRN_ECORRUPT,
-					     "pack trailer: blobs at offsets %u and %u overlap",
-					     sorted[i - 1].offset, sorted[i].offset);
+			                     "pack trailer: blobs at offsets %u and %u overlap",
+			                     sorted[i - 1].offset, sorted[i].offset);
 			goto out;
 		}
 	}

@@ -45,15 +45,14 @@ static int all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
-int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *out,
-			      size_t *n_out)
+int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *out, size_t *n_out)
 {
 	const uint8_t *p = body;
 	*n_out = 0;
 	if (len % CAIRN_WIRE_ENTRY_SIZE != 0)
 		return cairn_error_set(CAIRN_EINVAL,
-				       "body of %zu bytes is not a whole number of %d-byte entries",
-				       len, CAIRN_WIRE_ENTRY_SIZE);
+		                       "body of %zu bytes is not a whole number of %d-byte entries",
+		                       len, CAIRN_WIRE_ENTRY_SIZE);
 	size_t n = len / CAIRN_WIRE_ENTRY_SIZE;
 	for (size_t i = 0; i < n; i++, p += CAIRN_WIRE_ENTRY_SIZE) {
 		cairn_index_entry *e = &out[i];
@@ -68,21 +67,21 @@ int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *o
 			return cairn_error_set(CAIRN_EINVAL, "entry %zu: all-zero fingerprint", i);
 		if (!cairn_wire_kind_valid(e->kind))
 			return cairn_error_set(CAIRN_EINVAL, "entry %zu: unknown blob kind %u", i,
-					       e->kind);
+			                       e->kind);
 		const char *why = cairn_pack_entry_problem(e->kind, e->offset, e->length,
-							   e->raw_length, e->inner);
+		                                           e->raw_length, e->inner);
 		if (why)
 			return cairn_error_set(CAIRN_EINVAL, "entry %zu: %s", i, why);
 		if (e->raw_length > CAIRN_CHUNK_SIZE_HIGHEST)
 			return cairn_error_set(CAIRN_EINVAL, "entry %zu: raw length %u too large",
-					       i, e->raw_length);
+			                       i, e->raw_length);
 	}
 	*n_out = n;
 	return 0;
 }
 
 int cairn_wire_answers_encode(cairn_buf *out, const cairn_index_entry *entries,
-			      const uint8_t *found, size_t n)
+                              const uint8_t *found, size_t n)
 {
 	size_t need = 0;
 	for (size_t i = 0; i < n; i++)
@@ -111,7 +110,7 @@ int cairn_wire_answers_encode(cairn_buf *out, const cairn_index_entry *entries,
 }
 
 int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
-			      cairn_index_entry *out, uint8_t *found)
+                              cairn_index_entry *out, uint8_t *found)
 {
 	cairn_reader r;
 	cairn_reader_init(&r, body, len);
@@ -119,15 +118,15 @@ int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)
 		uint8_t tag = cairn_read_u8(&r);
 		if (r.failed)
 			return cairn_error_set(CAIRN_ECORRUPT,
-					       "lookup answer ends after %zu of %zu fingerprints", i,
-					       n);
+			                       "lookup answer ends after %zu of %zu fingerprints",
+			                       i, n);
 		if (tag == CAIRN_WIRE_ANSWER_MISSING) {
 			found[i] = 0;
 			continue;
 		}
 		if (tag != CAIRN_WIRE_ANSWER_PRESENT)
 			return cairn_error_set(CAIRN_ECORRUPT, "lookup answer %zu: bad tag %u", i,
-					       tag);
+			                       tag);
 		cairn_index_entry *e = &out[i];
 		const uint8_t *pack = cairn_read_raw(&r, 32);
 		e->offset = cairn_read_u32le(&r);
@@ -143,6 +142,6 @@ int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)
 	}
 	if (cairn_reader_left(&r) != 0)
 		return cairn_error_set(CAIRN_ECORRUPT, "lookup answer has %zu bytes too many",
-				       cairn_reader_left(&r));
+		                       cairn_reader_left(&r));
 	return 0;
 }

@@ -19,7 +19,8 @@ int cairn_exclude_match(const char *const *globs, size_t n, const char *path)
 				return 1;
 			continue;
 		}
-		if (fnmatch(g, path, FNM_PATHNAME) == 0 || fnmatch(g, path, FNM_PATHNAME | FNM_LEADING_DIR) == 0)
+		if (fnmatch(g, path, FNM_PATHNAME) == 0 ||
+		    fnmatch(g, path, FNM_PATHNAME | FNM_LEADING_DIR) == 0)
 			return 1;
 	}
 	return 0;

@@ -11,14 +11,29 @@
 int cairn_entry_set_stat(cairn_entry *e, const struct stat *st)
 {
 	switch (st->st_mode & S_IFMT) {
-	case S_IFREG: e->type = CAIRN_ENTRY_FILE; break;
-	case S_IFDIR: e->type = CAIRN_ENTRY_DIR; break;
-	case S_IFLNK: e->type = CAIRN_ENTRY_SYMLINK; break;
-	case S_IFIFO: e->type = CAIRN_ENTRY_FIFO; break;
-	case S_IFCHR: e->type = CAIRN_ENTRY_CHARDEV; break;
-	case S_IFBLK: e->type = CAIRN_ENTRY_BLOCKDEV; break;
-	case S_IFSOCK: e->type = CAIRN_ENTRY_SOCKET; break;
-	default: return cairn_error_set(CAIRN_EINVAL, "unknown file type");
+	case S_IFREG:
+		e->type = CAIRN_ENTRY_FILE;
+		break;
+	case S_IFDIR:
+		e->type = CAIRN_ENTRY_DIR;
+		break;
+	case S_IFLNK:
+		e->type = CAIRN_ENTRY_SYMLINK;
+		break;
+	case S_IFIFO:
+		e->type = CAIRN_ENTRY_FIFO;
+		break;
+	case S_IFCHR:
+		e->type = CAIRN_ENTRY_CHARDEV;
+		break;
+	case S_IFBLK:
+		e->type = CAIRN_ENTRY_BLOCKDEV;
+		break;
+	case S_IFSOCK:
+		e->type = CAIRN_ENTRY_SOCKET;
+		break;
+	default:
+		return cairn_error_set(CAIRN_EINVAL, "unknown file type");
 	}
 	e->mode = st->st_mode & 07777;
 	e->uid = st->st_uid;
@@ -28,7 +43,8 @@ int cairn_entry_set_stat(cairn_entry *e, const struct stat *st)
 	e->size = e->type == CAIRN_ENTRY_FILE ? (uint64_t)st->st_size : 0;
 	e->dev = st->st_dev;
 	e->ino = st->st_ino;
-	e->rdev = (e->type == CAIRN_ENTRY_CHARDEV || e->type == CAIRN_ENTRY_BLOCKDEV) ? st->st_rdev : 0;
+	e->rdev =
+	    (e->type == CAIRN_ENTRY_CHARDEV || e->type == CAIRN_ENTRY_BLOCKDEV) ? st->st_rdev : 0;
 	return 0;
 }
 

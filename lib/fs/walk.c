@@ -43,7 +43,8 @@ int cairn_dir_names(int dfd, char ***names_out, size_t *n_out)
 		errno = 0;
 		if (!(d = readdir(dir))) {
 			if (errno)
-				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read directory");
+				rc = cairn_error_set_errno(CAIRN_EIO, errno,
+				                           "cannot read directory");
 			break;
 		}
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))

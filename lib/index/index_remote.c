@@ -36,7 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POOL_MAX 65 /* connections: one per thread that may ask (64 workers and the main thread) */
+/* connections: one per thread that may ask (64 workers and the main thread) */
+#define POOL_MAX 65
 #define LOOKUP_BATCH 8192
 #define REGISTER_BATCH 8192
 #define REFRESH_SECONDS 300
@@ -96,8 +97,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 		size_t i = 5, end = n;
 		while (i < end && (data[i] == ' ' || data[i] == '\t'))
 			i++;
-		while (end > i && (data[end - 1] == '\r' || data[end - 1] == '\n' ||
-				   data[end - 1] == ' '))
+		while (end > i &&
+		       (data[end - 1] == '\r' || data[end - 1] == '\n' || data[end - 1] == ' '))
 			end--;
 		if (end - i < sizeof(r->etag)) {
 			memcpy(r->etag, data + i, end - i);
@@ -118,7 +119,7 @@ static void restart(void *ud)
 /* One request with retries. On 0, resp holds the final answer, whatever
  * its status; an error means no answer came. */
 static int request(remote_index *ix, const char *method, const char *path, const void *body,
-		   size_t len, const char *if_none_match, size_t max_body, response *resp)
+                   size_t len, const char *if_none_match, size_t max_body, response *resp)
 {
 	cairn_buf url = CAIRN_BUF_INIT, inm = CAIRN_BUF_INIT;
 	struct curl_slist *headers = NULL;
@@ -137,19 +138,19 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		goto out;
 
 	cairn_http_request r = {.method = method,
-				.url = (const char *)url.data,
-				.headers = headers,
-				.body = body,
-				.body_len = len,
-				.on_body = on_body,
-				.on_header = on_header,
-				.restart = restart,
-				.ud = resp};
+	                        .url = (const char *)url.data,
+	                        .headers = headers,
+	                        .body = body,
+	                        .body_len = len,
+	                        .on_body = on_body,
+	                        .on_header = on_header,
+	                        .restart = restart,
+	                        .ud = resp};
 	rc = cairn_http_perform(&ix->http, &r);
 	resp->status = r.status;
 	if (rc && resp->too_large)
 		rc = cairn_error_set(CAIRN_EIO, "index server %s%s: answer larger than %zu bytes",
-				     ix->base_url, path, max_body);
+		                     ix->base_url, path, max_body);
 	else if (rc)
 		cairn_error_prefix(rc, "index server %s%s", ix->base_url, path);
 out:
@@ -181,27 +182,28 @@ static int status_error(remote_index *ix, const char *path, response *r)
 	switch (r->status) {
 	case 401:
 		rc = cairn_error_set(CAIRN_ERROR, "index server %s refused the token (401)%s%s",
-				     ix->base_url, sep, reason);
+		                     ix->base_url, sep, reason);
 		break;
 	case 403:
 		rc = cairn_error_set(CAIRN_ERROR,
-				     "index server %s: the token does not allow %s (403)%s%s",
-				     ix->base_url, path, sep, reason);
+		                     "index server %s: the token does not allow %s (403)%s%s",
+		                     ix->base_url, path, sep, reason);
 		break;
 	case 400:
 		rc = cairn_error_set(CAIRN_EINVAL, "index server %s%s rejected the request%s%s",
-				     ix->base_url, path, sep, reason);
+		                     ix->base_url, path, sep, reason);
 		break;
 	case 404:
 		/* what a server older than the protocol says to every route */
-		rc = cairn_error_set(CAIRN_EIO,
-				     "index server %s%s: HTTP 404%s%s (a cairn-server that does not "
-				     "speak version %d of the index protocol must be upgraded)",
-				     ix->base_url, path, sep, reason, CAIRN_WIRE_VERSION);
+		rc =
+		    cairn_error_set(CAIRN_EIO,
+		                    "index server %s%s: HTTP 404%s%s (a cairn-server that does not "
+		                    "speak version %d of the index protocol must be upgraded)",
+		                    ix->base_url, path, sep, reason, CAIRN_WIRE_VERSION);
 		break;
 	default:
 		rc = cairn_error_set(CAIRN_EIO, "index server %s%s: HTTP %ld%s%s", ix->base_url,
-				     path, r->status, sep, reason);
+		                     path, r->status, sep, reason);
 	}
 	cairn_buf_free(&r->body);
 	return rc;
@@ -256,7 +258,7 @@ static void cache_save(remote_index *ix, const char *etag, const void *filter, s
 	if (!f)
 		goto out;
 	int ok = fputs(CACHE_MAGIC, f) >= 0 && fputs(etag, f) >= 0 && fputc('\n', f) != EOF &&
-		 fwrite(filter, 1, len, f) == len;
+	         fwrite(filter, 1, len, f) == len;
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename((const char *)tmp.data, ix->cache_path) != 0)
 		unlink((const char *)tmp.data);
@@ -279,7 +281,7 @@ static int bloom_refresh(remote_index *ix)
 		pthread_rwlock_unlock(&ix->bloom_lock);
 	}
 	rc = request(ix, "GET", "/bloom", NULL, 0, ix->bloom && ix->etag[0] ? ix->etag : NULL,
-		     BLOOM_BODY_MAX, &resp);
+	             BLOOM_BODY_MAX, &resp);
 	if (rc)
 		goto out;
 	if (resp.status == 304 && ix->bloom) {
@@ -313,7 +315,7 @@ out:
 /* ---- the backend ---- */
 
 static int remote_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
-			 cairn_index_entry *out, uint8_t *found)
+                         cairn_index_entry *out, uint8_t *found)
 {
 	remote_index *ix = (remote_index *)base;
 	size_t *ask = NULL, n_ask = 0;
@@ -354,14 +356,14 @@ static int remote_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
 		for (size_t k = 0; k < m; k++)
 			cairn_buf_append(&body, fps[ask[from + k]], 32);
 		if ((rc = request(ix, "POST", "/lookup", body.data, body.len, NULL,
-				  m * CAIRN_WIRE_ANSWER_SIZE, &resp)))
+		                  m * CAIRN_WIRE_ANSWER_SIZE, &resp)))
 			goto out;
 		if (resp.status != 200) {
 			rc = status_error(ix, "/lookup", &resp);
 			goto out;
 		}
 		rc = cairn_wire_answers_decode(resp.body.data, resp.body.len,
-					       (const uint8_t(*)[32])body.data, m, got, got_found);
+		                               (const uint8_t(*)[32])body.data, m, got, got_found);
 		cairn_buf_free(&resp.body);
 		if (rc) {
 			cairn_error_prefix(rc, "index server %s/lookup", ix->base_url);
@@ -394,7 +396,7 @@ static int remote_insert(cairn_index *base, const cairn_index_entry *entries, si
 		if ((rc = cairn_wire_entries_encode(&body, entries + from, m)))
 			goto out;
 		if ((rc = request(ix, "POST", "/register", body.data, body.len, NULL,
-				  SMALL_BODY_MAX, &resp)))
+		                  SMALL_BODY_MAX, &resp)))
 			goto out;
 		if (resp.status != 200 && resp.status != 204) {
 			rc = status_error(ix, "/register", &resp);
@@ -422,7 +424,7 @@ static void id_path(char *out, size_t size, const char *prefix, const uint8_t id
 /* A request whose answer is only a status: ok (and maybe also_ok) is
  * success; 404 gives CAIRN_ENOTFOUND when not_found is set. */
 static int simple(remote_index *ix, const char *method, const char *path, const void *body,
-		  size_t len, long ok, long also_ok, int *not_found)
+                  size_t len, long ok, long also_ok, int *not_found)
 {
 	response resp;
 	int rc = request(ix, method, path, body, len, NULL, SMALL_BODY_MAX, &resp);
@@ -515,8 +517,8 @@ static int remote_snapshot_list(cairn_index *base, uint8_t (**ids_out)[32], size
 	if (resp.body.len % 32 != 0) {
 		cairn_buf_free(&resp.body);
 		return cairn_error_set(CAIRN_ECORRUPT,
-				       "index server %s/snapshots: %zu bytes are not whole ids",
-				       ix->base_url, resp.body.len);
+		                       "index server %s/snapshots: %zu bytes are not whole ids",
+		                       ix->base_url, resp.body.len);
 	}
 	*count_out = resp.body.len / 32;
 	*ids_out = (uint8_t(*)[32])cairn_buf_detach(&resp.body, NULL);
@@ -531,7 +533,7 @@ static int remote_snapshot_remove(cairn_index *base, const uint8_t id[32])
 	int rc = simple((remote_index *)base, "DELETE", path, NULL, 0, 204, 200, &missing);
 	if (!rc && missing)
 		rc = cairn_error_set(CAIRN_ENOTFOUND, "the index server has no snapshot %.16s",
-				     path + strlen("/snapshots/"));
+		                     path + strlen("/snapshots/"));
 	return rc;
 }
 
@@ -552,18 +554,18 @@ static void remote_free(cairn_index *base)
 }
 
 static const struct cairn_index_ops remote_ops = {
-	.version = CAIRN_INDEX_OPS_VERSION,
-	.name = "remote",
-	.lookup = remote_lookup,
-	.insert = remote_insert,
-	.object_known = remote_object_known,
-	.object_add = remote_object_add,
-	.count = remote_count,
-	.clear = remote_clear,
-	.free = remote_free,
-	.snapshot_add = remote_snapshot_add,
-	.snapshot_list = remote_snapshot_list,
-	.snapshot_remove = remote_snapshot_remove,
+    .version = CAIRN_INDEX_OPS_VERSION,
+    .name = "remote",
+    .lookup = remote_lookup,
+    .insert = remote_insert,
+    .object_known = remote_object_known,
+    .object_add = remote_object_add,
+    .count = remote_count,
+    .clear = remote_clear,
+    .free = remote_free,
+    .snapshot_add = remote_snapshot_add,
+    .snapshot_list = remote_snapshot_list,
+    .snapshot_remove = remote_snapshot_remove,
 };
 
 static int check_url(const char *url)
@@ -574,17 +576,17 @@ static int check_url(const char *url)
 	else if (strncmp(url, "https://", 8) == 0)
 		rest = url + 8;
 	else
-		return cairn_error_set(CAIRN_EINVAL,
-				       "index server \"%s\" is not an http:// or https:// URL", url);
+		return cairn_error_set(
+		    CAIRN_EINVAL, "index server \"%s\" is not an http:// or https:// URL", url);
 	if (!*rest || *rest == '/')
 		return cairn_error_set(CAIRN_EINVAL, "index server URL \"%s\" has no host", url);
 	for (const char *p = url; *p; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '?' ||
 		    *p == '#')
 			return cairn_error_set(CAIRN_EINVAL,
-					       "index server URL \"%s\" has a character that "
-					       "does not belong there",
-					       url);
+			                       "index server URL \"%s\" has a character that "
+			                       "does not belong there",
+			                       url);
 	return 0;
 }
 
@@ -593,18 +595,18 @@ static int check_token(const char *token)
 	size_t n = token ? strlen(token) : 0;
 	if (n == 0)
 		return cairn_error_set(CAIRN_EINVAL, "an index server needs a token "
-						     "(CAIRN_INDEX_TOKEN or --index-token-file)");
+		                                     "(CAIRN_INDEX_TOKEN or --index-token-file)");
 	if (n > TOKEN_MAX)
 		return cairn_error_set(CAIRN_EINVAL, "the index token is too long");
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)token[i] <= 0x20 || (unsigned char)token[i] >= 0x7f)
 			return cairn_error_set(CAIRN_EINVAL,
-					       "the index token has a space or control character");
+			                       "the index token has a space or control character");
 	return 0;
 }
 
 int cairn_index_remote_open(cairn_index **out, const char *url, const char *token,
-			    const uint8_t repo_id[32], const char *cache_dir)
+                            const uint8_t repo_id[32], const char *cache_dir)
 {
 	char hex[65];
 	cairn_buf b = CAIRN_BUF_INIT;

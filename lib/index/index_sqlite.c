@@ -58,39 +58,38 @@ enum {
 };
 
 static const char *const stmt_sql[ST_ALL_COUNT] = {
-	[ST_BEGIN] = "BEGIN",
-	/* Writers take the write lock up front: upgrading a read transaction
-	 * fails at once with SQLITE_BUSY instead of waiting. */
-	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_LOOKUP] = "SELECT pack, offset, length, raw_length, kind, inner FROM blobs "
-		      "WHERE fp = ?1",
-	[ST_INSERT] = "INSERT OR IGNORE INTO blobs (fp, pack, offset, length, raw_length, kind, "
-		      "seen, inner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_COUNT] = "SELECT count(*) FROM blobs",
-	[ST_ANY] = "SELECT 1 FROM blobs LIMIT 1",
-	[ST_CLEAR] = "DELETE FROM blobs",
-	[ST_OBJ_KNOWN] = "SELECT 1 FROM objects WHERE id = ?1",
-	[ST_OBJ_ADD] = "INSERT OR IGNORE INTO objects (id) VALUES (?1)",
-	[ST_OBJ_CLEAR] = "DELETE FROM objects",
+    [ST_BEGIN] = "BEGIN",
+    /* Writers take the write lock up front: upgrading a read transaction
+     * fails at once with SQLITE_BUSY instead of waiting. */
+    [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_LOOKUP] = "SELECT pack, offset, length, raw_length, kind, inner FROM blobs "
+                  "WHERE fp = ?1",
+    [ST_INSERT] = "INSERT OR IGNORE INTO blobs (fp, pack, offset, length, raw_length, kind, "
+                  "seen, inner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_COUNT] = "SELECT count(*) FROM blobs",
+    [ST_ANY] = "SELECT 1 FROM blobs LIMIT 1",
+    [ST_CLEAR] = "DELETE FROM blobs",
+    [ST_OBJ_KNOWN] = "SELECT 1 FROM objects WHERE id = ?1",
+    [ST_OBJ_ADD] = "INSERT OR IGNORE INTO objects (id) VALUES (?1)",
+    [ST_OBJ_CLEAR] = "DELETE FROM objects",
 };
 
-static const char schema_blobs[] =
-	"CREATE TABLE IF NOT EXISTS blobs ("
-	" fp BLOB PRIMARY KEY,"
-	" pack BLOB NOT NULL,"
-	" offset INTEGER NOT NULL,"
-	" length INTEGER NOT NULL,"
-	" raw_length INTEGER NOT NULL,"
-	" kind INTEGER NOT NULL,"
-	" seen INTEGER NOT NULL,"
-	" inner INTEGER NOT NULL DEFAULT 0"
-	") WITHOUT ROWID";
+static const char schema_blobs[] = "CREATE TABLE IF NOT EXISTS blobs ("
+                                   " fp BLOB PRIMARY KEY,"
+                                   " pack BLOB NOT NULL,"
+                                   " offset INTEGER NOT NULL,"
+                                   " length INTEGER NOT NULL,"
+                                   " raw_length INTEGER NOT NULL,"
+                                   " kind INTEGER NOT NULL,"
+                                   " seen INTEGER NOT NULL,"
+                                   " inner INTEGER NOT NULL DEFAULT 0"
+                                   ") WITHOUT ROWID";
 
 static const char schema_shard0[] =
-	"CREATE TABLE IF NOT EXISTS objects (id BLOB PRIMARY KEY) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS objects (id BLOB PRIMARY KEY) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
 
 typedef struct shard {
 	pthread_mutex_t lock;
@@ -170,7 +169,8 @@ static _Thread_local struct sort_ctx sort_ctx;
 static int by_fingerprint(const void *a, const void *b)
 {
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = memcmp(sort_ctx.base + i * sort_ctx.stride, sort_ctx.base + j * sort_ctx.stride, 32);
+	int c =
+	    memcmp(sort_ctx.base + i * sort_ctx.stride, sort_ctx.base + j * sort_ctx.stride, 32);
 	return c ? c : (i > j) - (i < j);
 }
 
@@ -180,7 +180,7 @@ static int by_fingerprint(const void *a, const void *b)
  * statements touch neighbouring pages of the shard's B-tree. Equal
  * fingerprints keep the batch's order, so the first one is inserted. */
 static int group_by_shard(const sqlite_index *ix, const uint8_t *base, size_t stride, size_t n,
-			  size_t **order_out, size_t start[257])
+                          size_t **order_out, size_t start[257])
 {
 	memset(start, 0, 257 * sizeof(start[0]));
 	*order_out = NULL;
@@ -226,7 +226,7 @@ static int shard_empty(shard *sh, int *empty)
  * the first such lookup is not asked again: what it holds since was
  * registered since. */
 static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order, size_t from,
-			size_t to, cairn_index_entry *out, uint8_t *found, int dedup)
+                        size_t to, cairn_index_entry *out, uint8_t *found, int dedup)
 {
 	sqlite3_stmt *st = sh->stmt[ST_LOOKUP];
 	int rc = 0, empty;
@@ -259,7 +259,7 @@ static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order
 			    kind > UINT8_MAX || read_u32(st, 5, &e->inner)) {
 				sqlite3_reset(st);
 				rc = cairn_error_set(CAIRN_ECORRUPT,
-						     "index shard %s: malformed entry", sh->path);
+				                     "index shard %s: malformed entry", sh->path);
 				goto out;
 			}
 			memcpy(e->fp, fps[i], 32);
@@ -283,7 +283,7 @@ out:
 }
 
 static int lookup_batch(sqlite_index *ix, const uint8_t (*fps)[32], size_t n,
-			cairn_index_entry *out, uint8_t *found, int dedup)
+                        cairn_index_entry *out, uint8_t *found, int dedup)
 {
 	if (n == 0)
 		return 0;
@@ -294,25 +294,25 @@ static int lookup_batch(sqlite_index *ix, const uint8_t (*fps)[32], size_t n,
 	for (unsigned k = 0; k < ix->nshards && !rc; k++)
 		if (start[k] < start[k + 1])
 			rc = lookup_shard(&ix->shards[k], fps, order, start[k], start[k + 1], out,
-					  found, dedup);
+			                  found, dedup);
 	free(order);
 	return rc;
 }
 
 static int sqlite_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
-			 cairn_index_entry *out, uint8_t *found)
+                         cairn_index_entry *out, uint8_t *found)
 {
 	return lookup_batch((sqlite_index *)base, fps, n, out, found, 0);
 }
 
 static int sqlite_lookup_dedup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
-			       cairn_index_entry *out, uint8_t *found)
+                               cairn_index_entry *out, uint8_t *found)
 {
 	return lookup_batch((sqlite_index *)base, fps, n, out, found, 1);
 }
 
 static int insert_shard(shard *sh, const cairn_index_entry *entries, const size_t *order,
-			size_t from, size_t to, sqlite3_int64 now)
+                        size_t from, size_t to, sqlite3_int64 now)
 {
 	sqlite3_stmt *st = sh->stmt[ST_INSERT];
 	pthread_mutex_lock(&sh->lock);
@@ -356,7 +356,7 @@ static int insert_shard_at(void *ud, size_t i)
 	struct insert_run *r = ud;
 	unsigned k = r->shards[i];
 	return insert_shard(&r->ix->shards[k], r->entries, r->order, r->start[k], r->start[k + 1],
-			    r->now);
+	                    r->now);
 }
 
 /* Each shard's transaction is its own, so the shards of a large batch
@@ -375,8 +375,11 @@ static int sqlite_insert(cairn_index *base, const cairn_index_entry *entries, si
 	int rc = group_by_shard(ix, entries[0].fp, sizeof(entries[0]), n, &order, start);
 	if (rc)
 		return rc;
-	struct insert_run r = {.ix = ix, .entries = entries, .order = order, .start = start,
-			       .now = (sqlite3_int64)time(NULL)};
+	struct insert_run r = {.ix = ix,
+	                       .entries = entries,
+	                       .order = order,
+	                       .start = start,
+	                       .now = (sqlite3_int64)time(NULL)};
 	size_t busy = 0;
 	for (unsigned k = 0; k < ix->nshards; k++)
 		if (start[k] < start[k + 1])
@@ -492,31 +495,31 @@ static void sqlite_free(cairn_index *base)
 }
 
 static const struct cairn_index_ops sqlite_ops = {
-	.version = CAIRN_INDEX_OPS_VERSION,
-	.name = "sqlite",
-	.lookup = sqlite_lookup,
-	.lookup_dedup = sqlite_lookup_dedup,
-	.insert = sqlite_insert,
-	.object_known = sqlite_object_known,
-	.object_add = sqlite_object_add,
-	.count = sqlite_count,
-	.clear = sqlite_clear,
-	.free = sqlite_free,
+    .version = CAIRN_INDEX_OPS_VERSION,
+    .name = "sqlite",
+    .lookup = sqlite_lookup,
+    .lookup_dedup = sqlite_lookup_dedup,
+    .insert = sqlite_insert,
+    .object_known = sqlite_object_known,
+    .object_add = sqlite_object_add,
+    .count = sqlite_count,
+    .clear = sqlite_clear,
+    .free = sqlite_free,
 };
 
 /* Records key = value in shard 0's meta table if absent, then checks that
  * the recorded value is value. */
 static int check_meta(sqlite_index *ix, const char *key, sqlite3_int64 value, int mismatch_code,
-		      const char *what)
+                      const char *what)
 {
 	shard *sh = &ix->shards[0];
 	sqlite3_stmt *ins = NULL, *sel = NULL;
 	int rc = 0, r;
 	r = sqlite3_prepare_v2(sh->db, "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
-			       -1, &ins, NULL);
+	                       -1, &ins, NULL);
 	if (r == SQLITE_OK)
 		r = sqlite3_prepare_v2(sh->db, "SELECT value FROM meta WHERE key = ?1", -1, &sel,
-				       NULL);
+		                       NULL);
 	if (r != SQLITE_OK) {
 		rc = db_error(sh, r, "cannot read meta");
 		goto out;
@@ -531,20 +534,20 @@ static int check_meta(sqlite_index *ix, const char *key, sqlite3_int64 value, in
 	sqlite3_bind_text(sel, 1, key, -1, SQLITE_STATIC);
 	r = sqlite3_step(sel);
 	if (r != SQLITE_ROW) {
-		rc = r == SQLITE_DONE ? cairn_error_set(CAIRN_ECORRUPT, "index shard %s: no %s",
-							sh->path, key)
-				      : db_error(sh, r, "cannot read meta");
+		rc = r == SQLITE_DONE
+		         ? cairn_error_set(CAIRN_ECORRUPT, "index shard %s: no %s", sh->path, key)
+		         : db_error(sh, r, "cannot read meta");
 		goto out;
 	}
 	if (sqlite3_column_type(sel, 0) != SQLITE_INTEGER) {
 		rc = cairn_error_set(CAIRN_ECORRUPT, "index shard %s: %s is not a number", sh->path,
-				     key);
+		                     key);
 		goto out;
 	}
 	sqlite3_int64 got = sqlite3_column_int64(sel, 0);
 	if (got != value)
 		rc = cairn_error_set(mismatch_code, "index %s has %s %lld, not %lld", ix->dir, what,
-				     (long long)got, (long long)value);
+		                     (long long)got, (long long)value);
 out:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(sel);
@@ -557,7 +560,7 @@ static int add_inner_column(shard *sh)
 {
 	sqlite3_stmt *st = NULL;
 	int r = sqlite3_prepare_v2(
-		sh->db, "SELECT 1 FROM pragma_table_info('blobs') WHERE name = 'inner'", -1, &st, NULL);
+	    sh->db, "SELECT 1 FROM pragma_table_info('blobs') WHERE name = 'inner'", -1, &st, NULL);
 	if (r == SQLITE_OK)
 		r = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -566,7 +569,7 @@ static int add_inner_column(shard *sh)
 	if (r != SQLITE_DONE)
 		return db_error(sh, r, "cannot read the schema");
 	return run_sql(sh, "ALTER TABLE blobs ADD COLUMN inner INTEGER NOT NULL DEFAULT 0",
-		       "cannot upgrade the schema");
+	               "cannot upgrade the schema");
 }
 
 static int open_shard(void *ud, size_t k)
@@ -583,9 +586,9 @@ static int open_shard(void *ud, size_t k)
 	sh->lock_ready = 1;
 
 	/* The shard's own mutex serialises every use of the connection. */
-	int r = sqlite3_open_v2(sh->path, &sh->db,
-				SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				NULL);
+	int r =
+	    sqlite3_open_v2(sh->path, &sh->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (r != SQLITE_OK)
 		return db_error(sh, r, "cannot open");
 	sqlite3_extended_result_codes(sh->db, 1);
@@ -600,9 +603,9 @@ static int open_shard(void *ud, size_t k)
 	if (cache_kib < CACHE_MIN_KIB)
 		cache_kib = CACHE_MIN_KIB;
 	snprintf(pragmas, sizeof(pragmas),
-		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%llu; "
-		 "PRAGMA wal_autocheckpoint=%u;",
-		 (unsigned long long)cache_kib, ix->wal_pages);
+	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%llu; "
+	         "PRAGMA wal_autocheckpoint=%u;",
+	         (unsigned long long)cache_kib, ix->wal_pages);
 	int rc = run_sql(sh, pragmas, "cannot configure");
 	if (rc)
 		return rc;
@@ -618,11 +621,11 @@ static int open_shard(void *ud, size_t k)
 		rc = run_sql(sh, schema_shard0, "cannot create tables");
 	if (!rc && k == 0)
 		rc = run_sql(sh,
-			     "UPDATE meta SET value = 2 WHERE key = 'schema_version' AND value = 1",
-			     "cannot upgrade the schema");
+		             "UPDATE meta SET value = 2 WHERE key = 'schema_version' AND value = 1",
+		             "cannot upgrade the schema");
 	if (!rc && k == 0)
-		rc = check_meta(ix, "schema_version", SCHEMA_VERSION, CAIRN_ERROR,
-				"schema version");
+		rc =
+		    check_meta(ix, "schema_version", SCHEMA_VERSION, CAIRN_ERROR, "schema version");
 	if (!rc && k == 0)
 		rc = check_meta(ix, "shards", ix->nshards, CAIRN_EINVAL, "shard count");
 	if (!rc)
@@ -635,7 +638,7 @@ static int open_shard(void *ud, size_t k)
 	int nstmt = k == 0 ? ST_ALL_COUNT : ST_SHARD_COUNT;
 	for (int i = 0; i < nstmt; i++) {
 		r = sqlite3_prepare_v3(sh->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-				       &sh->stmt[i], NULL);
+		                       &sh->stmt[i], NULL);
 		if (r != SQLITE_OK)
 			return db_error(sh, r, "cannot prepare a statement");
 	}
@@ -660,13 +663,13 @@ int cairn_index_sqlite_tune_process(void)
 }
 
 int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nshards,
-			       const cairn_index_sqlite_opts *opts)
+                               const cairn_index_sqlite_opts *opts)
 {
 	*out = NULL;
 	if (nshards < 1 || nshards > 256 || (nshards & (nshards - 1)))
 		return cairn_error_set(CAIRN_EINVAL,
-				       "index shard count %u is not a power of two from 1 to 256",
-				       nshards);
+		                       "index shard count %u is not a power of two from 1 to 256",
+		                       nshards);
 	if (!dir || !dir[0])
 		return cairn_error_set(CAIRN_EINVAL, "empty index directory");
 	if (!sqlite3_threadsafe())
@@ -678,7 +681,8 @@ int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nsha
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	ix->base.ops = &sqlite_ops;
 	ix->nshards = nshards;
-	ix->cache_kib = opts && opts->cache_mib ? (uint64_t)opts->cache_mib * 1024 : CACHE_TOTAL_KIB;
+	ix->cache_kib =
+	    opts && opts->cache_mib ? (uint64_t)opts->cache_mib * 1024 : CACHE_TOTAL_KIB;
 	ix->wal_pages = opts && opts->wal_pages ? opts->wal_pages : WAL_PAGES_DEFAULT;
 	ix->checkpoint_on_close = opts && opts->checkpoint_on_close;
 	ix->shift = 8;

@@ -12,11 +12,16 @@ static cairn_dl_once global = CAIRN_DL_ONCE_INIT;
 int cairn_curl__load(cairn_curl_api *out, const char *name)
 {
 	const cairn_dl_function functions[] = {
-	    {"curl_global_init", &out->global_init},   {"curl_easy_init", &out->easy_init},
-	    {"curl_easy_cleanup", &out->easy_cleanup}, {"curl_easy_reset", &out->easy_reset},
-	    {"curl_easy_setopt", &out->easy_setopt},   {"curl_easy_getinfo", &out->easy_getinfo},
-	    {"curl_easy_perform", &out->easy_perform}, {"curl_easy_strerror", &out->easy_strerror},
-	    {"curl_slist_append", &out->slist_append}, {"curl_slist_free_all", &out->slist_free_all},
+	    {"curl_global_init", &out->global_init},
+	    {"curl_easy_init", &out->easy_init},
+	    {"curl_easy_cleanup", &out->easy_cleanup},
+	    {"curl_easy_reset", &out->easy_reset},
+	    {"curl_easy_setopt", &out->easy_setopt},
+	    {"curl_easy_getinfo", &out->easy_getinfo},
+	    {"curl_easy_perform", &out->easy_perform},
+	    {"curl_easy_strerror", &out->easy_strerror},
+	    {"curl_slist_append", &out->slist_append},
+	    {"curl_slist_free_all", &out->slist_free_all},
 	    {"curl_version_info", &out->version_info},
 	};
 	_Static_assert(sizeof(functions) / sizeof(functions[0]) * sizeof(void *) ==

@@ -27,13 +27,14 @@ static int config_to_json(cairn_buf *out, const cairn_repo_config *c)
 {
 	char id[CAIRN_ID_HEX + 1];
 	cairn_hex_encode(id, c->id, sizeof(c->id));
-	return cairn_buf_printf(out,
-				"{\"version\":%d,\"id\":\"%s\",\"encryption\":\"%s\","
-				"\"chunker\":{\"polynomial\":\"%llx\",\"min\":%u,\"avg\":%u,\"max\":%u},"
-				"\"pack_size\":%u}\n",
-				c->version, id, c->encrypted ? CAIRN_ENCRYPTION_NAME : "none",
-				(unsigned long long)c->chunker.poly, c->chunker.min, c->chunker.avg,
-				c->chunker.max, c->pack_target);
+	return cairn_buf_printf(
+	    out,
+	    "{\"version\":%d,\"id\":\"%s\",\"encryption\":\"%s\","
+	    "\"chunker\":{\"polynomial\":\"%llx\",\"min\":%u,\"avg\":%u,\"max\":%u},"
+	    "\"pack_size\":%u}\n",
+	    c->version, id, c->encrypted ? CAIRN_ENCRYPTION_NAME : "none",
+	    (unsigned long long)c->chunker.poly, c->chunker.min, c->chunker.avg, c->chunker.max,
+	    c->pack_target);
 }
 
 static int get_u32(const cairn_json *obj, const char *key, uint32_t *out)
@@ -61,9 +62,9 @@ static int config_from_json(cairn_repo_config *c, const char *text, size_t len)
 		goto out;
 	if (version != CAIRN_REPO_VERSION) {
 		rc = cairn_error_set(CAIRN_ECORRUPT,
-				     "repository format version %lld is not supported (this cairn "
-				     "reads version %d)",
-				     (long long)version, CAIRN_REPO_VERSION);
+		                     "repository format version %lld is not supported (this cairn "
+		                     "reads version %d)",
+		                     (long long)version, CAIRN_REPO_VERSION);
 		goto out;
 	}
 	c->version = (int)version;
@@ -95,7 +96,8 @@ static int config_from_json(cairn_repo_config *c, const char *text, size_t len)
 		rc = cairn_error_set(CAIRN_ECORRUPT, "bad chunker polynomial \"%s\"", s);
 		goto out;
 	}
-	if ((rc = get_u32(ch, "min", &c->chunker.min)) || (rc = get_u32(ch, "avg", &c->chunker.avg)) ||
+	if ((rc = get_u32(ch, "min", &c->chunker.min)) ||
+	    (rc = get_u32(ch, "avg", &c->chunker.avg)) ||
 	    (rc = get_u32(ch, "max", &c->chunker.max)))
 		goto out;
 	if ((rc = cairn_chunker_params_check(&c->chunker))) {
@@ -126,7 +128,7 @@ static int read_config(cairn_store *store, const char *location, cairn_repo_conf
 }
 
 int cairn_repo_init(const char *location, const cairn_init_opts *opts,
-		    uint8_t id_out[CAIRN_ID_SIZE])
+                    uint8_t id_out[CAIRN_ID_SIZE])
 {
 	cairn_store *store = NULL;
 	cairn_buf keyfile = CAIRN_BUF_INIT, config = CAIRN_BUF_INIT;
@@ -263,15 +265,17 @@ static int unlock(cairn_repo *r, const cairn_open_opts *opts)
 			return rc;
 		if (any)
 			return cairn_error_set(CAIRN_ECORRUPT,
-					       "%s: config says the repository is unencrypted, but "
-					       "it has keys: refusing to open it",
-					       r->location);
+			                       "%s: config says the repository is unencrypted, but "
+			                       "it has keys: refusing to open it",
+			                       r->location);
 		cairn_keys_derive(zero_master, r->enc_key, r->fp_key);
 		return 0;
 	}
 	if (!opts || !opts->password)
-		return cairn_error_set(CAIRN_EINVAL, "the repository at %s is encrypted: a password "
-					"is needed", r->location);
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "the repository at %s is encrypted: a password "
+		                       "is needed",
+		                       r->location);
 	ks.password = opts->password;
 	ks.password_len = opts->password_len;
 	rc = cairn_store_list(r->store, CAIRN_KEYS_PREFIX, try_key, &ks);
@@ -283,7 +287,7 @@ static int unlock(cairn_repo *r, const cairn_open_opts *opts)
 		if (!ks.tried)
 			return cairn_error_set(CAIRN_ECORRUPT, "%s: no keys in keys/", r->location);
 		return cairn_error_set(CAIRN_EAUTH, "wrong password for the repository at %s",
-				       r->location);
+		                       r->location);
 	}
 	cairn_keys_derive(ks.master, r->enc_key, r->fp_key);
 	sodium_memzero(ks.master, sizeof(ks.master));
@@ -309,14 +313,14 @@ static int open_index(cairn_repo *r, const cairn_open_opts *opts)
 			rc = cairn_buf_printf(&dir, "%s/.cache/cairn/%s/%s", home, id, sub);
 		else
 			rc = cairn_error_set(CAIRN_EINVAL, "no cache directory: set HOME, "
-						"XDG_CACHE_HOME or --cache-dir");
+			                                   "XDG_CACHE_HOME or --cache-dir");
 	}
 	if (!rc)
 		rc = cairn_mkdir_p((const char *)dir.data, 0700);
 	if (!rc && opts && opts->index_url) {
 		r->index_remote = 1;
 		rc = cairn_index_remote_open(&r->index, opts->index_url, opts->index_token,
-					     r->config.id, (const char *)dir.data);
+		                             r->config.id, (const char *)dir.data);
 	} else if (!rc) {
 		rc = cairn_index_sqlite_open(&r->index, (const char *)dir.data, CAIRN_INDEX_SHARDS);
 	}
@@ -439,7 +443,7 @@ static int collect_id(const char *key, uint64_t size, void *ud)
 }
 
 int cairn_repo_list_ids(cairn_repo *r, const char *prefix, uint8_t (**ids_out)[CAIRN_ID_SIZE],
-			size_t *n_out)
+                        size_t *n_out)
 {
 	struct id_list l = {.prefix = prefix};
 	int rc = cairn_store_list(r->store, prefix, collect_id, &l);
@@ -454,7 +458,8 @@ int cairn_repo_list_ids(cairn_repo *r, const char *prefix, uint8_t (**ids_out)[C
 }
 
 int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
-			   const uint8_t id[CAIRN_ID_SIZE], uint8_t kind, size_t max, cairn_buf *plain)
+                           const uint8_t id[CAIRN_ID_SIZE], uint8_t kind, size_t max,
+                           cairn_buf *plain)
 {
 	cairn_buf raw = CAIRN_BUF_INIT;
 	uint8_t check[CAIRN_ID_SIZE];
@@ -463,8 +468,8 @@ int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
 	cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
 	snprintf(key, sizeof(key), "%s%s", prefix, hex);
 	/* One byte over the limit tells a too-large object from one at it. */
-	if ((rc = cairn_store_get(r->store, key, 0, (uint64_t)max + CAIRN_SEAL_NONCE +
-							 CAIRN_SEAL_TAG + 2, &raw)))
+	if ((rc = cairn_store_get(r->store, key, 0,
+	                          (uint64_t)max + CAIRN_SEAL_NONCE + CAIRN_SEAL_TAG + 2, &raw)))
 		goto out;
 	cairn_sha256(check, raw.data, raw.len);
 	if (sodium_memcmp(check, id, CAIRN_ID_SIZE) != 0) {
@@ -485,7 +490,7 @@ static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[
 	size_t count = 0;
 	int rc;
 	if ((rc = cairn_repo_load_object(r, s, CAIRN_INDEX_PREFIX, id, CAIRN_BLOB_INDEX,
-					 CAIRN_INDEX_OBJECT_MAX, &plain)))
+	                                 CAIRN_INDEX_OBJECT_MAX, &plain)))
 		goto out;
 	if ((rc = cairn_indexfile_decode(plain.data, plain.len, &entries, &count))) {
 		cairn_error_prefix(rc, "index/ object");
@@ -502,7 +507,7 @@ out:
 
 int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
 {
-	uint8_t (*ids)[CAIRN_ID_SIZE] = NULL;
+	uint8_t(*ids)[CAIRN_ID_SIZE] = NULL;
 	size_t n = 0;
 	cairn_sealer *s = NULL;
 	uint64_t imported = 0;
@@ -541,4 +546,3 @@ out:
 	free(ids);
 	return rc;
 }
-

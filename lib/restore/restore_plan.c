@@ -39,8 +39,7 @@ int cairn_restore_include_match(const char *const *includes, size_t n, const cha
 		return CAIRN_RESTORE_SELECTED;
 	for (size_t i = 0; i < n; i++) {
 		const char *inc = includes[i];
-		if (is_root(inc) || strcmp(path, inc) == 0 ||
-		    cairn_path_is_below(path, inc))
+		if (is_root(inc) || strcmp(path, inc) == 0 || cairn_path_is_below(path, inc))
 			return CAIRN_RESTORE_SELECTED;
 		if (cairn_path_is_below(inc, path))
 			result = CAIRN_RESTORE_ANCESTOR;

@@ -12,31 +12,31 @@
 #include <strings.h>
 
 static int open_file_uri(cairn_store **out, const char *location, const char *rest, int create,
-			 const cairn_store_opts *opts);
+                         const cairn_store_opts *opts);
 static int open_s3(cairn_store **out, const char *location, const char *rest, int create,
-		   const cairn_store_opts *opts);
+                   const cairn_store_opts *opts);
 
 /* rest is the location after the prefix. */
 static const struct scheme {
 	const char *prefix;
 	int (*open)(cairn_store **out, const char *location, const char *rest, int create,
-		    const cairn_store_opts *opts);
+	            const cairn_store_opts *opts);
 } schemes[] = {
-	{"file://", open_file_uri},
-	{"s3:", open_s3},
+    {"file://", open_file_uri},
+    {"s3:", open_s3},
 };
 
 /* file:///path, with RFC 8089 percent escapes (a space is "%20"). Only an
  * empty or "localhost" authority names this machine. */
 static int open_file_uri(cairn_store **out, const char *location, const char *rest, int create,
-			 const cairn_store_opts *opts)
+                         const cairn_store_opts *opts)
 {
 	if (strncmp(rest, "localhost/", 10) == 0)
 		rest += 9;
 	if (rest[0] != '/')
-		return cairn_error_set(CAIRN_EINVAL,
-				       "store location '%s': a file URI must be file:///absolute/path",
-				       location);
+		return cairn_error_set(
+		    CAIRN_EINVAL, "store location '%s': a file URI must be file:///absolute/path",
+		    location);
 
 	size_t n = strlen(rest);
 	char *path = malloc(n + 1);
@@ -53,8 +53,9 @@ static int open_file_uri(cairn_store **out, const char *location, const char *re
 		int lo = hi >= 0 ? cairn_hex_digit(rest[i + 2]) : -1;
 		if (lo < 0 || (hi == 0 && lo == 0)) {
 			free(path);
-			return cairn_error_set(CAIRN_EINVAL, "store location '%s': bad escape '%%%.2s'",
-					       location, rest + i + 1);
+			return cairn_error_set(CAIRN_EINVAL,
+			                       "store location '%s': bad escape '%%%.2s'", location,
+			                       rest + i + 1);
 		}
 		path[j++] = (char)(hi << 4 | lo);
 		i += 2;
@@ -67,7 +68,7 @@ static int open_file_uri(cairn_store **out, const char *location, const char *re
 }
 
 static int open_s3(cairn_store **out, const char *location, const char *rest, int create,
-		   const cairn_store_opts *opts)
+                   const cairn_store_opts *opts)
 {
 	return cairn_store_s3_open(out, rest, create, opts ? opts->connections : 0);
 }
@@ -90,7 +91,7 @@ int cairn_store_open(cairn_store **out, const char *location, int create)
 }
 
 int cairn_store_open_ex(cairn_store **out, const char *location, int create,
-			const cairn_store_opts *opts)
+                        const cairn_store_opts *opts)
 {
 	*out = NULL;
 	if (!location || !location[0])
@@ -103,14 +104,14 @@ int cairn_store_open_ex(cairn_store **out, const char *location, int create,
 	}
 	if (has_scheme(location))
 		return cairn_error_set(CAIRN_EINVAL,
-				       "unsupported store location '%s' (a local path containing "
-				       "':' can be written as ./%s)",
-				       location, location);
+		                       "unsupported store location '%s' (a local path containing "
+		                       "':' can be written as ./%s)",
+		                       location, location);
 	return cairn_store_local_open(out, location, create);
 }
 
 int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, size_t n,
-		     unsigned flags)
+                     unsigned flags)
 {
 	if (s->ops->putv)
 		return s->ops->putv(s, key, iov, n, flags);
@@ -128,7 +129,7 @@ int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, si
 }
 
 int cairn_store_putv_named(cairn_store *s, const cairn_iovec *iov, size_t n,
-			   cairn_store_name_fn name, uint8_t id_out[32], unsigned flags)
+                           cairn_store_name_fn name, uint8_t id_out[32], unsigned flags)
 {
 	char key[CAIRN_STORE_NAME_MAX];
 	if (s->ops->putv_named)

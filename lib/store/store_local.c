@@ -67,8 +67,8 @@ static int check_key(const local_store *s, const char *key)
 {
 	const char *why = reason_bad_key(key, 0);
 	if (why)
-		return cairn_error_set(CAIRN_EINVAL, "invalid store key '%s' in %s: %s", key, s->root,
-				       why);
+		return cairn_error_set(CAIRN_EINVAL, "invalid store key '%s' in %s: %s", key,
+		                       s->root, why);
 	return 0;
 }
 
@@ -81,7 +81,8 @@ static void tmp_name(char out[32])
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+		r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+		    ((uint64_t)getpid() << 40) ^
 		    atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ull;
 	}
 	snprintf(out, 32, TMP_PREFIX "%016llx", (unsigned long long)r);
@@ -93,7 +94,7 @@ static int sync_dir(const local_store *s, int dirfd, const char *dir, size_t dir
 {
 	if (fsync(dirfd) < 0 && errno != EINVAL && errno != ENOTSUP)
 		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot sync directory %s/%.*s",
-					     s->root, (int)dirlen, dir);
+		                             s->root, (int)dirlen, dir);
 	return 0;
 }
 
@@ -109,7 +110,7 @@ static int open_dir_p(const local_store *s, const char *dir, int *fd_out)
 	}
 	if (errno != ENOENT)
 		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory %s/%s",
-					     s->root, dir);
+		                             s->root, dir);
 
 	char path[KEY_MAX + 1];
 	size_t n = strlen(dir);
@@ -123,9 +124,8 @@ static int open_dir_p(const local_store *s, const char *dir, int *fd_out)
 		if (slash)
 			*slash = '\0';
 		if (mkdirat(parent, start, 0755) < 0 && errno != EEXIST) {
-			int rc = cairn_error_set_errno(CAIRN_EIO, errno,
-						       "cannot create directory %s/%s", s->root,
-						       path);
+			int rc = cairn_error_set_errno(
+			    CAIRN_EIO, errno, "cannot create directory %s/%s", s->root, path);
 			close(parent);
 			return rc;
 		}
@@ -141,7 +141,7 @@ static int open_dir_p(const local_store *s, const char *dir, int *fd_out)
 		close(parent);
 		if (fd < 0)
 			return cairn_error_set_errno(CAIRN_EIO, err, "cannot open directory %s/%s",
-						     s->root, path);
+			                             s->root, path);
 		if (!slash)
 			break;
 		*slash = '/';
@@ -257,8 +257,7 @@ static void split(split_key *k, const char *key)
 
 /* Creates a new temporary file in dirfd, for writing key; tmp gets its
  * name. */
-static int create_tmp(const local_store *s, int dirfd, const char *key, char tmp[32],
-		      int *fd_out)
+static int create_tmp(const local_store *s, int dirfd, const char *key, char tmp[32], int *fd_out)
 {
 	for (int attempt = 0;; attempt++) {
 		tmp_name(tmp);
@@ -270,8 +269,8 @@ static int create_tmp(const local_store *s, int dirfd, const char *key, char tmp
 		if (errno != EEXIST || attempt == 8) {
 			tmp[0] = '\0';
 			return cairn_error_set_errno(CAIRN_EIO, errno,
-						     "cannot create a temporary file for %s/%s",
-						     s->root, key);
+			                             "cannot create a temporary file for %s/%s",
+			                             s->root, key);
 		}
 	}
 }
@@ -293,7 +292,7 @@ static int sync_close(const local_store *s, int *fd, const char *key)
  * '\0' once the temporary name is gone. 1, having done nothing, when from
  * and to are on different file systems. */
 static int publish(const local_store *s, int from, char tmp[32], int to, const split_key *k,
-		   const char *key, unsigned flags)
+                   const char *key, unsigned flags)
 {
 	if (flags & CAIRN_PUT_ONCE) {
 		if (publish_once(from, tmp, to, k->name) < 0) {
@@ -301,22 +300,22 @@ static int publish(const local_store *s, int from, char tmp[32], int to, const s
 				return 1;
 			if (errno == EEXIST)
 				return cairn_error_set(CAIRN_EEXISTS, "object %s/%s already exists",
-						       s->root, key);
+				                       s->root, key);
 			return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create %s/%s",
-						     s->root, key);
+			                             s->root, key);
 		}
 	} else if (renameat(from, tmp, to, k->name) < 0) {
 		if (errno == EXDEV)
 			return 1;
 		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot rename %s into %s/%s", tmp,
-					     s->root, key);
+		                             s->root, key);
 	}
 	tmp[0] = '\0';
 	return sync_dir(s, to, k->dir, k->dirlen);
 }
 
 static int local_putv(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
-		      unsigned flags)
+                      unsigned flags)
 {
 	local_store *s = (local_store *)st;
 	int rc = check_key(s, key);
@@ -359,8 +358,8 @@ typedef struct block_writer {
 	const local_store *s;
 	const char *dir; /* where the temporary file is, for messages */
 	int fd;
-	int direct;  /* O_DIRECT is set: only whole, aligned blocks */
-	uint64_t at; /* bytes written */
+	int direct;   /* O_DIRECT is set: only whole, aligned blocks */
+	uint64_t at;  /* bytes written */
 	uint8_t *buf; /* WRITE_BLOCK bytes, DIRECT_ALIGN-aligned */
 	size_t len;
 } block_writer;
@@ -462,7 +461,7 @@ static int block_finish(block_writer *b)
  * then linked under the name its id gives. One pass over the pieces
  * instead of one to hash them and one to write them. */
 static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
-			    cairn_store_name_fn name, uint8_t id_out[32], unsigned flags)
+                            cairn_store_name_fn name, uint8_t id_out[32], unsigned flags)
 {
 	local_store *s = (local_store *)st;
 	static const uint8_t zero[32];
@@ -478,8 +477,7 @@ static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
 	top[toplen] = '\0';
 	if ((rc = open_dir_p(s, top, &topfd)) || (rc = create_tmp(s, topfd, key, tmp, &fd)) ||
 	    (rc = block_writer_start(&b, fd)) ||
-	    (rc = cairn_sha256_iov_each(id_out, iov, n, block_add, &b)) ||
-	    (rc = block_finish(&b)))
+	    (rc = cairn_sha256_iov_each(id_out, iov, n, block_add, &b)) || (rc = block_finish(&b)))
 		goto out;
 
 	name(key, id_out);
@@ -492,7 +490,7 @@ static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
 		struct stat sb;
 		if ((fd = openat(topfd, tmp, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
 			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read back %s/%s/%s",
-						   s->root, top, tmp);
+			                           s->root, top, tmp);
 			goto out;
 		}
 		cairn_iovec whole = {.len = (size_t)sb.st_size, .fd = fd};
@@ -530,7 +528,7 @@ static int open_object(const local_store *s, const char *key, int *fd_out, uint6
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return cairn_error_set(CAIRN_ENOTFOUND, "no object %s/%s (not a regular file)",
-				       s->root, key);
+		                       s->root, key);
 	}
 	*fd_out = fd;
 	*size_out = (uint64_t)st.st_size;
@@ -538,7 +536,7 @@ static int open_object(const local_store *s, const char *key, int *fd_out, uint6
 }
 
 static int local_get(cairn_store *st, const char *key, uint64_t offset, uint64_t length,
-		     cairn_buf *out)
+                     cairn_buf *out)
 {
 	local_store *s = (local_store *)st;
 	int rc = check_key(s, key);
@@ -557,7 +555,7 @@ static int local_get(cairn_store *st, const char *key, uint64_t offset, uint64_t
 		want = length;
 	if (want > SIZE_MAX / 2) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "cannot read %s/%s: %llu bytes is too much",
-				     s->root, key, (unsigned long long)want);
+		                     s->root, key, (unsigned long long)want);
 		goto out;
 	}
 	rc = cairn_buf_reserve(out, (size_t)want);
@@ -593,7 +591,7 @@ static int local_stat(cairn_store *st, const char *key, uint64_t *size_out)
 	}
 	if (!S_ISREG(sb.st_mode))
 		return cairn_error_set(CAIRN_ENOTFOUND, "no object %s/%s (not a regular file)",
-				       s->root, key);
+		                       s->root, key);
 	*size_out = (uint64_t)sb.st_size;
 	return 0;
 }
@@ -624,7 +622,7 @@ static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
 	DIR *d = fdopendir(dirfd);
 	if (!d) {
 		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%.*s", w->s->root,
-					   (int)w->key.len, (const char *)w->key.data);
+		                           (int)w->key.len, (const char *)w->key.data);
 		close(dirfd);
 		return rc;
 	}
@@ -636,8 +634,8 @@ static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
 		if (!e) {
 			if (errno)
 				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%.*s",
-							   w->s->root, (int)base,
-							   (const char *)w->key.data);
+				                           w->s->root, (int)base,
+				                           (const char *)w->key.data);
 			break;
 		}
 		/* Temporary files, ".", ".." and anything hidden are not objects. */
@@ -653,8 +651,8 @@ static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
 			if (errno == ENOENT)
 				continue;
 			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat %s/%.*s%s",
-						   w->s->root, (int)base, (const char *)w->key.data,
-						   e->d_name);
+			                           w->s->root, (int)base, (const char *)w->key.data,
+			                           e->d_name);
 			break;
 		}
 		w->key.len = base;
@@ -665,8 +663,9 @@ static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
 			rc = w->cb((const char *)w->key.data, (uint64_t)sb.st_size, w->ud);
 		} else if (S_ISDIR(sb.st_mode)) {
 			if (depth >= LIST_DEPTH_MAX) {
-				rc = cairn_error_set(CAIRN_EIO, "cannot list %s/%s: too deeply nested",
-						     w->s->root, (const char *)w->key.data);
+				rc = cairn_error_set(CAIRN_EIO,
+				                     "cannot list %s/%s: too deeply nested",
+				                     w->s->root, (const char *)w->key.data);
 				break;
 			}
 			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -674,7 +673,7 @@ static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
 				if (errno == ENOENT)
 					continue;
 				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%s",
-							   w->s->root, (const char *)w->key.data);
+				                           w->s->root, (const char *)w->key.data);
 				break;
 			}
 			rc = cairn_buf_append_str(&w->key, "/");
@@ -697,7 +696,7 @@ static int local_list(cairn_store *st, const char *prefix, cairn_store_list_cb c
 	const char *why = reason_bad_key(prefix, 1);
 	if (why)
 		return cairn_error_set(CAIRN_EINVAL, "invalid store prefix '%s' in %s: %s", prefix,
-				       s->root, why);
+		                       s->root, why);
 
 	const char *slash = strrchr(prefix, '/');
 	size_t dirlen = slash ? (size_t)(slash - prefix) + 1 : 0;
@@ -710,11 +709,11 @@ static int local_list(cairn_store *st, const char *prefix, cairn_store_list_cb c
 		goto out;
 
 	int fd = openat(s->rootfd, dirlen ? (const char *)w.key.data : ".",
-			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%s", s->root,
-						   (const char *)w.key.data);
+			                           (const char *)w.key.data);
 		goto out;
 	}
 	rc = walk_dir(&w, fd, prefix + dirlen, 0);
@@ -733,24 +732,23 @@ static void local_free(cairn_store *st)
 	free(s);
 }
 
-static int local_put(cairn_store *st, const char *key, const void *data, size_t len,
-		     unsigned flags)
+static int local_put(cairn_store *st, const char *key, const void *data, size_t len, unsigned flags)
 {
 	cairn_iovec one = {data, len};
 	return local_putv(st, key, &one, 1, flags);
 }
 
 static const struct cairn_store_ops local_ops = {
-	.version = CAIRN_STORE_OPS_VERSION,
-	.name = "local",
-	.put = local_put,
-	.get = local_get,
-	.stat = local_stat,
-	.list = local_list,
-	.del = local_del,
-	.free = local_free,
-	.putv = local_putv,
-	.putv_named = local_putv_named,
+    .version = CAIRN_STORE_OPS_VERSION,
+    .name = "local",
+    .put = local_put,
+    .get = local_get,
+    .stat = local_stat,
+    .list = local_list,
+    .del = local_del,
+    .free = local_free,
+    .putv = local_putv,
+    .putv_named = local_putv_named,
 };
 
 /* mkdir -p for the root, which may be absolute or relative. */
@@ -766,7 +764,7 @@ static int mkdir_p(char *path)
 		*p = c;
 		if (!ok)
 			return cairn_error_set_errno(CAIRN_EIO, err, "cannot create directory %.*s",
-						     (int)(p - path), path);
+			                             (int)(p - path), path);
 		if (!c)
 			return 0;
 		while (p[1] == '/')
@@ -807,7 +805,7 @@ int cairn_store_local_open(cairn_store **out, const char *path, int create)
 			rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s", s->root);
 		else if (errno == ENOTDIR)
 			rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s (not a directory)",
-					     s->root);
+			                     s->root);
 		else
 			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot open %s", s->root);
 		goto out;

@@ -263,12 +263,12 @@ int cairn_iov_read(const cairn_iovec *v, size_t at, void *dst, size_t len)
 	ssize_t n = cairn_pread_all(v->fd, dst, len, v->off + at);
 	if (n < 0 || (size_t)n < len)
 		return cairn_error_set_errno(CAIRN_EIO, n < 0 ? errno : EIO,
-					     "cannot read a spooled pack");
+		                             "cannot read a spooled pack");
 	return 0;
 }
 
 int cairn_iov_each(const cairn_iovec *iov, size_t n,
-		   int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud)
+                   int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud)
 {
 	enum { BLOCK = 256 * 1024 };
 	uint8_t *buf = NULL;

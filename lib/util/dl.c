@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cairn_dl_load(const char *what, const char *file, const cairn_dl_function *functions,
-                  size_t n)
+int cairn_dl_load(const char *what, const char *file, const cairn_dl_function *functions, size_t n)
 {
 	void **found = calloc(n ? n : 1, sizeof(*found));
 	if (!found)

@@ -71,16 +71,27 @@ void cairn_error_clear(void)
 const char *cairn_error_name(int code)
 {
 	switch (code) {
-	case CAIRN_OK: return "ok";
-	case CAIRN_ENOTFOUND: return "not found";
-	case CAIRN_EEXISTS: return "already exists";
-	case CAIRN_ECORRUPT: return "corrupt";
-	case CAIRN_EAUTH: return "authentication failed";
-	case CAIRN_EIO: return "I/O error";
-	case CAIRN_ENOREPO: return "no repository";
-	case CAIRN_EINVAL: return "invalid argument";
-	case CAIRN_ENOMEM: return "out of memory";
-	case CAIRN_EPARTIAL: return "partial";
-	default: return "error";
+	case CAIRN_OK:
+		return "ok";
+	case CAIRN_ENOTFOUND:
+		return "not found";
+	case CAIRN_EEXISTS:
+		return "already exists";
+	case CAIRN_ECORRUPT:
+		return "corrupt";
+	case CAIRN_EAUTH:
+		return "authentication failed";
+	case CAIRN_EIO:
+		return "I/O error";
+	case CAIRN_ENOREPO:
+		return "no repository";
+	case CAIRN_EINVAL:
+		return "invalid argument";
+	case CAIRN_ENOMEM:
+		return "out of memory";
+	case CAIRN_EPARTIAL:
+		return "partial";
+	default:
+		return "error";
 	}
 }

@@ -87,7 +87,11 @@ int cairn_json_string_n(cairn_buf *b, const char *s, size_t n)
 			elen = 2;
 		} else if (c == '\n' || c == '\t' || c == '\r' || c == '\b' || c == '\f') {
 			esc[0] = '\\';
-			esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\b' ? 'b' : 'f';
+			esc[1] = c == '\n'   ? 'n'
+			         : c == '\t' ? 't'
+			         : c == '\r' ? 'r'
+			         : c == '\b' ? 'b'
+			                     : 'f';
 			elen = 2;
 		} else {
 			memcpy(esc, "\\u00", 4);
@@ -271,14 +275,30 @@ static int parse_string(parser *ps, char **out, size_t *len_out)
 		}
 		uint8_t e = ps->p[ps->pos + 1], plain;
 		switch (e) {
-		case '"': plain = '"'; break;
-		case '\\': plain = '\\'; break;
-		case '/': plain = '/'; break;
-		case 'b': plain = '\b'; break;
-		case 'f': plain = '\f'; break;
-		case 'n': plain = '\n'; break;
-		case 'r': plain = '\r'; break;
-		case 't': plain = '\t'; break;
+		case '"':
+			plain = '"';
+			break;
+		case '\\':
+			plain = '\\';
+			break;
+		case '/':
+			plain = '/';
+			break;
+		case 'b':
+			plain = '\b';
+			break;
+		case 'f':
+			plain = '\f';
+			break;
+		case 'n':
+			plain = '\n';
+			break;
+		case 'r':
+			plain = '\r';
+			break;
+		case 't':
+			plain = '\t';
+			break;
 		case 'u':
 			ps->pos += 2;
 			if ((rc = unicode_escape(ps, &b)) != 0)
@@ -364,8 +384,9 @@ static int parse_number(parser *ps, cairn_json *v)
 		}
 		if (fits) {
 			v->is_integer = 1;
-			v->integer = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag)
-					 : (int64_t)mag;
+			v->integer =
+			    neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag)
+			        : (int64_t)mag;
 			v->number = (double)v->integer;
 			return 0;
 		}
@@ -496,7 +517,7 @@ int cairn_json_parse(cairn_json **out, const char *text, size_t len)
 	*out = NULL;
 	if (len > TEXT_MAX)
 		return cairn_error_set(CAIRN_ECORRUPT, "json: document of %zu bytes is too large",
-				       len);
+		                       len);
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -538,7 +559,7 @@ int cairn_json_get_string(const cairn_json *obj, const char *key, const char **o
 	const cairn_json *v = cairn_json_get(obj, key);
 	if (!v || v->type != CAIRN_JSON_STRING)
 		return cairn_error_set(CAIRN_ECORRUPT, "json: \"%s\" is missing or not a string",
-				       key);
+		                       key);
 	*out = v->string;
 	return 0;
 }
@@ -548,7 +569,7 @@ int cairn_json_get_int(const cairn_json *obj, const char *key, int64_t *out)
 	const cairn_json *v = cairn_json_get(obj, key);
 	if (!v || v->type != CAIRN_JSON_NUMBER || !v->is_integer)
 		return cairn_error_set(CAIRN_ECORRUPT, "json: \"%s\" is missing or not an integer",
-				       key);
+		                       key);
 	*out = v->integer;
 	return 0;
 }
@@ -557,8 +578,8 @@ int cairn_json_get_uint(const cairn_json *obj, const char *key, uint64_t *out)
 {
 	const cairn_json *v = cairn_json_get(obj, key);
 	if (!v || v->type != CAIRN_JSON_NUMBER || !v->is_integer || v->integer < 0)
-		return cairn_error_set(CAIRN_ECORRUPT,
-				       "json: \"%s\" is missing or not a non-negative integer", key);
+		return cairn_error_set(
+		    CAIRN_ECORRUPT, "json: \"%s\" is missing or not a non-negative integer", key);
 	*out = (uint64_t)v->integer;
 	return 0;
 }

@@ -46,11 +46,13 @@ int cairn_mkdir_p(const char *path, unsigned mode)
 			/* The umask may have taken the owner's write or search
 			 * bit, without which nothing can be created inside. */
 			if (chmod(p, (mode_t)(mode | 0700)) != 0) {
-				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot set the mode of %s", p);
+				rc = cairn_error_set_errno(CAIRN_EIO, errno,
+				                           "cannot set the mode of %s", p);
 				break;
 			}
 		} else if (errno != EEXIST) {
-			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot create directory %s", p);
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot create directory %s",
+			                           p);
 			break;
 		}
 		*s = c;

@@ -42,9 +42,10 @@ static void run(const char *label, cairn_chunker *c, const uint8_t *buf, size_t 
 		uint64_t n = scan_all(c, buf, len);
 		double dt = bench_now() - t0;
 		if (n != chunks) {
-			fprintf(stderr, "%s: chunk count changed between passes (%" PRIu64
-					" then %" PRIu64 ")\n",
-				label, chunks, n);
+			fprintf(stderr,
+			        "%s: chunk count changed between passes (%" PRIu64 " then %" PRIu64
+			        ")\n",
+			        label, chunks, n);
 			exit(1);
 		}
 		mbps[i] = (double)len / dt / 1e6;
@@ -63,28 +64,39 @@ int main(int argc, char **argv)
 	size_t random_size = 256u << 20;
 	int repeat = 5;
 	cairn_chunker_params p = {
-		.poly = bench_fixed_poly(),
-		.min = CAIRN_CHUNK_MIN_DEFAULT,
-		.avg = CAIRN_CHUNK_AVG_DEFAULT,
-		.max = CAIRN_CHUNK_MAX_DEFAULT,
+	    .poly = bench_fixed_poly(),
+	    .min = CAIRN_CHUNK_MIN_DEFAULT,
+	    .avg = CAIRN_CHUNK_AVG_DEFAULT,
+	    .max = CAIRN_CHUNK_MAX_DEFAULT,
 	};
 	static const struct option opts[] = {
-		{"random", required_argument, NULL, 'r'}, {"repeat", required_argument, NULL, 'n'},
-		{"min", required_argument, NULL, 'a'},    {"avg", required_argument, NULL, 'b'},
-		{"max", required_argument, NULL, 'c'},    {NULL, 0, NULL, 0},
+	    {"random", required_argument, NULL, 'r'}, {"repeat", required_argument, NULL, 'n'},
+	    {"min", required_argument, NULL, 'a'},    {"avg", required_argument, NULL, 'b'},
+	    {"max", required_argument, NULL, 'c'},    {NULL, 0, NULL, 0},
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'r': random_size = bench_parse_size(optarg); break;
-		case 'n': repeat = atoi(optarg); break;
-		case 'a': p.min = (uint32_t)bench_parse_size(optarg); break;
-		case 'b': p.avg = (uint32_t)bench_parse_size(optarg); break;
-		case 'c': p.max = (uint32_t)bench_parse_size(optarg); break;
+		case 'r':
+			random_size = bench_parse_size(optarg);
+			break;
+		case 'n':
+			repeat = atoi(optarg);
+			break;
+		case 'a':
+			p.min = (uint32_t)bench_parse_size(optarg);
+			break;
+		case 'b':
+			p.avg = (uint32_t)bench_parse_size(optarg);
+			break;
+		case 'c':
+			p.max = (uint32_t)bench_parse_size(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [--random SIZE] [--repeat N] "
-					"[--min S --avg S --max S] [FILE]...\n",
-				argv[0]);
+			fprintf(stderr,
+			        "usage: %s [--random SIZE] [--repeat N] "
+			        "[--min S --avg S --max S] [FILE]...\n",
+			        argv[0]);
 			return 2;
 		}
 	}

@@ -85,7 +85,7 @@ static int by_sealed(const void *a, const void *b)
 /* Chunks buf; adds each chunk to s. If sealer, also counts the chunks
  * that were new to s and their sealed size. */
 static void pass(cairn_chunker *c, set *s, const uint8_t *buf, size_t len, cairn_sealer *sealer,
-		 uint64_t *chunks, result *r)
+                 uint64_t *chunks, result *r)
 {
 	static const uint8_t fp[CAIRN_FP_SIZE];
 	cairn_buf out = CAIRN_BUF_INIT;
@@ -118,10 +118,10 @@ int main(int argc, char **argv)
 	unsigned npolys = 1;
 	double entry_bytes = 100;
 	static const struct option opts[] = {
-		{"params", required_argument, NULL, 'p'},
-		{"polys", required_argument, NULL, 'n'},
-		{"entry-bytes", required_argument, NULL, 'e'},
-		{NULL, 0, NULL, 0},
+	    {"params", required_argument, NULL, 'p'},
+	    {"polys", required_argument, NULL, 'n'},
+	    {"entry-bytes", required_argument, NULL, 'e'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -132,8 +132,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			params[nparams++] = (cairn_chunker_params){0, (uint32_t)bench_parse_size(a),
-								   (uint32_t)bench_parse_size(b),
-								   (uint32_t)bench_parse_size(c)};
+			                                           (uint32_t)bench_parse_size(b),
+			                                           (uint32_t)bench_parse_size(c)};
 		} else if (opt == 'n') {
 			npolys = (unsigned)atoi(optarg);
 			if (npolys < 1 || npolys > MAX_POLYS) {
@@ -149,25 +149,28 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 2) {
 		fprintf(stderr,
-			"usage: %s [--params MIN:AVG:MAX]... [--polys N] [--entry-bytes N] BASE EDITED\n",
-			argv[0]);
+		        "usage: %s [--params MIN:AVG:MAX]... [--polys N] [--entry-bytes N] BASE "
+		        "EDITED\n",
+		        argv[0]);
 		return 2;
 	}
 	if (nparams == 0) {
 		static const uint32_t def[][3] = {
-			{16 << 10, 32 << 10, 256 << 10},   {32 << 10, 64 << 10, 512 << 10},
-			{64 << 10, 128 << 10, 1 << 20},    {96 << 10, 160 << 10, 1280 << 10},
-			{112 << 10, 176 << 10, 1408 << 10}, {128 << 10, 256 << 10, 2 << 20},
-			{256 << 10, 512 << 10, 4 << 20},   {512 << 10, 1 << 20, 8 << 20},
-			{1 << 20, 2 << 20, 16 << 20},
+		    {16 << 10, 32 << 10, 256 << 10},    {32 << 10, 64 << 10, 512 << 10},
+		    {64 << 10, 128 << 10, 1 << 20},     {96 << 10, 160 << 10, 1280 << 10},
+		    {112 << 10, 176 << 10, 1408 << 10}, {128 << 10, 256 << 10, 2 << 20},
+		    {256 << 10, 512 << 10, 4 << 20},    {512 << 10, 1 << 20, 8 << 20},
+		    {1 << 20, 2 << 20, 16 << 20},
 		};
 		for (size_t i = 0; i < sizeof(def) / sizeof(def[0]); i++)
-			params[nparams++] = (cairn_chunker_params){0, def[i][0], def[i][1], def[i][2]};
+			params[nparams++] =
+			    (cairn_chunker_params){0, def[i][0], def[i][1], def[i][2]};
 	}
 
 	uint8_t *base, *edit;
 	size_t base_len, edit_len;
-	if (bench_load(argv[optind], &base, &base_len) || bench_load(argv[optind + 1], &edit, &edit_len))
+	if (bench_load(argv[optind], &base, &base_len) ||
+	    bench_load(argv[optind + 1], &edit, &edit_len))
 		return 1;
 	cairn_sealer *sealer;
 	if (cairn_sealer_new(&sealer, NULL, 0)) {
@@ -202,9 +205,9 @@ int main(int argc, char **argv)
 		double per_tb = 1e12 / mean;
 		char label[48], range[48];
 		snprintf(label, sizeof(label), "%u/%u/%u", params[i].min >> 10, params[i].avg >> 10,
-			 params[i].max >> 10);
+		         params[i].max >> 10);
 		snprintf(range, sizeof(range), "%.2f-%.2f", (double)runs[0].new_sealed / 1e6,
-			 (double)runs[npolys - 1].new_sealed / 1e6);
+		         (double)runs[npolys - 1].new_sealed / 1e6);
 		printf("%-18s %10.0f %12" PRIu64 " %12.2f %12.2f %16s %14.0f %14.2f\n", label,
 		       mean / 1024, r->new_chunks, (double)r->new_raw / 1e6,
 		       (double)r->new_sealed / 1e6, range, per_tb, per_tb * entry_bytes / 1e9);

@@ -43,7 +43,7 @@ static void cut_chunks(void)
 {
 	static cairn_chunker c;
 	cairn_chunker_params p = {bench_fixed_poly(), CAIRN_CHUNK_MIN_DEFAULT,
-				  CAIRN_CHUNK_AVG_DEFAULT, CAIRN_CHUNK_MAX_DEFAULT};
+	                          CAIRN_CHUNK_AVG_DEFAULT, CAIRN_CHUNK_MAX_DEFAULT};
 	if (cairn_chunker_init(&c, &p) != 0)
 		die("chunker");
 	size_t cap = data_len / CAIRN_CHUNK_MIN_DEFAULT + 2;
@@ -75,7 +75,7 @@ static void stage_chunk(void)
 {
 	static cairn_chunker c;
 	cairn_chunker_params p = {bench_fixed_poly(), CAIRN_CHUNK_MIN_DEFAULT,
-				  CAIRN_CHUNK_AVG_DEFAULT, CAIRN_CHUNK_MAX_DEFAULT};
+	                          CAIRN_CHUNK_AVG_DEFAULT, CAIRN_CHUNK_MAX_DEFAULT};
 	if (cairn_chunker_init(&c, &p) != 0)
 		die("chunker");
 	size_t pos = 0;
@@ -106,7 +106,7 @@ static void seal_with(cairn_sealer *s)
 	for (size_t i = 0; i < ck.n; i++) {
 		cairn_buf_clear(&scratch);
 		if (cairn_seal(s, &scratch, fp, CAIRN_BLOB_DATA, data + ck.off[i],
-			       ck.off[i + 1] - ck.off[i]))
+		               ck.off[i + 1] - ck.off[i]))
 			die("seal");
 	}
 }
@@ -156,8 +156,9 @@ static void stage_unseal(void)
 {
 	static const uint8_t fp[CAIRN_FP_SIZE];
 	for (size_t i = 0; i < ck.n; i++)
-		if (cairn_unseal(enc_sealer, &scratch, fp, CAIRN_BLOB_DATA, sealed.data + sealed_off[i],
-				 sealed_off[i + 1] - sealed_off[i], max_chunk))
+		if (cairn_unseal(enc_sealer, &scratch, fp, CAIRN_BLOB_DATA,
+		                 sealed.data + sealed_off[i], sealed_off[i + 1] - sealed_off[i],
+		                 max_chunk))
 			die("unseal");
 }
 
@@ -170,7 +171,7 @@ static void seal_everything(void)
 	sealed_off[0] = 0;
 	for (size_t i = 0; i < ck.n; i++) {
 		if (cairn_seal(enc_sealer, &sealed, fp, CAIRN_BLOB_DATA, data + ck.off[i],
-			       ck.off[i + 1] - ck.off[i]))
+		               ck.off[i + 1] - ck.off[i]))
 			die("seal");
 		sealed_off[i + 1] = sealed.len;
 	}
@@ -186,16 +187,22 @@ int main(int argc, char **argv)
 {
 	int repeat = 3, level = 0;
 	static const struct option opts[] = {
-		{"repeat", required_argument, NULL, 'n'},
-		{"level", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+	    {"repeat", required_argument, NULL, 'n'},
+	    {"level", required_argument, NULL, 'l'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'n': repeat = atoi(optarg); break;
-		case 'l': level = atoi(optarg); break;
-		default: optind = argc; break;
+		case 'n':
+			repeat = atoi(optarg);
+			break;
+		case 'l':
+			level = atoi(optarg);
+			break;
+		default:
+			optind = argc;
+			break;
 		}
 	}
 	if (optind != argc - 1 || repeat < 1 || repeat > 64) {
@@ -209,8 +216,8 @@ int main(int argc, char **argv)
 		return 1;
 	data = buf;
 	randombytes_buf(key, sizeof(key));
-	if (cairn_sealer_new(&enc_sealer, key, level) || cairn_sealer_new(&plain_sealer, NULL, level) ||
-	    cairn_fingerprinter_new(&fper, key))
+	if (cairn_sealer_new(&enc_sealer, key, level) ||
+	    cairn_sealer_new(&plain_sealer, NULL, level) || cairn_fingerprinter_new(&fper, key))
 		die("setup");
 	cut_chunks();
 	seal_everything();
@@ -221,15 +228,15 @@ int main(int argc, char **argv)
 	       level ? level : CAIRN_SEAL_LEVEL_DEFAULT);
 
 	static const stage stages[] = {
-		{"memcpy", stage_memcpy, "copy each chunk (baseline)"},
-		{"chunk", stage_chunk, "Rabin cut points"},
-		{"fingerprint", stage_fingerprint, "HMAC-SHA-256 of each chunk"},
-		{"sha256", stage_sha256, "plain SHA-256 (pack ids)"},
-		{"compress", stage_seal_plain, "seal without a key: zstd only"},
-		{"aead", stage_aead, "XChaCha20-Poly1305 alone, uncompressed"},
-		{"seal", stage_seal, "zstd, then XChaCha20-Poly1305"},
-		{"unseal", stage_unseal, "authenticate, decrypt, decompress"},
-		{"aead-sodium", stage_aead_sodium, "aead with libsodium alone"},
+	    {"memcpy", stage_memcpy, "copy each chunk (baseline)"},
+	    {"chunk", stage_chunk, "Rabin cut points"},
+	    {"fingerprint", stage_fingerprint, "HMAC-SHA-256 of each chunk"},
+	    {"sha256", stage_sha256, "plain SHA-256 (pack ids)"},
+	    {"compress", stage_seal_plain, "seal without a key: zstd only"},
+	    {"aead", stage_aead, "XChaCha20-Poly1305 alone, uncompressed"},
+	    {"seal", stage_seal, "zstd, then XChaCha20-Poly1305"},
+	    {"unseal", stage_unseal, "authenticate, decrypt, decompress"},
+	    {"aead-sodium", stage_aead_sodium, "aead with libsodium alone"},
 	};
 	double per_byte[sizeof(stages) / sizeof(stages[0])];
 	for (size_t s = 0; s < sizeof(stages) / sizeof(stages[0]); s++) {
@@ -249,7 +256,8 @@ int main(int argc, char **argv)
 	/* a restore: unseal + fingerprint check */
 	double restore = 1.0 / (per_byte[7] + per_byte[2]);
 	printf("  %-12s %8.1f MB/s  chunk + fingerprint + seal, per core\n", "backup cpu", backup);
-	printf("  %-12s %8.1f MB/s  unseal + fingerprint check, per core\n", "restore cpu", restore);
+	printf("  %-12s %8.1f MB/s  unseal + fingerprint check, per core\n", "restore cpu",
+	       restore);
 
 	cairn_sealer_free(enc_sealer);
 	cairn_sealer_free(plain_sealer);

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	cairn_pack_entry *entries = NULL;
 	size_t count = 0;
 	if (cairn_pack_parse_trailer(s, sealed.data, sealed.len, area + sealed.len + 4, &entries,
-				     &count) == 0 &&
+	                             &count) == 0 &&
 	    count && !entries)
 		abort();
 	free(entries);

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		for (size_t i = 0; i < asked; i++)
 			memset(fps[i], (int)i + 1, 32);
 		(void)cairn_wire_answers_decode(data + 1, len - 1, (const uint8_t(*)[32])fps, asked,
-						out, found);
+		                                out, found);
 	}
 	return 0;
 }

@@ -84,8 +84,8 @@ static void measure(uint64_t capacity, uint64_t fill, int structured_keys)
 	double measured = (double)hits / (double)probes;
 	double expected = cairn_bloom_fp_rate(b, fill);
 	print_message("capacity %llu, %llu keys: measured %.4f%%, expected %.4f%%\n",
-		      (unsigned long long)capacity, (unsigned long long)fill, measured * 100,
-		      expected * 100);
+	              (unsigned long long)capacity, (unsigned long long)fill, measured * 100,
+	              expected * 100);
 	assert_true(measured < expected * 1.25);
 	assert_true(measured > expected * 0.75);
 	cairn_bloom_free(b);
@@ -213,13 +213,13 @@ static void test_bloom__rejects_damaged_serialised_forms(void **state)
 		size_t at;
 		uint8_t value;
 	} damage[] = {
-		{0, 'X'},  /* magic */
-		{4, 2},    /* version */
-		{5, 0},    /* no hashes */
-		{5, 8},    /* more hashes than one 64-bit hash can place */
-		{6, 1},    /* padding */
-		{15, 1},   /* a block count far beyond the bytes */
-		{8, 0xff}, /* one block too many */
+	    {0, 'X'},  /* magic */
+	    {4, 2},    /* version */
+	    {5, 0},    /* no hashes */
+	    {5, 8},    /* more hashes than one 64-bit hash can place */
+	    {6, 1},    /* padding */
+	    {15, 1},   /* a block count far beyond the bytes */
+	    {8, 0xff}, /* one block too many */
 	};
 	for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
 		memcpy(copy, s.data, s.len);
@@ -256,16 +256,16 @@ static void test_bloom__sizes_about_ten_bits_per_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bloom__finds_every_added_key),
-		cmocka_unit_test(test_bloom__design_rate_is_about_one_percent),
-		cmocka_unit_test(test_bloom__false_positive_rate_matches_the_design_at_capacity),
-		cmocka_unit_test(test_bloom__false_positive_rate_matches_the_prediction_when_fuller),
-		cmocka_unit_test(test_bloom__spreads_keys_that_are_not_random),
-		cmocka_unit_test(test_bloom__add_reports_whether_the_filter_changed),
-		cmocka_unit_test(test_bloom__sets_the_bits_of_a_key_in_one_cache_line),
-		cmocka_unit_test(test_bloom__round_trips_through_its_serialised_form),
-		cmocka_unit_test(test_bloom__rejects_damaged_serialised_forms),
-		cmocka_unit_test(test_bloom__sizes_about_ten_bits_per_key),
+	    cmocka_unit_test(test_bloom__finds_every_added_key),
+	    cmocka_unit_test(test_bloom__design_rate_is_about_one_percent),
+	    cmocka_unit_test(test_bloom__false_positive_rate_matches_the_design_at_capacity),
+	    cmocka_unit_test(test_bloom__false_positive_rate_matches_the_prediction_when_fuller),
+	    cmocka_unit_test(test_bloom__spreads_keys_that_are_not_random),
+	    cmocka_unit_test(test_bloom__add_reports_whether_the_filter_changed),
+	    cmocka_unit_test(test_bloom__sets_the_bits_of_a_key_in_one_cache_line),
+	    cmocka_unit_test(test_bloom__round_trips_through_its_serialised_form),
+	    cmocka_unit_test(test_bloom__rejects_damaged_serialised_forms),
+	    cmocka_unit_test(test_bloom__sizes_about_ten_bits_per_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -489,7 +489,7 @@ static void test_buf__array_grow_keeps_the_items_and_refuses_overflow(void **sta
 		assert_int_equal(a[i], i * 3);
 	uint32_t *before = a;
 	assert_int_equal(cairn_array_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof(*a)),
-			 CAIRN_ENOMEM);
+	                 CAIRN_ENOMEM);
 	assert_ptr_equal(a, before);
 	assert_int_equal(cap, 128);
 	free(a);

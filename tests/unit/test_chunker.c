@@ -468,7 +468,7 @@ static void test_chunker__cuts_the_format_test_vector(void **state)
  * reference's cuts, the chunker's over the whole input at once, and over
  * it fed in pieces (feeds, cycled). */
 static void assert_cuts_match_reference(const uint32_t (*sizes)[3], size_t n_sizes, size_t len,
-					uint64_t seed, const size_t *feeds, size_t n_feeds)
+                                        uint64_t seed, const size_t *feeds, size_t n_feeds)
 {
 	uint8_t *data = random_bytes(len, seed);
 	cairn_chunker *ch = malloc(sizeof(*ch));
@@ -502,7 +502,7 @@ static void test_chunker__matches_a_straightforward_reference(void **state)
 	/* Odd feed sizes exercise the one-byte alignment step. */
 	static const size_t feeds[] = {1, 3, 2, 5, 64, 63, 1000, 7};
 	assert_cuts_match_reference(sizes, sizeof(sizes) / sizeof(sizes[0]), 96 * 1024 + 37, 1,
-				    feeds, sizeof(feeds) / sizeof(feeds[0]));
+	                            feeds, sizeof(feeds) / sizeof(feeds[0]));
 }
 
 /* Long scans go two blocks at a time with two independent digests: cuts
@@ -518,7 +518,7 @@ static void test_chunker__two_stream_scan_matches_the_reference(void **state)
 	};
 	static const size_t feeds[] = {70000, 8191, 65, 9000, 1, 12345, 64, 20000};
 	assert_cuts_match_reference(sizes, sizeof(sizes) / sizeof(sizes[0]), 1024 * 1024 + 77, 7,
-				    feeds, sizeof(feeds) / sizeof(feeds[0]));
+	                            feeds, sizeof(feeds) / sizeof(feeds[0]));
 }
 
 static void test_chunker__same_input_gives_same_cuts_whatever_the_feed_sizes(void **state)

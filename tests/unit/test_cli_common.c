@@ -44,9 +44,20 @@ static void test_size__suffixes_are_powers_of_1024(void **state)
 static void test_size__rejects_malformed_input(void **state)
 {
 	static const char *const bad[] = {
-		"", "M", "-1", "+1", " 1", "1 ", "1.5M", "1X", "1Mi", "1MiBs", "1KK", "0x10",
-		"18446744073709551616", /* 2^64 */
-		"16777216T",            /* 2^64 bytes */
+	    "",
+	    "M",
+	    "-1",
+	    "+1",
+	    " 1",
+	    "1 ",
+	    "1.5M",
+	    "1X",
+	    "1Mi",
+	    "1MiBs",
+	    "1KK",
+	    "0x10",
+	    "18446744073709551616", /* 2^64 */
+	    "16777216T",            /* 2^64 bytes */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t v = 99;
@@ -221,7 +232,7 @@ static void test_first_line__strips_the_line_end(void **state)
 static void test_lines__skip_blanks_and_comments_and_trim(void **state)
 {
 	char text[] = "*.tmp\n\n# a comment\n  /var/cache  \r\n\t\n   # indented comment\n"
-		      "last";
+	              "last";
 	cli_strv sv = CLI_STRV_INIT;
 	assert_int_equal(cli_lines_split(text, strlen(text), &sv), 0);
 	assert_int_equal(sv.n, 3);
@@ -265,25 +276,25 @@ static void test_strv__grows_past_its_first_allocation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_size__plain_numbers_are_bytes),
-		cmocka_unit_test(test_size__suffixes_are_powers_of_1024),
-		cmocka_unit_test(test_size__rejects_malformed_input),
-		cmocka_unit_test(test_size__accepts_the_largest_value),
-		cmocka_unit_test(test_uint__accepts_digits_only),
-		cmocka_unit_test(test_size_format__uses_binary_units_with_one_decimal),
-		cmocka_unit_test(test_size_format__never_prints_1024_of_a_unit),
-		cmocka_unit_test(test_duration__seconds_then_minutes_then_hours),
-		cmocka_unit_test(test_clock__minutes_and_seconds_then_hours),
-		cmocka_unit_test(test_time_local__formats_in_the_local_zone),
-		cmocka_unit_test(test_exit_code__maps_library_codes),
-		cmocka_unit_test(test_mode__reads_like_ls),
-		cmocka_unit_test(test_mode__shows_setuid_setgid_and_sticky),
-		cmocka_unit_test(test_entry_type__names_every_type),
-		cmocka_unit_test(test_first_line__strips_the_line_end),
-		cmocka_unit_test(test_lines__skip_blanks_and_comments_and_trim),
-		cmocka_unit_test(test_lines__empty_text_gives_no_lines),
-		cmocka_unit_test(test_lines__rejects_a_nul_byte),
-		cmocka_unit_test(test_strv__grows_past_its_first_allocation),
+	    cmocka_unit_test(test_size__plain_numbers_are_bytes),
+	    cmocka_unit_test(test_size__suffixes_are_powers_of_1024),
+	    cmocka_unit_test(test_size__rejects_malformed_input),
+	    cmocka_unit_test(test_size__accepts_the_largest_value),
+	    cmocka_unit_test(test_uint__accepts_digits_only),
+	    cmocka_unit_test(test_size_format__uses_binary_units_with_one_decimal),
+	    cmocka_unit_test(test_size_format__never_prints_1024_of_a_unit),
+	    cmocka_unit_test(test_duration__seconds_then_minutes_then_hours),
+	    cmocka_unit_test(test_clock__minutes_and_seconds_then_hours),
+	    cmocka_unit_test(test_time_local__formats_in_the_local_zone),
+	    cmocka_unit_test(test_exit_code__maps_library_codes),
+	    cmocka_unit_test(test_mode__reads_like_ls),
+	    cmocka_unit_test(test_mode__shows_setuid_setgid_and_sticky),
+	    cmocka_unit_test(test_entry_type__names_every_type),
+	    cmocka_unit_test(test_first_line__strips_the_line_end),
+	    cmocka_unit_test(test_lines__skip_blanks_and_comments_and_trim),
+	    cmocka_unit_test(test_lines__empty_text_gives_no_lines),
+	    cmocka_unit_test(test_lines__rejects_a_nul_byte),
+	    cmocka_unit_test(test_strv__grows_past_its_first_allocation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

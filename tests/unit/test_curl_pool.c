@@ -95,9 +95,9 @@ static int load_libcurl(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_curl_pool__a_returned_handle_is_reused),
-		cmocka_unit_test(test_curl_pool__two_in_use_are_distinct),
-		cmocka_unit_test(test_curl_pool__a_full_pool_waits_for_a_handle),
+	    cmocka_unit_test(test_curl_pool__a_returned_handle_is_reused),
+	    cmocka_unit_test(test_curl_pool__two_in_use_are_distinct),
+	    cmocka_unit_test(test_curl_pool__a_full_pool_waits_for_a_handle),
 	};
 	return cmocka_run_group_tests(tests, load_libcurl, NULL);
 }

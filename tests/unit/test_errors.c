@@ -28,7 +28,8 @@ static void test_errors__prefix_keeps_the_first_message(void **state)
 static void *fail_on_a_thread(void *arg)
 {
 	cairn_error_saved *saved = arg;
-	cairn_error_save(saved, cairn_error_set(CAIRN_ECORRUPT, "blob %d does not authenticate", 3));
+	cairn_error_save(saved,
+	                 cairn_error_set(CAIRN_ECORRUPT, "blob %d does not authenticate", 3));
 	return NULL;
 }
 
@@ -100,12 +101,12 @@ static void test_time__the_monotonic_clock_does_not_go_back(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errors__prefix_keeps_the_first_message),
-		cmocka_unit_test(test_errors__a_saved_failure_is_restored_on_another_thread),
-		cmocka_unit_test(test_errors__a_saved_zero_is_still_a_failure),
-		cmocka_unit_test(test_errors__a_long_message_is_cut_and_terminated),
-		cmocka_unit_test(test_fdbudget__spare_descriptors_shrink_as_files_open),
-		cmocka_unit_test(test_time__the_monotonic_clock_does_not_go_back),
+	    cmocka_unit_test(test_errors__prefix_keeps_the_first_message),
+	    cmocka_unit_test(test_errors__a_saved_failure_is_restored_on_another_thread),
+	    cmocka_unit_test(test_errors__a_saved_zero_is_still_a_failure),
+	    cmocka_unit_test(test_errors__a_long_message_is_cut_and_terminated),
+	    cmocka_unit_test(test_fdbudget__spare_descriptors_shrink_as_files_open),
+	    cmocka_unit_test(test_time__the_monotonic_clock_does_not_go_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

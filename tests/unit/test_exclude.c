@@ -38,9 +38,9 @@ static void test_exclude__empty_list_matches_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exclude__name_glob_matches_basename_anywhere),
-		cmocka_unit_test(test_exclude__path_glob_matches_whole_path_and_below),
-		cmocka_unit_test(test_exclude__empty_list_matches_nothing),
+	    cmocka_unit_test(test_exclude__name_glob_matches_basename_anywhere),
+	    cmocka_unit_test(test_exclude__path_glob_matches_whole_path_and_below),
+	    cmocka_unit_test(test_exclude__empty_list_matches_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

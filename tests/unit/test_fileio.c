@@ -65,9 +65,9 @@ static void test_fileio__errors_come_back_with_errno(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fileio__writes_and_reads_back_at_offsets),
-		cmocka_unit_test(test_fileio__a_read_past_the_end_is_short),
-		cmocka_unit_test(test_fileio__errors_come_back_with_errno),
+	    cmocka_unit_test(test_fileio__writes_and_reads_back_at_offsets),
+	    cmocka_unit_test(test_fileio__a_read_past_the_end_is_short),
+	    cmocka_unit_test(test_fileio__errors_come_back_with_errno),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

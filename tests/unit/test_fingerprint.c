@@ -224,7 +224,7 @@ static void test_fingerprint__libcrypto_is_loaded_on_first_use(void **state)
 	assert_int_equal(v[0], '3');
 	assert_int_equal(load_unused("libcairn-no-such-library.so.9"), CAIRN_ERROR);
 	assert_non_null(strstr(cairn_error_last(),
-			       "libcrypto (libcairn-no-such-library.so.9) could not be loaded: "));
+	                       "libcrypto (libcairn-no-such-library.so.9) could not be loaded: "));
 	/* A library without SHA256_Init: the missing symbol is named. */
 	assert_int_equal(load_unused("libc.so.6"), CAIRN_ERROR);
 	assert_non_null(strstr(cairn_error_last(), "SHA256_Init"));
@@ -232,7 +232,8 @@ static void test_fingerprint__libcrypto_is_loaded_on_first_use(void **state)
 	char hex[2 * CAIRN_ID_SIZE + 1];
 	cairn_sha256(out, "abc", 3);
 	cairn_hex_encode(hex, out, sizeof(out));
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 int main(void)

@@ -66,14 +66,20 @@ static void test_select__hosts_are_alternatives_tags_lists_need_all_paths_need_e
 	const char *hosts[] = {"db", "web"}, *other[] = {"db"};
 	const char *both[] = {"db,nightly"}, *alt[] = {"weekly", "db"}, *miss[] = {"db,weekly"};
 	const char *paths[] = {"/srv", "/etc"}, *too_many[] = {"/srv", "/home"};
-	assert_true(cairn_snapshot_filter_match(&(cairn_snapshot_filter){.hosts = hosts, .n_hosts = 2}, &s));
-	assert_false(cairn_snapshot_filter_match(&(cairn_snapshot_filter){.hosts = other, .n_hosts = 1}, &s));
-	assert_true(cairn_snapshot_filter_match(&(cairn_snapshot_filter){.tags = both, .n_tags = 1}, &s));
-	assert_true(cairn_snapshot_filter_match(&(cairn_snapshot_filter){.tags = alt, .n_tags = 2}, &s));
-	assert_false(cairn_snapshot_filter_match(&(cairn_snapshot_filter){.tags = miss, .n_tags = 1}, &s));
-	assert_true(cairn_snapshot_filter_match(&(cairn_snapshot_filter){.paths = paths, .n_paths = 2}, &s));
+	assert_true(cairn_snapshot_filter_match(
+	    &(cairn_snapshot_filter){.hosts = hosts, .n_hosts = 2}, &s));
+	assert_false(cairn_snapshot_filter_match(
+	    &(cairn_snapshot_filter){.hosts = other, .n_hosts = 1}, &s));
+	assert_true(
+	    cairn_snapshot_filter_match(&(cairn_snapshot_filter){.tags = both, .n_tags = 1}, &s));
+	assert_true(
+	    cairn_snapshot_filter_match(&(cairn_snapshot_filter){.tags = alt, .n_tags = 2}, &s));
 	assert_false(
-	    cairn_snapshot_filter_match(&(cairn_snapshot_filter){.paths = too_many, .n_paths = 2}, &s));
+	    cairn_snapshot_filter_match(&(cairn_snapshot_filter){.tags = miss, .n_tags = 1}, &s));
+	assert_true(cairn_snapshot_filter_match(
+	    &(cairn_snapshot_filter){.paths = paths, .n_paths = 2}, &s));
+	assert_false(cairn_snapshot_filter_match(
+	    &(cairn_snapshot_filter){.paths = too_many, .n_paths = 2}, &s));
 	cairn_snapshot_clear(&s);
 }
 
@@ -228,15 +234,16 @@ int main(void)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_select__an_empty_filter_passes_everything),
-		cmocka_unit_test(test_select__hosts_are_alternatives_tags_lists_need_all_paths_need_each),
-		cmocka_unit_test(test_select__group_by_parses_words_and_refuses_others),
-		cmocka_unit_test(test_select__group_keys_treat_paths_and_tags_as_sets),
-		cmocka_unit_test(test_forget__the_policy_applies_to_each_host_and_paths_group),
-		cmocka_unit_test(test_forget__snapshots_outside_the_filter_are_untouched),
-		cmocka_unit_test(test_forget__keep_tag_and_last_together),
-		cmocka_unit_test(test_forget__a_policy_without_rules_is_refused),
-		cmocka_unit_test(test_forget__no_snapshots_make_an_empty_plan),
+	    cmocka_unit_test(test_select__an_empty_filter_passes_everything),
+	    cmocka_unit_test(
+	        test_select__hosts_are_alternatives_tags_lists_need_all_paths_need_each),
+	    cmocka_unit_test(test_select__group_by_parses_words_and_refuses_others),
+	    cmocka_unit_test(test_select__group_keys_treat_paths_and_tags_as_sets),
+	    cmocka_unit_test(test_forget__the_policy_applies_to_each_host_and_paths_group),
+	    cmocka_unit_test(test_forget__snapshots_outside_the_filter_are_untouched),
+	    cmocka_unit_test(test_forget__keep_tag_and_last_together),
+	    cmocka_unit_test(test_forget__a_policy_without_rules_is_refused),
+	    cmocka_unit_test(test_forget__no_snapshots_make_an_empty_plan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

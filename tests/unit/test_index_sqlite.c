@@ -103,12 +103,12 @@ static void insert_range(cairn_index *ix, uint64_t from, uint64_t to)
 }
 
 typedef int (*lookup_fn)(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
-			 cairn_index_entry *out, uint8_t *found);
+                         cairn_index_entry *out, uint8_t *found);
 
 /* Looks up entries from..to with lookup; asserts which are present (those
  * < present_below). */
 static void check_range_with(cairn_index *ix, lookup_fn lookup, uint64_t from, uint64_t to,
-			     uint64_t present_below)
+                             uint64_t present_below)
 {
 	size_t n = (size_t)(to - from);
 	uint8_t(*fps)[32] = calloc(n, 32);
@@ -160,7 +160,7 @@ static void assert_shard_integrity(const fixture *f, unsigned k)
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
-			 SQLITE_OK);
+	                 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
 	sqlite3_finalize(st);
@@ -382,9 +382,9 @@ static void check_sharding(const fixture *f, unsigned nshards)
 		sqlite3 *db;
 		sqlite3_stmt *st;
 		assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-		assert_int_equal(
-			sqlite3_prepare_v2(db, "SELECT count(*) FROM blobs WHERE fp = ?", -1, &st, NULL),
-			SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM blobs WHERE fp = ?",
+		                                    -1, &st, NULL),
+		                 SQLITE_OK);
 		sqlite3_bind_blob(st, 1, e.fp, 32, SQLITE_STATIC);
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 		assert_int_equal(sqlite3_column_int(st, 0), k == want ? 1 : 0);
@@ -461,8 +461,8 @@ static void test_index_sqlite__a_version_1_index_is_brought_up_to_date(void **st
 	for (uint64_t i = 0; i < 100; i++) {
 		cairn_index_entry want = make_entry(i), got;
 		uint8_t found = 0;
-		assert_int_equal(cairn_index_lookup(ix, (const uint8_t(*)[32])want.fp, 1, &got, &found),
-				 0);
+		assert_int_equal(
+		    cairn_index_lookup(ix, (const uint8_t(*)[32])want.fp, 1, &got, &found), 0);
 		assert_int_equal(found, 1);
 		want.inner = 0;
 		assert_entry_equal(&got, &want);
@@ -487,7 +487,7 @@ static void test_index_sqlite__a_malformed_row_is_reported_as_corrupt(void **sta
 	cairn_index_entry e = make_entry(1), out;
 	uint8_t found;
 	assert_int_equal(cairn_index_lookup(ix, (const uint8_t(*)[32])e.fp, 1, &out, &found),
-			 CAIRN_ECORRUPT);
+	                 CAIRN_ECORRUPT);
 	assert_non_null(strstr(cairn_error_last(), "shard-00.db"));
 	/* The shard stays usable. */
 	insert_range(ix, 10, 11);
@@ -574,7 +574,8 @@ static void *insert_and_look_up(void *arg)
 			w->errors++;
 		/* Own entries just written, and whatever the others have by now. */
 		for (size_t i = 0; i < BATCH; i++) {
-			uint64_t n = i % 2 ? base + done + i : (i * 7919 + done) % (THREADS * PER_THREAD);
+			uint64_t n =
+			    i % 2 ? base + done + i : (i * 7919 + done) % (THREADS * PER_THREAD);
 			cairn_index_entry e = make_entry(n);
 			memcpy(fps[i], e.fp, 32);
 		}
@@ -582,7 +583,8 @@ static void *insert_and_look_up(void *arg)
 			w->errors++;
 		for (size_t i = 1; i < BATCH; i += 2) {
 			cairn_index_entry e = make_entry(base + done + i);
-			if (!found[i] || memcmp(&out[i].pack, e.pack, 32) || out[i].length != e.length)
+			if (!found[i] || memcmp(&out[i].pack, e.pack, 32) ||
+			    out[i].length != e.length)
 				w->errors++;
 		}
 		uint64_t c;
@@ -650,28 +652,28 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(test_index_sqlite__tuning_turns_off_memory_statistics),
-		T(test_index_sqlite__inserted_entries_are_found_and_others_are_not),
-		T(test_index_sqlite__the_first_registration_wins),
-		T(test_index_sqlite__imported_objects_are_remembered),
-		T(test_index_sqlite__clear_removes_entries_and_objects),
-		T(test_index_sqlite__data_survives_closing_and_reopening),
-		T(test_index_sqlite__closing_leaves_the_log_unless_told_to_fold_it),
-		T(test_index_sqlite__one_shard_works),
-		T(test_index_sqlite__sixteen_shards_work),
-		T(test_index_sqlite__two_hundred_fifty_six_shards_work),
-		T(test_index_sqlite__bad_shard_counts_are_rejected),
-		T(test_index_sqlite__reopening_with_another_shard_count_is_refused),
-		T(test_index_sqlite__a_newer_schema_is_refused),
-		T(test_index_sqlite__a_version_1_index_is_brought_up_to_date),
-	T(test_index_sqlite__a_version_1_index_is_brought_up_to_date),
-		T(test_index_sqlite__a_malformed_row_is_reported_as_corrupt),
-		T(test_index_sqlite__a_file_that_is_not_a_database_is_an_error),
-		T(test_index_sqlite__a_damaged_shard_among_many_is_named),
-		T(test_index_sqlite__a_large_batch_round_trips),
-		T(test_index_sqlite__concurrent_lookups_and_inserts_agree),
-		T(test_index_sqlite__two_handles_on_one_directory_share_data),
-		T(test_index_sqlite__dedup_lookups_skip_a_shard_that_was_empty),
+	    T(test_index_sqlite__tuning_turns_off_memory_statistics),
+	    T(test_index_sqlite__inserted_entries_are_found_and_others_are_not),
+	    T(test_index_sqlite__the_first_registration_wins),
+	    T(test_index_sqlite__imported_objects_are_remembered),
+	    T(test_index_sqlite__clear_removes_entries_and_objects),
+	    T(test_index_sqlite__data_survives_closing_and_reopening),
+	    T(test_index_sqlite__closing_leaves_the_log_unless_told_to_fold_it),
+	    T(test_index_sqlite__one_shard_works),
+	    T(test_index_sqlite__sixteen_shards_work),
+	    T(test_index_sqlite__two_hundred_fifty_six_shards_work),
+	    T(test_index_sqlite__bad_shard_counts_are_rejected),
+	    T(test_index_sqlite__reopening_with_another_shard_count_is_refused),
+	    T(test_index_sqlite__a_newer_schema_is_refused),
+	    T(test_index_sqlite__a_version_1_index_is_brought_up_to_date),
+	    T(test_index_sqlite__a_version_1_index_is_brought_up_to_date),
+	    T(test_index_sqlite__a_malformed_row_is_reported_as_corrupt),
+	    T(test_index_sqlite__a_file_that_is_not_a_database_is_an_error),
+	    T(test_index_sqlite__a_damaged_shard_among_many_is_named),
+	    T(test_index_sqlite__a_large_batch_round_trips),
+	    T(test_index_sqlite__concurrent_lookups_and_inserts_agree),
+	    T(test_index_sqlite__two_handles_on_one_directory_share_data),
+	    T(test_index_sqlite__dedup_lookups_skip_a_shard_that_was_empty),
 #undef T
 	};
 	tuned = cairn_index_sqlite_tune_process();

@@ -209,7 +209,7 @@ static void test_indexfile__rejects_huge_counts_without_allocating_them(void **s
 
 /* One pack of nblobs blobs with the given fields (inner from version 2 on). */
 static void make_one_inner(cairn_buf *b, uint8_t version, uint64_t nblobs, uint8_t kind,
-			   uint32_t offset, uint32_t length, uint32_t raw_length, uint32_t inner)
+                           uint32_t offset, uint32_t length, uint32_t raw_length, uint32_t inner)
 {
 	uint8_t id[32];
 	memset(id, 0x42, sizeof(id));
@@ -230,7 +230,7 @@ static void make_one_inner(cairn_buf *b, uint8_t version, uint64_t nblobs, uint8
 }
 
 static void make_one(cairn_buf *b, uint8_t version, uint64_t nblobs, uint8_t kind, uint32_t offset,
-		     uint32_t length, uint32_t raw_length)
+                     uint32_t length, uint32_t raw_length)
 {
 	make_one_inner(b, version, nblobs, kind, offset, length, raw_length, 0);
 }
@@ -302,15 +302,15 @@ static void test_indexfile__encode_rejects_invalid_entries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_indexfile__round_trips_entries_of_several_packs),
-		cmocka_unit_test(test_indexfile__appends_to_what_the_buffer_holds),
-		cmocka_unit_test(test_indexfile__round_trips_no_entries),
-		cmocka_unit_test(test_indexfile__rejects_truncation_at_every_byte),
-		cmocka_unit_test(test_indexfile__rejects_trailing_bytes),
-		cmocka_unit_test(test_indexfile__any_changed_byte_is_decoded_or_refused),
-		cmocka_unit_test(test_indexfile__rejects_huge_counts_without_allocating_them),
-		cmocka_unit_test(test_indexfile__rejects_malformed_fields),
-		cmocka_unit_test(test_indexfile__encode_rejects_invalid_entries),
+	    cmocka_unit_test(test_indexfile__round_trips_entries_of_several_packs),
+	    cmocka_unit_test(test_indexfile__appends_to_what_the_buffer_holds),
+	    cmocka_unit_test(test_indexfile__round_trips_no_entries),
+	    cmocka_unit_test(test_indexfile__rejects_truncation_at_every_byte),
+	    cmocka_unit_test(test_indexfile__rejects_trailing_bytes),
+	    cmocka_unit_test(test_indexfile__any_changed_byte_is_decoded_or_refused),
+	    cmocka_unit_test(test_indexfile__rejects_huge_counts_without_allocating_them),
+	    cmocka_unit_test(test_indexfile__rejects_malformed_fields),
+	    cmocka_unit_test(test_indexfile__encode_rejects_invalid_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,7 +85,7 @@ static void test_json__round_trips_bytes_that_are_not_utf8(void **state)
 	/* lone continuation, truncated sequences, overlong forms, an encoded
 	 * surrogate, beyond U+10FFFF, 0xff */
 	static const char odd[] = "\x80 \xc3 \xe2\x82 \xc0\xaf \xe0\x80\xaf \xed\xa0\x80 "
-				  "\xf4\x90\x80\x80 \xff\xfe /dir/\xe9t\xe9\n";
+	                          "\xf4\x90\x80\x80 \xff\xfe /dir/\xe9t\xe9\n";
 	cairn_buf b = CAIRN_BUF_INIT;
 
 	assert_string_round_trips(odd, sizeof(odd) - 1);
@@ -122,8 +122,8 @@ static void test_json__parses_nested_documents_in_member_order(void **state)
 {
 	(void)state;
 	const char *text = " {\"z\": [1, 2.5, -3e2, true, false, null, \"s\"],\n"
-			   "  \"a\": {\"inner\": {\"deep\": []}, \"empty\": {}},\n"
-			   "  \"m\": \"x\"} ";
+	                   "  \"a\": {\"inner\": {\"deep\": []}, \"empty\": {}},\n"
+	                   "  \"m\": \"x\"} ";
 	cairn_json *v;
 
 	assert_int_equal(parse_str(&v, text), 0);
@@ -309,11 +309,11 @@ static void test_json__rejects_bad_escapes(void **state)
 	assert_rejects("\"\\'\"");
 	assert_rejects("\"\\u12\"");
 	assert_rejects("\"\\u12g4\"");
-	assert_rejects("\"\\ud83d\"");         /* high surrogate alone */
-	assert_rejects("\"\\ud83dx\"");        /* high surrogate then a character */
-	assert_rejects("\"\\ud83d\\u0041\"");  /* high surrogate then not a low one */
-	assert_rejects("\"\\udc00\"");         /* low surrogate below the byte range */
-	assert_rejects("\"\\udfff\"");         /* low surrogate above it */
+	assert_rejects("\"\\ud83d\"");        /* high surrogate alone */
+	assert_rejects("\"\\ud83dx\"");       /* high surrogate then a character */
+	assert_rejects("\"\\ud83d\\u0041\""); /* high surrogate then not a low one */
+	assert_rejects("\"\\udc00\"");        /* low surrogate below the byte range */
+	assert_rejects("\"\\udfff\"");        /* low surrogate above it */
 }
 
 static void test_json__reports_the_byte_offset_of_an_error(void **state)
@@ -388,23 +388,23 @@ static void test_json__free_accepts_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json__strings_make_an_array_of_escaped_strings),
-		cmocka_unit_test(test_json__round_trips_plain_and_escaped_strings),
-		cmocka_unit_test(test_json__round_trips_utf8_unchanged),
-		cmocka_unit_test(test_json__round_trips_bytes_that_are_not_utf8),
-		cmocka_unit_test(test_json__decodes_escapes_and_surrogate_pairs),
-		cmocka_unit_test(test_json__parses_nested_documents_in_member_order),
-		cmocka_unit_test(test_json__writer_output_parses_as_an_object),
-		cmocka_unit_test(test_json__keeps_integers_exact_up_to_the_int64_limits),
-		cmocka_unit_test(test_json__rejects_malformed_documents),
-		cmocka_unit_test(test_json__rejects_trailing_garbage),
-		cmocka_unit_test(test_json__rejects_bad_numbers),
-		cmocka_unit_test(test_json__rejects_control_characters_in_strings),
-		cmocka_unit_test(test_json__rejects_bad_escapes),
-		cmocka_unit_test(test_json__reports_the_byte_offset_of_an_error),
-		cmocka_unit_test(test_json__limits_nesting_depth),
-		cmocka_unit_test(test_json__parses_large_arrays),
-		cmocka_unit_test(test_json__free_accepts_null),
+	    cmocka_unit_test(test_json__strings_make_an_array_of_escaped_strings),
+	    cmocka_unit_test(test_json__round_trips_plain_and_escaped_strings),
+	    cmocka_unit_test(test_json__round_trips_utf8_unchanged),
+	    cmocka_unit_test(test_json__round_trips_bytes_that_are_not_utf8),
+	    cmocka_unit_test(test_json__decodes_escapes_and_surrogate_pairs),
+	    cmocka_unit_test(test_json__parses_nested_documents_in_member_order),
+	    cmocka_unit_test(test_json__writer_output_parses_as_an_object),
+	    cmocka_unit_test(test_json__keeps_integers_exact_up_to_the_int64_limits),
+	    cmocka_unit_test(test_json__rejects_malformed_documents),
+	    cmocka_unit_test(test_json__rejects_trailing_garbage),
+	    cmocka_unit_test(test_json__rejects_bad_numbers),
+	    cmocka_unit_test(test_json__rejects_control_characters_in_strings),
+	    cmocka_unit_test(test_json__rejects_bad_escapes),
+	    cmocka_unit_test(test_json__reports_the_byte_offset_of_an_error),
+	    cmocka_unit_test(test_json__limits_nesting_depth),
+	    cmocka_unit_test(test_json__parses_large_arrays),
+	    cmocka_unit_test(test_json__free_accepts_null),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,9 +17,8 @@
 #define NBLOBS 100
 
 static const uint8_t test_key[32] = {
-	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa,
-	0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab,
-	0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
 };
 
 typedef struct fixture {
@@ -92,15 +91,15 @@ static void add_all(fixture *f)
 {
 	for (int i = 0; i < NBLOBS; i++)
 		assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[i], CAIRN_BLOB_DATA,
-						f->plain[i], f->plain_len[i]),
-				 0);
+		                                f->plain[i], f->plain_len[i]),
+		                 0);
 	assert_int_equal(f->w.count, NBLOBS);
 }
 
 /* Reads a pack as a reader of the store would: the last 4 bytes, then the
  * trailer they point to. */
 static int open_pack(cairn_sealer *s, const uint8_t *pack, size_t size, cairn_pack_entry **entries,
-		     size_t *count)
+                     size_t *count)
 {
 	uint32_t tlen;
 	*entries = NULL;
@@ -139,8 +138,8 @@ static void assert_round_trip(fixture *f)
 		assert_int_equal(e->offset, f->w.entries[i].offset);
 		assert_int_equal(e->length, f->w.entries[i].length);
 		assert_int_equal(cairn_unseal(f->sealer, &out, f->fp[i], CAIRN_BLOB_DATA,
-					      f->pk.data + e->offset, e->length, e->raw_length),
-				 0);
+		                              f->pk.data + e->offset, e->length, e->raw_length),
+		                 0);
 		assert_int_equal(out.len, f->plain_len[i]);
 		assert_memory_equal(out.data, f->plain[i], out.len);
 	}
@@ -245,7 +244,7 @@ static void test_pack__does_not_show_where_its_blobs_begin(void **state)
 			const uint8_t *hit = memmem(f->pk.data, f->pk.len, nonce + at, 8);
 			assert_ptr_equal(hit, nonce + at);
 			assert_null(memmem(hit + 1, f->pk.len - (size_t)(hit + 1 - f->pk.data),
-					   nonce + at, 8));
+			                   nonce + at, 8));
 		}
 	}
 }
@@ -265,7 +264,7 @@ static void test_pack__detects_a_flipped_trailer_byte(void **state)
 	for (size_t i = start; i < size - 4; i++) {
 		f->pk.data[i] ^= 0x01;
 		assert_int_equal(open_pack(f->sealer, f->pk.data, size, &entries, &count),
-				 CAIRN_ECORRUPT);
+		                 CAIRN_ECORRUPT);
 		assert_null(entries);
 		f->pk.data[i] ^= 0x01;
 	}
@@ -285,9 +284,8 @@ static void test_pack__detects_a_flipped_length_byte(void **state)
 	for (size_t i = size - 4; i < size; i++) {
 		for (int bit = 0; bit < 8; bit++) {
 			f->pk.data[i] ^= (uint8_t)(1u << bit);
-			assert_int_equal(open_pack(f->sealer, f->pk.data, size, &entries,
-						   &count),
-					 CAIRN_ECORRUPT);
+			assert_int_equal(open_pack(f->sealer, f->pk.data, size, &entries, &count),
+			                 CAIRN_ECORRUPT);
 			f->pk.data[i] ^= (uint8_t)(1u << bit);
 		}
 	}
@@ -304,18 +302,18 @@ static void test_pack__rejects_a_truncated_pack(void **state)
 	size_t size = f->pk.len;
 	for (size_t cut = 1; cut <= 300; cut++)
 		assert_int_equal(open_pack(f->sealer, f->pk.data, size - cut, &entries, &count),
-				 CAIRN_ECORRUPT);
+		                 CAIRN_ECORRUPT);
 	for (size_t n = 0; n <= 4; n++)
 		assert_int_equal(open_pack(f->sealer, f->pk.data, n, &entries, &count),
-				 CAIRN_ECORRUPT);
+		                 CAIRN_ECORRUPT);
 	/* bytes missing at the front: the last blob no longer fits */
 	assert_int_equal(open_pack(f->sealer, f->pk.data + 1, size - 1, &entries, &count),
-			 CAIRN_ECORRUPT);
+	                 CAIRN_ECORRUPT);
 	/* the trailer itself intact but told of a pack a byte shorter */
 	uint32_t tlen = cairn_get_u32le(f->pk.data + size - 4);
-	assert_int_equal(cairn_pack_parse_trailer(f->sealer, f->pk.data + size - 4 - tlen,
-						  tlen, size - 1, &entries, &count),
-			 CAIRN_ECORRUPT);
+	assert_int_equal(cairn_pack_parse_trailer(f->sealer, f->pk.data + size - 4 - tlen, tlen,
+	                                          size - 1, &entries, &count),
+	                 CAIRN_ECORRUPT);
 }
 
 static void test_pack__allows_an_empty_pack(void **state)
@@ -343,9 +341,9 @@ static void test_pack__reset_starts_a_new_pack(void **state)
 	cairn_pack_writer_reset(&f->w);
 	assert_int_equal(cairn_pack_size(&f->w), 0);
 	assert_int_equal(f->w.count, 0);
-	assert_int_equal(
-		cairn_pack_add(&f->w, f->sealer, f->fp[3], CAIRN_BLOB_TREE, f->plain[3], f->plain_len[3]),
-		0);
+	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[3], CAIRN_BLOB_TREE, f->plain[3],
+	                                f->plain_len[3]),
+	                 0);
 	assert_int_equal(f->w.entries[0].offset, 0);
 	assert_int_equal(finish(f, f->id), 0);
 	assert_memory_not_equal(first_id, f->id, CAIRN_ID_SIZE);
@@ -360,11 +358,11 @@ static void test_pack__add_rejects_empty_blobs_and_unknown_kinds(void **state)
 {
 	fixture *f = *state;
 	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], CAIRN_BLOB_DATA, "", 0),
-			 CAIRN_EINVAL);
+	                 CAIRN_EINVAL);
 	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], 0, "x", 1), CAIRN_EINVAL);
 	/* a bundle is added as one, with its chunks */
 	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], CAIRN_BLOB_BUNDLE, "x", 1),
-			 CAIRN_EINVAL);
+	                 CAIRN_EINVAL);
 	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[0], 7, "x", 1), CAIRN_EINVAL);
 	assert_int_equal(f->w.count, 0);
 	assert_int_equal(cairn_pack_size(&f->w), 0);
@@ -381,8 +379,8 @@ static int add_bundle(fixture *f, size_t n, cairn_buf *joined)
 		lens[k] = (uint32_t)f->plain_len[2 * k];
 		assert_int_equal(cairn_buf_append(joined, f->plain[2 * k], lens[k]), 0);
 	}
-	return cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps, lens, n,
-				     joined->data, joined->len);
+	return cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps, lens,
+	                             n, joined->data, joined->len);
 }
 
 static void test_pack__a_bundle_is_one_blob_with_an_entry_per_chunk(void **state)
@@ -393,12 +391,12 @@ static void test_pack__a_bundle_is_one_blob_with_an_entry_per_chunk(void **state
 	cairn_buf joined = CAIRN_BUF_INIT, out = CAIRN_BUF_INIT;
 
 	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[1], CAIRN_BLOB_DATA, f->plain[1],
-					f->plain_len[1]),
-			 0);
+	                                f->plain_len[1]),
+	                 0);
 	assert_int_equal(add_bundle(f, 3, &joined), 0);
 	assert_int_equal(cairn_pack_add(&f->w, f->sealer, f->fp[3], CAIRN_BLOB_TREE, f->plain[3],
-					f->plain_len[3]),
-			 0);
+	                                f->plain_len[3]),
+	                 0);
 	assert_int_equal(f->w.count, 5);
 	assert_int_equal(f->w.n_blobs, 3);
 	assert_int_equal(finish(f, NULL), 0);
@@ -428,13 +426,13 @@ static void test_pack__a_bundle_is_one_blob_with_an_entry_per_chunk(void **state
 	/* The bundle opens as its chunks back to back, under the bundle's
 	 * kind and no chunk's fingerprint. */
 	assert_int_equal(cairn_unseal(f->sealer, &out, NULL, CAIRN_BLOB_BUNDLE,
-				      f->pk.data + e->offset, e->length, CAIRN_BUNDLE_MAX),
-			 0);
+	                              f->pk.data + e->offset, e->length, CAIRN_BUNDLE_MAX),
+	                 0);
 	assert_int_equal(out.len, joined.len);
 	assert_memory_equal(out.data, joined.data, joined.len);
 	assert_int_equal(cairn_unseal(f->sealer, &out, e->fp, CAIRN_BLOB_DATA,
-				      f->pk.data + e->offset, e->length, CAIRN_BUNDLE_MAX),
-			 CAIRN_ECORRUPT);
+	                              f->pk.data + e->offset, e->length, CAIRN_BUNDLE_MAX),
+	                 CAIRN_ECORRUPT);
 	free(entries);
 	cairn_buf_free(&joined);
 	cairn_buf_free(&out);
@@ -448,20 +446,23 @@ static void test_pack__add_bundle_rejects_what_is_not_a_bundle(void **state)
 	uint32_t lens[2] = {3, 4};
 
 	assert_int_equal(add_bundle(f, 1, &joined), CAIRN_EINVAL);
-	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps,
-					       lens, 2, "abcdefgh", 8),
-			 CAIRN_EINVAL); /* 3 + 4 is not 8 */
+	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer,
+	                                       (const uint8_t(*)[CAIRN_FP_SIZE])fps, lens, 2,
+	                                       "abcdefgh", 8),
+	                 CAIRN_EINVAL); /* 3 + 4 is not 8 */
 	lens[0] = 0;
-	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps,
-					       lens, 2, "abcd", 4),
-			 CAIRN_EINVAL); /* an empty chunk */
+	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer,
+	                                       (const uint8_t(*)[CAIRN_FP_SIZE])fps, lens, 2,
+	                                       "abcd", 4),
+	                 CAIRN_EINVAL); /* an empty chunk */
 	uint8_t *big = calloc(1, CAIRN_BUNDLE_MAX + 2);
 	assert_non_null(big);
 	lens[0] = CAIRN_BUNDLE_MAX / 2 + 1;
 	lens[1] = CAIRN_BUNDLE_MAX / 2;
-	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer, (const uint8_t(*)[CAIRN_FP_SIZE])fps,
-					       lens, 2, big, CAIRN_BUNDLE_MAX + 1),
-			 CAIRN_EINVAL);
+	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer,
+	                                       (const uint8_t(*)[CAIRN_FP_SIZE])fps, lens, 2, big,
+	                                       CAIRN_BUNDLE_MAX + 1),
+	                 CAIRN_EINVAL);
 	free(big);
 	/* one chunk more than a bundle takes */
 	uint8_t many_fps[CAIRN_BUNDLE_CHUNKS + 1][CAIRN_FP_SIZE] = {{0}};
@@ -470,17 +471,17 @@ static void test_pack__add_bundle_rejects_what_is_not_a_bundle(void **state)
 	for (size_t i = 0; i <= CAIRN_BUNDLE_CHUNKS; i++)
 		ones[i] = 1;
 	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer,
-					       (const uint8_t(*)[CAIRN_FP_SIZE])many_fps, ones,
-					       CAIRN_BUNDLE_CHUNKS + 1, bytes, sizeof(bytes)),
-			 CAIRN_EINVAL);
+	                                       (const uint8_t(*)[CAIRN_FP_SIZE])many_fps, ones,
+	                                       CAIRN_BUNDLE_CHUNKS + 1, bytes, sizeof(bytes)),
+	                 CAIRN_EINVAL);
 	assert_int_equal(f->w.count, 0);
 	assert_int_equal(f->w.n_blobs, 0);
 	assert_int_equal(cairn_pack_size(&f->w), 0);
 	/* the most it takes */
 	assert_int_equal(cairn_pack_add_bundle(&f->w, f->sealer,
-					       (const uint8_t(*)[CAIRN_FP_SIZE])many_fps, ones,
-					       CAIRN_BUNDLE_CHUNKS, bytes, CAIRN_BUNDLE_CHUNKS),
-			 0);
+	                                       (const uint8_t(*)[CAIRN_FP_SIZE])many_fps, ones,
+	                                       CAIRN_BUNDLE_CHUNKS, bytes, CAIRN_BUNDLE_CHUNKS),
+	                 0);
 	assert_int_equal(f->w.count, CAIRN_BUNDLE_CHUNKS);
 	assert_int_equal(f->w.n_blobs, 1);
 	cairn_buf_free(&joined);
@@ -509,7 +510,7 @@ static void test_pack__trailer_length_must_fit_the_pack(void **state)
 
 /* An entry as version 1 wrote it. */
 static void put_entry_v1(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset, uint32_t length,
-			 uint32_t raw_length)
+                         uint32_t raw_length)
 {
 	uint8_t fp[CAIRN_FP_SIZE];
 	memset(fp, tag, sizeof(fp));
@@ -521,14 +522,14 @@ static void put_entry_v1(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offse
 }
 
 static void put_entry_inner(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset,
-			    uint32_t length, uint32_t raw_length, uint32_t inner)
+                            uint32_t length, uint32_t raw_length, uint32_t inner)
 {
 	put_entry_v1(b, tag, kind, offset, length, raw_length);
 	assert_int_equal(cairn_buf_append_u32le(b, inner), 0);
 }
 
 static void put_entry(cairn_buf *b, uint8_t tag, uint8_t kind, uint32_t offset, uint32_t length,
-		      uint32_t raw_length)
+                      uint32_t raw_length)
 {
 	put_entry_inner(b, tag, kind, offset, length, raw_length, 0);
 }
@@ -543,7 +544,8 @@ static int parse_made_trailer(cairn_sealer *s, const cairn_buf *plain)
 
 	for (int i = 0; i < AREA; i++)
 		assert_int_equal(cairn_buf_append_u8(&pack, (uint8_t)i), 0);
-	assert_int_equal(cairn_seal(s, &pack, NULL, CAIRN_BLOB_TRAILER, plain->data, plain->len), 0);
+	assert_int_equal(cairn_seal(s, &pack, NULL, CAIRN_BLOB_TRAILER, plain->data, plain->len),
+	                 0);
 	assert_int_equal(cairn_buf_append_u32le(&pack, (uint32_t)(pack.len - AREA)), 0);
 	int rc = open_pack(s, pack.data, pack.len, &entries, &count);
 	if (rc == 0)
@@ -647,7 +649,7 @@ static void test_pack__rejects_bundle_entries_that_do_not_fit(void **state)
 		for (size_t i = 0; i < n; i++)
 			put_entry_inner(&b, (uint8_t)i, CAIRN_BLOB_BUNDLE, 100, 50, 1, (uint32_t)i);
 		assert_int_equal(parse_made_trailer(f->sealer, &b),
-				 n > CAIRN_BUNDLE_CHUNKS ? CAIRN_ECORRUPT : 0);
+		                 n > CAIRN_BUNDLE_CHUNKS ? CAIRN_ECORRUPT : 0);
 	}
 	cairn_buf_free(&b);
 }
@@ -804,10 +806,10 @@ static void test_pack__rejects_a_trailer_sealed_as_another_kind(void **state)
 
 	make_header(&plain, CAIRN_PACK_VERSION, 0);
 	assert_int_equal(cairn_seal(f->sealer, &pack, NULL, CAIRN_BLOB_DATA, plain.data, plain.len),
-			 0);
+	                 0);
 	assert_int_equal(cairn_buf_append_u32le(&pack, (uint32_t)pack.len), 0);
 	assert_int_equal(open_pack(f->sealer, pack.data, pack.len, &entries, &count),
-			 CAIRN_ECORRUPT);
+	                 CAIRN_ECORRUPT);
 	cairn_buf_free(&pack);
 	cairn_buf_free(&plain);
 }
@@ -817,34 +819,34 @@ static void test_pack__rejects_a_trailer_sealed_as_another_kind(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_pack__round_trips_a_hundred_blobs),
-		cmocka_unit_test_setup_teardown(test_pack__round_trips_without_encryption,
-						setup_unencrypted, teardown),
-		T(test_pack__gathers_small_blobs_before_spooling),
-		T(test_pack__round_trips_through_a_spool_file),
-		T(test_pack__spool_needs_a_directory),
-		T(test_pack__shuffles_the_blob_order),
-		T(test_pack__does_not_show_where_its_blobs_begin),
-		T(test_pack__detects_a_flipped_trailer_byte),
-		T(test_pack__detects_a_flipped_length_byte),
-		T(test_pack__rejects_a_truncated_pack),
-		T(test_pack__allows_an_empty_pack),
-		T(test_pack__reset_starts_a_new_pack),
-		T(test_pack__add_rejects_empty_blobs_and_unknown_kinds),
-		T(test_pack__trailer_length_must_fit_the_pack),
-		T(test_pack__accepts_a_made_trailer_that_fits),
-		T(test_pack__rejects_entries_out_of_range),
-		T(test_pack__a_bundle_is_one_blob_with_an_entry_per_chunk),
-		T(test_pack__add_bundle_rejects_what_is_not_a_bundle),
-		T(test_pack__accepts_the_entries_of_a_bundle),
-		T(test_pack__rejects_bundle_entries_that_do_not_fit),
-		T(test_pack__any_changed_byte_of_a_trailer_is_parsed_or_refused),
-		T(test_pack__reads_version_1_trailers),
-		T(test_pack__rejects_overlapping_entries),
-		T(test_pack__rejects_bad_kinds_and_empty_entries),
-		T(test_pack__rejects_a_count_that_does_not_match_the_trailer),
-		T(test_pack__rejects_an_unknown_version),
-		T(test_pack__rejects_a_trailer_sealed_as_another_kind),
+	    T(test_pack__round_trips_a_hundred_blobs),
+	    cmocka_unit_test_setup_teardown(test_pack__round_trips_without_encryption,
+	                                    setup_unencrypted, teardown),
+	    T(test_pack__gathers_small_blobs_before_spooling),
+	    T(test_pack__round_trips_through_a_spool_file),
+	    T(test_pack__spool_needs_a_directory),
+	    T(test_pack__shuffles_the_blob_order),
+	    T(test_pack__does_not_show_where_its_blobs_begin),
+	    T(test_pack__detects_a_flipped_trailer_byte),
+	    T(test_pack__detects_a_flipped_length_byte),
+	    T(test_pack__rejects_a_truncated_pack),
+	    T(test_pack__allows_an_empty_pack),
+	    T(test_pack__reset_starts_a_new_pack),
+	    T(test_pack__add_rejects_empty_blobs_and_unknown_kinds),
+	    T(test_pack__trailer_length_must_fit_the_pack),
+	    T(test_pack__accepts_a_made_trailer_that_fits),
+	    T(test_pack__rejects_entries_out_of_range),
+	    T(test_pack__a_bundle_is_one_blob_with_an_entry_per_chunk),
+	    T(test_pack__add_bundle_rejects_what_is_not_a_bundle),
+	    T(test_pack__accepts_the_entries_of_a_bundle),
+	    T(test_pack__rejects_bundle_entries_that_do_not_fit),
+	    T(test_pack__any_changed_byte_of_a_trailer_is_parsed_or_refused),
+	    T(test_pack__reads_version_1_trailers),
+	    T(test_pack__rejects_overlapping_entries),
+	    T(test_pack__rejects_bad_kinds_and_empty_entries),
+	    T(test_pack__rejects_a_count_that_does_not_match_the_trailer),
+	    T(test_pack__rejects_an_unknown_version),
+	    T(test_pack__rejects_a_trailer_sealed_as_another_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,9 +44,12 @@ static int teardown(void **state)
 
 static void init_repo(struct fixture *f, int encrypted)
 {
-	cairn_init_opts o = {.password = password, .password_len = strlen(password),
-			     .encrypted = encrypted, .chunk_min = 4096, .chunk_avg = 16384,
-			     .chunk_max = 65536};
+	cairn_init_opts o = {.password = password,
+	                     .password_len = strlen(password),
+	                     .encrypted = encrypted,
+	                     .chunk_min = 4096,
+	                     .chunk_avg = 16384,
+	                     .chunk_max = 65536};
 	o.kdf.opslimit = 1;
 	o.kdf.memlimit = 8192 * 1024;
 	assert_int_equal(cairn_repo_init(f->repo, &o, NULL), 0);
@@ -54,8 +57,8 @@ static void init_repo(struct fixture *f, int encrypted)
 
 static cairn_repo *open_repo(struct fixture *f, const char *pw)
 {
-	cairn_open_opts o = {.password = pw, .password_len = pw ? strlen(pw) : 0,
-			     .cache_dir = f->cache};
+	cairn_open_opts o = {
+	    .password = pw, .password_len = pw ? strlen(pw) : 0, .cache_dir = f->cache};
 	cairn_repo *r = NULL;
 	assert_int_equal(cairn_repo_open(&r, f->repo, &o), 0);
 	return r;
@@ -65,8 +68,8 @@ static void test_repo__init_twice_refuses_and_keeps_the_first(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t id1[32];
-	cairn_init_opts o = {.password = password, .password_len = strlen(password),
-			     .encrypted = 1};
+	cairn_init_opts o = {
+	    .password = password, .password_len = strlen(password), .encrypted = 1};
 	o.kdf.opslimit = 1;
 	o.kdf.memlimit = 8192 * 1024;
 	assert_int_equal(cairn_repo_init(f->repo, &o, id1), 0);
@@ -113,7 +116,8 @@ static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
 	for (int i = 0; i < n; i++) {
 		snprintf(data, sizeof(data), "blob number %d", i);
 		assert_int_equal(cairn_fingerprint(fp, fps[i], data, strlen(data)), 0);
-		assert_int_equal(cairn_pack_add(&w, s, fps[i], CAIRN_BLOB_DATA, data, strlen(data)), 0);
+		assert_int_equal(cairn_pack_add(&w, s, fps[i], CAIRN_BLOB_DATA, data, strlen(data)),
+		                 0);
 	}
 	assert_int_equal(cairn_repo_commit_pack(r, s, &w), 0);
 	cairn_pack_writer_free(&w);
@@ -205,7 +209,7 @@ static void test_repo__reading_registers_nothing_a_flush_does(void **state)
 	assert_int_equal(cairn_repo_sealer_new(r, &s, 0), 0);
 	assert_int_equal(cairn_repo_fingerprinter_new(r, &fpr), 0);
 	assert_int_equal(cairn_repo_read_blob(r, s, fpr, fps[0], CAIRN_BLOB_DATA, &out),
-			 CAIRN_ENOTFOUND);
+	                 CAIRN_ENOTFOUND);
 	assert_int_equal(indexed(r, fps, 3), 0);
 	assert_int_equal(cairn_repo_flush_index(r), 0);
 	read_back(r, fps, 3);
@@ -239,7 +243,8 @@ static void test_repo__unknown_blob_is_not_found(void **state)
 	cairn_repo *r = open_repo(f, NULL);
 	assert_int_equal(cairn_repo_sealer_new(r, &s, 0), 0);
 	assert_int_equal(cairn_repo_fingerprinter_new(r, &fpr), 0);
-	assert_int_equal(cairn_repo_read_blob(r, s, fpr, fp, CAIRN_BLOB_DATA, &out), CAIRN_ENOTFOUND);
+	assert_int_equal(cairn_repo_read_blob(r, s, fpr, fp, CAIRN_BLOB_DATA, &out),
+	                 CAIRN_ENOTFOUND);
 	cairn_sealer_free(s);
 	cairn_fingerprinter_free(fpr);
 	cairn_repo_free(r);
@@ -307,7 +312,8 @@ static void test_repo__tree_written_in_chunks_reads_back_in_order(void **state)
 	assert_int_equal(cairn_repo_fingerprinter_new(r, &fp), 0);
 	cairn_pack_writer_init(&w);
 	void *ud[2] = {&w, s};
-	assert_int_equal(cairn_tree_writer_new(&tw, &cairn_repo_config_get(r)->chunker, fp, sink_store, ud), 0);
+	assert_int_equal(
+	    cairn_tree_writer_new(&tw, &cairn_repo_config_get(r)->chunker, fp, sink_store, ud), 0);
 	for (int i = 0; i < 3000; i++) {
 		cairn_entry e = {0};
 		snprintf(path, sizeof(path), "/dir/file-%05d", i);
@@ -317,7 +323,8 @@ static void test_repo__tree_written_in_chunks_reads_back_in_order(void **state)
 		e.mtime_ns = i;
 		assert_int_equal(cairn_tree_writer_add(tw, &e), 0);
 	}
-	assert_int_equal(cairn_tree_writer_finish(tw, &snap.manifest, &snap.n_manifest, &snap.manifest_size), 0);
+	assert_int_equal(
+	    cairn_tree_writer_finish(tw, &snap.manifest, &snap.n_manifest, &snap.manifest_size), 0);
 	assert_true(snap.n_manifest > 1); /* the stream was cut into several chunks */
 	assert_int_equal(cairn_repo_commit_pack(r, s, &w), 0);
 	assert_int_equal(cairn_repo_flush_index(r), 0);
@@ -357,8 +364,8 @@ static cairn_blob_loc blob(uint8_t pack, uint32_t offset, uint32_t length, size_
 	return b;
 }
 
-static void check_range(const cairn_pack_range *r, uint64_t offset, uint64_t length,
-                        size_t first, size_t count)
+static void check_range(const cairn_pack_range *r, uint64_t offset, uint64_t length, size_t first,
+                        size_t count)
 {
 	assert_int_equal(r->offset, offset);
 	assert_int_equal(r->length, length);
@@ -390,7 +397,7 @@ static void test_repo__one_blob_is_one_range(void **state)
 static void test_repo__blobs_are_sorted_by_pack_then_offset(void **state)
 {
 	cairn_blob_loc b[] = {blob(2, 300, 10, 0), blob(1, 200, 10, 1), blob(2, 100, 10, 2),
-	                          blob(1, 0, 10, 3)};
+	                      blob(1, 0, 10, 3)};
 	cairn_pack_range *r = NULL;
 	size_t n = 0;
 	assert_int_equal(cairn_repo_plan_ranges(b, 4, 0, 1 << 20, &r, &n), 0);
@@ -446,7 +453,7 @@ static void test_repo__different_packs_never_share_a_range(void **state)
 static void test_repo__ranges_stay_within_the_maximum_length(void **state)
 {
 	cairn_blob_loc b[] = {blob(1, 0, 100, 0), blob(1, 100, 100, 1), blob(1, 200, 100, 2),
-	                          blob(1, 300, 100, 3), blob(1, 400, 50, 4)};
+	                      blob(1, 300, 100, 3), blob(1, 400, 50, 4)};
 	cairn_pack_range *r = NULL;
 	size_t n = 0;
 	assert_int_equal(cairn_repo_plan_ranges(b, 5, 1000, 200, &r, &n), 0);
@@ -475,7 +482,7 @@ static void test_repo__a_blob_longer_than_the_maximum_gets_its_own_range(void **
 static void test_repo__overlapping_blobs_share_a_range(void **state)
 {
 	cairn_blob_loc b[] = {blob(1, 50, 30, 0), blob(1, 0, 100, 1), blob(1, 90, 60, 2),
-	                          blob(1, 0, 100, 3)};
+	                      blob(1, 0, 100, 3)};
 	cairn_pack_range *r = NULL;
 	size_t n = 0;
 	assert_int_equal(cairn_repo_plan_ranges(b, 4, 0, 1000, &r, &n), 0);
@@ -532,26 +539,36 @@ static void test_repo__ranges_cover_every_blob_exactly_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_repo__init_twice_refuses_and_keeps_the_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__wrong_password_and_missing_repo_are_told_apart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__unencrypted_repository_needs_no_password, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__committed_blobs_read_back_after_the_index_is_lost, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__committed_blobs_are_registered_in_batches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__reading_registers_nothing_a_flush_does, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__registrations_left_queued_are_imported_by_the_next_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__unknown_blob_is_not_found, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__snapshots_save_load_list_and_resolve, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo__tree_written_in_chunks_reads_back_in_order, setup, teardown),
-		cmocka_unit_test(test_repo__no_blobs_plan_no_ranges),
-		cmocka_unit_test(test_repo__one_blob_is_one_range),
-		cmocka_unit_test(test_repo__blobs_are_sorted_by_pack_then_offset),
-		cmocka_unit_test(test_repo__neighbours_within_the_gap_share_a_range),
-		cmocka_unit_test(test_repo__a_gap_wider_than_allowed_starts_a_new_range),
-		cmocka_unit_test(test_repo__different_packs_never_share_a_range),
-		cmocka_unit_test(test_repo__ranges_stay_within_the_maximum_length),
-		cmocka_unit_test(test_repo__a_blob_longer_than_the_maximum_gets_its_own_range),
-		cmocka_unit_test(test_repo__overlapping_blobs_share_a_range),
-		cmocka_unit_test(test_repo__ranges_cover_every_blob_exactly_once),
+	    cmocka_unit_test_setup_teardown(test_repo__init_twice_refuses_and_keeps_the_first,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__wrong_password_and_missing_repo_are_told_apart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repo__unencrypted_repository_needs_no_password,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__committed_blobs_read_back_after_the_index_is_lost, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repo__committed_blobs_are_registered_in_batches,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repo__reading_registers_nothing_a_flush_does,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__registrations_left_queued_are_imported_by_the_next_open, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(test_repo__unknown_blob_is_not_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repo__snapshots_save_load_list_and_resolve, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_repo__tree_written_in_chunks_reads_back_in_order,
+	                                    setup, teardown),
+	    cmocka_unit_test(test_repo__no_blobs_plan_no_ranges),
+	    cmocka_unit_test(test_repo__one_blob_is_one_range),
+	    cmocka_unit_test(test_repo__blobs_are_sorted_by_pack_then_offset),
+	    cmocka_unit_test(test_repo__neighbours_within_the_gap_share_a_range),
+	    cmocka_unit_test(test_repo__a_gap_wider_than_allowed_starts_a_new_range),
+	    cmocka_unit_test(test_repo__different_packs_never_share_a_range),
+	    cmocka_unit_test(test_repo__ranges_stay_within_the_maximum_length),
+	    cmocka_unit_test(test_repo__a_blob_longer_than_the_maximum_gets_its_own_range),
+	    cmocka_unit_test(test_repo__overlapping_blobs_share_a_range),
+	    cmocka_unit_test(test_repo__ranges_cover_every_blob_exactly_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -328,8 +328,7 @@ int main(void)
 	    cmocka_unit_test(test_restore_plan__nothing_selected_follows_a_passed_path),
 	    cmocka_unit_test(test_restore_plan__umask_is_read_from_the_status_line),
 	    cmocka_unit_test(test_restore_plan__umask_parse_refuses_what_is_not_an_octal_umask),
-	    cmocka_unit_test(
-	        test_restore_plan__fd_budget_shares_the_spare_descriptors),
+	    cmocka_unit_test(test_restore_plan__fd_budget_shares_the_spare_descriptors),
 	    cmocka_unit_test(test_restore_plan__fd_budget_gives_directories_a_quarter_when_short),
 	    cmocka_unit_test(test_restore_plan__fd_budget_still_gives_a_batch_of_one),
 	    cmocka_unit_test(test_restore_plan__a_file_that_fits_is_one_part),

@@ -89,21 +89,26 @@ static void test_retry__final_statuses_are_not_retried(void **state)
 
 static void test_retry__network_failures_are_retried(void **state)
 {
-	static const CURLcode yes[] = {
-	    CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT,
-	    CURLE_SEND_ERROR,           CURLE_RECV_ERROR,      CURLE_GOT_NOTHING,
-	    CURLE_PARTIAL_FILE,         CURLE_HTTP2,           CURLE_HTTP2_STREAM,
-	    CURLE_SSL_CONNECT_ERROR,    CURLE_WEIRD_SERVER_REPLY};
+	static const CURLcode yes[] = {CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT,
+	                               CURLE_OPERATION_TIMEDOUT,   CURLE_SEND_ERROR,
+	                               CURLE_RECV_ERROR,           CURLE_GOT_NOTHING,
+	                               CURLE_PARTIAL_FILE,         CURLE_HTTP2,
+	                               CURLE_HTTP2_STREAM,         CURLE_SSL_CONNECT_ERROR,
+	                               CURLE_WEIRD_SERVER_REPLY};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		assert_int_equal(cairn_retry_curl_error(yes[i]), 1);
 }
 
 static void test_retry__request_failures_are_not_retried(void **state)
 {
-	static const CURLcode no[] = {CURLE_OK,          CURLE_UNSUPPORTED_PROTOCOL,
-	                              CURLE_URL_MALFORMAT, CURLE_WRITE_ERROR,
-	                              CURLE_READ_ERROR,  CURLE_OUT_OF_MEMORY,
-	                              CURLE_PEER_FAILED_VERIFICATION, CURLE_ABORTED_BY_CALLBACK};
+	static const CURLcode no[] = {CURLE_OK,
+	                              CURLE_UNSUPPORTED_PROTOCOL,
+	                              CURLE_URL_MALFORMAT,
+	                              CURLE_WRITE_ERROR,
+	                              CURLE_READ_ERROR,
+	                              CURLE_OUT_OF_MEMORY,
+	                              CURLE_PEER_FAILED_VERIFICATION,
+	                              CURLE_ABORTED_BY_CALLBACK};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		assert_int_equal(cairn_retry_curl_error(no[i]), 0);
 }

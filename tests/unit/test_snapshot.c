@@ -87,13 +87,13 @@ static void test_snapshot__rejects_other_versions_and_garbage(void **state)
 {
 	cairn_snapshot t;
 	const char *v2 = "{\"version\":2,\"time\":\"2026-01-01T00:00:00Z\",\"host\":\"h\","
-			 "\"user\":\"u\",\"paths\":[],\"tags\":[],\"manifest_size\":0,"
-			 "\"manifest\":[]}";
+	                 "\"user\":\"u\",\"paths\":[],\"tags\":[],\"manifest_size\":0,"
+	                 "\"manifest\":[]}";
 	assert_int_not_equal(cairn_snapshot_from_json(&t, v2, strlen(v2)), 0);
 	assert_int_not_equal(cairn_snapshot_from_json(&t, "{", 1), 0);
 	const char *badref = "{\"version\":1,\"time\":\"2026-01-01T00:00:00Z\",\"host\":\"h\","
-			     "\"user\":\"u\",\"paths\":[],\"tags\":[],\"manifest_size\":1,"
-			     "\"manifest\":[[\"zz\",1]]}";
+	                     "\"user\":\"u\",\"paths\":[],\"tags\":[],\"manifest_size\":1,"
+	                     "\"manifest\":[[\"zz\",1]]}";
 	assert_int_equal(cairn_snapshot_from_json(&t, badref, strlen(badref)), CAIRN_ECORRUPT);
 }
 
@@ -124,11 +124,11 @@ static void test_snapshot__time_formats_as_rfc3339_utc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_snapshot__json_round_trip_keeps_every_field),
-		cmocka_unit_test(test_snapshot__rejects_manifest_sizes_that_do_not_add_up),
-		cmocka_unit_test(test_snapshot__rejects_other_versions_and_garbage),
-		cmocka_unit_test(test_snapshot__listing_form_has_id_and_no_manifest),
-		cmocka_unit_test(test_snapshot__time_formats_as_rfc3339_utc),
+	    cmocka_unit_test(test_snapshot__json_round_trip_keeps_every_field),
+	    cmocka_unit_test(test_snapshot__rejects_manifest_sizes_that_do_not_add_up),
+	    cmocka_unit_test(test_snapshot__rejects_other_versions_and_garbage),
+	    cmocka_unit_test(test_snapshot__listing_form_has_id_and_no_manifest),
+	    cmocka_unit_test(test_snapshot__time_formats_as_rfc3339_utc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

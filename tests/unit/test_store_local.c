@@ -190,12 +190,12 @@ static void test_store_local__get_of_a_missing_key_is_not_found(void **state)
 	fixture *f = *state;
 	cairn_buf b = CAIRN_BUF_INIT;
 	assert_int_equal(cairn_store_get(f->store, "snapshots/none", 0, CAIRN_GET_ALL, &b),
-			 CAIRN_ENOTFOUND);
+	                 CAIRN_ENOTFOUND);
 	assert_non_null(strstr(cairn_error_last(), "snapshots/none"));
 	assert_int_equal(cairn_store_get(f->store, "config", 0, 10, &b), CAIRN_ENOTFOUND);
 	put_str(f->store, "data/ab/x", "x");
 	assert_int_equal(cairn_store_get(f->store, "data/ab", 0, CAIRN_GET_ALL, &b),
-			 CAIRN_ENOTFOUND);
+	                 CAIRN_ENOTFOUND);
 	assert_int_equal(b.len, 0);
 	cairn_buf_free(&b);
 }
@@ -214,7 +214,7 @@ static void test_store_local__put_once_refuses_an_existing_key_and_keeps_it(void
 	fixture *f = *state;
 	assert_int_equal(cairn_store_put(f->store, "keys/k1", "old", 3, CAIRN_PUT_ONCE), 0);
 	assert_int_equal(cairn_store_put(f->store, "keys/k1", "new!", 4, CAIRN_PUT_ONCE),
-			 CAIRN_EEXISTS);
+	                 CAIRN_EEXISTS);
 	assert_non_null(strstr(cairn_error_last(), f->root));
 	assert_non_null(strstr(cairn_error_last(), "keys/k1"));
 	assert_content(f->store, "keys/k1", "old");
@@ -232,7 +232,7 @@ static void test_store_local__failed_put_names_the_path_and_removes_its_temp_fil
 	assert_int_equal(cairn_store_put(f->store, "data/ab", "y", 1, 0), CAIRN_EIO);
 	assert_non_null(strstr(cairn_error_last(), "data/ab"));
 	assert_int_equal(cairn_store_put(f->store, "data/ab", "y", 1, CAIRN_PUT_ONCE),
-			 CAIRN_EEXISTS);
+	                 CAIRN_EEXISTS);
 	/* A file where a directory should be. */
 	assert_int_equal(cairn_store_put(f->store, "data/ab/cd/ef", "z", 1, 0), CAIRN_EIO);
 	assert_non_null(strstr(cairn_error_last(), f->root));
@@ -270,8 +270,8 @@ static void put_named_and_check(fixture *f, size_t file_len, size_t from, size_t
 	assert_true(file && all);
 	int fd = pattern_file(f, file, file_len);
 	cairn_iovec iov[3] = {{.data = "head", .len = 4},
-			      {.len = len, .fd = fd, .off = from},
-			      {.data = "tail", .len = 4}};
+	                      {.len = len, .fd = fd, .off = from},
+	                      {.data = "tail", .len = 4}};
 	memcpy(all, "head", 4);
 	memcpy(all + 4, file + from, len);
 	memcpy(all + 4 + len, "tail", 4);
@@ -306,8 +306,8 @@ static void test_store_local__a_named_put_is_keyed_by_the_sha256_of_its_bytes(vo
 static void test_store_local__a_named_put_of_any_size_keeps_its_bytes(void **state)
 {
 	fixture *f = *state;
-	static const size_t totals[] = {9,	4095,	4096,	4097,	 262143,
-					262144, 262145, 266243, 1048576, (1 << 20) + 4101};
+	static const size_t totals[] = {9,      4095,   4096,   4097,    262143,
+	                                262144, 262145, 266243, 1048576, (1 << 20) + 4101};
 	/* put_named_and_check adds 8 bytes around the piece */
 	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++)
 		put_named_and_check(f, totals[i] + 16, 5, totals[i] - 8);
@@ -333,8 +333,8 @@ static int direct_writes_fit(const char *dir)
 	assert_true(fd >= 0);
 	struct statx sx;
 	int fit = statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
-		  (sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align &&
-		  sx.stx_dio_offset_align <= 4096 && sx.stx_dio_mem_align <= 4096;
+	          (sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align &&
+	          sx.stx_dio_offset_align <= 4096 && sx.stx_dio_mem_align <= 4096;
 	close(fd);
 	unlink(path);
 	return fit;
@@ -400,9 +400,10 @@ static void test_store_local__a_named_put_once_keeps_the_existing_object(void **
 	fixture *f = *state;
 	uint8_t id[32], again[32];
 	cairn_iovec one = {.data = "same bytes", .len = 10};
-	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, id, CAIRN_PUT_ONCE), 0);
+	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, id, CAIRN_PUT_ONCE),
+	                 0);
 	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, again, CAIRN_PUT_ONCE),
-			 CAIRN_EEXISTS);
+	                 CAIRN_EEXISTS);
 	assert_memory_equal(id, again, 32);
 	/* Without the flag, the same bytes under the same name: fine. */
 	assert_int_equal(cairn_store_putv_named(f->store, &one, 1, name_obj, again, 0), 0);
@@ -440,15 +441,15 @@ static void test_store_local__bad_keys_are_rejected(void **state)
 {
 	fixture *f = *state;
 	static const char *const bad[] = {
-		"",	  "/etc/passwd", "../outside", "data/../../x", "a//b",	     "data/ab/",
-		".hidden", "data/.tmp-1", "a/./b",	"..",		"data/a..b", "./config",
+	    "",        "/etc/passwd", "../outside", "data/../../x", "a//b",      "data/ab/",
+	    ".hidden", "data/.tmp-1", "a/./b",      "..",           "data/a..b", "./config",
 	};
 	cairn_buf b = CAIRN_BUF_INIT;
 	uint64_t size;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(cairn_store_put(f->store, bad[i], "x", 1, 0), CAIRN_EINVAL);
 		assert_int_equal(cairn_store_get(f->store, bad[i], 0, CAIRN_GET_ALL, &b),
-				 CAIRN_EINVAL);
+		                 CAIRN_EINVAL);
 		assert_int_equal(cairn_store_stat(f->store, bad[i], &size), CAIRN_EINVAL);
 		assert_int_equal(cairn_store_del(f->store, bad[i]), CAIRN_EINVAL);
 	}
@@ -690,27 +691,27 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(test_store_local__a_named_put_is_keyed_by_the_sha256_of_its_bytes),
-		T(test_store_local__a_named_put_of_any_size_keeps_its_bytes),
-		T(test_store_local__a_named_put_bypasses_the_page_cache),
-		T(test_store_local__a_refused_direct_write_goes_through_the_page_cache),
-		T(test_store_local__a_named_put_once_keeps_the_existing_object),
-		T(test_store_local__a_named_put_into_another_file_system_is_copied),
-		T(test_store_local__put_then_get_returns_the_same_bytes),
-		T(test_store_local__get_reads_the_requested_range),
-		T(test_store_local__stat_gives_the_size),
-		T(test_store_local__get_of_a_missing_key_is_not_found),
-		T(test_store_local__put_without_once_replaces_the_object),
-		T(test_store_local__put_once_refuses_an_existing_key_and_keeps_it),
-		T(test_store_local__failed_put_names_the_path_and_removes_its_temp_file),
-		T(test_store_local__bad_keys_are_rejected),
-		T(test_store_local__list_recurses_and_skips_temp_files),
-		T(test_store_local__list_of_a_missing_directory_is_empty),
-		T(test_store_local__list_stops_when_the_callback_says_so),
-		T(test_store_local__del_removes_and_a_missing_key_is_fine),
-		T(test_store_local__open_without_create_needs_an_existing_root),
-		T(test_store_local__store_open_picks_the_backend_from_the_location),
-		T(test_store_local__concurrent_puts_of_distinct_keys_all_land),
+	    T(test_store_local__a_named_put_is_keyed_by_the_sha256_of_its_bytes),
+	    T(test_store_local__a_named_put_of_any_size_keeps_its_bytes),
+	    T(test_store_local__a_named_put_bypasses_the_page_cache),
+	    T(test_store_local__a_refused_direct_write_goes_through_the_page_cache),
+	    T(test_store_local__a_named_put_once_keeps_the_existing_object),
+	    T(test_store_local__a_named_put_into_another_file_system_is_copied),
+	    T(test_store_local__put_then_get_returns_the_same_bytes),
+	    T(test_store_local__get_reads_the_requested_range),
+	    T(test_store_local__stat_gives_the_size),
+	    T(test_store_local__get_of_a_missing_key_is_not_found),
+	    T(test_store_local__put_without_once_replaces_the_object),
+	    T(test_store_local__put_once_refuses_an_existing_key_and_keeps_it),
+	    T(test_store_local__failed_put_names_the_path_and_removes_its_temp_file),
+	    T(test_store_local__bad_keys_are_rejected),
+	    T(test_store_local__list_recurses_and_skips_temp_files),
+	    T(test_store_local__list_of_a_missing_directory_is_empty),
+	    T(test_store_local__list_stops_when_the_callback_says_so),
+	    T(test_store_local__del_removes_and_a_missing_key_is_fine),
+	    T(test_store_local__open_without_create_needs_an_existing_root),
+	    T(test_store_local__store_open_picks_the_backend_from_the_location),
+	    T(test_store_local__concurrent_puts_of_distinct_keys_all_land),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

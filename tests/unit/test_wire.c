@@ -133,8 +133,7 @@ static void test_wire__register_bodies_reject_bad_entries(void **state)
 
 /* What the server parses from any client: every byte of a register
  * body changed in turn is accepted or refused with a reason. */
-static void test_wire__any_changed_byte_of_a_register_body_is_parsed_or_refused(
-	void **state)
+static void test_wire__any_changed_byte_of_a_register_body_is_parsed_or_refused(void **state)
 {
 	cairn_index_entry in[3] = {entry(1), entry(2), entry(3)}, out[3];
 	cairn_buf b = CAIRN_BUF_INIT;
@@ -166,9 +165,8 @@ static void test_wire__lookup_answers_round_trip(void **state)
 	assert_int_equal(b.data[0], CAIRN_WIRE_ANSWER_PRESENT);
 	assert_int_equal(b.data[CAIRN_WIRE_ANSWER_SIZE], CAIRN_WIRE_ANSWER_MISSING);
 	memset(out, 0, sizeof(out));
-	assert_int_equal(cairn_wire_answers_decode(b.data, b.len, (const uint8_t(*)[32])fps, 4,
-						   out, got),
-			 0);
+	assert_int_equal(
+	    cairn_wire_answers_decode(b.data, b.len, (const uint8_t(*)[32])fps, 4, out, got), 0);
 	assert_memory_equal(got, found, 4);
 	for (int i = 0; i < 4; i += 3) {
 		assert_entry_equal(&out[i], &in[i]);
@@ -189,7 +187,7 @@ static void test_wire__lookup_answers_reject_what_does_not_fit(void **state)
 	/* Truncated inside an answer, before the last answer, or too long. */
 	assert_int_equal(cairn_wire_answers_decode(b.data, 20, f, 2, out, got), CAIRN_ECORRUPT);
 	assert_int_equal(cairn_wire_answers_decode(b.data, b.len - 1, f, 2, out, got),
-			 CAIRN_ECORRUPT);
+	                 CAIRN_ECORRUPT);
 	assert_non_null(strstr(cairn_error_last(), "ends after 1 of 2"));
 	assert_int_equal(cairn_wire_answers_decode(b.data, b.len, f, 1, out, got), CAIRN_ECORRUPT);
 	assert_non_null(strstr(cairn_error_last(), "too many"));
@@ -205,11 +203,11 @@ static void test_wire__lookup_answers_reject_what_does_not_fit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wire__register_bodies_round_trip),
-		cmocka_unit_test(test_wire__register_bodies_reject_bad_entries),
-		cmocka_unit_test(test_wire__any_changed_byte_of_a_register_body_is_parsed_or_refused),
-		cmocka_unit_test(test_wire__lookup_answers_round_trip),
-		cmocka_unit_test(test_wire__lookup_answers_reject_what_does_not_fit),
+	    cmocka_unit_test(test_wire__register_bodies_round_trip),
+	    cmocka_unit_test(test_wire__register_bodies_reject_bad_entries),
+	    cmocka_unit_test(test_wire__any_changed_byte_of_a_register_body_is_parsed_or_refused),
+	    cmocka_unit_test(test_wire__lookup_answers_round_trip),
+	    cmocka_unit_test(test_wire__lookup_answers_reject_what_does_not_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

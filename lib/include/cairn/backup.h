@@ -15,12 +15,12 @@ typedef struct cairn_backup_opts {
 	size_t n_paths;
 	const char *const *tags;
 	size_t n_tags;
-	const char *host;             /* NULL: gethostname() */
-	const char *const *excludes;  /* fnmatch(3) globs; see docs */
+	const char *host;            /* NULL: gethostname() */
+	const char *const *excludes; /* fnmatch(3) globs; see docs */
 	size_t n_excludes;
 	int one_file_system;
-	int dry_run;  /* read and chunk, store nothing */
-	int threads;  /* 0: number of CPUs */
+	int dry_run; /* read and chunk, store nothing */
+	int threads; /* 0: number of CPUs */
 	/* Fingerprints in a generation of the set of chunks this backup
 	 * stored (two generations, 64 bytes each at most); 0: 128 Ki. */
 	size_t dedup_generation;

@@ -16,7 +16,10 @@ typedef struct cairn_buf {
 	size_t cap;
 } cairn_buf;
 
-#define CAIRN_BUF_INIT {NULL, 0, 0}
+#define CAIRN_BUF_INIT                                                                             \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* A piece of bytes among several written as one: len bytes at data or,
  * when data is NULL, len bytes of the file fd from offset off. */
@@ -35,7 +38,7 @@ int cairn_iov_read(const cairn_iovec *v, size_t at, void *dst, size_t len);
  * first non-zero answer and returns it; else 0, CAIRN_EIO or
  * CAIRN_ENOMEM. */
 int cairn_iov_each(const cairn_iovec *iov, size_t n,
-		   int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud);
+                   int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud);
 
 void cairn_buf_init(cairn_buf *b);
 void cairn_buf_free(cairn_buf *b);  /* frees data; b is reusable after */
@@ -46,10 +49,10 @@ int cairn_buf_append(cairn_buf *b, const void *data, size_t len);
 int cairn_buf_append_u8(cairn_buf *b, uint8_t v);
 int cairn_buf_append_u32le(cairn_buf *b, uint32_t v);
 int cairn_buf_append_u64le(cairn_buf *b, uint64_t v);
-int cairn_buf_append_varint(cairn_buf *b, uint64_t v);   /* unsigned LEB128 */
-int cairn_buf_append_svarint(cairn_buf *b, int64_t v);   /* zigzag, then LEB128 */
+int cairn_buf_append_varint(cairn_buf *b, uint64_t v);                  /* unsigned LEB128 */
+int cairn_buf_append_svarint(cairn_buf *b, int64_t v);                  /* zigzag, then LEB128 */
 int cairn_buf_append_bytes(cairn_buf *b, const void *data, size_t len); /* varint length + bytes */
-int cairn_buf_append_str(cairn_buf *b, const char *s);   /* appends s and keeps a NUL after len */
+int cairn_buf_append_str(cairn_buf *b, const char *s); /* appends s and keeps a NUL after len */
 int cairn_buf_printf(cairn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Makes the array *items (*cap elements of size bytes) hold at least need
  * elements, doubling from 64. 0 or CAIRN_ENOMEM; *items is kept on
@@ -60,7 +63,10 @@ uint8_t *cairn_buf_detach(cairn_buf *b, size_t *len_out);
 
 static inline void cairn_put_u32le(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
 }
 static inline uint32_t cairn_get_u32le(const uint8_t *p)
 {
@@ -89,7 +95,7 @@ void cairn_reader_init(cairn_reader *r, const void *data, size_t len);
 uint8_t cairn_read_u8(cairn_reader *r);
 uint32_t cairn_read_u32le(cairn_reader *r);
 uint64_t cairn_read_u64le(cairn_reader *r);
-uint64_t cairn_read_varint(cairn_reader *r);  /* at most 10 bytes */
+uint64_t cairn_read_varint(cairn_reader *r); /* at most 10 bytes */
 int64_t cairn_read_svarint(cairn_reader *r);
 /* Returns a pointer to the next n bytes inside the buffer, or NULL. */
 const uint8_t *cairn_read_raw(cairn_reader *r, size_t n);

@@ -20,8 +20,8 @@
 #define CAIRN_CHUNK_MIN_DEFAULT (96u * 1024)
 #define CAIRN_CHUNK_AVG_DEFAULT (160u * 1024)
 #define CAIRN_CHUNK_MAX_DEFAULT (1280u * 1024)
-#define CAIRN_CHUNK_SIZE_LOWEST 256u                  /* smallest min allowed */
-#define CAIRN_CHUNK_SIZE_HIGHEST (64u * 1024 * 1024)  /* largest max allowed */
+#define CAIRN_CHUNK_SIZE_LOWEST 256u                 /* smallest min allowed */
+#define CAIRN_CHUNK_SIZE_HIGHEST (64u * 1024 * 1024) /* largest max allowed */
 
 typedef struct cairn_chunker_params {
 	uint64_t poly; /* irreducible, degree 53 */

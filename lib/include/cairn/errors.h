@@ -27,7 +27,7 @@ enum {
 int cairn_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* As cairn_error_set, appending ": strerror(errno_value)". */
 int cairn_error_set_errno(int code, int errno_value, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Prefixes the current message with "prefix: " and returns code. */
 int cairn_error_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The last message recorded on this thread ("" if none). */

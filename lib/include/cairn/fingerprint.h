@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define CAIRN_FP_SIZE 32
-#define CAIRN_ID_SIZE 32     /* object ids: SHA-256 */
+#define CAIRN_ID_SIZE 32 /* object ids: SHA-256 */
 #define CAIRN_ID_HEX 64
 
 /* Loads libcrypto, once per process; every function below does too.
@@ -29,7 +29,7 @@ int cairn_fingerprinter_new(cairn_fingerprinter **out, const uint8_t key[32]);
 void cairn_fingerprinter_free(cairn_fingerprinter *f); /* NULL is fine */
 /* out = HMAC-SHA-256(key, data). 0 or CAIRN_ERROR. */
 int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const void *data,
-		      size_t len);
+                      size_t len);
 
 /* out = SHA-256(data); all zeros, which no id matches, if libcrypto
  * cannot be loaded. */
@@ -39,6 +39,6 @@ int cairn_sha256_iov(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t 
 /* The same, handing the bytes to fn as they are hashed (see
  * cairn_iov_each); fn's first non-zero answer stops it and is returned. */
 int cairn_sha256_iov_each(uint8_t out[CAIRN_ID_SIZE], const cairn_iovec *iov, size_t n,
-			  int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud);
+                          int (*fn)(void *ud, const uint8_t *p, size_t len), void *ud);
 
 #endif

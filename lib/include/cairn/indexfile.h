@@ -18,6 +18,6 @@ int cairn_indexfile_encode(cairn_buf *out, const cairn_index_entry *entries, siz
 /* Decodes; *entries_out is the caller's to free. CAIRN_ECORRUPT on any
  * malformed or trailing byte. */
 int cairn_indexfile_decode(const void *data, size_t len, cairn_index_entry **entries_out,
-			   size_t *count_out);
+                           size_t *count_out);
 
 #endif

@@ -25,14 +25,14 @@ int cairn_kdf_params_check(const cairn_kdf_params *p);
 
 /* Seals master under password; appends the key file's bytes to out. */
 int cairn_key_seal(cairn_buf *out, const uint8_t master[CAIRN_KEY_SIZE], const char *password,
-		   size_t password_len, const cairn_kdf_params *kdf);
+                   size_t password_len, const cairn_kdf_params *kdf);
 /* Opens a key file. CAIRN_EAUTH for a wrong password, CAIRN_ECORRUPT for
  * a malformed file (including out-of-bounds KDF parameters). */
 int cairn_key_open(uint8_t master_out[CAIRN_KEY_SIZE], const void *file, size_t len,
-		   const char *password, size_t password_len);
+                   const char *password, size_t password_len);
 
 /* Subkeys of a master key. */
 void cairn_keys_derive(const uint8_t master[CAIRN_KEY_SIZE], uint8_t enc_out[CAIRN_KEY_SIZE],
-		       uint8_t fp_out[CAIRN_KEY_SIZE]);
+                       uint8_t fp_out[CAIRN_KEY_SIZE]);
 
 #endif

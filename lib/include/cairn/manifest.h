@@ -47,7 +47,7 @@ typedef struct cairn_xattr {
 
 typedef struct cairn_entry {
 	uint8_t type;
-	char *path; /* absolute, no trailing '/', NUL-terminated; any bytes but NUL */
+	char *path;    /* absolute, no trailing '/', NUL-terminated; any bytes but NUL */
 	uint32_t mode; /* st_mode & 07777 */
 	uint32_t uid, gid;
 	int64_t mtime_ns, ctime_ns;

@@ -31,7 +31,7 @@ typedef struct cairn_pack_entry {
 	uint32_t length;     /* of the sealed blob */
 	uint32_t raw_length; /* of the chunk's plaintext */
 	uint32_t inner;      /* kind CAIRN_BLOB_BUNDLE: where the chunk starts in the
-				bundle's plaintext; else 0 */
+	                        bundle's plaintext; else 0 */
 } cairn_pack_entry;
 
 /* A sealed blob of a pack being filled: where it starts in the writer
@@ -45,21 +45,21 @@ typedef struct cairn_pack_blob {
 
 typedef struct cairn_pack_writer {
 	cairn_buf data;            /* sealed blobs in the order added (spooled: those
-				      not yet written to spool_fd) */
+	                              not yet written to spool_fd) */
 	cairn_pack_entry *entries; /* in the order added; offsets final after finish */
 	size_t count;
 	size_t cap;
-	cairn_pack_blob *blobs;    /* in the order added */
+	cairn_pack_blob *blobs; /* in the order added */
 	size_t n_blobs, cap_blobs;
-	cairn_buf tail;            /* after finish: sealed trailer || u32le length */
-	cairn_iovec *iov;          /* after finish: the pack's bytes, piece by piece */
+	cairn_buf tail;   /* after finish: sealed trailer || u32le length */
+	cairn_iovec *iov; /* after finish: the pack's bytes, piece by piece */
 	size_t n_iov;
-	uint64_t size;             /* after finish: the pack's size */
-	int spooled;               /* blobs go to spool_fd, not data */
+	uint64_t size; /* after finish: the pack's size */
+	int spooled;   /* blobs go to spool_fd, not data */
 	int spool_fd;
-	uint64_t spool_len;        /* bytes of blobs, written or not */
-	uint64_t spool_flushed;    /* bytes written to spool_fd */
-	size_t spool_batch;        /* gathered bytes that make a write */
+	uint64_t spool_len;     /* bytes of blobs, written or not */
+	uint64_t spool_flushed; /* bytes written to spool_fd */
+	size_t spool_batch;     /* gathered bytes that make a write */
 } cairn_pack_writer;
 
 void cairn_pack_writer_init(cairn_pack_writer *w);
@@ -75,17 +75,18 @@ int cairn_pack_writer_spool(cairn_pack_writer *w, const char *dir);
 void cairn_pack_writer_reset(cairn_pack_writer *w);
 /* Seals plain (len <= UINT32_MAX) and adds it as a blob. */
 int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
-		   uint8_t kind, const void *plain, size_t len);
+                   uint8_t kind, const void *plain, size_t len);
 /* Seals the n data chunks of plain, lens[i] bytes each in this order
  * (together len bytes, at most CAIRN_BUNDLE_MAX in 2..CAIRN_BUNDLE_CHUNKS
  * chunks), as one bundle blob with an entry for each chunk (fps[i]). */
-int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s, const uint8_t (*fps)[CAIRN_FP_SIZE],
-			  const uint32_t *lens, size_t n, const void *plain, size_t len);
+int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s,
+                          const uint8_t (*fps)[CAIRN_FP_SIZE], const uint32_t *lens, size_t n,
+                          const void *plain, size_t len);
 /* NULL if an entry's fields can locate a chunk (a known kind, a blob of
  * at least a byte that ends before 4 GiB, a chunk of at least a byte,
  * inside its bundle if in one, inner 0 if not); else what is wrong. */
 const char *cairn_pack_entry_problem(uint8_t kind, uint32_t offset, uint32_t length,
-				     uint32_t raw_length, uint32_t inner);
+                                     uint32_t raw_length, uint32_t inner);
 /* Bytes of an entry as pack trailers and index objects of this version
  * (1 or 2) lay it out. */
 size_t cairn_pack_entry_size(unsigned version);
@@ -94,7 +95,7 @@ size_t cairn_pack_entry_size(unsigned version);
 const char *cairn_pack_entry_read(cairn_reader *r, unsigned version, cairn_pack_entry *e);
 /* The index entry that locates e's chunk in the pack pack_id. */
 void cairn_pack_entry_to_index(const cairn_pack_entry *e, const uint8_t pack_id[CAIRN_ID_SIZE],
-			       cairn_index_entry *out);
+                               cairn_index_entry *out);
 /* Bytes the pack holds so far (blobs only). */
 static inline size_t cairn_pack_size(const cairn_pack_writer *w)
 {
@@ -118,6 +119,6 @@ int cairn_pack_trailer_length(const uint8_t last4[4], uint64_t pack_size, uint32
  * entries of one bundle share theirs), and the count must fit the
  * trailer. *entries_out is the caller's to free. */
 int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len, uint64_t pack_size,
-			     cairn_pack_entry **entries_out, size_t *count_out);
+                             cairn_pack_entry **entries_out, size_t *count_out);
 
 #endif

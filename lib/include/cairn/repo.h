@@ -47,16 +47,16 @@ typedef struct cairn_init_opts {
 typedef struct cairn_open_opts {
 	const char *password; /* NULL if none was given */
 	size_t password_len;
-	const char *cache_dir; /* NULL: ${XDG_CACHE_HOME:-~/.cache}/cairn */
+	const char *cache_dir;   /* NULL: ${XDG_CACHE_HOME:-~/.cache}/cairn */
 	const char *index_url;   /* a cairn-server ("http[s]://HOST:PORT"), or NULL: embedded */
 	const char *index_token; /* its bearer token (needed with index_url) */
-	int connections;       /* network stores: requests in flight (0: default) */
+	int connections;         /* network stores: requests in flight (0: default) */
 } cairn_open_opts;
 
 /* Creates a repository at location. CAIRN_EEXISTS (and nothing changed) if
  * there already is one. Does not open it. id_out may be NULL. */
 int cairn_repo_init(const char *location, const cairn_init_opts *opts,
-		    uint8_t id_out[CAIRN_ID_SIZE]);
+                    uint8_t id_out[CAIRN_ID_SIZE]);
 /* Opens a repository: CAIRN_ENOREPO if there is none, CAIRN_EAUTH for a
  * wrong password (CAIRN_EINVAL if one is needed and none was given). */
 int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opts *opts);
@@ -82,12 +82,13 @@ int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out);
 /* The ids of the objects named prefix<64 hex> (e.g. "snapshots/"); other
  * names are ignored. *ids_out (count in *n_out) is the caller's to free. */
 int cairn_repo_list_ids(cairn_repo *r, const char *prefix, uint8_t (**ids_out)[CAIRN_ID_SIZE],
-			size_t *n_out);
+                        size_t *n_out);
 /* Reads the whole-object blob prefix<hex id> (snapshot record, index
  * object): checks that its SHA-256 is its id, then unseals it as kind
  * into plain (at most max bytes). Errors name the object. */
 int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
-			   const uint8_t id[CAIRN_ID_SIZE], uint8_t kind, size_t max, cairn_buf *plain);
+                           const uint8_t id[CAIRN_ID_SIZE], uint8_t kind, size_t max,
+                           cairn_buf *plain);
 
 /* Uploads a finished pack, writes an index/ object for its blobs, then
  * queues them for registration in the index (in that order, so that a
@@ -114,12 +115,12 @@ int cairn_repo_flush_index(cairn_repo *r);
  * index has no such chunk, CAIRN_ECORRUPT if the bytes fail, both with a
  * message naming the pack. */
 int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
-			 const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out);
+                         const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out);
 
 /* Where each of the n fingerprints is: found[i] = 1 and out[i] (its fp
  * included), or found[i] = 0. One index query. */
 int cairn_repo_locate_blobs(cairn_repo *r, const uint8_t (*fps)[CAIRN_FP_SIZE], size_t n,
-			    cairn_index_entry *out, uint8_t *found);
+                            cairn_index_entry *out, uint8_t *found);
 /* 0 if the lengths an index entry gives are possible for its kind, which
  * bounds what is read before anything is: the sealed length by the
  * plaintext's, and the plaintext by the largest chunk or bundle.
@@ -152,16 +153,16 @@ typedef struct cairn_pack_range {
  * Overlapping blobs share a range. *out (count in *n_out) is the caller's
  * to free; NULL with *n_out = 0 when n is 0. Pure: no I/O. */
 int cairn_repo_plan_ranges(cairn_blob_loc *blobs, size_t n, uint64_t max_gap, uint64_t max_length,
-			   cairn_pack_range **out, size_t *n_out);
+                           cairn_pack_range **out, size_t *n_out);
 /* cairn_repo_plan_ranges with the gaps and lengths that suit the
  * repository's store: a local one reads small gaps, a remote one saves
  * requests. */
 int cairn_repo_plan_reads(const cairn_repo *r, cairn_blob_loc *blobs, size_t n,
-			  cairn_pack_range **out, size_t *n_out);
+                          cairn_pack_range **out, size_t *n_out);
 /* Reads [offset, offset + length) of a pack into out: one store request
  * (out may be shorter if the pack is). */
 int cairn_repo_read_range(cairn_repo *r, const uint8_t pack[CAIRN_ID_SIZE], uint64_t offset,
-			  uint64_t length, cairn_buf *out);
+                          uint64_t length, cairn_buf *out);
 
 /* Takes the blobs out of a range read from a pack, in the order the plan
  * left them: the chunks of one bundle are neighbours there, and the
@@ -188,6 +189,6 @@ void cairn_repo_range_start(cairn_range_reader *rr, const cairn_buf *raw, uint64
  * blob (the chunks of a bundle that could not be opened all get the
  * bundle's), or CAIRN_ENOMEM. */
 int cairn_repo_range_chunk(cairn_range_reader *rr, const cairn_index_entry *e,
-			   const uint8_t **chunk_out);
+                           const uint8_t **chunk_out);
 
 #endif

@@ -8,13 +8,13 @@
 #include "cairn/snapshot.h"
 
 typedef struct cairn_restore_opts {
-	const char *target;              /* entries go to target/<absolute path> */
-	const char *const *includes;     /* restore only these paths and below */
+	const char *target;          /* entries go to target/<absolute path> */
+	const char *const *includes; /* restore only these paths and below */
 	size_t n_includes;
-	int verify;                      /* re-read written files and compare */
-	int threads;                     /* 0: number of CPUs */
+	int verify;  /* re-read written files and compare */
+	int threads; /* 0: number of CPUs */
 	cairn_progress_cb progress;
-	cairn_warn_cb warn;              /* damaged or unwritable entries */
+	cairn_warn_cb warn; /* damaged or unwritable entries */
 	void *ud;
 } cairn_restore_opts;
 
@@ -27,6 +27,6 @@ typedef struct cairn_restore_result {
 /* 0; CAIRN_EPARTIAL if some entries could not be restored (each reported
  * through warn, naming the path and the damaged object); or a fatal error. */
 int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore_opts *opts,
-		  cairn_restore_result *out);
+                  cairn_restore_result *out);
 
 #endif

@@ -54,12 +54,12 @@ void cairn_sealer_free(cairn_sealer *s); /* NULL is fine */
 size_t cairn_seal_bound(const cairn_sealer *s, size_t len);
 /* Appends the sealed form of plain to out. fp may be NULL (all zeros). */
 int cairn_seal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
-	       const void *plain, size_t len);
+               const void *plain, size_t len);
 /* Authenticates and opens sealed; replaces out's contents with the
  * plaintext. Fails with CAIRN_ECORRUPT (nothing in out) if the bytes were
  * altered, belong to another fingerprint or kind, or the plaintext would
  * exceed max_plain bytes. */
 int cairn_unseal(cairn_sealer *s, cairn_buf *out, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
-		 const void *sealed, size_t len, size_t max_plain);
+                 const void *sealed, size_t len, size_t max_plain);
 
 #endif

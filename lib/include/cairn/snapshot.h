@@ -10,13 +10,13 @@
 
 typedef struct cairn_summary {
 	uint64_t files_new, files_changed, files_unchanged;
-	uint64_t dirs, others;      /* directories; symlinks, devices, ... */
-	uint64_t bytes_read;        /* file content read from disk */
-	uint64_t bytes_total;       /* size of all files in the snapshot */
-	uint64_t bytes_added;       /* stored bytes added to the repository */
-	uint64_t blobs_added;       /* data blobs (file content chunks) */
-	uint64_t tree_blobs_added;  /* manifest blobs */
-	uint64_t errors;            /* entries that could not be read */
+	uint64_t dirs, others;     /* directories; symlinks, devices, ... */
+	uint64_t bytes_read;       /* file content read from disk */
+	uint64_t bytes_total;      /* size of all files in the snapshot */
+	uint64_t bytes_added;      /* stored bytes added to the repository */
+	uint64_t blobs_added;      /* data blobs (file content chunks) */
+	uint64_t tree_blobs_added; /* manifest blobs */
+	uint64_t errors;           /* entries that could not be read */
 	uint64_t duration_ns;
 } cairn_summary;
 

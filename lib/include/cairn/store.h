@@ -13,23 +13,23 @@ typedef struct cairn_store_opts {
 
 /* As cairn_store_open, with options (NULL: the defaults). */
 int cairn_store_open_ex(cairn_store **out, const char *location, int create,
-			const cairn_store_opts *opts);
+                        const cairn_store_opts *opts);
 
 static inline int cairn_store_put(cairn_store *s, const char *key, const void *data, size_t len,
-				  unsigned flags)
+                                  unsigned flags)
 {
 	return s->ops->put(s, key, data, len, flags);
 }
 /* Writes the concatenation of n pieces as one object. */
 int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, size_t n,
-		     unsigned flags);
+                     unsigned flags);
 /* Writes the concatenation of n pieces as one object named name(key, id),
  * id (returned in id_out) being the SHA-256 of its bytes: content-addressed
  * objects such as packs. */
 int cairn_store_putv_named(cairn_store *s, const cairn_iovec *iov, size_t n,
-			   cairn_store_name_fn name, uint8_t id_out[32], unsigned flags);
-static inline int cairn_store_get(cairn_store *s, const char *key, uint64_t offset,
-				  uint64_t length, cairn_buf *out)
+                           cairn_store_name_fn name, uint8_t id_out[32], unsigned flags);
+static inline int cairn_store_get(cairn_store *s, const char *key, uint64_t offset, uint64_t length,
+                                  cairn_buf *out)
 {
 	return s->ops->get(s, key, offset, length, out);
 }
@@ -38,7 +38,7 @@ static inline int cairn_store_stat(cairn_store *s, const char *key, uint64_t *si
 	return s->ops->stat(s, key, size_out);
 }
 static inline int cairn_store_list(cairn_store *s, const char *prefix, cairn_store_list_cb cb,
-				   void *ud)
+                                   void *ud)
 {
 	return s->ops->list(s, prefix, cb, ud);
 }

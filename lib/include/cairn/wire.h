@@ -48,16 +48,15 @@ int cairn_wire_entries_encode(cairn_buf *out, const cairn_index_entry *entries, 
  * length that is not a whole number of entries, an all-zero fingerprint,
  * an unknown kind, a zero length, a blob that ends past 4 GiB or a chunk
  * outside its bundle. */
-int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *out,
-			      size_t *n_out);
+int cairn_wire_entries_decode(const void *body, size_t len, cairn_index_entry *out, size_t *n_out);
 
 /* Appends the lookup answer for n fingerprints. */
 int cairn_wire_answers_encode(cairn_buf *out, const cairn_index_entry *entries,
-			      const uint8_t *found, size_t n);
+                              const uint8_t *found, size_t n);
 /* Parses the answer to a lookup of the n fingerprints fps: found[i] and,
  * when found, out[i] (with fp copied from fps[i]). CAIRN_ECORRUPT with a
  * reason when the body is not exactly n answers. */
 int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
-			      cairn_index_entry *out, uint8_t *found);
+                              cairn_index_entry *out, uint8_t *found);
 
 #endif

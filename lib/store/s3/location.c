@@ -250,4 +250,3 @@ out:
 		cairn_s3__location_free(out);
 	return rc;
 }
-

@@ -23,7 +23,6 @@
 /* SHA-256 of no bytes, the payload hash of requests without a body. */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-
 /* What one try has sent and received so far. */
 typedef struct transfer {
 	cairn_s3_store *s;
@@ -238,7 +237,8 @@ static int build_url(const cairn_s3_store *s, const cairn_s3_request *r, cairn_b
  * so that the server checks the body against it (x-amz-checksum-sha256
  * asks servers that know it to keep the checksum as well); the session
  * token, the write-once condition and the range. */
-static int build_headers(const cairn_s3_store *s, const cairn_s3_request *r, struct curl_slist **headers)
+static int build_headers(const cairn_s3_store *s, const cairn_s3_request *r,
+                         struct curl_slist **headers)
 {
 	cairn_buf line = CAIRN_BUF_INIT;
 	char sha_hex[2 * CAIRN_ID_SIZE + 1];
@@ -352,12 +352,12 @@ int cairn_s3_fail_status(cairn_s3_store *s, const cairn_s3_request *r, const cha
 void cairn_s3_explain_head(cairn_s3_store *s, cairn_s3_request *head)
 {
 	cairn_s3_request g = {.method = "GET",
-	                .verb = head->verb,
-	                .key = head->key,
-	                .query = head->query,
-	                .ranged = 1,
-	                .offset = 0,
-	                .length = 1};
+	                      .verb = head->verb,
+	                      .key = head->key,
+	                      .query = head->query,
+	                      .ranged = 1,
+	                      .offset = 0,
+	                      .length = 1};
 	cairn_buf sink = CAIRN_BUF_INIT;
 	g.out = &sink;
 	g.out_max = 1;
@@ -368,4 +368,3 @@ void cairn_s3_explain_head(cairn_s3_store *s, cairn_s3_request *head)
 	cairn_buf_free(&sink);
 	cairn_error_clear();
 }
-

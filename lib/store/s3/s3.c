@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST_PAGE_MAX (16u << 20) /* bytes of one listing page */
+#define LIST_PAGE_MAX (16u << 20)      /* bytes of one listing page */
 #define OBJECT_MAX ((uint64_t)4 << 30) /* more than any object cairn writes */
 #define TIMEOUT_DEFAULT 60             /* seconds without progress */
 #define CONNECT_TIMEOUT_MAX 15
@@ -148,7 +148,8 @@ static int compare_next(void *ud, const uint8_t *p, size_t len)
 	return differs;
 }
 
-static int stored_equals(cairn_s3_store *s, const char *key, const cairn_iovec *iov, size_t n, size_t len)
+static int stored_equals(cairn_s3_store *s, const char *key, const cairn_iovec *iov, size_t n,
+                         size_t len)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int same = 0;
@@ -190,14 +191,14 @@ static int put_pieces(cairn_store *st, const char *key, const cairn_iovec *iov, 
 	}
 
 	cairn_s3_request r = {.method = "PUT",
-	                .verb = "write",
-	                .key = key,
-	                .iov = iov,
-	                .n_iov = n,
-	                .body_len = len,
-	                .has_body = 1,
-	                .body_sha = sha,
-	                .if_none_match = once && !atomic_load(&s->no_conditional)};
+	                      .verb = "write",
+	                      .key = key,
+	                      .iov = iov,
+	                      .n_iov = n,
+	                      .body_len = len,
+	                      .has_body = 1,
+	                      .body_sha = sha,
+	                      .if_none_match = once && !atomic_load(&s->no_conditional)};
 	if ((rc = cairn_s3_perform(s, &r)))
 		return cairn_error_prefix(rc, "cannot write %s%s", s->display, key);
 	if (r.status == 501 && r.if_none_match) {
@@ -312,10 +313,10 @@ static int s3_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, 
 			goto out;
 
 		cairn_s3_request r = {.method = "GET",
-		                .verb = "list",
-		                .query = (const char *)query.data,
-		                .out = &page,
-		                .out_max = LIST_PAGE_MAX};
+		                      .verb = "list",
+		                      .query = (const char *)query.data,
+		                      .out = &page,
+		                      .out_max = LIST_PAGE_MAX};
 		if ((rc = cairn_s3_perform(s, &r))) {
 			cairn_error_prefix(rc, "cannot list %s%s", s->display, prefix);
 			goto out;
@@ -440,11 +441,11 @@ static int ensure_bucket(cairn_s3_store *s)
 	}
 	cairn_iovec piece = {body.data, body.len};
 	cairn_s3_request put = {.method = "PUT",
-	                  .verb = "create the bucket of",
-	                  .iov = &piece,
-	                  .n_iov = 1,
-	                  .body_len = body.len,
-	                  .has_body = 1};
+	                        .verb = "create the bucket of",
+	                        .iov = &piece,
+	                        .n_iov = 1,
+	                        .body_len = body.len,
+	                        .has_body = 1};
 	rc = cairn_s3_perform(s, &put);
 	cairn_buf_free(&body);
 	if (rc)
@@ -490,8 +491,8 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	if (vh && strcmp(vh, "0") != 0 && !strstr(location, "style=path"))
 		s->loc.virtual_host = 1;
 
-	if ((rc = cairn_http_client_init(&s->http, connections ? connections
-	                                                        : CAIRN_S3_CONNECTIONS_DEFAULT)))
+	if ((rc = cairn_http_client_init(&s->http,
+	                                 connections ? connections : CAIRN_S3_CONNECTIONS_DEFAULT)))
 		goto out;
 	const char *region = env("AWS_DEFAULT_REGION");
 	if (!region)
@@ -559,4 +560,3 @@ out:
 	s3_free(&s->base);
 	return rc;
 }
-

@@ -22,8 +22,8 @@
  * default) or style=virtual (BUCKET.HOST), and max-keys=N, the page size
  * of listings (1..1000; the server's default when absent). */
 typedef struct cairn_s3_location {
-	char *scheme;      /* "http" or "https" */
-	char *host;        /* host[:port] as written; an IPv6 address in brackets */
+	char *scheme; /* "http" or "https" */
+	char *host;   /* host[:port] as written; an IPv6 address in brackets */
 	char *bucket;
 	char *prefix;      /* "" or a key prefix ending in '/' */
 	int virtual_host;  /* address the bucket as a subdomain of host */
@@ -55,7 +55,6 @@ void cairn_s3__error_message(char *out, size_t size, const char *body, size_t le
 int cairn_s3__parse_u64(const char *s, size_t n, uint64_t *out);
 
 /* ---- the store and its requests (s3.c, request.c) ---- */
-
 
 typedef struct cairn_s3_store {
 	cairn_store base;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 static const char *find_bytes(const char *p, const char *end, const char *needle)
 {
 	size_t n = strlen(needle);
@@ -183,7 +182,8 @@ int cairn_s3__list_parse(const char *xml, size_t len, cairn_store_list_cb cb, vo
 			rc = cairn_error_set(CAIRN_ECORRUPT, "a bad key in a listing");
 			goto out;
 		}
-		if (find_element(c, ce, "Size", &t, &tl, &after) != 0 || cairn_s3__parse_u64(t, tl, &size)) {
+		if (find_element(c, ce, "Size", &t, &tl, &after) != 0 ||
+		    cairn_s3__parse_u64(t, tl, &size)) {
 			rc = cairn_error_set(CAIRN_ECORRUPT, "a listing entry (%s) without a size",
 			                     (const char *)key.data);
 			goto out;
@@ -229,4 +229,3 @@ void cairn_s3__error_message(char *out, size_t size, const char *body, size_t le
 	}
 	cairn_buf_free(&msg);
 }
-

@@ -1,9 +1,9 @@
 /* The fingerprint index backend table, for implementors.
  *
  * An index maps a chunk fingerprint to where its sealed blob lives
- * (pack id, offset, length; for a chunk in a bundle, where in the bundle). It is an accelerator: the store's index/
- * objects can always rebuild it. Backends must be safe to call from
- * several threads at once. */
+ * (pack id, offset, length; for a chunk in a bundle, where in the bundle). It is an accelerator:
+ * the store's index/ objects can always rebuild it. Backends must be safe to call from several
+ * threads at once. */
 #ifndef CAIRN_SYS_INDEX_H
 #define CAIRN_SYS_INDEX_H
 
@@ -30,7 +30,7 @@ struct cairn_index_ops {
 	/* For each of the n fingerprints: found[i] = 1 and out[i] filled in, or
 	 * found[i] = 0. One batch: one transaction per shard touched. */
 	int (*lookup)(cairn_index *ix, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
-		      uint8_t *found);
+	              uint8_t *found);
 	/* Registers entries. Idempotent: the first registration of a
 	 * fingerprint wins, a repeat is not an error. */
 	int (*insert)(cairn_index *ix, const cairn_index_entry *entries, size_t n);
@@ -55,7 +55,7 @@ struct cairn_index_ops {
 	 * own chunks, and one stored twice costs space, not correctness.
 	 * Restores and checks use lookup. */
 	int (*lookup_dedup)(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
-			    cairn_index_entry *out, uint8_t *found);
+	                    cairn_index_entry *out, uint8_t *found);
 };
 
 struct cairn_index {
@@ -88,7 +88,7 @@ typedef struct cairn_index_sqlite_opts {
 } cairn_index_sqlite_opts;
 
 int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nshards,
-			       const cairn_index_sqlite_opts *opts);
+                               const cairn_index_sqlite_opts *opts);
 
 /* The remote backend: a cairn-server at url ("http[s]://HOST:PORT", maybe
  * with a path prefix) holding the index of repository repo_id, reached
@@ -99,7 +99,7 @@ int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nsha
  * environment variable CAIRN_INDEX_CA_FILE names extra trusted
  * certificates for https. */
 int cairn_index_remote_open(cairn_index **out, const char *url, const char *token,
-			    const uint8_t repo_id[32], const char *cache_dir);
+                            const uint8_t repo_id[32], const char *cache_dir);
 
 static inline void cairn_index_free(cairn_index *ix)
 {

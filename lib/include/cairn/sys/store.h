@@ -34,7 +34,8 @@ struct cairn_store_ops {
 	/* Replaces out's contents with length bytes from offset (CAIRN_GET_ALL:
 	 * to the end). A range past the end gives what there is (maybe 0
 	 * bytes). CAIRN_ENOTFOUND if there is no such object. */
-	int (*get)(cairn_store *s, const char *key, uint64_t offset, uint64_t length, cairn_buf *out);
+	int (*get)(cairn_store *s, const char *key, uint64_t offset, uint64_t length,
+	           cairn_buf *out);
 	/* 0 with *size_out, or CAIRN_ENOTFOUND. */
 	int (*stat)(cairn_store *s, const char *key, uint64_t *size_out);
 	/* Every key that starts with prefix (e.g. "snapshots/"), any order. */
@@ -45,13 +46,13 @@ struct cairn_store_ops {
 	/* Optional (NULL: cairn_store_putv joins the pieces and calls put):
 	 * put of the concatenation of n pieces, without joining them first. */
 	int (*putv)(cairn_store *s, const char *key, const cairn_iovec *iov, size_t n,
-		    unsigned flags);
+	            unsigned flags);
 	/* Optional (NULL: cairn_store_putv_named hashes the pieces, then calls
 	 * putv): put of the concatenation of n pieces under the key name()
 	 * gives for id_out, the SHA-256 of those bytes, computed while they
 	 * are written. */
-	int (*putv_named)(cairn_store *s, const cairn_iovec *iov, size_t n, cairn_store_name_fn name,
-			  uint8_t id_out[32], unsigned flags);
+	int (*putv_named)(cairn_store *s, const cairn_iovec *iov, size_t n,
+	                  cairn_store_name_fn name, uint8_t id_out[32], unsigned flags);
 };
 
 struct cairn_store {

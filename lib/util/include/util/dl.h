@@ -20,8 +20,7 @@ typedef struct cairn_dl_function {
  * functions in its slot. The file stays loaded on success. On failure
  * (CAIRN_ERROR, naming `what`, the file and the loader's reason) no slot
  * is written. */
-int cairn_dl_load(const char *what, const char *file, const cairn_dl_function *functions,
-                  size_t n);
+int cairn_dl_load(const char *what, const char *file, const cairn_dl_function *functions, size_t n);
 
 /* A library's loading, done once per process, and its outcome, which the
  * calls after the first (on any thread) give again. */
@@ -30,7 +29,13 @@ typedef struct cairn_dl_once {
 	cairn_error_saved outcome; /* code 0: loaded */
 } cairn_dl_once;
 
-#define CAIRN_DL_ONCE_INIT {PTHREAD_ONCE_INIT, {0, ""}}
+#define CAIRN_DL_ONCE_INIT                                                                         \
+	{                                                                                          \
+		PTHREAD_ONCE_INIT,                                                                 \
+		{                                                                                  \
+			0, ""                                                                      \
+		}                                                                                  \
+	}
 
 /* Runs load (which calls cairn_dl_done) the first time; returns its
  * outcome, with its message, every time. */

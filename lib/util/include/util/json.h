@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Writer helpers (each returns 0 or CAIRN_ENOMEM). */
-int cairn_json_string(cairn_buf *b, const char *s);            /* "..." escaped */
+int cairn_json_string(cairn_buf *b, const char *s); /* "..." escaped */
 int cairn_json_string_n(cairn_buf *b, const char *s, size_t n);
 int cairn_json_key(cairn_buf *b, int *first, const char *key); /* [,]"key": */
 int cairn_json_uint(cairn_buf *b, uint64_t v);
@@ -39,7 +39,7 @@ struct cairn_json {
 	size_t string_len;
 	cairn_json *children; /* ARRAY elements / OBJECT members, in order */
 	size_t n_children;
-	char **keys;          /* OBJECT: keys[i] names children[i] */
+	char **keys; /* OBJECT: keys[i] names children[i] */
 };
 
 /* Parses text (exactly one value, surrounded by whitespace only).
