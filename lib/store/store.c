@@ -115,13 +115,15 @@ int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, si
 {
 	if (s->ops->putv)
 		return s->ops->putv(s, key, iov, n, flags);
+	/* Joined in memory: pieces of a file (a spooled pack) are read in. */
 	cairn_buf b = CAIRN_BUF_INIT;
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += iov[i].len;
 	int rc = cairn_buf_reserve(&b, total);
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = cairn_buf_append(&b, iov[i].data, iov[i].len);
+		if (!(rc = cairn_iov_read(&iov[i], 0, b.data + b.len, iov[i].len)))
+			b.len += iov[i].len;
 	if (!rc)
 		rc = s->ops->put(s, key, b.data, b.len, flags);
 	cairn_buf_free(&b);
