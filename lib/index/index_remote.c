@@ -626,6 +626,7 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 		return rc;
 	}
 	ix->http.connect_timeout_ms = CONNECT_TIMEOUT_MS;
+	ix->http.honour_retry_after = 1;
 	ix->http.stall_speed = 1;
 	ix->http.stall_seconds = STALL_SECONDS;
 	ix->base.ops = &remote_ops;

@@ -159,7 +159,8 @@ int cairn_http_perform(cairn_http_client *c, cairn_http_request *r)
 		} else {
 			break;
 		}
-		sleep_ms(cairn_retry_wait_ms((unsigned)r->attempts, retry_after_s));
+		sleep_ms(cairn_retry_wait_ms((unsigned)r->attempts,
+		                             c->honour_retry_after ? retry_after_s : 0));
 	}
 	if (rc && r->attempts > 1)
 		cairn_error_prefix(rc, "after %d tries", r->attempts);

@@ -21,6 +21,10 @@ typedef struct cairn_http_client {
 	long stall_speed;
 	long stall_seconds;
 	const char *ca_file; /* extra trusted certificates, or NULL; the caller's */
+	/* Between tries, wait as long as the server's Retry-After asks (up
+	 * to CAIRN_RETRY_AFTER_CAP_S) when that is longer than the backoff:
+	 * the index server sends it with 429 and 503. Off, only the backoff. */
+	int honour_retry_after;
 } cairn_http_client;
 
 /* At most max_open requests in flight at once; cairn_curl_global_init()

@@ -529,6 +529,9 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	s->http.stall_speed = 1024;
 	s->http.stall_seconds = s->timeout;
 	s->http.ca_file = s->ca_bundle;
+	/* Overload (503 SlowDown) gets the backoff alone, as the AWS SDKs
+	 * do: a Retry-After of a minute per try would stall a whole backup. */
+	s->http.honour_retry_after = 0;
 
 	cairn_buf b = CAIRN_BUF_INIT;
 	if ((rc = cairn_buf_printf(&b, "s3:%s://%s/%s/%s", s->loc.scheme, s->loc.host,
