@@ -104,7 +104,8 @@ static void test_repo__unencrypted_repository_needs_no_password(void **state)
 	cairn_repo_free(r);
 }
 
-static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
+/* Commits one pack of the blobs "blob number first" .. first + n - 1. */
+static void commit_blobs_from(cairn_repo *r, uint8_t fps[][32], int n, int first)
 {
 	cairn_sealer *s;
 	cairn_fingerprinter *fp;
@@ -114,7 +115,7 @@ static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
 	assert_int_equal(cairn_repo_fingerprinter_new(r, &fp), 0);
 	cairn_pack_writer_init(&w);
 	for (int i = 0; i < n; i++) {
-		snprintf(data, sizeof(data), "blob number %d", i);
+		snprintf(data, sizeof(data), "blob number %d", first + i);
 		assert_int_equal(cairn_fingerprint(fp, fps[i], data, strlen(data)), 0);
 		assert_int_equal(cairn_pack_add(&w, s, fps[i], CAIRN_BLOB_DATA, data, strlen(data)),
 		                 0);
@@ -123,6 +124,11 @@ static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
 	cairn_pack_writer_free(&w);
 	cairn_sealer_free(s);
 	cairn_fingerprinter_free(fp);
+}
+
+static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
+{
+	commit_blobs_from(r, fps, n, 0);
 }
 
 static void read_back(cairn_repo *r, uint8_t fps[][32], int n)
@@ -536,6 +542,120 @@ static void test_repo__ranges_cover_every_blob_exactly_once(void **state)
 	free(b);
 }
 
+/* ---- recovering from damage ---- */
+
+/* Runs a shell command built from fmt; asserts that it succeeds. */
+static void shell(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Flips a bit of the byte at offset from_end bytes before the end of path. */
+static void flip_from_end(const char *path, long from_end)
+{
+	FILE *fh = fopen(path, "r+b");
+	assert_non_null(fh);
+	assert_int_equal(fseek(fh, -from_end, SEEK_END), 0);
+	int c = fgetc(fh);
+	assert_int_not_equal(c, EOF);
+	assert_int_equal(fseek(fh, -from_end, SEEK_END), 0);
+	fputc(c ^ 0x10, fh);
+	assert_int_equal(fclose(fh), 0);
+}
+
+/* The warnings a call gave: the last path and message, and how many. */
+struct warnings {
+	char path[128];
+	char message[256];
+	int n;
+};
+
+static void collect_warning(void *ud, const char *path, const char *message)
+{
+	struct warnings *w = ud;
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	snprintf(w->message, sizeof(w->message), "%s", message);
+	w->n++;
+}
+
+static void test_repo__rebuild_recovers_from_trailers_the_packs_no_index_object_lists(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fps[12][32];
+	cairn_index_rebuild res;
+	init_repo(f, 1);
+	cairn_repo *r = open_repo(f, password);
+	commit_blobs_from(r, fps, 5, 0);
+	commit_blobs_from(r, fps + 5, 7, 5);
+	assert_int_equal(cairn_repo_flush_index(r), 0);
+	cairn_repo_free(r);
+
+	shell("rm -rf '%s' '%s'/index/*", f->cache, f->repo);
+	r = open_repo(f, password);
+	assert_int_equal(indexed(r, fps, 12), 0);
+	assert_int_equal(cairn_repo_rebuild_index(r, NULL, NULL, &res), 0);
+	assert_int_equal(res.objects, 0);
+	assert_int_equal(res.packs_recovered, 2);
+	assert_int_equal(res.blobs_recovered, 12);
+	assert_int_equal(res.objects_written, 1);
+	assert_int_equal(res.packs_damaged, 0);
+	assert_int_equal(indexed(r, fps, 12), 12);
+	cairn_repo_free(r);
+
+	/* The store knows them again: a new client's index imports them. */
+	shell("rm -rf '%s'", f->cache);
+	r = open_repo(f, password);
+	assert_int_equal(indexed(r, fps, 12), 12);
+	assert_int_equal(cairn_repo_rebuild_index(r, NULL, NULL, &res), 0);
+	assert_int_equal(res.objects, 1);
+	assert_int_equal(res.packs_recovered, 0);
+	assert_int_equal(res.objects_written, 0);
+	cairn_repo_free(r);
+}
+
+static void test_repo__rebuild_names_a_pack_whose_trailer_fails_and_recovers_the_rest(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fps[8][32];
+	struct warnings w = {0};
+	cairn_index_rebuild res;
+	char pack[256], want[160];
+	init_repo(f, 1);
+	cairn_repo *r = open_repo(f, password);
+	commit_blobs_from(r, fps, 4, 0);
+	cairn_repo_free(r);
+	/* The only pack so far is the one to damage. */
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "find '%s/data' -type f", f->repo);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(fgets(pack, sizeof(pack), p));
+	pclose(p);
+	pack[strcspn(pack, "\n")] = '\0';
+	flip_from_end(pack, 10);
+	r = open_repo(f, password);
+	commit_blobs_from(r, fps + 4, 4, 4);
+	cairn_repo_free(r);
+
+	shell("rm -rf '%s' '%s'/index/*", f->cache, f->repo);
+	r = open_repo(f, password);
+	assert_int_equal(cairn_repo_rebuild_index(r, collect_warning, &w, &res), 0);
+	assert_int_equal(res.packs_damaged, 1);
+	assert_int_equal(res.packs_recovered, 1);
+	assert_int_equal(res.blobs_recovered, 4);
+	assert_int_equal(w.n, 1);
+	snprintf(want, sizeof(want), "data/%s", strstr(pack, "/data/") + 6);
+	assert_string_equal(w.path, want);
+	assert_non_null(strstr(w.message, "authentication"));
+	assert_int_equal(indexed(r, fps, 4), 0);
+	assert_int_equal(indexed(r, fps + 4, 4), 4);
+	cairn_repo_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +679,12 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_repo__tree_written_in_chunks_reads_back_in_order,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__rebuild_recovers_from_trailers_the_packs_no_index_object_lists, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__rebuild_names_a_pack_whose_trailer_fails_and_recovers_the_rest, setup,
+	        teardown),
 	    cmocka_unit_test(test_repo__no_blobs_plan_no_ranges),
 	    cmocka_unit_test(test_repo__one_blob_is_one_range),
 	    cmocka_unit_test(test_repo__blobs_are_sorted_by_pack_then_offset),
