@@ -3,6 +3,9 @@
 # recovers the blobs from the packs' trailers and writes new index/
 # objects: restore is bit for bit and the next backup adds nothing; a pack
 # with a damaged trailer is named, the rest recovered, exit 3.
+# A damaged snapshot record is named and passed over by snapshots, backup,
+# restore latest, ls latest and forget (embedded index and index server),
+# while naming it is an error and prefixes still count it.
 # shellcheck source=lib.sh
 source "$E2E_LIB"
 
@@ -15,6 +18,7 @@ for i in $(seq 1 40); do
 	printf 'small file %d\n' "$i" >"$SRC/s$i"
 done
 init_repo --chunk-min 64K --chunk-avg 256K --chunk-max 1M
+REPO_ID=$(json_get id)
 backup "$SRC"
 require_rc 0 "the first backup exits 0"
 gen_file "$SRC/sub/g1" 1500000 heal-g1
@@ -123,5 +127,141 @@ for f in $(cd "$SRC" && find . -type f); do
 	cmp -s "$SRC/$f" "$T/r4$SRC/$f" && same=$((same + 1))
 done
 check "the other files are restored bit for bit ($same)" test "$same" -ge 1
+
+# ---- damaged snapshot records ----
+
+say "three snapshots, the newest record damaged"
+export CAIRN_REPO="$T/repo2" CAIRN_CACHE_DIR="$T/cache2"
+init_repo --no-encryption
+REPO_ID=$(json_get id)
+SRC="$T/src2"
+mkdir -p "$SRC"
+gen_file "$SRC/a" 300000 snap-a
+backup "$SRC"
+s1=$SNAP
+printf 'two\n' >"$SRC/b"
+backup "$SRC"
+s2=$SNAP
+cp -a "$SRC" "$T/src2-at-s2"
+printf 'three\n' >"$SRC/c"
+backup "$SRC"
+s3=$SNAP
+require "three snapshots" test -n "$s1" -a -n "$s2" -a -n "$s3"
+rec="$CAIRN_REPO/snapshots/$s3"
+printf 'X' | dd of="$rec" bs=1 seek=30 conv=notrunc status=none
+
+snapshots_skip_damaged()
+{
+	run cairn snapshots --json
+	check_rc 3 "$1: snapshots exits 3"
+	check_grep "$1: it names the damaged record and why" \
+		"snapshots/$s3: content does not match its id" "$ERR"
+	ids=$("$PYTHON" -c 'import json,sys; print(" ".join(s["id"] for s in json.load(open(sys.argv[1]))))' "$OUT")
+	check_eq "$1: it lists the two others" "$ids" "$s1 $s2"
+	run cairn snapshots
+	check_rc 3 "$1: snapshots in text exits 3 too"
+	check_grep "$1: it lists the others" "^${s2:0:8} " "$OUT"
+}
+
+restore_latest_skips()
+{
+	rm -rf "$T/rl"
+	run cairn restore latest --target "$T/rl"
+	check_rc 3 "$1: restore latest exits 3"
+	check_grep "$1: it names the damaged record" "snapshots/$s3" "$ERR"
+	check_grep "$1: it says which snapshot it uses" "latest: using snapshot ${s2:0:8} " "$ERR"
+	run treecmp "$T/src2-at-s2" "$T/rl$SRC"
+	check_rc 0 "$1: it restores that snapshot bit for bit"
+	run cairn ls latest
+	check_rc 3 "$1: ls latest exits 3"
+	check_grep "$1: it lists that snapshot" "^$SRC/b$" "$OUT"
+	check "$1: without the damaged one's file" test "$(grep -c "^$SRC/c$" "$OUT")" -eq 0
+	rm -rf "$T/r-s1"
+	run cairn restore "${s1:0:12}" --target "$T/r-s1"
+	check_rc 0 "$1: restoring another snapshot by its id exits 0"
+	check_eq "$1: and warns of nothing" "$(cat "$ERR")" ""
+	run cairn restore "${s3:0:12}" --target "$T/r-s3"
+	check_rc 1 "$1: restoring the damaged one is an error"
+	check_grep "$1: that names it" "snapshots/$s3" "$ERR"
+	run cairn ls "$s3"
+	check_rc 1 "$1: listing the damaged one is an error"
+}
+
+snapshots_skip_damaged "embedded"
+restore_latest_skips "embedded"
+
+say "backup with a damaged record"
+backup "$SRC"
+check_rc 3 "backup exits 3"
+check_grep "it names the damaged record" "snapshots/$s3" "$ERR"
+check_grep "and says the snapshot was saved" "snapshot saved, but 1 snapshot record" "$ERR"
+s4=$SNAP
+check "it saved a snapshot" test -n "$s4" -a -f "$CAIRN_REPO/snapshots/$s4"
+run cairn snapshots --json
+parent=$("$PYTHON" -c 'import json,sys; print([s.get("parent", "") for s in json.load(open(sys.argv[1])) if s["id"] == sys.argv[2]][0])' "$OUT" "$s4")
+check_eq "its parent is the newest readable snapshot of the paths" "$parent" "$s2"
+check_eq "unchanged files came from it" "$(summary files_unchanged)" 2
+rm -rf "$T/r-s4"
+run cairn restore "$s4" --target "$T/r-s4"
+check_rc 0 "the new snapshot restores"
+run treecmp "$SRC" "$T/r-s4$SRC"
+check_rc 0 "bit for bit"
+
+say "prefixes still count the damaged record"
+# Snapshots until one shares the damaged record's first digit.
+p=${s3:0:1}
+for i in $(seq 1 80); do
+	[ "$(find "$CAIRN_REPO/snapshots" -name "$p*" | wc -l)" -ge 2 ] && break
+	"$CAIRN_BIN" backup --quiet --tag "t$i" "$SRC" </dev/null >/dev/null 2>&1
+done
+require "another record shares the digit $p" \
+	test "$(find "$CAIRN_REPO/snapshots" -name "$p*" | wc -l)" -ge 2
+run cairn restore "$p" --target "$T/r-p"
+check_rc 1 "a prefix of the damaged record and another is ambiguous"
+check_grep "it says so" "ambiguous" "$ERR"
+
+say "forget with a damaged record"
+run cairn forget --keep-last 2 --dry-run --json
+check_rc 0 "forget by a policy works"
+check_grep "it names the damaged record" "snapshots/$s3" "$ERR"
+check "it would remove none but readable ones" test "$(grep -c "$s3" "$OUT")" -eq 0
+
+say "with an index server"
+DATA="$T/server"
+require "the server starts" server_start "$DATA"
+TOKEN=$(server_token "$DATA" "$REPO_ID" admin)
+export CAIRN_INDEX="$SERVER_URL" CAIRN_INDEX_TOKEN="$TOKEN"
+CAIRN_CACHE_DIR="$T/cache3" run cairn index rebuild --json
+check_rc 0 "index rebuild fills the server"
+count=$(json_get snapshots_registered)
+check "its catalogue lists every record, the damaged one too ($count)" test "$count" -ge 5
+run cairn forget --keep-last 100 --group-by '' --json
+check_rc 0 "forget through the server works"
+CAIRN_CACHE_DIR="$T/cache3" run cairn snapshots --json
+check_rc 3 "server: snapshots exits 3"
+check_grep "server: it names the damaged record" "snapshots/$s3" "$ERR"
+n=$("$PYTHON" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$OUT")
+check_eq "server: it lists the others" "$n" $((count - 1))
+CAIRN_CACHE_DIR="$T/cache3" run cairn restore latest --target "$T/rs"
+check_rc 3 "server: restore latest exits 3"
+check_grep "server: it names the damaged record" "snapshots/$s3" "$ERR"
+run cairn restore "$p" --target "$T/r-p2"
+check_rc 1 "server: the prefix is still ambiguous"
+CAIRN_CACHE_DIR="$T/cache3" run cairn restore "$s4" --target "$T/rs4"
+check_rc 0 "server: another snapshot by id exits 0"
+CAIRN_CACHE_DIR="$T/cache3" backup "$SRC"
+check_rc 3 "server: backup exits 3"
+check_grep "server: it names the damaged record" "snapshots/$s3" "$ERR"
+
+say "forgetting the damaged record ends the warnings"
+run cairn forget "$s3"
+check_rc 0 "forget of the damaged record by its id exits 0"
+check "its record is gone" test ! -e "$rec"
+run cairn snapshots
+check_rc 0 "snapshots exits 0 again"
+unset CAIRN_INDEX CAIRN_INDEX_TOKEN
+run cairn snapshots
+check_rc 0 "without the server too"
+server_stop
 
 e2e_finish

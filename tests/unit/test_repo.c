@@ -568,6 +568,13 @@ static void flip_from_end(const char *path, long from_end)
 	assert_int_equal(fclose(fh), 0);
 }
 
+static void hex_of(char out[65], const uint8_t id[32])
+{
+	for (int i = 0; i < 64; i++)
+		out[i] = "0123456789abcdef"[(id[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+	out[64] = '\0';
+}
+
 /* The warnings a call gave: the last path and message, and how many. */
 struct warnings {
 	char path[128];
@@ -656,6 +663,124 @@ static void test_repo__rebuild_names_a_pack_whose_trailer_fails_and_recovers_the
 	cairn_repo_free(r);
 }
 
+/* Saves a snapshot of time t; its id goes to id. */
+static void save_snapshot(cairn_repo *r, int64_t t, uint8_t id[32])
+{
+	cairn_snapshot s = {0};
+	char *paths[] = {"/x", NULL};
+	s.time_ns = t;
+	s.host = "h";
+	s.user = "u";
+	s.paths = paths;
+	s.n_paths = 1;
+	assert_int_equal(cairn_snapshot_save(r, &s), 0);
+	memcpy(id, s.id, 32);
+}
+
+static void test_repo__a_damaged_snapshot_record_is_skipped_and_named(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[32], b[32], c[32], id[32];
+	char hex[65], path[256], want[128];
+	struct warnings w = {0};
+	cairn_snapshot_skips skips = {collect_warning, &w, 0};
+	cairn_snapshot *list, got;
+	size_t n;
+	init_repo(f, 1);
+	cairn_repo *r = open_repo(f, password);
+	save_snapshot(r, 1000, a);
+	save_snapshot(r, 2000, b);
+	save_snapshot(r, 3000, c);
+	hex_of(hex, c);
+	snprintf(path, sizeof(path), "%s/snapshots/%s", f->repo, hex);
+	flip_from_end(path, 20);
+
+	/* The strict calls fail, naming it. */
+	assert_int_equal(cairn_snapshot_list(r, &list, &n), CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), hex));
+	assert_int_equal(cairn_snapshot_resolve(r, "latest", id), CAIRN_ECORRUPT);
+
+	assert_int_equal(cairn_snapshot_list_readable(r, &list, &n, &skips), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(list[0].id, a, 32);
+	assert_memory_equal(list[1].id, b, 32);
+	cairn_snapshot_list_free(list, n);
+	assert_int_equal(skips.count, 1);
+	assert_int_equal(w.n, 1);
+	snprintf(want, sizeof(want), "snapshots/%s", hex);
+	assert_string_equal(w.path, want);
+	assert_string_equal(w.message, "content does not match its id");
+
+	assert_int_equal(cairn_snapshot_resolve_readable(r, "latest", id, &skips), 0);
+	assert_memory_equal(id, b, 32);
+	assert_int_equal(skips.count, 2);
+	/* Named, it is found, and loading it fails naming it. */
+	assert_int_equal(cairn_snapshot_resolve_readable(r, hex, id, &skips), 0);
+	assert_memory_equal(id, c, 32);
+	assert_int_equal(skips.count, 2);
+	assert_int_equal(cairn_snapshot_load(r, c, &got), CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), want));
+	cairn_repo_free(r);
+}
+
+static void test_repo__a_prefix_of_a_damaged_record_and_another_stays_ambiguous(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t bad[32], other[32], id[32];
+	char hex[65], path[256], prefix[2];
+	cairn_snapshot_skips skips = {0};
+	init_repo(f, 0);
+	cairn_repo *r = open_repo(f, NULL);
+	save_snapshot(r, 1000, bad);
+	hex_of(hex, bad);
+	snprintf(path, sizeof(path), "%s/snapshots/%s", f->repo, hex);
+	flip_from_end(path, 5);
+	/* Records until one shares the damaged one's first digit. */
+	int t = 2000;
+	do
+		save_snapshot(r, t++, other);
+	while (other[0] >> 4 != bad[0] >> 4);
+	prefix[0] = hex[0];
+	prefix[1] = '\0';
+	assert_int_equal(cairn_snapshot_resolve_readable(r, prefix, id, &skips), CAIRN_EINVAL);
+	assert_non_null(strstr(cairn_error_last(), "ambiguous"));
+	assert_int_equal(cairn_snapshot_resolve(r, prefix, id), CAIRN_EINVAL);
+	cairn_repo_free(r);
+}
+
+static void test_repo__a_record_that_does_not_parse_is_skipped_as_well(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[32], id[32];
+	/* An unencrypted record is its flag byte and the JSON: this one is
+	 * stored under its true id, so only parsing can fail. */
+	static const char record[] = "\0{\"version\":1,\"time\":\"then\"}";
+	char hex[65], path[256];
+	struct warnings w = {0};
+	cairn_snapshot_skips skips = {collect_warning, &w, 0};
+	cairn_snapshot *list;
+	size_t n;
+	init_repo(f, 0);
+	cairn_repo *r = open_repo(f, NULL);
+	save_snapshot(r, 1000, a);
+	cairn_sha256(id, record, sizeof(record) - 1);
+	hex_of(hex, id);
+	snprintf(path, sizeof(path), "%s/snapshots/%s", f->repo, hex);
+	FILE *fh = fopen(path, "wb");
+	assert_non_null(fh);
+	assert_int_equal(fwrite(record, 1, sizeof(record) - 1, fh), sizeof(record) - 1);
+	assert_int_equal(fclose(fh), 0);
+
+	assert_int_equal(cairn_snapshot_list_readable(r, &list, &n, &skips), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(list[0].id, a, 32);
+	cairn_snapshot_list_free(list, n);
+	assert_int_equal(skips.count, 1);
+	assert_non_null(strstr(w.path, hex));
+	assert_non_null(strstr(w.message, "time"));
+	cairn_repo_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +810,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_repo__rebuild_names_a_pack_whose_trailer_fails_and_recovers_the_rest, setup,
 	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__a_damaged_snapshot_record_is_skipped_and_named, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__a_prefix_of_a_damaged_record_and_another_stays_ambiguous, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__a_record_that_does_not_parse_is_skipped_as_well, setup, teardown),
 	    cmocka_unit_test(test_repo__no_blobs_plan_no_ranges),
 	    cmocka_unit_test(test_repo__one_blob_is_one_range),
 	    cmocka_unit_test(test_repo__blobs_are_sorted_by_pack_then_offset),
