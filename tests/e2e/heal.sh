@@ -128,6 +128,29 @@ for f in $(cd "$SRC" && find . -type f); do
 done
 check "the other files are restored bit for bit ($same)" test "$same" -ge 1
 
+say "every index/ object lost in an S3 store"
+AK=cairn-e2e
+SK=cairn-e2e-secret
+require "the S3 server starts" s3_start "$T/s3" --bucket cairn --access-key "$AK" \
+	--secret-key "$SK"
+(
+	s3_client_env "$AK" "$SK"
+	export CAIRN_REPO="s3:$S3_ENDPOINT/cairn/repo" CAIRN_CACHE_DIR="$T/cache-s3"
+	init_repo --chunk-min 64K --chunk-avg 256K --chunk-max 1M
+	backup "$SRC"
+	check_rc 0 "a backup into S3 exits 0"
+	# The server keeps each object as files named after its key.
+	rm -rf "$T/s3/data/cairn/repo/index" "$CAIRN_CACHE_DIR"
+	run cairn index rebuild --json
+	check_rc 0 "index rebuild exits 0"
+	check "it imports the packs by their trailers, read by ranges ($(json_get packs_from_trailers))" \
+		test "$(json_get packs_from_trailers)" -ge 2
+	restore_ok "$T/r5" "S3"
+	exit "$e2e_failed"
+)
+e2e_failed=$((e2e_failed + $?))
+s3_stop "$T/s3"
+
 # ---- damaged snapshot records ----
 
 say "three snapshots, the newest record damaged"
