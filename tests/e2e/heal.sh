@@ -1,8 +1,9 @@
 # Recovering from damage to the repository's own records.
 # `cairn index rebuild` with the index/ objects lost (all of them, or one)
 # recovers the blobs from the packs' trailers and writes new index/
-# objects: restore is bit for bit and the next backup adds nothing; a pack
-# with a damaged trailer is named, the rest recovered, exit 3.
+# objects: restore is bit for bit (bundled small files included) and the
+# next backup adds nothing; a pack with a damaged trailer is named, the
+# rest recovered, exit 3; the same from an S3 store.
 # A damaged snapshot record is named and passed over by snapshots, backup,
 # restore latest, ls latest and forget (embedded index and index server),
 # while naming it is an error and prefixes still count it.
