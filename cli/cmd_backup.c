@@ -165,6 +165,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	cairn_backup_opts opts = {0};
 	cairn_snapshot snap = {0};
 	cairn_repo *repo = NULL;
+	char why[256] = "";
 	int c, rc, status = CLI_EXIT_FATAL;
 
 	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
@@ -223,6 +224,8 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	cairn_error_clear();
 	rc = cairn_backup(repo, &opts, &snap);
 	cli_progress_end();
+	if (rc == CAIRN_EPARTIAL)
+		snprintf(why, sizeof(why), "%s", cairn_error_last());
 	if (rc && rc != CAIRN_EPARTIAL) {
 		status = cli_fail(rc);
 		goto out;
@@ -237,11 +240,15 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		print_text(&snap, opts.dry_run);
 	}
 	status = CLI_EXIT_OK;
-	if (rc == CAIRN_EPARTIAL) {
+	if (rc == CAIRN_EPARTIAL && snap.summary.errors) {
 		cli_error("%s, but %llu %s could not be read",
 		          opts.dry_run ? "finished" : "snapshot saved",
 		          (unsigned long long)snap.summary.errors,
 		          snap.summary.errors == 1 ? "entry" : "entries");
+		status = CLI_EXIT_PARTIAL;
+	} else if (rc == CAIRN_EPARTIAL) {
+		/* Snapshot records were passed over (named above as warnings). */
+		cli_error("%s, but %s", opts.dry_run ? "finished" : "snapshot saved", why);
 		status = CLI_EXIT_PARTIAL;
 	}
 out:

@@ -283,7 +283,8 @@ static int forget_by_policy(cli_ctx *ctx, cairn_repo *repo, struct request *q)
 	int rc;
 	q->policy.keep_tags = (const char *const *)q->keep_tags.v;
 	q->policy.n_keep_tags = q->keep_tags.n;
-	if ((rc = cairn_snapshot_list(repo, &list, &count)) ||
+	if ((rc = cairn_snapshot_list_readable(repo, &list, &count,
+	                                       &(cairn_snapshot_skips){cli_warn_cb})) ||
 	    (rc = cairn_forget_plan_make(&plan, list, count, &f, q->group_by, &q->policy)))
 		goto out;
 	if (!ctx->json && !ctx->quiet)

@@ -59,6 +59,7 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 {
 	cairn_repo *repo = NULL;
 	cairn_snapshot snap = {0};
+	cairn_snapshot_skips skips = {cli_warn_cb, NULL, 0};
 	cairn_tree_reader *tree = NULL;
 	cairn_entry e = {0};
 	cairn_buf b = CAIRN_BUF_INIT;
@@ -91,7 +92,7 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
 	cairn_error_clear();
-	if ((rc = cli_snapshot_load(repo, argv[optind], &snap)) ||
+	if ((rc = cli_snapshot_load(repo, argv[optind], &snap, &skips)) ||
 	    (rc = cairn_tree_reader_open(&tree, repo, &snap)))
 		goto fail;
 	while ((rc = cairn_tree_reader_next(tree, &e)) == 1) {
@@ -109,7 +110,8 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (rc)
 		goto fail;
-	status = CLI_EXIT_OK;
+	/* The listing is whole, but a snapshot record was passed over. */
+	status = skips.count ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 	goto out;
 fail:
 	status = cli_fail(rc);

@@ -56,6 +56,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	cairn_restore_opts opts = {0};
 	cairn_restore_result res = {0};
 	cairn_snapshot snap = {0};
+	cairn_snapshot_skips skips = {cli_warn_cb, NULL, 0};
 	cairn_repo *repo = NULL;
 	char *cwd = getcwd(NULL, 0), *path;
 	uint64_t start;
@@ -109,7 +110,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
 	cairn_error_clear();
-	if ((rc = cli_snapshot_load(repo, argv[optind], &snap))) {
+	if ((rc = cli_snapshot_load(repo, argv[optind], &snap, &skips))) {
 		status = cli_fail(rc);
 		goto out;
 	}
@@ -141,6 +142,11 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	if (rc == CAIRN_EPARTIAL) {
 		cli_error("restore incomplete: %llu %s could not be restored",
 		          (unsigned long long)res.errors, res.errors == 1 ? "entry" : "entries");
+		status = CLI_EXIT_PARTIAL;
+	}
+	if (skips.count) {
+		cli_error("restore complete, but %zu snapshot record%s could not be read",
+		          skips.count, skips.count == 1 ? "" : "s");
 		status = CLI_EXIT_PARTIAL;
 	}
 out:

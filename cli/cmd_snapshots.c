@@ -116,6 +116,7 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 	const char *host = NULL;
 	cairn_repo *repo = NULL;
 	cairn_snapshot *list = NULL;
+	cairn_snapshot_skips skips = {cli_warn_cb, NULL, 0};
 	size_t count = 0, n = 0, *sel = NULL;
 	int c, rc, status = CLI_EXIT_FATAL;
 
@@ -144,7 +145,7 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 	}
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
-	if ((rc = cairn_snapshot_list(repo, &list, &count))) {
+	if ((rc = cairn_snapshot_list_readable(repo, &list, &count, &skips))) {
 		status = cli_fail(rc);
 		goto out;
 	}
@@ -158,6 +159,11 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 			sel[n++] = i;
 	rc = ctx->json ? print_json(list, sel, n) : print_table(ctx, list, sel, n);
 	status = rc ? cli_fail(rc) : CLI_EXIT_OK;
+	if (!rc && skips.count) {
+		cli_error("%zu snapshot record%s could not be read and %s not listed", skips.count,
+		          skips.count == 1 ? "" : "s", skips.count == 1 ? "is" : "are");
+		status = CLI_EXIT_PARTIAL;
+	}
 out:
 	free(sel);
 	cairn_snapshot_list_free(list, count);

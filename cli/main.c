@@ -7,6 +7,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/sys/index.h"
+#include "util/hex.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -392,13 +393,22 @@ out:
 	return rc < 0 ? cli_fail(rc) : 0;
 }
 
-int cli_snapshot_load(cairn_repo *r, const char *name, cairn_snapshot *out)
+int cli_snapshot_load(cairn_repo *r, const char *name, cairn_snapshot *out,
+                      cairn_snapshot_skips *skips)
 {
 	uint8_t id[CAIRN_ID_SIZE];
-	int rc = cairn_snapshot_resolve(r, name, id);
-	if (rc)
-		return rc;
-	return cairn_snapshot_load(r, id, out);
+	char hex[CAIRN_ID_HEX + 1], time[64];
+	size_t before = skips->count;
+	int rc = cairn_snapshot_resolve_readable(r, name, id, skips);
+	if (!rc)
+		rc = cairn_snapshot_load(r, id, out);
+	if (!rc && skips->count > before) {
+		cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
+		cli_time_local(time, sizeof(time), out->time_ns);
+		cli_error("%s: using snapshot %.8s of %s, the newest whose record can be read",
+		          name, hex, time);
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -316,15 +316,18 @@ static int load_with(cairn_repo *r, cairn_sealer *sealer, const uint8_t id[CAIRN
                      cairn_snapshot *out)
 {
 	cairn_buf plain = CAIRN_BUF_INIT;
+	char key[96];
 	int rc;
 	memset(out, 0, sizeof(*out));
+	snapshot_key(key, id);
 	rc = cairn_repo_load_object(r, sealer, CAIRN_SNAPSHOTS_PREFIX, id, CAIRN_BLOB_SNAPSHOT,
 	                            SNAPSHOT_MAX, &plain);
 	if (rc == CAIRN_ENOTFOUND)
 		rc = cairn_error_set(CAIRN_ENOTFOUND, "no snapshot %02x%02x%02x%02x", id[0], id[1],
 		                     id[2], id[3]);
+	/* Every failure of the record itself names it as the store does. */
 	if (!rc && (rc = cairn_snapshot_from_json(out, plain.data, plain.len)))
-		cairn_error_prefix(rc, "snapshot %02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
+		cairn_error_prefix(rc, "%s", key);
 	if (!rc)
 		memcpy(out->id, id, CAIRN_ID_SIZE);
 	cairn_buf_free(&plain);
@@ -442,7 +445,31 @@ void cairn_snapshot_list_free(cairn_snapshot *list, size_t count)
 	free(list);
 }
 
-int cairn_snapshot_list(cairn_repo *r, cairn_snapshot **out, size_t *count_out)
+/* Tells skips (if any) about the record id that failed to load with rc
+ * and this thread's message; 0, or rc if it is not a failure of the
+ * record. */
+static int skip_record(cairn_snapshot_skips *skips, const uint8_t id[CAIRN_ID_SIZE], int rc)
+{
+	char key[96];
+	if (rc != CAIRN_ECORRUPT)
+		return rc;
+	snapshot_key(key, id);
+	/* The message names the record already: give the reason alone. */
+	const char *why = cairn_error_last();
+	size_t n = strlen(key);
+	if (strncmp(why, key, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+		why += n + 2;
+	if (skips)
+		skips->count++;
+	if (skips && skips->warn)
+		skips->warn(skips->ud, key, why);
+	return 0;
+}
+
+/* Every snapshot; if readable, the records that fail are left out and
+ * told to skips (if any), else the first fails the call. */
+static int list_snapshots(cairn_repo *r, cairn_snapshot **out, size_t *count_out, int readable,
+                          cairn_snapshot_skips *skips)
 {
 	struct id_list l;
 	cairn_sealer *sealer = NULL;
@@ -461,11 +488,14 @@ int cairn_snapshot_list(cairn_repo *r, cairn_snapshot **out, size_t *count_out)
 	}
 	for (size_t i = 0; i < l.count; i++) {
 		rc = load_with(r, sealer, l.ids[i], &list[n]);
-		/* The catalogue may still name a snapshot forgotten without it. */
-		if (rc == CAIRN_ENOTFOUND && from_catalog) {
+		/* The catalogue may still name a snapshot forgotten without it,
+		 * and a forget may have removed one since the store was listed. */
+		if (rc == CAIRN_ENOTFOUND && (from_catalog || readable)) {
 			rc = 0;
 			continue;
 		}
+		if (rc && readable && (rc = skip_record(skips, l.ids[i], rc)) == 0)
+			continue;
 		if (rc)
 			goto out;
 		n++;
@@ -484,22 +514,45 @@ out:
 	return rc;
 }
 
-int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN_ID_SIZE])
+int cairn_snapshot_list(cairn_repo *r, cairn_snapshot **out, size_t *count_out)
+{
+	return list_snapshots(r, out, count_out, 0, NULL);
+}
+
+int cairn_snapshot_list_readable(cairn_repo *r, cairn_snapshot **out, size_t *count_out,
+                                 cairn_snapshot_skips *skips)
+{
+	return list_snapshots(r, out, count_out, 1, skips);
+}
+
+static int resolve_latest(cairn_repo *r, uint8_t id_out[CAIRN_ID_SIZE], int readable,
+                          cairn_snapshot_skips *skips)
+{
+	cairn_snapshot *list;
+	size_t n;
+	size_t before = skips ? skips->count : 0;
+	int rc = list_snapshots(r, &list, &n, readable, skips);
+	if (rc)
+		return rc;
+	if (n)
+		memcpy(id_out, list[n - 1].id, CAIRN_ID_SIZE);
+	cairn_snapshot_list_free(list, n);
+	if (n)
+		return 0;
+	if (skips && skips->count > before)
+		return cairn_error_set(CAIRN_ENOTFOUND, "the repository has no readable snapshots");
+	return cairn_error_set(CAIRN_ENOTFOUND, "the repository has no snapshots");
+}
+
+static int resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN_ID_SIZE], int readable,
+                   cairn_snapshot_skips *skips)
 {
 	struct id_list l;
 	char hex[CAIRN_ID_HEX + 1];
 	size_t matches = 0;
 	int rc;
-	if (strcmp(name, "latest") == 0) {
-		cairn_snapshot *list;
-		size_t n;
-		if ((rc = cairn_snapshot_list(r, &list, &n)))
-			return rc;
-		if (n)
-			memcpy(id_out, list[n - 1].id, CAIRN_ID_SIZE);
-		cairn_snapshot_list_free(list, n);
-		return n ? 0 : cairn_error_set(CAIRN_ENOTFOUND, "the repository has no snapshots");
-	}
+	if (strcmp(name, "latest") == 0)
+		return resolve_latest(r, id_out, readable, skips);
 	if (!cairn_hex_is_prefix(name, CAIRN_ID_HEX))
 		return cairn_error_set(
 		    CAIRN_EINVAL, "\"%s\" is not a snapshot id, an id prefix, or \"latest\"", name);
@@ -519,6 +572,17 @@ int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN
 		return cairn_error_set(
 		    CAIRN_EINVAL, "snapshot prefix %s is ambiguous (%zu matches)", name, matches);
 	return 0;
+}
+
+int cairn_snapshot_resolve(cairn_repo *r, const char *name, uint8_t id_out[CAIRN_ID_SIZE])
+{
+	return resolve(r, name, id_out, 0, NULL);
+}
+
+int cairn_snapshot_resolve_readable(cairn_repo *r, const char *name, uint8_t id_out[CAIRN_ID_SIZE],
+                                    cairn_snapshot_skips *skips)
+{
+	return resolve(r, name, id_out, 1, skips);
 }
 
 int cairn_snapshot_forget(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])

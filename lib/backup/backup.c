@@ -109,11 +109,14 @@ static int snapshot_record(struct backup *b, cairn_snapshot *out)
 	return 0;
 }
 
-/* The parent snapshot is the files cache. */
+/* The parent snapshot is the files cache, chosen among the snapshots
+ * whose records can be read: a damaged one is reported and passed over. */
 static int open_parent(struct backup *b, cairn_snapshot *out)
 {
 	cairn_snapshot *parent = &b->parent_snapshot;
-	int rc = cairn_backup_find_parent(b->repo, out->host, b->paths, b->n_paths, parent);
+	cairn_snapshot_skips skips = {b->opts->warn, b->opts->ud, 0};
+	int rc = cairn_backup_find_parent(b->repo, out->host, b->paths, b->n_paths, &skips, parent);
+	b->snapshots_skipped = skips.count;
 	if (rc == CAIRN_ENOTFOUND)
 		return 0;
 	if (rc)
@@ -205,7 +208,7 @@ static int finish(struct backup *b, int rc, int failed, cairn_snapshot *out)
 }
 
 /* Writes the snapshot record with its totals; CAIRN_EPARTIAL if some
- * paths could not be read. */
+ * paths, or some snapshot records, could not be read. */
 static int save_snapshot(struct backup *b, cairn_snapshot *out)
 {
 	int rc;
@@ -221,6 +224,11 @@ static int save_snapshot(struct backup *b, cairn_snapshot *out)
 	if (b->sum.errors)
 		return cairn_error_set(CAIRN_EPARTIAL, "%llu path(s) could not be read",
 		                       (unsigned long long)b->sum.errors);
+	if (b->snapshots_skipped)
+		return cairn_error_set(CAIRN_EPARTIAL,
+		                       "%zu snapshot record(s) could not be read; the parent was "
+		                       "chosen among the others",
+		                       b->snapshots_skipped);
 	return 0;
 }
 

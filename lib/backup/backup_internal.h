@@ -140,6 +140,7 @@ struct backup {
 	cairn_tree_reader *parent;
 	cairn_entry parent_entry;
 	int parent_valid, parent_done;
+	size_t snapshots_skipped; /* records left out when choosing the parent */
 	struct link_map links;
 	cairn_summary sum;
 	uint64_t files_done;
@@ -157,9 +158,10 @@ void cairn_backup_fail(struct backup *b, int rc);
 
 /* Absolute, sorted, without duplicates or paths inside another given path. */
 int cairn_backup_top_paths(const cairn_backup_opts *o, char ***out, size_t *n_out);
-/* The latest snapshot of host with the same paths: CAIRN_ENOTFOUND if none. */
+/* The latest readable snapshot of host with the same paths: CAIRN_ENOTFOUND
+ * if none. Records that cannot be read are told to skips. */
 int cairn_backup_find_parent(cairn_repo *r, const char *host, char **paths, size_t n,
-                             cairn_snapshot *out);
+                             cairn_snapshot_skips *skips, cairn_snapshot *out);
 /* Walks the top paths into the ring, and emits the entries the workers
  * finish, until every one is in the manifest. *failed: whether the
  * backup had failed by then. */

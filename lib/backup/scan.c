@@ -551,11 +551,11 @@ static int same_paths(const cairn_snapshot *s, char **paths, size_t n)
 }
 
 int cairn_backup_find_parent(cairn_repo *r, const char *host, char **paths, size_t n,
-                             cairn_snapshot *out)
+                             cairn_snapshot_skips *skips, cairn_snapshot *out)
 {
 	cairn_snapshot *list;
 	size_t count;
-	int rc = cairn_snapshot_list(r, &list, &count);
+	int rc = cairn_snapshot_list_readable(r, &list, &count, skips);
 	if (rc)
 		return rc;
 	rc = CAIRN_ENOTFOUND;

@@ -72,12 +72,29 @@ static int queue_entries(cairn_repo *r, const cairn_index_entry *entries, size_t
 	return rc;
 }
 
+int cairn_repo_put_index_object(cairn_repo *r, cairn_sealer *s, const cairn_index_entry *entries,
+                                size_t n, uint8_t id_out[CAIRN_ID_SIZE])
+{
+	cairn_buf plain = CAIRN_BUF_INIT, sealed = CAIRN_BUF_INIT;
+	char key[80];
+	int rc;
+	if ((rc = cairn_indexfile_encode(&plain, entries, n)))
+		goto out;
+	if ((rc = cairn_seal(s, &sealed, NULL, CAIRN_BLOB_INDEX, plain.data, plain.len)))
+		goto out;
+	cairn_sha256(id_out, sealed.data, sealed.len);
+	index_key(key, id_out);
+	rc = cairn_store_put(r->store, key, sealed.data, sealed.len, 0);
+out:
+	cairn_buf_free(&plain);
+	cairn_buf_free(&sealed);
+	return rc;
+}
+
 int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 {
 	uint8_t pack_id[CAIRN_ID_SIZE], index_id[CAIRN_ID_SIZE];
 	cairn_index_entry *entries = NULL;
-	cairn_buf plain = CAIRN_BUF_INIT, sealed = CAIRN_BUF_INIT;
-	char key[80];
 	int rc;
 
 	if ((rc = cairn_pack_finish(w, s, NULL)) ||
@@ -92,19 +109,11 @@ int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 	}
 	for (size_t i = 0; i < w->count; i++)
 		cairn_pack_entry_to_index(&w->entries[i], pack_id, &entries[i]);
-	if ((rc = cairn_indexfile_encode(&plain, entries, w->count)))
-		goto out;
-	if ((rc = cairn_seal(s, &sealed, NULL, CAIRN_BLOB_INDEX, plain.data, plain.len)))
-		goto out;
-	cairn_sha256(index_id, sealed.data, sealed.len);
-	index_key(key, index_id);
-	if ((rc = cairn_store_put(r->store, key, sealed.data, sealed.len, 0)))
+	if ((rc = cairn_repo_put_index_object(r, s, entries, w->count, index_id)))
 		goto out;
 	rc = queue_entries(r, entries, w->count, index_id);
 out:
 	free(entries);
-	cairn_buf_free(&plain);
-	cairn_buf_free(&sealed);
 	cairn_pack_writer_reset(w);
 	return rc;
 }

@@ -1,11 +1,10 @@
-/* Opening and creating repositories: config, keys, the index and its
- * index/ objects. Reading blobs is blob_read.c, committing packs
+/* Opening and creating repositories: config, keys, the index, and
+ * listing and loading whole objects. Syncing the index with the store is
+ * index_sync.c, reading blobs blob_read.c, committing packs
  * pack_commit.c. */
 #include "repo/repo_internal.h"
 
 #include "cairn/errors.h"
-#include "cairn/indexfile.h"
-#include "cairn/index.h"
 #include "repo/repo_format.h"
 #include "util/hex.h"
 #include "util/path.h"
@@ -480,69 +479,5 @@ int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
 		cairn_error_prefix(rc, "%s", key);
 out:
 	cairn_buf_free(&raw);
-	return rc;
-}
-
-static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[CAIRN_ID_SIZE])
-{
-	cairn_buf plain = CAIRN_BUF_INIT;
-	cairn_index_entry *entries = NULL;
-	size_t count = 0;
-	int rc;
-	if ((rc = cairn_repo_load_object(r, s, CAIRN_INDEX_PREFIX, id, CAIRN_BLOB_INDEX,
-	                                 CAIRN_INDEX_OBJECT_MAX, &plain)))
-		goto out;
-	if ((rc = cairn_indexfile_decode(plain.data, plain.len, &entries, &count))) {
-		cairn_error_prefix(rc, "index/ object");
-		goto out;
-	}
-	if ((rc = cairn_index_insert(r->index, entries, count)))
-		goto out;
-	rc = cairn_index_object_add(r->index, id);
-out:
-	free(entries);
-	cairn_buf_free(&plain);
-	return rc;
-}
-
-int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
-{
-	uint8_t(*ids)[CAIRN_ID_SIZE] = NULL;
-	size_t n = 0;
-	cairn_sealer *s = NULL;
-	uint64_t imported = 0;
-	int rc;
-	/* A server is refilled, not cleared: other clients may be registering
-	 * at the same time, and registrations are idempotent. */
-	if (rebuild && !r->index_remote && (rc = cairn_index_clear(r->index)))
-		return rc;
-	if ((rc = cairn_repo_list_ids(r, CAIRN_INDEX_PREFIX, &ids, &n)))
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		int known = 0;
-		if (!rebuild && (rc = cairn_index_object_known(r->index, ids[i], &known)))
-			goto out;
-		if (known)
-			continue;
-		if (!s && (rc = cairn_repo_sealer_new(r, &s, 0)))
-			goto out;
-		rc = import_index_object(r, s, ids[i]);
-		/* A damaged or vanished index object must not make the whole
-		 * repository unusable: its blobs are merely unknown to the
-		 * index (restore reports what it cannot find). It is tried
-		 * again on the next open. */
-		if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND) {
-			rc = 0;
-			continue;
-		}
-		if (rc)
-			goto out;
-		imported++;
-	}
-	if (imported_out)
-		*imported_out = imported;
-out:
-	cairn_sealer_free(s);
-	free(ids);
 	return rc;
 }

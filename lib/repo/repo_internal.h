@@ -33,4 +33,9 @@ struct cairn_repo {
 /* The store key of a pack: data/<first 2 hex>/<64 hex>. */
 void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE]);
 
+/* Writes an index/ object listing the n entries (pack_commit.c); id_out
+ * gets its id. Registers nothing. */
+int cairn_repo_put_index_object(cairn_repo *r, cairn_sealer *s, const cairn_index_entry *entries,
+                                size_t n, uint8_t id_out[CAIRN_ID_SIZE]);
+
 #endif

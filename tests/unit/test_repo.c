@@ -104,7 +104,8 @@ static void test_repo__unencrypted_repository_needs_no_password(void **state)
 	cairn_repo_free(r);
 }
 
-static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
+/* Commits one pack of the blobs "blob number first" .. first + n - 1. */
+static void commit_blobs_from(cairn_repo *r, uint8_t fps[][32], int n, int first)
 {
 	cairn_sealer *s;
 	cairn_fingerprinter *fp;
@@ -114,7 +115,7 @@ static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
 	assert_int_equal(cairn_repo_fingerprinter_new(r, &fp), 0);
 	cairn_pack_writer_init(&w);
 	for (int i = 0; i < n; i++) {
-		snprintf(data, sizeof(data), "blob number %d", i);
+		snprintf(data, sizeof(data), "blob number %d", first + i);
 		assert_int_equal(cairn_fingerprint(fp, fps[i], data, strlen(data)), 0);
 		assert_int_equal(cairn_pack_add(&w, s, fps[i], CAIRN_BLOB_DATA, data, strlen(data)),
 		                 0);
@@ -123,6 +124,11 @@ static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
 	cairn_pack_writer_free(&w);
 	cairn_sealer_free(s);
 	cairn_fingerprinter_free(fp);
+}
+
+static void commit_blobs(cairn_repo *r, uint8_t fps[][32], int n)
+{
+	commit_blobs_from(r, fps, n, 0);
 }
 
 static void read_back(cairn_repo *r, uint8_t fps[][32], int n)
@@ -536,6 +542,245 @@ static void test_repo__ranges_cover_every_blob_exactly_once(void **state)
 	free(b);
 }
 
+/* ---- recovering from damage ---- */
+
+/* Runs a shell command built from fmt; asserts that it succeeds. */
+static void shell(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Flips a bit of the byte at offset from_end bytes before the end of path. */
+static void flip_from_end(const char *path, long from_end)
+{
+	FILE *fh = fopen(path, "r+b");
+	assert_non_null(fh);
+	assert_int_equal(fseek(fh, -from_end, SEEK_END), 0);
+	int c = fgetc(fh);
+	assert_int_not_equal(c, EOF);
+	assert_int_equal(fseek(fh, -from_end, SEEK_END), 0);
+	fputc(c ^ 0x10, fh);
+	assert_int_equal(fclose(fh), 0);
+}
+
+static void hex_of(char out[65], const uint8_t id[32])
+{
+	for (int i = 0; i < 64; i++)
+		out[i] = "0123456789abcdef"[(id[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+	out[64] = '\0';
+}
+
+/* The warnings a call gave: the last path and message, and how many. */
+struct warnings {
+	char path[128];
+	char message[256];
+	int n;
+};
+
+static void collect_warning(void *ud, const char *path, const char *message)
+{
+	struct warnings *w = ud;
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	snprintf(w->message, sizeof(w->message), "%s", message);
+	w->n++;
+}
+
+static void test_repo__rebuild_recovers_from_trailers_the_packs_no_index_object_lists(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fps[12][32];
+	cairn_index_rebuild res;
+	init_repo(f, 1);
+	cairn_repo *r = open_repo(f, password);
+	commit_blobs_from(r, fps, 5, 0);
+	commit_blobs_from(r, fps + 5, 7, 5);
+	assert_int_equal(cairn_repo_flush_index(r), 0);
+	cairn_repo_free(r);
+
+	shell("rm -rf '%s' '%s'/index/*", f->cache, f->repo);
+	r = open_repo(f, password);
+	assert_int_equal(indexed(r, fps, 12), 0);
+	assert_int_equal(cairn_repo_rebuild_index(r, NULL, NULL, &res), 0);
+	assert_int_equal(res.objects, 0);
+	assert_int_equal(res.packs_recovered, 2);
+	assert_int_equal(res.blobs_recovered, 12);
+	assert_int_equal(res.objects_written, 1);
+	assert_int_equal(res.packs_damaged, 0);
+	assert_int_equal(indexed(r, fps, 12), 12);
+	cairn_repo_free(r);
+
+	/* The store knows them again: a new client's index imports them. */
+	shell("rm -rf '%s'", f->cache);
+	r = open_repo(f, password);
+	assert_int_equal(indexed(r, fps, 12), 12);
+	assert_int_equal(cairn_repo_rebuild_index(r, NULL, NULL, &res), 0);
+	assert_int_equal(res.objects, 1);
+	assert_int_equal(res.packs_recovered, 0);
+	assert_int_equal(res.objects_written, 0);
+	cairn_repo_free(r);
+}
+
+static void test_repo__rebuild_names_a_pack_whose_trailer_fails_and_recovers_the_rest(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fps[8][32];
+	struct warnings w = {0};
+	cairn_index_rebuild res;
+	char pack[256], want[160];
+	init_repo(f, 1);
+	cairn_repo *r = open_repo(f, password);
+	commit_blobs_from(r, fps, 4, 0);
+	cairn_repo_free(r);
+	/* The only pack so far is the one to damage. */
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "find '%s/data' -type f", f->repo);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(fgets(pack, sizeof(pack), p));
+	pclose(p);
+	pack[strcspn(pack, "\n")] = '\0';
+	flip_from_end(pack, 10);
+	r = open_repo(f, password);
+	commit_blobs_from(r, fps + 4, 4, 4);
+	cairn_repo_free(r);
+
+	shell("rm -rf '%s' '%s'/index/*", f->cache, f->repo);
+	r = open_repo(f, password);
+	assert_int_equal(cairn_repo_rebuild_index(r, collect_warning, &w, &res), 0);
+	assert_int_equal(res.packs_damaged, 1);
+	assert_int_equal(res.packs_recovered, 1);
+	assert_int_equal(res.blobs_recovered, 4);
+	assert_int_equal(w.n, 1);
+	snprintf(want, sizeof(want), "data/%s", strstr(pack, "/data/") + 6);
+	assert_string_equal(w.path, want);
+	assert_non_null(strstr(w.message, "authentication"));
+	assert_int_equal(indexed(r, fps, 4), 0);
+	assert_int_equal(indexed(r, fps + 4, 4), 4);
+	cairn_repo_free(r);
+}
+
+/* Saves a snapshot of time t; its id goes to id. */
+static void save_snapshot(cairn_repo *r, int64_t t, uint8_t id[32])
+{
+	cairn_snapshot s = {0};
+	char *paths[] = {"/x", NULL};
+	s.time_ns = t;
+	s.host = "h";
+	s.user = "u";
+	s.paths = paths;
+	s.n_paths = 1;
+	assert_int_equal(cairn_snapshot_save(r, &s), 0);
+	memcpy(id, s.id, 32);
+}
+
+static void test_repo__a_damaged_snapshot_record_is_skipped_and_named(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[32], b[32], c[32], id[32];
+	char hex[65], path[256], want[128];
+	struct warnings w = {0};
+	cairn_snapshot_skips skips = {collect_warning, &w, 0};
+	cairn_snapshot *list, got;
+	size_t n;
+	init_repo(f, 1);
+	cairn_repo *r = open_repo(f, password);
+	save_snapshot(r, 1000, a);
+	save_snapshot(r, 2000, b);
+	save_snapshot(r, 3000, c);
+	hex_of(hex, c);
+	snprintf(path, sizeof(path), "%s/snapshots/%s", f->repo, hex);
+	flip_from_end(path, 20);
+
+	/* The strict calls fail, naming it. */
+	assert_int_equal(cairn_snapshot_list(r, &list, &n), CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), hex));
+	assert_int_equal(cairn_snapshot_resolve(r, "latest", id), CAIRN_ECORRUPT);
+
+	assert_int_equal(cairn_snapshot_list_readable(r, &list, &n, &skips), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(list[0].id, a, 32);
+	assert_memory_equal(list[1].id, b, 32);
+	cairn_snapshot_list_free(list, n);
+	assert_int_equal(skips.count, 1);
+	assert_int_equal(w.n, 1);
+	snprintf(want, sizeof(want), "snapshots/%s", hex);
+	assert_string_equal(w.path, want);
+	assert_string_equal(w.message, "content does not match its id");
+
+	assert_int_equal(cairn_snapshot_resolve_readable(r, "latest", id, &skips), 0);
+	assert_memory_equal(id, b, 32);
+	assert_int_equal(skips.count, 2);
+	/* Named, it is found, and loading it fails naming it. */
+	assert_int_equal(cairn_snapshot_resolve_readable(r, hex, id, &skips), 0);
+	assert_memory_equal(id, c, 32);
+	assert_int_equal(skips.count, 2);
+	assert_int_equal(cairn_snapshot_load(r, c, &got), CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), want));
+	cairn_repo_free(r);
+}
+
+static void test_repo__a_prefix_of_a_damaged_record_and_another_stays_ambiguous(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t bad[32], other[32], id[32];
+	char hex[65], path[256], prefix[2];
+	cairn_snapshot_skips skips = {0};
+	init_repo(f, 0);
+	cairn_repo *r = open_repo(f, NULL);
+	save_snapshot(r, 1000, bad);
+	hex_of(hex, bad);
+	snprintf(path, sizeof(path), "%s/snapshots/%s", f->repo, hex);
+	flip_from_end(path, 5);
+	/* Records until one shares the damaged one's first digit. */
+	int t = 2000;
+	do
+		save_snapshot(r, t++, other);
+	while (other[0] >> 4 != bad[0] >> 4);
+	prefix[0] = hex[0];
+	prefix[1] = '\0';
+	assert_int_equal(cairn_snapshot_resolve_readable(r, prefix, id, &skips), CAIRN_EINVAL);
+	assert_non_null(strstr(cairn_error_last(), "ambiguous"));
+	assert_int_equal(cairn_snapshot_resolve(r, prefix, id), CAIRN_EINVAL);
+	cairn_repo_free(r);
+}
+
+static void test_repo__a_record_that_does_not_parse_is_skipped_as_well(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[32], id[32];
+	/* An unencrypted record is its flag byte and the JSON: this one is
+	 * stored under its true id, so only parsing can fail. */
+	static const char record[] = "\0{\"version\":1,\"time\":\"then\"}";
+	char hex[65], path[256];
+	struct warnings w = {0};
+	cairn_snapshot_skips skips = {collect_warning, &w, 0};
+	cairn_snapshot *list;
+	size_t n;
+	init_repo(f, 0);
+	cairn_repo *r = open_repo(f, NULL);
+	save_snapshot(r, 1000, a);
+	cairn_sha256(id, record, sizeof(record) - 1);
+	hex_of(hex, id);
+	snprintf(path, sizeof(path), "%s/snapshots/%s", f->repo, hex);
+	FILE *fh = fopen(path, "wb");
+	assert_non_null(fh);
+	assert_int_equal(fwrite(record, 1, sizeof(record) - 1, fh), sizeof(record) - 1);
+	assert_int_equal(fclose(fh), 0);
+
+	assert_int_equal(cairn_snapshot_list_readable(r, &list, &n, &skips), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(list[0].id, a, 32);
+	cairn_snapshot_list_free(list, n);
+	assert_int_equal(skips.count, 1);
+	assert_non_null(strstr(w.path, hex));
+	assert_non_null(strstr(w.message, "time"));
+	cairn_repo_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +804,19 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_repo__tree_written_in_chunks_reads_back_in_order,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__rebuild_recovers_from_trailers_the_packs_no_index_object_lists, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__rebuild_names_a_pack_whose_trailer_fails_and_recovers_the_rest, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__a_damaged_snapshot_record_is_skipped_and_named, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__a_prefix_of_a_damaged_record_and_another_stays_ambiguous, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_repo__a_record_that_does_not_parse_is_skipped_as_well, setup, teardown),
 	    cmocka_unit_test(test_repo__no_blobs_plan_no_ranges),
 	    cmocka_unit_test(test_repo__one_blob_is_one_range),
 	    cmocka_unit_test(test_repo__blobs_are_sorted_by_pack_then_offset),

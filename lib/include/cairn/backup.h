@@ -29,9 +29,10 @@ typedef struct cairn_backup_opts {
 	void *ud;
 } cairn_backup_opts;
 
-/* Backs up; on success (or CAIRN_EPARTIAL: some paths could not be read,
- * the snapshot is still written) *out holds the snapshot, the caller
- * clears it. */
+/* Backs up; on success (or CAIRN_EPARTIAL: some paths, or some snapshot
+ * records when choosing the parent, could not be read and were told to
+ * warn; the snapshot is still written) *out holds the snapshot, the
+ * caller clears it. */
 int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "cairn/fingerprint.h"
 #include "cairn/keys.h"
 #include "cairn/pack.h"
+#include "cairn/progress.h"
 #include "cairn/seal.h"
 #include "cairn/store.h"
 #include "cairn/sys/index.h"
@@ -78,6 +79,28 @@ int cairn_repo_fingerprinter_new(const cairn_repo *r, cairn_fingerprinter **out)
  * An index server is not synced on open and not cleared by a rebuild: a
  * rebuild registers every object's entries with it again. */
 int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out);
+
+/* What cairn_repo_rebuild_index found and did. */
+typedef struct cairn_index_rebuild {
+	uint64_t objects;         /* index/ objects imported */
+	uint64_t objects_damaged; /* index/ objects that failed authentication or parsing */
+	uint64_t packs_recovered; /* packs no such object listed, imported from their trailers */
+	uint64_t blobs_recovered; /* the blobs of those packs */
+	uint64_t objects_written; /* new index/ objects listing those blobs */
+	uint64_t packs_damaged;   /* packs whose trailer failed: their blobs stay unknown */
+} cairn_index_rebuild;
+
+/* Rebuilds the index from the store (lib/repo/index_sync.c): clears an
+ * embedded index, imports every index/ object that can be read and
+ * authenticated, then lists data/ and reads the trailer of each pack that
+ * none of them lists (one ranged read of its tail), registers its blobs
+ * and writes new index/ objects for them, so that the store holds that
+ * knowledge again for the next client. A damaged index/ object and a pack
+ * whose trailer fails are told to warn (path: the object's name in the
+ * store, message: why; warn may be NULL) and counted, and the rebuild goes
+ * on; any other failure stops it. An index server is refilled, not
+ * cleared. */
+int cairn_repo_rebuild_index(cairn_repo *r, cairn_warn_cb warn, void *ud, cairn_index_rebuild *out);
 
 /* The ids of the objects named prefix<64 hex> (e.g. "snapshots/"); other
  * names are ignored. *ids_out (count in *n_out) is the caller's to free. */

@@ -1,0 +1,336 @@
+/* Keeping the index in step with the store: importing the index/ objects
+ * it has not seen (on every open of an embedded index), and rebuilding it
+ * from all of them. A rebuild then recovers what no readable index/
+ * object lists from the packs themselves: each pack's trailer lists its
+ * blobs, so the packs in data/ that no imported object covers are read
+ * from their tails, their blobs registered, and new index/ objects
+ * written for them, so that the store knows them again for every client. */
+#include "repo/repo_internal.h"
+
+#include "cairn/errors.h"
+#include "cairn/indexfile.h"
+#include "cairn/index.h"
+#include "format/pack_format.h"
+#include "repo/repo_format.h"
+#include "util/hex.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A pack's tail is read in one request of this many bytes, which holds
+ * the trailer of a pack of a few thousand blobs; a longer trailer costs a
+ * second request. */
+#define TAIL_READ (64u * 1024)
+/* Blobs recovered from trailers go into new index/ objects and the index
+ * this many at a time. */
+#define RECOVER_BATCH 32768
+
+/* Pack ids, sorted once filled, to ask whether a pack is among them. */
+struct pack_set {
+	uint8_t (*ids)[CAIRN_ID_SIZE];
+	size_t n, cap;
+};
+
+static int pack_set_add(struct pack_set *set, const uint8_t id[CAIRN_ID_SIZE])
+{
+	int rc = cairn_array_grow((void **)&set->ids, &set->cap, set->n + 1, sizeof(*set->ids));
+	if (!rc)
+		memcpy(set->ids[set->n++], id, CAIRN_ID_SIZE);
+	return rc;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	return memcmp(a, b, CAIRN_ID_SIZE);
+}
+
+static int pack_set_has(const struct pack_set *set, const uint8_t id[CAIRN_ID_SIZE])
+{
+	return set->n && bsearch(id, set->ids, set->n, sizeof(*set->ids), by_id) != NULL;
+}
+
+/* Tells warn about the object key that failed with this thread's message,
+ * given without the key when it starts with it. */
+static void report(cairn_warn_cb warn, void *ud, const char *key)
+{
+	const char *why = cairn_error_last();
+	size_t n = strlen(key);
+	if (!warn)
+		return;
+	if (strncmp(why, key, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+		why += n + 2;
+	warn(ud, key, why);
+}
+
+/* ---- index/ objects ---- */
+
+/* Imports one index/ object; with covered, adds the packs it lists. */
+static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[CAIRN_ID_SIZE],
+                               struct pack_set *covered)
+{
+	cairn_buf plain = CAIRN_BUF_INIT;
+	cairn_index_entry *entries = NULL;
+	size_t count = 0;
+	int rc;
+	if ((rc = cairn_repo_load_object(r, s, CAIRN_INDEX_PREFIX, id, CAIRN_BLOB_INDEX,
+	                                 CAIRN_INDEX_OBJECT_MAX, &plain)))
+		goto out;
+	if ((rc = cairn_indexfile_decode(plain.data, plain.len, &entries, &count))) {
+		char hex[CAIRN_ID_HEX + 1];
+		cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
+		cairn_error_prefix(rc, "%s%s", CAIRN_INDEX_PREFIX, hex);
+		goto out;
+	}
+	if ((rc = cairn_index_insert(r->index, entries, count)))
+		goto out;
+	/* The decoder gives the entries grouped by pack. */
+	for (size_t i = 0; covered && !rc && i < count; i++)
+		if (i == 0 || memcmp(entries[i].pack, entries[i - 1].pack, CAIRN_ID_SIZE) != 0)
+			rc = pack_set_add(covered, entries[i].pack);
+	if (!rc)
+		rc = cairn_index_object_add(r->index, id);
+out:
+	free(entries);
+	cairn_buf_free(&plain);
+	return rc;
+}
+
+/* Imports the index/ objects the index has not seen (every one if all).
+ * A damaged or vanished object must not make the whole repository
+ * unusable: its blobs are merely unknown to the index (restore reports
+ * what it cannot find), it is told to warn and tried again next time. */
+static int import_objects(cairn_repo *r, cairn_sealer *s, int all, struct pack_set *covered,
+                          cairn_warn_cb warn, void *ud, cairn_index_rebuild *res)
+{
+	uint8_t(*ids)[CAIRN_ID_SIZE] = NULL;
+	size_t n = 0;
+	char key[96], hex[CAIRN_ID_HEX + 1];
+	int rc;
+	if ((rc = cairn_repo_list_ids(r, CAIRN_INDEX_PREFIX, &ids, &n)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int known = 0;
+		if (!all && (rc = cairn_index_object_known(r->index, ids[i], &known)))
+			goto out;
+		if (known)
+			continue;
+		rc = import_index_object(r, s, ids[i], covered);
+		if (rc == CAIRN_ECORRUPT) {
+			cairn_hex_encode(hex, ids[i], CAIRN_ID_SIZE);
+			snprintf(key, sizeof(key), "%s%s", CAIRN_INDEX_PREFIX, hex);
+			report(warn, ud, key);
+			res->objects_damaged++;
+		}
+		if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			goto out;
+		res->objects++;
+	}
+out:
+	free(ids);
+	return rc;
+}
+
+int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
+{
+	cairn_index_rebuild res = {0};
+	cairn_sealer *s = NULL;
+	int rc;
+	/* A server is refilled, not cleared: other clients may be registering
+	 * at the same time, and registrations are idempotent. */
+	if (rebuild && !r->index_remote && (rc = cairn_index_clear(r->index)))
+		return rc;
+	if ((rc = cairn_repo_sealer_new(r, &s, 0)))
+		return rc;
+	rc = import_objects(r, s, rebuild, NULL, NULL, NULL, &res);
+	if (!rc && imported_out)
+		*imported_out = res.objects;
+	cairn_sealer_free(s);
+	return rc;
+}
+
+/* ---- pack trailers ---- */
+
+struct pack_file {
+	uint8_t id[CAIRN_ID_SIZE];
+	uint64_t size;
+};
+
+struct pack_files {
+	struct pack_file *v;
+	size_t n, cap;
+};
+
+/* Keeps the packs named exactly as a pack is written: data/<aa>/<64 hex>,
+ * lowercase, aa its first two digits. */
+static int collect_pack(const char *key, uint64_t size, void *ud)
+{
+	struct pack_files *l = ud;
+	struct pack_file p = {.size = size};
+	char again[80];
+	const char *hex = key + strlen(CAIRN_DATA_PREFIX);
+	if (strlen(hex) != 3 + CAIRN_ID_HEX || cairn_hex_decode(p.id, CAIRN_ID_SIZE, hex + 3) != 0)
+		return 0;
+	cairn_repo_pack_key(again, p.id);
+	if (strcmp(again, key) != 0)
+		return 0;
+	int rc = cairn_array_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+	if (!rc)
+		l->v[l->n++] = p;
+	return rc;
+}
+
+/* Reads and opens the trailer of pack p: its tail in one request, and the
+ * rest of a trailer longer than that in a second. Errors name the pack. */
+static int read_trailer(cairn_repo *r, cairn_sealer *s, const struct pack_file *p,
+                        cairn_pack_entry **entries, size_t *count)
+{
+	cairn_buf tail = CAIRN_BUF_INIT, rest = CAIRN_BUF_INIT;
+	uint64_t want = p->size < TAIL_READ ? p->size : TAIL_READ;
+	const uint8_t *sealed;
+	uint32_t len;
+	char key[80];
+	int rc;
+	cairn_repo_pack_key(key, p->id);
+	if (want < CAIRN_PACK_TAIL_SIZE) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: a pack of %llu bytes has no trailer", key,
+		                     (unsigned long long)p->size);
+		goto out;
+	}
+	if ((rc = cairn_repo_read_range(r, p->id, p->size - want, want, &tail)))
+		goto out;
+	if (tail.len != want) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: %zu bytes at the end of a pack of %llu",
+		                     key, tail.len, (unsigned long long)p->size);
+		goto out;
+	}
+	if ((rc =
+	         cairn_pack_trailer_length(tail.data + want - CAIRN_PACK_TAIL_SIZE, p->size, &len)))
+		goto fail;
+	if ((uint64_t)len + CAIRN_PACK_TAIL_SIZE <= want) {
+		sealed = tail.data + want - CAIRN_PACK_TAIL_SIZE - len;
+	} else {
+		uint64_t at = p->size - CAIRN_PACK_TAIL_SIZE - len;
+		if ((rc = cairn_repo_read_range(r, p->id, at, len, &rest)))
+			goto out;
+		if (rest.len != len) {
+			rc = cairn_error_set(CAIRN_ECORRUPT, "%s: short read of its trailer", key);
+			goto out;
+		}
+		sealed = rest.data;
+	}
+	rc = cairn_pack_parse_trailer(s, sealed, len, p->size, entries, count);
+fail:
+	if (rc == CAIRN_ECORRUPT)
+		cairn_error_prefix(rc, "%s", key);
+out:
+	cairn_buf_free(&tail);
+	cairn_buf_free(&rest);
+	return rc;
+}
+
+/* Blobs recovered from trailers and not yet in an index/ object. */
+struct recovered {
+	cairn_index_entry *entries;
+	size_t n, cap;
+};
+
+/* Writes the recovered blobs to a new index/ object, then registers them
+ * and the object: the store knows them before the index does. */
+static int write_recovered(cairn_repo *r, cairn_sealer *s, struct recovered *rec,
+                           cairn_index_rebuild *res)
+{
+	uint8_t id[CAIRN_ID_SIZE];
+	int rc;
+	if (!rec->n)
+		return 0;
+	if ((rc = cairn_repo_put_index_object(r, s, rec->entries, rec->n, id)) ||
+	    (rc = cairn_index_insert(r->index, rec->entries, rec->n)) ||
+	    (rc = cairn_index_object_add(r->index, id)))
+		return rc;
+	res->objects_written++;
+	rec->n = 0;
+	return 0;
+}
+
+/* Takes the blobs of pack p from its trailer into rec. A trailer that
+ * fails is told to warn and counted; a pack gone since the listing (a
+ * prune) is passed over. */
+static int recover_pack(cairn_repo *r, cairn_sealer *s, const struct pack_file *p,
+                        struct recovered *rec, cairn_warn_cb warn, void *ud,
+                        cairn_index_rebuild *res)
+{
+	cairn_pack_entry *entries = NULL;
+	size_t count = 0;
+	char key[80];
+	int rc = read_trailer(r, s, p, &entries, &count);
+	if (rc == CAIRN_ECORRUPT) {
+		cairn_repo_pack_key(key, p->id);
+		report(warn, ud, key);
+		res->packs_damaged++;
+		rc = 0;
+		goto out;
+	}
+	if (rc == CAIRN_ENOTFOUND)
+		rc = 0;
+	if (rc || !count)
+		goto out;
+	if ((rc = cairn_array_grow((void **)&rec->entries, &rec->cap, rec->n + count,
+	                           sizeof(*rec->entries))))
+		goto out;
+	for (size_t i = 0; i < count; i++)
+		cairn_pack_entry_to_index(&entries[i], p->id, &rec->entries[rec->n++]);
+	res->packs_recovered++;
+	res->blobs_recovered += count;
+out:
+	free(entries);
+	return rc;
+}
+
+/* Recovers every pack of data/ that covered does not hold. */
+static int recover_from_trailers(cairn_repo *r, cairn_sealer *s, struct pack_set *covered,
+                                 cairn_warn_cb warn, void *ud, cairn_index_rebuild *res)
+{
+	struct pack_files packs = {0};
+	struct recovered rec = {0};
+	int rc = cairn_store_list(r->store, CAIRN_DATA_PREFIX, collect_pack, &packs);
+	if (rc)
+		goto out;
+	if (covered->n)
+		qsort(covered->ids, covered->n, sizeof(*covered->ids), by_id);
+	for (size_t i = 0; i < packs.n && !rc; i++) {
+		if (pack_set_has(covered, packs.v[i].id))
+			continue;
+		rc = recover_pack(r, s, &packs.v[i], &rec, warn, ud, res);
+		if (!rc && rec.n >= RECOVER_BATCH)
+			rc = write_recovered(r, s, &rec, res);
+	}
+	if (!rc)
+		rc = write_recovered(r, s, &rec, res);
+out:
+	free(packs.v);
+	free(rec.entries);
+	return rc;
+}
+
+int cairn_repo_rebuild_index(cairn_repo *r, cairn_warn_cb warn, void *ud, cairn_index_rebuild *out)
+{
+	struct pack_set covered = {0};
+	cairn_sealer *s = NULL;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!r->index_remote && (rc = cairn_index_clear(r->index)))
+		return rc;
+	if ((rc = cairn_repo_sealer_new(r, &s, 0)))
+		return rc;
+	rc = import_objects(r, s, 1, &covered, warn, ud, out);
+	if (!rc)
+		rc = recover_from_trailers(r, s, &covered, warn, ud, out);
+	cairn_sealer_free(s);
+	free(covered.ids);
+	return rc;
+}
