@@ -22,6 +22,8 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
+#define PLURAL(n) ((n) == 1 ? "" : "s")
+
 /* Snapshots named in a problem's text; JSON has them all. */
 #define SNAPSHOTS_SHOWN 8
 
@@ -58,9 +60,8 @@ static void print_needs(const cairn_check_problem *p)
 		putchar('\n');
 	}
 	if (p->files_total) {
-		printf("  needed by %llu file%s in these snapshots (a file counts once in each), "
-		       "such as:\n",
-		       (unsigned long long)p->files_total, p->files_total == 1 ? "" : "s");
+		printf("  needed by %llu file%s (a file counts once in each snapshot), such as:\n",
+		       (unsigned long long)p->files_total, PLURAL(p->files_total));
 		for (size_t i = 0; i < p->n_files; i++) {
 			fputs("    ", stdout);
 			cli_put_raw(p->files[i], '\n');
@@ -91,20 +92,22 @@ static void print_text(const cairn_check_result *res, int read_data, int quiet)
 	if (quiet)
 		return;
 	cli_size_format(size, sizeof(size), res->pack_bytes);
-	printf("checked %llu snapshots, %llu index objects, %llu packs (%s), %llu chunks\n",
-	       (unsigned long long)res->snapshots, (unsigned long long)res->index_objects,
-	       (unsigned long long)res->packs, size, (unsigned long long)res->chunks);
+	printf("checked %llu snapshot%s, %llu index object%s, %llu pack%s (%s), %llu chunk%s\n",
+	       (unsigned long long)res->snapshots, PLURAL(res->snapshots),
+	       (unsigned long long)res->index_objects, PLURAL(res->index_objects),
+	       (unsigned long long)res->packs, PLURAL(res->packs), size,
+	       (unsigned long long)res->chunks, PLURAL(res->chunks));
 	if (read_data) {
 		cli_size_format(size, sizeof(size), res->bytes_read);
-		printf("read %llu packs (%s), %llu blobs\n", (unsigned long long)res->packs_read,
-		       size, (unsigned long long)res->blobs_read);
+		printf("read %llu pack%s (%s), %llu blob%s\n", (unsigned long long)res->packs_read,
+		       PLURAL(res->packs_read), size, (unsigned long long)res->blobs_read,
+		       PLURAL(res->blobs_read));
 	}
 	if (res->packs_unreferenced) {
 		cli_size_format(size, sizeof(size), res->bytes_unreferenced);
 		printf("%llu pack%s (%s) unreferenced: no snapshot needs %s\n",
-		       (unsigned long long)res->packs_unreferenced,
-		       res->packs_unreferenced == 1 ? "" : "s", size,
-		       res->packs_unreferenced == 1 ? "it" : "them");
+		       (unsigned long long)res->packs_unreferenced, PLURAL(res->packs_unreferenced),
+		       size, res->packs_unreferenced == 1 ? "it" : "them");
 	}
 	if (!res->n_problems)
 		printf("no problems found\n");
@@ -232,7 +235,7 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 		if (res.n_problems) {
 			fflush(stdout);
 			cli_error("check found %zu problem%s", res.n_problems,
-			          res.n_problems == 1 ? "" : "s");
+			          PLURAL(res.n_problems));
 			status = CLI_EXIT_PARTIAL;
 		}
 	}

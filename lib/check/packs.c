@@ -70,8 +70,11 @@ int check_trailer_read(check_ctx *c, cairn_sealer *s, const check_pack *p,
 	*entries_out = NULL;
 	*n_out = 0;
 	check_pack_object(object, p->id);
+	if (p->size < 4)
+		return cairn_error_set(CAIRN_ECORRUPT, "%s: a pack of %llu bytes has no trailer",
+		                       object, (unsigned long long)p->size);
 	rc = cairn_repo_read_range(c->repo, p->id, p->size - want, want, &tail);
-	if (!rc && tail.len == want && want >= 4 &&
+	if (!rc && tail.len == want &&
 	    cairn_pack_trailer_length(tail.data + want - 4, p->size, &tlen) == 0 &&
 	    (uint64_t)tlen + 4 > want) {
 		want = (uint64_t)tlen + 4;

@@ -250,4 +250,35 @@ server_stop
 unset CAIRN_INDEX CAIRN_INDEX_TOKEN
 pristine
 
+say "an S3 repository"
+AK=cairn-e2e
+SK=cairn-e2e-secret
+if ! s3_start "$T/s3" --bucket cairn --access-key "$AK" --secret-key "$SK"; then
+	skip "the S3 server does not start"
+	e2e_finish
+fi
+s3_client_env "$AK" "$SK"
+export CAIRN_S3_TIMEOUT=5 CAIRN_REPO="s3:$S3_ENDPOINT/cairn/repo" CAIRN_CACHE_DIR="$T/c-s3"
+init_repo --chunk-min 64K --chunk-avg 256K --chunk-max 1M
+backup "$SRC/a"
+require_rc 0 "a backup into S3 exits 0"
+backup "$SRC/b"
+require_rc 0 "a second backup exits 0"
+objects=$(find "$T/s3/data/cairn/repo/data" -name '*._S3rver_object' | wc -l)
+run cairn check --read-data --json
+check_rc 0 "check --read-data exits 0"
+check_eq "it reads every pack" "$(json_get packs_read)" "$objects"
+run cairn check --read-data-subset 1/2 --json
+half1=$(json_get packs_read)
+run cairn check --read-data-subset 2/2 --json
+check_eq "the halves read every pack once" $((half1 + $(json_get packs_read))) "$objects"
+victim=$(find "$T/s3/data/cairn/repo/data" -name '*._S3rver_object' -size +1M | head -n 1)
+victim_id=$(basename "${victim%._S3rver_object}")
+rm -f "${victim%._S3rver_object}"._S3rver_*
+run cairn check
+check_rc 3 "a deleted pack: exit 3"
+check_grep "it names the pack" "^pack-missing data/${victim_id:0:2}/$victim_id" "$OUT"
+check_grep "and a file that needs it" "^    $SRC/" "$OUT"
+s3_stop "$T/s3"
+
 e2e_finish
