@@ -38,6 +38,8 @@ const char *cairn_check_kind_name(enum cairn_check_kind kind)
 		return "manifest";
 	case CAIRN_CHECK_CHUNK_UNKNOWN:
 		return "chunk-unknown";
+	case CAIRN_CHECK_CHUNK_MISPLACED:
+		return "chunk-misplaced";
 	case CAIRN_CHECK_PACK_MISSING:
 		return "pack-missing";
 	case CAIRN_CHECK_PACK_SHORT:
@@ -85,6 +87,14 @@ check_pack *check_pack_find(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE])
 	check_pack key;
 	memcpy(key.id, id, CAIRN_ID_SIZE);
 	return bsearch(&key, c->packs, c->n_packs, sizeof(*c->packs), pack_cmp);
+}
+
+uint64_t check_place_key(const uint8_t fp[CAIRN_FP_SIZE], uint32_t offset, uint32_t length)
+{
+	uint64_t k = cairn_get_u64le(fp);
+	k ^= ((uint64_t)offset << 32 | length) * 0x9e3779b97f4a7c15ull;
+	k ^= k >> 31;
+	return k * 0xbf58476d1ce4e5b9ull;
 }
 
 /* ---- failures, problems, progress ---- */
@@ -264,8 +274,10 @@ static void count_unreferenced(check_ctx *c)
 
 static void ctx_free(check_ctx *c)
 {
-	for (size_t i = 0; i < c->n_packs; i++)
+	for (size_t i = 0; i < c->n_packs; i++) {
 		free(c->packs[i].listed);
+		free(c->packs[i].places);
+	}
 	free(c->packs);
 	free(c->snapshots_listed);
 	free(c->snapshots);

@@ -92,6 +92,7 @@ typedef struct check_pack {
 	enum check_trailer trailer;
 	uint32_t n_blobs; /* entries of its trailer */
 	uint8_t *listed;  /* bit i: an index/ object lists entry i (check_trailer_read's order) */
+	uint64_t *places; /* check_place_key of each trailer entry, sorted */
 	size_t trailer_problem; /* TRAILER_BAD: its problem */
 	int referenced;         /* the index places a referenced chunk in it */
 } check_pack;
@@ -121,6 +122,10 @@ void check_pack_object(char out[CAIRN_CHECK_OBJECT_MAX], const uint8_t id[CAIRN_
 void check_object_name(char out[CAIRN_CHECK_OBJECT_MAX], const char *prefix,
                        const uint8_t id[CAIRN_ID_SIZE]);
 check_pack *check_pack_find(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE]);
+/* A blob's place in its pack, in 8 bytes: a chunk's fingerprint is
+ * random already, so its first 8 bytes mixed with the offset and length
+ * tell places apart but for a chance of 2^-64. */
+uint64_t check_place_key(const uint8_t fp[CAIRN_FP_SIZE], uint32_t offset, uint32_t length);
 
 /* Takes the outcome rc of reading an object: 0 stays 0; a damaged or
  * missing object (CAIRN_ECORRUPT, CAIRN_ENOTFOUND) is 1, for the caller

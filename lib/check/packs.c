@@ -118,6 +118,27 @@ static int trailer_get(check_ctx *c, cairn_sealer *s, check_pack *p, cairn_pack_
 	return o;
 }
 
+static int key_cmp(const void *pa, const void *pb)
+{
+	uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/* Keeps the places of the blobs of p's trailer t (read whole), for the
+ * places the index gives. Called with c->lock held. */
+static int keep_places(check_pack *p, const cairn_pack_entry *t, size_t n_t)
+{
+	if (p->places)
+		return 0;
+	p->n_blobs = (uint32_t)n_t;
+	if (!(p->places = malloc((n_t ? n_t : 1) * sizeof(*p->places))))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (size_t k = 0; k < n_t; k++)
+		p->places[k] = check_place_key(t[k].fp, t[k].offset, t[k].length);
+	qsort(p->places, n_t, sizeof(*p->places), key_cmp);
+	return 0;
+}
+
 /* ---- index/ objects against the trailers ---- */
 
 static int index_entry_cmp(const void *pa, const void *pb)
@@ -142,6 +163,8 @@ static int match_trailer(check_ctx *c, const char *object, check_pack *p,
 		if (!(p->listed = calloc(n_t / 8 + 1, 1)))
 			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
+	if (!rc)
+		rc = keep_places(p, t, n_t);
 	for (size_t i = 0; i < n && !rc; i++) {
 		cairn_pack_entry key = {.kind = e[i].kind,
 		                        .offset = e[i].offset,
@@ -273,8 +296,10 @@ static int pack_unlisted(void *ud, size_t i)
 		snprintf(detail, sizeof(detail), "no index/ object lists %zu of its %zu blobs",
 		         unlisted, n_t);
 	pthread_mutex_lock(&c->lock);
-	rc = check_problem_add(&c->problems, CAIRN_CHECK_PACK_UNINDEXED, object, 0, detail,
-	                       unlisted, &problem);
+	rc = keep_places(p, t, n_t);
+	if (!rc)
+		rc = check_problem_add(&c->problems, CAIRN_CHECK_PACK_UNINDEXED, object, 0, detail,
+		                       unlisted, &problem);
 	for (size_t k = 0; k < n_t && !rc; k++)
 		if (!p->listed || !(p->listed[k / 8] & (1u << (k % 8))))
 			rc = check_problem_chunk(&c->problems, problem, t[k].fp);
@@ -328,6 +353,12 @@ static int place_chunk(check_ctx *c, const cairn_index_entry *e)
 	}
 	if (p->trailer == TRAILER_BAD)
 		return check_problem_chunk(&c->problems, p->trailer_problem, e->fp);
+	uint64_t key = check_place_key(e->fp, e->offset, e->length);
+	if (p->places && !bsearch(&key, p->places, p->n_blobs, sizeof(key), key_cmp))
+		return check_report_locked(c, CAIRN_CHECK_CHUNK_MISPLACED, object, 0,
+		                           "the index places chunks that snapshots reference in "
+		                           "the pack where its trailer holds none",
+		                           e->fp, NULL);
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 # cairn check on real repositories: a clean one passes (structure, every
 # pack read, the halves 1/2 and 2/2 reading every pack once); a deleted
 # pack, a truncated pack, a flipped byte in a blob (found by --read-data
-# only), a damaged snapshot record and a deleted index object each exit 3
-# naming the object and the snapshots and files that need it; unreferenced
+# only), a damaged snapshot record, a deleted index object and an index
+# entry at the wrong offset each exit 3 naming the object and the
+# snapshots and files that need it; unreferenced
 # packs are not damage; the same through an index server.
 # shellcheck source=lib.sh
 source "$E2E_LIB"
@@ -218,6 +219,27 @@ doc['problems']][0]")" -ge 1
 run cairn check
 check_grep "the text names the pack" "^pack-unindexed $pack\$" "$OUT"
 pristine
+
+say "an index that places a chunk where its pack has none"
+cp -a "$CAIRN_CACHE_DIR" "$T/cache-saved"
+"$PYTHON" - "$CAIRN_CACHE_DIR" <<-'EOF'
+	import glob, sqlite3, sys
+	for db in sorted(glob.glob(sys.argv[1] + "/*/index/shard-*.db")):
+	    con = sqlite3.connect(db)
+	    row = con.execute("SELECT fp FROM blobs WHERE kind = 1 LIMIT 1").fetchone()
+	    if row:
+	        con.execute("UPDATE blobs SET offset = offset + 1 WHERE fp = ?", row)
+	        con.commit()
+	        break
+	EOF
+run cairn check --json
+check_rc 3 "check exits 3"
+check_eq "the pack the index names is reported, with who needs the chunk" "$(pyq "[(p['object'] \
+.startswith('data/'), p['count'], len(p['files']) > 0) for p in doc['problems'] \
+if p['kind'] == 'chunk-misplaced']")" "[(True, 1, True)]"
+check_eq "that is the only problem" "$(pyq 'len(doc["problems"])')" 1
+rm -rf "$CAIRN_CACHE_DIR"
+mv "$T/cache-saved" "$CAIRN_CACHE_DIR"
 
 say "unreferenced packs are not damage"
 run cairn forget "$SNAP3"

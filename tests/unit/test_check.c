@@ -297,6 +297,19 @@ static void test_check__problems_come_out_by_kind_object_and_offset(void **state
 	cairn_check_result_free(&res);
 }
 
+static void test_check__place_keys_tell_places_apart(void **state)
+{
+	uint8_t fp[CAIRN_FP_SIZE], other[CAIRN_FP_SIZE];
+	make_id(fp, 7);
+	make_id(other, 8);
+	uint64_t k = check_place_key(fp, 100, 200);
+	assert_true(k == check_place_key(fp, 100, 200));
+	assert_true(k != check_place_key(fp, 101, 200));
+	assert_true(k != check_place_key(fp, 100, 201));
+	assert_true(k != check_place_key(fp, 200, 100));
+	assert_true(k != check_place_key(other, 100, 200));
+}
+
 /* ---- the fingerprint set ---- */
 
 static void test_check__fpset_holds_each_fingerprint_once(void **state)
@@ -382,6 +395,7 @@ int main(void)
 	    T(test_check__chunks_lead_to_every_problem_that_needs_them),
 	    T(test_check__needs_name_snapshots_once_and_a_few_files),
 	    T(test_check__problems_come_out_by_kind_object_and_offset),
+	    T(test_check__place_keys_tell_places_apart),
 	    T(test_check__fpset_holds_each_fingerprint_once),
 	    T(test_check__fpset_stays_small_when_fingerprints_repeat),
 	    T(test_check__fpset_grows_within_three_times_its_distinct_count),

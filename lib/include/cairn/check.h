@@ -51,6 +51,7 @@ enum cairn_check_kind {
 	CAIRN_CHECK_SNAPSHOT = 1,       /* snapshots/<id> does not load */
 	CAIRN_CHECK_MANIFEST,           /* a snapshot's manifest does not read */
 	CAIRN_CHECK_CHUNK_UNKNOWN,      /* referenced chunks the index does not know */
+	CAIRN_CHECK_CHUNK_MISPLACED,    /* the index places chunks where their pack has none */
 	CAIRN_CHECK_PACK_MISSING,       /* a pack the index places chunks in is not there */
 	CAIRN_CHECK_PACK_SHORT,         /* a pack ends before a blob the index places in it */
 	CAIRN_CHECK_PACK_TRAILER,       /* a pack's trailer does not read */
