@@ -77,6 +77,19 @@ static const cli_cmd commands[] = {
      "\n"
      "Forgetting removes snapshot records only: the data that the removed snapshots\n"
      "alone used stays in the repository until it is pruned.\n"},
+    {"check", cmd_check, "check the repository for damage",
+     "usage: cairn check [--read-data | --read-data-subset N/M | --read-data-subset P%]\n"
+     "\n"
+     "Checks that every snapshot and its manifest read, that every chunk they\n"
+     "reference has a place in a pack that holds it, and that the index objects\n"
+     "and the packs agree. Exits 3 if anything is damaged or missing.\n"
+     "\n"
+     "  --read-data         also read every pack and check every blob in it\n"
+     "  --read-data-subset N/M\n"
+     "                      read only part N of M of the packs (1/7 .. 7/7 read\n"
+     "                      each pack once)\n"
+     "  --read-data-subset P%\n"
+     "                      read a random P% of the packs\n"},
     {"index", cmd_index, "maintain the index",
      "usage: cairn index rebuild\n"
      "\n"

@@ -96,13 +96,14 @@ static void draw_locked(const cairn_progress *p, uint64_t now)
 	double bps = secs > 0.5 ? (double)p->bytes_done / secs : 0;
 	cli_size_format(rate, sizeof(rate), (uint64_t)bps);
 
+	const char *unit = p->unit ? p->unit : "files";
 	if (p->files_total)
-		n = (size_t)snprintf(line, sizeof(line), "[%s] %llu/%llu files", clock,
+		n = (size_t)snprintf(line, sizeof(line), "[%s] %llu/%llu %s", clock,
 		                     (unsigned long long)p->files_done,
-		                     (unsigned long long)p->files_total);
+		                     (unsigned long long)p->files_total, unit);
 	else
-		n = (size_t)snprintf(line, sizeof(line), "[%s] %llu files", clock,
-		                     (unsigned long long)p->files_done);
+		n = (size_t)snprintf(line, sizeof(line), "[%s] %llu %s", clock,
+		                     (unsigned long long)p->files_done, unit);
 	if (p->bytes_total) {
 		cli_size_format(total, sizeof(total), p->bytes_total);
 		double pct = 100.0 * (double)p->bytes_done / (double)p->bytes_total;

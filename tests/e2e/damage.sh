@@ -19,15 +19,7 @@ require "the repository holds a pack" test -n "$pack"
 size=$(stat -c %s "$pack")
 # A quarter in: far from the trailer at the end.
 off=$((size / 4))
-"$PYTHON" - "$pack" "$off" <<-'EOF'
-	import sys
-	path, off = sys.argv[1], int(sys.argv[2])
-	with open(path, "r+b") as f:
-	    f.seek(off)
-	    b = f.read(1)
-	    f.seek(off)
-	    f.write(bytes([b[0] ^ 0x40]))
-EOF
+flip_byte "$pack" "$off"
 echo "flipped byte $off of $(basename "$pack") ($size bytes)"
 
 say "restore"

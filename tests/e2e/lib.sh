@@ -239,6 +239,21 @@ gen_file()
 	EOF
 }
 
+# flip_byte FILE OFFSET: damages FILE by changing one bit of the byte at
+# OFFSET.
+flip_byte()
+{
+	"$PYTHON" - "$1" "$2" <<-'EOF'
+		import sys
+		path, off = sys.argv[1], int(sys.argv[2])
+		with open(path, "r+b") as f:
+		    f.seek(off)
+		    b = f.read(1)
+		    f.seek(off)
+		    f.write(bytes([b[0] ^ 0x40]))
+	EOF
+}
+
 # Compares a source tree with its restored copy (see treecmp.py).
 treecmp()
 {

@@ -22,6 +22,7 @@
 #include "cairn/retention.h"
 #include "cairn/select.h"
 #include "cairn/forget.h"
+#include "cairn/check.h"
 #include "cairn/tree.h"
 #include "cairn/progress.h"
 #include "cairn/backup.h"

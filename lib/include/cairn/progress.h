@@ -1,4 +1,4 @@
-/* What a long operation (backup, restore) reports while it runs: how far
+/* What a long operation (backup, restore, check) reports while it runs: how far
  * it has got, and the problems with single paths that do not stop it. */
 #ifndef CAIRN_PROGRESS_H
 #define CAIRN_PROGRESS_H
@@ -11,6 +11,7 @@ typedef struct cairn_progress {
 	uint64_t files_total; /* 0 if unknown */
 	uint64_t bytes_total; /* 0 if unknown */
 	const char *current;  /* a path being worked on, or NULL */
+	const char *unit;     /* what files_done counts ("packs"); NULL: files */
 } cairn_progress;
 
 /* Called from one thread, at most a few times a second. */
