@@ -276,6 +276,7 @@ static int forget_by_policy(cli_ctx *ctx, cairn_repo *repo, struct request *q)
 	cairn_snapshot *list = NULL;
 	size_t count = 0, removed = 0, failed = 0;
 	cairn_forget_plan plan = {0};
+	cairn_snapshot_skips skips = {cli_warn_cb};
 	cairn_snapshot_filter f = {
 	    (const char *const *)q->hosts.v, q->hosts.n, (const char *const *)q->tags.v, q->tags.n,
 	    (const char *const *)q->paths.v, q->paths.n,
@@ -283,8 +284,7 @@ static int forget_by_policy(cli_ctx *ctx, cairn_repo *repo, struct request *q)
 	int rc;
 	q->policy.keep_tags = (const char *const *)q->keep_tags.v;
 	q->policy.n_keep_tags = q->keep_tags.n;
-	if ((rc = cairn_snapshot_list_readable(repo, &list, &count,
-	                                       &(cairn_snapshot_skips){cli_warn_cb})) ||
+	if ((rc = cairn_snapshot_list_readable(repo, &list, &count, &skips)) ||
 	    (rc = cairn_forget_plan_make(&plan, list, count, &f, q->group_by, &q->policy)))
 		goto out;
 	if (!ctx->json && !ctx->quiet)
@@ -300,7 +300,10 @@ out:
 	cairn_snapshot_list_free(list, count);
 	if (rc)
 		return cli_fail(rc);
-	return failed ? CLI_EXIT_FATAL : CLI_EXIT_OK;
+	if (failed)
+		return CLI_EXIT_FATAL;
+	/* a record passed over is neither kept nor removed: say so */
+	return skips.count ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 }
 
 /* `cairn forget ID...`: the named snapshots, each once. */

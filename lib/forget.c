@@ -10,57 +10,99 @@
 struct member {
 	const cairn_snapshot *snap;
 	cairn_buf key;
-	size_t group; /* the group's number, in order of first appearance */
+	size_t group; /* groups numbered from the one with the newest snapshot */
 };
 
-static int newest_first(const void *a, const void *b)
+/* Newer first; equal times by id, so that the order is total. */
+static int by_time(const struct member *x, const struct member *y)
 {
-	const struct member *x = a, *y = b;
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
 	if (x->snap->time_ns != y->snap->time_ns)
 		return x->snap->time_ns > y->snap->time_ns ? -1 : 1;
 	return memcmp(x->snap->id, y->snap->id, CAIRN_ID_SIZE);
 }
 
-/* The members passing f, newest first, each with its group's number:
- * groups numbered from the one with the newest snapshot. */
+static int by_key(const struct member *x, const struct member *y)
+{
+	size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
+	int c = n ? memcmp(x->key.data, y->key.data, n) : 0;
+	if (c || x->key.len == y->key.len)
+		return c;
+	return x->key.len < y->key.len ? -1 : 1;
+}
+
+static int by_key_then_time(const void *a, const void *b)
+{
+	int c = by_key(a, b);
+	return c ? c : by_time(a, b);
+}
+
+static int by_group_then_time(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return by_time(x, y);
+}
+
+static int head_newest_first(const void *a, const void *b, void *ud)
+{
+	const struct member *m = ud;
+	return by_time(&m[*(const size_t *)a], &m[*(const size_t *)b]);
+}
+
+/* Numbers the groups of m[0..k), sorted by key and newest first within
+ * a key, from the group whose newest snapshot is the newest; then sorts
+ * m by group and time. */
+static int number_groups(struct member *m, size_t k, size_t *n_groups)
+{
+	size_t *heads = malloc((k ? k : 1) * sizeof(*heads)), groups = 0;
+	if (!heads)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (size_t i = 0; i < k; i++)
+		if (i == 0 || by_key(&m[i], &m[i - 1]) != 0)
+			heads[groups++] = i;
+	qsort_r(heads, groups, sizeof(*heads), head_newest_first, m);
+	for (size_t g = 0; g < groups; g++)
+		for (size_t i = heads[g]; i < k && by_key(&m[i], &m[heads[g]]) == 0; i++)
+			m[i].group = g;
+	free(heads);
+	qsort(m, k, sizeof(*m), by_group_then_time);
+	*n_groups = groups;
+	return 0;
+}
+
+static void members_free(struct member *m, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		cairn_buf_free(&m[i].key);
+	free(m);
+}
+
+/* The members passing f, grouped and newest first within each group. */
 static int gather(struct member **out, size_t *n_out, size_t *n_groups, const cairn_snapshot *list,
                   size_t n, const cairn_snapshot_filter *f, unsigned group_by)
 {
 	struct member *m = calloc(n ? n : 1, sizeof(*m));
-	size_t k = 0, groups = 0;
+	size_t k = 0;
 	int rc = 0;
 	if (!m)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	/* list is oldest first: walk it backwards */
-	for (size_t i = n; !rc && i-- > 0;) {
+	for (size_t i = 0; !rc && i < n; i++) {
 		if (!cairn_snapshot_filter_match(f, &list[i]))
 			continue;
 		m[k].snap = &list[i];
-		if ((rc = cairn_snapshot_group_key(&m[k].key, &list[i], group_by)))
-			break;
-		m[k].group = groups;
-		for (size_t j = 0; j < k; j++)
-			if (m[j].key.len == m[k].key.len &&
-			    memcmp(m[j].key.data, m[k].key.data, m[k].key.len) == 0) {
-				m[k].group = m[j].group;
-				break;
-			}
-		if (m[k].group == groups)
-			groups++;
-		k++;
+		rc = cairn_snapshot_group_key(&m[k++].key, &list[i], group_by);
+	}
+	if (!rc) {
+		qsort(m, k, sizeof(*m), by_key_then_time);
+		rc = number_groups(m, k, n_groups);
 	}
 	if (rc) {
-		for (size_t i = 0; i <= k && i < n; i++)
-			cairn_buf_free(&m[i].key);
-		free(m);
+		members_free(m, k);
 		return rc;
 	}
-	qsort(m, k, sizeof(*m), newest_first);
 	*out = m;
 	*n_out = k;
-	*n_groups = groups;
 	return 0;
 }
 
@@ -120,9 +162,7 @@ int cairn_forget_plan_make(cairn_forget_plan *out, const cairn_snapshot *list, s
 		}
 		start = end;
 	}
-	for (size_t i = 0; i < k; i++)
-		cairn_buf_free(&m[i].key);
-	free(m);
+	members_free(m, k);
 	if (rc)
 		cairn_forget_plan_free(out);
 	return rc;

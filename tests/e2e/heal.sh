@@ -246,7 +246,7 @@ check_grep "it says so" "ambiguous" "$ERR"
 
 say "forget with a damaged record"
 run cairn forget --keep-last 2 --dry-run --json
-check_rc 0 "forget by a policy works"
+check_rc 3 "forget by a policy works, and exits 3 for the record it passed over"
 check_grep "it names the damaged record" "snapshots/$s3" "$ERR"
 check "it would remove none but readable ones" test "$(grep -c "$s3" "$OUT")" -eq 0
 
@@ -260,7 +260,7 @@ check_rc 0 "index rebuild fills the server"
 count=$(json_get snapshots_registered)
 check "its catalogue lists every record, the damaged one too ($count)" test "$count" -ge 5
 run cairn forget --keep-last 100 --group-by '' --json
-check_rc 0 "forget through the server works"
+check_rc 3 "forget through the server works (exit 3: a record passed over)"
 CAIRN_CACHE_DIR="$T/cache3" run cairn snapshots --json
 check_rc 3 "server: snapshots exits 3"
 check_grep "server: it names the damaged record" "snapshots/$s3" "$ERR"
