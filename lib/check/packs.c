@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The first read of a pack's tail; a longer trailer costs a second. */
-#define TRAILER_GUESS (64u << 10)
 /* Referenced chunks are looked up in the index this many at a time. */
 #define LOCATE_BATCH 4096
 
@@ -36,58 +34,28 @@ static int entry_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
+/* A trailer's entries in the order of entry_cmp, which the checks search. */
+static void sort_entries(cairn_pack_entry *entries, size_t n)
+{
+	if (n)
+		qsort(entries, n, sizeof(*entries), entry_cmp);
+}
+
 int check_trailer_parse(cairn_sealer *s, const uint8_t *pack_tail, size_t len, uint64_t pack_size,
                         cairn_pack_entry **entries_out, size_t *n_out)
 {
-	uint32_t tlen;
-	int rc;
-	*entries_out = NULL;
-	*n_out = 0;
-	if (len < 4)
-		return cairn_error_set(CAIRN_ECORRUPT, "pack of %llu bytes has no trailer",
-		                       (unsigned long long)pack_size);
-	if ((rc = cairn_pack_trailer_length(pack_tail + len - 4, pack_size, &tlen)))
-		return rc;
-	if ((uint64_t)tlen + 4 > len)
-		return cairn_error_set(CAIRN_ECORRUPT, "pack trailer of %u bytes was not read",
-		                       tlen);
-	rc = cairn_pack_parse_trailer(s, pack_tail + len - 4 - tlen, tlen, pack_size, entries_out,
-	                              n_out);
-	if (!rc && *n_out)
-		qsort(*entries_out, *n_out, sizeof(**entries_out), entry_cmp);
+	int rc = cairn_pack_parse_tail(s, pack_tail, len, pack_size, entries_out, n_out);
+	if (!rc)
+		sort_entries(*entries_out, *n_out);
 	return rc;
 }
 
 int check_trailer_read(check_ctx *c, cairn_sealer *s, const check_pack *p,
                        cairn_pack_entry **entries_out, size_t *n_out)
 {
-	char object[CAIRN_CHECK_OBJECT_MAX];
-	cairn_buf tail = CAIRN_BUF_INIT;
-	uint64_t want = p->size < TRAILER_GUESS ? p->size : TRAILER_GUESS;
-	uint32_t tlen;
-	int rc;
-
-	*entries_out = NULL;
-	*n_out = 0;
-	check_pack_object(object, p->id);
-	if (p->size < 4)
-		return cairn_error_set(CAIRN_ECORRUPT, "%s: a pack of %llu bytes has no trailer",
-		                       object, (unsigned long long)p->size);
-	rc = cairn_repo_read_range(c->repo, p->id, p->size - want, want, &tail);
-	if (!rc && tail.len == want &&
-	    cairn_pack_trailer_length(tail.data + want - 4, p->size, &tlen) == 0 &&
-	    (uint64_t)tlen + 4 > want) {
-		want = (uint64_t)tlen + 4;
-		rc = cairn_repo_read_range(c->repo, p->id, p->size - want, want, &tail);
-	}
-	if (!rc && tail.len != want)
-		rc = cairn_error_set(CAIRN_ECORRUPT, "%zu bytes where %llu were listed", tail.len,
-		                     (unsigned long long)p->size);
+	int rc = cairn_repo_read_trailer(c->repo, s, p->id, p->size, entries_out, n_out);
 	if (!rc)
-		rc = check_trailer_parse(s, tail.data, tail.len, p->size, entries_out, n_out);
-	if (rc)
-		cairn_error_prefix(rc, "%s", object);
-	cairn_buf_free(&tail);
+		sort_entries(*entries_out, *n_out);
 	return rc;
 }
 

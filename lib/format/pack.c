@@ -464,3 +464,22 @@ out:
 	free(sorted);
 	return rc;
 }
+
+int cairn_pack_parse_tail(cairn_sealer *s, const uint8_t *tail, size_t len, uint64_t pack_size,
+                          cairn_pack_entry **entries_out, size_t *count_out)
+{
+	uint32_t tlen;
+	int rc;
+	*entries_out = NULL;
+	*count_out = 0;
+	if (len < CAIRN_PACK_TAIL_SIZE)
+		return cairn_error_set(CAIRN_ECORRUPT, "a pack of %llu bytes has no trailer",
+		                       (unsigned long long)pack_size);
+	if ((rc = cairn_pack_trailer_length(tail + len - CAIRN_PACK_TAIL_SIZE, pack_size, &tlen)))
+		return rc;
+	if ((uint64_t)tlen + CAIRN_PACK_TAIL_SIZE > len)
+		return cairn_error_set(CAIRN_ECORRUPT, "a trailer of %u bytes, only %zu read", tlen,
+		                       len);
+	return cairn_pack_parse_trailer(s, tail + len - CAIRN_PACK_TAIL_SIZE - tlen, tlen,
+	                                pack_size, entries_out, count_out);
+}

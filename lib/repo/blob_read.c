@@ -293,3 +293,40 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 	cairn_buf_free(&raw);
 	return rc;
 }
+
+/* The first read of a pack's tail holds the trailer of a pack of a few
+ * thousand blobs. */
+#define TRAILER_FIRST_READ (64u << 10)
+
+int cairn_repo_read_trailer(cairn_repo *r, cairn_sealer *s, const uint8_t pack[CAIRN_ID_SIZE],
+                            uint64_t pack_size, cairn_pack_entry **entries_out, size_t *count_out)
+{
+	cairn_buf tail = CAIRN_BUF_INIT;
+	uint64_t want = pack_size < TRAILER_FIRST_READ ? pack_size : TRAILER_FIRST_READ;
+	uint32_t tlen;
+	char key[80];
+	int rc = pack_size < 4
+	             ? cairn_error_set(CAIRN_ECORRUPT, "a pack of %llu bytes has no trailer",
+	                               (unsigned long long)pack_size)
+	             : cairn_repo_read_range(r, pack, pack_size - want, want, &tail);
+	/* a trailer longer than the first read: read all of it */
+	if (!rc && tail.len == want &&
+	    cairn_pack_trailer_length(tail.data + want - 4, pack_size, &tlen) == 0 &&
+	    (uint64_t)tlen + 4 > want) {
+		want = (uint64_t)tlen + 4;
+		rc = cairn_repo_read_range(r, pack, pack_size - want, want, &tail);
+	}
+	if (!rc && tail.len != want)
+		rc = cairn_error_set(CAIRN_ECORRUPT, "%zu bytes at the end of a pack of %llu",
+		                     tail.len, (unsigned long long)pack_size);
+	if (!rc)
+		rc = cairn_pack_parse_tail(s, tail.data, tail.len, pack_size, entries_out,
+		                           count_out);
+	/* the store's own errors name the key already */
+	if (rc == CAIRN_ECORRUPT) {
+		cairn_repo_pack_key(key, pack);
+		cairn_error_prefix(rc, "%s", key);
+	}
+	cairn_buf_free(&tail);
+	return rc;
+}

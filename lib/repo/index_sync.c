@@ -10,7 +10,6 @@
 #include "cairn/errors.h"
 #include "cairn/indexfile.h"
 #include "cairn/index.h"
-#include "format/pack_format.h"
 #include "repo/repo_format.h"
 #include "util/hex.h"
 
@@ -18,10 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A pack's tail is read in one request of this many bytes, which holds
- * the trailer of a pack of a few thousand blobs; a longer trailer costs a
- * second request. */
-#define TAIL_READ (64u * 1024)
 /* Blobs recovered from trailers go into new index/ objects and the index
  * this many at a time. */
 #define RECOVER_BATCH 32768
@@ -184,55 +179,6 @@ static int collect_pack(const char *key, uint64_t size, void *ud)
 	return rc;
 }
 
-/* Reads and opens the trailer of pack p: its tail in one request, and the
- * rest of a trailer longer than that in a second. Errors name the pack. */
-static int read_trailer(cairn_repo *r, cairn_sealer *s, const struct pack_file *p,
-                        cairn_pack_entry **entries, size_t *count)
-{
-	cairn_buf tail = CAIRN_BUF_INIT, rest = CAIRN_BUF_INIT;
-	uint64_t want = p->size < TAIL_READ ? p->size : TAIL_READ;
-	const uint8_t *sealed;
-	uint32_t len;
-	char key[80];
-	int rc;
-	cairn_repo_pack_key(key, p->id);
-	if (want < CAIRN_PACK_TAIL_SIZE) {
-		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: a pack of %llu bytes has no trailer", key,
-		                     (unsigned long long)p->size);
-		goto out;
-	}
-	if ((rc = cairn_repo_read_range(r, p->id, p->size - want, want, &tail)))
-		goto out;
-	if (tail.len != want) {
-		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: %zu bytes at the end of a pack of %llu",
-		                     key, tail.len, (unsigned long long)p->size);
-		goto out;
-	}
-	if ((rc =
-	         cairn_pack_trailer_length(tail.data + want - CAIRN_PACK_TAIL_SIZE, p->size, &len)))
-		goto fail;
-	if ((uint64_t)len + CAIRN_PACK_TAIL_SIZE <= want) {
-		sealed = tail.data + want - CAIRN_PACK_TAIL_SIZE - len;
-	} else {
-		uint64_t at = p->size - CAIRN_PACK_TAIL_SIZE - len;
-		if ((rc = cairn_repo_read_range(r, p->id, at, len, &rest)))
-			goto out;
-		if (rest.len != len) {
-			rc = cairn_error_set(CAIRN_ECORRUPT, "%s: short read of its trailer", key);
-			goto out;
-		}
-		sealed = rest.data;
-	}
-	rc = cairn_pack_parse_trailer(s, sealed, len, p->size, entries, count);
-fail:
-	if (rc == CAIRN_ECORRUPT)
-		cairn_error_prefix(rc, "%s", key);
-out:
-	cairn_buf_free(&tail);
-	cairn_buf_free(&rest);
-	return rc;
-}
-
 /* Blobs recovered from trailers and not yet in an index/ object. */
 struct recovered {
 	cairn_index_entry *entries;
@@ -267,7 +213,7 @@ static int recover_pack(cairn_repo *r, cairn_sealer *s, const struct pack_file *
 	cairn_pack_entry *entries = NULL;
 	size_t count = 0;
 	char key[80];
-	int rc = read_trailer(r, s, p, &entries, &count);
+	int rc = cairn_repo_read_trailer(r, s, p->id, p->size, &entries, &count);
 	if (rc == CAIRN_ECORRUPT) {
 		cairn_repo_pack_key(key, p->id);
 		report(warn, ud, key);

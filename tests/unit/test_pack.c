@@ -101,15 +101,7 @@ static void add_all(fixture *f)
 static int open_pack(cairn_sealer *s, const uint8_t *pack, size_t size, cairn_pack_entry **entries,
                      size_t *count)
 {
-	uint32_t tlen;
-	*entries = NULL;
-	*count = 0;
-	if (size < 4)
-		return cairn_pack_trailer_length((const uint8_t *)"\0\0\0\0", size, &tlen);
-	int rc = cairn_pack_trailer_length(pack + size - 4, size, &tlen);
-	if (rc)
-		return rc;
-	return cairn_pack_parse_trailer(s, pack + size - 4 - tlen, tlen, size, entries, count);
+	return cairn_pack_parse_tail(s, pack, size, size, entries, count);
 }
 
 static void assert_round_trip(fixture *f)
@@ -314,6 +306,16 @@ static void test_pack__rejects_a_truncated_pack(void **state)
 	assert_int_equal(cairn_pack_parse_trailer(f->sealer, f->pk.data + size - 4 - tlen, tlen,
 	                                          size - 1, &entries, &count),
 	                 CAIRN_ECORRUPT);
+	/* a read of the pack's end that stops short of the trailer's start */
+	assert_int_equal(cairn_pack_parse_tail(f->sealer, f->pk.data + size - 4 - tlen + 1,
+	                                       tlen + 3, size, &entries, &count),
+	                 CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), "only"));
+	/* the same read reaching the trailer's start is enough */
+	assert_int_equal(cairn_pack_parse_tail(f->sealer, f->pk.data + size - 4 - tlen, tlen + 4,
+	                                       size, &entries, &count),
+	                 0);
+	free(entries);
 }
 
 static void test_pack__allows_an_empty_pack(void **state)

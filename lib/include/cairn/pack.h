@@ -120,5 +120,10 @@ int cairn_pack_trailer_length(const uint8_t last4[4], uint64_t pack_size, uint32
  * trailer. *entries_out is the caller's to free. */
 int cairn_pack_parse_trailer(cairn_sealer *s, const uint8_t *sealed, size_t len, uint64_t pack_size,
                              cairn_pack_entry **entries_out, size_t *count_out);
+/* The same for the trailer at the end of tail: the last len bytes of a
+ * pack of pack_size bytes (the whole pack, or a read of its end).
+ * CAIRN_ECORRUPT when tail holds no length or less than the trailer. */
+int cairn_pack_parse_tail(cairn_sealer *s, const uint8_t *tail, size_t len, uint64_t pack_size,
+                          cairn_pack_entry **entries_out, size_t *count_out);
 
 #endif

@@ -186,6 +186,12 @@ int cairn_repo_plan_reads(const cairn_repo *r, cairn_blob_loc *blobs, size_t n,
  * (out may be shorter if the pack is). */
 int cairn_repo_read_range(cairn_repo *r, const uint8_t pack[CAIRN_ID_SIZE], uint64_t offset,
                           uint64_t length, cairn_buf *out);
+/* Reads and opens the trailer of pack, pack_size bytes long: its last
+ * 64 KiB in one request, a longer trailer in a second. *entries_out, the
+ * trailer's blobs in its order, is the caller's to free. A damaged or
+ * short pack is CAIRN_ECORRUPT; every error names the pack. */
+int cairn_repo_read_trailer(cairn_repo *r, cairn_sealer *s, const uint8_t pack[CAIRN_ID_SIZE],
+                            uint64_t pack_size, cairn_pack_entry **entries_out, size_t *count_out);
 
 /* Takes the blobs out of a range read from a pack, in the order the plan
  * left them: the chunks of one bundle are neighbours there, and the
