@@ -142,3 +142,28 @@ int cairn_store_putv_named(cairn_store *s, const cairn_iovec *iov, size_t n,
 	name(key, id_out);
 	return cairn_store_putv(s, key, iov, n, flags);
 }
+
+typedef struct plain_items {
+	cairn_store_item_cb cb;
+	void *ud;
+} plain_items;
+
+static int plain_item(const char *key, uint64_t size, void *ud)
+{
+	const plain_items *p = ud;
+	cairn_store_item item = {.key = key, .size = size, .mtime = 0};
+	return p->cb(&item, p->ud);
+}
+
+int cairn_store_list_items(cairn_store *s, const char *prefix, cairn_store_item_cb cb, void *ud)
+{
+	if (s->ops->list_items)
+		return s->ops->list_items(s, prefix, cb, ud);
+	plain_items p = {.cb = cb, .ud = ud};
+	return s->ops->list(s, prefix, plain_item, &p);
+}
+
+int cairn_store_list_temp(cairn_store *s, cairn_store_item_cb cb, void *ud)
+{
+	return s->ops->list_temp ? s->ops->list_temp(s, cb, ud) : 0;
+}

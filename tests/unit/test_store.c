@@ -1,5 +1,5 @@
 /* The store front: what it does for a backend that leaves the optional
- * calls out (a fake backend that has only put). */
+ * calls out (a fake backend that has only put and list). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,10 +38,23 @@ static int fake_put(cairn_store *st, const char *key, const void *data, size_t l
 	return 0;
 }
 
+/* The last object put, then "zz" (one byte), those that start with prefix. */
+static int fake_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, void *ud)
+{
+	fake_store *s = (fake_store *)st;
+	int rc = 0;
+	if (s->puts && strncmp(s->key, prefix, strlen(prefix)) == 0)
+		rc = cb(s->key, s->len, ud);
+	if (!rc && strncmp("zz", prefix, strlen(prefix)) == 0)
+		rc = cb("zz", 1, ud);
+	return rc;
+}
+
 static const struct cairn_store_ops fake_ops = {
     .version = CAIRN_STORE_OPS_VERSION,
     .name = "fake",
     .put = fake_put,
+    .list = fake_list,
 };
 
 static void name_hex(char key[CAIRN_STORE_NAME_MAX], const uint8_t id[32])
@@ -121,12 +134,68 @@ static void test_store__a_short_file_piece_is_an_error_and_stores_nothing(void *
 	fclose(p.f);
 }
 
+typedef struct items_seen {
+	char keys[4][CAIRN_STORE_NAME_MAX];
+	uint64_t sizes[4];
+	int64_t mtimes[4];
+	int n;
+	int stop_with; /* returned for the first item (0: go on) */
+} items_seen;
+
+static int collect_item(const cairn_store_item *item, void *ud)
+{
+	items_seen *seen = ud;
+	assert_true(seen->n < 4);
+	snprintf(seen->keys[seen->n], sizeof(seen->keys[0]), "%s", item->key);
+	seen->sizes[seen->n] = item->size;
+	seen->mtimes[seen->n] = item->mtime;
+	seen->n++;
+	return seen->stop_with;
+}
+
+static void test_store__list_items_without_the_backends_own_lists_with_mtime_0(void **state)
+{
+	fake_store s = {.base = {&fake_ops}};
+	assert_int_equal(cairn_store_put(&s.base, "snapshots/a", "abc", 3, 0), 0);
+	items_seen all = {0};
+	assert_int_equal(cairn_store_list_items(&s.base, "", collect_item, &all), 0);
+	assert_int_equal(all.n, 2);
+	assert_string_equal(all.keys[0], "snapshots/a");
+	assert_int_equal(all.sizes[0], 3);
+	assert_int_equal(all.mtimes[0], 0);
+	assert_string_equal(all.keys[1], "zz");
+	assert_int_equal(all.sizes[1], 1);
+	assert_int_equal(all.mtimes[1], 0);
+
+	items_seen some = {0};
+	assert_int_equal(cairn_store_list_items(&s.base, "snap", collect_item, &some), 0);
+	assert_int_equal(some.n, 1);
+	assert_string_equal(some.keys[0], "snapshots/a");
+
+	items_seen first = {.stop_with = 9};
+	assert_int_equal(cairn_store_list_items(&s.base, "", collect_item, &first), 9);
+	assert_int_equal(first.n, 1);
+	free(s.data);
+}
+
+static void test_store__list_temp_without_the_backends_own_lists_nothing(void **state)
+{
+	fake_store s = {.base = {&fake_ops}};
+	assert_int_equal(cairn_store_put(&s.base, "data/.tmp-x", "abc", 3, 0), 0);
+	items_seen seen = {0};
+	assert_int_equal(cairn_store_list_temp(&s.base, collect_item, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	free(s.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_store__putv_without_the_backends_own_reads_file_pieces),
 	    cmocka_unit_test(test_store__putv_named_names_the_joined_bytes_by_their_hash),
 	    cmocka_unit_test(test_store__a_short_file_piece_is_an_error_and_stores_nothing),
+	    cmocka_unit_test(test_store__list_items_without_the_backends_own_lists_with_mtime_0),
+	    cmocka_unit_test(test_store__list_temp_without_the_backends_own_lists_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,14 @@ static inline int cairn_store_list(cairn_store *s, const char *prefix, cairn_sto
 {
 	return s->ops->list(s, prefix, cb, ud);
 }
+/* As cairn_store_list, with each object's modification time by the
+ * store's clock (0 where the backend cannot tell). */
+int cairn_store_list_items(cairn_store *s, const char *prefix, cairn_store_item_cb cb, void *ud);
+/* The temporary objects that interrupted (or running) puts left anywhere
+ * in the store, with their size and modification time; cairn_store_del
+ * removes one by the key given. 0 with nothing listed for a backend that
+ * leaves none. */
+int cairn_store_list_temp(cairn_store *s, cairn_store_item_cb cb, void *ud);
 static inline int cairn_store_del(cairn_store *s, const char *key)
 {
 	return s->ops->del(s, key);

@@ -18,12 +18,22 @@ typedef struct cairn_store cairn_store;
  * returned by list(). */
 typedef int (*cairn_store_list_cb)(const char *key, uint64_t size, void *ud);
 
+/* An object as a listing with times finds it. */
+typedef struct cairn_store_item {
+	const char *key;
+	uint64_t size;
+	int64_t mtime; /* seconds since the epoch by the store's clock (a local file's mtime,
+	                  S3's LastModified); 0 if the backend cannot tell */
+} cairn_store_item;
+/* As cairn_store_list_cb: a non-zero return stops the listing. */
+typedef int (*cairn_store_item_cb)(const cairn_store_item *item, void *ud);
+
 /* Names an object after its id (the SHA-256 of its bytes): writes its key,
  * at most CAIRN_STORE_NAME_MAX bytes with the NUL, to key. */
 #define CAIRN_STORE_NAME_MAX 80
 typedef void (*cairn_store_name_fn)(char key[CAIRN_STORE_NAME_MAX], const uint8_t id[32]);
 
-#define CAIRN_STORE_OPS_VERSION 1
+#define CAIRN_STORE_OPS_VERSION 2
 #define CAIRN_PUT_ONCE 1u /* fail with CAIRN_EEXISTS if the key exists */
 #define CAIRN_GET_ALL UINT64_MAX
 
@@ -53,6 +63,15 @@ struct cairn_store_ops {
 	 * are written. */
 	int (*putv_named)(cairn_store *s, const cairn_iovec *iov, size_t n,
 	                  cairn_store_name_fn name, uint8_t id_out[32], unsigned flags);
+	/* Optional (NULL: list, with mtime 0): list with each object's
+	 * modification time; the same keys, filtering and stopping. */
+	int (*list_items)(cairn_store *s, const char *prefix, cairn_store_item_cb cb, void *ud);
+	/* Optional (NULL: the backend leaves no temporary objects): the
+	 * temporary objects interrupted puts left behind, anywhere in the
+	 * store, as items whose key del() accepts (local: "data/ab/.tmp-XXXX"),
+	 * with size and mtime. Those of puts still running are listed too: the
+	 * caller judges by mtime. */
+	int (*list_temp)(cairn_store *s, cairn_store_item_cb cb, void *ud);
 };
 
 struct cairn_store {
