@@ -11,7 +11,12 @@
  * renamed (or, for write-once puts, hard-linked) into place before the
  * directory itself is synced. A content-addressed put (putv_named), whose
  * directory is known only once its bytes are hashed, writes its temporary
- * file in the key's top directory (e.g. data/) instead. */
+ * file in the key's top directory (e.g. data/) instead. Those that a
+ * killed process leaves behind are listed by list_temp, by keys that del
+ * accepts ("data/ab/.tmp-<random>").
+ *
+ * Listings give each file's st_mtime as the object's modification time;
+ * they stat every entry anyway, to tell files from directories. */
 #include "cairn/store.h"
 
 #include "cairn/errors.h"
@@ -86,6 +91,13 @@ static void tmp_name(char out[32])
 		    atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ull;
 	}
 	snprintf(out, 32, TMP_PREFIX "%016llx", (unsigned long long)r);
+}
+
+/* Whether name is one that tmp_name() gives. */
+static int is_temp_name(const char *name)
+{
+	size_t n = strlen(TMP_PREFIX);
+	return strncmp(name, TMP_PREFIX, n) == 0 && name[n] != '\0';
 }
 
 /* Some file systems cannot sync a directory and say so with EINVAL; the
@@ -253,6 +265,18 @@ static void split(split_key *k, const char *key)
 	memcpy(k->dir, key, k->dirlen);
 	k->dir[k->dirlen] = '\0';
 	k->name = slash ? slash + 1 : key;
+}
+
+/* The key of a temporary file, as list_temp gives it: a name tmp_name()
+ * could give, in a directory that may hold objects (or the root). */
+static int is_temp_key(const char *key)
+{
+	split_key k;
+	if (strlen(key) > KEY_MAX)
+		return 0;
+	split(&k, key);
+	return is_temp_name(k.name) && !strstr(k.name, "..") &&
+	       (k.name == key || !reason_bad_key(k.dir, 0));
 }
 
 /* Creates a new temporary file in dirfd, for writing key; tmp gets its
@@ -596,10 +620,11 @@ static int local_stat(cairn_store *st, const char *key, uint64_t *size_out)
 	return 0;
 }
 
+/* Removes an object, or a temporary file that list_temp gave. */
 static int local_del(cairn_store *st, const char *key)
 {
 	local_store *s = (local_store *)st;
-	int rc = check_key(s, key);
+	int rc = is_temp_key(key) ? 0 : check_key(s, key);
 	if (rc)
 		return rc;
 	if (unlinkat(s->rootfd, key, 0) < 0 && errno != ENOENT && errno != ENOTDIR)
@@ -607,15 +632,96 @@ static int local_del(cairn_store *st, const char *key)
 	return 0;
 }
 
+/* What a walk of the store's directories reports. */
+typedef enum walk_mode {
+	WALK_OBJECTS, /* objects: regular files whose names do not start with '.' */
+	WALK_TEMP,    /* the temporary files of puts (TMP_PREFIX...) */
+} walk_mode;
+
 typedef struct list_walk {
 	const local_store *s;
-	cairn_store_list_cb cb;
+	walk_mode mode;
+	cairn_store_list_cb list_cb; /* list() gets keys and sizes; else item_cb */
+	cairn_store_item_cb item_cb;
 	void *ud;
 	cairn_buf key; /* the directory being walked, "" or ending in '/' */
 } list_walk;
 
+static int walk_dir(list_walk *w, int dirfd, const char *match, int depth);
+
+/* Whether the entry is worth a stat: a directory that may hold what the
+ * walk looks for, or a file it may report. */
+static int walk_wants(const list_walk *w, const struct dirent *e, const char *match)
+{
+	/* ".", ".." and anything hidden are not objects, nor walked into. */
+	if (e->d_name[0] == '.')
+		return w->mode == WALK_TEMP && is_temp_name(e->d_name);
+	if (match && strncmp(e->d_name, match, strlen(match)) != 0)
+		return 0;
+	/* Looking for temporary files, an object needs no stat. */
+	return w->mode == WALK_OBJECTS || e->d_type != DT_REG;
+}
+
+/* Reports the regular file named w->key with the status sb. */
+static int walk_report(list_walk *w, const struct stat *sb)
+{
+	const char *key = (const char *)w->key.data;
+	if (w->list_cb)
+		return w->list_cb(key, (uint64_t)sb->st_size, w->ud);
+	cairn_store_item item = {
+	    .key = key, .size = (uint64_t)sb->st_size, .mtime = (int64_t)sb->st_mtime};
+	return w->item_cb(&item, w->ud);
+}
+
+/* Walks into name, a directory in dirfd whose key is w->key. */
+static int walk_subdir(list_walk *w, int dirfd, const char *name, int depth)
+{
+	if (depth >= LIST_DEPTH_MAX)
+		return cairn_error_set(CAIRN_EIO, "cannot list %s/%s: too deeply nested",
+		                       w->s->root, (const char *)w->key.data);
+	int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sub < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%s", w->s->root,
+		                             (const char *)w->key.data);
+	}
+	int rc = cairn_buf_append_str(&w->key, "/");
+	if (rc) {
+		close(sub);
+		return rc;
+	}
+	return walk_dir(w, sub, NULL, depth + 1);
+}
+
+/* Looks at the entry e of dirfd, whose key prefix is w->key (base bytes
+ * long). */
+static int walk_entry(list_walk *w, int dirfd, const struct dirent *e, size_t base, int depth)
+{
+	struct stat sb;
+	/* Follows symlinks, so that e.g. data/ may live on another disk. */
+	if (fstatat(dirfd, e->d_name, &sb, 0) < 0) {
+		/* Removed since readdir() saw it, e.g. by a concurrent prune
+		 * or a put that has finished. */
+		if (errno == ENOENT)
+			return 0;
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat %s/%.*s%s", w->s->root,
+		                             (int)base, (const char *)w->key.data, e->d_name);
+	}
+	int hidden = e->d_name[0] == '.';
+	int rc = cairn_buf_append_str(&w->key, e->d_name);
+	if (rc)
+		return rc;
+	if (S_ISREG(sb.st_mode) && hidden == (w->mode == WALK_TEMP))
+		return walk_report(w, &sb);
+	if (S_ISDIR(sb.st_mode) && !hidden)
+		return walk_subdir(w, dirfd, e->d_name, depth);
+	return 0;
+}
+
 /* Lists dirfd (which it closes), whose key prefix is in w->key. At the top
- * level only names starting with match count; below it, everything. */
+ * level only names starting with match count; below it (match NULL),
+ * everything. */
 static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
 {
 	int rc = 0;
@@ -627,7 +733,6 @@ static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
 		return rc;
 	}
 	size_t base = w->key.len;
-	size_t matchlen = match ? strlen(match) : 0;
 	for (;;) {
 		errno = 0;
 		struct dirent *e = readdir(d);
@@ -638,61 +743,20 @@ static int walk_dir(list_walk *w, int dirfd, const char *match, int depth)
 				                           (const char *)w->key.data);
 			break;
 		}
-		/* Temporary files, ".", ".." and anything hidden are not objects. */
-		if (e->d_name[0] == '.')
-			continue;
-		if (matchlen && strncmp(e->d_name, match, matchlen) != 0)
-			continue;
-
-		struct stat sb;
-		/* Follows symlinks, so that e.g. data/ may live on another disk. */
-		if (fstatat(dirfd, e->d_name, &sb, 0) < 0) {
-			/* Removed since readdir() saw it, e.g. by a concurrent prune. */
-			if (errno == ENOENT)
-				continue;
-			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat %s/%.*s%s",
-			                           w->s->root, (int)base, (const char *)w->key.data,
-			                           e->d_name);
-			break;
-		}
+		if (walk_wants(w, e, match))
+			rc = walk_entry(w, dirfd, e, base, depth);
 		w->key.len = base;
-		rc = cairn_buf_append_str(&w->key, e->d_name);
-		if (rc)
-			break;
-		if (S_ISREG(sb.st_mode)) {
-			rc = w->cb((const char *)w->key.data, (uint64_t)sb.st_size, w->ud);
-		} else if (S_ISDIR(sb.st_mode)) {
-			if (depth >= LIST_DEPTH_MAX) {
-				rc = cairn_error_set(CAIRN_EIO,
-				                     "cannot list %s/%s: too deeply nested",
-				                     w->s->root, (const char *)w->key.data);
-				break;
-			}
-			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (sub < 0) {
-				if (errno == ENOENT)
-					continue;
-				rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%s",
-				                           w->s->root, (const char *)w->key.data);
-				break;
-			}
-			rc = cairn_buf_append_str(&w->key, "/");
-			if (!rc)
-				rc = walk_dir(w, sub, NULL, depth + 1);
-			else
-				close(sub);
-		}
 		if (rc)
 			break;
 	}
-	w->key.len = base;
 	closedir(d);
 	return rc;
 }
 
-static int local_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, void *ud)
+/* Walks the keys that start with prefix. */
+static int walk_prefix(list_walk *w, const char *prefix)
 {
-	local_store *s = (local_store *)st;
+	const local_store *s = w->s;
 	const char *why = reason_bad_key(prefix, 1);
 	if (why)
 		return cairn_error_set(CAIRN_EINVAL, "invalid store prefix '%s' in %s: %s", prefix,
@@ -700,27 +764,46 @@ static int local_list(cairn_store *st, const char *prefix, cairn_store_list_cb c
 
 	const char *slash = strrchr(prefix, '/');
 	size_t dirlen = slash ? (size_t)(slash - prefix) + 1 : 0;
-	list_walk w = {.s = s, .cb = cb, .ud = ud};
-	cairn_buf_init(&w.key);
-	int rc = cairn_buf_append(&w.key, prefix, dirlen);
+	cairn_buf_init(&w->key);
+	int rc = cairn_buf_append(&w->key, prefix, dirlen);
 	if (!rc)
-		rc = cairn_buf_append_str(&w.key, "");
+		rc = cairn_buf_append_str(&w->key, "");
 	if (rc)
 		goto out;
 
-	int fd = openat(s->rootfd, dirlen ? (const char *)w.key.data : ".",
+	int fd = openat(s->rootfd, dirlen ? (const char *)w->key.data : ".",
 	                O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot list %s/%s", s->root,
-			                           (const char *)w.key.data);
+			                           (const char *)w->key.data);
 		goto out;
 	}
-	rc = walk_dir(&w, fd, prefix + dirlen, 0);
+	rc = walk_dir(w, fd, prefix[dirlen] ? prefix + dirlen : NULL, 0);
 
 out:
-	cairn_buf_free(&w.key);
+	cairn_buf_free(&w->key);
 	return rc;
+}
+
+static int local_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, void *ud)
+{
+	list_walk w = {.s = (local_store *)st, .mode = WALK_OBJECTS, .list_cb = cb, .ud = ud};
+	return walk_prefix(&w, prefix);
+}
+
+static int local_list_items(cairn_store *st, const char *prefix, cairn_store_item_cb cb, void *ud)
+{
+	list_walk w = {.s = (local_store *)st, .mode = WALK_OBJECTS, .item_cb = cb, .ud = ud};
+	return walk_prefix(&w, prefix);
+}
+
+/* Every directory of the store may hold them: put and putv write theirs
+ * beside the object, putv_named in the top directory of its keys. */
+static int local_list_temp(cairn_store *st, cairn_store_item_cb cb, void *ud)
+{
+	list_walk w = {.s = (local_store *)st, .mode = WALK_TEMP, .item_cb = cb, .ud = ud};
+	return walk_prefix(&w, "");
 }
 
 static void local_free(cairn_store *st)
@@ -749,6 +832,8 @@ static const struct cairn_store_ops local_ops = {
     .free = local_free,
     .putv = local_putv,
     .putv_named = local_putv_named,
+    .list_items = local_list_items,
+    .list_temp = local_list_temp,
 };
 
 /* mkdir -p for the root, which may be absolute or relative. */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* pwrite64, which the library calls, is wrapped (-Wl,--wrap=pwrite64):
@@ -451,12 +452,27 @@ static void test_store_local__bad_keys_are_rejected(void **state)
 		assert_int_equal(cairn_store_get(f->store, bad[i], 0, CAIRN_GET_ALL, &b),
 		                 CAIRN_EINVAL);
 		assert_int_equal(cairn_store_stat(f->store, bad[i], &size), CAIRN_EINVAL);
-		assert_int_equal(cairn_store_del(f->store, bad[i]), CAIRN_EINVAL);
+		if (strcmp(bad[i], "data/.tmp-1") != 0)
+			assert_int_equal(cairn_store_del(f->store, bad[i]), CAIRN_EINVAL);
 	}
+	/* del takes the key of a temporary file (list_temp gives such keys),
+	 * but nothing around it that it refused before. */
+	static const char *const bad_temp[] = {
+	    ".tmp-",          "data/.tmp-",   "/.tmp-1",         "../.tmp-1",
+	    "data/../.tmp-1", "data//.tmp-1", ".hidden/.tmp-1",  "data/.tmp-1/x",
+	    "data/.tmp-1..",  ".tmp-1/",      "data/.tmp-/../x", ".tmpx-1",
+	};
+	for (size_t i = 0; i < sizeof(bad_temp) / sizeof(bad_temp[0]); i++)
+		if (cairn_store_del(f->store, bad_temp[i]) != CAIRN_EINVAL)
+			fail_msg("del accepted '%s'", bad_temp[i]);
+	assert_int_equal(cairn_store_del(f->store, "data/.tmp-1"), 0);
+	assert_int_equal(cairn_store_del(f->store, ".tmp-1"), 0);
 	char longkey[2048];
 	memset(longkey, 'a', sizeof(longkey) - 1);
 	longkey[sizeof(longkey) - 1] = '\0';
 	assert_int_equal(cairn_store_put(f->store, longkey, "x", 1, 0), CAIRN_EINVAL);
+	memcpy(longkey + sizeof(longkey) - 8, "/.tmp-1", 8);
+	assert_int_equal(cairn_store_del(f->store, longkey), CAIRN_EINVAL);
 	cairn_buf_free(&b);
 
 	/* Nothing was written anywhere near the root. */
@@ -565,6 +581,152 @@ static void test_store_local__list_stops_when_the_callback_says_so(void **state)
 	listing l = {.stop_after = 3};
 	assert_int_equal(cairn_store_list(f->store, "index/", collect, &l), 7);
 	assert_int_equal(l.n, 3);
+}
+
+typedef struct items {
+	char keys[16][64];
+	uint64_t sizes[16];
+	int64_t mtimes[16];
+	int n;
+	int stop_after; /* return 7 once this many items were seen (0: never) */
+} items;
+
+static int collect_item(const cairn_store_item *item, void *ud)
+{
+	items *l = ud;
+	assert_true(l->n < 16);
+	snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", item->key);
+	l->sizes[l->n] = item->size;
+	l->mtimes[l->n] = item->mtime;
+	l->n++;
+	return l->stop_after && l->n >= l->stop_after ? 7 : 0;
+}
+
+/* Where key was listed, or -1. */
+static int item_index(const items *l, const char *key)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!strcmp(l->keys[i], key))
+			return i;
+	return -1;
+}
+
+/* Writes text to the file rel under the root, behind the store's back. */
+static void make_file(const fixture *f, const char *rel, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Sets the modification time of the file rel under the root. */
+static void set_mtime(const fixture *f, const char *rel, time_t when)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = when}};
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+static void test_store_local__list_items_gives_sizes_and_the_files_mtimes(void **state)
+{
+	fixture *f = *state;
+	time_t before = time(NULL);
+	put_str(f->store, "config", "c");
+	put_str(f->store, "data/ab/ab11", "11");
+	put_str(f->store, "snapshots/s1", "s22");
+	time_t after = time(NULL);
+
+	items l = {0};
+	assert_int_equal(cairn_store_list_items(f->store, "", collect_item, &l), 0);
+	assert_int_equal(l.n, 3);
+	static const char *const keys[] = {"config", "data/ab/ab11", "snapshots/s1"};
+	for (int k = 0; k < 3; k++) {
+		int i = item_index(&l, keys[k]);
+		assert_true(i >= 0);
+		assert_int_equal(l.sizes[i], k + 1);
+		/* The file system's clock may lag time() by a tick. */
+		assert_in_range(l.mtimes[i], before - 2, after + 2);
+	}
+
+	set_mtime(f, "snapshots/s1", 1000000000);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cairn_store_list_items(f->store, "snapshots/", collect_item, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.keys[0], "snapshots/s1");
+	assert_int_equal(l.mtimes[0], 1000000000);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cairn_store_list_items(f->store, "data/a", collect_item, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.keys[0], "data/ab/ab11");
+
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	assert_int_equal(cairn_store_list_items(f->store, "", collect_item, &l), 7);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(cairn_store_list_items(f->store, "../", collect_item, &l), CAIRN_EINVAL);
+}
+
+static void test_store_local__list_temp_finds_leftovers_that_del_removes(void **state)
+{
+	fixture *f = *state;
+	put_str(f->store, "config", "c");
+	put_str(f->store, "data/ab/ab11", "11");
+	time_t before = time(NULL);
+	make_file(f, "data/ab/.tmp-x", "xyz");
+	make_file(f, "data/.tmp-pack", "pack");
+	make_file(f, ".tmp-y", "12345");
+	set_mtime(f, ".tmp-y", 1000000000);
+	/* Not temporary files of the store: a hidden directory's, a bare prefix. */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/data/.hidden", f->root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	make_file(f, "data/.hidden/.tmp-z", "z");
+	make_file(f, "data/.tmp-", "z");
+
+	items t = {0};
+	assert_int_equal(cairn_store_list_temp(f->store, collect_item, &t), 0);
+	assert_int_equal(t.n, 3);
+	int x = item_index(&t, "data/ab/.tmp-x"), p = item_index(&t, "data/.tmp-pack");
+	int y = item_index(&t, ".tmp-y");
+	assert_true(x >= 0 && p >= 0 && y >= 0);
+	assert_int_equal(t.sizes[x], 3);
+	assert_in_range(t.mtimes[x], before - 2, time(NULL) + 2);
+	assert_int_equal(t.sizes[p], 4);
+	assert_int_equal(t.sizes[y], 5);
+	assert_int_equal(t.mtimes[y], 1000000000);
+
+	/* Listings of objects never show them. */
+	listing l = {0};
+	assert_int_equal(cairn_store_list(f->store, "", collect, &l), 0);
+	assert_int_equal(l.n, 2);
+	items o = {0};
+	assert_int_equal(cairn_store_list_items(f->store, "", collect_item, &o), 0);
+	assert_int_equal(o.n, 2);
+	assert_int_equal(item_index(&o, "config") >= 0 && item_index(&o, "data/ab/ab11") >= 0, 1);
+
+	for (int i = 0; i < t.n; i++)
+		assert_int_equal(cairn_store_del(f->store, t.keys[i]), 0);
+	snprintf(path, sizeof(path), "%s/data/ab/.tmp-x", f->root);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/.tmp-y", f->root);
+	assert_int_not_equal(access(path, F_OK), 0);
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(cairn_store_list_temp(f->store, collect_item, &t), 0);
+	assert_int_equal(t.n, 0);
+	assert_content(f->store, "data/ab/ab11", "11");
+
+	/* Stopping works as for list. */
+	make_file(f, "data/ab/.tmp-1", "1");
+	make_file(f, "data/ab/.tmp-2", "2");
+	memset(&t, 0, sizeof(t));
+	t.stop_after = 1;
+	assert_int_equal(cairn_store_list_temp(f->store, collect_item, &t), 7);
+	assert_int_equal(t.n, 1);
 }
 
 static void test_store_local__del_removes_and_a_missing_key_is_fine(void **state)
@@ -708,6 +870,8 @@ int main(void)
 	    T(test_store_local__list_recurses_and_skips_temp_files),
 	    T(test_store_local__list_of_a_missing_directory_is_empty),
 	    T(test_store_local__list_stops_when_the_callback_says_so),
+	    T(test_store_local__list_items_gives_sizes_and_the_files_mtimes),
+	    T(test_store_local__list_temp_finds_leftovers_that_del_removes),
 	    T(test_store_local__del_removes_and_a_missing_key_is_fine),
 	    T(test_store_local__open_without_create_needs_an_existing_root),
 	    T(test_store_local__store_open_picks_the_backend_from_the_location),
