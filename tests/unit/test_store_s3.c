@@ -224,17 +224,19 @@ static void test_s3__escape_of_a_continuation_token_is_signable(void **state)
 typedef struct seen {
 	char keys[8][64];
 	uint64_t sizes[8];
+	int64_t mtimes[8];
 	int n;
 	int stop_at; /* return 1 on this entry (0: never) */
 } seen;
 
-static int collect(const char *key, uint64_t size, void *ud)
+static int collect(const cairn_store_item *item, void *ud)
 {
 	seen *s = ud;
 	if (s->n >= 8)
 		return -100;
-	snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", key);
-	s->sizes[s->n] = size;
+	snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", item->key);
+	s->sizes[s->n] = item->size;
+	s->mtimes[s->n] = item->mtime;
 	s->n++;
 	return s->stop_at && s->n == s->stop_at ? 7 : 0;
 }
@@ -245,7 +247,17 @@ static int collect(const char *key, uint64_t size, void *ud)
 
 static int parse(const char *xml, seen *s, int *truncated, cairn_buf *token)
 {
-	return cairn_s3__list_parse(xml, strlen(xml), collect, s, truncated, token);
+	return cairn_s3__list_parse(xml, strlen(xml), 0, collect, s, truncated, token);
+}
+
+/* As for list_items: with each entry's LastModified. */
+static int parse_times(const char *xml, seen *s)
+{
+	int truncated;
+	cairn_buf token = CAIRN_BUF_INIT;
+	int rc = cairn_s3__list_parse(xml, strlen(xml), 1, collect, s, &truncated, &token);
+	cairn_buf_free(&token);
+	return rc;
 }
 
 static void test_s3__list_page_gives_keys_sizes_and_the_next_token(void **state)
@@ -404,11 +416,165 @@ static void test_s3__list_never_reads_past_the_given_length(void **state)
 	seen s = {0};
 	int truncated;
 	cairn_buf token = CAIRN_BUF_INIT;
-	assert_int_equal(cairn_s3__list_parse(copy, len, collect, &s, &truncated, &token),
+	assert_int_equal(cairn_s3__list_parse(copy, len, 1, collect, &s, &truncated, &token),
 	                 CAIRN_ECORRUPT);
 	assert_int_equal(s.n, 0);
 	cairn_buf_free(&token);
 	free(copy);
+}
+
+/* ---- LastModified ---- */
+
+static int64_t time_of(const char *text)
+{
+	int64_t t = -1;
+	if (cairn_s3__parse_time(text, strlen(text), &t) != 0)
+		fail_msg("refused: '%s'", text);
+	return t;
+}
+
+static void test_s3__parse_time_reads_iso_8601_with_or_without_fraction_and_offset(void **state)
+{
+	/* 2026-12-07T10:37:36Z is 1796639856 (Python's calendar.timegm). */
+	assert_int_equal(time_of("2026-12-07T10:37:36.000Z"), 1796639856);
+	assert_int_equal(time_of("2026-12-07T10:37:36Z"), 1796639856);
+	assert_int_equal(time_of("2026-12-07T10:37:36.999999999Z"), 1796639856);
+	assert_int_equal(time_of("2026-12-07T10:37:36.5z"), 1796639856);
+	assert_int_equal(time_of("2026-12-07T12:37:36+02:00"), 1796639856);
+	assert_int_equal(time_of("2026-12-07T05:07:36.123-05:30"), 1796639856);
+	assert_int_equal(time_of("2026-12-07T10:37:36-00:00"), 1796639856);
+	assert_int_equal(time_of(" \n2026-12-07T10:37:36.000Z\t"), 1796639856);
+	/* Offsets that cross a day, and a year (2027-01-01T00:30:00Z is
+	 * 1798763400). */
+	assert_int_equal(time_of("2026-12-08T00:07:36+13:30"), 1796639856);
+	assert_int_equal(time_of("2026-12-31T23:30:00-01:00"), 1798763400);
+	assert_int_equal(time_of("1970-01-01T00:00:00Z"), 0);
+	assert_int_equal(time_of("1969-12-31T23:59:59Z"), -1);
+	assert_int_equal(time_of("1999-12-31T23:59:59.000Z"), 946684799);
+	assert_int_equal(time_of("2024-02-29T00:00:00Z"), 1709164800);
+	assert_int_equal(time_of("2100-03-01T00:00:00Z"), 4107542400);
+	assert_int_equal(time_of("1999-12-31T23:59:60Z"), 946684800);
+}
+
+static void test_s3__parse_time_rejects_malformed_values(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "   ",
+	    "2026-12-07",
+	    "2026-12-07T10:37:36",
+	    "2026-12-07T10:37:36.000",
+	    "2026-12-07 10:37:36Z",
+	    "2026/12/07T10:37:36Z",
+	    "26-12-07T10:37:36Z",
+	    "+2026-12-07T10:37:36Z",
+	    "2026-1a-07T10:37:36Z",
+	    "2026-12-7T10:37:36Z",
+	    "2026-00-07T10:37:36Z",
+	    "2026-13-07T10:37:36Z",
+	    "2026-12-00T10:37:36Z",
+	    "2026-12-32T10:37:36Z",
+	    "2026-02-29T10:37:36Z",
+	    "2100-02-29T10:37:36Z",
+	    "2026-04-31T10:37:36Z",
+	    "2026-12-07T24:00:00Z",
+	    "2026-12-07T10:60:36Z",
+	    "2026-12-07T10:37:61Z",
+	    "2026-12-07T10:37:3Z",
+	    "2026-12-07T10:37:36.Z",
+	    "2026-12-07T10:37:36.1.2Z",
+	    "2026-12-07T10:37:36.000ZZ",
+	    "2026-12-07T10:37:36.000Z x",
+	    "2026-12-07T10:37:36 Z",
+	    "2026-12-07T10:37:36+0200",
+	    "2026-12-07T10:37:36+02",
+	    "2026-12-07T10:37:36+2:00",
+	    "2026-12-07T10:37:36+24:00",
+	    "2026-12-07T10:37:36+02:60",
+	    "2026-12-07T10:37:36*02:00",
+	    "2026-12-07T10:37:36+02:00Z",
+	    "Mon, 07 Dec 2026 10:37:36 GMT",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int64_t t = 12345;
+		if (cairn_s3__parse_time(bad[i], strlen(bad[i]), &t) != -1)
+			fail_msg("accepted: '%s'", bad[i]);
+		assert_int_equal(t, 12345);
+	}
+	/* Never reads past the length given. */
+	const char *cut = "2026-12-07T10:37:36.000Z";
+	int64_t t;
+	assert_int_equal(cairn_s3__parse_time(cut, strlen(cut) - 1, &t), -1);
+	assert_int_equal(cairn_s3__parse_time(cut, 19, &t), -1);
+}
+
+static void test_s3__list_with_times_gives_each_entrys_last_modified(void **state)
+{
+	const char *xml =
+	    XML_HEAD "<IsTruncated>false</IsTruncated>"
+	             "<Contents><Key>r/a</Key><LastModified>2026-12-07T10:37:36.000Z"
+	             "</LastModified><ETag>&quot;x&quot;</ETag><Size>3</Size></Contents>"
+	             "<Contents><Size>4</Size><LastModified>1999-12-31T23:59:59Z</LastModified>"
+	             "<Key>r/b</Key></Contents>"
+	             "<Contents><Key>r/c</Key><Size>5</Size>"
+	             "<LastModified>2026-12-07T12:37:36+02:00</LastModified></Contents>"
+	             "</ListBucketResult>";
+	seen s = {0};
+	assert_int_equal(parse_times(xml, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.keys[0], "r/a");
+	assert_int_equal(s.sizes[0], 3);
+	assert_int_equal(s.mtimes[0], 1796639856);
+	assert_string_equal(s.keys[1], "r/b");
+	assert_int_equal(s.mtimes[1], 946684799);
+	assert_int_equal(s.mtimes[2], 1796639856);
+
+	/* A plain listing does not read them: mtime 0. */
+	seen plain = {0};
+	int truncated;
+	cairn_buf token = CAIRN_BUF_INIT;
+	assert_int_equal(parse(xml, &plain, &truncated, &token), 0);
+	assert_int_equal(plain.n, 3);
+	assert_int_equal(plain.mtimes[0], 0);
+	cairn_buf_free(&token);
+}
+
+/* A page whose one entry has the LastModified element last (NULL: none). */
+static void expect_bad_time(const char *last_modified, const char *message)
+{
+	char xml[512];
+	snprintf(xml, sizeof(xml),
+	         XML_HEAD "<Contents><Key>r/k1</Key><Size>1</Size>%s</Contents>"
+	                  "</ListBucketResult>",
+	         last_modified ? last_modified : "");
+	seen s = {0};
+	int rc = parse_times(xml, &s);
+	if (rc != CAIRN_ECORRUPT)
+		fail_msg("accepted (rc %d): %s", rc, xml);
+	assert_int_equal(s.n, 0);
+	if (!strstr(cairn_error_last(), message) || !strstr(cairn_error_last(), "r/k1"))
+		fail_msg("message '%s' does not say '%s' of r/k1", cairn_error_last(), message);
+	/* A plain listing takes the entry. */
+	int truncated;
+	cairn_buf token = CAIRN_BUF_INIT;
+	assert_int_equal(parse(xml, &s, &truncated, &token), 0);
+	assert_int_equal(s.n, 1);
+	cairn_buf_free(&token);
+}
+
+static void test_s3__list_with_times_rejects_a_missing_or_bad_last_modified(void **state)
+{
+	expect_bad_time(NULL, "without <LastModified>");
+	expect_bad_time("<LastModified></LastModified>", "bad <LastModified> ''");
+	expect_bad_time("<LastModified>yesterday</LastModified>", "bad <LastModified> 'yesterday'");
+	expect_bad_time("<LastModified>2026-12-07T10:37:36</LastModified>",
+	                "bad <LastModified> '2026-12-07T10:37:36'");
+	expect_bad_time("<LastModified>2026-02-30T10:37:36Z</LastModified>", "ISO 8601");
+	expect_bad_time("<LastModified>a\tb</LastModified>", "'a?b'");
+	expect_bad_time("<LastModified>2026-12-07T10:37:36.000000000000000000000000000000000000X"
+	                "</LastModified>",
+	                "2026-12-07T10:37:36.00000000000000000000...'");
+	expect_bad_time("<LastModified>2026-12-07T10:37:36Z", "without <LastModified>");
 }
 
 /* ---- error documents ---- */
@@ -496,6 +662,11 @@ int main(void)
 	    cmocka_unit_test(test_s3__list_rejects_bad_entries),
 	    cmocka_unit_test(test_s3__list_rejects_overlong_keys),
 	    cmocka_unit_test(test_s3__list_never_reads_past_the_given_length),
+	    cmocka_unit_test(
+	        test_s3__parse_time_reads_iso_8601_with_or_without_fraction_and_offset),
+	    cmocka_unit_test(test_s3__parse_time_rejects_malformed_values),
+	    cmocka_unit_test(test_s3__list_with_times_gives_each_entrys_last_modified),
+	    cmocka_unit_test(test_s3__list_with_times_rejects_a_missing_or_bad_last_modified),
 	    cmocka_unit_test(test_s3__error_message_gives_code_and_message),
 	    cmocka_unit_test(test_s3__error_message_decodes_and_cleans_the_text),
 	    cmocka_unit_test(test_s3__error_message_with_only_a_code),

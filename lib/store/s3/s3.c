@@ -262,31 +262,35 @@ static int s3_del(cairn_store *st, const char *key)
 
 typedef struct list_ctx {
 	cairn_s3_store *s;
-	cairn_store_list_cb cb;
+	cairn_store_list_cb list_cb; /* list() gets keys and sizes; else item_cb */
+	cairn_store_item_cb item_cb;
 	void *ud;
 	int stopped;
 } list_ctx;
 
-static int list_entry(const char *key, uint64_t size, void *ud)
+static int list_entry(const cairn_store_item *item, void *ud)
 {
 	list_ctx *c = ud;
 	size_t plen = strlen(c->s->loc.prefix);
 	/* Keys outside the prefix, or ones cairn could not have written, are
 	 * not objects of this store. */
-	if (strncmp(key, c->s->loc.prefix, plen) != 0 || key[plen] == '\0')
+	if (strncmp(item->key, c->s->loc.prefix, plen) != 0 || item->key[plen] == '\0')
 		return 0;
-	int rc = c->cb(key + plen, size, c->ud);
+	cairn_store_item in_store = *item;
+	in_store.key += plen;
+	int rc = c->list_cb ? c->list_cb(in_store.key, in_store.size, c->ud)
+	                    : c->item_cb(&in_store, c->ud);
 	if (rc)
 		c->stopped = 1;
 	return rc;
 }
 
-static int s3_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, void *ud)
+/* Lists the keys under prefix, page by page, for list() or list_items()
+ * (which wants the times: item_cb set). */
+static int list_pages(cairn_s3_store *s, const char *prefix, list_ctx *c)
 {
-	cairn_s3_store *s = (cairn_s3_store *)st;
 	cairn_buf query = CAIRN_BUF_INIT, page = CAIRN_BUF_INIT, token = CAIRN_BUF_INIT;
 	cairn_buf full = CAIRN_BUF_INIT, prev = CAIRN_BUF_INIT;
-	list_ctx c = {.s = s, .cb = cb, .ud = ud};
 	int rc = check_key(s, prefix, 1), truncated = 0;
 	if (rc)
 		return rc;
@@ -329,10 +333,10 @@ static int s3_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, 
 		if ((rc = cairn_buf_append(&prev, token.data, token.len)) ||
 		    (rc = cairn_buf_append_str(&prev, "")))
 			goto out;
-		rc = cairn_s3__list_parse((const char *)page.data, page.len, list_entry, &c,
-		                          &truncated, &token);
+		rc = cairn_s3__list_parse((const char *)page.data, page.len, c->item_cb != NULL,
+		                          list_entry, c, &truncated, &token);
 		if (rc) {
-			if (!c.stopped)
+			if (!c->stopped)
 				cairn_error_prefix(rc, "cannot list %s%s", s->display, prefix);
 			goto out;
 		}
@@ -353,6 +357,20 @@ out:
 	cairn_buf_free(&full);
 	cairn_buf_free(&prev);
 	return rc;
+}
+
+static int s3_list(cairn_store *st, const char *prefix, cairn_store_list_cb cb, void *ud)
+{
+	list_ctx c = {.s = (cairn_s3_store *)st, .list_cb = cb, .ud = ud};
+	return list_pages(c.s, prefix, &c);
+}
+
+/* The times are the server's LastModified: when each PUT completed, by
+ * its clock. */
+static int s3_list_items(cairn_store *st, const char *prefix, cairn_store_item_cb cb, void *ud)
+{
+	list_ctx c = {.s = (cairn_s3_store *)st, .item_cb = cb, .ud = ud};
+	return list_pages(c.s, prefix, &c);
 }
 
 static void s3_free(cairn_store *st)
@@ -390,6 +408,7 @@ static const struct cairn_store_ops s3_ops = {
     .free = s3_free,
     .putv = s3_putv,
     .putv_named = s3_putv_named,
+    .list_items = s3_list_items,
 };
 
 /* ---- opening ---- */

@@ -40,12 +40,14 @@ int cairn_s3__name_char_ok(unsigned char c);
 
 /* ---- the XML of S3's answers (xml.c) ---- */
 
-/* Parses one page of a ListObjectsV2 answer: cb gets each key and size (a
- * non-zero return stops and is returned); *truncated and next_token (a
- * NUL-terminated string, empty if none) tell whether and how to go on.
- * CAIRN_ECORRUPT for an answer that is not a listing. */
-int cairn_s3__list_parse(const char *xml, size_t len, cairn_store_list_cb cb, void *ud,
-                         int *truncated, cairn_buf *next_token);
+/* Parses one page of a ListObjectsV2 answer: cb gets each object as an
+ * item, its key and size and, if with_mtime, its LastModified (else mtime
+ * 0); a non-zero return stops and is returned. *truncated and next_token
+ * (a NUL-terminated string, empty if none) tell whether and how to go on.
+ * CAIRN_ECORRUPT for an answer that is not a listing, or (with_mtime) an
+ * entry whose LastModified is missing or not a time. */
+int cairn_s3__list_parse(const char *xml, size_t len, int with_mtime, cairn_store_item_cb cb,
+                         void *ud, int *truncated, cairn_buf *next_token);
 /* "Code: Message" from an S3 error document, with entities decoded and
  * control characters replaced, truncated to fit out (size > 0); "" if the
  * body is not an error document. */
@@ -53,6 +55,11 @@ void cairn_s3__error_message(char *out, size_t size, const char *body, size_t le
 /* The decimal number in s[0..n), maybe with white space around it. 0, or
  * -1 if it is not one or does not fit. */
 int cairn_s3__parse_u64(const char *s, size_t n, uint64_t *out);
+/* The ISO 8601 time in s[0..n) as S3 writes LastModified
+ * (2026-12-07T10:37:36.000Z: the fraction optional, "Z" or an offset
+ * +hh:mm or -hh:mm), maybe with white space around it, in seconds since
+ * the epoch (the fraction dropped). 0, or -1 if it is not one. */
+int cairn_s3__parse_time(const char *s, size_t n, int64_t *out);
 
 /* ---- the store and its requests (s3.c, request.c) ---- */
 

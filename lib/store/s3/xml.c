@@ -104,17 +104,24 @@ static int xml_text(cairn_buf *out, const char *s, size_t n)
 	return rc;
 }
 
+/* Drops the white space around s[0..*n): allowed by XML, not produced by
+ * S3. */
+static const char *trim(const char *s, size_t *n)
+{
+	while (*n > 0 && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
+		s++;
+		(*n)--;
+	}
+	while (*n > 0 &&
+	       (s[*n - 1] == ' ' || s[*n - 1] == '\n' || s[*n - 1] == '\r' || s[*n - 1] == '\t'))
+		(*n)--;
+	return s;
+}
+
 int cairn_s3__parse_u64(const char *s, size_t n, uint64_t *out)
 {
 	uint64_t v = 0;
-	/* Whitespace around the number is allowed by XML, not produced by S3. */
-	while (n > 0 && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
-		s++;
-		n--;
-	}
-	while (n > 0 &&
-	       (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t'))
-		n--;
+	s = trim(s, &n);
 	if (n == 0 || n > 20)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -129,8 +136,105 @@ int cairn_s3__parse_u64(const char *s, size_t n, uint64_t *out)
 	return 0;
 }
 
-int cairn_s3__list_parse(const char *xml, size_t len, cairn_store_list_cb cb, void *ud,
-                         int *truncated, cairn_buf *next_token)
+/* The n decimal digits at s as a number; -1 if one is not a digit. */
+static int digits(const char *s, size_t n)
+{
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+ * (Howard Hinnant's days_from_civil); no time zone, unlike timegm(). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* The "Z" or "+hh:mm" / "-hh:mm" that ends a time, in seconds east of
+ * UTC. */
+static int parse_zone(const char *s, size_t n, int64_t *out)
+{
+	if (n == 1 && (s[0] == 'Z' || s[0] == 'z')) {
+		*out = 0;
+		return 0;
+	}
+	if (n != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':')
+		return -1;
+	int h = digits(s + 1, 2), m = digits(s + 4, 2);
+	if (h < 0 || h > 23 || m < 0 || m > 59)
+		return -1;
+	*out = (s[0] == '-' ? -1 : 1) * (int64_t)(h * 3600 + m * 60);
+	return 0;
+}
+
+int cairn_s3__parse_time(const char *s, size_t n, int64_t *out)
+{
+	s = trim(s, &n);
+	/* YYYY-MM-DDTHH:MM:SS, then maybe a fraction, then the zone */
+	if (n < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+	    s[13] != ':' || s[16] != ':')
+		return -1;
+	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+	int h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
+	/* A leap second (60) counts as the next minute's first. */
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || sec < 0 || sec > 60)
+		return -1;
+	size_t i = 19;
+	if (s[i] == '.') {
+		size_t first = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == first)
+			return -1;
+	}
+	int64_t zone;
+	if (parse_zone(s + i, n - i, &zone))
+		return -1;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - zone;
+	return 0;
+}
+
+/* The <LastModified> of the listing entry [c, ce) of key. */
+static int entry_mtime(const char *c, const char *ce, const char *key, int64_t *out)
+{
+	const char *t;
+	size_t tl;
+	if (find_element(c, ce, "LastModified", &t, &tl, NULL) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT,
+		                       "a listing entry (%s) without <LastModified>", key);
+	if (cairn_s3__parse_time(t, tl, out) == 0)
+		return 0;
+	char shown[41];
+	size_t n = tl < sizeof(shown) - 1 ? tl : sizeof(shown) - 1;
+	for (size_t i = 0; i < n; i++)
+		shown[i] = (unsigned char)t[i] < 0x20 || t[i] == 0x7f ? '?' : t[i];
+	shown[n] = '\0';
+	return cairn_error_set(CAIRN_ECORRUPT,
+	                       "a listing entry (%s) with a bad <LastModified> '%s%s' (not an "
+	                       "ISO 8601 time such as 2026-12-07T10:37:36.000Z)",
+	                       key, shown, tl > n ? "..." : "");
+}
+
+int cairn_s3__list_parse(const char *xml, size_t len, int with_mtime, cairn_store_item_cb cb,
+                         void *ud, int *truncated, cairn_buf *next_token)
 {
 	const char *end = xml + len, *t, *after;
 	size_t tl;
@@ -188,7 +292,10 @@ int cairn_s3__list_parse(const char *xml, size_t len, cairn_store_list_cb cb, vo
 			                     (const char *)key.data);
 			goto out;
 		}
-		rc = cb((const char *)key.data, size, ud);
+		cairn_store_item item = {.key = (const char *)key.data, .size = size, .mtime = 0};
+		if (with_mtime && (rc = entry_mtime(c, ce, item.key, &item.mtime)))
+			goto out;
+		rc = cb(&item, ud);
 		if (rc)
 			goto out;
 		p = ce + strlen("</Contents>");
