@@ -1,6 +1,7 @@
 # The S3 store against a real S3-compatible server started here on
 # 127.0.0.1 (s3rver, which checks request signatures): init, backup and
-# restore; listings longer than one page; ranged reads; refused
+# restore; listings longer than one page; listings with the server's
+# modification times; ranged reads; refused
 # credentials; virtual-host style addressing; and a server that goes away
 # in the middle of a backup and comes back.
 # shellcheck source=lib.sh
@@ -46,6 +47,8 @@ printf 'a small file, read back through a ranged request\n' >"$SRC/note.txt"
 ln -s note.txt "$SRC/link"
 
 say "init"
+# Every object of the repository is written from now on.
+WRITES_FROM=$(date +%s)
 init_repo
 check "the config object is on the server" test "$(objects repo/config)" -eq 1
 check "a key object is on the server" test "$(objects repo/keys)" -eq 1
@@ -54,6 +57,7 @@ check_rc 1 "a second init exits 1"
 check_grep "and says the repository exists" "already exists" "$ERR"
 
 say "backup and restore"
+BACKUP_FROM=$(date +%s)
 backup "$SRC"
 check_rc 0 "backup exits 0"
 FIRST=$SNAP
@@ -63,6 +67,27 @@ run cairn restore "$FIRST" --target "$T/r1"
 check_rc 0 "restore exits 0"
 run treecmp "$SRC" "$T/r1$SRC"
 check_rc 0 "the restored tree is bit-exact"
+
+say "listings with the server's modification times"
+run "$STORE_ITEMS_BIN" "$REPO"
+check_rc 0 "listing the repository with times exits 0"
+NOW=$(date +%s)
+cp "$OUT" "$T/items"
+check_eq "it lists every object the server holds" "$(wc -l <"$T/items")" "$(objects repo/)"
+# s3rver runs on this machine: its clock is this clock.
+check_eq "each mtime lies between the first write and now, within a minute of now" \
+	"$(awk -v from="$WRITES_FROM" -v now="$NOW" \
+		'$3 < from - 1 || $3 > now + 1 || $3 < now - 60' "$T/items")" ""
+snap_mtime=$(awk -v k="snapshots/$FIRST" '$1 == k { print $3 }' "$T/items")
+check "the snapshot's is no older than its backup ($snap_mtime >= $BACKUP_FROM)" \
+	test "${snap_mtime:-0}" -ge $((BACKUP_FROM - 1))
+run "$STORE_ITEMS_BIN" "$REPO?max-keys=2" snapshots/
+check_rc 0 "listing snapshots/ two keys a page exits 0"
+check_eq "it gives the same key, size and time" "$(cat "$OUT")" \
+	"$(grep '^snapshots/' "$T/items")"
+run "$STORE_ITEMS_BIN" --temp "$REPO"
+check_rc 0 "listing temporary leftovers of S3 exits 0"
+check_eq "and finds none" "$(cat "$OUT")" ""
 
 say "ranged reads, seen through a proxy that counts requests"
 require "the proxy starts" s3_proxy_start "$S3_PORT" "$T/proxy" --fail-rate 0
