@@ -134,47 +134,36 @@ static void test_store__a_short_file_piece_is_an_error_and_stores_nothing(void *
 	fclose(p.f);
 }
 
-typedef struct items_seen {
-	char keys[4][CAIRN_STORE_NAME_MAX];
-	uint64_t sizes[4];
-	int64_t mtimes[4];
-	int n;
-	int stop_with; /* returned for the first item (0: go on) */
-} items_seen;
+/* Items as "key size mtime" lines; stop_with is returned for the first. */
+typedef struct items_text {
+	char text[256];
+	int stop_with;
+} items_text;
 
-static int collect_item(const cairn_store_item *item, void *ud)
+static int print_item(const cairn_store_item *item, void *ud)
 {
-	items_seen *seen = ud;
-	assert_true(seen->n < 4);
-	snprintf(seen->keys[seen->n], sizeof(seen->keys[0]), "%s", item->key);
-	seen->sizes[seen->n] = item->size;
-	seen->mtimes[seen->n] = item->mtime;
-	seen->n++;
-	return seen->stop_with;
+	items_text *t = ud;
+	size_t n = strlen(t->text);
+	snprintf(t->text + n, sizeof(t->text) - n, "%s %llu %lld\n", item->key,
+	         (unsigned long long)item->size, (long long)item->mtime);
+	return t->stop_with;
 }
 
 static void test_store__list_items_without_the_backends_own_lists_with_mtime_0(void **state)
 {
 	fake_store s = {.base = {&fake_ops}};
 	assert_int_equal(cairn_store_put(&s.base, "snapshots/a", "abc", 3, 0), 0);
-	items_seen all = {0};
-	assert_int_equal(cairn_store_list_items(&s.base, "", collect_item, &all), 0);
-	assert_int_equal(all.n, 2);
-	assert_string_equal(all.keys[0], "snapshots/a");
-	assert_int_equal(all.sizes[0], 3);
-	assert_int_equal(all.mtimes[0], 0);
-	assert_string_equal(all.keys[1], "zz");
-	assert_int_equal(all.sizes[1], 1);
-	assert_int_equal(all.mtimes[1], 0);
+	items_text all = {""};
+	assert_int_equal(cairn_store_list_items(&s.base, "", print_item, &all), 0);
+	assert_string_equal(all.text, "snapshots/a 3 0\nzz 1 0\n");
 
-	items_seen some = {0};
-	assert_int_equal(cairn_store_list_items(&s.base, "snap", collect_item, &some), 0);
-	assert_int_equal(some.n, 1);
-	assert_string_equal(some.keys[0], "snapshots/a");
+	items_text some = {""};
+	assert_int_equal(cairn_store_list_items(&s.base, "snap", print_item, &some), 0);
+	assert_string_equal(some.text, "snapshots/a 3 0\n");
 
-	items_seen first = {.stop_with = 9};
-	assert_int_equal(cairn_store_list_items(&s.base, "", collect_item, &first), 9);
-	assert_int_equal(first.n, 1);
+	items_text first = {"", 9};
+	assert_int_equal(cairn_store_list_items(&s.base, "", print_item, &first), 9);
+	assert_string_equal(first.text, "snapshots/a 3 0\n");
 	free(s.data);
 }
 
@@ -182,9 +171,9 @@ static void test_store__list_temp_without_the_backends_own_lists_nothing(void **
 {
 	fake_store s = {.base = {&fake_ops}};
 	assert_int_equal(cairn_store_put(&s.base, "data/.tmp-x", "abc", 3, 0), 0);
-	items_seen seen = {0};
-	assert_int_equal(cairn_store_list_temp(&s.base, collect_item, &seen), 0);
-	assert_int_equal(seen.n, 0);
+	items_text seen = {""};
+	assert_int_equal(cairn_store_list_temp(&s.base, print_item, &seen), 0);
+	assert_string_equal(seen.text, "");
 	free(s.data);
 }
 
