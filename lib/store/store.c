@@ -143,6 +143,7 @@ int cairn_store_putv_named(cairn_store *s, const cairn_iovec *iov, size_t n,
 	return cairn_store_putv(s, key, iov, n, flags);
 }
 
+/* For a backend without list_items: its plain listing, with mtime 0. */
 typedef struct plain_items {
 	cairn_store_item_cb cb;
 	void *ud;
