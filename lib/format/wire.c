@@ -145,3 +145,105 @@ int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)
 		                       cairn_reader_left(&r));
 	return 0;
 }
+
+int cairn_wire_scan_request_encode(cairn_buf *out, const cairn_index_entry *after, uint32_t max)
+{
+	int rc = cairn_buf_reserve(out, CAIRN_WIRE_SCAN_REQUEST_SIZE);
+	if (rc)
+		return rc;
+	cairn_put_u32le(out->data + out->len, max);
+	out->len += 4;
+	if (after) {
+		memcpy(out->data + out->len, after->fp, 32);
+		memcpy(out->data + out->len + 32, after->pack, 32);
+		out->len += 64;
+	}
+	return 0;
+}
+
+int cairn_wire_scan_request_decode(const void *body, size_t len, cairn_index_entry *after,
+                                   int *has_after, uint32_t *max_out)
+{
+	const uint8_t *p = body;
+	*has_after = 0;
+	*max_out = 0;
+	if (len != 4 && len != CAIRN_WIRE_SCAN_REQUEST_SIZE)
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "scan request of %zu bytes: expected 4 (a count) or %d (a "
+		                       "count, a fingerprint and a pack id)",
+		                       len, CAIRN_WIRE_SCAN_REQUEST_SIZE);
+	uint32_t max = cairn_get_u32le(p);
+	if (max == 0)
+		return cairn_error_set(CAIRN_EINVAL, "scan request for 0 rows");
+	if (len == CAIRN_WIRE_SCAN_REQUEST_SIZE) {
+		memset(after, 0, sizeof(*after));
+		memcpy(after->fp, p + 4, 32);
+		memcpy(after->pack, p + 36, 32);
+		*has_after = 1;
+	}
+	*max_out = max;
+	return 0;
+}
+
+int cairn_wire_scan_answer_encode(cairn_buf *out, const cairn_index_entry *rows, size_t n, int end)
+{
+	int rc = cairn_buf_append_u8(out, end ? 1 : 0);
+	return rc ? rc : cairn_wire_entries_encode(out, rows, n);
+}
+
+/* (fp, pack) order, the index's. */
+static int row_cmp(const cairn_index_entry *a, const cairn_index_entry *b)
+{
+	int c = memcmp(a->fp, b->fp, 32);
+	return c ? c : memcmp(a->pack, b->pack, 32);
+}
+
+int cairn_wire_scan_answer_decode(const void *body, size_t len, const cairn_index_entry *after,
+                                  size_t max, cairn_index_entry *out, size_t *n_out, int *end_out)
+{
+	const uint8_t *p = body;
+	size_t n;
+	*n_out = 0;
+	*end_out = 0;
+	if (len < 1 || p[0] > 1)
+		return cairn_error_set(CAIRN_ECORRUPT, "scan answer %s",
+		                       len ? "has a bad end flag" : "is empty");
+	if ((len - 1) % CAIRN_WIRE_ENTRY_SIZE != 0)
+		return cairn_error_set(
+		    CAIRN_ECORRUPT, "scan answer of %zu bytes is not a flag and whole %d-byte rows",
+		    len, CAIRN_WIRE_ENTRY_SIZE);
+	if ((len - 1) / CAIRN_WIRE_ENTRY_SIZE > max)
+		return cairn_error_set(CAIRN_ECORRUPT,
+		                       "scan answer has %zu rows, %zu were asked for",
+		                       (len - 1) / CAIRN_WIRE_ENTRY_SIZE, max);
+	if (cairn_wire_entries_decode(p + 1, len - 1, out, &n))
+		return cairn_error_prefix(CAIRN_ECORRUPT, "scan answer");
+	if (n == 0 && !p[0])
+		return cairn_error_set(CAIRN_ECORRUPT, "scan answer has no row and no end");
+	for (size_t i = 0; i < n; i++) {
+		const cairn_index_entry *before = i ? &out[i - 1] : after;
+		if (before && row_cmp(before, &out[i]) >= 0)
+			return cairn_error_set(
+			    CAIRN_ECORRUPT, "scan answer: row %zu is not after the one before it",
+			    i);
+	}
+	*n_out = n;
+	*end_out = p[0];
+	return 0;
+}
+
+int cairn_wire_packs_decode(const void *body, size_t len, const uint8_t (**packs_out)[32],
+                            size_t *n_out)
+{
+	*packs_out = NULL;
+	*n_out = 0;
+	if (len == 0 || len % 32 != 0)
+		return cairn_error_set(
+		    CAIRN_EINVAL, "body of %zu bytes is not one or more 32-byte pack ids", len);
+	if (len / 32 > CAIRN_WIRE_DROP_MAX)
+		return cairn_error_set(CAIRN_EINVAL, "%zu pack ids: at most %d in one request",
+		                       len / 32, CAIRN_WIRE_DROP_MAX);
+	*packs_out = (const uint8_t(*)[32])body;
+	*n_out = len / 32;
+	return 0;
+}

@@ -9,7 +9,12 @@
  * Shard files are "shard-XX.db" (two lowercase hex digits). Every shard
  * holds a blobs table; shard 0 also holds the ids of imported index
  * objects and a meta table recording the schema version and the number of
- * shards, so that a directory is never read with the wrong sharding. */
+ * shards, so that a directory is never read with the wrong sharding.
+ *
+ * A chunk may be stored in several packs (two backups raced on it): blobs
+ * has one row per (fingerprint, pack), and a lookup answers with the row
+ * of the lowest pack id (memcmp order, the primary key's), so that every
+ * lookup of a fingerprint gives the same location. */
 #include "cairn/sys/index.h"
 
 #include "cairn/errors.h"
@@ -27,9 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Version 2 added blobs.inner; an index of version 1 is brought up to it
- * when opened. */
-#define SCHEMA_VERSION 2
+/* Version 2 added blobs.inner, version 3 made the primary key (fp, pack)
+ * instead of fp; an index of version 1 or 2 is brought up to date when
+ * opened (upgrade_blobs). */
+#define SCHEMA_VERSION 3
 /* Several processes (backups, a server) may use one cache directory. */
 #define BUSY_TIMEOUT_MS 10000
 /* The page cache is split over the shards, with a floor so that the
@@ -50,6 +56,9 @@ enum {
 	ST_COUNT,
 	ST_ANY,
 	ST_CLEAR,
+	ST_SCAN_FIRST,
+	ST_SCAN_AFTER,
+	ST_DROP,
 	ST_SHARD_COUNT, /* statements every shard has; those below are shard 0's */
 	ST_OBJ_KNOWN = ST_SHARD_COUNT,
 	ST_OBJ_ADD,
@@ -65,27 +74,38 @@ static const char *const stmt_sql[ST_ALL_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_LOOKUP] = "SELECT pack, offset, length, raw_length, kind, inner FROM blobs "
-                  "WHERE fp = ?1",
+                  "WHERE fp = ?1 ORDER BY pack LIMIT 1",
     [ST_INSERT] = "INSERT OR IGNORE INTO blobs (fp, pack, offset, length, raw_length, kind, "
                   "seen, inner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_COUNT] = "SELECT count(*) FROM blobs",
     [ST_ANY] = "SELECT 1 FROM blobs LIMIT 1",
     [ST_CLEAR] = "DELETE FROM blobs",
+    /* The columns of ST_LOOKUP, then fp: read_row() reads either. */
+    [ST_SCAN_FIRST] = "SELECT pack, offset, length, raw_length, kind, inner, fp FROM blobs "
+                      "ORDER BY fp, pack LIMIT ?1",
+    [ST_SCAN_AFTER] = "SELECT pack, offset, length, raw_length, kind, inner, fp FROM blobs "
+                      "WHERE (fp, pack) > (?2, ?3) ORDER BY fp, pack LIMIT ?1",
+    /* One pass over the shard, whatever the number of packs. */
+    [ST_DROP] = "DELETE FROM blobs WHERE cairn_dropped(pack)",
     [ST_OBJ_KNOWN] = "SELECT 1 FROM objects WHERE id = ?1",
     [ST_OBJ_ADD] = "INSERT OR IGNORE INTO objects (id) VALUES (?1)",
     [ST_OBJ_CLEAR] = "DELETE FROM objects",
 };
 
-static const char schema_blobs[] = "CREATE TABLE IF NOT EXISTS blobs ("
-                                   " fp BLOB PRIMARY KEY,"
-                                   " pack BLOB NOT NULL,"
-                                   " offset INTEGER NOT NULL,"
-                                   " length INTEGER NOT NULL,"
-                                   " raw_length INTEGER NOT NULL,"
-                                   " kind INTEGER NOT NULL,"
-                                   " seen INTEGER NOT NULL,"
-                                   " inner INTEGER NOT NULL DEFAULT 0"
-                                   ") WITHOUT ROWID";
+/* The blobs table of schema 3, for a new shard and for an upgrade. */
+#define BLOBS_COLUMNS                                                                              \
+	"(fp BLOB NOT NULL, pack BLOB NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL," \
+	" raw_length INTEGER NOT NULL, kind INTEGER NOT NULL, seen INTEGER NOT NULL,"              \
+	" inner INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (fp, pack)) WITHOUT ROWID"
+
+static const char schema_blobs[] = "CREATE TABLE IF NOT EXISTS blobs " BLOBS_COLUMNS;
+
+static const char upgrade_to_v3[] =
+    "CREATE TABLE blobs_v3 " BLOBS_COLUMNS ";"
+    "INSERT INTO blobs_v3 (fp, pack, offset, length, raw_length, kind, seen, inner)"
+    " SELECT fp, pack, offset, length, raw_length, kind, seen, inner FROM blobs;"
+    "DROP TABLE blobs;"
+    "ALTER TABLE blobs_v3 RENAME TO blobs";
 
 static const char schema_shard0[] =
     "CREATE TABLE IF NOT EXISTS objects (id BLOB PRIMARY KEY) WITHOUT ROWID;"
@@ -98,6 +118,10 @@ typedef struct shard {
 	 * at the first one, 2 it did. Set once, under lock; read without it,
 	 * so that a lookup that skips the shard does not wait for an insert. */
 	_Atomic int empty_at_dedup;
+	/* The sorted packs of the drop_packs call under way, for the SQL
+	 * function cairn_dropped(); under lock. */
+	const uint8_t (*dropping)[32];
+	size_t n_dropping;
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[ST_ALL_COUNT];
@@ -109,7 +133,8 @@ typedef struct sqlite_index {
 	unsigned shift; /* shard = fp[0] >> shift */
 	shard *shards;
 	char *dir;
-	uint64_t cache_kib; /* for all shards */
+	sqlite3_int64 schema_found; /* shard 0's schema version when opened */
+	uint64_t cache_kib;         /* for all shards */
 	unsigned wal_pages;
 	int checkpoint_on_close;
 } sqlite_index;
@@ -178,7 +203,8 @@ static int by_fingerprint(const void *a, const void *b)
  * fingerprint, which groups them by shard: shard k's items are
  * order[start[k] .. start[k + 1]). In fingerprint order, consecutive
  * statements touch neighbouring pages of the shard's B-tree. Equal
- * fingerprints keep the batch's order, so the first one is inserted. */
+ * fingerprints keep the batch's order, so of two equal rows the first
+ * one is inserted. */
 static int group_by_shard(const sqlite_index *ix, const uint8_t *base, size_t stride, size_t n,
                           size_t **order_out, size_t start[257])
 {
@@ -209,6 +235,21 @@ static int read_u32(sqlite3_stmt *st, int col, uint32_t *v)
 	if (x < 0 || x > UINT32_MAX)
 		return -1;
 	*v = (uint32_t)x;
+	return 0;
+}
+
+/* Reads a row's location (pack, offset, length, raw_length, kind, inner:
+ * columns 0 to 5) into e. */
+static int read_row(const shard *sh, sqlite3_stmt *st, cairn_index_entry *e)
+{
+	uint32_t kind = 0;
+	const void *pack = sqlite3_column_blob(st, 0);
+	if (!pack || sqlite3_column_bytes(st, 0) != 32 || read_u32(st, 1, &e->offset) ||
+	    read_u32(st, 2, &e->length) || read_u32(st, 3, &e->raw_length) ||
+	    read_u32(st, 4, &kind) || kind > UINT8_MAX || read_u32(st, 5, &e->inner))
+		return cairn_error_set(CAIRN_ECORRUPT, "index shard %s: malformed entry", sh->path);
+	memcpy(e->pack, pack, 32);
+	e->kind = (uint8_t)kind;
 	return 0;
 }
 
@@ -250,21 +291,11 @@ static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order
 		if (r == SQLITE_DONE) {
 			found[i] = 0;
 		} else if (r == SQLITE_ROW) {
-			cairn_index_entry *e = &out[i];
-			uint32_t kind = 0;
-			const void *pack = sqlite3_column_blob(st, 0);
-			if (!pack || sqlite3_column_bytes(st, 0) != 32 ||
-			    read_u32(st, 1, &e->offset) || read_u32(st, 2, &e->length) ||
-			    read_u32(st, 3, &e->raw_length) || read_u32(st, 4, &kind) ||
-			    kind > UINT8_MAX || read_u32(st, 5, &e->inner)) {
+			if ((rc = read_row(sh, st, &out[i]))) {
 				sqlite3_reset(st);
-				rc = cairn_error_set(CAIRN_ECORRUPT,
-				                     "index shard %s: malformed entry", sh->path);
 				goto out;
 			}
-			memcpy(e->fp, fps[i], 32);
-			memcpy(e->pack, pack, 32);
-			e->kind = (uint8_t)kind;
+			memcpy(out[i].fp, fps[i], 32);
 			found[i] = 1;
 		} else {
 			rc = db_error(sh, r, "lookup failed");
@@ -467,6 +498,129 @@ static int sqlite_clear(cairn_index *base)
 	return 0;
 }
 
+/* Up to max rows of one shard in (fp, pack) order, those after the
+ * cursor or, without one, from its first; one read transaction. */
+static int scan_shard(shard *sh, const cairn_index_entry *after, cairn_index_entry *out, size_t max,
+                      size_t *n_out)
+{
+	sqlite3_stmt *st = sh->stmt[after ? ST_SCAN_AFTER : ST_SCAN_FIRST];
+	size_t n = 0;
+	int r = SQLITE_DONE;
+	pthread_mutex_lock(&sh->lock);
+	int rc = run(sh, ST_BEGIN, "cannot begin a scan");
+	if (rc)
+		goto out;
+	sqlite3_bind_int64(st, 1, max < INT64_MAX ? (sqlite3_int64)max : INT64_MAX);
+	if (after) {
+		sqlite3_bind_blob(st, 2, after->fp, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, after->pack, 32, SQLITE_STATIC);
+	}
+	while (n < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *fp = sqlite3_column_blob(st, 6);
+		if ((rc = read_row(sh, st, &out[n])))
+			break;
+		if (!fp || sqlite3_column_bytes(st, 6) != 32) {
+			rc = cairn_error_set(CAIRN_ECORRUPT, "index shard %s: malformed entry",
+			                     sh->path);
+			break;
+		}
+		memcpy(out[n++].fp, fp, 32);
+	}
+	if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = db_error(sh, r, "scan failed");
+	sqlite3_reset(st);
+	if (!rc)
+		rc = run(sh, ST_COMMIT, "cannot end a scan");
+out:
+	if (rc)
+		rollback(sh);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&sh->lock);
+	*n_out = rc ? 0 : n;
+	return rc;
+}
+
+/* The shards in order: the shard is the fingerprint's top bits, so
+ * shard order is fingerprint order. */
+static int sqlite_scan(cairn_index *base, const cairn_index_entry *after, cairn_index_entry *out,
+                       size_t max, size_t *n_out)
+{
+	sqlite_index *ix = (sqlite_index *)base;
+	size_t n = 0;
+	int rc = 0;
+	*n_out = 0;
+	for (unsigned k = after ? shard_of(ix, after->fp) : 0; k < ix->nshards && n < max; k++) {
+		size_t got;
+		if ((rc = scan_shard(&ix->shards[k], after, out + n, max - n, &got)))
+			return rc;
+		after = NULL; /* the next shards from their first row */
+		n += got;
+	}
+	*n_out = n;
+	return 0;
+}
+
+static int by_pack(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* cairn_dropped(pack): whether pack is one of the drop_packs call's. */
+static void dropped_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const shard *sh = sqlite3_user_data(ctx);
+	const void *pack = sqlite3_value_blob(argv[0]);
+	int hit = pack && sqlite3_value_bytes(argv[0]) == 32 &&
+	          bsearch(pack, sh->dropping, sh->n_dropping, 32, by_pack) != NULL;
+	sqlite3_result_int(ctx, hit);
+}
+
+struct drop_run {
+	sqlite_index *ix;
+	const uint8_t (*packs)[32]; /* sorted */
+	size_t n;
+};
+
+static int drop_shard_at(void *ud, size_t k)
+{
+	struct drop_run *d = ud;
+	shard *sh = &d->ix->shards[k];
+	pthread_mutex_lock(&sh->lock);
+	sh->dropping = d->packs;
+	sh->n_dropping = d->n;
+	int rc = run(sh, ST_BEGIN_WRITE, "cannot begin dropping packs");
+	if (!rc)
+		rc = run(sh, ST_DROP, "cannot drop packs");
+	if (!rc)
+		rc = run(sh, ST_COMMIT, "cannot commit dropping packs");
+	if (rc)
+		rollback(sh);
+	sh->dropping = NULL;
+	sh->n_dropping = 0;
+	pthread_mutex_unlock(&sh->lock);
+	return rc;
+}
+
+/* Every shard is read whole, one transaction each, side by side. */
+static int sqlite_drop_packs(cairn_index *base, const uint8_t (*packs)[32], size_t n)
+{
+	sqlite_index *ix = (sqlite_index *)base;
+	if (n == 0)
+		return 0;
+	if (n > SIZE_MAX / 32)
+		return cairn_error_set(CAIRN_ENOMEM, "too many packs to drop (%zu)", n);
+	uint8_t(*sorted)[32] = malloc(n * 32);
+	if (!sorted)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory (%zu packs to drop)", n);
+	memcpy(sorted, packs, n * 32);
+	qsort(sorted, n, 32, by_pack);
+	struct drop_run d = {ix, (const uint8_t(*)[32])sorted, n};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = cairn_parallel_for(ix->nshards, ncpu > 1 ? (unsigned)ncpu : 1, drop_shard_at, &d);
+	free(sorted);
+	return rc;
+}
+
 static void close_shard(shard *sh)
 {
 	for (int i = 0; i < ST_ALL_COUNT; i++)
@@ -500,6 +654,8 @@ static const struct cairn_index_ops sqlite_ops = {
     .lookup = sqlite_lookup,
     .lookup_dedup = sqlite_lookup_dedup,
     .insert = sqlite_insert,
+    .scan = sqlite_scan,
+    .drop_packs = sqlite_drop_packs,
     .object_known = sqlite_object_known,
     .object_add = sqlite_object_add,
     .count = sqlite_count,
@@ -507,10 +663,9 @@ static const struct cairn_index_ops sqlite_ops = {
     .free = sqlite_free,
 };
 
-/* Records key = value in shard 0's meta table if absent, then checks that
- * the recorded value is value. */
-static int check_meta(sqlite_index *ix, const char *key, sqlite3_int64 value, int mismatch_code,
-                      const char *what)
+/* The value of key in shard 0's meta table, recording value first if the
+ * key is absent. */
+static int read_meta(sqlite_index *ix, const char *key, sqlite3_int64 value, sqlite3_int64 *got)
 {
 	shard *sh = &ix->shards[0];
 	sqlite3_stmt *ins = NULL, *sel = NULL;
@@ -544,14 +699,36 @@ static int check_meta(sqlite_index *ix, const char *key, sqlite3_int64 value, in
 		                     key);
 		goto out;
 	}
-	sqlite3_int64 got = sqlite3_column_int64(sel, 0);
-	if (got != value)
-		rc = cairn_error_set(mismatch_code, "index %s has %s %lld, not %lld", ix->dir, what,
-		                     (long long)got, (long long)value);
+	*got = sqlite3_column_int64(sel, 0);
 out:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(sel);
 	return rc;
+}
+
+/* Shard 0's meta: a schema this code reads (an older one is brought up to
+ * date as the shards are opened), and the shard count asked for. */
+static int check_meta(sqlite_index *ix)
+{
+	sqlite3_int64 v;
+	int rc = read_meta(ix, "schema_version", SCHEMA_VERSION, &v);
+	if (rc)
+		return rc;
+	if (v > SCHEMA_VERSION)
+		return cairn_error_set(CAIRN_ERROR,
+		                       "index %s has schema version %lld, newer than this "
+		                       "cairn's %d: upgrade cairn",
+		                       ix->dir, (long long)v, SCHEMA_VERSION);
+	if (v < 1)
+		return cairn_error_set(CAIRN_ECORRUPT, "index %s has schema version %lld", ix->dir,
+		                       (long long)v);
+	ix->schema_found = v;
+	if ((rc = read_meta(ix, "shards", ix->nshards, &v)))
+		return rc;
+	if (v != ix->nshards)
+		return cairn_error_set(CAIRN_EINVAL, "index %s has shard count %lld, not %u",
+		                       ix->dir, (long long)v, ix->nshards);
+	return 0;
 }
 
 /* Adds blobs.inner to a shard made by schema version 1. Under the
@@ -572,10 +749,33 @@ static int add_inner_column(shard *sh)
 	               "cannot upgrade the schema");
 }
 
-static int open_shard(void *ud, size_t k)
+/* Brings a shard's blobs table made by schema 1 or 2 (primary key fp) to
+ * schema 3 (primary key fp, pack): a new table, the rows copied, the old
+ * one dropped and the new one renamed, under the caller's write
+ * transaction. Each shard is judged by its own table, so that an upgrade
+ * cut short leaves only the shards not yet done to do. */
+static int upgrade_blobs(shard *sh)
 {
-	sqlite_index *ix = ud;
-	shard *sh = &ix->shards[k];
+	sqlite3_stmt *st = NULL;
+	int r = sqlite3_prepare_v2(
+	    sh->db, "SELECT count(*) FROM pragma_table_info('blobs') WHERE pk > 0", -1, &st, NULL);
+	if (r == SQLITE_OK)
+		r = sqlite3_step(st);
+	int keys = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW)
+		return db_error(sh, r, "cannot read the schema");
+	if (keys == 2)
+		return 0;
+	int rc = add_inner_column(sh);
+	if (!rc)
+		rc = run_sql(sh, upgrade_to_v3, "cannot upgrade the schema");
+	return rc;
+}
+
+/* Opens shard k's connection and configures it. */
+static int connect_shard(sqlite_index *ix, shard *sh, size_t k)
+{
 	size_t n = strlen(ix->dir) + sizeof("/shard-xx.db");
 	sh->path = malloc(n);
 	if (!sh->path)
@@ -597,6 +797,10 @@ static int open_shard(void *ud, size_t k)
 	 * reads it, a later write transaction checkpoints it. */
 	if (!ix->checkpoint_on_close)
 		sqlite3_db_config(sh->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+	r = sqlite3_create_function_v2(sh->db, "cairn_dropped", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+	                               sh, dropped_fn, NULL, NULL, NULL);
+	if (r != SQLITE_OK)
+		return db_error(sh, r, "cannot configure");
 
 	char pragmas[200];
 	uint64_t cache_kib = ix->cache_kib / ix->nshards;
@@ -606,28 +810,29 @@ static int open_shard(void *ud, size_t k)
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%llu; "
 	         "PRAGMA wal_autocheckpoint=%u;",
 	         (unsigned long long)cache_kib, ix->wal_pages);
-	int rc = run_sql(sh, pragmas, "cannot configure");
+	return run_sql(sh, pragmas, "cannot configure");
+}
+
+static int open_shard(void *ud, size_t k)
+{
+	sqlite_index *ix = ud;
+	shard *sh = &ix->shards[k];
+	int rc = connect_shard(ix, sh, k);
 	if (rc)
 		return rc;
 
 	/* In one write transaction, so that processes opening a new index at
-	 * the same time do not trip over each other's half-made schema. */
+	 * the same time do not trip over each other's half-made schema.
+	 * Shard 0's meta is checked before any shard is upgraded. */
 	rc = run_sql(sh, "BEGIN IMMEDIATE", "cannot create tables");
 	if (!rc)
 		rc = run_sql(sh, schema_blobs, "cannot create tables");
-	if (!rc)
-		rc = add_inner_column(sh);
 	if (!rc && k == 0)
 		rc = run_sql(sh, schema_shard0, "cannot create tables");
 	if (!rc && k == 0)
-		rc = run_sql(sh,
-		             "UPDATE meta SET value = 2 WHERE key = 'schema_version' AND value = 1",
-		             "cannot upgrade the schema");
-	if (!rc && k == 0)
-		rc =
-		    check_meta(ix, "schema_version", SCHEMA_VERSION, CAIRN_ERROR, "schema version");
-	if (!rc && k == 0)
-		rc = check_meta(ix, "shards", ix->nshards, CAIRN_EINVAL, "shard count");
+		rc = check_meta(ix);
+	if (!rc)
+		rc = upgrade_blobs(sh);
 	if (!rc)
 		rc = run_sql(sh, "COMMIT", "cannot create tables");
 	if (rc) {
@@ -637,8 +842,8 @@ static int open_shard(void *ud, size_t k)
 
 	int nstmt = k == 0 ? ST_ALL_COUNT : ST_SHARD_COUNT;
 	for (int i = 0; i < nstmt; i++) {
-		r = sqlite3_prepare_v3(sh->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		                       &sh->stmt[i], NULL);
+		int r = sqlite3_prepare_v3(sh->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                           &sh->stmt[i], NULL);
 		if (r != SQLITE_OK)
 			return db_error(sh, r, "cannot prepare a statement");
 	}
@@ -706,6 +911,14 @@ int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nsha
 	rc = open_shard(ix, 0);
 	if (!rc)
 		rc = cairn_parallel_for(nshards - 1, IO_THREADS, open_other_shard, ix);
+	/* Every shard is of this schema now: say so, last. */
+	if (!rc && ix->schema_found < SCHEMA_VERSION) {
+		char sql[128];
+		snprintf(sql, sizeof(sql),
+		         "UPDATE meta SET value = %d WHERE key = 'schema_version' AND value < %d",
+		         SCHEMA_VERSION, SCHEMA_VERSION);
+		rc = run_sql(&ix->shards[0], sql, "cannot upgrade the schema");
+	}
 	if (rc)
 		goto out;
 	*out = &ix->base;

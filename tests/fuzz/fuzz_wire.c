@@ -1,6 +1,8 @@
-/* The index server's bodies: a register body as cairn-server parses it
- * from any client, and a lookup answer as a client parses it from a
- * server (the first input byte says how many fingerprints were asked). */
+/* The index server's bodies: a register, scan or drop request as
+ * cairn-server parses it from any client, and a lookup or scan answer as
+ * a client parses it from a server (the first input byte says how many
+ * fingerprints or rows were asked for; a scan answer is read after a
+ * cursor when the second byte is odd). */
 #include "cairn/wire.h"
 
 #include <stdint.h>
@@ -14,6 +16,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	size_t n;
 	if (len <= CAIRN_WIRE_BODY_MAX)
 		(void)cairn_wire_entries_decode(data, len, out, &n);
+	cairn_index_entry after;
+	const uint8_t(*packs)[32];
+	int has_after, end;
+	uint32_t max;
+	(void)cairn_wire_scan_request_decode(data, len, &after, &has_after, &max);
+	(void)cairn_wire_packs_decode(data, len, &packs, &n);
+	if (len >= 2) {
+		memset(&after, 0x80, sizeof(after));
+		(void)cairn_wire_scan_answer_decode(data + 2, len - 2, data[1] & 1 ? &after : NULL,
+		                                    data[0], out, &n, &end);
+	}
 	if (len >= 1) {
 		size_t asked = data[0];
 		for (size_t i = 0; i < asked; i++)

@@ -200,6 +200,215 @@ static void test_wire__lookup_answers_reject_what_does_not_fit(void **state)
 	cairn_buf_free(&b);
 }
 
+static void test_wire__scan_requests_round_trip_and_bad_ones_are_refused(void **state)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	cairn_index_entry cursor = entry(4), after;
+	int has_after = 7;
+	uint32_t max = 0;
+	assert_int_equal(cairn_wire_scan_request_encode(&b, NULL, 1000), 0);
+	assert_int_equal(b.len, 4);
+	assert_int_equal(cairn_get_u32le(b.data), 1000);
+	assert_int_equal(cairn_wire_scan_request_decode(b.data, b.len, &after, &has_after, &max),
+	                 0);
+	assert_int_equal(has_after, 0);
+	assert_int_equal(max, 1000);
+
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_wire_scan_request_encode(&b, &cursor, 1), 0);
+	assert_int_equal(b.len, CAIRN_WIRE_SCAN_REQUEST_SIZE);
+	assert_memory_equal(b.data + 4, cursor.fp, 32);
+	assert_memory_equal(b.data + 36, cursor.pack, 32);
+	assert_int_equal(cairn_wire_scan_request_decode(b.data, b.len, &after, &has_after, &max),
+	                 0);
+	assert_int_equal(has_after, 1);
+	assert_int_equal(max, 1);
+	assert_memory_equal(after.fp, cursor.fp, 32);
+	assert_memory_equal(after.pack, cursor.pack, 32);
+
+	/* Any other length, and a request for nothing. */
+	const size_t lengths[] = {0, 3, 5, 36, 67, 69, 100};
+	for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		uint8_t body[100] = {1};
+		assert_int_equal(
+		    cairn_wire_scan_request_decode(body, lengths[i], &after, &has_after, &max),
+		    CAIRN_EINVAL);
+		assert_non_null(strstr(cairn_error_last(), "scan request of"));
+	}
+	cairn_put_u32le(b.data, 0);
+	assert_int_equal(cairn_wire_scan_request_decode(b.data, b.len, &after, &has_after, &max),
+	                 CAIRN_EINVAL);
+	assert_non_null(strstr(cairn_error_last(), "0 rows"));
+	assert_int_equal(cairn_wire_scan_request_decode(b.data, 4, &after, &has_after, &max),
+	                 CAIRN_EINVAL);
+	cairn_buf_free(&b);
+}
+
+/* rows 0..7 of entry(): their fingerprints ascend */
+static void sorted_rows(cairn_index_entry rows[8])
+{
+	for (int i = 0; i < 8; i++)
+		rows[i] = entry((uint8_t)i);
+}
+
+static void test_wire__scan_answers_round_trip(void **state)
+{
+	cairn_index_entry rows[8], out[8];
+	cairn_buf b = CAIRN_BUF_INIT;
+	size_t n = 99;
+	int end = 9;
+	sorted_rows(rows);
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, rows, 8, 1), 0);
+	assert_int_equal(b.len, 1 + 8 * CAIRN_WIRE_ENTRY_SIZE);
+	assert_int_equal(b.data[0], 1);
+	/* the rows are register entries */
+	assert_memory_equal(b.data + 1, rows[0].fp, 32);
+	assert_memory_equal(b.data + 1 + CAIRN_WIRE_ENTRY_SIZE + 32, rows[1].pack, 32);
+	assert_int_equal(cairn_wire_scan_answer_decode(b.data, b.len, NULL, 8, out, &n, &end), 0);
+	assert_int_equal(n, 8);
+	assert_int_equal(end, 1);
+	for (int i = 0; i < 8; i++) {
+		assert_entry_equal(&out[i], &rows[i]);
+	}
+
+	/* A page in the middle, after a cursor: more may follow. */
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, rows + 3, 2, 0), 0);
+	assert_int_equal(b.data[0], 0);
+	assert_int_equal(cairn_wire_scan_answer_decode(b.data, b.len, &rows[2], 5, out, &n, &end),
+	                 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(end, 0);
+	assert_entry_equal(&out[1], &rows[4]);
+	/* The cursor need not be a row: a fingerprint's other pack. */
+	cairn_index_entry before = rows[3];
+	memset(before.pack, 0, 32);
+	assert_int_equal(cairn_wire_scan_answer_decode(b.data, b.len, &before, 2, out, &n, &end),
+	                 0);
+
+	/* The end, with nothing after the cursor. */
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, NULL, 0, 1), 0);
+	assert_int_equal(b.len, 1);
+	assert_int_equal(cairn_wire_scan_answer_decode(b.data, b.len, &rows[7], 1, out, &n, &end),
+	                 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(end, 1);
+	cairn_buf_free(&b);
+}
+
+static void expect_scan_answer_refused(const cairn_buf *b, const cairn_index_entry *after,
+                                       size_t max, const char *reason)
+{
+	cairn_index_entry out[8];
+	size_t n = 99;
+	int end = 9;
+	assert_int_equal(cairn_wire_scan_answer_decode(b->data, b->len, after, max, out, &n, &end),
+	                 CAIRN_ECORRUPT);
+	assert_int_equal(n, 0);
+	assert_int_equal(end, 0);
+	assert_non_null(strstr(cairn_error_last(), reason));
+}
+
+static void test_wire__scan_answers_refuse_what_was_not_asked_for(void **state)
+{
+	cairn_index_entry rows[8];
+	cairn_buf b = CAIRN_BUF_INIT;
+	sorted_rows(rows);
+
+	expect_scan_answer_refused(&b, NULL, 8, "empty");
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, rows, 3, 1), 0);
+	b.data[0] = 2;
+	expect_scan_answer_refused(&b, NULL, 8, "bad end flag");
+	b.data[0] = 1;
+	b.len--;
+	expect_scan_answer_refused(&b, NULL, 8, "not a flag and whole 81-byte rows");
+	b.len++;
+	/* more rows than asked for: a claimed count is never trusted */
+	expect_scan_answer_refused(&b, NULL, 2, "3 rows, 2 were asked for");
+	/* a row that a register body could not hold */
+	b.data[1 + CAIRN_WIRE_ENTRY_SIZE + 76] = 9;
+	expect_scan_answer_refused(&b, NULL, 8, "scan answer: entry 1: unknown blob kind 9");
+
+	/* out of order, a row twice, a row not after the cursor */
+	cairn_index_entry swapped[3] = {rows[0], rows[2], rows[1]};
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, swapped, 3, 1), 0);
+	expect_scan_answer_refused(&b, NULL, 8, "row 2 is not after the one before it");
+	cairn_index_entry twice[2] = {rows[5], rows[5]};
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, twice, 2, 1), 0);
+	expect_scan_answer_refused(&b, NULL, 8, "row 1 is not after");
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, rows + 2, 2, 1), 0);
+	expect_scan_answer_refused(&b, &rows[2], 8, "row 0 is not after");
+	expect_scan_answer_refused(&b, &rows[6], 8, "row 0 is not after");
+	/* same fingerprint, a pack not after the cursor's */
+	cairn_index_entry later = rows[2];
+	memset(later.pack, 0xff, 32);
+	expect_scan_answer_refused(&b, &later, 8, "row 0 is not after");
+
+	/* no row, and not the end: a client would ask forever */
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, NULL, 0, 0), 0);
+	expect_scan_answer_refused(&b, NULL, 8, "no row and no end");
+	cairn_buf_free(&b);
+}
+
+/* What a client parses from any server: every byte of a scan answer
+ * changed in turn is accepted, in order, or refused with a reason. */
+static void test_wire__any_changed_byte_of_a_scan_answer_is_parsed_or_refused(void **state)
+{
+	cairn_index_entry rows[8], out[8];
+	cairn_buf b = CAIRN_BUF_INIT;
+	sorted_rows(rows);
+	assert_int_equal(cairn_wire_scan_answer_encode(&b, rows + 1, 4, 0), 0);
+	for (size_t i = 0; i < b.len; i++) {
+		for (unsigned bit = 0; bit < 8; bit += 3) {
+			size_t n = 99;
+			int end = 9;
+			b.data[i] ^= (uint8_t)(1u << bit);
+			int rc = cairn_wire_scan_answer_decode(b.data, b.len, &rows[0], 4, out, &n,
+			                                       &end);
+			assert_true(rc == 0 || rc == CAIRN_ECORRUPT);
+			assert_int_equal(n, rc ? 0 : 4);
+			for (size_t k = 0; k < n; k++)
+				assert_true(memcmp(out[k].fp, k ? out[k - 1].fp : rows[0].fp, 32) >=
+				            0);
+			b.data[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+	cairn_buf_free(&b);
+}
+
+static void test_wire__drop_requests_are_whole_pack_ids_and_bounded(void **state)
+{
+	size_t max_len = (size_t)(CAIRN_WIRE_DROP_MAX + 1) * 32;
+	uint8_t *body = calloc(1, max_len);
+	assert_non_null(body);
+	const uint8_t(*packs)[32] = NULL;
+	size_t n = 99;
+	body[32] = 7;
+	assert_int_equal(cairn_wire_packs_decode(body, 64, &packs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_ptr_equal(packs, body);
+	assert_int_equal(packs[1][0], 7);
+	assert_int_equal(cairn_wire_packs_decode(body, max_len - 32, &packs, &n), 0);
+	assert_int_equal(n, CAIRN_WIRE_DROP_MAX);
+	assert_int_equal(CAIRN_WIRE_DROP_BODY_MAX, max_len - 32);
+
+	const size_t bad[] = {0, 31, 33, 65};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(cairn_wire_packs_decode(body, bad[i], &packs, &n), CAIRN_EINVAL);
+		assert_null(packs);
+		assert_int_equal(n, 0);
+		assert_non_null(strstr(cairn_error_last(), "not one or more 32-byte pack ids"));
+	}
+	assert_int_equal(cairn_wire_packs_decode(body, max_len, &packs, &n), CAIRN_EINVAL);
+	assert_non_null(strstr(cairn_error_last(), "65537 pack ids: at most 65536"));
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +417,11 @@ int main(void)
 	    cmocka_unit_test(test_wire__any_changed_byte_of_a_register_body_is_parsed_or_refused),
 	    cmocka_unit_test(test_wire__lookup_answers_round_trip),
 	    cmocka_unit_test(test_wire__lookup_answers_reject_what_does_not_fit),
+	    cmocka_unit_test(test_wire__scan_requests_round_trip_and_bad_ones_are_refused),
+	    cmocka_unit_test(test_wire__scan_answers_round_trip),
+	    cmocka_unit_test(test_wire__scan_answers_refuse_what_was_not_asked_for),
+	    cmocka_unit_test(test_wire__any_changed_byte_of_a_scan_answer_is_parsed_or_refused),
+	    cmocka_unit_test(test_wire__drop_requests_are_whole_pack_ids_and_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* For each of the n fingerprints: found[i] = 1 and out[i] filled in, or
- * found[i] = 0. */
+ * found[i] = 0. A chunk in several packs: the row of the lowest pack id. */
 static inline int cairn_index_lookup(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
                                      cairn_index_entry *out, uint8_t *found)
 {
@@ -28,7 +28,8 @@ static inline int cairn_index_lookup_dedup(cairn_index *ix, const uint8_t (*fps)
 	return ix->ops->lookup(ix, fps, n, out, found);
 }
 
-/* Registers entries; the first registration of a fingerprint wins. */
+/* Registers entries: one row per (fingerprint, pack); a repeat changes
+ * nothing. */
 static inline int cairn_index_insert(cairn_index *ix, const cairn_index_entry *entries, size_t n)
 {
 	return ix->ops->insert(ix, entries, n);
@@ -46,6 +47,7 @@ static inline int cairn_index_object_add(cairn_index *ix, const uint8_t id[32])
 	return ix->ops->object_add(ix, id);
 }
 
+/* Number of rows (a chunk in two packs counts twice). */
 static inline int cairn_index_count(cairn_index *ix, uint64_t *count_out)
 {
 	return ix->ops->count(ix, count_out);
@@ -81,6 +83,29 @@ static inline int cairn_index_snapshot_list(cairn_index *ix, uint8_t (**ids_out)
 static inline int cairn_index_snapshot_remove(cairn_index *ix, const uint8_t id[32])
 {
 	return ix->ops->snapshot_remove(ix, id);
+}
+
+/* 1 if the backend can be scanned and have packs dropped: only then may
+ * cairn_index_scan() and cairn_index_drop_packs() be called (prune). */
+static inline int cairn_index_can_prune(const cairn_index *ix)
+{
+	return ix->ops->version >= 2 && ix->ops->scan != NULL && ix->ops->drop_packs != NULL;
+}
+
+/* Up to max rows in (fingerprint, pack) order: the first after the row
+ * (after->fp, after->pack), or from the very first if after is NULL.
+ * *n_out < max only when the end was reached. */
+static inline int cairn_index_scan(cairn_index *ix, const cairn_index_entry *after,
+                                   cairn_index_entry *out, size_t max, size_t *n_out)
+{
+	return ix->ops->scan(ix, after, out, max, n_out);
+}
+
+/* Deletes every row whose pack is one of the n packs (any order, repeats
+ * fine). */
+static inline int cairn_index_drop_packs(cairn_index *ix, const uint8_t (*packs)[32], size_t n)
+{
+	return ix->ops->drop_packs(ix, packs, n);
 }
 
 #endif

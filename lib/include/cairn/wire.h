@@ -11,6 +11,12 @@
  *   register request  N * (fp[32], pack[32], u32 offset, u32 length,
  *                          u32 raw_length, u8 kind, u32 inner)
  *   snapshot ids      N * id[32]
+ *   scan request      u32 max (1 or more), then nothing (from the first
+ *                     row) or fp[32], pack[32] (the rows after that one)
+ *   scan answer       u8 end (1: no row follows the last one sent, 0: ask
+ *                     again after it), then N register entries, N <= max,
+ *                     in (fp, pack) order; N >= 1 unless end
+ *   drop request      N * pack[32], 1 <= N <= CAIRN_WIRE_DROP_MAX
  */
 #ifndef CAIRN_WIRE_H
 #define CAIRN_WIRE_H
@@ -37,6 +43,13 @@
 /* Most fingerprints or entries one request may carry. */
 #define CAIRN_WIRE_LOOKUP_MAX (CAIRN_WIRE_BODY_MAX / CAIRN_WIRE_FP_SIZE)
 #define CAIRN_WIRE_REGISTER_MAX (CAIRN_WIRE_BODY_MAX / CAIRN_WIRE_ENTRY_SIZE)
+/* Most rows one scan answer carries (the server gives no more, whatever
+ * the client asks), and most packs one drop request names. */
+#define CAIRN_WIRE_SCAN_MAX 65536
+#define CAIRN_WIRE_SCAN_REQUEST_SIZE 68 /* with a cursor; 4 without */
+#define CAIRN_WIRE_DROP_MAX 65536
+/* A drop request is larger than other requests may be. */
+#define CAIRN_WIRE_DROP_BODY_MAX (CAIRN_WIRE_DROP_MAX * 32)
 /* 1 for the blob kinds an index entry may have: data and manifest chunks,
  * and data chunks in bundles (CAIRN_BLOB_DATA, _TREE, _BUNDLE). */
 int cairn_wire_kind_valid(uint8_t kind);
@@ -58,5 +71,31 @@ int cairn_wire_answers_encode(cairn_buf *out, const cairn_index_entry *entries,
  * reason when the body is not exactly n answers. */
 int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
                               cairn_index_entry *out, uint8_t *found);
+
+/* Appends a scan request: up to max rows after the row (after->fp,
+ * after->pack), or from the first if after is NULL. */
+int cairn_wire_scan_request_encode(cairn_buf *out, const cairn_index_entry *after, uint32_t max);
+/* Parses a scan request: *max_out, and *has_after with after's fp and
+ * pack. CAIRN_EINVAL with a reason for a body of another length than 4 or
+ * CAIRN_WIRE_SCAN_REQUEST_SIZE, or a max of 0. */
+int cairn_wire_scan_request_decode(const void *body, size_t len, cairn_index_entry *after,
+                                   int *has_after, uint32_t *max_out);
+
+/* Appends a scan answer of n rows; end says no row follows them. */
+int cairn_wire_scan_answer_encode(cairn_buf *out, const cairn_index_entry *rows, size_t n, int end);
+/* Parses the answer to a scan request for up to max rows after the row
+ * after (NULL: from the first) into out (room for max rows): *n_out rows
+ * and *end_out. CAIRN_ECORRUPT with a reason for a body that is not a
+ * flag and whole entries, more than max rows, an entry that a register
+ * body could not hold, rows out of (fp, pack) order or not after the
+ * cursor, or no row without the end. */
+int cairn_wire_scan_answer_decode(const void *body, size_t len, const cairn_index_entry *after,
+                                  size_t max, cairn_index_entry *out, size_t *n_out, int *end_out);
+
+/* Parses a drop request: *packs_out points into body, *n_out packs.
+ * CAIRN_EINVAL with a reason for an empty body, one that is not whole
+ * pack ids, or more than CAIRN_WIRE_DROP_MAX of them. */
+int cairn_wire_packs_decode(const void *body, size_t len, const uint8_t (**packs_out)[32],
+                            size_t *n_out);
 
 #endif

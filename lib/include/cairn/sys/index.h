@@ -22,23 +22,26 @@ typedef struct cairn_index_entry {
 
 typedef struct cairn_index cairn_index;
 
-#define CAIRN_INDEX_OPS_VERSION 1
+/* Version 2 added scan and drop_packs. */
+#define CAIRN_INDEX_OPS_VERSION 2
 
 struct cairn_index_ops {
 	int version; /* CAIRN_INDEX_OPS_VERSION */
 	const char *name;
 	/* For each of the n fingerprints: found[i] = 1 and out[i] filled in, or
-	 * found[i] = 0. One batch: one transaction per shard touched. */
+	 * found[i] = 0. One batch: one transaction per shard touched. Of a
+	 * fingerprint's rows, the one with the lowest pack id (memcmp order). */
 	int (*lookup)(cairn_index *ix, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
 	              uint8_t *found);
-	/* Registers entries. Idempotent: the first registration of a
-	 * fingerprint wins, a repeat is not an error. */
+	/* Registers entries. A chunk may be in several packs (two clients
+	 * that raced on it both uploaded it): each (fingerprint, pack) is a
+	 * row of its own, and registering a row again changes nothing. */
 	int (*insert)(cairn_index *ix, const cairn_index_entry *entries, size_t n);
 	/* Whether the index object with this id was already imported. */
 	int (*object_known)(cairn_index *ix, const uint8_t id[32], int *known_out);
 	/* Records that the index object with this id has been imported. */
 	int (*object_add)(cairn_index *ix, const uint8_t id[32]);
-	/* Number of fingerprints. */
+	/* Number of rows (a chunk in two packs counts twice). */
 	int (*count)(cairn_index *ix, uint64_t *count_out);
 	/* Removes everything (for rebuild). */
 	int (*clear)(cairn_index *ix);
@@ -56,6 +59,14 @@ struct cairn_index_ops {
 	 * Restores and checks use lookup. */
 	int (*lookup_dedup)(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
 	                    cairn_index_entry *out, uint8_t *found);
+	/* Optional (NULL: the backend cannot be scanned): up to max rows in (fp, pack) order,
+	 * the first after the row (after->fp, after->pack), or from the very first if after is
+	 * NULL, into out; *n_out < max only when the end was reached. */
+	int (*scan)(cairn_index *ix, const cairn_index_entry *after, cairn_index_entry *out,
+	            size_t max, size_t *n_out);
+	/* Optional: deletes every row whose pack is one of the n packs (any order, repeats
+	 * fine). */
+	int (*drop_packs)(cairn_index *ix, const uint8_t (*packs)[32], size_t n);
 };
 
 struct cairn_index {
@@ -73,7 +84,8 @@ int cairn_index_sqlite_tune_process(void);
 
 /* The embedded backend: SQLite, sharded by the fingerprint's first byte
  * into nshards (a power of two, 1..256) database files shard-XX.db in dir
- * (created if missing), WAL mode. */
+ * (created if missing), WAL mode. An index made by an older schema is
+ * brought up to date when opened. */
 int cairn_index_sqlite_open(cairn_index **out, const char *dir, unsigned nshards);
 
 /* Tuning for a long-lived process serving many clients (the index server);
