@@ -69,6 +69,17 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv);
 int cmd_forget(cli_ctx *ctx, int argc, char **argv);
 int cmd_index(cli_ctx *ctx, int argc, char **argv);
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
+int cmd_prune(cli_ctx *ctx, int argc, char **argv);
+
+/* cmd_prune.c, for forget --prune too: runs a prune with a progress
+ * line and warnings; the exit status (0 or after reporting the error). */
+struct cairn_prune_result;
+int cli_prune(cli_ctx *ctx, cairn_repo *repo, double max_unused, int dry_run,
+              struct cairn_prune_result *res);
+void cli_prune_print(const struct cairn_prune_result *res, int dry_run);
+int cli_prune_json(cairn_buf *b, const struct cairn_prune_result *res, int dry_run);
+/* "10", "10%", "2.5": 0 and *out, or -1 unless within 0..100. */
+int cli_parse_max_unused(const char *s, double *out);
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
 
 #endif

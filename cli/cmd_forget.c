@@ -4,6 +4,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/forget.h"
+#include "cairn/prune.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -26,6 +27,8 @@ enum {
 	OPT_HOST,
 	OPT_PATH,
 	OPT_DRY_RUN,
+	OPT_PRUNE,
+	OPT_MAX_UNUSED,
 };
 
 static const struct option options[] = {
@@ -42,6 +45,8 @@ static const struct option options[] = {
     {"host", required_argument, NULL, OPT_HOST},
     {"path", required_argument, NULL, OPT_PATH},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"prune", no_argument, NULL, OPT_PRUNE},
+    {"max-unused", required_argument, NULL, OPT_MAX_UNUSED},
     {NULL, 0, NULL, 0},
 };
 
@@ -51,6 +56,10 @@ struct request {
 	cli_strv keep_tags, tags, hosts, paths;
 	unsigned group_by;
 	int dry_run;
+	int prune; /* --prune: prune after forgetting */
+	double max_unused;
+	cairn_prune_result pruned;
+	int pruned_status; /* -1: no prune ran */
 };
 
 /* A keep count: a number, or -1 for all. */
@@ -91,6 +100,15 @@ static int take_option(struct request *q, int c)
 		return cli_strv_push(&q->paths, optarg);
 	case OPT_DRY_RUN:
 		q->dry_run = 1;
+		return 0;
+	case OPT_PRUNE:
+		q->prune = 1;
+		return 0;
+	case OPT_MAX_UNUSED:
+		if (cli_parse_max_unused(optarg, &q->max_unused))
+			return cairn_error_set(
+			    CAIRN_EINVAL, "--max-unused takes a percentage from 0 to 100, not '%s'",
+			    optarg);
 		return 0;
 	default:
 		return cairn_error_set(CAIRN_EINVAL, "unexpected option");
@@ -187,6 +205,8 @@ static int print_json(const cairn_forget_plan *plan, const struct request *q, si
 	    !(rc = cairn_json_uint(&b, plan->n_keep)) &&
 	    !(rc = cairn_json_key(&b, &first, "removed")))
 		rc = cairn_json_uint(&b, removed);
+	if (!rc && q->pruned_status == CLI_EXIT_OK && !(rc = cairn_json_key(&b, &first, "prune")))
+		rc = cli_prune_json(&b, &q->pruned, 0);
 	if (!rc && !(rc = cairn_buf_append_u8(&b, '}')))
 		rc = cli_json_emit(&b);
 	cairn_buf_free(&b);
@@ -291,10 +311,14 @@ static int forget_by_policy(cli_ctx *ctx, cairn_repo *repo, struct request *q)
 		print_text(&plan, q);
 	if (!q->dry_run)
 		removed = remove_planned(repo, &plan, &failed);
+	if (q->prune && !q->dry_run && !failed)
+		q->pruned_status = cli_prune(ctx, repo, q->max_unused, 0, &q->pruned);
 	if (ctx->json)
 		rc = print_json(&plan, q, q->dry_run ? plan.n_remove : removed);
 	else if (!ctx->quiet)
 		print_summary(q->dry_run ? plan.n_remove : removed, plan.n_keep, q->dry_run);
+	if (!ctx->json && !ctx->quiet && q->pruned_status == CLI_EXIT_OK)
+		cli_prune_print(&q->pruned, 0);
 out:
 	cairn_forget_plan_free(&plan);
 	cairn_snapshot_list_free(list, count);
@@ -302,13 +326,16 @@ out:
 		return cli_fail(rc);
 	if (failed)
 		return CLI_EXIT_FATAL;
+	if (q->pruned_status > 0)
+		return q->pruned_status;
 	/* a record passed over is neither kept nor removed: say so */
 	return skips.count ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 }
 
 /* `cairn forget ID...`: the named snapshots, each once. */
-static int forget_named(cli_ctx *ctx, cairn_repo *repo, char **names, size_t n, int dry_run)
+static int forget_named(cli_ctx *ctx, cairn_repo *repo, char **names, size_t n, struct request *q)
 {
+	int dry_run = q->dry_run;
 	uint8_t(*ids)[CAIRN_ID_SIZE] = calloc(n, sizeof(*ids));
 	size_t n_ids = 0, failed = 0;
 	if (!ids)
@@ -339,12 +366,34 @@ static int forget_named(cli_ctx *ctx, cairn_repo *repo, char **names, size_t n, 
 			printf("%s snapshot %.8s\n", dry_run ? "would remove" : "removed", hex);
 	}
 	free(ids);
-	return failed ? CLI_EXIT_FATAL : CLI_EXIT_OK;
+	if (failed)
+		return CLI_EXIT_FATAL;
+	if (!q->prune || dry_run)
+		return CLI_EXIT_OK;
+	int status = cli_prune(ctx, repo, q->max_unused, 0, &q->pruned);
+	if (status == CLI_EXIT_OK && ctx->json) {
+		cairn_buf b = CAIRN_BUF_INIT;
+		int rc = cairn_buf_append(&b, "{\"prune\":", 9);
+		if (!rc)
+			rc = cli_prune_json(&b, &q->pruned, 0);
+		if (!rc)
+			rc = cairn_buf_append_u8(&b, '}');
+		if (!rc)
+			rc = cli_json_emit(&b);
+		cairn_buf_free(&b);
+		if (rc)
+			status = cli_fail(rc);
+	} else if (status == CLI_EXIT_OK && !ctx->quiet) {
+		cli_prune_print(&q->pruned, 0);
+	}
+	return status;
 }
 
 int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 {
-	struct request q = {.group_by = CAIRN_GROUP_BY_DEFAULT};
+	struct request q = {.group_by = CAIRN_GROUP_BY_DEFAULT,
+	                    .max_unused = CAIRN_PRUNE_MAX_UNUSED_DEFAULT,
+	                    .pruned_status = -1};
 	cairn_repo *repo = NULL;
 	int c, rc, status = CLI_EXIT_FATAL;
 
@@ -372,9 +421,8 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	}
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
-	status = optind < argc
-	             ? forget_named(ctx, repo, argv + optind, (size_t)(argc - optind), q.dry_run)
-	             : forget_by_policy(ctx, repo, &q);
+	status = optind < argc ? forget_named(ctx, repo, argv + optind, (size_t)(argc - optind), &q)
+	                       : forget_by_policy(ctx, repo, &q);
 out:
 	cairn_repo_free(repo);
 	request_free(&q);

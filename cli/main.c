@@ -61,6 +61,7 @@ static const cli_cmd commands[] = {
      "                    [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
      "                    [--keep-within DURATION] [--keep-tag T]... [--group-by G]\n"
      "                    [--tag T]... [--host H]... [--path P]... [--dry-run]\n"
+     "                    [--prune [--max-unused PERCENT]]\n"
      "\n"
      "  --keep-last N       keep the N newest snapshots (-1: all)\n"
      "  --keep-hourly N     keep the newest snapshot of each of the last N hours that\n"
@@ -74,9 +75,22 @@ static const cli_cmd commands[] = {
      "                      consider only snapshots with tags T (\"a,b\": both), of\n"
      "                      host H, with path P (each repeatable: T and H any, P all)\n"
      "  --dry-run           show what would be removed, remove nothing\n"
+     "  --prune             prune afterwards (see cairn prune --help)\n"
      "\n"
      "Forgetting removes snapshot records only: the data that the removed snapshots\n"
      "alone used stays in the repository until it is pruned.\n"},
+    {"prune", cmd_prune, "remove the data no snapshot needs",
+     "usage: cairn prune [--max-unused PERCENT] [--dry-run]\n"
+     "\n"
+     "Deletes the packs no snapshot needs, and copies the used part of packs with\n"
+     "more than PERCENT unused (default 10) into new packs. Takes no lock: backups\n"
+     "may run meanwhile, from any machine. What a backup running at the time may\n"
+     "still need is condemned first and deleted by a later prune, once that backup\n"
+     "has ended (see docs/MAINTENANCE.md). With an index server, needs an admin\n"
+     "token.\n"
+     "\n"
+     "  --max-unused P      repack packs with more than P% unused bytes (0..100)\n"
+     "  --dry-run           decide and report; change nothing\n"},
     {"check", cmd_check, "check the repository for damage",
      "usage: cairn check [--read-data | --read-data-subset N/M | --read-data-subset P%]\n"
      "\n"

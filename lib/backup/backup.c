@@ -3,6 +3,7 @@
 #include "backup/backup_internal.h"
 
 #include "fs/walk.h"
+#include "util/hold.h"
 #include "util/time.h"
 
 #include <pwd.h>
@@ -109,6 +110,25 @@ static int snapshot_record(struct backup *b, cairn_snapshot *out)
 	return 0;
 }
 
+static int view_gone(void *ud, const cairn_index_entry *e)
+{
+	return cairn_gc_view_entry_gone(ud, e);
+}
+
+/* Before anything is read: the marker, then what prune condemned or
+ * deleted (gc/view.h). A dry run writes nothing a prune could lose. */
+static int open_gc(struct backup *b)
+{
+	int rc;
+	if (b->opts->dry_run)
+		return 0;
+	if ((rc = cairn_gc_view_open(&b->gc, b->repo)))
+		return rc;
+	b->dedup.gone = view_gone;
+	b->dedup.gone_ud = &b->gc;
+	return 0;
+}
+
 /* The parent snapshot is the files cache, chosen among the snapshots
  * whose records can be read: a damaged one is reported and passed over. */
 static int open_parent(struct backup *b, cairn_snapshot *out)
@@ -117,13 +137,16 @@ static int open_parent(struct backup *b, cairn_snapshot *out)
 	cairn_snapshot_skips skips = {b->opts->warn, b->opts->ud, 0};
 	int rc = cairn_backup_find_parent(b->repo, out->host, b->paths, b->n_paths, &skips, parent);
 	b->snapshots_skipped = skips.count;
-	if (rc == CAIRN_ENOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	out->has_parent = 1;
-	memcpy(out->parent, parent->id, CAIRN_ID_SIZE);
-	return cairn_tree_reader_open(&b->parent, b->repo, parent);
+	if (rc == CAIRN_ENOTFOUND) {
+		rc = 0;
+	} else if (!rc) {
+		out->has_parent = 1;
+		memcpy(out->parent, parent->id, CAIRN_ID_SIZE);
+		rc = cairn_tree_reader_open(&b->parent, b->repo, parent);
+	}
+	/* Tests stop here to forget and prune the parent meanwhile. */
+	cairn_hold("backup-parent");
+	return rc;
 }
 
 /* The ring, and the manifest written from the main thread. */
@@ -219,8 +242,11 @@ static int save_snapshot(struct backup *b, cairn_snapshot *out)
 	b->sum.duration_ns = (uint64_t)(cairn_now_ns(CLOCK_MONOTONIC) - b->started_ns);
 	out->summary = b->sum;
 	cairn_backup_progress(b, NULL, 1);
-	if (!b->opts->dry_run && (rc = cairn_snapshot_save(b->repo, out)))
+	if (!b->opts->dry_run &&
+	    ((rc = cairn_gc_view_check(&b->gc)) || (rc = cairn_snapshot_save(b->repo, out))))
 		return rc;
+	/* The snapshot is in: the marker may go. */
+	cairn_gc_view_close(&b->gc);
 	if (b->sum.errors)
 		return cairn_error_set(CAIRN_EPARTIAL, "%llu path(s) could not be read",
 		                       (unsigned long long)b->sum.errors);
@@ -273,6 +299,7 @@ static void backup_free(struct backup *b)
 	cairn_names_free(b->ancestors, b->n_ancestors);
 	cairn_names_free(b->paths, b->n_paths);
 	cairn_dedup_free(&b->dedup);
+	cairn_gc_view_close(&b->gc);
 	pthread_mutex_destroy(&b->lock);
 	pthread_mutex_destroy(&b->dedup_lock);
 	pthread_cond_destroy(&b->work_cv);
@@ -290,8 +317,8 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	memset(out, 0, sizeof(*out));
 	if ((rc = backup_new(&b, r, opts)))
 		return rc;
-	if ((rc = check_paths(b)) || (rc = snapshot_record(b, out)) || (rc = open_parent(b, out)) ||
-	    (rc = start_manifest(b)) || (rc = start_workers(b)))
+	if ((rc = check_paths(b)) || (rc = snapshot_record(b, out)) || (rc = open_gc(b)) ||
+	    (rc = open_parent(b, out)) || (rc = start_manifest(b)) || (rc = start_workers(b)))
 		goto out;
 	rc = cairn_backup_scan(b, &failed);
 	if ((rc = finish(b, rc, failed, out)))

@@ -27,6 +27,7 @@
 #include "cairn/errors.h"
 #include "cairn/pack.h"
 #include "cairn/tree.h"
+#include "gc/view.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -112,6 +113,7 @@ struct backup {
 	/* Guards the set of chunks this backup stored, and the counters. */
 	pthread_mutex_t dedup_lock;
 	cairn_dedup dedup;
+	cairn_gc_view gc; /* the marker and what prune condemned (not in a dry run) */
 	uint64_t bytes_added, blobs_added, tree_blobs_added, bytes_read;
 
 	struct worker *workers;

@@ -92,7 +92,7 @@ static int carry_unregistered(cairn_dedup *d)
 		if (n &&
 		    !(rc = cairn_index_lookup(d->index, (const uint8_t(*)[32])ask, n, out, found)))
 			for (size_t k = 0; k < n && !rc; k++)
-				if (!found[k])
+				if (!found[k] || (d->gone && d->gone(d->gone_ud, &out[k])))
 					cairn_fpset_insert(&d->known, ask[k], &rc);
 	}
 	free(ask);
@@ -168,7 +168,8 @@ int cairn_dedup_pending(cairn_dedup *d, cairn_dedup_batch *q, cairn_pending *pen
 			cairn_pending *p = &pend[i];
 			if (p->state != CHUNK_ASK_INDEX)
 				continue;
-			int in_index = q->found[k++];
+			int in_index = q->found[k] && !(d->gone && d->gone(d->gone_ud, &q->out[k]));
+			k++;
 			if (d->known.count >= d->generation_max && (err = new_generation(d)))
 				break;
 			int claimed = cairn_fpset_has(&d->known_old, p->fp) ||

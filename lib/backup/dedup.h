@@ -90,6 +90,10 @@ typedef struct cairn_dedup {
 	cairn_fpset known, known_old;
 	size_t generation_max;
 	int ask_all;
+	/* Optional: 1 if the index's entry e must be taken for absent (a
+	 * prune condemned or deleted it); the chunk is then stored again. */
+	int (*gone)(void *ud, const cairn_index_entry *e);
+	void *gone_ud;
 } cairn_dedup;
 
 /* A thread's arrays for its questions to the index, grown as needed. */

@@ -343,6 +343,11 @@ static enum file_status files_cache(struct backup *b, cairn_entry *e)
 	if (!(p && p->type == CAIRN_ENTRY_FILE && p->size == e->size &&
 	      p->mtime_ns == e->mtime_ns && p->ctime_ns == e->ctime_ns && p->ino == e->ino))
 		return p ? FILE_CHANGED : FILE_NEW;
+	/* A chunk a prune may delete is not taken on trust: the file is read
+	 * again, and what it needs is stored again. */
+	for (size_t i = 0; i < p->n_chunks; i++)
+		if (cairn_gc_view_chunk_condemned(&b->gc, p->chunks[i].fp))
+			return FILE_CHANGED;
 	e->chunks = b->parent_entry.chunks;
 	e->n_chunks = b->parent_entry.n_chunks;
 	b->parent_entry.chunks = NULL;

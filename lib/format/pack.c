@@ -131,9 +131,9 @@ static int spool_flush(cairn_pack_writer *w)
 	return 0;
 }
 
-/* Seals plain as the next blob, with room for its n entries, which the
- * caller fills in (all but offset and length): *out is the first. On
- * failure nothing is added. */
+/* Seals plain as the next blob (s NULL: plain is a blob sealed already),
+ * with room for its n entries, which the caller fills in (all but offset
+ * and length): *out is the first. On failure nothing is added. */
 static int add_blob(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN_FP_SIZE],
                     uint8_t kind, const void *plain, size_t len, size_t n, cairn_pack_entry **out)
 {
@@ -146,7 +146,9 @@ static int add_blob(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIR
 	    (rc = cairn_array_grow((void **)&w->blobs, &w->cap_blobs, w->n_blobs + 1,
 	                           sizeof(*w->blobs))))
 		return rc;
-	if ((rc = cairn_seal(s, &w->data, fp, kind, plain, len)) != 0) {
+	rc = s ? cairn_seal(s, &w->data, fp, kind, plain, len)
+	       : cairn_buf_append(&w->data, plain, len);
+	if (rc) {
 		w->data.len = start;
 		return rc;
 	}
@@ -214,6 +216,31 @@ int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s,
 		e[i].raw_length = lens[i];
 		e[i].inner = inner;
 		inner += lens[i];
+	}
+	return added(w);
+}
+
+int cairn_pack_add_sealed(cairn_pack_writer *w, const cairn_pack_entry *entries, size_t n,
+                          const void *sealed, size_t len)
+{
+	if (n == 0 || n > CAIRN_BUNDLE_CHUNKS || (n > 1 && entries[0].kind != CAIRN_BLOB_BUNDLE))
+		return cairn_error_set(CAIRN_EINVAL, "pack: a sealed blob with %zu entries", n);
+	for (size_t i = 0; i < n; i++) {
+		const char *why = cairn_pack_entry_problem(entries[i].kind, 0, (uint32_t)len,
+		                                           entries[i].raw_length, entries[i].inner);
+		if (why || entries[i].kind != entries[0].kind || len != entries[i].length)
+			return cairn_error_set(CAIRN_EINVAL, "pack: sealed blob entry %zu: %s", i,
+			                       why ? why : "does not match the blob");
+	}
+	cairn_pack_entry *e = NULL;
+	int rc = add_blob(w, NULL, NULL, entries[0].kind, sealed, len, n, &e);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t offset = e[i].offset, length = e[i].length;
+		e[i] = entries[i];
+		e[i].offset = offset;
+		e[i].length = length;
 	}
 	return added(w);
 }

@@ -11,6 +11,7 @@
  * Reading registers nothing: what cairn_repo_commit_pack queued is found
  * once cairn_repo_flush_index has run. */
 #include "repo/repo_internal.h"
+#include "repo/gc_io.h"
 
 #include "cairn/chunker.h"
 #include "cairn/errors.h"
@@ -114,6 +115,16 @@ static int open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_
 		memmove(out->data, chunk, e->raw_length);
 	out->len = e->raw_length;
 	return 0;
+}
+
+int cairn_repo_refresh_index(cairn_repo *r)
+{
+	pthread_mutex_lock(&r->refresh_lock);
+	int rc = r->index_remote ? 0 : cairn_repo_sync_index(r, 0, NULL);
+	if (!rc)
+		rc = cairn_repo_apply_done(r, NULL);
+	pthread_mutex_unlock(&r->refresh_lock);
+	return rc;
 }
 
 int cairn_repo_locate_blobs(cairn_repo *r, const uint8_t (*fps)[CAIRN_FP_SIZE], size_t n,
@@ -274,7 +285,9 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 	cairn_buf raw = CAIRN_BUF_INIT;
 	char key[80], hex[CAIRN_ID_HEX + 1];
 	uint8_t found = 0;
-	int rc = cairn_repo_locate_blobs(r, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1, &e, &found);
+	int retried = 0, rc;
+again:
+	rc = cairn_repo_locate_blobs(r, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1, &e, &found);
 	if (rc)
 		return rc;
 	if (!found ||
@@ -284,6 +297,14 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 		                       hex);
 	}
 	rc = cairn_repo_read_range(r, e.pack, e.offset, e.length, &raw);
+	if (rc == CAIRN_ENOTFOUND && !retried) {
+		/* A prune may have moved the blob: look it up again. */
+		cairn_buf_free(&raw);
+		if ((rc = cairn_repo_refresh_index(r)))
+			return rc;
+		retried = 1;
+		goto again;
+	}
 	if (!rc && raw.len != e.length) {
 		cairn_repo_pack_key(key, e.pack);
 		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: short read at offset %u", key, e.offset);

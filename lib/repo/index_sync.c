@@ -6,6 +6,7 @@
  * from their tails, their blobs registered, and new index/ objects
  * written for them, so that the store knows them again for every client. */
 #include "repo/repo_internal.h"
+#include "repo/gc_io.h"
 
 #include "cairn/errors.h"
 #include "cairn/indexfile.h"
@@ -276,6 +277,9 @@ int cairn_repo_rebuild_index(cairn_repo *r, cairn_warn_cb warn, void *ud, cairn_
 	rc = import_objects(r, s, 1, &covered, warn, ud, out);
 	if (!rc)
 		rc = recover_from_trailers(r, s, &covered, warn, ud, out);
+	/* An index/ object a killed prune left may name a deleted pack. */
+	if (!rc)
+		rc = cairn_repo_apply_done(r, NULL);
 	cairn_sealer_free(s);
 	free(covered.ids);
 	return rc;

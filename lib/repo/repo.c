@@ -3,6 +3,7 @@
  * index_sync.c, reading blobs blob_read.c, committing packs
  * pack_commit.c. */
 #include "repo/repo_internal.h"
+#include "repo/gc_io.h"
 
 #include "cairn/errors.h"
 #include "repo/repo_format.h"
@@ -59,11 +60,12 @@ static int config_from_json(cairn_repo_config *c, const char *text, size_t len)
 	memset(c, 0, sizeof(*c));
 	if ((rc = cairn_json_get_int(doc, "version", &version)))
 		goto out;
-	if (version != CAIRN_REPO_VERSION) {
-		rc = cairn_error_set(CAIRN_ECORRUPT,
-		                     "repository format version %lld is not supported (this cairn "
-		                     "reads version %d)",
-		                     (long long)version, CAIRN_REPO_VERSION);
+	if (version < CAIRN_REPO_VERSION_MIN || version > CAIRN_REPO_VERSION) {
+		rc =
+		    cairn_error_set(CAIRN_ECORRUPT,
+		                    "repository format version %lld is not supported (this cairn "
+		                    "reads versions %d to %d)",
+		                    (long long)version, CAIRN_REPO_VERSION_MIN, CAIRN_REPO_VERSION);
 		goto out;
 	}
 	c->version = (int)version;
@@ -337,6 +339,7 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&r->pending.lock, NULL);
+	pthread_mutex_init(&r->refresh_lock, NULL);
 	cairn_store_opts so = {.connections = opts ? opts->connections : 0};
 	rc = cairn_store_open_ex(&r->store, location, 0, &so);
 	if (rc == CAIRN_ENOTFOUND)
@@ -356,6 +359,10 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 	 * store on each open would only cost time. */
 	if (!r->index_remote && (rc = cairn_repo_sync_index(r, 0, NULL)))
 		goto out;
+	/* After the import: a pack a prune deleted must leave the index
+	 * whichever way its rows came in. */
+	if ((rc = cairn_repo_apply_done(r, NULL)))
+		goto out;
 	*out = r;
 out:
 	if (rc)
@@ -372,13 +379,31 @@ void cairn_repo_free(cairn_repo *r)
 	 * cairn index rebuild). */
 	free(r->pending.entries);
 	free(r->pending.objects);
+	free(r->dead.ids);
 	pthread_mutex_destroy(&r->pending.lock);
+	pthread_mutex_destroy(&r->refresh_lock);
 	cairn_index_free(r->index);
 	cairn_store_free(r->store);
 	sodium_memzero(r->enc_key, sizeof(r->enc_key));
 	sodium_memzero(r->fp_key, sizeof(r->fp_key));
 	free(r->location);
 	free(r);
+}
+
+int cairn_repo_upgrade(cairn_repo *r, int version)
+{
+	cairn_buf json = CAIRN_BUF_INIT;
+	if (r->config.version >= version)
+		return 0;
+	cairn_repo_config c = r->config;
+	c.version = version;
+	int rc = config_to_json(&json, &c);
+	if (!rc)
+		rc = cairn_store_put(r->store, CAIRN_CONFIG_KEY, json.data, json.len, 0);
+	if (!rc)
+		r->config.version = version;
+	cairn_buf_free(&json);
+	return rc;
 }
 
 const cairn_repo_config *cairn_repo_config_get(const cairn_repo *r)

@@ -19,6 +19,12 @@ struct pending {
 	size_t n_objects, cap_objects;
 };
 
+/* Packs done records name whose rows the index kept (gc_io.c). */
+struct dead_packs {
+	uint8_t (*ids)[CAIRN_ID_SIZE]; /* sorted */
+	size_t n, cap;
+};
+
 struct cairn_repo {
 	cairn_store *store;
 	cairn_index *index;
@@ -28,6 +34,8 @@ struct cairn_repo {
 	uint8_t fp_key[CAIRN_KEY_SIZE];
 	char *location;
 	struct pending pending;
+	struct dead_packs dead;
+	pthread_mutex_t refresh_lock; /* one cairn_repo_refresh_index at a time */
 };
 
 /* The store key of a pack: data/<first 2 hex>/<64 hex>. */

@@ -185,6 +185,32 @@ static void write_uses(worker *w, batch *b, const cairn_restore_need *nd, const 
 	}
 }
 
+/* The pack of a range is gone: a prune may have moved its blobs to
+ * another pack. Each is looked up again and read on its own (the reader
+ * brings the index up to the store first). */
+static void read_moved(worker *w, batch *b, const cairn_pack_range *rg)
+{
+	cairn_buf chunk = CAIRN_BUF_INIT;
+	char why[1400];
+	for (size_t k = rg->first; k < rg->first + rg->count; k++) {
+		const cairn_restore_need *nd = &b->needs[b->blobs[k].id];
+		uint8_t kind = nd->ie.kind == CAIRN_BLOB_BUNDLE ? CAIRN_BLOB_DATA : nd->ie.kind;
+		int rc = cairn_repo_read_blob(w->R->repo, w->reader.sealer, w->reader.fp, nd->ie.fp,
+		                              kind, &chunk);
+		if (rc == CAIRN_ENOMEM) {
+			fail_fatal(w->R, rc);
+			break;
+		}
+		if (rc) {
+			snprintf(why, sizeof(why), "%s", cairn_error_last());
+			lose_blob(w, b, nd, why);
+			continue;
+		}
+		write_uses(w, b, nd, chunk.data);
+	}
+	cairn_buf_free(&chunk);
+}
+
 /* Reads one range of a pack, opens every blob in it and writes each to
  * every place that uses it. */
 static void write_range(worker *w, batch *b, size_t task)
@@ -197,6 +223,10 @@ static void write_range(worker *w, batch *b, size_t task)
 	                               &w->raw);
 	if (rc == CAIRN_ENOMEM) {
 		fail_fatal(R, rc);
+		return;
+	}
+	if (rc == CAIRN_ENOTFOUND) {
+		read_moved(w, b, rg);
 		return;
 	}
 	if (rc) {

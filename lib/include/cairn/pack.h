@@ -82,6 +82,12 @@ int cairn_pack_add(cairn_pack_writer *w, cairn_sealer *s, const uint8_t fp[CAIRN
 int cairn_pack_add_bundle(cairn_pack_writer *w, cairn_sealer *s,
                           const uint8_t (*fps)[CAIRN_FP_SIZE], const uint32_t *lens, size_t n,
                           const void *plain, size_t len);
+/* Adds a blob sealed already (len bytes, as read from another pack) with
+ * its n entries (one, or a bundle's): their offsets and lengths are set
+ * here, the rest is kept. A blob's sealing binds its fingerprint and
+ * kind, not its place, so it moves from pack to pack unchanged. */
+int cairn_pack_add_sealed(cairn_pack_writer *w, const cairn_pack_entry *entries, size_t n,
+                          const void *sealed, size_t len);
 /* NULL if an entry's fields can locate a chunk (a known kind, a blob of
  * at least a byte that ends before 4 GiB, a chunk of at least a byte,
  * inside its bundle if in one, inner 0 if not); else what is wrong. */

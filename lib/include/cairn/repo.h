@@ -25,7 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CAIRN_REPO_VERSION 1
+/* Version 2: clients follow prune's rule (markers, gc/ records; see
+ * docs/MAINTENANCE.md). A cairn that only knows version 1 refuses to
+ * open a repository of version 2, so it cannot write into one that a
+ * prune collects. Version 1 is read and written as before, and the first
+ * prune raises it. */
+#define CAIRN_REPO_VERSION 2
+#define CAIRN_REPO_VERSION_MIN 1
 
 typedef struct cairn_repo cairn_repo;
 
@@ -67,6 +73,9 @@ void cairn_repo_free(cairn_repo *r); /* NULL is fine */
 int cairn_repo_needs_password(const char *location);
 
 const cairn_repo_config *cairn_repo_config_get(const cairn_repo *r);
+/* Raises the repository's format version to version (rewrites config);
+ * nothing if it is there already. */
+int cairn_repo_upgrade(cairn_repo *r, int version);
 cairn_store *cairn_repo_store(cairn_repo *r);
 cairn_index *cairn_repo_index(cairn_repo *r);
 
@@ -140,6 +149,10 @@ int cairn_repo_flush_index(cairn_repo *r);
 int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
                          const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out);
 
+/* Brings the index up to the store again (the index/ objects written
+ * since, the packs prune deleted since): for a reader that found a pack
+ * gone, whose blobs a prune may have moved. One at a time. */
+int cairn_repo_refresh_index(cairn_repo *r);
 /* Where each of the n fingerprints is: found[i] = 1 and out[i] (its fp
  * included), or found[i] = 0. One index query. */
 int cairn_repo_locate_blobs(cairn_repo *r, const uint8_t (*fps)[CAIRN_FP_SIZE], size_t n,

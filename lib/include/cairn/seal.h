@@ -24,6 +24,7 @@ enum cairn_blob_kind {
 	CAIRN_BLOB_SNAPSHOT = 4, /* snapshot record */
 	CAIRN_BLOB_INDEX = 5,    /* index object */
 	CAIRN_BLOB_BUNDLE = 6,   /* small file content chunks back to back */
+	CAIRN_BLOB_GC = 7,       /* a record of prune in gc/ */
 };
 
 /* A bundle is one blob holding the plaintexts of several data chunks, so

@@ -1,0 +1,268 @@
+/* Carrying out a plan once every backup that was running when it was
+ * published has ended. Those backups wrote their snapshots before they
+ * ended their markers, and every backup since took the plan's chunks for
+ * absent; so a condemned chunk is still needed only if a snapshot written
+ * since the plan's mark references it and no copy of it lives outside the
+ * condemned packs. Such a pack is kept (reprieved); the others go: first
+ * the done record (every client drops their rows on seeing it), then the
+ * index's rows, the index/ objects that list them, and the packs. */
+#include "gc/prune_internal.h"
+
+#include "cairn/errors.h"
+#include "cairn/index.h"
+#include "cairn/indexfile.h"
+#include "cairn/store.h"
+#include "repo/gc_io.h"
+#include "repo/repo_format.h"
+#include "repo/repo_internal.h"
+#include "util/hex.h"
+#include "util/hold.h"
+#include "util/parallel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct finish {
+	gc_prune *p;
+	const cairn_gc_record *plan;
+	gc_live fresh; /* what the snapshots written since the mark reference */
+	uint8_t (**candidates)[CAIRN_FP_SIZE]; /* per plan pack: chunks to look into */
+	size_t *n_candidates;
+	uint8_t *gone; /* per plan pack: not in data/ any more */
+};
+
+/* Reads a condemned pack's trailer for chunks a new snapshot may need. */
+static int look_into(void *ud, size_t i)
+{
+	struct finish *f = ud;
+	const cairn_gc_pack *c = &f->plan->packs[i];
+	cairn_sealer *s = NULL;
+	cairn_pack_entry *entries = NULL;
+	size_t n = 0;
+	if (!gc_packs_find(&f->p->packs, c->id)) {
+		f->gone[i] = 1;
+		return 0;
+	}
+	if (!f->fresh.sorted || !f->plan->condemned)
+		return 0;
+	int rc = cairn_repo_sealer_new(f->p->repo, &s, 0);
+	if (!rc)
+		rc = cairn_repo_read_trailer(f->p->repo, s, c->id, c->size, &entries, &n);
+	cairn_sealer_free(s);
+	if (rc == CAIRN_ENOTFOUND) {
+		f->gone[i] = 1;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	size_t k = 0;
+	uint8_t(*fps)[CAIRN_FP_SIZE] = malloc(n ? n * CAIRN_FP_SIZE : 1);
+	if (!fps) {
+		free(entries);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < n; j++)
+		if (cairn_bloom_has(f->plan->condemned, entries[j].fp) &&
+		    gc_live_has(&f->fresh, entries[j].fp))
+			memcpy(fps[k++], entries[j].fp, CAIRN_FP_SIZE);
+	free(entries);
+	f->candidates[i] = fps;
+	f->n_candidates[i] = k;
+	return 0;
+}
+
+/* 1 if pack i must be kept: a new snapshot needs a chunk of it that has
+ * no copy elsewhere. */
+static int reprieved(struct finish *f, size_t i, const uint8_t (*condemned)[CAIRN_ID_SIZE],
+                     int *keep)
+{
+	*keep = 0;
+	for (size_t j = 0; j < f->n_candidates[i] && !*keep; j++) {
+		int found;
+		int rc =
+		    gc_live_copy(f->p, f->candidates[i][j], condemned, f->plan->n_packs, &found);
+		if (rc)
+			return rc;
+		*keep = !found;
+	}
+	return 0;
+}
+
+static int delete_temps(gc_prune *p, const cairn_gc_record *plan)
+{
+	cairn_store *st = cairn_repo_store(p->repo);
+	for (size_t i = 0; i < plan->n_keys; i++) {
+		int rc = cairn_store_del(st, plan->keys[i]);
+		if (rc)
+			return rc;
+		p->res->temp_deleted++;
+	}
+	return 0;
+}
+
+int gc_finish(gc_prune *p, cairn_gc_record *plan)
+{
+	struct finish f = {.p = p, .plan = plan};
+	cairn_gc_record done = {.type = CAIRN_GC_DONE, .generation = plan->generation};
+	uint8_t(*ids)[CAIRN_ID_SIZE] = NULL;
+	size_t n = plan->n_packs;
+	int rc;
+	if (plan->n_snapshots)
+		qsort(plan->snapshots, plan->n_snapshots, CAIRN_ID_SIZE, gc_by_id);
+	if ((rc = gc_mark(p, (const uint8_t(*)[CAIRN_ID_SIZE])plan->snapshots, plan->n_snapshots,
+	                  &f.fresh, NULL, NULL)))
+		goto out;
+	f.candidates = calloc(n ? n : 1, sizeof(*f.candidates));
+	f.n_candidates = calloc(n ? n : 1, sizeof(*f.n_candidates));
+	f.gone = calloc(n ? n : 1, 1);
+	ids = malloc(n ? n * CAIRN_ID_SIZE : 1);
+	done.packs = calloc(n ? n : 1, sizeof(*done.packs));
+	if (!f.candidates || !f.n_candidates || !f.gone || !ids || !done.packs) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(ids[i], plan->packs[i].id, CAIRN_ID_SIZE);
+	qsort(ids, n, CAIRN_ID_SIZE, gc_by_id);
+	gc_progress(p, "condemned packs", 0, n, 1);
+	if ((rc = cairn_parallel_for(n, p->threads, look_into, &f)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int keep;
+		if ((rc = reprieved(&f, i, (const uint8_t(*)[CAIRN_ID_SIZE])ids, &keep)))
+			goto out;
+		if (keep)
+			p->res->packs_reprieved++;
+		else
+			done.packs[done.n_packs++] = plan->packs[i];
+	}
+	if (p->opts->dry_run)
+		goto out;
+	/* A prune taken for dead must not delete what it decided then. */
+	if ((rc = cairn_marker_check(p->marker)))
+		goto out;
+	cairn_sealer *s = NULL;
+	if (!(rc = cairn_repo_sealer_new(p->repo, &s, 0)))
+		rc = cairn_repo_gc_put(p->repo, s, &done);
+	cairn_sealer_free(s);
+	cairn_hold("prune-done-written");
+	if (!rc)
+		rc = gc_complete_done(p, &done);
+	if (!rc)
+		rc = delete_temps(p, plan);
+out:
+	for (size_t i = 0; f.candidates && i < n; i++)
+		free(f.candidates[i]);
+	free(f.candidates);
+	free(f.n_candidates);
+	free(f.gone);
+	free(ids);
+	gc_live_free(&f.fresh);
+	cairn_gc_record_clear(&done);
+	return rc;
+}
+
+/* ---- deleting what a done record names ---- */
+
+struct objects {
+	gc_prune *p;
+	const uint8_t (*dead)[CAIRN_ID_SIZE]; /* sorted */
+	size_t n_dead;
+	uint8_t (*ids)[CAIRN_ID_SIZE];
+};
+
+static int is_dead(const struct objects *o, const uint8_t pack[CAIRN_ID_SIZE])
+{
+	return o->n_dead && bsearch(pack, o->dead, o->n_dead, CAIRN_ID_SIZE, gc_by_id) != NULL;
+}
+
+/* An index/ object that lists dead packs is deleted; if it lists live
+ * ones too, a new object lists those first. */
+static int rewrite_object(void *ud, size_t i)
+{
+	struct objects *o = ud;
+	cairn_repo *r = o->p->repo;
+	cairn_sealer *s = NULL;
+	cairn_buf plain = CAIRN_BUF_INIT;
+	cairn_index_entry *e = NULL;
+	size_t n = 0, kept = 0, dead = 0;
+	char key[96], hex[CAIRN_ID_HEX + 1];
+	int rc = cairn_repo_sealer_new(r, &s, 0);
+	if (!rc)
+		rc = cairn_repo_load_object(r, s, CAIRN_INDEX_PREFIX, o->ids[i], CAIRN_BLOB_INDEX,
+		                            CAIRN_INDEX_OBJECT_MAX, &plain);
+	if (!rc)
+		rc = cairn_indexfile_decode(plain.data, plain.len, &e, &n);
+	if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND) {
+		rc = 0; /* check reports it; it is no business of prune's */
+		goto out;
+	}
+	for (size_t j = 0; j < n && !rc; j++) {
+		if (is_dead(o, e[j].pack))
+			dead++;
+		else
+			e[kept++] = e[j];
+	}
+	if (rc || !dead)
+		goto out;
+	if (kept) {
+		uint8_t id[CAIRN_ID_SIZE];
+		if ((rc = cairn_repo_put_index_object(r, s, e, kept, id)) ||
+		    (rc = cairn_index_object_add(r->index, id)))
+			goto out;
+	}
+	cairn_hex_encode(hex, o->ids[i], CAIRN_ID_SIZE);
+	snprintf(key, sizeof(key), "%s%s", CAIRN_INDEX_PREFIX, hex);
+	rc = cairn_store_del(r->store, key);
+out:
+	free(e);
+	cairn_buf_free(&plain);
+	cairn_sealer_free(s);
+	return rc;
+}
+
+static int delete_pack(void *ud, size_t i)
+{
+	struct objects *o = ud;
+	char key[80];
+	cairn_repo_pack_key(key, o->dead[i]);
+	return cairn_store_del(cairn_repo_store(o->p->repo), key);
+}
+
+int gc_complete_done(gc_prune *p, const cairn_gc_record *done)
+{
+	struct objects o = {.p = p};
+	size_t n_ids = 0;
+	uint8_t(*dead)[CAIRN_ID_SIZE] = malloc(done->n_packs ? done->n_packs * CAIRN_ID_SIZE : 1);
+	int rc = 0;
+	if (!dead)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (size_t i = 0; i < done->n_packs; i++)
+		memcpy(dead[i], done->packs[i].id, CAIRN_ID_SIZE);
+	qsort(dead, done->n_packs, CAIRN_ID_SIZE, gc_by_id);
+	o.dead = (const uint8_t(*)[CAIRN_ID_SIZE])dead;
+	o.n_dead = done->n_packs;
+	/* The index first: from here on no lookup places a chunk in them. */
+	if ((rc = cairn_repo_apply_done(p->repo, NULL)))
+		goto out;
+	if ((rc = cairn_repo_list_ids(p->repo, CAIRN_INDEX_PREFIX, &o.ids, &n_ids)))
+		goto out;
+	gc_progress(p, "index objects", 0, n_ids, 1);
+	if ((rc = cairn_parallel_for(n_ids, p->threads, rewrite_object, &o)))
+		goto out;
+	gc_progress(p, "packs deleted", 0, o.n_dead, 1);
+	if ((rc = cairn_parallel_for(o.n_dead, p->threads, delete_pack, &o)))
+		goto out;
+	for (size_t i = 0; i < o.n_dead; i++) {
+		gc_pack *k = gc_packs_find(&p->packs, dead[i]);
+		if (k) {
+			p->res->packs_deleted++;
+			p->res->bytes_deleted += k->size;
+		}
+	}
+out:
+	free(o.ids);
+	free(dead);
+	return rc;
+}

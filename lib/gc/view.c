@@ -1,0 +1,100 @@
+/* A backup's view of prune (view.h). */
+#include "gc/view.h"
+
+#include "cairn/errors.h"
+#include "repo/gc_io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int by_id(const void *a, const void *b)
+{
+	return memcmp(a, b, CAIRN_ID_SIZE);
+}
+
+/* The plan of the highest generation, if no done record follows it. */
+static int read_pending(cairn_gc_view *v)
+{
+	cairn_gc_name *names = NULL;
+	cairn_sealer *s = NULL;
+	cairn_gc_record plan;
+	size_t n = 0;
+	int rc = cairn_repo_gc_list(v->repo, &names, &n);
+	if (rc)
+		return rc;
+	uint64_t last_plan = 0, last_done = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (names[i].type == CAIRN_GC_PLAN && names[i].generation > last_plan)
+			last_plan = names[i].generation;
+		if (names[i].type == CAIRN_GC_DONE && names[i].generation > last_done)
+			last_done = names[i].generation;
+	}
+	free(names);
+	if (!last_plan || last_done >= last_plan)
+		return 0;
+	if ((rc = cairn_repo_sealer_new(v->repo, &s, 0)))
+		return rc;
+	rc = cairn_repo_gc_load(v->repo, s, last_plan, CAIRN_GC_PLAN, &plan);
+	cairn_sealer_free(s);
+	if (rc == CAIRN_ENOTFOUND) /* finished and compacted meanwhile */
+		return 0;
+	if (rc)
+		return rc;
+	v->packs = malloc(plan.n_packs ? plan.n_packs * CAIRN_ID_SIZE : 1);
+	if (!v->packs) {
+		cairn_gc_record_clear(&plan);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < plan.n_packs; i++)
+		memcpy(v->packs[i], plan.packs[i].id, CAIRN_ID_SIZE);
+	v->n_packs = plan.n_packs;
+	qsort(v->packs, v->n_packs, CAIRN_ID_SIZE, by_id);
+	v->condemned = plan.condemned;
+	plan.condemned = NULL;
+	v->generation = last_plan;
+	cairn_gc_record_clear(&plan);
+	return 0;
+}
+
+int cairn_gc_view_open(cairn_gc_view *v, cairn_repo *r)
+{
+	int rc;
+	memset(v, 0, sizeof(*v));
+	v->repo = r;
+	/* The marker first: a prune that does not see it published its plan
+	 * before this, and what follows reads that plan. */
+	if ((rc = cairn_marker_start(&v->marker, r, CAIRN_MARKER_BACKUP)))
+		return rc;
+	if ((rc = cairn_repo_apply_done(r, NULL)) || (rc = read_pending(v)))
+		cairn_gc_view_close(v);
+	return rc;
+}
+
+int cairn_gc_view_chunk_condemned(const cairn_gc_view *v, const uint8_t fp[CAIRN_FP_SIZE])
+{
+	return v->condemned && cairn_bloom_has(v->condemned, fp);
+}
+
+int cairn_gc_view_entry_gone(const cairn_gc_view *v, const cairn_index_entry *e)
+{
+	if (v->repo && cairn_repo_pack_dead(v->repo, e->pack))
+		return 1;
+	if (!v->n_packs || !bsearch(e->pack, v->packs, v->n_packs, CAIRN_ID_SIZE, by_id))
+		return 0;
+	/* The entry of a chunk in a bundle carries the chunk's own
+	 * fingerprint, as the plan's filter does. */
+	return cairn_gc_view_chunk_condemned(v, e->fp);
+}
+
+int cairn_gc_view_check(cairn_gc_view *v)
+{
+	return v->marker ? cairn_marker_check(v->marker) : 0;
+}
+
+void cairn_gc_view_close(cairn_gc_view *v)
+{
+	cairn_marker_end(v->marker);
+	free(v->packs);
+	cairn_bloom_free(v->condemned);
+	memset(v, 0, sizeof(*v));
+}

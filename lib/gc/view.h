@@ -1,0 +1,42 @@
+/* What a backup must know of prune (docs/MAINTENANCE.md, "Prune"): it
+ * announces itself with a marker before it reads snapshots, caches or the
+ * index, drops what its index believes about deleted packs, and takes the
+ * chunks of a pending plan for absent: it stores them again rather than
+ * refer to a chunk a prune may delete. */
+#ifndef CAIRN_GC_VIEW_H
+#define CAIRN_GC_VIEW_H
+
+#include "cairn/bloom.h"
+#include "cairn/repo.h"
+#include "format/gcfile.h"
+#include "gc/marker.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cairn_gc_view {
+	cairn_repo *repo;
+	cairn_marker *marker;
+	uint64_t generation;             /* of the pending plan; 0 if none */
+	uint8_t (*packs)[CAIRN_ID_SIZE]; /* its condemned packs, sorted */
+	size_t n_packs;
+	cairn_bloom *condemned; /* its condemned chunks; NULL if none */
+} cairn_gc_view;
+
+/* Writes the backup's marker, applies the done records, reads the
+ * pending plan. On failure nothing is left to end. */
+int cairn_gc_view_open(cairn_gc_view *v, cairn_repo *r);
+/* 1 if a chunk a snapshot would reuse by fingerprint alone (the parent's
+ * files cache) may be condemned. */
+int cairn_gc_view_chunk_condemned(const cairn_gc_view *v, const uint8_t fp[CAIRN_FP_SIZE]);
+/* 1 if the index entry e must be taken for absent: in a condemned pack
+ * and maybe a condemned chunk, or in a pack a prune deleted. */
+int cairn_gc_view_entry_gone(const cairn_gc_view *v, const cairn_index_entry *e);
+/* Before the snapshot is written: 0, or CAIRN_ERROR if the marker went
+ * unwritten so long that a prune may have deleted what the backup
+ * reused. */
+int cairn_gc_view_check(cairn_gc_view *v);
+/* Ends the marker. The snapshot, if any, must be written before. */
+void cairn_gc_view_close(cairn_gc_view *v);
+
+#endif

@@ -1,0 +1,12 @@
+/* Hold points: places where an end-to-end test can stop a process to
+ * force an interleaving with another (a backup between reading its
+ * parent and writing its snapshot while a prune runs, a prune between
+ * publishing its plan and carrying it out). With CAIRN_TEST_HOLD set to
+ * "NAME:PATH", the process that reaches the point NAME creates
+ * PATH.reached and waits until PATH exists. Without it, nothing happens. */
+#ifndef CAIRN_UTIL_HOLD_H
+#define CAIRN_UTIL_HOLD_H
+
+void cairn_hold(const char *point);
+
+#endif
