@@ -109,6 +109,18 @@ static void print_text(const cairn_check_result *res, int read_data, int quiet)
 		       (unsigned long long)res->packs_unreferenced, PLURAL(res->packs_unreferenced),
 		       size, res->packs_unreferenced == 1 ? "it" : "them");
 	}
+	if (res->packs_forgotten)
+		printf("the index no longer places chunks in the %llu missing pack%s\n",
+		       (unsigned long long)res->packs_forgotten, PLURAL(res->packs_forgotten));
+	if (res->lost_chunks)
+		printf("%llu chunk%s that snapshots need %s lost: the next backup of the files "
+		       "that held %s stores %s again\n",
+		       (unsigned long long)res->lost_chunks, PLURAL(res->lost_chunks),
+		       res->lost_chunks == 1 ? "is" : "are", res->lost_chunks == 1 ? "it" : "them",
+		       res->lost_chunks == 1 ? "it" : "them");
+	if (res->lost_retired)
+		printf("%llu earlier loss%s healed: the chunks are back\n",
+		       (unsigned long long)res->lost_retired, res->lost_retired == 1 ? "" : "es");
 	if (!res->n_problems)
 		printf("no problems found\n");
 }
@@ -164,6 +176,9 @@ static int print_json(const cairn_check_result *res, int read_data)
 	    (rc = json_count(&b, &first, "packs_read", res->packs_read)) ||
 	    (rc = json_count(&b, &first, "bytes_read", res->bytes_read)) ||
 	    (rc = json_count(&b, &first, "blobs_read", res->blobs_read)) ||
+	    (rc = json_count(&b, &first, "lost_chunks", res->lost_chunks)) ||
+	    (rc = json_count(&b, &first, "packs_forgotten", res->packs_forgotten)) ||
+	    (rc = json_count(&b, &first, "lost_retired", res->lost_retired)) ||
 	    (rc = cairn_json_key(&b, &first, "problems")) || (rc = cairn_buf_append_u8(&b, '[')))
 		goto out;
 	for (size_t i = 0; i < res->n_problems; i++)

@@ -8,7 +8,8 @@
  *   subset.c     --read-data-subset: parsing and choosing packs
  *   snapshots.c  records, manifests, the referenced chunks; who needs what
  *   packs.c      trailers against index/ objects; the referenced chunks' places
- *   read_data.c  reading packs whole, every blob checked */
+ *   read_data.c  reading packs whole, every blob checked
+ *   heal.c       what is lost leaves the index and is written down */
 #ifndef CAIRN_CHECK_INTERNAL_H
 #define CAIRN_CHECK_INTERNAL_H
 
@@ -167,5 +168,8 @@ int check_references(check_ctx *c);
 
 /* read_data.c */
 int check_read_data(check_ctx *c);
+
+/* heal.c: after the other steps, with the problems' chunks sorted */
+int check_heal(check_ctx *c);
 
 #endif

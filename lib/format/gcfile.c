@@ -13,6 +13,7 @@ static const char *const type_names[] = {
     [CAIRN_GC_PLAN] = "plan",
     [CAIRN_GC_RUNNING] = "running",
     [CAIRN_GC_DONE] = "done",
+    [CAIRN_GC_LOST] = "lost",
 };
 
 void cairn_gc_record_clear(cairn_gc_record *rec)
@@ -22,6 +23,7 @@ void cairn_gc_record_clear(cairn_gc_record *rec)
 	free(rec->keys);
 	free(rec->packs);
 	free(rec->snapshots);
+	free(rec->lost);
 	cairn_bloom_free(rec->condemned);
 	memset(rec, 0, sizeof(*rec));
 }
@@ -78,6 +80,11 @@ int cairn_gc_record_encode(cairn_buf *out, const cairn_gc_record *rec)
 		for (size_t i = 0; i < rec->n_packs && !rc; i++)
 			rc = cairn_buf_append(out, rec->packs[i].id, CAIRN_ID_SIZE);
 		return rc;
+	case CAIRN_GC_LOST:
+		rc = cairn_buf_append_varint(out, rec->n_lost);
+		if (!rc && rec->n_lost)
+			rc = cairn_buf_append(out, rec->lost, rec->n_lost * sizeof(*rec->lost));
+		return rc;
 	}
 	return cairn_error_set(CAIRN_EINVAL, "gc record: unknown type %d", (int)rec->type);
 }
@@ -133,6 +140,23 @@ static int decode_packs(cairn_reader *r, cairn_gc_record *out, int with_size)
 	return r->failed ? -1 : 0;
 }
 
+static int decode_lost(cairn_reader *r, cairn_gc_record *out)
+{
+	size_t n;
+	if (read_count(r, sizeof(*out->lost), &n))
+		return -1;
+	out->lost = malloc(n ? n * sizeof(*out->lost) : 1);
+	if (!out->lost)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	const uint8_t *p = cairn_read_raw(r, n * sizeof(*out->lost));
+	if (n && !p)
+		return -1;
+	if (n)
+		memcpy(out->lost, p, n * sizeof(*out->lost));
+	out->n_lost = n;
+	return 0;
+}
+
 static int decode_plan(cairn_reader *r, cairn_gc_record *out)
 {
 	int rc;
@@ -177,6 +201,8 @@ int cairn_gc_record_decode(cairn_gc_record *out, const void *data, size_t len)
 		rc = decode_keys(&r, out);
 	else if (type == CAIRN_GC_DONE)
 		rc = decode_packs(&r, out, 0);
+	else if (type == CAIRN_GC_LOST)
+		rc = decode_lost(&r, out);
 	else
 		rc = -1;
 	out->type = (enum cairn_gc_type)type;
@@ -188,6 +214,40 @@ int cairn_gc_record_decode(cairn_gc_record *out, const void *data, size_t len)
 	if (rc)
 		cairn_gc_record_clear(out);
 	return rc;
+}
+
+static int lost_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(cairn_gc_lost));
+}
+
+size_t cairn_gc_lost_sort(cairn_gc_lost *v, size_t n)
+{
+	size_t w = 0;
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), lost_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (w == 0 || lost_cmp(&v[w - 1], &v[i]) != 0)
+			v[w++] = v[i];
+	return w;
+}
+
+int cairn_gc_lost_has(const cairn_gc_lost *v, size_t n, const uint8_t fp[CAIRN_FP_SIZE],
+                      const uint8_t *pack)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(v[mid].fp, fp, CAIRN_FP_SIZE) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && memcmp(v[lo].fp, fp, CAIRN_FP_SIZE) == 0; lo++)
+		if (!pack || memcmp(v[lo].pack, pack, CAIRN_ID_SIZE) == 0)
+			return 1;
+	return 0;
 }
 
 void cairn_gc_record_key(char out[64], uint64_t generation, enum cairn_gc_type type)
@@ -215,7 +275,7 @@ int cairn_gc_record_parse_key(const char *key, uint64_t *generation_out,
 	}
 	if (key[16] != '-')
 		return -1;
-	for (int t = CAIRN_GC_PLAN; t <= CAIRN_GC_DONE; t++)
+	for (int t = CAIRN_GC_PLAN; t <= CAIRN_GC_LOST; t++)
 		if (strcmp(key + 17, type_names[t]) == 0) {
 			*generation_out = g;
 			*type_out = (enum cairn_gc_type)t;

@@ -9,6 +9,7 @@
  *            varint len || a Bloom filter (cairn/bloom.h) of the condemned chunks
  *   running  varint n, n * (varint len || marker key)
  *   done     varint npacks, npacks * pack_id[32]
+ *   lost     varint n, n * (fp[32] || pack_id[32])
  * A plan condemns packs: those prune deletes once every backup that was
  * running when the plan was published has ended, unless a snapshot took
  * up one of their condemned chunks meanwhile. "running" lists those
@@ -32,7 +33,14 @@ enum cairn_gc_type {
 	CAIRN_GC_PLAN = 1,
 	CAIRN_GC_RUNNING = 2,
 	CAIRN_GC_DONE = 3,
+	CAIRN_GC_LOST = 4,
 };
+
+/* A chunk lost in a pack (lost records). */
+typedef struct cairn_gc_lost {
+	uint8_t fp[CAIRN_FP_SIZE];
+	uint8_t pack[CAIRN_ID_SIZE];
+} cairn_gc_lost;
 
 typedef struct cairn_gc_pack {
 	uint8_t id[CAIRN_ID_SIZE];
@@ -50,6 +58,8 @@ typedef struct cairn_gc_record {
 	char **keys; /* plan: temporary objects to remove; running: markers */
 	size_t n_keys;
 	cairn_bloom *condemned; /* plan: the condemned chunks (NULL: none) */
+	cairn_gc_lost *lost;    /* lost */
+	size_t n_lost;
 } cairn_gc_record;
 
 /* Appends the encoding of rec to out. */
@@ -59,7 +69,14 @@ int cairn_gc_record_encode(cairn_buf *out, const cairn_gc_record *rec);
 int cairn_gc_record_decode(cairn_gc_record *out, const void *data, size_t len);
 void cairn_gc_record_clear(cairn_gc_record *rec);
 
-/* The store key of a record: gc/<generation, 16 hex>-<plan|running|done>. */
+/* Sorts lost pairs by fingerprint then pack and drops repeats; the new
+ * count. */
+size_t cairn_gc_lost_sort(cairn_gc_lost *v, size_t n);
+/* 1 if sorted pairs hold fp lost in pack (pack NULL: in any pack). */
+int cairn_gc_lost_has(const cairn_gc_lost *v, size_t n, const uint8_t fp[CAIRN_FP_SIZE],
+                      const uint8_t *pack);
+
+/* The store key of a record: gc/<generation, 16 hex>-<plan|running|done|lost>. */
 void cairn_gc_record_key(char out[64], uint64_t generation, enum cairn_gc_type type);
 /* Parses such a key (after the prefix or with it): 0 and the parts, or
  * -1 for any other name. */

@@ -10,12 +10,9 @@
 
 #include "cairn/errors.h"
 #include "cairn/index.h"
-#include "cairn/indexfile.h"
 #include "cairn/store.h"
 #include "repo/gc_io.h"
-#include "repo/repo_format.h"
 #include "repo/repo_internal.h"
-#include "util/hex.h"
 #include "util/hold.h"
 #include "util/parallel.h"
 
@@ -165,75 +162,21 @@ out:
 
 /* ---- deleting what a done record names ---- */
 
-struct objects {
+struct deletion {
 	gc_prune *p;
-	const uint8_t (*dead)[CAIRN_ID_SIZE]; /* sorted */
-	size_t n_dead;
-	uint8_t (*ids)[CAIRN_ID_SIZE];
+	const uint8_t (*dead)[CAIRN_ID_SIZE];
 };
-
-static int is_dead(const struct objects *o, const uint8_t pack[CAIRN_ID_SIZE])
-{
-	return o->n_dead && bsearch(pack, o->dead, o->n_dead, CAIRN_ID_SIZE, gc_by_id) != NULL;
-}
-
-/* An index/ object that lists dead packs is deleted; if it lists live
- * ones too, a new object lists those first. */
-static int rewrite_object(void *ud, size_t i)
-{
-	struct objects *o = ud;
-	cairn_repo *r = o->p->repo;
-	cairn_sealer *s = NULL;
-	cairn_buf plain = CAIRN_BUF_INIT;
-	cairn_index_entry *e = NULL;
-	size_t n = 0, kept = 0, dead = 0;
-	char key[96], hex[CAIRN_ID_HEX + 1];
-	int rc = cairn_repo_sealer_new(r, &s, 0);
-	if (!rc)
-		rc = cairn_repo_load_object(r, s, CAIRN_INDEX_PREFIX, o->ids[i], CAIRN_BLOB_INDEX,
-		                            CAIRN_INDEX_OBJECT_MAX, &plain);
-	if (!rc)
-		rc = cairn_indexfile_decode(plain.data, plain.len, &e, &n);
-	if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND) {
-		rc = 0; /* check reports it; it is no business of prune's */
-		goto out;
-	}
-	for (size_t j = 0; j < n && !rc; j++) {
-		if (is_dead(o, e[j].pack))
-			dead++;
-		else
-			e[kept++] = e[j];
-	}
-	if (rc || !dead)
-		goto out;
-	if (kept) {
-		uint8_t id[CAIRN_ID_SIZE];
-		if ((rc = cairn_repo_put_index_object(r, s, e, kept, id)) ||
-		    (rc = cairn_index_object_add(r->index, id)))
-			goto out;
-	}
-	cairn_hex_encode(hex, o->ids[i], CAIRN_ID_SIZE);
-	snprintf(key, sizeof(key), "%s%s", CAIRN_INDEX_PREFIX, hex);
-	rc = cairn_store_del(r->store, key);
-out:
-	free(e);
-	cairn_buf_free(&plain);
-	cairn_sealer_free(s);
-	return rc;
-}
 
 static int delete_pack(void *ud, size_t i)
 {
-	struct objects *o = ud;
+	struct deletion *d = ud;
 	char key[80];
-	cairn_repo_pack_key(key, o->dead[i]);
-	return cairn_store_del(cairn_repo_store(o->p->repo), key);
+	cairn_repo_pack_key(key, d->dead[i]);
+	return cairn_store_del(cairn_repo_store(d->p->repo), key);
 }
 
 int gc_complete_done(gc_prune *p, const cairn_gc_record *done)
 {
-	struct objects o = {.p = p};
-	size_t n_ids = 0;
 	uint8_t(*dead)[CAIRN_ID_SIZE] = malloc(done->n_packs ? done->n_packs * CAIRN_ID_SIZE : 1);
 	int rc = 0;
 	if (!dead)
@@ -241,20 +184,17 @@ int gc_complete_done(gc_prune *p, const cairn_gc_record *done)
 	for (size_t i = 0; i < done->n_packs; i++)
 		memcpy(dead[i], done->packs[i].id, CAIRN_ID_SIZE);
 	qsort(dead, done->n_packs, CAIRN_ID_SIZE, gc_by_id);
-	o.dead = (const uint8_t(*)[CAIRN_ID_SIZE])dead;
-	o.n_dead = done->n_packs;
+	struct deletion d = {p, (const uint8_t(*)[CAIRN_ID_SIZE])dead};
 	/* The index first: from here on no lookup places a chunk in them. */
 	if ((rc = cairn_repo_apply_done(p->repo, NULL)))
 		goto out;
-	if ((rc = cairn_repo_list_ids(p->repo, CAIRN_INDEX_PREFIX, &o.ids, &n_ids)))
+	gc_progress(p, "index objects", 0, 0, 1);
+	if ((rc = cairn_repo_unlist_packs(p->repo, d.dead, done->n_packs, p->threads)))
 		goto out;
-	gc_progress(p, "index objects", 0, n_ids, 1);
-	if ((rc = cairn_parallel_for(n_ids, p->threads, rewrite_object, &o)))
+	gc_progress(p, "packs deleted", 0, done->n_packs, 1);
+	if ((rc = cairn_parallel_for(done->n_packs, p->threads, delete_pack, &d)))
 		goto out;
-	gc_progress(p, "packs deleted", 0, o.n_dead, 1);
-	if ((rc = cairn_parallel_for(o.n_dead, p->threads, delete_pack, &o)))
-		goto out;
-	for (size_t i = 0; i < o.n_dead; i++) {
+	for (size_t i = 0; i < done->n_packs; i++) {
 		gc_pack *k = gc_packs_find(&p->packs, dead[i]);
 		if (k) {
 			p->res->packs_deleted++;
@@ -262,7 +202,6 @@ int gc_complete_done(gc_prune *p, const cairn_gc_record *done)
 		}
 	}
 out:
-	free(o.ids);
 	free(dead);
 	return rc;
 }

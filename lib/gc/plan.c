@@ -108,6 +108,8 @@ static int chosen_row(gc_prune *p, const cairn_index_entry *rows, size_t n, long
 	*out = -1;
 	for (size_t i = 0; i < n; i++) {
 		int exists;
+		if (p->n_lost && cairn_gc_lost_has(p->lost, p->n_lost, rows[i].fp, rows[i].pack))
+			continue;
 		int rc = gc_pack_exists(p, rows[i].pack, &exists);
 		if (rc)
 			return rc;
@@ -141,6 +143,8 @@ static int count_group(gc_prune *p, const cairn_index_entry *rows, size_t n, voi
 		if (!k)
 			continue;
 		k->state = PACK_KEEP;
+		if (p->n_lost && cairn_gc_lost_has(p->lost, p->n_lost, rows[i].fp, rows[i].pack))
+			k->has_lost = 1;
 		if (live && (long)i == c) {
 			k->used_rows++;
 			k->used_bytes += row_bytes(&rows[i]);
@@ -223,7 +227,8 @@ static void decide(gc_prune *p)
 			continue;
 		if (k->used_rows == 0)
 			k->state = PACK_DELETE;
-		else if ((double)k->unused_bytes * 100.0 > max_unused * (double)total)
+		else if (k->has_lost ||
+		         (double)k->unused_bytes * 100.0 > max_unused * (double)total)
 			k->state = PACK_REPACK;
 		else
 			p->res->bytes_unused_kept += k->unused_bytes;

@@ -388,7 +388,8 @@ static int run(gc_prune *p)
 	cairn_hold("prune-started");
 	if (!p->opts->dry_run && (rc = cairn_repo_upgrade(p->repo, CAIRN_REPO_VERSION)))
 		goto out;
-	if ((rc = read_state(p, &st)) || (rc = list_packs(p)))
+	if ((rc = read_state(p, &st)) || (rc = list_packs(p)) ||
+	    (rc = cairn_repo_gc_lost(p->repo, s, &p->lost, &p->n_lost, NULL, NULL)))
 		goto out;
 	if (st.last_done && (rc = resume_done(p, s, st.last_done)))
 		goto out;
@@ -422,6 +423,7 @@ int cairn_prune(cairn_repo *r, const cairn_prune_opts *opts, cairn_prune_result 
 	gc_live_free(&p.live);
 	free(p.snapshots);
 	free(p.extra);
+	free(p.lost);
 	pthread_mutex_destroy(&p.lock);
 	return rc;
 }

@@ -56,6 +56,7 @@ typedef struct gc_pack {
 	enum gc_pack_state state;
 	uint64_t used_rows, unused_rows;
 	uint64_t used_bytes, unused_bytes; /* estimates from the rows */
+	int has_lost; /* holds a copy check found damaged: repacked without it */
 	uint32_t *used;                    /* PACK_REPACK: offsets of its used blobs */
 	size_t n_used, cap_used;
 } gc_pack;
@@ -87,6 +88,8 @@ typedef struct gc_prune {
 		int exists;
 	} * extra;
 	size_t n_extra, cap_extra;
+	cairn_gc_lost *lost; /* what check found lost: such rows are no copies */
+	size_t n_lost;
 	pthread_mutex_t lock;
 	cairn_progress progress;
 	int64_t progress_at;

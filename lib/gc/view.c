@@ -56,6 +56,16 @@ static int read_pending(cairn_gc_view *v)
 	return 0;
 }
 
+static int read_lost(cairn_gc_view *v)
+{
+	cairn_sealer *s = NULL;
+	int rc = cairn_repo_sealer_new(v->repo, &s, 0);
+	if (!rc)
+		rc = cairn_repo_gc_lost(v->repo, s, &v->lost, &v->n_lost, NULL, NULL);
+	cairn_sealer_free(s);
+	return rc;
+}
+
 int cairn_gc_view_open(cairn_gc_view *v, cairn_repo *r)
 {
 	int rc;
@@ -65,25 +75,28 @@ int cairn_gc_view_open(cairn_gc_view *v, cairn_repo *r)
 	 * before this, and what follows reads that plan. */
 	if ((rc = cairn_marker_start(&v->marker, r, CAIRN_MARKER_BACKUP)))
 		return rc;
-	if ((rc = cairn_repo_apply_done(r, NULL)) || (rc = read_pending(v)))
+	if ((rc = cairn_repo_apply_done(r, NULL)) || (rc = read_pending(v)) || (rc = read_lost(v)))
 		cairn_gc_view_close(v);
 	return rc;
 }
 
 int cairn_gc_view_chunk_condemned(const cairn_gc_view *v, const uint8_t fp[CAIRN_FP_SIZE])
 {
-	return v->condemned && cairn_bloom_has(v->condemned, fp);
+	return (v->condemned && cairn_bloom_has(v->condemned, fp)) ||
+	       (v->n_lost && cairn_gc_lost_has(v->lost, v->n_lost, fp, NULL));
 }
 
 int cairn_gc_view_entry_gone(const cairn_gc_view *v, const cairn_index_entry *e)
 {
 	if (v->repo && cairn_repo_pack_dead(v->repo, e->pack))
 		return 1;
+	if (v->n_lost && cairn_gc_lost_has(v->lost, v->n_lost, e->fp, e->pack))
+		return 1;
 	if (!v->n_packs || !bsearch(e->pack, v->packs, v->n_packs, CAIRN_ID_SIZE, by_id))
 		return 0;
 	/* The entry of a chunk in a bundle carries the chunk's own
 	 * fingerprint, as the plan's filter does. */
-	return cairn_gc_view_chunk_condemned(v, e->fp);
+	return v->condemned && cairn_bloom_has(v->condemned, e->fp);
 }
 
 int cairn_gc_view_check(cairn_gc_view *v)
@@ -95,6 +108,7 @@ void cairn_gc_view_close(cairn_gc_view *v)
 {
 	cairn_marker_end(v->marker);
 	free(v->packs);
+	free(v->lost);
 	cairn_bloom_free(v->condemned);
 	memset(v, 0, sizeof(*v));
 }

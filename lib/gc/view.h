@@ -21,16 +21,19 @@ typedef struct cairn_gc_view {
 	uint8_t (*packs)[CAIRN_ID_SIZE]; /* its condemned packs, sorted */
 	size_t n_packs;
 	cairn_bloom *condemned; /* its condemned chunks; NULL if none */
+	cairn_gc_lost *lost;    /* what check found lost, sorted */
+	size_t n_lost;
 } cairn_gc_view;
 
 /* Writes the backup's marker, applies the done records, reads the
- * pending plan. On failure nothing is left to end. */
+ * pending plan and the lost records. On failure nothing is left to end. */
 int cairn_gc_view_open(cairn_gc_view *v, cairn_repo *r);
 /* 1 if a chunk a snapshot would reuse by fingerprint alone (the parent's
- * files cache) may be condemned. */
+ * files cache) may be condemned, or was found lost. */
 int cairn_gc_view_chunk_condemned(const cairn_gc_view *v, const uint8_t fp[CAIRN_FP_SIZE]);
 /* 1 if the index entry e must be taken for absent: in a condemned pack
- * and maybe a condemned chunk, or in a pack a prune deleted. */
+ * and maybe a condemned chunk, in a pack a prune deleted, or found lost
+ * there by check. */
 int cairn_gc_view_entry_gone(const cairn_gc_view *v, const cairn_index_entry *e);
 /* Before the snapshot is written: 0, or CAIRN_ERROR if the marker went
  * unwritten so long that a prune may have deleted what the backup

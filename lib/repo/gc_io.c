@@ -92,6 +92,49 @@ int cairn_repo_gc_put(cairn_repo *r, cairn_sealer *s, const cairn_gc_record *rec
 	return rc;
 }
 
+int cairn_repo_gc_lost(cairn_repo *r, cairn_sealer *s, cairn_gc_lost **out, size_t *n_out,
+                       uint64_t **gens_out, size_t *n_gens_out)
+{
+	cairn_gc_name *names = NULL;
+	cairn_gc_lost *v = NULL;
+	uint64_t *gens = NULL;
+	size_t n_names = 0, n = 0, cap = 0, n_gens = 0, cap_gens = 0;
+	int rc = cairn_repo_gc_list(r, &names, &n_names);
+	for (size_t i = 0; i < n_names && !rc; i++) {
+		cairn_gc_record rec;
+		if (names[i].type != CAIRN_GC_LOST)
+			continue;
+		rc = cairn_repo_gc_load(r, s, names[i].generation, CAIRN_GC_LOST, &rec);
+		if (rc == CAIRN_ENOTFOUND) { /* retired meanwhile */
+			rc = 0;
+			continue;
+		}
+		if (!rc &&
+		    !(rc = cairn_array_grow((void **)&v, &cap, n + rec.n_lost, sizeof(*v)))) {
+			if (rec.n_lost)
+				memcpy(v + n, rec.lost, rec.n_lost * sizeof(*v));
+			n += rec.n_lost;
+		}
+		if (!rc && gens_out &&
+		    !(rc = cairn_array_grow((void **)&gens, &cap_gens, n_gens + 1, sizeof(*gens))))
+			gens[n_gens++] = names[i].generation;
+		cairn_gc_record_clear(&rec);
+	}
+	free(names);
+	if (rc) {
+		free(v);
+		free(gens);
+		return rc;
+	}
+	*out = v;
+	*n_out = cairn_gc_lost_sort(v, n);
+	if (gens_out) {
+		*gens_out = gens;
+		*n_gens_out = n_gens;
+	}
+	return 0;
+}
+
 static int by_id(const void *a, const void *b)
 {
 	return memcmp(a, b, CAIRN_ID_SIZE);

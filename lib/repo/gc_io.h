@@ -29,6 +29,12 @@ int cairn_repo_gc_load(cairn_repo *r, cairn_sealer *s, uint64_t generation, enum
 /* Seals and writes rec under its name; CAIRN_EEXISTS if one is there. */
 int cairn_repo_gc_put(cairn_repo *r, cairn_sealer *s, const cairn_gc_record *rec);
 
+/* The pairs of every lost record, sorted (cairn_gc_lost_sort); the
+ * records' generations (their names) in *gens_out when it is not NULL.
+ * A damaged record is an error naming it. */
+int cairn_repo_gc_lost(cairn_repo *r, cairn_sealer *s, cairn_gc_lost **out, size_t *n_out,
+                       uint64_t **gens_out, size_t *n_gens_out);
+
 /* Applies the done records of gc/ that the index has not taken yet: the
  * rows of their packs are dropped, and the record is remembered as taken
  * (among the index's imported objects, under the SHA-256 of its name).

@@ -13,6 +13,7 @@
 #include "cairn/index.h"
 #include "repo/repo_format.h"
 #include "util/hex.h"
+#include "util/parallel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,5 +283,73 @@ int cairn_repo_rebuild_index(cairn_repo *r, cairn_warn_cb warn, void *ud, cairn_
 		rc = cairn_repo_apply_done(r, NULL);
 	cairn_sealer_free(s);
 	free(covered.ids);
+	return rc;
+}
+
+/* ---- index/ objects that list packs that are gone ---- */
+
+struct unlist {
+	cairn_repo *r;
+	const uint8_t (*dead)[CAIRN_ID_SIZE]; /* sorted */
+	size_t n_dead;
+	uint8_t (*ids)[CAIRN_ID_SIZE];
+};
+
+/* An index/ object that lists dead packs is deleted; if it lists live
+ * ones too, a new object lists those first. */
+static int unlist_object(void *ud, size_t i)
+{
+	struct unlist *u = ud;
+	cairn_repo *r = u->r;
+	cairn_sealer *s = NULL;
+	cairn_buf plain = CAIRN_BUF_INIT;
+	cairn_index_entry *e = NULL;
+	size_t n = 0, kept = 0, dead = 0;
+	char key[96], hex[CAIRN_ID_HEX + 1];
+	int rc = cairn_repo_sealer_new(r, &s, 0);
+	if (!rc)
+		rc = cairn_repo_load_object(r, s, CAIRN_INDEX_PREFIX, u->ids[i], CAIRN_BLOB_INDEX,
+		                            CAIRN_INDEX_OBJECT_MAX, &plain);
+	if (!rc)
+		rc = cairn_indexfile_decode(plain.data, plain.len, &e, &n);
+	if (rc == CAIRN_ECORRUPT || rc == CAIRN_ENOTFOUND) {
+		rc = 0; /* check reports a damaged one; a vanished one is no matter */
+		goto out;
+	}
+	for (size_t j = 0; j < n && !rc; j++) {
+		if (u->n_dead && bsearch(e[j].pack, u->dead, u->n_dead, CAIRN_ID_SIZE, by_id))
+			dead++;
+		else
+			e[kept++] = e[j];
+	}
+	if (rc || !dead)
+		goto out;
+	if (kept) {
+		uint8_t id[CAIRN_ID_SIZE];
+		if ((rc = cairn_repo_put_index_object(r, s, e, kept, id)) ||
+		    (rc = cairn_index_object_add(r->index, id)))
+			goto out;
+	}
+	cairn_hex_encode(hex, u->ids[i], CAIRN_ID_SIZE);
+	snprintf(key, sizeof(key), "%s%s", CAIRN_INDEX_PREFIX, hex);
+	rc = cairn_store_del(r->store, key);
+out:
+	free(e);
+	cairn_buf_free(&plain);
+	cairn_sealer_free(s);
+	return rc;
+}
+
+int cairn_repo_unlist_packs(cairn_repo *r, const uint8_t (*dead)[CAIRN_ID_SIZE], size_t n,
+                            unsigned threads)
+{
+	struct unlist u = {.r = r, .dead = dead, .n_dead = n};
+	size_t n_ids = 0;
+	if (!n)
+		return 0;
+	int rc = cairn_repo_list_ids(r, CAIRN_INDEX_PREFIX, &u.ids, &n_ids);
+	if (!rc)
+		rc = cairn_parallel_for(n_ids, threads ? threads : 1, unlist_object, &u);
+	free(u.ids);
 	return rc;
 }

@@ -103,11 +103,18 @@ typedef struct cairn_check_result {
 	uint64_t chunks; /* distinct chunks the snapshots reference */
 	uint64_t packs_unreferenced, bytes_unreferenced; /* no referenced chunk in them */
 	uint64_t packs_read, bytes_read, blobs_read;     /* read: what was read */
-	cairn_check_problem *problems;                   /* by kind, then object and offset */
+	/* Healing: chunks snapshots need that are lost (written down for
+	 * backups to store again), packs gone whose index rows were dropped,
+	 * and lost records removed because their chunks are found again. */
+	uint64_t lost_chunks, packs_forgotten, lost_retired;
+	cairn_check_problem *problems; /* by kind, then object and offset */
 	size_t n_problems;
 } cairn_check_result;
 
-/* Checks the repository. 0 when all is well, CAIRN_EPARTIAL when it found
+/* Checks the repository, and heals what can be healed (lib/check/heal.c):
+ * the index forgets packs that are gone, and the chunks snapshots need
+ * that are lost are written down (gc/<random>-lost) for the next backups
+ * to store again. 0 when all is well, CAIRN_EPARTIAL when it found
  * problems (out->problems), or a fatal error (the store cannot be listed
  * or read). *out is the caller's to free in every case. */
 int cairn_check(cairn_repo *r, const cairn_check_opts *opts, cairn_check_result *out);

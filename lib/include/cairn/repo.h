@@ -111,6 +111,13 @@ typedef struct cairn_index_rebuild {
  * cleared. */
 int cairn_repo_rebuild_index(cairn_repo *r, cairn_warn_cb warn, void *ud, cairn_index_rebuild *out);
 
+/* Makes the index/ objects stop listing the n packs dead (sorted by id),
+ * which are gone or about to go: an object that lists only them is
+ * deleted, one that lists others too is written again without them first
+ * (and taken as imported). Objects are read on up to threads threads. */
+int cairn_repo_unlist_packs(cairn_repo *r, const uint8_t (*dead)[CAIRN_ID_SIZE], size_t n,
+                            unsigned threads);
+
 /* The ids of the objects named prefix<64 hex> (e.g. "snapshots/"); other
  * names are ignored. *ids_out (count in *n_out) is the caller's to free. */
 int cairn_repo_list_ids(cairn_repo *r, const char *prefix, uint8_t (**ids_out)[CAIRN_ID_SIZE],
