@@ -57,24 +57,24 @@ static void test_server_request__matches_each_route_with_its_method(void **state
 
 static void test_server_request__routes_need_the_scope_of_what_they_change(void **state)
 {
-	char repo[65], arg[65], allow[64];
-	const srv_route_spec *r;
-	assert_int_equal(match("POST", "/v2/repos/" REPO "/lookup", &r, repo, arg, allow),
-	                 SRV_MATCH_OK);
-	assert_int_equal(r->scope, SRV_SCOPE_READ);
-	assert_int_equal(match("POST", "/v2/repos/" REPO "/register", &r, repo, arg, allow),
-	                 SRV_MATCH_OK);
-	assert_int_equal(r->scope, SRV_SCOPE_APPEND);
-	assert_int_equal(match("DELETE", "/v2/repos/" REPO "/index", &r, repo, arg, allow),
-	                 SRV_MATCH_OK);
-	assert_int_equal(r->scope, SRV_SCOPE_ADMIN);
-	/* Reading the whole index is prune's, like dropping from it. */
-	assert_int_equal(match("POST", "/v2/repos/" REPO "/scan", &r, repo, arg, allow),
-	                 SRV_MATCH_OK);
-	assert_int_equal(r->scope, SRV_SCOPE_ADMIN);
-	assert_int_equal(match("POST", "/v2/repos/" REPO "/drop-packs", &r, repo, arg, allow),
-	                 SRV_MATCH_OK);
-	assert_int_equal(r->scope, SRV_SCOPE_ADMIN);
+	static const struct {
+		const char *method, *suffix;
+		int scope;
+	} cases[] = {
+	    {"POST", "/lookup", SRV_SCOPE_READ},
+	    {"POST", "/register", SRV_SCOPE_APPEND},
+	    {"DELETE", "/index", SRV_SCOPE_ADMIN},
+	    /* Reading the whole index is prune's, like dropping from it. */
+	    {"POST", "/scan", SRV_SCOPE_ADMIN},
+	    {"POST", "/drop-packs", SRV_SCOPE_ADMIN},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char url[256], repo[65], arg[65], allow[64];
+		const srv_route_spec *r = NULL;
+		snprintf(url, sizeof(url), "/v2/repos/" REPO "%s", cases[i].suffix);
+		assert_int_equal(match(cases[i].method, url, &r, repo, arg, allow), SRV_MATCH_OK);
+		assert_int_equal(r->scope, cases[i].scope);
+	}
 }
 
 static void test_server_request__only_drop_packs_takes_a_body_over_1_mib(void **state)
