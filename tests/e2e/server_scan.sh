@@ -165,4 +165,50 @@ check_grep "refusals are counted by route" 'cairn_requests_total\{route="scan",s
 	"$T/metrics"
 check "the server exits 0 on SIGTERM" server_stop
 
+say "a repository's shards of schema 2 are brought up to date when the server opens them"
+OLD="$T/old-server"
+OLD_REPO=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+"$PYTHON" - "$OLD/repos/$OLD_REPO/index" "$T/ack" "$T/old-want" <<-'EOF2'
+	import os, sqlite3, struct, sys
+	index, ack, want = sys.argv[1:]
+	os.makedirs(index)
+	rows = [bytes.fromhex(l.strip()) for l in open(ack) if l.strip()][:3000]
+	for k in range(16):
+	    db = sqlite3.connect(os.path.join(index, "shard-%02x.db" % k))
+	    db.execute("PRAGMA journal_mode=WAL")
+	    db.execute("CREATE TABLE blobs (fp BLOB PRIMARY KEY, pack BLOB NOT NULL,"
+	               " offset INTEGER NOT NULL, length INTEGER NOT NULL,"
+	               " raw_length INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	               " seen INTEGER NOT NULL, inner INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID")
+	    if k == 0:
+	        db.execute("CREATE TABLE objects (id BLOB PRIMARY KEY) WITHOUT ROWID")
+	        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID")
+	        db.execute("INSERT INTO meta VALUES ('schema_version', 2), ('shards', 16)")
+	    for r in rows:
+	        if r[0] >> 4 == k:
+	            fp, pack, off, length, raw, kind, inner = struct.unpack("<32s32sIIIBI", r)
+	            db.execute("INSERT INTO blobs VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+	                       (fp, pack, off, length, raw, kind, inner))
+	    db.commit()
+	    db.close()
+	with open(want, "w") as f:
+	    f.writelines(r.hex() + "\n" for r in sorted(rows))
+EOF2
+OLD_ADMIN=$(server_token "$OLD" "$OLD_REPO" admin)
+require "the server starts on them" server_start "$OLD" --rate-limit 0
+run "$PYTHON" "$INDEXCLIENT" scan "$SERVER_URL" "$OLD_ADMIN" "$OLD_REPO" --all --out "$T/old-rows"
+check_rc 0 "they are scanned"
+check "every row is kept, byte for byte" cmp -s "$T/old-rows" "$T/old-want"
+head -n 1 "$T/old-want" | "$PYTHON" -c 'import sys; r = bytes.fromhex(sys.stdin.read().strip()); sys.stdout.buffer.write(r[:32] + b"\xff" * 32 + r[64:])' >"$T/old-second"
+req POST "/v2/repos/$OLD_REPO/register" "$OLD_ADMIN" "$T/old-second"
+req GET "/v2/repos/$OLD_REPO/stats" "$OLD_ADMIN"
+check_grep "and a chunk's second location is a row of its own" '"fingerprints":3001' "$OUT"
+check "the server exits 0 on SIGTERM" server_stop
+"$PYTHON" - "$OLD/repos/$OLD_REPO/index/shard-00.db" >"$T/old-version" <<-'EOF2'
+	import sqlite3, sys
+	print(sqlite3.connect(sys.argv[1]).execute(
+	    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+EOF2
+check_eq "shard 0 says schema 3" "$(cat "$T/old-version")" 3
+
 e2e_finish
