@@ -32,6 +32,8 @@ static const handler_fn handlers[SRV_ROUTE_COUNT] = {
     [SRV_ROUTE_OBJECT_PUT] = srv_route_object_put,
     [SRV_ROUTE_STATS] = srv_route_stats,
     [SRV_ROUTE_INDEX_CLEAR] = srv_route_index_clear,
+    [SRV_ROUTE_SCAN] = srv_route_scan,
+    [SRV_ROUTE_DROP_PACKS] = srv_route_drop_packs,
 };
 
 typedef struct request {
@@ -40,6 +42,7 @@ typedef struct request {
 	srv_repo *repo;
 	char arg[SRV_REPO_HEX + 1];
 	cairn_buf body;
+	size_t body_max; /* the route's */
 	int too_large;
 	unsigned status;
 	double start;
@@ -195,6 +198,7 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 		break;
 	}
 	q->route = q->r->id;
+	q->body_max = srv_route_body_max(q->r);
 
 	const char *token = bearer(conn);
 	if (!token)
@@ -227,11 +231,11 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 		unsigned long long n;
 		if (srv_content_length_parse(cl, &n))
 			return send_text(conn, q, 400, "bad Content-Length");
-		if (n > CAIRN_WIRE_BODY_MAX)
+		if (n > q->body_max)
 			return send_text(conn, q, 400,
 			                 "body of %llu bytes is larger than the limit "
-			                 "of %d bytes",
-			                 n, CAIRN_WIRE_BODY_MAX);
+			                 "of %zu bytes",
+			                 n, q->body_max);
 	}
 	if (srv_repos_get(s->repos, repo, &q->repo))
 		return send_text(conn, q, 500, "%s", cairn_error_last());
@@ -245,8 +249,8 @@ static enum MHD_Result finish(srv *s, struct MHD_Connection *conn, request *q)
 	if (q->route == SRV_ROUTE_METRICS)
 		return metrics(s, conn, q);
 	if (q->too_large)
-		return send_text(conn, q, 400, "body larger than the limit of %d bytes",
-		                 CAIRN_WIRE_BODY_MAX);
+		return send_text(conn, q, 400, "body larger than the limit of %zu bytes",
+		                 q->body_max);
 	srv_call c = {
 	    .s = s,
 	    .repo = q->repo,
@@ -280,13 +284,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!q)
 			return MHD_NO;
 		q->start = srv_now();
+		q->body_max = CAIRN_WIRE_BODY_MAX;
 		*con_cls = q;
 		atomic_fetch_add(&s->metrics.in_flight, 1);
 		return begin(s, conn, q, url, method);
 	}
 	if (*upload_data_size) {
 		if (!q->too_large) {
-			if (*upload_data_size > CAIRN_WIRE_BODY_MAX - q->body.len) {
+			if (*upload_data_size > q->body_max - q->body.len) {
 				q->too_large = 1;
 				cairn_buf_free(&q->body);
 			} else if (cairn_buf_append(&q->body, upload_data, *upload_data_size)) {

@@ -20,6 +20,8 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {
     [SRV_ROUTE_OBJECT_PUT] = "object_put",
     [SRV_ROUTE_STATS] = "stats",
     [SRV_ROUTE_INDEX_CLEAR] = "index_clear",
+    [SRV_ROUTE_SCAN] = "scan",
+    [SRV_ROUTE_DROP_PACKS] = "drop_packs",
 };
 
 /* The statuses the server answers with; anything else counts as "other". */
@@ -131,6 +133,13 @@ int srv_metrics_render(srv_metrics *m, srv_repos *rs, cairn_buf *out)
 	if (!rc)
 		rc = counter(out, "cairn_registrations_total", "Index entries registered.",
 		             load(&m->registrations));
+	if (!rc)
+		rc = counter(out, "cairn_scan_rows_total", "Index rows sent in scan answers.",
+		             load(&m->scan_rows));
+	if (!rc)
+		rc = counter(out, "cairn_dropped_packs_total",
+		             "Pack ids named in requests to drop their rows.",
+		             load(&m->packs_dropped));
 	if (!rc)
 		rc = counter(out, "cairn_rate_limited_total", "Requests refused with 429.",
 		             load(&m->rate_limited));

@@ -586,6 +586,20 @@ int srv_repo_clear(srv_repo *r)
 	return rc;
 }
 
+int srv_repo_scan(srv_repo *r, const cairn_index_entry *after, cairn_index_entry *out, size_t max,
+                  size_t *n_out)
+{
+	return cairn_index_scan(r->ix, after, out, max, n_out);
+}
+
+/* The filter cannot forget a fingerprint: until it is next built, one
+ * whose rows are all gone costs a lookup in the shards, not a wrong
+ * answer. */
+int srv_repo_drop_packs(srv_repo *r, const uint8_t (*packs)[32], size_t n)
+{
+	return cairn_index_drop_packs(r->ix, packs, n);
+}
+
 static int file_size(const char *path, uint64_t *size)
 {
 	struct stat st;

@@ -23,8 +23,15 @@ static const srv_route_spec routes[] = {
     {SRV_ROUTE_OBJECT_PUT, "PUT", "/objects", 1, SRV_SCOPE_APPEND},
     {SRV_ROUTE_STATS, "GET", "/stats", 0, SRV_SCOPE_READ},
     {SRV_ROUTE_INDEX_CLEAR, "DELETE", "/index", 0, SRV_SCOPE_ADMIN},
+    {SRV_ROUTE_SCAN, "POST", "/scan", 0, SRV_SCOPE_ADMIN},
+    {SRV_ROUTE_DROP_PACKS, "POST", "/drop-packs", 0, SRV_SCOPE_ADMIN, CAIRN_WIRE_DROP_BODY_MAX},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+size_t srv_route_body_max(const srv_route_spec *r)
+{
+	return r && r->body_max ? r->body_max : CAIRN_WIRE_BODY_MAX;
+}
 
 int srv_is_lower_hex(const char *s, size_t n)
 {

@@ -176,3 +176,42 @@ int srv_route_index_clear(srv_call *c, srv_reply *r)
 	r->status = 204;
 	return 0;
 }
+
+int srv_route_scan(srv_call *c, srv_reply *r)
+{
+	cairn_index_entry after, *rows = NULL;
+	cairn_buf out = CAIRN_BUF_INIT;
+	int has_after;
+	uint32_t max;
+	size_t n = 0;
+	if (cairn_wire_scan_request_decode(c->body, c->len, &after, &has_after, &max))
+		return srv_reply_text(r, 400, "%s", cairn_error_last());
+	if (max > CAIRN_WIRE_SCAN_MAX)
+		max = CAIRN_WIRE_SCAN_MAX;
+	if (!(rows = malloc(max * sizeof(*rows))))
+		return srv_reply_text(r, 500, "out of memory");
+	/* Fewer rows than asked for only at the end (cairn/sys/index.h). */
+	if (srv_repo_scan(c->repo, has_after ? &after : NULL, rows, max, &n) ||
+	    cairn_wire_scan_answer_encode(&out, rows, n, n < max)) {
+		failed(r);
+	} else {
+		atomic_fetch_add(&c->s->metrics.scan_rows, n);
+		srv_reply_buf(r, 200, "application/octet-stream", &out);
+	}
+	cairn_buf_free(&out);
+	free(rows);
+	return 0;
+}
+
+int srv_route_drop_packs(srv_call *c, srv_reply *r)
+{
+	const uint8_t(*packs)[32];
+	size_t n;
+	if (cairn_wire_packs_decode(c->body, c->len, &packs, &n))
+		return srv_reply_text(r, 400, "%s", cairn_error_last());
+	if (srv_repo_drop_packs(c->repo, packs, n))
+		return failed(r);
+	atomic_fetch_add(&c->s->metrics.packs_dropped, n);
+	r->status = 204;
+	return 0;
+}

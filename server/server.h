@@ -77,14 +77,19 @@ int srv_repo_id_valid(const char *s);
 int srv_token_id(const char *token, char id[SRV_TOKEN_ID_HEX + 1]);
 
 /* A route of the API under /v2/repos/<id>: method and suffix, whether an
- * id follows the suffix ("/<64 hex>"), and the scope it needs. */
+ * id follows the suffix ("/<64 hex>"), the scope it needs, and the largest
+ * body it takes (0: CAIRN_WIRE_BODY_MAX). */
 typedef struct srv_route_spec {
 	int id; /* enum srv_route */
 	const char *method;
 	const char *suffix;
 	int has_arg;
 	int scope;
+	size_t body_max;
 } srv_route_spec;
+
+/* The largest body the route takes. */
+size_t srv_route_body_max(const srv_route_spec *r);
 
 enum srv_match {
 	SRV_MATCH_NONE,   /* no such path */
@@ -144,6 +149,11 @@ int srv_repo_snapshot_list(srv_repo *r, cairn_buf *out);
 int srv_repo_snapshot_remove(srv_repo *r, const uint8_t id[32]);
 int srv_repo_stats(srv_repo *r, cairn_buf *json);
 int srv_repo_clear(srv_repo *r);
+/* For prune: rows in (fp, pack) order after a cursor, and deleting every
+ * row of some packs (the Bloom filter keeps their fingerprints). */
+int srv_repo_scan(srv_repo *r, const cairn_index_entry *after, cairn_index_entry *out, size_t max,
+                  size_t *n_out);
+int srv_repo_drop_packs(srv_repo *r, const uint8_t (*packs)[32], size_t n);
 
 /* Appends per-repository gauges (shard sizes, filter state). */
 int srv_repos_metrics(srv_repos *rs, cairn_buf *out);
@@ -168,6 +178,8 @@ enum srv_route {
 	SRV_ROUTE_OBJECT_PUT,
 	SRV_ROUTE_STATS,
 	SRV_ROUTE_INDEX_CLEAR,
+	SRV_ROUTE_SCAN,
+	SRV_ROUTE_DROP_PACKS,
 	SRV_ROUTE_COUNT,
 };
 
@@ -182,6 +194,8 @@ typedef struct srv_metrics {
 	_Atomic uint64_t lookups_found; /* of those, present */
 	_Atomic uint64_t lookups_shard; /* of those, looked up in the shards */
 	_Atomic uint64_t registrations; /* entries registered */
+	_Atomic uint64_t scan_rows;     /* rows sent in scan answers */
+	_Atomic uint64_t packs_dropped; /* pack ids named in drop requests */
 	_Atomic uint64_t rate_limited;
 	_Atomic uint64_t bloom_downloads;
 	_Atomic uint64_t bloom_not_modified;
@@ -265,6 +279,8 @@ int srv_route_object_get(srv_call *c, srv_reply *r);
 int srv_route_object_put(srv_call *c, srv_reply *r);
 int srv_route_stats(srv_call *c, srv_reply *r);
 int srv_route_index_clear(srv_call *c, srv_reply *r);
+int srv_route_scan(srv_call *c, srv_reply *r);
+int srv_route_drop_packs(srv_call *c, srv_reply *r);
 
 double srv_now(void); /* monotonic seconds */
 

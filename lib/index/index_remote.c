@@ -4,7 +4,8 @@
  * share one and each keeps its connection alive between requests. Every
  * request is retried with the one backoff policy (net/http.h) on network
  * errors, 408, 429 (after the server's Retry-After) and 5xx: all of them are
- * idempotent, registrations included (the first registration wins).
+ * idempotent, registrations included (a row registered again changes
+ * nothing) and drops of packs (a row deleted is not there to delete).
  *
  * Lookups ask the server's Bloom filter first. It is fetched on the first
  * lookup (conditionally, with the ETag of the copy cached on disk) and
@@ -537,6 +538,57 @@ static int remote_snapshot_remove(cairn_index *base, const uint8_t id[32])
 	return rc;
 }
 
+static int remote_scan(cairn_index *base, const cairn_index_entry *after, cairn_index_entry *out,
+                       size_t max, size_t *n_out)
+{
+	remote_index *ix = (remote_index *)base;
+	cairn_buf body = CAIRN_BUF_INIT;
+	size_t n = 0;
+	int rc = 0, end = 0;
+	*n_out = 0;
+	/* A page may be shorter than asked for (the server caps it): ask
+	 * again after its last row until max rows or the end. */
+	while (n < max && !end) {
+		size_t ask = max - n < CAIRN_WIRE_SCAN_MAX ? max - n : CAIRN_WIRE_SCAN_MAX, got;
+		const cairn_index_entry *cursor = n ? &out[n - 1] : after;
+		response resp;
+		cairn_buf_clear(&body);
+		if ((rc = cairn_wire_scan_request_encode(&body, cursor, (uint32_t)ask)) ||
+		    (rc = request(ix, "POST", "/scan", body.data, body.len, NULL,
+		                  1 + ask * CAIRN_WIRE_ENTRY_SIZE, &resp)))
+			goto out;
+		if (resp.status != 200) {
+			rc = status_error(ix, "/scan", &resp);
+			goto out;
+		}
+		rc = cairn_wire_scan_answer_decode(resp.body.data, resp.body.len, cursor, ask,
+		                                   out + n, &got, &end);
+		cairn_buf_free(&resp.body);
+		if (rc) {
+			cairn_error_prefix(rc, "index server %s/scan", ix->base_url);
+			goto out;
+		}
+		n += got;
+	}
+	*n_out = n;
+out:
+	cairn_buf_free(&body);
+	return rc;
+}
+
+/* In requests of at most CAIRN_WIRE_DROP_MAX packs, each one pass over
+ * the server's shards. */
+static int remote_drop_packs(cairn_index *base, const uint8_t (*packs)[32], size_t n)
+{
+	remote_index *ix = (remote_index *)base;
+	int rc = 0;
+	for (size_t from = 0; from < n && !rc; from += CAIRN_WIRE_DROP_MAX) {
+		size_t m = n - from < CAIRN_WIRE_DROP_MAX ? n - from : CAIRN_WIRE_DROP_MAX;
+		rc = simple(ix, "POST", "/drop-packs", packs + from, m * 32, 204, 200, NULL);
+	}
+	return rc;
+}
+
 static void remote_free(cairn_index *base)
 {
 	remote_index *ix = (remote_index *)base;
@@ -566,6 +618,8 @@ static const struct cairn_index_ops remote_ops = {
     .snapshot_add = remote_snapshot_add,
     .snapshot_list = remote_snapshot_list,
     .snapshot_remove = remote_snapshot_remove,
+    .scan = remote_scan,
+    .drop_packs = remote_drop_packs,
 };
 
 static int check_url(const char *url)

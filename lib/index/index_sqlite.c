@@ -173,6 +173,21 @@ static void rollback(shard *sh)
 	}
 }
 
+/* Ends the transaction a shard's caller began under its lock: commits it
+ * if rc is 0, else rolls it back; forgets st's bindings (pointers into
+ * the caller's memory) and releases the shard. */
+static int end_transaction(shard *sh, sqlite3_stmt *st, int rc, const char *what)
+{
+	if (!rc)
+		rc = run(sh, ST_COMMIT, what);
+	if (rc)
+		rollback(sh);
+	if (st)
+		sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&sh->lock);
+	return rc;
+}
+
 static int run_sql(shard *sh, const char *sql, const char *what)
 {
 	int r = sqlite3_exec(sh->db, sql, NULL, NULL, NULL);
@@ -304,13 +319,8 @@ static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order
 		}
 		sqlite3_reset(st);
 	}
-	rc = run(sh, ST_COMMIT, "cannot end a lookup");
 out:
-	if (rc)
-		rollback(sh);
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&sh->lock);
-	return rc;
+	return end_transaction(sh, st, rc, "cannot end a lookup");
 }
 
 static int lookup_batch(sqlite_index *ix, const uint8_t (*fps)[32], size_t n,
@@ -364,14 +374,8 @@ static int insert_shard(shard *sh, const cairn_index_entry *entries, const size_
 		if (rc)
 			goto out;
 	}
-	rc = run(sh, ST_COMMIT, "cannot commit an insert");
 out:
-	if (rc)
-		rollback(sh);
-	/* The bound pointers are the caller's: do not keep them. */
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&sh->lock);
-	return rc;
+	return end_transaction(sh, st, rc, "cannot commit an insert");
 }
 
 struct insert_run {
@@ -487,12 +491,7 @@ static int sqlite_clear(cairn_index *base)
 			rc = run(sh, ST_CLEAR, "cannot clear");
 		if (!rc && k == 0)
 			rc = run(sh, ST_OBJ_CLEAR, "cannot clear");
-		if (!rc)
-			rc = run(sh, ST_COMMIT, "cannot commit clearing");
-		if (rc)
-			rollback(sh);
-		pthread_mutex_unlock(&sh->lock);
-		if (rc)
+		if ((rc = end_transaction(sh, NULL, rc, "cannot commit clearing")))
 			return rc;
 	}
 	return 0;
@@ -529,13 +528,8 @@ static int scan_shard(shard *sh, const cairn_index_entry *after, cairn_index_ent
 	if (!rc && r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = db_error(sh, r, "scan failed");
 	sqlite3_reset(st);
-	if (!rc)
-		rc = run(sh, ST_COMMIT, "cannot end a scan");
 out:
-	if (rc)
-		rollback(sh);
-	sqlite3_clear_bindings(st);
-	pthread_mutex_unlock(&sh->lock);
+	rc = end_transaction(sh, st, rc, "cannot end a scan");
 	*n_out = rc ? 0 : n;
 	return rc;
 }
@@ -591,14 +585,9 @@ static int drop_shard_at(void *ud, size_t k)
 	int rc = run(sh, ST_BEGIN_WRITE, "cannot begin dropping packs");
 	if (!rc)
 		rc = run(sh, ST_DROP, "cannot drop packs");
-	if (!rc)
-		rc = run(sh, ST_COMMIT, "cannot commit dropping packs");
-	if (rc)
-		rollback(sh);
 	sh->dropping = NULL;
 	sh->n_dropping = 0;
-	pthread_mutex_unlock(&sh->lock);
-	return rc;
+	return end_transaction(sh, NULL, rc, "cannot commit dropping packs");
 }
 
 /* Every shard is read whole, one transaction each, side by side. */
@@ -731,43 +720,38 @@ static int check_meta(sqlite_index *ix)
 	return 0;
 }
 
-/* Adds blobs.inner to a shard made by schema version 1. Under the
- * caller's write transaction. */
-static int add_inner_column(shard *sh)
+/* The number a query of the shard's schema answers; under the caller's
+ * transaction. */
+static int schema_count(shard *sh, const char *sql, int *out)
 {
 	sqlite3_stmt *st = NULL;
-	int r = sqlite3_prepare_v2(
-	    sh->db, "SELECT 1 FROM pragma_table_info('blobs') WHERE name = 'inner'", -1, &st, NULL);
+	int r = sqlite3_prepare_v2(sh->db, sql, -1, &st, NULL);
 	if (r == SQLITE_OK)
 		r = sqlite3_step(st);
+	*out = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	int rc = r == SQLITE_ROW ? 0 : db_error(sh, r, "cannot read the schema");
 	sqlite3_finalize(st);
-	if (r == SQLITE_ROW)
-		return 0;
-	if (r != SQLITE_DONE)
-		return db_error(sh, r, "cannot read the schema");
-	return run_sql(sh, "ALTER TABLE blobs ADD COLUMN inner INTEGER NOT NULL DEFAULT 0",
-	               "cannot upgrade the schema");
+	return rc;
 }
 
-/* Brings a shard's blobs table made by schema 1 or 2 (primary key fp) to
- * schema 3 (primary key fp, pack): a new table, the rows copied, the old
- * one dropped and the new one renamed, under the caller's write
- * transaction. Each shard is judged by its own table, so that an upgrade
- * cut short leaves only the shards not yet done to do. */
+/* Brings a shard's blobs table made by schema 1 (no inner) or 2 (primary
+ * key fp) to schema 3 (primary key fp, pack): the column added if it
+ * lacks it (0, right for the entries version 1 knew), then a new table,
+ * the rows copied, the old one dropped and the new one renamed, under the
+ * caller's write transaction. Each shard is judged by its own table, so
+ * that an upgrade cut short leaves only the shards not yet done to do. */
 static int upgrade_blobs(shard *sh)
 {
-	sqlite3_stmt *st = NULL;
-	int r = sqlite3_prepare_v2(
-	    sh->db, "SELECT count(*) FROM pragma_table_info('blobs') WHERE pk > 0", -1, &st, NULL);
-	if (r == SQLITE_OK)
-		r = sqlite3_step(st);
-	int keys = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	if (r != SQLITE_ROW)
-		return db_error(sh, r, "cannot read the schema");
-	if (keys == 2)
-		return 0;
-	int rc = add_inner_column(sh);
+	int keys, has_inner;
+	int rc =
+	    schema_count(sh, "SELECT count(*) FROM pragma_table_info('blobs') WHERE pk > 0", &keys);
+	if (rc || keys == 2)
+		return rc;
+	rc = schema_count(
+	    sh, "SELECT count(*) FROM pragma_table_info('blobs') WHERE name = 'inner'", &has_inner);
+	if (!rc && !has_inner)
+		rc = run_sql(sh, "ALTER TABLE blobs ADD COLUMN inner INTEGER NOT NULL DEFAULT 0",
+		             "cannot upgrade the schema");
 	if (!rc)
 		rc = run_sql(sh, upgrade_to_v3, "cannot upgrade the schema");
 	return rc;

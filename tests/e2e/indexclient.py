@@ -14,6 +14,11 @@ documented wire format and Bloom filter layout.
     indexclient.py bloom URL TOKEN REPO --probes N [--registered FILE]
         downloads the filter and measures its false-positive rate on N
         random fingerprints; prints one JSON object
+    indexclient.py scan URL TOKEN REPO [--max N] [--after HEX] [--all] [--out FILE]
+        one scan request for N rows (after the row whose fingerprint and pack
+        HEX gives), or with --all every page until the end, each after the
+        last row of the one before; checks the answer's layout and order and
+        prints one JSON object; --out writes every row (hex, one per line)
     indexclient.py metric URL NAME
         prints the value of the metric NAME (summed over its labels)
     indexclient.py burst URL TOKEN COUNT
@@ -158,8 +163,8 @@ def cmd_verify(a):
                 continue
             got = struct.unpack_from("<32sIIIBI", data, pos)
             pos += 49
-            # The first registration wins, and these fingerprints are
-            # random, so each was registered once.
+            # A lookup answers with the row of the lowest pack; the
+            # entries checked are their fingerprints' only rows.
             if got != (pack, off, length, raw, kind, inner):
                 bad += 1
                 print("different: %s" % fp.hex())
@@ -168,6 +173,48 @@ def cmd_verify(a):
             return 1
     print("verified %d, bad %d" % (len(entries), bad))
     return 1 if bad else 0
+
+
+def cmd_scan(a):
+    conn, prefix = connect(a.url)
+    cursor = bytes.fromhex(a.after) if a.after else None
+    if cursor is not None and len(cursor) != 64:
+        print("--after: 64 bytes (fingerprint and pack) in hex")
+        return 2
+    result = {"status": 200, "pages": 0, "rows": 0, "end": None, "ordered": True,
+              "page_rows": []}
+    out = open(a.out, "w") if a.out else None
+    while True:
+        body = struct.pack("<I", a.max) + (cursor or b"")
+        status, _, data = call(conn, prefix, "POST", repo_path(a.repo, "scan"), a.token, body)
+        if status != 200:
+            result["status"] = status
+            result["reason"] = data.decode("utf-8", "replace").strip()
+            break
+        if len(data) < 1 or data[0] > 1 or (len(data) - 1) % ENTRY.size:
+            result["status"] = "malformed answer of %d bytes" % len(data)
+            break
+        n = (len(data) - 1) // ENTRY.size
+        result["pages"] += 1
+        result["rows"] += n
+        result["end"] = data[0]
+        result["page_rows"].append(n)
+        for i in range(n):
+            row = data[1 + i * ENTRY.size:1 + (i + 1) * ENTRY.size]
+            if cursor is not None and row[:64] <= cursor:
+                result["ordered"] = False
+            cursor = row[:64]
+            if out:
+                out.write(row.hex() + "\n")
+        if not a.all or data[0] == 1:
+            break
+        if n == 0:
+            result["status"] = "no row and no end"
+            break
+    if out:
+        out.close()
+    print(json.dumps(result))
+    return 0 if result["status"] == 200 else 1
 
 
 def mix(z):
@@ -319,6 +366,13 @@ def main():
     r.add_argument("--probes", type=int, default=200000)
     r.add_argument("--seed", default="probe")
     r.add_argument("--registered")
+    r = sub.add_parser("scan")
+    for n in ("url", "token", "repo"):
+        r.add_argument(n)
+    r.add_argument("--max", type=int, default=65536)
+    r.add_argument("--after")
+    r.add_argument("--all", action="store_true")
+    r.add_argument("--out")
     r = sub.add_parser("metric")
     r.add_argument("url")
     r.add_argument("name")

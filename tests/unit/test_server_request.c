@@ -10,6 +10,8 @@
 
 #include "server.h"
 
+#include "cairn/wire.h"
+
 #include <string.h>
 
 #define REPO "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -37,6 +39,8 @@ static void test_server_request__matches_each_route_with_its_method(void **state
 	    {"PUT", "/objects/" OBJ, SRV_ROUTE_OBJECT_PUT},
 	    {"GET", "/stats", SRV_ROUTE_STATS},
 	    {"DELETE", "/index", SRV_ROUTE_INDEX_CLEAR},
+	    {"POST", "/scan", SRV_ROUTE_SCAN},
+	    {"POST", "/drop-packs", SRV_ROUTE_DROP_PACKS},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char url[256], repo[65], arg[65] = "", allow[64];
@@ -53,17 +57,41 @@ static void test_server_request__matches_each_route_with_its_method(void **state
 
 static void test_server_request__routes_need_the_scope_of_what_they_change(void **state)
 {
+	static const struct {
+		const char *method, *suffix;
+		int scope;
+	} cases[] = {
+	    {"POST", "/lookup", SRV_SCOPE_READ},
+	    {"POST", "/register", SRV_SCOPE_APPEND},
+	    {"DELETE", "/index", SRV_SCOPE_ADMIN},
+	    /* Reading the whole index is prune's, like dropping from it. */
+	    {"POST", "/scan", SRV_SCOPE_ADMIN},
+	    {"POST", "/drop-packs", SRV_SCOPE_ADMIN},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char url[256], repo[65], arg[65], allow[64];
+		const srv_route_spec *r = NULL;
+		snprintf(url, sizeof(url), "/v2/repos/" REPO "%s", cases[i].suffix);
+		assert_int_equal(match(cases[i].method, url, &r, repo, arg, allow), SRV_MATCH_OK);
+		assert_int_equal(r->scope, cases[i].scope);
+	}
+}
+
+static void test_server_request__only_drop_packs_takes_a_body_over_1_mib(void **state)
+{
 	char repo[65], arg[65], allow[64];
 	const srv_route_spec *r;
-	assert_int_equal(match("POST", "/v2/repos/" REPO "/lookup", &r, repo, arg, allow),
+	assert_int_equal(match("POST", "/v2/repos/" REPO "/drop-packs", &r, repo, arg, allow),
 	                 SRV_MATCH_OK);
-	assert_int_equal(r->scope, SRV_SCOPE_READ);
-	assert_int_equal(match("POST", "/v2/repos/" REPO "/register", &r, repo, arg, allow),
-	                 SRV_MATCH_OK);
-	assert_int_equal(r->scope, SRV_SCOPE_APPEND);
-	assert_int_equal(match("DELETE", "/v2/repos/" REPO "/index", &r, repo, arg, allow),
-	                 SRV_MATCH_OK);
-	assert_int_equal(r->scope, SRV_SCOPE_ADMIN);
+	assert_int_equal(srv_route_body_max(r), CAIRN_WIRE_DROP_MAX * 32);
+	static const char *others[] = {"/lookup", "/register", "/scan", "/snapshots"};
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		char url[256];
+		snprintf(url, sizeof(url), "/v2/repos/" REPO "%s", others[i]);
+		assert_int_equal(match("POST", url, &r, repo, arg, allow), SRV_MATCH_OK);
+		assert_int_equal(srv_route_body_max(r), CAIRN_WIRE_BODY_MAX);
+	}
+	assert_int_equal(srv_route_body_max(NULL), CAIRN_WIRE_BODY_MAX);
 }
 
 static void test_server_request__a_known_path_with_another_method_lists_the_allowed(void **state)
@@ -157,6 +185,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_server_request__matches_each_route_with_its_method),
 	    cmocka_unit_test(test_server_request__routes_need_the_scope_of_what_they_change),
+	    cmocka_unit_test(test_server_request__only_drop_packs_takes_a_body_over_1_mib),
 	    cmocka_unit_test(
 	        test_server_request__a_known_path_with_another_method_lists_the_allowed),
 	    cmocka_unit_test(test_server_request__malformed_ids_are_told_apart),

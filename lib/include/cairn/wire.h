@@ -1,7 +1,10 @@
 /* The index protocol's HTTP bodies, shared by the remote index backend and
  * cairn-server (docs/SERVER.md describes every route); lib/format/wire.c
- * encodes and parses them. All integers are little-endian; every body is
- * bounded by CAIRN_WIRE_BODY_MAX.
+ * encodes and parses them. All integers are little-endian; every request
+ * body is bounded by CAIRN_WIRE_BODY_MAX but a drop request's, by
+ * CAIRN_WIRE_DROP_BODY_MAX, and a scan answer holds at most
+ * CAIRN_WIRE_SCAN_MAX rows. The scan and drop routes came within
+ * version 2: a server without them answers 404.
  *
  *   lookup request    N * fp[32]
  *   lookup answer     N * (u8 0                                 missing
