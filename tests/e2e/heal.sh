@@ -7,6 +7,9 @@
 # A damaged snapshot record is named and passed over by snapshots, backup,
 # restore latest, ls latest and forget (embedded index and index server),
 # while naming it is an error and prefixes still count it.
+# Packs lost from data/ heal: check drops them from the index and writes
+# the loss down, the next backup stores the chunks again (unchanged files
+# included), and every snapshot restores and checks whole again.
 # shellcheck source=lib.sh
 source "$E2E_LIB"
 
@@ -289,5 +292,41 @@ unset CAIRN_INDEX CAIRN_INDEX_TOKEN
 run cairn snapshots
 check_rc 0 "without the server too"
 server_stop
+
+say "lost packs heal: check forgets them, the next backup stores their chunks again"
+export CAIRN_REPO="$T/repo-lost"
+HEAL="$T/heal-src"
+mkdir -p "$HEAL"
+gen_file "$HEAL/a" 2000000 lost-a
+gen_file "$HEAL/b" 2000000 lost-b
+init_repo
+backup "$HEAL"
+require_rc 0 "a backup exits 0"
+first=$SNAP
+# The packs of the file data (the manifest's is the small one).
+find "$CAIRN_REPO/data" -type f -size +100k -delete
+backup "$HEAL"
+check_rc 0 "a backup after the data packs were lost still exits 0"
+check_eq "and trusts its files cache" "$(summary files_unchanged)" 2
+check "adding no file data" test "$(summary bytes_added)" -lt 10000
+run cairn check --json
+check_rc 3 "check finds the loss (exit 3)"
+check "and writes it down" test "$(json_get lost_chunks)" -gt 0
+check "the index forgets the missing packs" test "$(json_get packs_forgotten)" -gt 0
+backup "$HEAL"
+check_rc 0 "the next backup exits 0"
+check_eq "it reads the unchanged files again" "$(summary files_unchanged)" 0
+check "and stores their chunks again" test "$(summary bytes_added)" -gt 3900000
+run cairn check --read-data --json
+check_rc 0 "check exits 0: every snapshot is whole again"
+check_eq "and the loss record is retired" "$(json_get lost_retired)" 1
+check "no loss record is left" test -z "$(find "$CAIRN_REPO/gc" -name '*-lost')"
+rm -rf "$T/heal-r"
+run cairn restore "$first" --target "$T/heal-r"
+check_rc 0 "the first snapshot restores"
+run treecmp "$HEAL" "$T/heal-r$HEAL"
+check_rc 0 "bit for bit"
+backup "$HEAL"
+check_eq "and the backup after trusts its files cache again" "$(summary files_unchanged)" 2
 
 e2e_finish
