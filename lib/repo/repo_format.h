@@ -1,12 +1,13 @@
 /* The repository's config object: plain JSON, no secrets.
  *
- *   {"version":1,
+ *   {"version":2,
  *    "id":"<64 hex>",
  *    "encryption":"xchacha20-poly1305" | "none",
  *    "chunker":{"polynomial":"<hex>","min":N,"avg":N,"max":N},
  *    "pack_size":N}
  *
- * Unknown members are ignored; a version other than 1 is refused. */
+ * Unknown members are ignored; a version other than 1 or 2 is refused
+ * (2: the clients follow prune's rule, docs/FORMAT.md §16). */
 #ifndef CAIRN_REPO_FORMAT_H
 #define CAIRN_REPO_FORMAT_H
 
