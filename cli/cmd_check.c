@@ -153,32 +153,26 @@ static int json_problem(cairn_buf *b, const cairn_check_problem *p)
 	return cairn_buf_append_u8(b, '}');
 }
 
-static int json_count(cairn_buf *b, int *first, const char *key, uint64_t v)
-{
-	int rc = cairn_json_key(b, first, key);
-	return rc ? rc : cairn_json_uint(b, v);
-}
-
 static int print_json(const cairn_check_result *res, int read_data)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int first = 1, rc;
 	if ((rc = cairn_buf_append_u8(&b, '{')) || (rc = cairn_json_key(&b, &first, "ok")) ||
 	    (rc = cli_json_bool(&b, res->n_problems == 0)) ||
-	    (rc = json_count(&b, &first, "snapshots", res->snapshots)) ||
-	    (rc = json_count(&b, &first, "index_objects", res->index_objects)) ||
-	    (rc = json_count(&b, &first, "packs", res->packs)) ||
-	    (rc = json_count(&b, &first, "pack_bytes", res->pack_bytes)) ||
-	    (rc = json_count(&b, &first, "chunks", res->chunks)) ||
-	    (rc = json_count(&b, &first, "packs_unreferenced", res->packs_unreferenced)) ||
-	    (rc = json_count(&b, &first, "bytes_unreferenced", res->bytes_unreferenced)) ||
+	    (rc = cli_json_count(&b, &first, "snapshots", res->snapshots)) ||
+	    (rc = cli_json_count(&b, &first, "index_objects", res->index_objects)) ||
+	    (rc = cli_json_count(&b, &first, "packs", res->packs)) ||
+	    (rc = cli_json_count(&b, &first, "pack_bytes", res->pack_bytes)) ||
+	    (rc = cli_json_count(&b, &first, "chunks", res->chunks)) ||
+	    (rc = cli_json_count(&b, &first, "packs_unreferenced", res->packs_unreferenced)) ||
+	    (rc = cli_json_count(&b, &first, "bytes_unreferenced", res->bytes_unreferenced)) ||
 	    (rc = cairn_json_key(&b, &first, "read_data")) || (rc = cli_json_bool(&b, read_data)) ||
-	    (rc = json_count(&b, &first, "packs_read", res->packs_read)) ||
-	    (rc = json_count(&b, &first, "bytes_read", res->bytes_read)) ||
-	    (rc = json_count(&b, &first, "blobs_read", res->blobs_read)) ||
-	    (rc = json_count(&b, &first, "lost_chunks", res->lost_chunks)) ||
-	    (rc = json_count(&b, &first, "packs_forgotten", res->packs_forgotten)) ||
-	    (rc = json_count(&b, &first, "lost_retired", res->lost_retired)) ||
+	    (rc = cli_json_count(&b, &first, "packs_read", res->packs_read)) ||
+	    (rc = cli_json_count(&b, &first, "bytes_read", res->bytes_read)) ||
+	    (rc = cli_json_count(&b, &first, "blobs_read", res->blobs_read)) ||
+	    (rc = cli_json_count(&b, &first, "lost_chunks", res->lost_chunks)) ||
+	    (rc = cli_json_count(&b, &first, "packs_forgotten", res->packs_forgotten)) ||
+	    (rc = cli_json_count(&b, &first, "lost_retired", res->lost_retired)) ||
 	    (rc = cairn_json_key(&b, &first, "problems")) || (rc = cairn_buf_append_u8(&b, '[')))
 		goto out;
 	for (size_t i = 0; i < res->n_problems; i++)

@@ -78,37 +78,31 @@ void cli_prune_print(const cairn_prune_result *res, int dry_run)
 		       res->backups_waited == 1 ? "was" : "were");
 }
 
-static int json_count(cairn_buf *b, int *first, const char *key, uint64_t v)
-{
-	int rc = cairn_json_key(b, first, key);
-	return rc ? rc : cairn_json_uint(b, v);
-}
-
 int cli_prune_json(cairn_buf *b, const cairn_prune_result *res, int dry_run)
 {
 	int first = 1, rc;
 	if ((rc = cairn_buf_append_u8(b, '{')) || (rc = cairn_json_key(b, &first, "dry_run")) ||
 	    (rc = cli_json_bool(b, dry_run)) ||
-	    (rc = json_count(b, &first, "snapshots", res->snapshots)) ||
-	    (rc = json_count(b, &first, "packs_total", res->packs_total)) ||
-	    (rc = json_count(b, &first, "bytes_total", res->bytes_total)) ||
-	    (rc = json_count(b, &first, "packs_deleted", res->packs_deleted)) ||
-	    (rc = json_count(b, &first, "bytes_deleted", res->bytes_deleted)) ||
-	    (rc = json_count(b, &first, "packs_repacked", res->packs_repacked)) ||
-	    (rc = json_count(b, &first, "bytes_repacked", res->bytes_repacked)) ||
-	    (rc = json_count(b, &first, "blobs_copied", res->blobs_copied)) ||
-	    (rc = json_count(b, &first, "bytes_copied", res->bytes_copied)) ||
-	    (rc = json_count(b, &first, "packs_condemned", res->packs_condemned)) ||
-	    (rc = json_count(b, &first, "bytes_condemned", res->bytes_condemned)) ||
-	    (rc = json_count(b, &first, "packs_reprieved", res->packs_reprieved)) ||
-	    (rc = json_count(b, &first, "packs_kept", res->packs_kept)) ||
-	    (rc = json_count(b, &first, "bytes_kept", res->bytes_kept)) ||
-	    (rc = json_count(b, &first, "bytes_unused_kept", res->bytes_unused_kept)) ||
-	    (rc = json_count(b, &first, "packs_unindexed", res->packs_unindexed)) ||
-	    (rc = json_count(b, &first, "temp_deleted", res->temp_deleted)) ||
-	    (rc = json_count(b, &first, "generation", res->generation)) ||
-	    (rc = json_count(b, &first, "waiting_generation", res->waiting_generation)) ||
-	    (rc = json_count(b, &first, "backups_waited", res->backups_waited)))
+	    (rc = cli_json_count(b, &first, "snapshots", res->snapshots)) ||
+	    (rc = cli_json_count(b, &first, "packs_total", res->packs_total)) ||
+	    (rc = cli_json_count(b, &first, "bytes_total", res->bytes_total)) ||
+	    (rc = cli_json_count(b, &first, "packs_deleted", res->packs_deleted)) ||
+	    (rc = cli_json_count(b, &first, "bytes_deleted", res->bytes_deleted)) ||
+	    (rc = cli_json_count(b, &first, "packs_repacked", res->packs_repacked)) ||
+	    (rc = cli_json_count(b, &first, "bytes_repacked", res->bytes_repacked)) ||
+	    (rc = cli_json_count(b, &first, "blobs_copied", res->blobs_copied)) ||
+	    (rc = cli_json_count(b, &first, "bytes_copied", res->bytes_copied)) ||
+	    (rc = cli_json_count(b, &first, "packs_condemned", res->packs_condemned)) ||
+	    (rc = cli_json_count(b, &first, "bytes_condemned", res->bytes_condemned)) ||
+	    (rc = cli_json_count(b, &first, "packs_reprieved", res->packs_reprieved)) ||
+	    (rc = cli_json_count(b, &first, "packs_kept", res->packs_kept)) ||
+	    (rc = cli_json_count(b, &first, "bytes_kept", res->bytes_kept)) ||
+	    (rc = cli_json_count(b, &first, "bytes_unused_kept", res->bytes_unused_kept)) ||
+	    (rc = cli_json_count(b, &first, "packs_unindexed", res->packs_unindexed)) ||
+	    (rc = cli_json_count(b, &first, "temp_deleted", res->temp_deleted)) ||
+	    (rc = cli_json_count(b, &first, "generation", res->generation)) ||
+	    (rc = cli_json_count(b, &first, "waiting_generation", res->waiting_generation)) ||
+	    (rc = cli_json_count(b, &first, "backups_waited", res->backups_waited)))
 		return rc;
 	return cairn_buf_append_u8(b, '}');
 }

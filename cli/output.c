@@ -62,6 +62,12 @@ int cli_json_bool(cairn_buf *b, int v)
 	return cairn_buf_append(b, v ? "true" : "false", v ? 4 : 5);
 }
 
+int cli_json_count(cairn_buf *b, int *first, const char *key, uint64_t v)
+{
+	int rc = cairn_json_key(b, first, key);
+	return rc ? rc : cairn_json_uint(b, v);
+}
+
 int cli_json_hex(cairn_buf *b, const uint8_t *data, size_t len)
 {
 	char hex[2 * 64 + 1];

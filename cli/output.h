@@ -24,6 +24,8 @@ void cli_put_raw(const char *s, char c);
 
 /* JSON helpers appending to b (0 or CAIRN_ENOMEM). */
 int cli_json_bool(cairn_buf *b, int v);
+/* Appends "key":v as the next member of an object (cairn_json_key). */
+int cli_json_count(cairn_buf *b, int *first, const char *key, uint64_t v);
 int cli_json_hex(cairn_buf *b, const uint8_t *data, size_t len);
 /* Writes b and a newline to stdout, then empties b. */
 int cli_json_emit(cairn_buf *b);
