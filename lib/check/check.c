@@ -12,6 +12,7 @@
  * 6. for the chunks problems concern, the snapshots and files that need
  *    them (snapshots.c). */
 #include "check/check_internal.h"
+#include "repo/gc_io.h"
 
 #include "repo/repo_format.h"
 #include "repo/repo_internal.h"
@@ -272,6 +273,18 @@ static void count_unreferenced(check_ctx *c)
 	}
 }
 
+/* What an earlier check found lost: a chunk the index forgot then is
+ * still named by the pack it was lost in. */
+static int read_lost(check_ctx *c)
+{
+	cairn_sealer *s = NULL;
+	int rc = cairn_repo_sealer_new(c->repo, &s, 0);
+	if (!rc)
+		rc = cairn_repo_gc_lost(c->repo, s, &c->lost, &c->n_lost, NULL, NULL);
+	cairn_sealer_free(s);
+	return rc;
+}
+
 static void ctx_free(check_ctx *c)
 {
 	for (size_t i = 0; i < c->n_packs; i++) {
@@ -281,6 +294,7 @@ static void ctx_free(check_ctx *c)
 	free(c->packs);
 	free(c->snapshots_listed);
 	free(c->snapshots);
+	free(c->lost);
 	check_fpset_free(&c->refs);
 	check_problems_free(&c->problems);
 	pthread_mutex_destroy(&c->lock);
@@ -296,8 +310,8 @@ int cairn_check(cairn_repo *r, const cairn_check_opts *opts, cairn_check_result 
 	if (pthread_mutex_init(&c.lock, NULL) != 0)
 		return cairn_error_set(CAIRN_ERROR, "cannot create a mutex");
 	c.threads = thread_count(&c);
-	if ((rc = list_packs(&c)) || (rc = check_snapshots(&c)) || (rc = check_index_objects(&c)) ||
-	    (rc = check_references(&c)))
+	if ((rc = list_packs(&c)) || (rc = read_lost(&c)) || (rc = check_snapshots(&c)) ||
+	    (rc = check_index_objects(&c)) || (rc = check_references(&c)))
 		goto out;
 	if (c.opts->subset.read != CAIRN_CHECK_READ_NONE && (rc = check_read_data(&c)))
 		goto out;

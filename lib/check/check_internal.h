@@ -111,6 +111,8 @@ typedef struct check_ctx {
 	uint8_t (*snapshots_listed)[CAIRN_ID_SIZE]; /* the ids in snapshots/ */
 	uint8_t (*snapshots)[CAIRN_ID_SIZE];        /* the records that loaded */
 	size_t n_snapshots, cap_snapshots;
+	struct cairn_gc_lost *lost; /* what an earlier check found lost, sorted */
+	size_t n_lost;
 	int fatal; /* a failure that ends the check: the store could not be read */
 	cairn_error_saved fatal_error;
 	cairn_progress progress;

@@ -3,6 +3,7 @@
  * pack's blobs listed by an index/ object, and every chunk the snapshots
  * reference placed by the index in a pack that is there and holds it. */
 #include "check/check_internal.h"
+#include "format/gcfile.h"
 
 #include "cairn/indexfile.h"
 #include "cairn/pack.h"
@@ -330,6 +331,38 @@ static int place_chunk(check_ctx *c, const cairn_index_entry *e)
 	return 0;
 }
 
+/* A referenced chunk the index does not know: lost in a pack that an
+ * earlier check found gone (and made the index forget), or unknown.
+ * Called with c->lock held. */
+static int unknown_chunk(check_ctx *c, const uint8_t fp[CAIRN_FP_SIZE])
+{
+	static const uint8_t none[CAIRN_ID_SIZE];
+	char object[CAIRN_CHECK_OBJECT_MAX];
+	size_t lo = 0, hi = c->n_lost;
+	while (lo < hi) { /* the first pair of fp: they are sorted */
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(c->lost[mid].fp, fp, CAIRN_FP_SIZE) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t j = lo; j < c->n_lost && !memcmp(c->lost[j].fp, fp, CAIRN_FP_SIZE); j++) {
+		const cairn_gc_lost *l = &c->lost[j];
+		if (!memcmp(l->pack, none, CAIRN_ID_SIZE) || check_pack_find(c, l->pack))
+			continue;
+		check_pack_object(object, l->pack);
+		return check_report_locked(
+		    c, CAIRN_CHECK_PACK_MISSING, object, 0,
+		    "the pack is not in data/, and snapshots reference chunks "
+		    "that were in it (the index forgot it when check found it "
+		    "gone)",
+		    fp, NULL);
+	}
+	return check_report_locked(c, CAIRN_CHECK_CHUNK_UNKNOWN, "index", 0,
+	                           "chunks that snapshots reference are in no pack the index knows",
+	                           fp, NULL);
+}
+
 static int locate_batch(void *ud, size_t i)
 {
 	check_ctx *c = ud;
@@ -349,12 +382,7 @@ static int locate_batch(void *ud, size_t i)
 	}
 	pthread_mutex_lock(&c->lock);
 	for (size_t k = 0; k < n && !rc; k++)
-		rc = found[k]
-		         ? place_chunk(c, &e[k])
-		         : check_report_locked(c, CAIRN_CHECK_CHUNK_UNKNOWN, "index", 0,
-		                               "chunks that snapshots reference are in no pack "
-		                               "the index knows",
-		                               c->refs.fps[from + k], NULL);
+		rc = found[k] ? place_chunk(c, &e[k]) : unknown_chunk(c, c->refs.fps[from + k]);
 	pthread_mutex_unlock(&c->lock);
 	check_progress_add(c, n, 0);
 out:

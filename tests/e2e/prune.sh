@@ -235,17 +235,16 @@ say "leftovers of killed writes"
 mkdir -p "$CAIRN_REPO/data/ab"
 head -c 5000 /dev/urandom >"$CAIRN_REPO/data/ab/.tmp-killed"
 touch -d '1 hour ago' "$CAIRN_REPO/data/ab/.tmp-killed"
-gen_file "$T/huge" 40000000 huge
-bg "$CAIRN_BIN" backup "$T/huge" >/dev/null 2>&1
+gen_file "$T/huge" 3000000 huge
+packs_before=$(npacks)
+rm -f "$T/hold6"*
+CAIRN_TEST_HOLD="backup-committed:$T/hold6" bg "$CAIRN_BIN" backup "$T/huge" >/dev/null 2>&1
 bk=$!
-for i in $(seq 1 200); do
-	[ "$(npacks)" -gt "$(cat "$T/npacks" 2>/dev/null || npacks | tee "$T/npacks")" ] && break
-	sleep 0.05
-done
+require "a backup commits a pack" wait_for "$T/hold6.reached"
 kill -9 "$bk"
 wait "$bk" 2>/dev/null
 bg_forget "$bk"
-check "the killed backup left a pack behind" test "$(npacks)" -gt "$(cat "$T/npacks")"
+check "the killed backup left a pack behind" test "$(npacks)" -gt "$packs_before"
 sleep 5
 run cairn prune --json
 check_rc 0 "prune exits 0"
