@@ -285,6 +285,60 @@ static int read_lost(check_ctx *c)
 	return rc;
 }
 
+static int read_pruned(check_ctx *c)
+{
+	cairn_gc_name *names = NULL;
+	cairn_sealer *s = NULL;
+	size_t n = 0, cap = 0;
+	c->pruned_read = 1;
+	int rc = cairn_repo_gc_list(c->repo, &names, &n);
+	if (!rc)
+		rc = cairn_repo_sealer_new(c->repo, &s, 0);
+	for (size_t i = 0; i < n && !rc; i++) {
+		cairn_gc_record done;
+		if (names[i].type != CAIRN_GC_DONE)
+			continue;
+		if ((rc =
+		         cairn_repo_gc_load(c->repo, s, names[i].generation, CAIRN_GC_DONE, &done)))
+			break;
+		rc = cairn_array_grow((void **)&c->pruned, &cap, c->n_pruned + done.n_packs,
+		                      sizeof(*c->pruned));
+		for (size_t k = 0; k < done.n_packs && !rc; k++)
+			memcpy(c->pruned[c->n_pruned++], done.packs[k].id, CAIRN_ID_SIZE);
+		cairn_gc_record_clear(&done);
+	}
+	if (c->n_pruned)
+		qsort(c->pruned, c->n_pruned, sizeof(*c->pruned), check_fp_cmp);
+	cairn_sealer_free(s);
+	free(names);
+	return rc;
+}
+
+int check_pack_pruned_locked(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE])
+{
+	/* A done record that does not read leaves the pack counted as lost:
+	 * the safe side. */
+	if (!c->pruned_read && read_pruned(c) != 0)
+		cairn_error_clear();
+	return c->n_pruned && bsearch(id, c->pruned, c->n_pruned, CAIRN_ID_SIZE, check_fp_cmp);
+}
+
+int check_pack_pruned(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE])
+{
+	pthread_mutex_lock(&c->lock);
+	int pruned = check_pack_pruned_locked(c, id);
+	pthread_mutex_unlock(&c->lock);
+	return pruned;
+}
+
+int check_snapshot_gone(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE])
+{
+	char key[CAIRN_CHECK_OBJECT_MAX];
+	uint64_t size;
+	check_object_name(key, CAIRN_SNAPSHOTS_PREFIX, id);
+	return cairn_store_stat(cairn_repo_store(c->repo), key, &size) == CAIRN_ENOTFOUND;
+}
+
 static void ctx_free(check_ctx *c)
 {
 	for (size_t i = 0; i < c->n_packs; i++) {
@@ -295,6 +349,7 @@ static void ctx_free(check_ctx *c)
 	free(c->snapshots_listed);
 	free(c->snapshots);
 	free(c->lost);
+	free(c->pruned);
 	check_fpset_free(&c->refs);
 	check_problems_free(&c->problems);
 	pthread_mutex_destroy(&c->lock);

@@ -113,6 +113,11 @@ typedef struct check_ctx {
 	size_t n_snapshots, cap_snapshots;
 	struct cairn_gc_lost *lost; /* what an earlier check found lost, sorted */
 	size_t n_lost;
+	/* The packs done records name (a prune deleted them), read the first
+	 * time a pack is found gone; sorted. */
+	uint8_t (*pruned)[CAIRN_ID_SIZE];
+	size_t n_pruned;
+	int pruned_read;
 	int fatal; /* a failure that ends the check: the store could not be read */
 	cairn_error_saved fatal_error;
 	cairn_progress progress;
@@ -129,6 +134,14 @@ check_pack *check_pack_find(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE]);
  * random already, so its first 8 bytes mixed with the offset and length
  * tell places apart but for a chance of 2^-64. */
 uint64_t check_place_key(const uint8_t fp[CAIRN_FP_SIZE], uint32_t offset, uint32_t length);
+
+/* 1 if a prune deleted the pack (a done record names it): a pack gone
+ * for that reason is no damage, and what needs it has a copy elsewhere.
+ * The _locked form is for a caller holding c->lock. */
+int check_pack_pruned(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE]);
+int check_pack_pruned_locked(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE]);
+/* 1 if the snapshot's record is gone from the store now (forgotten). */
+int check_snapshot_gone(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE]);
 
 /* Takes the outcome rc of reading an object: 0 stays 0; a damaged or
  * missing object (CAIRN_ECORRUPT, CAIRN_ENOTFOUND) is 1, for the caller

@@ -79,9 +79,12 @@ int check_trailer_bad(check_ctx *c, check_pack *p)
 static int trailer_get(check_ctx *c, cairn_sealer *s, check_pack *p, cairn_pack_entry **entries,
                        size_t *n)
 {
-	int o = check_outcome(c, check_trailer_read(c, s, p, entries, n));
+	int rc = check_trailer_read(c, s, p, entries, n);
+	if (rc == CAIRN_ENOTFOUND && check_pack_pruned(c, p->id))
+		return 1; /* deleted by a prune since the listing */
+	int o = check_outcome(c, rc);
 	if (o == 1) {
-		int rc = check_trailer_bad(c, p);
+		rc = check_trailer_bad(c, p);
 		return rc ? rc : 1;
 	}
 	return o;
@@ -168,6 +171,8 @@ static int index_pack(check_ctx *c, cairn_sealer *s, const char *object, const c
 	cairn_pack_entry *t = NULL;
 	size_t n_t = 0;
 	check_pack *p = check_pack_find(c, e[0].pack);
+	if (!p && check_pack_pruned(c, e[0].pack))
+		return 0; /* its object is being rewritten by the prune */
 	if (!p) {
 		cairn_hex_encode(pack, e[0].pack, CAIRN_ID_SIZE);
 		snprintf(detail, sizeof(detail),
@@ -306,6 +311,8 @@ static int place_chunk(check_ctx *c, const cairn_index_entry *e)
 	char object[CAIRN_CHECK_OBJECT_MAX], detail[192];
 	check_pack *p = check_pack_find(c, e->pack);
 	check_pack_object(object, e->pack);
+	if (!p && check_pack_pruned_locked(c, e->pack))
+		return 0; /* pruned: the chunk has a copy elsewhere */
 	if (!p)
 		return check_report_locked(c, CAIRN_CHECK_PACK_MISSING, object, 0,
 		                           "the pack is not in data/, and the index places chunks "

@@ -81,6 +81,10 @@ static int read_pack(void *ud, size_t i)
 
 	check_pack_object(object, p->id);
 	rc = cairn_repo_read_range(c->repo, p->id, 0, CAIRN_GET_ALL, &raw);
+	if (rc == CAIRN_ENOTFOUND && check_pack_pruned(c, p->id)) {
+		rc = 0; /* deleted by a prune since the listing */
+		goto out;
+	}
 	if ((o = check_outcome(c, rc)) == 1)
 		rc = check_report(c, CAIRN_CHECK_PACK_MISSING, object, 0,
 		                  "the pack went away while it was checked", NULL, NULL);

@@ -8,6 +8,7 @@
 #include "cairn/pack.h"
 #include "util/fdbudget.h"
 #include "util/hex.h"
+#include "util/hold.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,8 @@ static int locate_needs(restore *R, batch *b, size_t n, size_t *n_blobs)
 			cairn_error_prefix(rc, "index lookup");
 			goto out;
 		}
+		/* Tests move the blobs (a prune repacks) before they are read. */
+		cairn_hold("restore-located");
 		for (size_t i = 0; i < m; i++) {
 			cairn_restore_need *nd = &b->needs[s + i];
 			if (found[i])

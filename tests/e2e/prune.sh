@@ -6,7 +6,7 @@
 #  2. a backup whose parent is forgotten and pruned while it runs reuses
 #     the parent's chunks through the files cache.
 # Also: a backup that starts while a plan waits stores condemned chunks
-# again; two prunes at once; prune killed at each step, then run again;
+# again; a restore whose pack a prune repacks meanwhile; two prunes at once; prune killed at each step, then run again;
 # leftovers of killed writes; a snapshot record that does not read stops
 # prune before anything is deleted.
 # shellcheck source=lib.sh
@@ -170,6 +170,7 @@ check_rc 0 "prune exits 0"
 check "its plan condemns d's pack and waits" test "$(json_get waiting_generation)" -gt 0
 run cairn backup --json "$SRC"
 check_rc 0 "a backup of d while the plan waits exits 0"
+dsnap=$(json_get snapshot_id)
 check "it stores d again rather than refer to the condemned copy" test "$(json_get bytes_added)" -gt 1900000
 touch "$T/hold3"
 wait "$b3"
@@ -182,6 +183,34 @@ check "it deletes the condemned pack" test "$(json_get bytes_deleted)" -gt 19000
 check_eq "and reprieves nothing" "$(json_get packs_reprieved)" 0
 check_ok "after the waiting plan"
 restore_eq latest "$T/r5" "$T/src-p" "the backup made while the plan waited" "$SRC"
+
+say "a restore whose blobs a prune moves meanwhile looks them up again"
+rm -rf "$SRC" && mkdir -p "$SRC"
+for i in $(seq 1 30); do gen_file "$SRC/m$i" 30000 "move$i"; done
+backup "$SRC"
+require_rc 0 "a backup of 30 small files exits 0"
+all30=$SNAP
+rm "$SRC"/m1*
+cp -a "$SRC" "$T/src-move"
+backup "$SRC"
+require_rc 0 "a backup of the 19 left exits 0"
+kept=$SNAP
+run cairn forget "$all30"
+require_rc 0 "the first is forgotten"
+rm -rf "$T/r-move" "$T/hold7"*
+CAIRN_TEST_HOLD="restore-located:$T/hold7" bg "$CAIRN_BIN" restore "$kept" --target "$T/r-move" >"$T/rm.out" 2>"$T/rm.err"
+rs=$!
+require "the restore has located its blobs" wait_for "$T/hold7.reached"
+run cairn prune --max-unused 0 --json
+check_rc 0 "prune exits 0"
+check "it repacks the pack the restore is about to read" test "$(json_get packs_repacked)" -ge 1
+touch "$T/hold7"
+wait "$rs"
+RC=$?
+bg_forget "$rs"
+check_rc 0 "the restore finishes and exits 0"
+run treecmp "$T/src-move" "$T/r-move$SRC"
+check_rc 0 "bit for bit, from the blobs' new pack"
 
 say "two prunes at once: one waits for the other"
 rm -f "$T/hold4"*
@@ -226,7 +255,7 @@ for point in prune-started prune-planned prune-done-written; do
 	check_rc 0 "$point: and one more"
 	check_eq "$point: nothing is left waiting" "$(json_get waiting_generation)" 0
 	check_ok "$point"
-	restore_eq latest "$T/r6" "$T/src-p" "$point: the newest snapshot" "$SRC"
+	restore_eq "$dsnap" "$T/r6" "$T/src-p" "$point: the snapshot of d" "$SRC"
 done
 check "what the killed prunes were to delete is gone too: $base -> $(data_bytes)" \
 	test "$(data_bytes)" -le $((base + 10000))
