@@ -26,6 +26,7 @@ struct cairn_marker {
 	pthread_cond_t cv;
 	int stop;
 	int64_t written_ns; /* CLOCK_BOOTTIME of the last write that succeeded */
+	int64_t lapse_ns;   /* the longest time between two such writes */
 };
 
 static const char *const kind_names[] = {
@@ -67,7 +68,11 @@ int cairn_marker_refresh(cairn_marker *m)
 	if (!rc) {
 		pthread_mutex_lock(&m->lock);
 		/* The write counts from when it began: the store's time of it is
-		 * no earlier. */
+		 * no earlier. The gap since the last one may have let a prune
+		 * take the process for dead, whatever the marker says now. */
+		int64_t after = cairn_now_ns(CLOCK_BOOTTIME);
+		if (m->written_ns && after - m->written_ns > m->lapse_ns)
+			m->lapse_ns = after - m->written_ns;
 		if (before > m->written_ns)
 			m->written_ns = before;
 		pthread_mutex_unlock(&m->lock);
@@ -141,12 +146,15 @@ fail:
 int cairn_marker_check(cairn_marker *m)
 {
 	pthread_mutex_lock(&m->lock);
-	int64_t age_s = (cairn_now_ns(CLOCK_BOOTTIME) - m->written_ns) / 1000000000;
+	int64_t age = cairn_now_ns(CLOCK_BOOTTIME) - m->written_ns;
+	if (age < m->lapse_ns)
+		age = m->lapse_ns;
 	pthread_mutex_unlock(&m->lock);
+	int64_t age_s = age / 1000000000;
 	if (age_s * 2 <= m->timing.grace_s)
 		return 0;
 	return cairn_error_set(CAIRN_ERROR,
-	                       "the marker %s was last written %llds ago, more than half the "
+	                       "the marker %s went unwritten for %llds, more than half the "
 	                       "grace of %llds: a prune may have taken this %s for dead",
 	                       m->key, (long long)age_s, (long long)m->timing.grace_s,
 	                       kind_names[m->kind]);

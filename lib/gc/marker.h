@@ -42,7 +42,8 @@ typedef struct cairn_marker cairn_marker;
 int cairn_marker_start(cairn_marker **out, cairn_repo *r, enum cairn_marker_kind kind);
 /* Writes the marker again now. */
 int cairn_marker_refresh(cairn_marker *m);
-/* 0 if the marker was written within half the grace; else CAIRN_ERROR
+/* 0 if the marker was never left unwritten for more than half the grace
+ * (by this process's clock, suspended time included); else CAIRN_ERROR
  * saying so: a prune may have taken this process for dead. */
 int cairn_marker_check(cairn_marker *m);
 const char *cairn_marker_key(const cairn_marker *m);

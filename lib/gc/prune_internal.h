@@ -56,8 +56,8 @@ typedef struct gc_pack {
 	enum gc_pack_state state;
 	uint64_t used_rows, unused_rows;
 	uint64_t used_bytes, unused_bytes; /* estimates from the rows */
-	int has_lost; /* holds a copy check found damaged: repacked without it */
-	uint32_t *used;                    /* PACK_REPACK: offsets of its used blobs */
+	int has_lost;   /* holds a copy check found damaged: repacked without it */
+	uint32_t *used; /* PACK_REPACK: offsets of its used blobs */
 	size_t n_used, cap_used;
 } gc_pack;
 

@@ -30,6 +30,7 @@ static int read_pending(cairn_gc_view *v)
 			last_done = names[i].generation;
 	}
 	free(names);
+	v->seen = last_plan > last_done ? last_plan : last_done;
 	if (!last_plan || last_done >= last_plan)
 		return 0;
 	if ((rc = cairn_repo_sealer_new(v->repo, &s, 0)))
@@ -99,9 +100,38 @@ int cairn_gc_view_entry_gone(const cairn_gc_view *v, const cairn_index_entry *e)
 	return v->condemned && cairn_bloom_has(v->condemned, e->fp);
 }
 
+/* The highest generation of a plan or done record in gc/ now. */
+static int newest_generation(cairn_repo *r, uint64_t *out)
+{
+	cairn_gc_name *names = NULL;
+	size_t n = 0;
+	*out = 0;
+	int rc = cairn_repo_gc_list(r, &names, &n);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (names[i].type != CAIRN_GC_LOST && names[i].generation > *out)
+			*out = names[i].generation;
+	free(names);
+	return rc;
+}
+
 int cairn_gc_view_check(cairn_gc_view *v)
 {
-	return v->marker ? cairn_marker_check(v->marker) : 0;
+	uint64_t newest;
+	if (!v->marker || cairn_marker_check(v->marker) == 0)
+		return 0;
+	cairn_error_saved stale;
+	cairn_error_save(&stale, CAIRN_ERROR);
+	/* Fresh again first: a prune that lists the markers from now on
+	 * waits for this backup. */
+	int rc = cairn_marker_refresh(v->marker);
+	if (!rc)
+		rc = newest_generation(v->repo, &newest);
+	if (rc)
+		return rc;
+	if (newest > v->seen)
+		return cairn_error_restore(&stale);
+	cairn_error_clear();
+	return 0;
 }
 
 void cairn_gc_view_close(cairn_gc_view *v)

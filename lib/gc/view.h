@@ -18,6 +18,7 @@ typedef struct cairn_gc_view {
 	cairn_repo *repo;
 	cairn_marker *marker;
 	uint64_t generation;             /* of the pending plan; 0 if none */
+	uint64_t seen;                   /* the highest generation of gc/ at the start */
 	uint8_t (*packs)[CAIRN_ID_SIZE]; /* its condemned packs, sorted */
 	size_t n_packs;
 	cairn_bloom *condemned; /* its condemned chunks; NULL if none */
@@ -36,8 +37,10 @@ int cairn_gc_view_chunk_condemned(const cairn_gc_view *v, const uint8_t fp[CAIRN
  * there by check. */
 int cairn_gc_view_entry_gone(const cairn_gc_view *v, const cairn_index_entry *e);
 /* Before the snapshot is written: 0, or CAIRN_ERROR if the marker went
- * unwritten so long that a prune may have deleted what the backup
- * reused. */
+ * unwritten so long that a prune may have taken the backup for dead and
+ * deleted what it reused. Such a marker is written again first; then if
+ * no prune has published a plan since the start, none can have, since
+ * any later one sees the marker fresh, and the backup goes on. */
 int cairn_gc_view_check(cairn_gc_view *v);
 /* Ends the marker. The snapshot, if any, must be written before. */
 void cairn_gc_view_close(cairn_gc_view *v);

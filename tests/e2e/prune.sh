@@ -5,8 +5,9 @@
 #     backs the same file up again;
 #  2. a backup whose parent is forgotten and pruned while it runs reuses
 #     the parent's chunks through the files cache.
-# Also: a backup that starts while a plan waits stores condemned chunks
-# again; a restore whose pack a prune repacks meanwhile; two prunes at once; prune killed at each step, then run again;
+# Also: a backup stopped (SIGSTOP) past the grace while a prune deletes
+# what it reuses writes no snapshot; a backup that starts while a plan
+# waits stores condemned chunks again; a restore whose pack a prune repacks meanwhile; two prunes at once; prune killed at each step, then run again;
 # leftovers of killed writes; a snapshot record that does not read stops
 # prune before anything is deleted.
 # shellcheck source=lib.sh
@@ -149,6 +150,47 @@ check_rc 0 "the next prune exits 0"
 check "it keeps the condemned packs the new snapshot needs" test "$(json_get packs_reprieved)" -ge 1
 check_ok "interleaving 2"
 restore_eq latest "$T/r4" "$T/src-i2" "interleaving 2" "$SRC"
+
+say "a backup stopped past the grace while its parent is pruned writes no snapshot"
+rm -rf "$SRC" && mkdir -p "$SRC"
+gen_file "$SRC/s" 1500000 "stopped"
+backup "$SRC"
+require_rc 0 "the parent backup exits 0"
+parent=$SNAP
+rm -f "$T/hold8"*
+CAIRN_TEST_HOLD="backup-parent:$T/hold8" bg "$CAIRN_BIN" backup --json "$SRC" >"$T/b8.out" 2>"$T/b8.err"
+b8=$!
+require "the backup has read its parent" wait_for "$T/hold8.reached"
+kill -STOP "$b8"
+run cairn forget "$parent"
+require_rc 0 "the parent is forgotten"
+sleep 5 # the stopped backup's marker goes stale
+run cairn prune --json
+check_rc 0 "prune exits 0"
+check "it takes the stopped backup for dead and deletes the parent's data" \
+	test "$(json_get bytes_deleted)" -gt 1400000
+n_before=$(snapshot_count)
+touch "$T/hold8"
+kill -CONT "$b8"
+wait "$b8"
+RC=$?
+bg_forget "$b8"
+check_rc 1 "the backup, woken, exits 1"
+check_grep "saying that a prune may have taken it for dead" "taken this backup for dead" "$T/b8.err"
+check_eq "it wrote no snapshot" "$(snapshot_count)" "$n_before"
+check_ok "after the stopped backup"
+rm -f "$T/hold9"*
+CAIRN_TEST_HOLD="backup-parent:$T/hold9" bg "$CAIRN_BIN" backup --json "$SRC" >"$T/b9.out" 2>"$T/b9.err"
+b9=$!
+require "another backup has read its (no) parent" wait_for "$T/hold9.reached"
+kill -STOP "$b9"
+sleep 5
+touch "$T/hold9"
+kill -CONT "$b9"
+wait "$b9"
+RC=$?
+bg_forget "$b9"
+check_rc 0 "stopped as long with no prune meanwhile, a backup goes on and exits 0"
 
 say "a backup that starts while a plan waits stores condemned chunks again"
 OTHER="$T/other"
