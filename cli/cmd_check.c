@@ -112,7 +112,7 @@ static void print_text(const cairn_check_result *res, int read_data, int quiet)
 	if (res->packs_forgotten)
 		printf("the index no longer places chunks in the %llu missing pack%s\n",
 		       (unsigned long long)res->packs_forgotten, PLURAL(res->packs_forgotten));
-	if (res->lost_chunks)
+	if (res->lost_chunks && !res->heal_error[0])
 		printf("%llu chunk%s that snapshots need %s lost: the next backup of the files "
 		       "that held %s stores %s again\n",
 		       (unsigned long long)res->lost_chunks, PLURAL(res->lost_chunks),
@@ -173,6 +173,8 @@ static int print_json(const cairn_check_result *res, int read_data)
 	    (rc = cli_json_count(&b, &first, "lost_chunks", res->lost_chunks)) ||
 	    (rc = cli_json_count(&b, &first, "packs_forgotten", res->packs_forgotten)) ||
 	    (rc = cli_json_count(&b, &first, "lost_retired", res->lost_retired)) ||
+	    (rc = cairn_json_key(&b, &first, "heal_error")) ||
+	    (rc = cairn_json_string(&b, res->heal_error)) ||
 	    (rc = cairn_json_key(&b, &first, "problems")) || (rc = cairn_buf_append_u8(&b, '[')))
 		goto out;
 	for (size_t i = 0; i < res->n_problems; i++)
@@ -240,6 +242,8 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
 	} else {
 		if (!ctx->json)
 			print_text(&res, read_data, ctx->quiet);
+		if (res.heal_error[0])
+			cli_warning("check", res.heal_error);
 		status = CLI_EXIT_OK;
 		if (res.n_problems) {
 			fflush(stdout);

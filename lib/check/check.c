@@ -373,8 +373,8 @@ int cairn_check(cairn_repo *r, const cairn_check_opts *opts, cairn_check_result 
 	if ((rc = check_needs(&c)))
 		goto out;
 	count_unreferenced(&c);
-	if ((rc = check_heal(&c)))
-		goto out;
+	if (check_heal(&c) != 0)
+		snprintf(out->heal_error, sizeof(out->heal_error), "%s", cairn_error_last());
 	check_problems_take(&c.problems, &out->problems, &out->n_problems);
 	if (out->n_problems)
 		rc = CAIRN_EPARTIAL;

@@ -107,6 +107,9 @@ typedef struct cairn_check_result {
 	 * backups to store again), packs gone whose index rows were dropped,
 	 * and lost records removed because their chunks are found again. */
 	uint64_t lost_chunks, packs_forgotten, lost_retired;
+	/* Healing is no part of the verdict: when it fails (a store this
+	 * client may only read), why, and the check's findings stand. */
+	char heal_error[256];
 	cairn_check_problem *problems; /* by kind, then object and offset */
 	size_t n_problems;
 } cairn_check_result;
