@@ -7,10 +7,12 @@
  * idempotent, registrations included (a row registered again changes
  * nothing) and drops of packs (a row deleted is not there to delete).
  *
- * Lookups ask the server's Bloom filter first. It is fetched on the first
- * lookup (conditionally, with the ETag of the copy cached on disk) and
- * again after REFRESH_SECONDS; fingerprints it calls absent are reported
- * missing without a request. Registrations made through this handle are
+ * A backup's lookups (lookup_dedup) ask the server's Bloom filter first.
+ * It is fetched on the first such lookup (conditionally, with the ETag of
+ * the copy cached on disk) and again after REFRESH_SECONDS; fingerprints
+ * it calls absent are reported missing without a request. Readers'
+ * lookups ask the server about every fingerprint: one another client
+ * registered since the filter was fetched must be found. Registrations made through this handle are
  * added to the local copy, so that they are found at once. */
 #include "cairn/sys/index.h"
 
@@ -315,8 +317,12 @@ out:
 
 /* ---- the backend ---- */
 
-static int remote_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
-                         cairn_index_entry *out, uint8_t *found)
+/* With use_bloom, the fingerprints the filter calls absent are not
+ * asked: right for deduplication, which may miss a chunk registered
+ * since the filter was fetched (a backup stores it again), wrong for a
+ * reader, which must find every registered chunk. */
+static int lookup_batches(cairn_index *base, const uint8_t (*fps)[32], size_t n,
+                          cairn_index_entry *out, uint8_t *found, int use_bloom)
 {
 	remote_index *ix = (remote_index *)base;
 	size_t *ask = NULL, n_ask = 0;
@@ -327,7 +333,7 @@ static int remote_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
 	if (n == 0)
 		return 0;
 	memset(found, 0, n);
-	if ((rc = bloom_refresh(ix)))
+	if (use_bloom && (rc = bloom_refresh(ix)))
 		return rc;
 	if (!(ask = malloc(n * sizeof(*ask)))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -335,7 +341,7 @@ static int remote_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
 	}
 	pthread_rwlock_rdlock(&ix->bloom_lock);
 	for (size_t i = 0; i < n; i++)
-		if (!ix->bloom || cairn_bloom_has(ix->bloom, fps[i]))
+		if (!use_bloom || !ix->bloom || cairn_bloom_has(ix->bloom, fps[i]))
 			ask[n_ask++] = i;
 	pthread_rwlock_unlock(&ix->bloom_lock);
 	if (n_ask == 0)
@@ -605,10 +611,23 @@ static void remote_free(cairn_index *base)
 	free(ix);
 }
 
+static int remote_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
+                         cairn_index_entry *out, uint8_t *found)
+{
+	return lookup_batches(base, fps, n, out, found, 0);
+}
+
+static int remote_lookup_dedup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
+                               cairn_index_entry *out, uint8_t *found)
+{
+	return lookup_batches(base, fps, n, out, found, 1);
+}
+
 static const struct cairn_index_ops remote_ops = {
     .version = CAIRN_INDEX_OPS_VERSION,
     .name = "remote",
     .lookup = remote_lookup,
+    .lookup_dedup = remote_lookup_dedup,
     .insert = remote_insert,
     .object_known = remote_object_known,
     .object_add = remote_object_add,

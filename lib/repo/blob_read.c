@@ -17,6 +17,7 @@
 #include "cairn/errors.h"
 #include "cairn/index.h"
 #include "util/hex.h"
+#include "util/time.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -117,12 +118,21 @@ static int open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_
 	return 0;
 }
 
+/* A reader of a damaged repository may miss many blobs: the store is
+ * listed again at most this often. */
+#define REFRESH_INTERVAL_NS 2000000000LL
+
 int cairn_repo_refresh_index(cairn_repo *r)
 {
+	int rc = 0;
 	pthread_mutex_lock(&r->refresh_lock);
-	int rc = r->index_remote ? 0 : cairn_repo_sync_index(r, 0, NULL);
-	if (!rc)
-		rc = cairn_repo_apply_done(r, NULL);
+	int64_t now = cairn_now_ns(CLOCK_MONOTONIC);
+	if (!r->refreshed_ns || now - r->refreshed_ns >= REFRESH_INTERVAL_NS) {
+		rc = r->index_remote ? 0 : cairn_repo_sync_index(r, 0, NULL);
+		if (!rc)
+			rc = cairn_repo_apply_done(r, NULL);
+		r->refreshed_ns = cairn_now_ns(CLOCK_MONOTONIC);
+	}
 	pthread_mutex_unlock(&r->refresh_lock);
 	return rc;
 }
@@ -290,6 +300,14 @@ again:
 	rc = cairn_repo_locate_blobs(r, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1, &e, &found);
 	if (rc)
 		return rc;
+	if (!found && !retried) {
+		/* Registered since this index was brought up to the store (a
+		 * snapshot newer than the open), or moved by a prune. */
+		if ((rc = cairn_repo_refresh_index(r)))
+			return rc;
+		retried = 1;
+		goto again;
+	}
 	if (!found ||
 	    !(e.kind == kind || (kind == CAIRN_BLOB_DATA && e.kind == CAIRN_BLOB_BUNDLE))) {
 		cairn_hex_encode(hex, fp, CAIRN_FP_SIZE);

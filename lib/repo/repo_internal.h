@@ -36,6 +36,7 @@ struct cairn_repo {
 	struct pending pending;
 	struct dead_packs dead;
 	pthread_mutex_t refresh_lock; /* one cairn_repo_refresh_index at a time */
+	int64_t refreshed_ns;         /* CLOCK_MONOTONIC of the last one */
 };
 
 /* The store key of a pack: data/<first 2 hex>/<64 hex>. */

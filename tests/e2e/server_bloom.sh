@@ -69,15 +69,24 @@ check_rc 0 "the backup exits 0"
 check_eq "it stores no data chunk" "$(summary blobs_added)" 0
 
 say "an unchanged filter is not downloaded again"
-CAIRN_CACHE_DIR="$T/c2" run cairn restore latest --target "$T/r1"
-check_rc 0 "a restore exits 0"
+# A dry run looks chunks up as a backup does, and registers nothing.
+CAIRN_CACHE_DIR="$T/c2" run cairn backup --dry-run "$T/copy"
+check_rc 0 "a dry run exits 0"
 downloads=$(server_metric cairn_bloom_downloads_total)
 not_modified=$(server_metric cairn_bloom_not_modified_total)
-CAIRN_CACHE_DIR="$T/c2" run cairn restore latest --target "$T/r2"
-check_rc 0 "a second restore exits 0"
+CAIRN_CACHE_DIR="$T/c2" run cairn backup --dry-run "$T/copy"
+check_rc 0 "another dry run exits 0"
 check_eq "it downloads no filter" "$(server_metric cairn_bloom_downloads_total)" "$downloads"
 check_eq "the server answered 304 Not Modified" "$(server_metric cairn_bloom_not_modified_total)" \
 	$((not_modified + 1))
+
+say "a restore asks the server, not the filter, about every chunk"
+asked0=$(server_metric cairn_lookup_fingerprints_total)
+CAIRN_CACHE_DIR="$T/c2" run cairn restore latest --target "$T/r2"
+check_rc 0 "a restore exits 0"
+check_eq "it downloads no filter" "$(server_metric cairn_bloom_downloads_total)" "$downloads"
+check "it asks the server about its chunks" \
+	test "$(server_metric cairn_lookup_fingerprints_total)" -gt "$asked0"
 run treecmp "$T/copy" "$T/r2$T/copy"
 check_rc 0 "and it restores bit for bit"
 

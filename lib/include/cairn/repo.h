@@ -137,7 +137,8 @@ int cairn_repo_load_object(cairn_repo *r, cairn_sealer *s, const char *prefix,
 int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w);
 /* Registers in the index the blobs of every pack committed so far. Call it
  * before writing a snapshot that refers to them, and before reading back
- * blobs this process committed: reading registers nothing. Whatever is left queued
+ * blobs this process committed (a read that does not find a blob brings
+ * the index up to the store's index/ objects, at most every 2 s). Whatever is left queued
  * when the repository is freed is in the store's index/ objects: the next
  * open imports it into an embedded index. */
 int cairn_repo_flush_index(cairn_repo *r);
@@ -158,7 +159,9 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
 
 /* Brings the index up to the store again (the index/ objects written
  * since, the packs prune deleted since): for a reader that found a pack
- * gone, whose blobs a prune may have moved. One at a time. */
+ * gone, whose blobs a prune may have moved, or a blob unknown, which a
+ * newer snapshot registered. One at a time, and at most every 2 s (a
+ * call within that does nothing). */
 int cairn_repo_refresh_index(cairn_repo *r);
 /* Where each of the n fingerprints is: found[i] = 1 and out[i] (its fp
  * included), or found[i] = 0. One index query. */
