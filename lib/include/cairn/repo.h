@@ -147,7 +147,8 @@ int cairn_repo_flush_index(cairn_repo *r);
  * The one way to read blobs: one at a time (cairn_repo_read_blob), or
  * many at once in steps a caller may spread over threads: locate them,
  * plan ranged reads of their packs, read each range once, and take the
- * blobs out of it. Reading registers nothing (see cairn_repo_flush_index). */
+ * blobs out of it. Reading flushes no registration (see
+ * cairn_repo_flush_index). */
 
 /* Reads, authenticates and opens the chunk fp of this kind (a DATA chunk
  * may be in a bundle); out gets its plaintext. For DATA and TREE chunks
