@@ -27,6 +27,7 @@ struct finish {
 	uint8_t (**candidates)[CAIRN_FP_SIZE]; /* per plan pack: chunks to look into */
 	size_t *n_candidates;
 	uint8_t *gone; /* per plan pack: not in data/ any more */
+	uint8_t *keep; /* per plan pack: kept whatever its chunks */
 };
 
 /* Reads a condemned pack's trailer for chunks a new snapshot may need. */
@@ -34,21 +35,34 @@ static int look_into(void *ud, size_t i)
 {
 	struct finish *f = ud;
 	const cairn_gc_pack *c = &f->plan->packs[i];
+	const gc_pack *now = gc_packs_find(&f->p->packs, c->id);
 	cairn_sealer *s = NULL;
 	cairn_pack_entry *entries = NULL;
 	size_t n = 0;
-	if (!gc_packs_find(&f->p->packs, c->id)) {
+	if (!now) {
 		f->gone[i] = 1;
 		return 0;
 	}
 	if (!f->fresh.sorted || !f->plan->condemned)
 		return 0;
+	/* Its size as listed now: a store may have listed it before it was
+	 * whole (s3rver does) when the plan was made. */
 	int rc = cairn_repo_sealer_new(f->p->repo, &s, 0);
 	if (!rc)
-		rc = cairn_repo_read_trailer(f->p->repo, s, c->id, c->size, &entries, &n);
+		rc = cairn_repo_read_trailer(f->p->repo, s, c->id, now->size, &entries, &n);
 	cairn_sealer_free(s);
 	if (rc == CAIRN_ENOTFOUND) {
 		f->gone[i] = 1;
+		return 0;
+	}
+	if (rc == CAIRN_ECORRUPT) {
+		/* What it holds cannot be told: kept, which is safe. */
+		char key[80];
+		cairn_repo_pack_key(key, c->id);
+		pthread_mutex_lock(&f->p->lock);
+		gc_warn(f->p, key, "condemned, but its trailer does not read: kept");
+		f->keep[i] = 1;
+		pthread_mutex_unlock(&f->p->lock);
 		return 0;
 	}
 	if (rc)
@@ -113,9 +127,10 @@ int gc_finish(gc_prune *p, cairn_gc_record *plan)
 	f.candidates = calloc(n ? n : 1, sizeof(*f.candidates));
 	f.n_candidates = calloc(n ? n : 1, sizeof(*f.n_candidates));
 	f.gone = calloc(n ? n : 1, 1);
+	f.keep = calloc(n ? n : 1, 1);
 	ids = malloc(n ? n * CAIRN_ID_SIZE : 1);
 	done.packs = calloc(n ? n : 1, sizeof(*done.packs));
-	if (!f.candidates || !f.n_candidates || !f.gone || !ids || !done.packs) {
+	if (!f.candidates || !f.n_candidates || !f.gone || !f.keep || !ids || !done.packs) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -126,8 +141,8 @@ int gc_finish(gc_prune *p, cairn_gc_record *plan)
 	if ((rc = cairn_parallel_for(n, p->threads, look_into, &f)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		int keep;
-		if ((rc = reprieved(&f, i, (const uint8_t(*)[CAIRN_ID_SIZE])ids, &keep)))
+		int keep = f.keep[i];
+		if (!keep && (rc = reprieved(&f, i, (const uint8_t(*)[CAIRN_ID_SIZE])ids, &keep)))
 			goto out;
 		if (keep)
 			p->res->packs_reprieved++;
@@ -154,6 +169,7 @@ out:
 	free(f.candidates);
 	free(f.n_candidates);
 	free(f.gone);
+	free(f.keep);
 	free(ids);
 	gc_live_free(&f.fresh);
 	cairn_gc_record_clear(&done);

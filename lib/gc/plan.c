@@ -189,23 +189,30 @@ static int orphan_one(void *ud, size_t i)
 		k->state = PACK_DAMAGED; /* gone since the listing */
 		rc = 0;
 	} else if (!rc) {
-		int live = 0;
-		for (size_t j = 0; j < count && !live; j++)
-			live = gc_live_has(&p->live, entries[j].fp);
-		if (live) {
+		/* Needed is a chunk a snapshot references that has no copy the
+		 * index knows (a killed repack's pack holds only copies). */
+		int needed = 0;
+		for (size_t j = 0; j < count && !needed && !rc; j++) {
+			int copy = 0;
+			if (gc_live_has(&p->live, entries[j].fp) &&
+			    !(rc = gc_live_copy(p, entries[j].fp, NULL, 0, &copy)))
+				needed = !copy;
+		}
+		if (!rc && needed) {
 			k->state = PACK_UNINDEXED_LIVE;
 			p->res->packs_unindexed++;
 			gc_warn(p, key,
 			        "holds chunks snapshots need, but the index does not know it: kept "
 			        "(cairn index rebuild registers it)");
-		} else {
+		} else if (!rc) {
 			k->state = PACK_DELETE;
 			k->unused_rows = count;
 			k->unused_bytes = k->size;
 			rc = cairn_array_grow((void **)&o->fps, &o->cap_fps, o->n_fps + count,
 			                      sizeof(*o->fps));
 			for (size_t j = 0; j < count && !rc; j++)
-				memcpy(o->fps[o->n_fps++], entries[j].fp, CAIRN_FP_SIZE);
+				if (!gc_live_has(&p->live, entries[j].fp))
+					memcpy(o->fps[o->n_fps++], entries[j].fp, CAIRN_FP_SIZE);
 		}
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -259,7 +266,7 @@ static int condemn_group(gc_prune *p, const cairn_index_entry *rows, size_t n, v
 		else if ((long)i == c && k->state == PACK_REPACK &&
 		         !(rc = cairn_array_grow((void **)&k->used, &k->cap_used, k->n_used + 1,
 		                                 sizeof(*k->used))))
-			k->used[k->n_used++] = rows[i].offset;
+			k->used[k->n_used++] = (uint64_t)rows[i].offset << 32 | rows[i].inner;
 	}
 	return rc;
 }

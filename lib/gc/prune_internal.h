@@ -8,8 +8,8 @@
  *   finish.c  carrying out a plan: the done record, the index, the deletions
  *
  * Memory: the live set (8 bytes per referenced chunk), the pack table
- * (about 100 bytes per pack), the used offsets of the packs to repack
- * (4 bytes per used blob of those), the plan's filter (10 bytes per
+ * (about 100 bytes per pack), the used chunks of the packs to repack
+ * (8 bytes each), the plan's filter (10 bytes per
  * condemned chunk), and one page of index rows. */
 #ifndef CAIRN_GC_PRUNE_INTERNAL_H
 #define CAIRN_GC_PRUNE_INTERNAL_H
@@ -57,7 +57,7 @@ typedef struct gc_pack {
 	uint64_t used_rows, unused_rows;
 	uint64_t used_bytes, unused_bytes; /* estimates from the rows */
 	int has_lost;   /* holds a copy check found damaged: repacked without it */
-	uint32_t *used; /* PACK_REPACK: offsets of its used blobs */
+	uint64_t *used; /* PACK_REPACK: its used chunks, offset << 32 | inner */
 	size_t n_used, cap_used;
 } gc_pack;
 
