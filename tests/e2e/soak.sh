@@ -128,7 +128,7 @@ client_loop()
 }
 
 # prune_loop DIR END KILL: forget --prune until END; with KILL=1 every
-# other run is killed with SIGKILL after a random 0-0.8 s. Exit statuses
+# third run is killed with SIGKILL after a random 0-0.8 s. Exit statuses
 # go to DIR/prunes ("RUN RC", 137 for a killed one), outputs to
 # DIR/log-prune/.
 prune_loop()
@@ -139,7 +139,7 @@ prune_loop()
 	: >"$dir/prunes"
 	while [ "$(date +%s)" -lt "$end" ]; do
 		local cmd=("$CAIRN_BIN" forget --keep-last 2 --group-by host --prune --json)
-		if [ "$kill" = 1 ] && [ $((i % 2)) -eq 1 ]; then
+		if [ "$kill" = 1 ] && [ $((i % 3)) -eq 2 ]; then
 			timeout -s KILL "0.$((RANDOM % 8))$((RANDOM % 10))" "${cmd[@]}" \
 				</dev/null >"$log/$i.out" 2>"$log/$i.err"
 		else
@@ -264,25 +264,25 @@ print(json.load(open(sys.argv[1])).get("prune", {}).get("packs_deleted", 0))' \
 	run cairn check --read-data --json
 	check_rc 0 "$name: check --read-data exits 0"
 	cp "$OUT" "$dir/check1.json"
-	check_eq "$name: check finds no lost chunk" "$(json_get lost_chunks "$dir/check1.json")" 0
+	check_eq "$name: check finds no lost chunk" "$(json_get lost_chunks "$dir/check1.json" 2>/dev/null)" 0
 
 	say "$name: with the backups stopped, prune --max-unused 0 gives back every unused byte"
 	for i in 1 2 3 4; do
 		run cairn prune --max-unused 0 --json
 		check_rc 0 "$name: prune --max-unused 0 (run $i) exits 0"
 		[ "$RC" -eq 0 ] || break
-		[ "$(json_get waiting_generation)" = 0 ] && break
+		[ "$(json_get waiting_generation 2>/dev/null)" = 0 ] && break
 	done
-	check_eq "$name: it waits for no backup" "$(json_get waiting_generation)" 0
+	check_eq "$name: it waits for no backup" "$(json_get waiting_generation 2>/dev/null)" 0
 	run cairn check --read-data --json
 	check_rc 0 "$name: check --read-data afterwards exits 0"
 	cp "$OUT" "$dir/check2.json"
 	check_eq "$name: no pack is unreferenced" \
-		"$(json_get packs_unreferenced "$dir/check2.json")/$(json_get bytes_unreferenced "$dir/check2.json")" 0/0
+		"$(json_get packs_unreferenced "$dir/check2.json" 2>/dev/null)/$(json_get bytes_unreferenced "$dir/check2.json" 2>/dev/null)" 0/0
 	run cairn prune --max-unused 0 --dry-run --json
 	check_rc 0 "$name: prune --dry-run exits 0"
 	check_eq "$name: and condemns nothing, keeps no unused byte" \
-		"$(json_get packs_condemned)/$(json_get bytes_unused_kept)" 0/0
+		"$(json_get packs_condemned 2>/dev/null)/$(json_get bytes_unused_kept 2>/dev/null)" 0/0
 	restore_all "$dir" "$name, after the last prune"
 	echo "$name took $((SECONDS - started))s"
 }
