@@ -142,20 +142,26 @@ static int by_id(const void *a, const void *b)
 
 int cairn_repo_pack_dead(const cairn_repo *r, const uint8_t pack[CAIRN_ID_SIZE])
 {
-	return r->dead.n && bsearch(pack, r->dead.ids, r->dead.n, CAIRN_ID_SIZE, by_id) != NULL;
+	struct dead_packs *d = (struct dead_packs *)&r->dead;
+	pthread_rwlock_rdlock(&d->lock);
+	int dead = d->n && bsearch(pack, d->ids, d->n, CAIRN_ID_SIZE, by_id) != NULL;
+	pthread_rwlock_unlock(&d->lock);
+	return dead;
 }
 
 /* Keeps the packs of rec as gone, for an index that kept their rows. */
 static int remember_dead(cairn_repo *r, const cairn_gc_record *rec)
 {
 	struct dead_packs *d = &r->dead;
+	pthread_rwlock_wrlock(&d->lock);
 	int rc = cairn_array_grow((void **)&d->ids, &d->cap, d->n + rec->n_packs, sizeof(*d->ids));
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < rec->n_packs; i++)
-		memcpy(d->ids[d->n++], rec->packs[i].id, CAIRN_ID_SIZE);
-	qsort(d->ids, d->n, sizeof(*d->ids), by_id);
-	return 0;
+	if (!rc) {
+		for (size_t i = 0; i < rec->n_packs; i++)
+			memcpy(d->ids[d->n++], rec->packs[i].id, CAIRN_ID_SIZE);
+		qsort(d->ids, d->n, sizeof(*d->ids), by_id);
+	}
+	pthread_rwlock_unlock(&d->lock);
+	return rc;
 }
 
 /* Drops the rows of one done record's packs, and remembers it as taken. */

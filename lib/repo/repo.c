@@ -340,6 +340,7 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 	}
 	pthread_mutex_init(&r->pending.lock, NULL);
 	pthread_mutex_init(&r->refresh_lock, NULL);
+	pthread_rwlock_init(&r->dead.lock, NULL);
 	cairn_store_opts so = {.connections = opts ? opts->connections : 0};
 	rc = cairn_store_open_ex(&r->store, location, 0, &so);
 	if (rc == CAIRN_ENOTFOUND)
@@ -382,6 +383,7 @@ void cairn_repo_free(cairn_repo *r)
 	free(r->dead.ids);
 	pthread_mutex_destroy(&r->pending.lock);
 	pthread_mutex_destroy(&r->refresh_lock);
+	pthread_rwlock_destroy(&r->dead.lock);
 	cairn_index_free(r->index);
 	cairn_store_free(r->store);
 	sodium_memzero(r->enc_key, sizeof(r->enc_key));

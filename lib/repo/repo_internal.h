@@ -19,8 +19,10 @@ struct pending {
 	size_t n_objects, cap_objects;
 };
 
-/* Packs done records name whose rows the index kept (gc_io.c). */
+/* Packs done records name whose rows the index kept (gc_io.c). A
+ * reader may add to them while a backup's threads look into them. */
 struct dead_packs {
+	pthread_rwlock_t lock;
 	uint8_t (*ids)[CAIRN_ID_SIZE]; /* sorted */
 	size_t n, cap;
 };
