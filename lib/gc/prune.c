@@ -110,6 +110,31 @@ static int read_state(gc_prune *p, struct gc_state *st)
 	return 0;
 }
 
+/* Deletes the plan and running records of finished generations: the
+ * done records say all that is left to know of them. */
+static int tidy_records(gc_prune *p)
+{
+	cairn_gc_name *names = NULL;
+	size_t n = 0;
+	uint64_t last_done = 0;
+	char key[64];
+	if (p->opts->dry_run)
+		return 0;
+	int rc = cairn_repo_gc_list(p->repo, &names, &n);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (names[i].type == CAIRN_GC_DONE && names[i].generation > last_done)
+			last_done = names[i].generation;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if ((names[i].type != CAIRN_GC_PLAN && names[i].type != CAIRN_GC_RUNNING) ||
+		    names[i].generation > last_done)
+			continue;
+		cairn_gc_record_key(key, names[i].generation, names[i].type);
+		rc = cairn_store_del(cairn_repo_store(p->repo), key);
+	}
+	free(names);
+	return rc;
+}
+
 /* How many of the backups a plan waits for still have fresh markers. */
 static int count_waiting(gc_prune *p, const cairn_gc_record *running, uint64_t *waiting)
 {
@@ -405,6 +430,8 @@ static int run(gc_prune *p)
 	if ((rc = gc_mark(p, NULL, 0, &p->live, &p->snapshots, &p->n_snapshots)))
 		goto out;
 	rc = new_plan(p, s, (st.last_plan > st.last_done ? st.last_plan : st.last_done) + 1);
+	if (!rc)
+		rc = tidy_records(p);
 out:
 	cairn_sealer_free(s);
 	return rc;
