@@ -82,14 +82,15 @@ static const cli_cmd commands[] = {
     {"prune", cmd_prune, "remove the data no snapshot needs",
      "usage: cairn prune [--max-unused PERCENT] [--dry-run]\n"
      "\n"
-     "Deletes the packs no snapshot needs, and copies the used part of packs with\n"
-     "more than PERCENT unused (default 10) into new packs. Takes no lock: backups\n"
+     "Deletes the packs no snapshot needs, and copies the used part of the most\n"
+     "unused other packs into new packs until the unused bytes left are at most\n"
+     "PERCENT of the used ones (default 10). Takes no lock: backups\n"
      "may run meanwhile, from any machine. What a backup running at the time may\n"
      "still need is condemned first and deleted by a later prune, once that backup\n"
      "has ended (see docs/MAINTENANCE.md). With an index server, needs an admin\n"
      "token.\n"
      "\n"
-     "  --max-unused P      repack packs with more than P% unused bytes (0..100)\n"
+     "  --max-unused P      leave at most P% unused bytes (0..100; 0: none)\n"
      "  --dry-run           decide and report; change nothing\n"},
     {"check", cmd_check, "check the repository for damage",
      "usage: cairn check [--read-data | --read-data-subset N/M | --read-data-subset P%]\n"

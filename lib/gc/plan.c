@@ -222,24 +222,59 @@ static int orphan_one(void *ud, size_t i)
 
 /* ---- deciding ---- */
 
-static void decide(gc_prune *p)
+/* Unused share of a pack, for the order in which packs are repacked. */
+static double unused_share(const gc_pack *k)
 {
-	double max_unused = p->opts->max_unused;
+	uint64_t total = k->used_bytes + k->unused_bytes;
+	return total ? (double)k->unused_bytes / (double)total : 0;
+}
+
+static int by_unused_share(const void *a, const void *b)
+{
+	double x = unused_share(*(gc_pack *const *)a), y = unused_share(*(gc_pack *const *)b);
+	return (x < y) - (x > y);
+}
+
+/* Packs with no used blob are deleted. Of those partly used, the most
+ * unused are repacked first, until what unused bytes stay in the kept
+ * packs are at most max_unused percent of the used ones (restic's rule:
+ * a repack rewrites the used blobs too, so a little waste is cheaper
+ * than rewriting every pack with some). A pack with a damaged copy is
+ * repacked whatever its share. */
+static int decide(gc_prune *p)
+{
+	uint64_t used = 0, unused = 0;
+	size_t n = 0;
+	gc_pack **mixed = malloc((p->packs.n ? p->packs.n : 1) * sizeof(*mixed));
+	if (!mixed)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (size_t i = 0; i < p->packs.n; i++) {
 		gc_pack *k = &p->packs.v[i];
-		uint64_t total = k->used_bytes + k->unused_bytes;
 		if (k->state != PACK_KEEP)
 			continue;
-		if (k->unused_rows == 0)
-			continue;
-		if (k->used_rows == 0)
+		if (k->unused_rows && !k->used_rows) {
 			k->state = PACK_DELETE;
-		else if (k->has_lost ||
-		         (double)k->unused_bytes * 100.0 > max_unused * (double)total)
+			continue;
+		}
+		used += k->used_bytes;
+		if (k->has_lost)
 			k->state = PACK_REPACK;
-		else
-			p->res->bytes_unused_kept += k->unused_bytes;
+		else if (k->unused_rows)
+			mixed[n++] = k;
+		if (!k->has_lost)
+			unused += k->unused_bytes;
 	}
+	qsort(mixed, n, sizeof(*mixed), by_unused_share);
+	for (size_t i = 0; i < n; i++) {
+		gc_pack *k = mixed[i];
+		if ((double)unused * 100.0 > p->opts->max_unused * (double)used) {
+			k->state = PACK_REPACK;
+			unused -= k->unused_bytes;
+		}
+	}
+	p->res->bytes_unused_kept = unused;
+	free(mixed);
+	return 0;
 }
 
 static int condemned_state(enum gc_pack_state s)
@@ -309,7 +344,8 @@ int gc_plan(gc_prune *p, cairn_bloom **condemned)
 	gc_progress(p, "unindexed packs", 0, o.n, 1);
 	if ((rc = cairn_parallel_for(o.n, p->threads, orphan_one, &o)))
 		goto out;
-	decide(p);
+	if ((rc = decide(p)))
+		goto out;
 	for (size_t i = 0; i < p->packs.n; i++)
 		if (condemned_state(p->packs.v[i].state))
 			capacity += p->packs.v[i].unused_rows;

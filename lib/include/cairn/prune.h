@@ -19,8 +19,9 @@
 #define CAIRN_PRUNE_MAX_UNUSED_DEFAULT 10.0
 
 typedef struct cairn_prune_opts {
-	/* A pack with more than this percentage of unused bytes is repacked
-	 * (0: any unused byte; 100: never). */
+	/* Partly used packs are repacked, the most unused first, until the
+	 * unused bytes left are at most this percentage of the used ones (0:
+	 * none left; 100: no repacking). */
 	double max_unused;
 	int dry_run;        /* decide and report; write and delete nothing */
 	cairn_warn_cb warn; /* objects passed over (NULL: not told) */
