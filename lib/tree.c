@@ -116,8 +116,8 @@ int cairn_tree_writer_new(cairn_tree_writer **out, const cairn_chunker_params *p
 	return 0;
 }
 
-/* Emits stream[0, len) as a chunk and drops it from the stream. */
-static int emit(cairn_tree_writer *w, size_t len)
+/* Emits stream[from, from + len) as a chunk. */
+static int emit(cairn_tree_writer *w, size_t from, size_t len)
 {
 	cairn_chunk_ref ref;
 	int rc;
@@ -129,25 +129,24 @@ static int emit(cairn_tree_writer *w, size_t len)
 		w->refs = p;
 		w->cap_refs = cap;
 	}
-	if ((rc = cairn_fingerprint(w->fp, ref.fp, w->stream.data, len)))
+	const uint8_t *chunk = w->stream.data + from;
+	if ((rc = cairn_fingerprint(w->fp, ref.fp, chunk, len)))
 		return rc;
-	if ((rc = w->sink(w->ud, ref.fp, CAIRN_BLOB_TREE, w->stream.data, len)))
+	if ((rc = w->sink(w->ud, ref.fp, CAIRN_BLOB_TREE, chunk, len)))
 		return rc;
 	ref.length = (uint32_t)len;
 	w->refs[w->n_refs++] = ref;
 	w->size += len;
-	memmove(w->stream.data, w->stream.data + len, w->stream.len - len);
-	w->stream.len -= len;
-	w->scanned -= len;
 	return 0;
 }
 
 int cairn_tree_writer_add(cairn_tree_writer *w, const cairn_entry *e)
 {
+	size_t emitted = 0;
 	int rc = cairn_manifest_encode(&w->stream, e);
 	if (rc)
 		return cairn_error_prefix(rc, "%s", e->path);
-	while (w->scanned < w->stream.len) {
+	while (!rc && w->scanned < w->stream.len) {
 		size_t n = cairn_chunker_scan(&w->chunker, w->stream.data + w->scanned,
 		                              w->stream.len - w->scanned);
 		if (n == CAIRN_CHUNKER_NO_CUT) {
@@ -155,18 +154,24 @@ int cairn_tree_writer_add(cairn_tree_writer *w, const cairn_entry *e)
 			break;
 		}
 		w->scanned += n;
-		if ((rc = emit(w, w->scanned)))
-			return rc;
+		rc = emit(w, emitted, w->scanned - emitted);
+		emitted = w->scanned;
 	}
-	return 0;
+	/* What was emitted leaves the stream once per entry, not once per
+	 * chunk: an entry of a file of many chunks cuts many chunks. */
+	memmove(w->stream.data, w->stream.data + emitted, w->stream.len - emitted);
+	w->stream.len -= emitted;
+	w->scanned -= emitted;
+	return rc;
 }
 
 int cairn_tree_writer_finish(cairn_tree_writer *w, cairn_chunk_ref **refs_out, size_t *n_out,
                              uint64_t *size_out)
 {
 	int rc;
-	if (w->stream.len && (rc = emit(w, w->stream.len)))
+	if (w->stream.len && (rc = emit(w, 0, w->stream.len)))
 		return rc;
+	w->stream.len = 0;
 	*refs_out = w->refs;
 	*n_out = w->n_refs;
 	*size_out = w->size;
