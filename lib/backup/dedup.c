@@ -144,7 +144,6 @@ int cairn_dedup_pending(cairn_dedup *d, cairn_dedup_batch *q, cairn_pending *pen
 	for (size_t i = 0; i < n; i++)
 		pend[i].state =
 		    !pend[i].data || known(d, pend[i].fp) ? CHUNK_KNOWN : CHUNK_ASK_INDEX;
-	int ask_all = d->ask_all;
 	pthread_mutex_unlock(d->lock);
 
 	for (size_t i = 0; i < n; i++)
@@ -158,8 +157,9 @@ int cairn_dedup_pending(cairn_dedup *d, cairn_dedup_batch *q, cairn_pending *pen
 			if (pend[i].state == CHUNK_ASK_INDEX)
 				memcpy(q->fps[k++], pend[i].fp, CAIRN_FP_SIZE);
 		const uint8_t(*fps)[32] = (const uint8_t(*)[32])q->fps;
-		rc = ask_all ? cairn_index_lookup(d->index, fps, n_ask, q->out, q->found)
-		             : cairn_index_lookup_dedup(d->index, fps, n_ask, q->out, q->found);
+		/* lookup_dedup finds what this process registered (cairn/sys/index.h),
+		 * which is all a later generation needs of the index. */
+		rc = cairn_index_lookup_dedup(d->index, fps, n_ask, q->out, q->found);
 		if (rc)
 			return rc;
 		k = 0;

@@ -73,8 +73,9 @@ static inline int cairn_fpset_has(const cairn_fpset *s, const uint8_t *fp)
  * generation_max fingerprints; then the queued registrations are made,
  * known_old becomes known plus what of the old known_old the index does
  * not know yet (chunks in packs still being filled or queued), known
- * starts empty, and from then on the index is asked about every chunk,
- * shards that were empty at the start included. A dry run registers
+ * starts empty, and from then on the index answers for the chunks the
+ * set forgot: lookup_dedup finds what this process registered. A dry
+ * run registers
  * nothing, so the index could never take over from the set: it keeps the
  * two generations only, and counts a chunk again when it comes back after
  * more than generation_max others (its figures are an estimate, from
@@ -89,7 +90,7 @@ typedef struct cairn_dedup {
 	void *ud;
 	cairn_fpset known, known_old;
 	size_t generation_max;
-	int ask_all;
+	int ask_all; /* a generation has passed: the index holds some of ours */
 	/* Optional: 1 if the index's entry e must be taken for absent (a
 	 * prune condemned or deleted it); the chunk is then stored again. */
 	int (*gone)(void *ud, const cairn_index_entry *e);

@@ -361,6 +361,10 @@ static int insert_shard(shard *sh, const cairn_index_entry *entries, const size_
 	if (rc)
 		goto out;
 	sqlite3_bind_int64(st, 7, now);
+	/* lookup_dedup asks this shard again: what this handle registers
+	 * must be found (a backup's own chunks, past its dedup set). */
+	if (sh->empty_at_dedup == 1)
+		sh->empty_at_dedup = 2;
 	for (size_t k = from; k < to; k++) {
 		const cairn_index_entry *e = &entries[order[k]];
 		sqlite3_bind_blob(st, 1, e->fp, 32, SQLITE_STATIC);

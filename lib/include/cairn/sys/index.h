@@ -53,9 +53,9 @@ struct cairn_index_ops {
 	int (*snapshot_list)(cairn_index *ix, uint8_t (**ids_out)[32], size_t *count_out);
 	int (*snapshot_remove)(cairn_index *ix, const uint8_t id[32]);
 	/* Optional (NULL: lookup): lookup for deduplication, which may answer
-	 * found[i] = 0 for a fingerprint registered after the first
-	 * lookup_dedup call, by this process or another: a backup knows its
-	 * own chunks, and one stored twice costs space, not correctness.
+	 * found[i] = 0 for a fingerprint another process registered after the
+	 * first lookup_dedup call (one stored twice costs space, not
+	 * correctness), but finds what was registered through this handle.
 	 * Restores and checks use lookup. */
 	int (*lookup_dedup)(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
 	                    cairn_index_entry *out, uint8_t *found);
