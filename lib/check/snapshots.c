@@ -116,6 +116,13 @@ static int snapshot_refs(void *ud, size_t i)
 		rc = refs_push(&b, snap.manifest[k].fp);
 	if (!rc)
 		rc = walk_manifest(c->repo, &snap, refs_entry, &b);
+	if (rc == CAIRN_ENOTFOUND) {
+		/* A snapshot written since the index was brought up to the
+		 * store: once more, after it has caught up. */
+		cairn_error_clear();
+		if (!(rc = cairn_repo_refresh_index_now(c->repo)))
+			rc = walk_manifest(c->repo, &snap, refs_entry, &b);
+	}
 	/* What was read of a manifest that ends early is referenced all the
 	 * same. */
 	if ((o = check_outcome(c, rc)) == 1 && check_snapshot_gone(c, id)) {

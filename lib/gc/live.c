@@ -119,9 +119,8 @@ static int batch_push(struct batch *b, const uint8_t fp[CAIRN_FP_SIZE])
 	return b->n == LIVE_BATCH ? batch_flush(b) : 0;
 }
 
-static int mark_one(void *ud, size_t i)
+static int mark_snapshot(struct mark *m, size_t i)
 {
-	struct mark *m = ud;
 	cairn_snapshot snap;
 	cairn_tree_reader *t = NULL;
 	cairn_entry e;
@@ -169,6 +168,21 @@ static int mark_one(void *ud, size_t i)
 		m->done++;
 		gc_progress(m->p, "snapshots", m->done, m->n, 0);
 		pthread_mutex_unlock(&m->p->lock);
+	}
+	return rc;
+}
+
+/* A snapshot written since this process brought its index up to the
+ * store may name chunks it does not know yet: read it again once the
+ * index has caught up. */
+static int mark_one(void *ud, size_t i)
+{
+	struct mark *m = ud;
+	int rc = mark_snapshot(m, i);
+	if (rc == CAIRN_ENOTFOUND) {
+		cairn_error_clear();
+		if (!(rc = cairn_repo_refresh_index_now(m->p->repo)))
+			rc = mark_snapshot(m, i);
 	}
 	return rc;
 }

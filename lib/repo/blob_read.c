@@ -122,12 +122,12 @@ static int open_blob(cairn_sealer *s, cairn_fingerprinter *f, const cairn_index_
  * listed again at most this often. */
 #define REFRESH_INTERVAL_NS 2000000000LL
 
-int cairn_repo_refresh_index(cairn_repo *r)
+static int refresh(cairn_repo *r, int now_or_never)
 {
 	int rc = 0;
 	pthread_mutex_lock(&r->refresh_lock);
 	int64_t now = cairn_now_ns(CLOCK_MONOTONIC);
-	if (!r->refreshed_ns || now - r->refreshed_ns >= REFRESH_INTERVAL_NS) {
+	if (now_or_never || !r->refreshed_ns || now - r->refreshed_ns >= REFRESH_INTERVAL_NS) {
 		rc = r->index_remote ? 0 : cairn_repo_sync_index(r, 0, NULL);
 		if (!rc)
 			rc = cairn_repo_apply_done(r, NULL);
@@ -135,6 +135,16 @@ int cairn_repo_refresh_index(cairn_repo *r)
 	}
 	pthread_mutex_unlock(&r->refresh_lock);
 	return rc;
+}
+
+int cairn_repo_refresh_index(cairn_repo *r)
+{
+	return refresh(r, 0);
+}
+
+int cairn_repo_refresh_index_now(cairn_repo *r)
+{
+	return refresh(r, 1);
 }
 
 int cairn_repo_locate_blobs(cairn_repo *r, const uint8_t (*fps)[CAIRN_FP_SIZE], size_t n,

@@ -164,6 +164,9 @@ int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
  * newer snapshot registered. One at a time, and at most every 2 s (a
  * call within that does nothing). */
 int cairn_repo_refresh_index(cairn_repo *r);
+/* The same, whenever it was last done: for a reader that must read a
+ * snapshot written since (a prune's mark, a check), once. */
+int cairn_repo_refresh_index_now(cairn_repo *r);
 /* Where each of the n fingerprints is: found[i] = 1 and out[i] (its fp
  * included), or found[i] = 0. One index query. */
 int cairn_repo_locate_blobs(cairn_repo *r, const uint8_t (*fps)[CAIRN_FP_SIZE], size_t n,
