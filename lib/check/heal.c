@@ -79,11 +79,6 @@ static int collect_lost(check_ctx *c, struct lost_list *l)
 	return 0;
 }
 
-static int by_id(const void *a, const void *b)
-{
-	return memcmp(a, b, CAIRN_ID_SIZE);
-}
-
 /* Drops the index's rows of the packs that are gone, and makes the
  * index/ objects stop listing them. */
 static int forget_missing(check_ctx *c)
@@ -107,7 +102,7 @@ static int forget_missing(check_ctx *c)
 			memcpy(packs[n++], id, CAIRN_ID_SIZE);
 	}
 	if (!rc && n) {
-		qsort(packs, n, sizeof(*packs), by_id);
+		qsort(packs, n, sizeof(*packs), cairn_id_cmp);
 		rc = cairn_repo_unlist_packs(c->repo, (const uint8_t(*)[CAIRN_ID_SIZE])packs, n,
 		                             c->threads);
 	}

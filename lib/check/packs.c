@@ -345,15 +345,8 @@ static int unknown_chunk(check_ctx *c, const uint8_t fp[CAIRN_FP_SIZE])
 {
 	static const uint8_t none[CAIRN_ID_SIZE];
 	char object[CAIRN_CHECK_OBJECT_MAX];
-	size_t lo = 0, hi = c->n_lost;
-	while (lo < hi) { /* the first pair of fp: they are sorted */
-		size_t mid = lo + (hi - lo) / 2;
-		if (memcmp(c->lost[mid].fp, fp, CAIRN_FP_SIZE) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t j = lo; j < c->n_lost && !memcmp(c->lost[j].fp, fp, CAIRN_FP_SIZE); j++) {
+	for (size_t j = cairn_gc_lost_first(c->lost, c->n_lost, fp);
+	     j < c->n_lost && !memcmp(c->lost[j].fp, fp, CAIRN_FP_SIZE); j++) {
 		const cairn_gc_lost *l = &c->lost[j];
 		if (!memcmp(l->pack, none, CAIRN_ID_SIZE) || check_pack_find(c, l->pack))
 			continue;

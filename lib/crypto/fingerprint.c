@@ -81,6 +81,11 @@ int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const 
 	return ok ? 0 : cairn_error_set(CAIRN_ERROR, "HMAC-SHA-256 failed");
 }
 
+int cairn_id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CAIRN_ID_SIZE);
+}
+
 void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len)
 {
 	/* Not SHA256(): in OpenSSL 3 that one-shot goes through EVP. */

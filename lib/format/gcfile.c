@@ -233,8 +233,7 @@ size_t cairn_gc_lost_sort(cairn_gc_lost *v, size_t n)
 	return w;
 }
 
-int cairn_gc_lost_has(const cairn_gc_lost *v, size_t n, const uint8_t fp[CAIRN_FP_SIZE],
-                      const uint8_t *pack)
+size_t cairn_gc_lost_first(const cairn_gc_lost *v, size_t n, const uint8_t fp[CAIRN_FP_SIZE])
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -244,7 +243,14 @@ int cairn_gc_lost_has(const cairn_gc_lost *v, size_t n, const uint8_t fp[CAIRN_F
 		else
 			hi = mid;
 	}
-	for (; lo < n && memcmp(v[lo].fp, fp, CAIRN_FP_SIZE) == 0; lo++)
+	return lo;
+}
+
+int cairn_gc_lost_has(const cairn_gc_lost *v, size_t n, const uint8_t fp[CAIRN_FP_SIZE],
+                      const uint8_t *pack)
+{
+	for (size_t lo = cairn_gc_lost_first(v, n, fp);
+	     lo < n && memcmp(v[lo].fp, fp, CAIRN_FP_SIZE) == 0; lo++)
 		if (!pack || memcmp(v[lo].pack, pack, CAIRN_ID_SIZE) == 0)
 			return 1;
 	return 0;

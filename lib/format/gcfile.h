@@ -72,6 +72,9 @@ void cairn_gc_record_clear(cairn_gc_record *rec);
 /* Sorts lost pairs by fingerprint then pack and drops repeats; the new
  * count. */
 size_t cairn_gc_lost_sort(cairn_gc_lost *v, size_t n);
+/* The index of the first of sorted pairs whose fingerprint is fp (n if
+ * none is: the pairs of fp are v[first, ...) while they match). */
+size_t cairn_gc_lost_first(const cairn_gc_lost *v, size_t n, const uint8_t fp[CAIRN_FP_SIZE]);
 /* 1 if sorted pairs hold fp lost in pack (pack NULL: in any pack). */
 int cairn_gc_lost_has(const cairn_gc_lost *v, size_t n, const uint8_t fp[CAIRN_FP_SIZE],
                       const uint8_t *pack);

@@ -120,7 +120,7 @@ int gc_finish(gc_prune *p, cairn_gc_record *plan)
 	size_t n = plan->n_packs;
 	int rc;
 	if (plan->n_snapshots)
-		qsort(plan->snapshots, plan->n_snapshots, CAIRN_ID_SIZE, gc_by_id);
+		qsort(plan->snapshots, plan->n_snapshots, CAIRN_ID_SIZE, cairn_id_cmp);
 	if ((rc = gc_mark(p, (const uint8_t(*)[CAIRN_ID_SIZE])plan->snapshots, plan->n_snapshots,
 	                  &f.fresh, NULL, NULL)))
 		goto out;
@@ -136,7 +136,7 @@ int gc_finish(gc_prune *p, cairn_gc_record *plan)
 	}
 	for (size_t i = 0; i < n; i++)
 		memcpy(ids[i], plan->packs[i].id, CAIRN_ID_SIZE);
-	qsort(ids, n, CAIRN_ID_SIZE, gc_by_id);
+	qsort(ids, n, CAIRN_ID_SIZE, cairn_id_cmp);
 	gc_progress(p, "condemned packs", 0, n, 1);
 	if ((rc = cairn_parallel_for(n, p->threads, look_into, &f)))
 		goto out;
@@ -199,7 +199,7 @@ int gc_complete_done(gc_prune *p, const cairn_gc_record *done)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (size_t i = 0; i < done->n_packs; i++)
 		memcpy(dead[i], done->packs[i].id, CAIRN_ID_SIZE);
-	qsort(dead, done->n_packs, CAIRN_ID_SIZE, gc_by_id);
+	qsort(dead, done->n_packs, CAIRN_ID_SIZE, cairn_id_cmp);
 	struct deletion d = {p, (const uint8_t(*)[CAIRN_ID_SIZE])dead};
 	/* The index first: from here on no lookup places a chunk in them. */
 	if ((rc = cairn_repo_apply_done(p->repo, NULL)))

@@ -189,7 +189,7 @@ static int mark_one(void *ud, size_t i)
 
 static int in_sorted(const uint8_t (*ids)[CAIRN_ID_SIZE], size_t n, const uint8_t id[CAIRN_ID_SIZE])
 {
-	return n && bsearch(id, ids, n, CAIRN_ID_SIZE, gc_by_id) != NULL;
+	return n && bsearch(id, ids, n, CAIRN_ID_SIZE, cairn_id_cmp) != NULL;
 }
 
 int gc_mark(gc_prune *p, const uint8_t (*skip)[CAIRN_ID_SIZE], size_t n_skip, gc_live *live,
@@ -221,7 +221,7 @@ int gc_mark(gc_prune *p, const uint8_t (*skip)[CAIRN_ID_SIZE], size_t n_skip, gc
 		if (m.read[i])
 			memmove(m.ids[w++], m.ids[i], CAIRN_ID_SIZE);
 	if (w)
-		qsort(m.ids, w, CAIRN_ID_SIZE, gc_by_id);
+		qsort(m.ids, w, CAIRN_ID_SIZE, cairn_id_cmp);
 	if (ids_out) {
 		*ids_out = m.ids;
 		*n_ids_out = w;

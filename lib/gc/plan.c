@@ -20,14 +20,9 @@
  * chunk again or reads an unchanged file again, so it should be rare. */
 #define CONDEMNED_OVERSIZE 8
 
-int gc_by_id(const void *a, const void *b)
-{
-	return memcmp(a, b, CAIRN_ID_SIZE);
-}
-
 gc_pack *gc_packs_find(const gc_packs *t, const uint8_t id[CAIRN_ID_SIZE])
 {
-	return t->n ? bsearch(id, t->v, t->n, sizeof(*t->v), gc_by_id) : NULL;
+	return t->n ? bsearch(id, t->v, t->n, sizeof(*t->v), cairn_id_cmp) : NULL;
 }
 
 void gc_packs_free(gc_packs *t)
@@ -376,7 +371,7 @@ int gc_live_copy(gc_prune *p, const uint8_t fp[CAIRN_FP_SIZE],
 		if (memcmp(rows[i].fp, fp, CAIRN_FP_SIZE) != 0)
 			break;
 		if (n_condemned &&
-		    bsearch(rows[i].pack, condemned, n_condemned, CAIRN_ID_SIZE, gc_by_id))
+		    bsearch(rows[i].pack, condemned, n_condemned, CAIRN_ID_SIZE, cairn_id_cmp))
 			continue;
 		if (!(rc = gc_pack_exists(p, rows[i].pack, &exists)))
 			*found = exists;

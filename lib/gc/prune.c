@@ -83,31 +83,11 @@ static int wait_for_prunes(gc_prune *p)
 
 /* ---- 2. gc/ ---- */
 
-struct gc_state {
-	uint64_t last_plan, last_done, last_running;
-	int running_of_last_plan;
-};
-
-static int read_state(gc_prune *p, struct gc_state *st)
+/* Whether the last plan's running record was written: a prune killed
+ * between the two left none. */
+static int running_recorded(const cairn_gc_last *st)
 {
-	cairn_gc_name *names = NULL;
-	size_t n = 0;
-	memset(st, 0, sizeof(*st));
-	int rc = cairn_repo_gc_list(p->repo, &names, &n);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t g = names[i].generation;
-		if (names[i].type == CAIRN_GC_PLAN && g > st->last_plan)
-			st->last_plan = g;
-		if (names[i].type == CAIRN_GC_DONE && g > st->last_done)
-			st->last_done = g;
-		if (names[i].type == CAIRN_GC_RUNNING && g > st->last_running)
-			st->last_running = g;
-	}
-	st->running_of_last_plan = st->last_plan && st->last_running == st->last_plan;
-	free(names);
-	return 0;
+	return st->plan && st->running == st->plan;
 }
 
 /* Deletes the plan and running records of finished generations: the
@@ -218,7 +198,7 @@ static int list_packs(gc_prune *p)
 	if (rc)
 		return rc;
 	if (p->packs.n)
-		qsort(p->packs.v, p->packs.n, sizeof(*p->packs.v), gc_by_id);
+		qsort(p->packs.v, p->packs.n, sizeof(*p->packs.v), cairn_id_cmp);
 	for (size_t i = 0; first && i < p->packs.n; i++) {
 		p->res->packs_total++;
 		p->res->bytes_total += p->packs.v[i].size;
@@ -250,21 +230,21 @@ static int collect_temp(const cairn_store_item *it, void *ud)
 /* ---- 5. and 6. ---- */
 
 /* The waiting plan g: carried out if its backups have ended. */
-static int settle_pending(gc_prune *p, cairn_sealer *s, const struct gc_state *st, int *blocked)
+static int settle_pending(gc_prune *p, cairn_sealer *s, const cairn_gc_last *st, int *blocked)
 {
 	cairn_gc_record plan, running;
 	uint64_t waiting = 0;
 	char key[64];
 	*blocked = 0;
-	if (!st->last_plan || st->last_done >= st->last_plan)
+	if (!st->plan || st->done >= st->plan)
 		return 0;
-	if (!st->running_of_last_plan) {
+	if (!running_recorded(st)) {
 		/* Its prune was killed before it wrote the backups down: the plan
 		 * cannot be carried out safely, and nothing of it was deleted. */
-		cairn_gc_record_key(key, st->last_plan, CAIRN_GC_PLAN);
+		cairn_gc_record_key(key, st->plan, CAIRN_GC_PLAN);
 		return p->opts->dry_run ? 0 : cairn_store_del(cairn_repo_store(p->repo), key);
 	}
-	int rc = cairn_repo_gc_load(p->repo, s, st->last_plan, CAIRN_GC_RUNNING, &running);
+	int rc = cairn_repo_gc_load(p->repo, s, st->plan, CAIRN_GC_RUNNING, &running);
 	if (rc)
 		return rc;
 	rc = count_waiting(p, &running, &waiting);
@@ -273,11 +253,11 @@ static int settle_pending(gc_prune *p, cairn_sealer *s, const struct gc_state *s
 		return rc;
 	if (waiting) {
 		*blocked = 1;
-		p->res->waiting_generation = st->last_plan;
+		p->res->waiting_generation = st->plan;
 		p->res->backups_waited = waiting;
 		return 0;
 	}
-	if ((rc = cairn_repo_gc_load(p->repo, s, st->last_plan, CAIRN_GC_PLAN, &plan)))
+	if ((rc = cairn_repo_gc_load(p->repo, s, st->plan, CAIRN_GC_PLAN, &plan)))
 		return rc;
 	rc = gc_finish(p, &plan);
 	cairn_gc_record_clear(&plan);
@@ -404,7 +384,7 @@ static int check_index(gc_prune *p)
 static int run(gc_prune *p)
 {
 	cairn_sealer *s = NULL;
-	struct gc_state st;
+	cairn_gc_last st;
 	int blocked = 0, rc;
 	if ((rc = check_index(p)) ||
 	    (rc = cairn_marker_start(&p->marker, p->repo, CAIRN_MARKER_PRUNE)) ||
@@ -413,10 +393,10 @@ static int run(gc_prune *p)
 	cairn_hold("prune-started");
 	if (!p->opts->dry_run && (rc = cairn_repo_upgrade(p->repo, CAIRN_REPO_VERSION)))
 		goto out;
-	if ((rc = read_state(p, &st)) || (rc = list_packs(p)) ||
+	if ((rc = cairn_repo_gc_last(p->repo, &st)) || (rc = list_packs(p)) ||
 	    (rc = cairn_repo_gc_lost(p->repo, s, &p->lost, &p->n_lost, NULL, NULL)))
 		goto out;
-	if (st.last_done && (rc = resume_done(p, s, st.last_done)))
+	if (st.done && (rc = resume_done(p, s, st.done)))
 		goto out;
 	/* What other clients registered in the store since this one last
 	 * looked; a server knows it already. */
@@ -425,11 +405,11 @@ static int run(gc_prune *p)
 	if ((rc = settle_pending(p, s, &st, &blocked)) || blocked)
 		goto out;
 	/* A plan carried out: data/ as it is now, for the new one. */
-	if (st.last_plan > st.last_done && (rc = list_packs(p)))
+	if (st.plan > st.done && (rc = list_packs(p)))
 		goto out;
 	if ((rc = gc_mark(p, NULL, 0, &p->live, &p->snapshots, &p->n_snapshots)))
 		goto out;
-	rc = new_plan(p, s, (st.last_plan > st.last_done ? st.last_plan : st.last_done) + 1);
+	rc = new_plan(p, s, (st.plan > st.done ? st.plan : st.done) + 1);
 	if (!rc)
 		rc = tidy_records(p);
 out:

@@ -126,6 +126,5 @@ int gc_complete_done(gc_prune *p, const cairn_gc_record *done);
 /* prune.c */
 void gc_progress(gc_prune *p, const char *unit, uint64_t done, uint64_t total, int force);
 void gc_warn(gc_prune *p, const char *object, const char *message);
-int gc_by_id(const void *a, const void *b);
 
 #endif

@@ -7,35 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int by_id(const void *a, const void *b)
-{
-	return memcmp(a, b, CAIRN_ID_SIZE);
-}
-
 /* The plan of the highest generation, if no done record follows it. */
 static int read_pending(cairn_gc_view *v)
 {
-	cairn_gc_name *names = NULL;
 	cairn_sealer *s = NULL;
 	cairn_gc_record plan;
-	size_t n = 0;
-	int rc = cairn_repo_gc_list(v->repo, &names, &n);
+	cairn_gc_last last;
+	int rc = cairn_repo_gc_last(v->repo, &last);
 	if (rc)
 		return rc;
-	uint64_t last_plan = 0, last_done = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (names[i].type == CAIRN_GC_PLAN && names[i].generation > last_plan)
-			last_plan = names[i].generation;
-		if (names[i].type == CAIRN_GC_DONE && names[i].generation > last_done)
-			last_done = names[i].generation;
-	}
-	free(names);
-	v->seen = last_plan > last_done ? last_plan : last_done;
-	if (!last_plan || last_done >= last_plan)
+	v->seen = last.plan > last.done ? last.plan : last.done;
+	if (!last.plan || last.done >= last.plan)
 		return 0;
 	if ((rc = cairn_repo_sealer_new(v->repo, &s, 0)))
 		return rc;
-	rc = cairn_repo_gc_load(v->repo, s, last_plan, CAIRN_GC_PLAN, &plan);
+	rc = cairn_repo_gc_load(v->repo, s, last.plan, CAIRN_GC_PLAN, &plan);
 	cairn_sealer_free(s);
 	if (rc == CAIRN_ENOTFOUND) /* finished and compacted meanwhile */
 		return 0;
@@ -49,10 +35,10 @@ static int read_pending(cairn_gc_view *v)
 	for (size_t i = 0; i < plan.n_packs; i++)
 		memcpy(v->packs[i], plan.packs[i].id, CAIRN_ID_SIZE);
 	v->n_packs = plan.n_packs;
-	qsort(v->packs, v->n_packs, CAIRN_ID_SIZE, by_id);
+	qsort(v->packs, v->n_packs, CAIRN_ID_SIZE, cairn_id_cmp);
 	v->condemned = plan.condemned;
 	plan.condemned = NULL;
-	v->generation = last_plan;
+	v->generation = last.plan;
 	cairn_gc_record_clear(&plan);
 	return 0;
 }
@@ -93,30 +79,16 @@ int cairn_gc_view_entry_gone(const cairn_gc_view *v, const cairn_index_entry *e)
 		return 1;
 	if (v->n_lost && cairn_gc_lost_has(v->lost, v->n_lost, e->fp, e->pack))
 		return 1;
-	if (!v->n_packs || !bsearch(e->pack, v->packs, v->n_packs, CAIRN_ID_SIZE, by_id))
+	if (!v->n_packs || !bsearch(e->pack, v->packs, v->n_packs, CAIRN_ID_SIZE, cairn_id_cmp))
 		return 0;
 	/* The entry of a chunk in a bundle carries the chunk's own
 	 * fingerprint, as the plan's filter does. */
 	return v->condemned && cairn_bloom_has(v->condemned, e->fp);
 }
 
-/* The highest generation of a plan or done record in gc/ now. */
-static int newest_generation(cairn_repo *r, uint64_t *out)
-{
-	cairn_gc_name *names = NULL;
-	size_t n = 0;
-	*out = 0;
-	int rc = cairn_repo_gc_list(r, &names, &n);
-	for (size_t i = 0; !rc && i < n; i++)
-		if (names[i].type != CAIRN_GC_LOST && names[i].generation > *out)
-			*out = names[i].generation;
-	free(names);
-	return rc;
-}
-
 int cairn_gc_view_check(cairn_gc_view *v)
 {
-	uint64_t newest;
+	cairn_gc_last last;
 	if (!v->marker || cairn_marker_check(v->marker) == 0)
 		return 0;
 	cairn_error_saved stale;
@@ -125,10 +97,10 @@ int cairn_gc_view_check(cairn_gc_view *v)
 	 * waits for this backup. */
 	int rc = cairn_marker_refresh(v->marker);
 	if (!rc)
-		rc = newest_generation(v->repo, &newest);
+		rc = cairn_repo_gc_last(v->repo, &last);
 	if (rc)
 		return rc;
-	if (newest > v->seen)
+	if (last.plan > v->seen || last.running > v->seen || last.done > v->seen)
 		return cairn_error_restore(&stale);
 	cairn_error_clear();
 	return 0;

@@ -49,6 +49,25 @@ int cairn_repo_gc_list(cairn_repo *r, cairn_gc_name **out, size_t *n_out)
 	return 0;
 }
 
+int cairn_repo_gc_last(cairn_repo *r, cairn_gc_last *out)
+{
+	cairn_gc_name *names = NULL;
+	size_t n = 0;
+	memset(out, 0, sizeof(*out));
+	int rc = cairn_repo_gc_list(r, &names, &n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		uint64_t g = names[i].generation;
+		uint64_t *last = names[i].type == CAIRN_GC_PLAN      ? &out->plan
+		                 : names[i].type == CAIRN_GC_RUNNING ? &out->running
+		                 : names[i].type == CAIRN_GC_DONE    ? &out->done
+		                                                     : NULL;
+		if (last && g > *last)
+			*last = g;
+	}
+	free(names);
+	return rc;
+}
+
 int cairn_repo_gc_load(cairn_repo *r, cairn_sealer *s, uint64_t generation, enum cairn_gc_type type,
                        cairn_gc_record *out)
 {
@@ -135,16 +154,11 @@ int cairn_repo_gc_lost(cairn_repo *r, cairn_sealer *s, cairn_gc_lost **out, size
 	return 0;
 }
 
-static int by_id(const void *a, const void *b)
-{
-	return memcmp(a, b, CAIRN_ID_SIZE);
-}
-
 int cairn_repo_pack_dead(const cairn_repo *r, const uint8_t pack[CAIRN_ID_SIZE])
 {
 	struct dead_packs *d = (struct dead_packs *)&r->dead;
 	pthread_rwlock_rdlock(&d->lock);
-	int dead = d->n && bsearch(pack, d->ids, d->n, CAIRN_ID_SIZE, by_id) != NULL;
+	int dead = d->n && bsearch(pack, d->ids, d->n, CAIRN_ID_SIZE, cairn_id_cmp) != NULL;
 	pthread_rwlock_unlock(&d->lock);
 	return dead;
 }
@@ -158,7 +172,7 @@ static int remember_dead(cairn_repo *r, const cairn_gc_record *rec)
 	if (!rc) {
 		for (size_t i = 0; i < rec->n_packs; i++)
 			memcpy(d->ids[d->n++], rec->packs[i].id, CAIRN_ID_SIZE);
-		qsort(d->ids, d->n, sizeof(*d->ids), by_id);
+		qsort(d->ids, d->n, sizeof(*d->ids), cairn_id_cmp);
 	}
 	pthread_rwlock_unlock(&d->lock);
 	return rc;

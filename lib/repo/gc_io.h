@@ -21,6 +21,12 @@ typedef struct cairn_gc_name {
 /* Every record in gc/, sorted by generation then type; other names are
  * passed over. *out is the caller's to free. */
 int cairn_repo_gc_list(cairn_repo *r, cairn_gc_name **out, size_t *n_out);
+/* The highest generation of each kind of record in gc/ now (0: none). */
+typedef struct cairn_gc_last {
+	uint64_t plan, running, done;
+} cairn_gc_last;
+int cairn_repo_gc_last(cairn_repo *r, cairn_gc_last *out);
+
 /* Reads the record (generation, type) into out (the caller clears it):
  * authenticated, and its generation and type must be its name's.
  * CAIRN_ENOTFOUND if it is not there; CAIRN_ECORRUPT naming it. */

@@ -37,14 +37,9 @@ static int pack_set_add(struct pack_set *set, const uint8_t id[CAIRN_ID_SIZE])
 	return rc;
 }
 
-static int by_id(const void *a, const void *b)
-{
-	return memcmp(a, b, CAIRN_ID_SIZE);
-}
-
 static int pack_set_has(const struct pack_set *set, const uint8_t id[CAIRN_ID_SIZE])
 {
-	return set->n && bsearch(id, set->ids, set->n, sizeof(*set->ids), by_id) != NULL;
+	return set->n && bsearch(id, set->ids, set->n, sizeof(*set->ids), cairn_id_cmp) != NULL;
 }
 
 /* Tells warn about the object key that failed with this thread's message,
@@ -249,7 +244,7 @@ static int recover_from_trailers(cairn_repo *r, cairn_sealer *s, struct pack_set
 	if (rc)
 		goto out;
 	if (covered->n)
-		qsort(covered->ids, covered->n, sizeof(*covered->ids), by_id);
+		qsort(covered->ids, covered->n, sizeof(*covered->ids), cairn_id_cmp);
 	for (size_t i = 0; i < packs.n && !rc; i++) {
 		if (pack_set_has(covered, packs.v[i].id))
 			continue;
@@ -317,7 +312,8 @@ static int unlist_object(void *ud, size_t i)
 		goto out;
 	}
 	for (size_t j = 0; j < n && !rc; j++) {
-		if (u->n_dead && bsearch(e[j].pack, u->dead, u->n_dead, CAIRN_ID_SIZE, by_id))
+		if (u->n_dead &&
+		    bsearch(e[j].pack, u->dead, u->n_dead, CAIRN_ID_SIZE, cairn_id_cmp))
 			dead++;
 		else
 			e[kept++] = e[j];

@@ -31,6 +31,9 @@ void cairn_fingerprinter_free(cairn_fingerprinter *f); /* NULL is fine */
 int cairn_fingerprint(cairn_fingerprinter *f, uint8_t out[CAIRN_FP_SIZE], const void *data,
                       size_t len);
 
+/* Orders ids (and fingerprints, of the same size) byte by byte: for qsort
+ * and bsearch over arrays of them. */
+int cairn_id_cmp(const void *a, const void *b);
 /* out = SHA-256(data); all zeros, which no id matches, if libcrypto
  * cannot be loaded. */
 void cairn_sha256(uint8_t out[CAIRN_ID_SIZE], const void *data, size_t len);
