@@ -1,4 +1,4 @@
-# Many clients and a pruning loop at once (issue 19): three clients, each
+# Many clients and a pruning loop at once: three clients, each
 # with its own cache and its own changing tree (new, rewritten and deleted
 # files, and files common to all of them so that their chunks overlap and
 # duplicates race), back up in a loop into one repository while another
