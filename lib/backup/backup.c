@@ -2,7 +2,9 @@
  * the parts work together). */
 #include "backup/backup_internal.h"
 
+#include "cairn/forget.h"
 #include "fs/walk.h"
+#include "util/hex.h"
 #include "util/hold.h"
 #include "util/time.h"
 
@@ -230,6 +232,33 @@ static int finish(struct backup *b, int rc, int failed, cairn_snapshot *out)
 	return cairn_repo_flush_index(b->repo);
 }
 
+/* Writes the snapshot record if no prune can have taken the backup for
+ * dead, and takes it back if one may have while it was on its way: that
+ * prune may have deleted chunks it references. */
+static int save_checked(struct backup *b, cairn_snapshot *out)
+{
+	int rc = cairn_gc_view_check(&b->gc);
+	if (rc)
+		return rc;
+	/* Tests stop a backup here, as a slow store would. */
+	cairn_hold("backup-saving");
+	if ((rc = cairn_snapshot_save(b->repo, out)) || !(rc = cairn_gc_view_check(&b->gc)))
+		return rc;
+	cairn_error_saved lapsed;
+	cairn_error_save(&lapsed, rc);
+	char hex[CAIRN_ID_HEX + 1];
+	cairn_hex_encode(hex, out->id, CAIRN_ID_SIZE);
+	if (cairn_snapshot_forget(b->repo, out->id) != 0)
+		/* Its own error says what is left of it. */
+		return cairn_error_prefix(
+		    rc,
+		    "a prune may have taken this backup for dead, and snapshot "
+		    "%s may reference chunks it deleted; taking it back failed",
+		    hex);
+	cairn_error_restore(&lapsed);
+	return cairn_error_prefix(rc, "snapshot %s was written and taken back", hex);
+}
+
 /* Writes the snapshot record with its totals; CAIRN_EPARTIAL if some
  * paths, or some snapshot records, could not be read. */
 static int save_snapshot(struct backup *b, cairn_snapshot *out)
@@ -242,8 +271,7 @@ static int save_snapshot(struct backup *b, cairn_snapshot *out)
 	b->sum.duration_ns = (uint64_t)(cairn_now_ns(CLOCK_MONOTONIC) - b->started_ns);
 	out->summary = b->sum;
 	cairn_backup_progress(b, NULL, 1);
-	if (!b->opts->dry_run &&
-	    ((rc = cairn_gc_view_check(&b->gc)) || (rc = cairn_snapshot_save(b->repo, out))))
+	if (!b->opts->dry_run && (rc = save_checked(b, out)))
 		return rc;
 	/* The snapshot is in: the marker may go. */
 	cairn_gc_view_close(&b->gc);

@@ -46,6 +46,10 @@ int cairn_marker_refresh(cairn_marker *m);
  * (by this process's clock, suspended time included); else CAIRN_ERROR
  * saying so: a prune may have taken this process for dead. */
 int cairn_marker_check(cairn_marker *m);
+/* Forgets the lapses so far: for an owner that has written the marker
+ * again and then made sure no prune acted meanwhile (gc/view.h), so that
+ * cairn_marker_check judges only what follows. */
+void cairn_marker_forgive(cairn_marker *m);
 const char *cairn_marker_key(const cairn_marker *m);
 /* Stops refreshing and deletes the marker; NULL is fine. */
 void cairn_marker_end(cairn_marker *m);

@@ -102,6 +102,9 @@ int cairn_gc_view_check(cairn_gc_view *v)
 		return rc;
 	if (last.plan > v->seen || last.running > v->seen || last.done > v->seen)
 		return cairn_error_restore(&stale);
+	/* No prune acted while the marker lapsed, and any from now on sees it
+	 * fresh: only a lapse from here on counts. */
+	cairn_marker_forgive(v->marker);
 	cairn_error_clear();
 	return 0;
 }

@@ -36,11 +36,15 @@ int cairn_gc_view_chunk_condemned(const cairn_gc_view *v, const uint8_t fp[CAIRN
  * and maybe a condemned chunk, in a pack a prune deleted, or found lost
  * there by check. */
 int cairn_gc_view_entry_gone(const cairn_gc_view *v, const cairn_index_entry *e);
-/* Before the snapshot is written: 0, or CAIRN_ERROR if the marker went
- * unwritten so long that a prune may have taken the backup for dead and
- * deleted what it reused. Such a marker is written again first; then if
- * no prune has published a plan since the start, none can have, since
- * any later one sees the marker fresh, and the backup goes on. */
+/* Before the snapshot is written, and again once it is in the store: 0,
+ * or CAIRN_ERROR if the marker went unwritten so long that a prune may
+ * have taken the backup for dead and deleted what it reused. Such a
+ * marker is written again first; then if no prune has published a plan
+ * since the start, none can have, since any later one sees the marker
+ * fresh, and the backup goes on. The second call covers the time the
+ * snapshot took to reach the store: a prune that lists the markers then
+ * must still find this one fresh, or it may carry out a plan without
+ * seeing the snapshot. */
 int cairn_gc_view_check(cairn_gc_view *v);
 /* Ends the marker. The snapshot, if any, must be written before. */
 void cairn_gc_view_close(cairn_gc_view *v);

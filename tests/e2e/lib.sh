@@ -42,6 +42,11 @@ e2e_cleanup()
 	done
 	# Tests leave unreadable files and directories behind on purpose.
 	chmod -R u+rwx "$T" 2>/dev/null
+	# E2E_KEEP=1 keeps a failed test's directory to look into.
+	if [ -n "${E2E_KEEP:-}" ] && [ "$e2e_failed" -gt 0 ]; then
+		echo "kept $T" >&2
+		return
+	fi
 	rm -rf "$T"
 }
 trap e2e_cleanup EXIT

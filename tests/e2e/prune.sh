@@ -6,7 +6,8 @@
 #  2. a backup whose parent is forgotten and pruned while it runs reuses
 #     the parent's chunks through the files cache.
 # Also: a backup stopped (SIGSTOP) past the grace while a prune deletes
-# what it reuses writes no snapshot; a backup that starts while a plan
+# what it reuses writes no snapshot, and one whose snapshot reaches the
+# store only after that takes it back; a backup that starts while a plan
 # waits stores condemned chunks again; a restore whose pack a prune repacks meanwhile; two prunes at once; prune killed at each step, then run again;
 # leftovers of killed writes; a snapshot record that does not read stops
 # prune before anything is deleted.
@@ -191,6 +192,38 @@ wait "$b9"
 RC=$?
 bg_forget "$b9"
 check_rc 0 "stopped as long with no prune meanwhile, a backup goes on and exits 0"
+
+say "a snapshot that reaches the store after its marker went stale is taken back"
+rm -rf "$SRC" && mkdir -p "$SRC"
+gen_file "$SRC/late" 1500000 "late"
+backup "$SRC"
+require_rc 0 "the parent backup exits 0"
+parent=$SNAP
+n_before=$(snapshot_count)
+rm -f "$T/hold10"*
+# The backup stops just before writing its snapshot, and its marker's
+# refresh thread stops too (a store that stalls both).
+CAIRN_TEST_HOLD="backup-saving:$T/hold10,marker-refresh:$T/hold10" \
+	bg "$CAIRN_BIN" backup --json "$SRC" >"$T/b10.out" 2>"$T/b10.err"
+b10=$!
+require "the backup has checked its marker and is about to write its snapshot" \
+	wait_for "$T/hold10.reached"
+run cairn forget "$parent"
+require_rc 0 "its parent is forgotten"
+sleep 5 # the backup's marker goes stale
+run cairn prune --json
+check_rc 0 "prune exits 0"
+check "it takes the backup for dead and deletes the parent's data" \
+	test "$(json_get bytes_deleted)" -gt 1400000
+touch "$T/hold10"
+wait "$b10"
+RC=$?
+bg_forget "$b10"
+check_rc 1 "the backup writes its snapshot, then exits 1"
+check_grep "saying that a prune may have taken it for dead" "taken this backup for dead" "$T/b10.err"
+check_grep "and that it took its snapshot back" "written and taken back" "$T/b10.err"
+check_eq "no snapshot is left of it" "$(snapshot_count)" "$((n_before - 1))"
+check_ok "after the snapshot taken back"
 
 say "a backup that starts while a plan waits stores condemned chunks again"
 OTHER="$T/other"
