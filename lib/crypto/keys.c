@@ -13,8 +13,8 @@
 
 void cairn_kdf_params_default(cairn_kdf_params *out)
 {
-	out->opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
-	out->memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
+	out->opslimit = CAIRN_KDF_OPSLIMIT_DEFAULT;
+	out->memlimit = CAIRN_KDF_MEMLIMIT_DEFAULT;
 }
 
 int cairn_kdf_params_check(const cairn_kdf_params *p)

@@ -13,7 +13,12 @@
 
 #define CAIRN_KEY_SIZE 32
 
-/* Argon2id cost; defaults are libsodium's "moderate" limits. */
+/* Argon2id cost. The default is OWASP's recommended floor in memory
+ * (19 MiB) with one pass more than its 2: every command pays it once, and
+ * its memory sets the floor of every command's peak RSS (docs/SECURITY.md,
+ * "Key derivation"). */
+#define CAIRN_KDF_MEMLIMIT_DEFAULT (19u * 1024 * 1024)
+#define CAIRN_KDF_OPSLIMIT_DEFAULT 3
 typedef struct cairn_kdf_params {
 	uint64_t opslimit;
 	uint64_t memlimit; /* bytes */
