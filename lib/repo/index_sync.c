@@ -321,8 +321,11 @@ static int unlist_object(void *ud, size_t i)
 	if (rc || !dead)
 		goto out;
 	if (kept) {
+		/* Registered too: this index may never have imported the old
+		 * object, and takes the new one for known. */
 		uint8_t id[CAIRN_ID_SIZE];
 		if ((rc = cairn_repo_put_index_object(r, s, e, kept, id)) ||
+		    (rc = cairn_index_insert(r->index, e, kept)) ||
 		    (rc = cairn_index_object_add(r->index, id)))
 			goto out;
 	}

@@ -7,7 +7,8 @@
 #     the parent's chunks through the files cache.
 # Also: a backup stopped (SIGSTOP) past the grace while a prune deletes
 # what it reuses writes no snapshot, and one whose snapshot reaches the
-# store only after that takes it back; a backup that starts while a plan
+# store only after that takes it back; a backup that lists gc/ while a
+# plan is carried out applies its done record; a backup that starts while a plan
 # waits stores condemned chunks again; a restore whose pack a prune repacks meanwhile; two prunes at once; prune killed at each step, then run again;
 # leftovers of killed writes; a snapshot record that does not read stops
 # prune before anything is deleted.
@@ -224,6 +225,42 @@ check_grep "saying that a prune may have taken it for dead" "taken this backup f
 check_grep "and that it took its snapshot back" "written and taken back" "$T/b10.err"
 check_eq "no snapshot is left of it" "$(snapshot_count)" "$((n_before - 1))"
 check_ok "after the snapshot taken back"
+
+say "a backup that starts while a plan is carried out at once applies its done record"
+# The prune stops after publishing its plan and finding no backup
+# running; a backup starts and lists gc/ (the plan, not yet carried out);
+# the prune deletes the packs and tidies the plan away; the backup, of
+# the same file, must not take its chunks from the deleted pack.
+rm -rf "$SRC" && mkdir -p "$SRC"
+gen_file "$SRC/gone" 1500000 "carried-out"
+cp -a "$SRC" "$T/src-co"
+# The backups run on another machine, whose index knows the file's pack.
+CAIRN_CACHE_DIR="$T/cache-co" run cairn backup --json "$SRC"
+require_rc 0 "a backup of the file exits 0"
+run cairn forget "$(json_get snapshot_id)"
+require_rc 0 "its snapshot is forgotten"
+rm -f "$T/hold11"* "$T/hold12"*
+CAIRN_TEST_HOLD="prune-planned:$T/hold11" bg "$CAIRN_BIN" prune --json >"$T/p11.out" 2>"$T/p11.err"
+p11=$!
+require "the prune has published its plan, with no backup running" wait_for "$T/hold11.reached"
+CAIRN_CACHE_DIR="$T/cache-co" CAIRN_TEST_HOLD="backup-gc-listed:$T/hold12" \
+	bg "$CAIRN_BIN" backup --json "$SRC" >"$T/b12.out" 2>"$T/b12.err"
+b12=$!
+require "a backup of the same file has listed gc/" wait_for "$T/hold12.reached"
+touch "$T/hold11"
+wait "$p11"
+RC=$?
+bg_forget "$p11"
+check_rc 0 "the prune carries its plan out and exits 0"
+check "it deleted the file's pack" test "$(json_get bytes_deleted "$T/p11.out")" -gt 1400000
+touch "$T/hold12"
+wait "$b12"
+RC=$?
+bg_forget "$b12"
+check_rc 0 "the backup exits 0"
+check "it stored the file again" test "$(json_get bytes_added "$T/b12.out")" -gt 1400000
+check_ok "after a plan carried out under a starting backup"
+restore_eq "$(json_get snapshot_id "$T/b12.out")" "$T/r12" "$T/src-co" "the backup's snapshot" "$SRC"
 
 say "a backup that starts while a plan waits stores condemned chunks again"
 OTHER="$T/other"
