@@ -49,6 +49,26 @@ wait_for()
 	return 1
 }
 
+# Lets the process PID held at HOLD go on, waits for it; RC its status.
+release()
+{
+	touch "$1"
+	wait "$2"
+	RC=$?
+	bg_forget "$2"
+}
+
+# A fresh SRC holding one file of 1.5 MB (FILE, seeded SEED), backed
+# up: parent is its snapshot.
+new_parent()
+{
+	rm -rf "$SRC" && mkdir -p "$SRC"
+	gen_file "$SRC/$1" 1500000 "$2"
+	backup "$SRC"
+	require_rc 0 "the parent backup exits 0"
+	parent=$SNAP
+}
+
 SRC="$T/src"
 mkdir -p "$SRC"
 init_repo
@@ -141,10 +161,7 @@ cp "$OUT" "$T/prune-i2.json"
 check_eq "it deletes nothing while the backup runs" "$(json_get packs_deleted "$T/prune-i2.json")" 0
 check "its plan waits for the backup" test "$(json_get waiting_generation "$T/prune-i2.json")" -gt 0
 check_eq "one backup" "$(json_get backups_waited "$T/prune-i2.json")" 1
-touch "$T/hold2"
-wait "$b2"
-RC=$?
-bg_forget "$b2"
+release "$T/hold2" "$b2"
 check_rc 0 "the backup finishes"
 check_eq "reusing the parent's chunks unread (files cache)" "$(json_get files_unchanged "$T/b2.out")" 2
 run cairn prune --json
@@ -154,11 +171,7 @@ check_ok "interleaving 2"
 restore_eq latest "$T/r4" "$T/src-i2" "interleaving 2" "$SRC"
 
 say "a backup stopped past the grace while its parent is pruned writes no snapshot"
-rm -rf "$SRC" && mkdir -p "$SRC"
-gen_file "$SRC/s" 1500000 "stopped"
-backup "$SRC"
-require_rc 0 "the parent backup exits 0"
-parent=$SNAP
+new_parent s stopped
 rm -f "$T/hold8"*
 CAIRN_TEST_HOLD="backup-parent:$T/hold8" bg "$CAIRN_BIN" backup --json "$SRC" >"$T/b8.out" 2>"$T/b8.err"
 b8=$!
@@ -172,11 +185,8 @@ check_rc 0 "prune exits 0"
 check "it takes the stopped backup for dead and deletes the parent's data" \
 	test "$(json_get bytes_deleted)" -gt 1400000
 n_before=$(snapshot_count)
-touch "$T/hold8"
 kill -CONT "$b8"
-wait "$b8"
-RC=$?
-bg_forget "$b8"
+release "$T/hold8" "$b8"
 check_rc 1 "the backup, woken, exits 1"
 check_grep "saying that a prune may have taken it for dead" "taken this backup for dead" "$T/b8.err"
 check_eq "it wrote no snapshot" "$(snapshot_count)" "$n_before"
@@ -187,19 +197,12 @@ b9=$!
 require "another backup has read its (no) parent" wait_for "$T/hold9.reached"
 kill -STOP "$b9"
 sleep 5
-touch "$T/hold9"
 kill -CONT "$b9"
-wait "$b9"
-RC=$?
-bg_forget "$b9"
+release "$T/hold9" "$b9"
 check_rc 0 "stopped as long with no prune meanwhile, a backup goes on and exits 0"
 
 say "a snapshot that reaches the store after its marker went stale is taken back"
-rm -rf "$SRC" && mkdir -p "$SRC"
-gen_file "$SRC/late" 1500000 "late"
-backup "$SRC"
-require_rc 0 "the parent backup exits 0"
-parent=$SNAP
+new_parent late late
 n_before=$(snapshot_count)
 rm -f "$T/hold10"*
 # The backup stops just before writing its snapshot, and its marker's
@@ -216,10 +219,7 @@ run cairn prune --json
 check_rc 0 "prune exits 0"
 check "it takes the backup for dead and deletes the parent's data" \
 	test "$(json_get bytes_deleted)" -gt 1400000
-touch "$T/hold10"
-wait "$b10"
-RC=$?
-bg_forget "$b10"
+release "$T/hold10" "$b10"
 check_rc 1 "the backup writes its snapshot, then exits 1"
 check_grep "saying that a prune may have taken it for dead" "taken this backup for dead" "$T/b10.err"
 check_grep "and that it took its snapshot back" "written and taken back" "$T/b10.err"
@@ -247,16 +247,10 @@ CAIRN_CACHE_DIR="$T/cache-co" CAIRN_TEST_HOLD="backup-gc-listed:$T/hold12" \
 	bg "$CAIRN_BIN" backup --json "$SRC" >"$T/b12.out" 2>"$T/b12.err"
 b12=$!
 require "a backup of the same file has listed gc/" wait_for "$T/hold12.reached"
-touch "$T/hold11"
-wait "$p11"
-RC=$?
-bg_forget "$p11"
+release "$T/hold11" "$p11"
 check_rc 0 "the prune carries its plan out and exits 0"
 check "it deleted the file's pack" test "$(json_get bytes_deleted "$T/p11.out")" -gt 1400000
-touch "$T/hold12"
-wait "$b12"
-RC=$?
-bg_forget "$b12"
+release "$T/hold12" "$b12"
 check_rc 0 "the backup exits 0"
 check "it stored the file again" test "$(json_get bytes_added "$T/b12.out")" -gt 1400000
 check_ok "after a plan carried out under a starting backup"
@@ -284,10 +278,7 @@ run cairn backup --json "$SRC"
 check_rc 0 "a backup of d while the plan waits exits 0"
 dsnap=$(json_get snapshot_id)
 check "it stores d again rather than refer to the condemned copy" test "$(json_get bytes_added)" -gt 1900000
-touch "$T/hold3"
-wait "$b3"
-RC=$?
-bg_forget "$b3"
+release "$T/hold3" "$b3"
 check_rc 0 "the other backup finishes"
 run cairn prune --json
 check_rc 0 "the next prune exits 0"
@@ -316,10 +307,7 @@ require "the restore has located its blobs" wait_for "$T/hold7.reached"
 run cairn prune --max-unused 0 --json
 check_rc 0 "prune exits 0"
 check "it repacks the pack the restore is about to read" test "$(json_get packs_repacked)" -ge 1
-touch "$T/hold7"
-wait "$rs"
-RC=$?
-bg_forget "$rs"
+release "$T/hold7" "$rs"
 check_rc 0 "the restore finishes and exits 0"
 run treecmp "$T/src-move" "$T/r-move$SRC"
 check_rc 0 "bit for bit, from the blobs' new pack"
@@ -334,10 +322,7 @@ p2=$!
 sleep 2
 check "the second waits" kill -0 "$p2"
 check_grep "and says why" "another prune is running" "$T/p2.err"
-touch "$T/hold4"
-wait "$p1"
-RC=$?
-bg_forget "$p1"
+release "$T/hold4" "$p1"
 check_rc 0 "the first prune exits 0"
 wait "$p2"
 RC=$?
