@@ -11,7 +11,10 @@
 # once the backups have stopped `prune --max-unused 0` gives back every
 # byte no snapshot needs.
 #
-# SOAK_SECONDS (default 15) is how long each configuration loops; the
+# SOAK_SECONDS (default 15) is how long each configuration loops at
+# least; it goes on (up to four times as long) until each client has
+# backed up three times and a prune has deleted packs, which a loaded
+# machine may take longer to reach. The
 # whole test takes about 4 x (SOAK_SECONDS + 10) s, twice that under
 # ASan. SOAK_CONFIGS picks configurations (local local-server s3
 # s3-server).
@@ -98,17 +101,17 @@ count_rc()
 	awk -v want="$2" '$2 == want' "$1" 2>/dev/null | wc -l
 }
 
-# client_loop N DIR END: client N backs up its tree in DIR/src-N until
-# END (epoch seconds). Each backup's exit status goes to DIR/backups-N
+# client_loop N DIR: client N backs up its tree in DIR/src-N until
+# DIR/stop exists. Each backup's exit status goes to DIR/backups-N
 # ("ITERATION RC"), its output to DIR/log-N/; after a backup that exits
 # 0 the tree is copied to DIR/copies/SNAPSHOT.
 client_loop()
 {
-	local n=$1 dir=$2 end=$3 it=0 rc snap
+	local n=$1 dir=$2 it=0 rc snap
 	local src="$dir/src-$n" log="$dir/log-$n"
 	mkdir -p "$src" "$log" "$dir/copies"
 	: >"$dir/backups-$n"
-	while [ "$(date +%s)" -lt "$end" ]; do
+	while [ ! -e "$dir/stop" ]; do
 		"$PYTHON" "$T/mutate.py" "$src" "$n" "$it" || {
 			echo "$it mutate-failed" >>"$dir/backups-$n"
 			return
@@ -127,17 +130,17 @@ client_loop()
 	done
 }
 
-# prune_loop DIR END KILL: forget --prune until END; with KILL=1 every
+# prune_loop DIR KILL: forget --prune until DIR/stop exists; with KILL=1 every
 # third run is killed with SIGKILL after a random 0-0.8 s. Exit statuses
 # go to DIR/prunes ("RUN RC", 137 for a killed one), outputs to
 # DIR/log-prune/.
 prune_loop()
 {
-	local dir=$1 end=$2 kill=$3 i=0 rc
+	local dir=$1 kill=$2 i=0 rc
 	local log="$dir/log-prune"
 	mkdir -p "$log"
 	: >"$dir/prunes"
-	while [ "$(date +%s)" -lt "$end" ]; do
+	while [ ! -e "$dir/stop" ]; do
 		local cmd=("$CAIRN_BIN" forget --keep-last 2 --group-by host --prune --json)
 		if [ "$kill" = 1 ] && [ $((i % 3)) -eq 2 ]; then
 			timeout -s KILL "0.$((RANDOM % 8))$((RANDOM % 10))" "${cmd[@]}" \
@@ -187,25 +190,49 @@ for s in json.load(open(sys.argv[1])): print(s["id"], s["host"])' "$OUT" >"$dir/
 		"$bad/$missing" 0/0
 }
 
+# Whether the loops in DIR have done what the checks below look for: three
+# backups of each client that exited 0, and packs deleted by a prune.
+soak_enough()
+{
+	local n
+	for n in $(seq 1 "$CLIENTS"); do
+		[ "$(count_rc "$1/backups-$n" 0)" -ge 3 ] || return 1
+	done
+	"$PYTHON" - "$1/log-prune" <<-'EOF'
+		import glob, json, sys
+		for f in glob.glob(sys.argv[1] + "/*.out"):
+		    try:
+		        if json.load(open(f)).get("prune", {}).get("packs_deleted", 0):
+		            sys.exit(0)
+		    except ValueError:
+		        pass
+		sys.exit(1)
+	EOF
+}
+
 # soak NAME KILL: one configuration, with CAIRN_REPO, CAIRN_INDEX,
 # ADMIN_TOKEN and CLIENT_TOKEN set by the caller and the repository
 # initialised.
 soak()
 {
-	local name=$1 kill=$2 dir="$T/$1" n end pids=() pid i
+	local name=$1 kill=$2 dir="$T/$1" n pids=() pid i
 	mkdir -p "$dir"
-	say "$name: $CLIENTS clients and a pruning loop for ${SOAK_SECONDS}s"
+	say "$name: $CLIENTS clients and a pruning loop for ${SOAK_SECONDS}s or more"
 	local started=$SECONDS
-	end=$(($(date +%s) + SOAK_SECONDS))
 	for n in $(seq 1 "$CLIENTS"); do
-		client_loop "$n" "$dir" "$end" &
+		client_loop "$n" "$dir" &
 		pids+=($!)
 		e2e_bg_pids+=($!)
 	done
 	# Bash's notices of the killed prunes go to a file of their own.
-	CAIRN_INDEX_TOKEN=$ADMIN_TOKEN prune_loop "$dir" "$end" "$kill" 2>>"$dir/prune-loop.err" &
+	CAIRN_INDEX_TOKEN=$ADMIN_TOKEN prune_loop "$dir" "$kill" 2>>"$dir/prune-loop.err" &
 	pids+=($!)
 	e2e_bg_pids+=($!)
+	sleep "$SOAK_SECONDS"
+	while [ $((SECONDS - started)) -lt $((4 * SOAK_SECONDS)) ] && ! soak_enough "$dir"; do
+		sleep 1
+	done
+	touch "$dir/stop"
 	for pid in "${pids[@]}"; do
 		wait "$pid"
 		bg_forget "$pid"
