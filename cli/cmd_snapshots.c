@@ -62,20 +62,12 @@ static int join_tags(const cairn_snapshot *s, char **out)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int rc = cairn_buf_append_str(&b, "");
-	for (size_t i = 0; !rc && i < s->n_tags; i++) {
-		if (i)
-			rc = cairn_buf_append_u8(&b, ',');
-		if (!rc)
-			rc = cli_escape(&b, s->tags[i]);
-	}
+	for (size_t i = 0; !rc && i < s->n_tags; i++)
+		rc = cairn_buf_printf(&b, "%s%s", i ? "," : "", s->tags[i]);
 	if (!rc)
-		rc = cairn_buf_append_u8(&b, '\0');
-	if (rc) {
-		cairn_buf_free(&b);
-		return rc;
-	}
-	*out = (char *)cairn_buf_detach(&b, NULL);
-	return 0;
+		rc = cli_escape_dup((const char *)b.data, out);
+	cairn_buf_free(&b);
+	return rc;
 }
 
 /* A snapshot's other paths, on lines of their own under the first. */

@@ -86,31 +86,20 @@ static int before(void)
 		return rc;                                                                         \
 	} while (0)
 
-static int open_at(const char *sym, int dirfd, const char *path, int flags, mode_t mode)
+int openat(int dirfd, const char *path, int flags, ...)
 {
-	int (*real)(int, const char *, int, ...) = next(sym);
+	int (*real)(int, const char *, int, ...) = next("openat");
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = (flags & O_CREAT) ? va_arg(ap, mode_t) : 0;
+	va_end(ap);
 	if (flags & O_CREAT)
 		return real(dirfd, path, flags, mode);
 	WATCH(openat, dirfd, path, dirfd, path, flags, mode);
 }
 
-int openat(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = (flags & O_CREAT) ? va_arg(ap, mode_t) : 0;
-	va_end(ap);
-	return open_at("openat", dirfd, path, flags, mode);
-}
-
-int openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = (flags & O_CREAT) ? va_arg(ap, mode_t) : 0;
-	va_end(ap);
-	return open_at("openat64", dirfd, path, flags, mode);
-}
+/* The same call with 64-bit offsets, which openat has here. */
+__typeof__(openat64) openat64 __attribute__((alias("openat")));
 
 int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
