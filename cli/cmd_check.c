@@ -64,7 +64,7 @@ static void print_needs(const cairn_check_problem *p)
 		       (unsigned long long)p->files_total, PLURAL(p->files_total));
 		for (size_t i = 0; i < p->n_files; i++) {
 			fputs("    ", stdout);
-			cli_put_raw(p->files[i], '\n');
+			cli_put_name(p->files[i], '\n');
 		}
 	}
 }
@@ -72,12 +72,13 @@ static void print_needs(const cairn_check_problem *p)
 static void print_problem(const cairn_check_problem *p)
 {
 	const char *noun = count_noun(p->kind);
-	printf("%s %s", cairn_check_kind_name(p->kind), p->object);
+	printf("%s ", cairn_check_kind_name(p->kind));
+	cli_put_name(p->object, '\0');
 	if (p->kind == CAIRN_CHECK_BLOB)
 		printf(" at offset %llu", (unsigned long long)p->offset);
 	putchar('\n');
 	fputs("  ", stdout);
-	cli_put_raw(p->detail, '\0');
+	cli_put_name(p->detail, '\0');
 	if (noun && p->count > 1)
 		printf(" (%llu %s)", (unsigned long long)p->count, noun);
 	putchar('\n');

@@ -219,18 +219,18 @@ static void print_group_title(const cairn_forget_group *g, unsigned group_by)
 	fputs("snapshots", stdout);
 	if (group_by & CAIRN_GROUP_BY_HOST) {
 		fputs(" of host ", stdout);
-		cli_put_raw(s->host, '\0');
+		cli_put_name(s->host, '\0');
 	}
 	if (group_by & CAIRN_GROUP_BY_PATHS)
 		for (size_t i = 0; i < s->n_paths; i++) {
 			fputs(i ? ", " : " of ", stdout);
-			cli_put_raw(s->paths[i], '\0');
+			cli_put_name(s->paths[i], '\0');
 		}
 	if (group_by & CAIRN_GROUP_BY_TAGS) {
 		fputs(s->n_tags ? " tagged " : " without tags", stdout);
 		for (size_t i = 0; i < s->n_tags; i++) {
 			fputs(i ? "," : "", stdout);
-			cli_put_raw(s->tags[i], '\0');
+			cli_put_name(s->tags[i], '\0');
 		}
 	}
 	puts(":");

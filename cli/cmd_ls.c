@@ -44,13 +44,13 @@ static void print_long(const cairn_entry *e)
 	cli_mode_format(mode, e->type, e->mode);
 	cli_time_local(time, sizeof(time), e->mtime_ns);
 	printf("%s %5u %5u %12llu %s ", mode, e->uid, e->gid, (unsigned long long)e->size, time);
-	cli_put_raw(e->path, '\0');
+	cli_put_name(e->path, '\0');
 	if (e->type == CAIRN_ENTRY_SYMLINK && e->link_target) {
 		fputs(" -> ", stdout);
-		cli_put_raw(e->link_target, '\0');
+		cli_put_name(e->link_target, '\0');
 	} else if (e->type == CAIRN_ENTRY_HARDLINK && e->link_target) {
 		fputs(" => ", stdout);
-		cli_put_raw(e->link_target, '\0');
+		cli_put_name(e->link_target, '\0');
 	}
 	putchar('\n');
 }
@@ -103,7 +103,7 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 			} else if (ctx->verbose) {
 				print_long(&e);
 			} else {
-				cli_put_raw(e.path, '\n');
+				cli_put_name(e.path, '\n');
 			}
 		}
 		cairn_entry_clear(&e);

@@ -56,35 +56,45 @@ static int print_json(const cairn_snapshot *list, const size_t *sel, size_t n)
 	return rc;
 }
 
-/* Tags joined with ','; *out is the caller's to free. */
+/* Tags joined with ',', escaped (cli_escape); *out is the caller's to
+ * free. */
 static int join_tags(const cairn_snapshot *s, char **out)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int rc = cairn_buf_append_str(&b, "");
 	for (size_t i = 0; !rc && i < s->n_tags; i++)
 		rc = cairn_buf_printf(&b, "%s%s", i ? "," : "", s->tags[i]);
-	if (rc) {
-		cairn_buf_free(&b);
-		return rc;
+	if (!rc)
+		rc = cli_escape_dup((const char *)b.data, out);
+	cairn_buf_free(&b);
+	return rc;
+}
+
+/* A snapshot's other paths, on lines of their own under the first. */
+static void print_more_paths(const cairn_snapshot *s, int host_w, int tags_w)
+{
+	for (size_t p = 1; p < s->n_paths; p++) {
+		printf("%-8s  %-19s  %-*s  %-*s  ", "", "", host_w, "", tags_w, "");
+		cli_put_name(s->paths[p], '\n');
 	}
-	*out = (char *)cairn_buf_detach(&b, NULL);
-	return 0;
 }
 
 static int print_table(const cli_ctx *ctx, const cairn_snapshot *list, const size_t *sel, size_t n)
 {
-	char **tags = calloc(n ? n : 1, sizeof(*tags));
+	char **tags = calloc(n ? n : 1, sizeof(*tags)), **hosts = calloc(n ? n : 1, sizeof(*hosts));
 	char hex[2 * CAIRN_ID_SIZE + 1], time[64];
 	int host_w = 4, tags_w = 4, rc = 0;
 
-	if (!tags)
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (!tags || !hosts) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const cairn_snapshot *s = &list[sel[i]];
-		if ((rc = join_tags(s, &tags[i])))
+		if ((rc = join_tags(s, &tags[i])) || (rc = cli_escape_dup(s->host, &hosts[i])))
 			goto out;
-		if ((int)strlen(s->host) > host_w)
-			host_w = (int)strlen(s->host);
+		if ((int)strlen(hosts[i]) > host_w)
+			host_w = (int)strlen(hosts[i]);
 		if ((int)strlen(tags[i]) > tags_w)
 			tags_w = (int)strlen(tags[i]);
 	}
@@ -94,19 +104,19 @@ static int print_table(const cli_ctx *ctx, const cairn_snapshot *list, const siz
 		const cairn_snapshot *s = &list[sel[i]];
 		cairn_hex_encode(hex, s->id, CAIRN_ID_SIZE);
 		cli_time_local(time, sizeof(time), s->time_ns);
-		printf("%.8s  %-19s  %-*s  %-*s  %s\n", hex, time, host_w, s->host, tags_w, tags[i],
-		       s->n_paths ? s->paths[0] : "");
-		/* Further paths go on lines of their own, under the first. */
-		for (size_t p = 1; p < s->n_paths; p++)
-			printf("%-8s  %-19s  %-*s  %-*s  %s\n", "", "", host_w, "", tags_w, "",
-			       s->paths[p]);
+		printf("%.8s  %-19s  %-*s  %-*s  ", hex, time, host_w, hosts[i], tags_w, tags[i]);
+		cli_put_name(s->n_paths ? s->paths[0] : "", '\n');
+		print_more_paths(s, host_w, tags_w);
 	}
 	if (!ctx->quiet)
 		printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
 out:
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; tags && hosts && i < n; i++) {
 		free(tags[i]);
+		free(hosts[i]);
+	}
 	free(tags);
+	free(hosts);
 	return rc;
 }
 

@@ -3,6 +3,7 @@
 #include "cairn/errors.h"
 #include "cairn/manifest.h"
 #include "util/buf.h"
+#include "util/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,5 +274,71 @@ int cli_lines_split(char *text, size_t len, cli_strv *out)
 		if (rc)
 			return rc;
 	}
+	return 0;
+}
+
+/* The letter of the C escape of byte c, or 0 if it has none. */
+static char c_escape_letter(uint8_t c)
+{
+	static const char letters[] = "\a\b\t\n\v\f\r";
+	static const char names[] = "abtnvfr";
+	const char *at = c ? memchr(letters, c, sizeof(letters) - 1) : NULL;
+	return at ? names[at - letters] : 0;
+}
+
+static int append_octal(cairn_buf *out, uint8_t c)
+{
+	char esc[4] = {'\\', (char)('0' + (c >> 6)), (char)('0' + ((c >> 3) & 7)),
+	               (char)('0' + (c & 7))};
+	return cairn_buf_append(out, esc, sizeof(esc));
+}
+
+int cli_escape(cairn_buf *out, const char *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = strlen(s);
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc;) {
+		uint8_t c = p[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			size_t run = i;
+			while (run < n && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '\\')
+				run++;
+			rc = cairn_buf_append(out, p + i, run - i);
+			i = run;
+		} else if (c == '\\' || c_escape_letter(c)) {
+			char esc[2] = {'\\', c == '\\' ? '\\' : c_escape_letter(c)};
+			rc = cairn_buf_append(out, esc, 2);
+			i++;
+		} else if (c < 0x80) {
+			rc = append_octal(out, c);
+			i++;
+		} else {
+			/* U+0080 to U+009F are C1 controls: 0xc2 0x80 to 0xc2 0x9f. */
+			size_t seq = cairn_utf8_sequence(p + i, n - i);
+			if (seq && !(c == 0xc2 && p[i + 1] <= 0x9f)) {
+				rc = cairn_buf_append(out, p + i, seq);
+				i += seq;
+			} else {
+				for (size_t k = 0; k < (seq ? seq : 1) && !rc; k++)
+					rc = append_octal(out, p[i + k]);
+				i += seq ? seq : 1;
+			}
+		}
+	}
+	return rc;
+}
+
+int cli_escape_dup(const char *s, char **out)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc = cli_escape(&b, s);
+	if (!rc)
+		rc = cairn_buf_append_u8(&b, '\0');
+	if (rc) {
+		cairn_buf_free(&b);
+		return rc;
+	}
+	*out = (char *)cairn_buf_detach(&b, NULL);
 	return 0;
 }

@@ -4,6 +4,8 @@
 #ifndef CAIRN_CLI_COMMON_H
 #define CAIRN_CLI_COMMON_H
 
+#include "util/buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,5 +65,14 @@ size_t cli_first_line(const char *buf, size_t len);
  * start with '#' onto out, with surrounding spaces, tabs and a trailing
  * '\r' removed. A NUL byte among the len bytes is CAIRN_EINVAL. */
 int cli_lines_split(char *text, size_t len, cli_strv *out);
+
+/* Appends s to out with what a terminal would act on escaped as `ls -b`
+ * escapes it: \a \b \t \n \v \f \r, a backslash as \\, and every other
+ * control byte (C0, DEL, the bytes of a C1 control such as U+009B CSI) or
+ * byte that is not part of well-formed UTF-8 as \ and three octal digits
+ * (ESC is \033). Printable UTF-8 is kept as it is. 0 or CAIRN_ENOMEM. */
+int cli_escape(cairn_buf *out, const char *s);
+/* cli_escape into a new string (*out, the caller's to free). */
+int cli_escape_dup(const char *s, char **out);
 
 #endif

@@ -13,14 +13,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Writes s to f escaped (cli_escape): names from a snapshot or the file
+ * system, and messages that hold them, never reach a terminal raw. */
+static void put_escaped(FILE *f, const char *s)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	if (cli_escape(&b, s) == 0)
+		fwrite(b.data, 1, b.len, f);
+	else
+		fputs("(not shown: out of memory)", f);
+	cairn_buf_free(&b);
+}
+
 void cli_error(const char *fmt, ...)
 {
+	char msg[4096];
 	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	cli_progress_lock();
 	fputs("cairn: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
+	put_escaped(stderr, msg);
 	fputc('\n', stderr);
 	cli_progress_unlock();
 }
@@ -37,10 +51,10 @@ void cli_warning(const char *path, const char *message)
 	cli_progress_lock();
 	fputs("cairn: warning: ", stderr);
 	if (path) {
-		fputs(path, stderr);
+		put_escaped(stderr, path);
 		fputs(": ", stderr);
 	}
-	fputs(message, stderr);
+	put_escaped(stderr, message);
 	fputc('\n', stderr);
 	cli_progress_unlock();
 }
@@ -50,9 +64,9 @@ void cli_warn_cb(void *ud, const char *path, const char *message)
 	cli_warning(path, message);
 }
 
-void cli_put_raw(const char *s, char c)
+void cli_put_name(const char *s, char c)
 {
-	fwrite(s, 1, strlen(s), stdout);
+	put_escaped(stdout, s);
 	if (c)
 		putchar(c);
 }

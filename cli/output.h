@@ -8,19 +8,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* "cairn: <message>" on stderr. */
+/* Names from a snapshot or the file system, and messages that may hold
+ * them, are written escaped (cli_escape in common.h): a name cannot move
+ * the cursor or retitle the terminal. JSON output is exact instead. */
+
+/* "cairn: <message>" on stderr, escaped. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports a failed library call as "cairn: <its message>" and returns the
  * exit status for rc. */
 int cli_fail(int rc);
-/* "cairn: warning: <path>: <message>" on stderr (path written raw). Safe
+/* "cairn: warning: <path>: <message>" on stderr, both escaped. Safe
  * to call from any thread while a progress line is shown. */
 void cli_warning(const char *path, const char *message);
 /* Matches cairn_warn_cb. */
 void cli_warn_cb(void *ud, const char *path, const char *message);
 
-/* Writes a path's bytes as they are, then c (if not '\0'). */
-void cli_put_raw(const char *s, char c);
+/* Writes a name escaped to stdout, then c (if not '\0'). */
+void cli_put_name(const char *s, char c);
 
 /* JSON helpers appending to b (0 or CAIRN_ENOMEM). */
 int cli_json_bool(cairn_buf *b, int v);

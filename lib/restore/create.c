@@ -145,6 +145,57 @@ static int create_holder(int pfd, const char *name, dev_t *dev, ino_t *ino)
 	return rc;
 }
 
+/* Makes a directory name in pfd, or keeps the one there; *fresh tells
+ * which. What is not a directory is replaced. */
+static int make_dir(int pfd, const char *name, mode_t mode, int *fresh)
+{
+	struct stat st;
+	*fresh = 1;
+	if (mkdirat(pfd, name, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create directory");
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+	if (S_ISDIR(st.st_mode)) {
+		*fresh = 0;
+		return 0;
+	}
+	if (unlinkat(pfd, name, 0) != 0 || mkdirat(pfd, name, mode) != 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot replace with a directory");
+	return 0;
+}
+
+/* Opens the directory name in pfd for reading, first giving it the
+ * owner's bits (to mode, or to its own mode and them when mode is 0) if
+ * it lacks them: all through an O_PATH descriptor opened without
+ * following a symlink, so that no symlink put in its place is followed.
+ * -1 with an error set. */
+static int open_dir_writable(restore *R, int pfd, const char *name, mode_t mode, struct stat *st)
+{
+	int fd = -1, pathfd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pathfd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return cairn_error_set(CAIRN_EIO, "replaced during the restore");
+		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open");
+	}
+	if (fstat(pathfd, st) != 0) {
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+		goto out;
+	}
+	if (!mode && (st->st_mode & 0700) != 0700)
+		mode = (st->st_mode & 07777) | 0700;
+	if (mode && restore_path_fd_chmod(R, pathfd, mode) != 0) {
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot make it writable");
+		goto out;
+	}
+	if ((fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		cairn_error_set_errno(CAIRN_EIO, errno, "cannot open");
+out:
+	close(pathfd);
+	return fd;
+}
+
 /* Creates (or keeps) the directory name in pfd and opens it; d->fd and
  * d->info tell what it is now. pinfo (NULL if unknown) is its parent's. */
 static int create_dir(restore *R, int pfd, const dir_info *pinfo, const char *name, rdir *d)
@@ -153,33 +204,15 @@ static int create_dir(restore *R, int pfd, const dir_info *pinfo, const char *na
 	 * mkdir takes the permission and sticky bits. */
 	mode_t mode = (d->e.mode & 01777) | 0700;
 	struct stat st;
-	int fresh = 1;
-	if (mkdirat(pfd, name, mode) != 0) {
-		if (errno != EEXIST)
-			return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create directory");
-		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			return cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
-		if (!S_ISDIR(st.st_mode)) {
-			if (unlinkat(pfd, name, 0) != 0 || mkdirat(pfd, name, mode) != 0)
-				return cairn_error_set_errno(CAIRN_EIO, errno,
-				                             "cannot replace with a directory");
-		} else {
-			fresh = 0;
-			if ((st.st_mode & 0700) != 0700 &&
-			    fchmodat(pfd, name, (st.st_mode & 07777) | 0700, 0) != 0)
-				return cairn_error_set_errno(CAIRN_EIO, errno,
-				                             "cannot make it writable");
-		}
-	}
+	int fresh, rc;
+	if ((rc = make_dir(pfd, name, mode, &fresh)))
+		return rc;
 	/* The umask may have taken the owner's own bits. */
-	if (fresh && (!R->umask_known || (R->umask & 0700)) && fchmodat(pfd, name, mode, 0) != 0)
-		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot make it writable");
-	d->fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (d->fd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)
-			return cairn_error_set(CAIRN_EIO, "replaced during the restore");
-		return cairn_error_set_errno(CAIRN_EIO, errno, "cannot open");
-	}
+	mode_t chmod_to = fresh && (!R->umask_known || (R->umask & 0700)) ? mode : 0;
+	if ((d->fd = open_dir_writable(R, pfd, name, chmod_to, &st)) < 0)
+		return CAIRN_EIO;
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
 	/* A new directory is the effective user's, and its group is the
 	 * effective group if its parent's is. */
 	d->chown = R->is_root && !(fresh && pinfo && pinfo->gid_egid && d->e.uid == R->euid &&

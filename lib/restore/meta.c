@@ -14,8 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#ifdef SYS_fchmodat2
+#define SYS_FCHMODAT2 SYS_fchmodat2
+#else
+#define SYS_FCHMODAT2 452 /* the same number on every architecture */
+#endif
 
 static struct timespec to_timespec(int64_t ns)
 {
@@ -43,33 +50,45 @@ void restore_notef(rfile *rf, const char *fmt, ...)
 		rf->meta_bad = 1;
 }
 
-/* Sets the user.* xattrs of an entry: through fd when there is one, else
- * by name in pfd. 0, 1 if one could not be set (why in msg), or
- * CAIRN_ENOMEM. The first entry to find that the file system has no
- * xattrs says so in *unsupported_msg (once for the whole restore). */
-static int set_xattrs(restore *R, int fd, int pfd, const char *name, const cairn_entry *e,
-                      char *msg, size_t msg_len, int *unsupported)
+/* Changes the mode of what an O_PATH descriptor (not of a symlink: the
+ * caller has checked) refers to: fchmod does not take one. Through its
+ * /proc/self/fd link, which leads to the object itself and never through
+ * a name, else with fchmodat2 (Linux 6.6). -1 with errno. */
+int restore_path_fd_chmod(restore *R, int fd, mode_t mode)
 {
-	cairn_buf p = CAIRN_BUF_INIT;
+	char p[64];
+	if (R->have_proc) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		return chmod(p, mode);
+	}
+	return (int)syscall(SYS_FCHMODAT2, fd, "", mode, AT_EMPTY_PATH);
+}
+
+/* Sets the user.* xattrs of an entry through its descriptor: fd itself,
+ * or (path_fd: an O_PATH descriptor of a non-symlink, which fsetxattr
+ * does not take) its /proc/self/fd link. 0, or 1 if one could not be set
+ * (why in msg). The first entry to find that the file system has no
+ * xattrs says so in *unsupported (once for the whole restore). */
+static int set_xattrs(restore *R, int fd, int path_fd, const cairn_entry *e, char *msg,
+                      size_t msg_len, int *unsupported)
+{
+	char p[64];
 	int bad = 0;
 	*unsupported = 0;
 	if (atomic_load(&R->xattr_unsupported))
 		return 0;
-	/* No *at form of setxattr: go through the directory's descriptor so
-	 * that no symlink on the way can be followed. */
-	if (fd < 0) {
-		int rc = R->have_proc ? cairn_buf_printf(&p, "/proc/self/fd/%d/%s", pfd, name)
-		                      : cairn_buf_printf(&p, "%s%s", R->opts->target, e->path);
-		if (rc)
-			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	}
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
 	for (size_t i = 0; i < e->n_xattrs; i++) {
 		const cairn_xattr *x = &e->xattrs[i];
 		if (strncmp(x->name, "user.", 5) != 0)
 			continue;
-		int rc = fd >= 0
-		             ? fsetxattr(fd, x->name, x->value, x->value_len, 0)
-		             : lsetxattr((const char *)p.data, x->name, x->value, x->value_len, 0);
+		if (path_fd && !R->have_proc) {
+			snprintf(msg, msg_len,
+			         "cannot set extended attributes: /proc is not mounted");
+			return 1;
+		}
+		int rc = path_fd ? setxattr(p, x->name, x->value, x->value_len, 0)
+		                 : fsetxattr(fd, x->name, x->value, x->value_len, 0);
 		if (rc == 0)
 			continue;
 		if (errno == ENOTSUP || errno == EOPNOTSUPP) {
@@ -81,22 +100,18 @@ static int set_xattrs(restore *R, int fd, int pfd, const char *name, const cairn
 			         strerror(errno));
 		bad = 1;
 	}
-	cairn_buf_free(&p);
 	return bad;
 }
 
 #define XATTR_UNSUPPORTED_MSG                                                                      \
 	"the target's file system does not support extended attributes: none are restored"
 
-/* set_xattrs for an entry whose problems are warnings: 0, 1 (warned), or
- * CAIRN_ENOMEM. */
-static int apply_xattrs(restore *R, int fd, int pfd, const char *name, const cairn_entry *e)
+/* set_xattrs for an entry whose problems are warnings: 0 or 1 (warned). */
+static int apply_xattrs(restore *R, int fd, int path_fd, const cairn_entry *e)
 {
 	char msg[1024];
 	int unsupported;
-	int rc = set_xattrs(R, fd, pfd, name, e, msg, sizeof(msg), &unsupported);
-	if (rc == CAIRN_ENOMEM)
-		return rc;
+	int rc = set_xattrs(R, fd, path_fd, e, msg, sizeof(msg), &unsupported);
 	if (unsupported)
 		restore_warnf(R, e->path, XATTR_UNSUPPORTED_MSG);
 	if (rc)
@@ -104,79 +119,180 @@ static int apply_xattrs(restore *R, int fd, int pfd, const char *name, const cai
 	return rc;
 }
 
+static mode_t type_of(const cairn_entry *e)
+{
+	switch (e->type) {
+	case CAIRN_ENTRY_SYMLINK:
+		return S_IFLNK;
+	case CAIRN_ENTRY_FIFO:
+		return S_IFIFO;
+	case CAIRN_ENTRY_SOCKET:
+		return S_IFSOCK;
+	case CAIRN_ENTRY_CHARDEV:
+		return S_IFCHR;
+	case CAIRN_ENTRY_BLOCKDEV:
+		return S_IFBLK;
+	default:
+		return S_IFDIR;
+	}
+}
+
+/* Whether the name in pfd is still the object fd refers to (st): whatever
+ * a racing rename put in its place has had nothing set through fd, but
+ * the entry is not restored. */
+static int still_there(restore *R, int pfd, const char *name, const cairn_entry *e,
+                       const struct stat *st)
+{
+	struct stat now;
+	if (fstatat(pfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
+	    now.st_ino == st->st_ino)
+		return 1;
+	restore_warnf(R, e->path, "replaced during the restore: metadata not restored");
+	return 0;
+}
+
+/* Whether the symlink fd leads where e's does. */
+static int same_link(int fd, const cairn_entry *e)
+{
+	char buf[4096];
+	size_t want = strlen(e->link_target);
+	ssize_t n = want < sizeof(buf) ? readlinkat(fd, "", buf, sizeof(buf)) : -1;
+	return n >= 0 && (size_t)n == want && memcmp(buf, e->link_target, want) == 0;
+}
+
+/* Opens the entry just created as name in pfd with O_PATH | O_NOFOLLOW,
+ * which resolves no symlink: the descriptor is of the entry itself, or of
+ * a symlink put in its place. -1 (reported) unless it is of e's type
+ * (a symlink to e's target) and has no other name (a hard link to a file
+ * elsewhere). */
+static int open_created(restore *R, int pfd, const char *name, const cairn_entry *e,
+                        struct stat *st)
+{
+	int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		restore_warnf(R, e->path, "metadata not restored: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) != 0) {
+		restore_warnf(R, e->path, "metadata not restored: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if ((st->st_mode & S_IFMT) != type_of(e) || st->st_nlink != 1 ||
+	    (S_ISLNK(st->st_mode) && !same_link(fd, e))) {
+		restore_warnf(R, e->path, "replaced during the restore: metadata not restored");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A symlink's own times: through its descriptor, or by name without
+ * following it where the kernel (before 5.8) takes no empty path. */
+static int set_times_path_fd(int fd, int pfd, const char *name, const struct timespec ts[2])
+{
+	if (utimensat(fd, "", ts, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	return utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
 /* Applies owner (as root), user.* xattrs, mode and mtime to the entry
- * name in pfd, in that order: chown clears set-user-id bits and setting
- * xattrs needs write permission. Only for entries without a descriptor of
- * their own (symlinks, FIFOs, devices, directories too deep to keep
- * open). chmod 0 when the mode is known to be right already. Problems are
- * reported; CAIRN_EIO if there was one. */
+ * name just created in pfd, in that order: chown clears set-user-id bits
+ * and setting xattrs needs write permission. For symlinks, FIFOs,
+ * sockets and devices, which are not opened for themselves (a device
+ * would be): every call goes through one O_PATH descriptor, so that
+ * nothing is set on what a symlink put in the entry's place leads to; a
+ * symlink's mode is never set. chmod 0 when the mode is known to be right
+ * already. Problems are reported; CAIRN_EIO if there was one. */
 int restore_apply_meta_at(restore *R, int pfd, const char *name, const cairn_entry *e, int chmod)
 {
 	struct stat st;
 	int bad = 0;
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		restore_warnf(R, e->path, "metadata not restored: %s", strerror(errno));
+	int fd = open_created(R, pfd, name, e, &st);
+	if (fd < 0)
 		return CAIRN_EIO;
-	}
-	if (R->is_root && fchownat(pfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) != 0) {
+	int link = S_ISLNK(st.st_mode);
+	if (R->is_root && fchownat(fd, "", e->uid, e->gid, AT_EMPTY_PATH) != 0) {
 		restore_warnf(R, e->path, "cannot set owner %u:%u: %s", e->uid, e->gid,
 		              strerror(errno));
 		bad = 1;
 	}
-	if (e->n_xattrs) {
-		int rc = apply_xattrs(R, -1, pfd, name, e);
-		if (rc == CAIRN_ENOMEM)
-			return rc;
-		bad |= rc;
+	if (e->n_xattrs && link) {
+		for (size_t i = 0; i < e->n_xattrs && !bad; i++)
+			if (strncmp(e->xattrs[i].name, "user.", 5) == 0) {
+				restore_warnf(R, e->path,
+				              "cannot set extended attribute %s: "
+				              "not on a symlink",
+				              e->xattrs[i].name);
+				bad = 1;
+			}
+	} else if (e->n_xattrs) {
+		bad |= apply_xattrs(R, fd, 1, e);
 	}
-	/* Not a symlink (checked above), so fchmodat follows nothing. */
-	if (!S_ISLNK(st.st_mode) && (chmod || R->is_root) &&
-	    fchmodat(pfd, name, e->mode & 07777, 0) != 0) {
+	if (!link && (chmod || R->is_root) && restore_path_fd_chmod(R, fd, e->mode & 07777) != 0) {
 		restore_warnf(R, e->path, "cannot set mode %04o: %s", e->mode & 07777,
 		              strerror(errno));
 		bad = 1;
 	}
 	struct timespec ts[2] = {{0, UTIME_OMIT}, to_timespec(e->mtime_ns)};
-	if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) != 0) {
+	if (set_times_path_fd(fd, pfd, name, ts) != 0) {
 		restore_warnf(R, e->path, "cannot set modification time: %s", strerror(errno));
 		bad = 1;
 	}
+	if (!still_there(R, pfd, name, e, &st))
+		bad = 1;
+	close(fd);
 	return bad ? CAIRN_EIO : 0;
 }
 
-/* apply_meta_at for an entry reached by path from the target. */
-static int apply_meta(restore *R, const cairn_entry *e)
+/* Opens a directory too deep to have been kept open, by path from the
+ * target and without following a symlink: -1 (reported) if that fails or
+ * it is no longer the directory created (d->dev, d->ino). */
+static int open_dir_again(restore *R, rdir *d, int *pfd_out, const char **name_out)
 {
-	const char *name;
-	int pfd = restore_parent_by_path(R, e->path, 0, &name);
-	if (pfd == CAIRN_ENOMEM)
-		return pfd;
+	const cairn_entry *e = &d->e;
+	int pfd = restore_parent_by_path(R, e->path, 0, name_out);
+	struct stat st;
 	if (pfd < 0) {
 		restore_warnf(R, e->path, "metadata not restored: %s", cairn_error_last());
-		return CAIRN_EIO;
+		return -1;
 	}
-	return restore_apply_meta_at(R, pfd, name, e, 1);
+	int fd = openat(pfd, *name_out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		restore_warnf(R, e->path, "%s: metadata not restored",
+		              errno == ELOOP || errno == ENOTDIR ? "replaced during the restore"
+		                                                 : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || st.st_dev != d->dev || st.st_ino != d->ino) {
+		restore_warnf(R, e->path, "replaced during the restore: metadata not restored");
+		close(fd);
+		return -1;
+	}
+	*pfd_out = pfd;
+	return fd;
 }
 
-/* Sets a directory's metadata through its descriptor and closes it. */
+/* Sets a directory's metadata through its descriptor and closes it; one
+ * too deep to have been kept open is opened again first. */
 static int finish_dir(restore *R, rdir *d)
 {
 	const cairn_entry *e = &d->e;
 	mode_t want = e->mode & 07777;
-	int bad = 0;
-	if (d->fd < 0)
-		return apply_meta(R, e);
+	int bad = 0, pfd = -1;
+	const char *name = NULL;
+	struct stat st;
+	if (d->fd < 0 && (d->fd = open_dir_again(R, d, &pfd, &name)) < 0)
+		return CAIRN_EIO;
 	if (d->chown && fchown(d->fd, e->uid, e->gid) != 0) {
 		restore_warnf(R, e->path, "cannot set owner %u:%u: %s", e->uid, e->gid,
 		              strerror(errno));
 		bad = 1;
 	}
-	if (e->n_xattrs) {
-		int rc = apply_xattrs(R, d->fd, -1, NULL, e);
-		if (rc == CAIRN_ENOMEM)
-			return rc;
-		bad |= rc;
-	}
+	if (e->n_xattrs)
+		bad |= apply_xattrs(R, d->fd, 0, e);
 	/* chown may clear set-group-id: the mode is set again after it. */
 	if ((d->info.mode != want || (d->chown && (want & 06000))) && fchmod(d->fd, want) != 0) {
 		restore_warnf(R, e->path, "cannot set mode %04o: %s", want, strerror(errno));
@@ -187,6 +303,9 @@ static int finish_dir(restore *R, rdir *d)
 		restore_warnf(R, e->path, "cannot set modification time: %s", strerror(errno));
 		bad = 1;
 	}
+	/* Reached by path: the name must still be this directory. */
+	if (pfd >= 0 && (fstat(d->fd, &st) != 0 || !still_there(R, pfd, name, e, &st)))
+		bad = 1;
 	close(d->fd);
 	d->fd = -1;
 	return bad ? CAIRN_EIO : 0;
@@ -206,13 +325,10 @@ void restore_finish_file_meta(restore *R, rfile *rf)
 		rf->meta_bad = 1;
 	}
 	if (e->n_xattrs) {
-		int rc = set_xattrs(R, rf->fd, -1, NULL, e, msg, sizeof(msg), &unsupported);
+		int rc = set_xattrs(R, rf->fd, 0, e, msg, sizeof(msg), &unsupported);
 		if (unsupported)
 			restore_notef(rf, XATTR_UNSUPPORTED_MSG);
-		if (rc == CAIRN_ENOMEM) {
-			restore_notef(rf, "extended attributes not restored: out of memory");
-			rf->meta_bad = 1;
-		} else if (rc) {
+		if (rc) {
 			restore_notef(rf, "%s", msg);
 			rf->meta_bad = 1;
 		}

@@ -86,6 +86,8 @@ typedef struct rdir {
 	int chown;  /* its owner must be set */
 	int holder; /* the holder of a hard link group is below it */
 	dir_info info;
+	dev_t dev; /* what it is, to know it again when reached by path */
+	ino_t ino;
 } rdir;
 
 /* Hard link groups whose first name is not restored, or could not be:
@@ -201,6 +203,7 @@ int restore_make_room(int pfd, const char *name);
 int restore_dir_info_of(restore *R, int fd, dir_info *out);
 
 /* meta.c */
+int restore_path_fd_chmod(restore *R, int fd, mode_t mode);
 void restore_notef(rfile *rf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int restore_apply_meta_at(restore *R, int pfd, const char *name, const cairn_entry *e, int chmod);
 void restore_finish_file_meta(restore *R, rfile *rf);

@@ -15,10 +15,9 @@
 
 /* ---- writer ---------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at p (at most n bytes), or 0 if
- * p does not start one. Overlong forms, surrogates and code points above
- * U+10FFFF are not well-formed (RFC 3629). */
-static size_t utf8_sequence(const uint8_t *p, size_t n)
+/* Overlong forms, surrogates and code points above U+10FFFF are not
+ * well-formed. */
+size_t cairn_utf8_sequence(const uint8_t *p, size_t n)
 {
 	uint8_t c = p[0];
 	size_t len;
@@ -70,7 +69,7 @@ int cairn_json_string_n(cairn_buf *b, const char *s, size_t n)
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t seq = utf8_sequence(p + i, n - i);
+			size_t seq = cairn_utf8_sequence(p + i, n - i);
 			if (seq) {
 				i += seq;
 				continue;

@@ -273,6 +273,69 @@ static void test_strv__grows_past_its_first_allocation(void **state)
 	assert_int_equal(sv.n, 0);
 }
 
+/* cli_escape(s) as a new string. */
+static char *escaped(const char *s)
+{
+	char *out = NULL;
+	assert_int_equal(cli_escape_dup(s, &out), 0);
+	return out;
+}
+
+#define assert_escapes(in, want)                                                                   \
+	do {                                                                                       \
+		char *got_ = escaped(in);                                                          \
+		assert_string_equal(got_, want);                                                   \
+		free(got_);                                                                        \
+	} while (0)
+
+static void test_escape__printable_names_are_kept(void **state)
+{
+	assert_escapes("", "");
+	assert_escapes("/home/a b/file-1.txt", "/home/a b/file-1.txt");
+	assert_escapes("'quoted' \"and\" $star*", "'quoted' \"and\" $star*");
+	/* Printable UTF-8: é, €, a CJK character, an emoji. */
+	assert_escapes("caf\xc3\xa9 \xe2\x82\xac \xe6\x97\xa5 \xf0\x9f\x98\x80",
+	               "caf\xc3\xa9 \xe2\x82\xac \xe6\x97\xa5 \xf0\x9f\x98\x80");
+	/* U+00A0, the first code point after the C1 controls. */
+	assert_escapes("\xc2\xa0", "\xc2\xa0");
+}
+
+static void test_escape__control_bytes_as_ls_b(void **state)
+{
+	assert_escapes("a\nb", "a\\nb");
+	assert_escapes("\a\b\t\n\v\f\r", "\\a\\b\\t\\n\\v\\f\\r");
+	assert_escapes("back\\slash", "back\\\\slash");
+	assert_escapes("\x01\x1f\x7f", "\\001\\037\\177");
+	/* What would retitle and clear a terminal. */
+	assert_escapes("\033]0;x\007\033[2J", "\\033]0;x\\a\\033[2J");
+}
+
+static void test_escape__c1_controls_and_bad_utf8_as_octal(void **state)
+{
+	/* U+009B is CSI to a terminal that takes C1 controls. */
+	assert_escapes("c1\xc2\x9b", "c1\\302\\233");
+	assert_escapes("\xc2\x80", "\\302\\200");
+	/* Bytes that are not UTF-8: each one alone. */
+	assert_escapes("bad\xff\xfe", "bad\\377\\376");
+	assert_escapes("\x9b[2J", "\\233[2J");
+	/* A cut sequence, an overlong form, a surrogate. */
+	assert_escapes("\xe2\x82", "\\342\\202");
+	assert_escapes("\xc0\x80", "\\300\\200");
+	assert_escapes("\xed\xa0\x80", "\\355\\240\\200");
+	/* A valid character right after a bad byte is kept. */
+	assert_escapes("\xff\xc3\xa9", "\\377\xc3\xa9");
+}
+
+static void test_escape__appends(void **state)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	assert_int_equal(cairn_buf_append_str(&b, "name: "), 0);
+	assert_int_equal(cli_escape(&b, "x\ny"), 0);
+	assert_int_equal(b.len, strlen("name: x\\ny"));
+	assert_memory_equal(b.data, "name: x\\ny", b.len);
+	cairn_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +358,10 @@ int main(void)
 	    cmocka_unit_test(test_lines__empty_text_gives_no_lines),
 	    cmocka_unit_test(test_lines__rejects_a_nul_byte),
 	    cmocka_unit_test(test_strv__grows_past_its_first_allocation),
+	    cmocka_unit_test(test_escape__printable_names_are_kept),
+	    cmocka_unit_test(test_escape__control_bytes_as_ls_b),
+	    cmocka_unit_test(test_escape__c1_controls_and_bad_utf8_as_octal),
+	    cmocka_unit_test(test_escape__appends),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Length of the well-formed UTF-8 sequence at p (at most n bytes), or 0 if
+ * p does not start one (RFC 3629: no overlong forms or surrogates). */
+size_t cairn_utf8_sequence(const uint8_t *p, size_t n);
+
 /* Writer helpers (each returns 0 or CAIRN_ENOMEM). */
 int cairn_json_string(cairn_buf *b, const char *s); /* "..." escaped */
 int cairn_json_string_n(cairn_buf *b, const char *s, size_t n);
