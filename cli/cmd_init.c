@@ -129,6 +129,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 		opts.password = pw.data;
 		opts.password_len = pw.len;
 	}
+	opts.cache_dir = cli_cache_dir(ctx);
 	cairn_error_clear();
 	rc = cairn_repo_init(location, &opts, id);
 	cli_password_wipe(&pw);

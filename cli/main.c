@@ -398,10 +398,14 @@ int cli_repo_open(cli_ctx *ctx, cairn_repo **out)
 	if ((rc = connections_get(&opts.connections)))
 		goto out;
 	rc = cairn_repo_needs_password(location);
-	if (rc == 1)
+	/* A password given for a repository that says it needs none is
+	 * passed on all the same: the library refuses a repository that
+	 * claims to be unencrypted to a client that never saw it so. */
+	if (rc == 1 || (rc == 0 && cli_password_given(ctx->password_file)))
 		rc = cli_password_get(&pw, ctx->password_file, 0);
 	if (rc < 0)
 		goto out;
+	opts.warn = cli_warn_cb;
 	opts.password = pw.data;
 	opts.password_len = pw.len;
 	opts.cache_dir = cli_cache_dir(ctx);

@@ -183,6 +183,12 @@ int cli_password_get(cli_password *out, const char *password_file, int is_new)
 	return ask_terminal(out, is_new);
 }
 
+int cli_password_given(const char *password_file)
+{
+	const char *file = getenv("CAIRN_PASSWORD_FILE"), *pw = getenv("CAIRN_PASSWORD");
+	return password_file || (file && file[0]) || (pw && pw[0]);
+}
+
 void cli_password_wipe(cli_password *pw)
 {
 	if (pw->data) {

@@ -18,6 +18,9 @@ typedef struct cli_password {
  * twice, and an empty password is refused. 0, or an error code with a
  * message (CAIRN_EINVAL when no source is there and no terminal to ask). */
 int cli_password_get(cli_password *out, const char *password_file, int is_new);
+/* 1 if a password is given without asking: --password-file (its value,
+ * or NULL), $CAIRN_PASSWORD_FILE or $CAIRN_PASSWORD. */
+int cli_password_given(const char *password_file);
 /* Overwrites and frees the password. */
 void cli_password_wipe(cli_password *pw);
 

@@ -9,8 +9,6 @@
 #include <sodium.h>
 #include <string.h>
 
-#define KDF_MEMLIMIT_CAP (4ull << 30)
-
 void cairn_kdf_params_default(cairn_kdf_params *out)
 {
 	out->opslimit = CAIRN_KDF_OPSLIMIT_DEFAULT;
@@ -19,19 +17,27 @@ void cairn_kdf_params_default(cairn_kdf_params *out)
 
 int cairn_kdf_params_check(const cairn_kdf_params *p)
 {
-	uint64_t mem_max = crypto_pwhash_MEMLIMIT_MAX < KDF_MEMLIMIT_CAP
+	uint64_t mem_max = crypto_pwhash_MEMLIMIT_MAX < CAIRN_KDF_MEMLIMIT_MAX
 	                       ? (uint64_t)crypto_pwhash_MEMLIMIT_MAX
-	                       : KDF_MEMLIMIT_CAP;
-	if (p->opslimit < crypto_pwhash_OPSLIMIT_MIN || p->opslimit > crypto_pwhash_OPSLIMIT_MAX)
+	                       : CAIRN_KDF_MEMLIMIT_MAX;
+	if (p->opslimit < crypto_pwhash_OPSLIMIT_MIN || p->opslimit > CAIRN_KDF_OPSLIMIT_MAX)
 		return cairn_error_set(CAIRN_EINVAL, "KDF iterations %llu outside %llu..%llu",
 		                       (unsigned long long)p->opslimit,
 		                       (unsigned long long)crypto_pwhash_OPSLIMIT_MIN,
-		                       (unsigned long long)crypto_pwhash_OPSLIMIT_MAX);
+		                       (unsigned long long)CAIRN_KDF_OPSLIMIT_MAX);
 	if (p->memlimit < crypto_pwhash_MEMLIMIT_MIN || p->memlimit > mem_max)
 		return cairn_error_set(CAIRN_EINVAL, "KDF memory %llu bytes outside %llu..%llu",
 		                       (unsigned long long)p->memlimit,
 		                       (unsigned long long)crypto_pwhash_MEMLIMIT_MIN,
 		                       (unsigned long long)mem_max);
+	/* Both within bounds: the product fits in 64 bits. */
+	if (p->opslimit * p->memlimit > CAIRN_KDF_COST_MAX)
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "KDF cost %llu iterations of %llu MiB is over the cap of "
+		                       "%llu MiB in all",
+		                       (unsigned long long)p->opslimit,
+		                       (unsigned long long)(p->memlimit >> 20),
+		                       (unsigned long long)(CAIRN_KDF_COST_MAX >> 20));
 	return 0;
 }
 
@@ -118,5 +124,12 @@ void cairn_keys_derive(const uint8_t master[CAIRN_KEY_SIZE], uint8_t enc_out[CAI
 	crypto_kdf_derive_from_key(enc_out, CAIRN_KEY_SIZE, CAIRN_KEYS_SUBKEY_ENC,
 	                           CAIRN_KEYS_KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(fp_out, CAIRN_KEY_SIZE, CAIRN_KEYS_SUBKEY_FP,
+	                           CAIRN_KEYS_KDF_CONTEXT, master);
+}
+
+void cairn_keys_derive_config(const uint8_t master[CAIRN_KEY_SIZE],
+                              uint8_t config_out[CAIRN_KEY_SIZE])
+{
+	crypto_kdf_derive_from_key(config_out, CAIRN_KEY_SIZE, CAIRN_KEYS_SUBKEY_CONFIG,
 	                           CAIRN_KEYS_KDF_CONTEXT, master);
 }

@@ -28,5 +28,6 @@
 #define CAIRN_KEYS_KDF_CONTEXT "cairnkey"
 #define CAIRN_KEYS_SUBKEY_ENC 1
 #define CAIRN_KEYS_SUBKEY_FP 2
+#define CAIRN_KEYS_SUBKEY_CONFIG 3
 
 #endif

@@ -1,5 +1,6 @@
 /* Opening and creating repositories: config, keys, the index, and
- * listing and loading whole objects. Syncing the index with the store is
+ * listing and loading whole objects. config's text is config.c, finding
+ * the key and what the cache remembers keyring.c. Syncing the index with the store is
  * index_sync.c, reading blobs blob_read.c, committing packs
  * pack_commit.c. */
 #include "repo/repo_internal.h"
@@ -9,9 +10,7 @@
 #include "repo/repo_format.h"
 #include "util/hex.h"
 #include "util/path.h"
-#include "util/json.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -23,106 +22,14 @@
  * all-zero master key: there is no secret to keep. */
 static const uint8_t zero_master[CAIRN_KEY_SIZE];
 
-static int config_to_json(cairn_buf *out, const cairn_repo_config *c)
-{
-	char id[CAIRN_ID_HEX + 1];
-	cairn_hex_encode(id, c->id, sizeof(c->id));
-	return cairn_buf_printf(
-	    out,
-	    "{\"version\":%d,\"id\":\"%s\",\"encryption\":\"%s\","
-	    "\"chunker\":{\"polynomial\":\"%llx\",\"min\":%u,\"avg\":%u,\"max\":%u},"
-	    "\"pack_size\":%u}\n",
-	    c->version, id, c->encrypted ? CAIRN_ENCRYPTION_NAME : "none",
-	    (unsigned long long)c->chunker.poly, c->chunker.min, c->chunker.avg, c->chunker.max,
-	    c->pack_target);
-}
-
-static int get_u32(const cairn_json *obj, const char *key, uint32_t *out)
-{
-	uint64_t v;
-	int rc = cairn_json_get_uint(obj, key, &v);
-	if (rc)
-		return rc;
-	if (v > UINT32_MAX)
-		return cairn_error_set(CAIRN_ECORRUPT, "%s out of range", key);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int config_from_json(cairn_repo_config *c, const char *text, size_t len)
-{
-	cairn_json *doc = NULL;
-	const char *s;
-	int64_t version;
-	int rc = cairn_json_parse(&doc, text, len);
-	if (rc)
-		goto out;
-	memset(c, 0, sizeof(*c));
-	if ((rc = cairn_json_get_int(doc, "version", &version)))
-		goto out;
-	if (version < CAIRN_REPO_VERSION_MIN || version > CAIRN_REPO_VERSION) {
-		rc =
-		    cairn_error_set(CAIRN_ECORRUPT,
-		                    "repository format version %lld is not supported (this cairn "
-		                    "reads versions %d to %d)",
-		                    (long long)version, CAIRN_REPO_VERSION_MIN, CAIRN_REPO_VERSION);
-		goto out;
-	}
-	c->version = (int)version;
-	if ((rc = cairn_json_get_string(doc, "id", &s)))
-		goto out;
-	if ((rc = cairn_hex_decode(c->id, sizeof(c->id), s)))
-		goto out;
-	if ((rc = cairn_json_get_string(doc, "encryption", &s)))
-		goto out;
-	if (strcmp(s, CAIRN_ENCRYPTION_NAME) == 0) {
-		c->encrypted = 1;
-	} else if (strcmp(s, "none") == 0) {
-		c->encrypted = 0;
-	} else {
-		rc = cairn_error_set(CAIRN_ECORRUPT, "unknown encryption \"%s\"", s);
-		goto out;
-	}
-	const cairn_json *ch = cairn_json_get(doc, "chunker");
-	if (!ch || ch->type != CAIRN_JSON_OBJECT) {
-		rc = cairn_error_set(CAIRN_ECORRUPT, "no chunker parameters");
-		goto out;
-	}
-	if ((rc = cairn_json_get_string(ch, "polynomial", &s)))
-		goto out;
-	char *end;
-	errno = 0;
-	c->chunker.poly = strtoull(s, &end, 16);
-	if (errno || *end || end == s) {
-		rc = cairn_error_set(CAIRN_ECORRUPT, "bad chunker polynomial \"%s\"", s);
-		goto out;
-	}
-	if ((rc = get_u32(ch, "min", &c->chunker.min)) ||
-	    (rc = get_u32(ch, "avg", &c->chunker.avg)) ||
-	    (rc = get_u32(ch, "max", &c->chunker.max)))
-		goto out;
-	if ((rc = cairn_chunker_params_check(&c->chunker))) {
-		rc = CAIRN_ECORRUPT;
-		goto out;
-	}
-	if ((rc = get_u32(doc, "pack_size", &c->pack_target)))
-		goto out;
-	if (c->pack_target < 1024 * 1024 || c->pack_target > 1024u * 1024 * 1024) {
-		rc = cairn_error_set(CAIRN_ECORRUPT, "pack_size %u out of range", c->pack_target);
-		goto out;
-	}
-out:
-	cairn_json_free(doc);
-	return rc;
-}
-
-static int read_config(cairn_store *store, const char *location, cairn_repo_config *out)
+static int read_config(cairn_store *store, const char *location, cairn_repo_config *out,
+                       cairn_buf *box)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int rc = cairn_store_get(store, CAIRN_CONFIG_KEY, 0, CAIRN_CONFIG_MAX, &b);
 	if (rc == CAIRN_ENOTFOUND)
 		rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s", location);
-	else if (!rc && (rc = config_from_json(out, (const char *)b.data, b.len)))
+	else if (!rc && (rc = cairn_config_parse(out, box, (const char *)b.data, b.len)))
 		cairn_error_prefix(rc, "%s: config", location);
 	cairn_buf_free(&b);
 	return rc;
@@ -132,8 +39,8 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
                     uint8_t id_out[CAIRN_ID_SIZE])
 {
 	cairn_store *store = NULL;
-	cairn_buf keyfile = CAIRN_BUF_INIT, config = CAIRN_BUF_INIT;
-	uint8_t master[CAIRN_KEY_SIZE];
+	cairn_buf keyfile = CAIRN_BUF_INIT, config = CAIRN_BUF_INIT, dir = CAIRN_BUF_INIT;
+	uint8_t master[CAIRN_KEY_SIZE] = {0}, config_key[CAIRN_KEY_SIZE] = {0};
 	char key[sizeof(CAIRN_KEYS_PREFIX) + CAIRN_ID_HEX];
 	uint64_t size;
 	int rc;
@@ -172,7 +79,6 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
 		}
 		randombytes_buf(master, sizeof(master));
 		rc = cairn_key_seal(&keyfile, master, opts->password, opts->password_len, &kdf);
-		sodium_memzero(master, sizeof(master));
 		if (rc || (rc = cairn_fingerprint_init()))
 			goto out;
 		cairn_sha256(kid, keyfile.data, keyfile.len);
@@ -182,7 +88,11 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
 			goto out;
 	}
 	/* The config goes last: its presence is what makes a repository. */
-	if ((rc = config_to_json(&config, &c)))
+	if (c.encrypted)
+		cairn_keys_derive_config(master, config_key);
+	rc = cairn_config_format(&config, &c, config_key);
+	sodium_memzero(config_key, sizeof(config_key));
+	if (rc)
 		goto out;
 	rc = cairn_store_put(store, CAIRN_CONFIG_KEY, config.data, config.len, CAIRN_PUT_ONCE);
 	if (rc == CAIRN_EEXISTS)
@@ -191,9 +101,18 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
 		goto out;
 	if (id_out)
 		memcpy(id_out, c.id, sizeof(c.id));
+	/* The client that made it has seen it as it is. The repository is
+	 * made whether or not the cache takes it: the next open records it. */
+	if (cairn_repo_cache_path(&dir, opts->cache_dir, c.id) == 0)
+		(void)cairn_repo_seen_record((const char *)dir.data,
+		                             c.encrypted ? CAIRN_SEEN_ENCRYPTED | CAIRN_SEEN_SEALED
+		                                         : CAIRN_SEEN_UNENCRYPTED);
+	cairn_error_clear();
 out:
+	sodium_memzero(master, sizeof(master));
 	cairn_buf_free(&keyfile);
 	cairn_buf_free(&config);
+	cairn_buf_free(&dir);
 	cairn_store_free(store);
 	return rc;
 }
@@ -202,48 +121,15 @@ int cairn_repo_needs_password(const char *location)
 {
 	cairn_store *store = NULL;
 	cairn_repo_config c;
+	cairn_buf box = CAIRN_BUF_INIT;
 	int rc = cairn_store_open(&store, location, 0);
 	if (rc == 0)
-		rc = read_config(store, location, &c);
+		rc = read_config(store, location, &c, &box);
+	cairn_buf_free(&box);
 	cairn_store_free(store);
 	if (rc)
 		return rc;
 	return c.encrypted;
-}
-
-struct key_search {
-	cairn_store *store;
-	const char *password;
-	size_t password_len;
-	uint8_t master[CAIRN_KEY_SIZE];
-	int found;
-	int tried;
-	int fatal;
-};
-
-static int try_key(const char *key, uint64_t size, void *ud)
-{
-	struct key_search *ks = ud;
-	cairn_buf b = CAIRN_BUF_INIT;
-	int rc;
-	if (size > CAIRN_KEYFILE_MAX)
-		return 0;
-	rc = cairn_store_get(ks->store, key, 0, CAIRN_GET_ALL, &b);
-	if (rc) {
-		ks->fatal = rc;
-		goto out;
-	}
-	ks->tried++;
-	rc = cairn_key_open(ks->master, b.data, b.len, ks->password, ks->password_len);
-	if (rc == 0) {
-		ks->found = 1;
-		rc = 1; /* stop listing */
-	} else {
-		rc = 0; /* a wrong password for this key: try the next */
-	}
-out:
-	cairn_buf_free(&b);
-	return rc;
 }
 
 static int any_key(const char *key, uint64_t size, void *ud)
@@ -252,9 +138,9 @@ static int any_key(const char *key, uint64_t size, void *ud)
 	return 1; /* one is enough */
 }
 
-static int unlock(cairn_repo *r, const cairn_open_opts *opts)
+static int unlock(cairn_repo *r, const cairn_open_opts *opts, const char *dir)
 {
-	struct key_search ks = {.store = r->store};
+	uint8_t master[CAIRN_KEY_SIZE];
 	int rc;
 	if (!r->config.encrypted) {
 		/* config is not authenticated: a repository with keys that
@@ -270,6 +156,7 @@ static int unlock(cairn_repo *r, const cairn_open_opts *opts)
 			                       "it has keys: refusing to open it",
 			                       r->location);
 		cairn_keys_derive(zero_master, r->enc_key, r->fp_key);
+		cairn_keys_derive_config(zero_master, r->config_key);
 		return 0;
 	}
 	if (!opts || !opts->password)
@@ -277,45 +164,20 @@ static int unlock(cairn_repo *r, const cairn_open_opts *opts)
 		                       "the repository at %s is encrypted: a password "
 		                       "is needed",
 		                       r->location);
-	ks.password = opts->password;
-	ks.password_len = opts->password_len;
-	rc = cairn_store_list(r->store, CAIRN_KEYS_PREFIX, try_key, &ks);
-	if (rc < 0)
+	if ((rc = cairn_repo_find_key(r, opts, dir, master)))
 		return rc;
-	if (ks.fatal)
-		return ks.fatal;
-	if (!ks.found) {
-		if (!ks.tried)
-			return cairn_error_set(CAIRN_ECORRUPT, "%s: no keys in keys/", r->location);
-		return cairn_error_set(CAIRN_EAUTH, "wrong password for the repository at %s",
-		                       r->location);
-	}
-	cairn_keys_derive(ks.master, r->enc_key, r->fp_key);
-	sodium_memzero(ks.master, sizeof(ks.master));
+	cairn_keys_derive(master, r->enc_key, r->fp_key);
+	cairn_keys_derive_config(master, r->config_key);
+	sodium_memzero(master, sizeof(master));
 	return 0;
 }
 
-static int open_index(cairn_repo *r, const cairn_open_opts *opts)
+static int open_index(cairn_repo *r, const cairn_open_opts *opts, const char *repo_dir)
 {
 	cairn_buf dir = CAIRN_BUF_INIT;
-	char id[CAIRN_ID_HEX + 1];
-	int rc;
-	const char *base = opts ? opts->cache_dir : NULL;
 	/* A remote index keeps only its Bloom filter in the cache. */
 	const char *sub = opts && opts->index_url ? "remote" : "index";
-	cairn_hex_encode(id, r->config.id, sizeof(r->config.id));
-	if (base && *base) {
-		rc = cairn_buf_printf(&dir, "%s/%s/%s", base, id, sub);
-	} else {
-		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-		if (xdg && *xdg)
-			rc = cairn_buf_printf(&dir, "%s/cairn/%s/%s", xdg, id, sub);
-		else if (home && *home)
-			rc = cairn_buf_printf(&dir, "%s/.cache/cairn/%s/%s", home, id, sub);
-		else
-			rc = cairn_error_set(CAIRN_EINVAL, "no cache directory: set HOME, "
-			                                   "XDG_CACHE_HOME or --cache-dir");
-	}
+	int rc = cairn_buf_printf(&dir, "%s/%s", repo_dir, sub);
 	if (!rc)
 		rc = cairn_mkdir_p((const char *)dir.data, 0700);
 	if (!rc && opts && opts->index_url) {
@@ -329,9 +191,54 @@ static int open_index(cairn_repo *r, const cairn_open_opts *opts)
 	return rc;
 }
 
+/* Takes the settings from config's sealed part, or seals them there if
+ * the repository is encrypted and older than version 3; then remembers
+ * what the repository was seen as. */
+static int settle_config(cairn_repo *r, const cairn_buf *box, const char *dir)
+{
+	unsigned seen = r->config.encrypted ? CAIRN_SEEN_ENCRYPTED : CAIRN_SEEN_UNENCRYPTED;
+	int rc = 0;
+	if (cairn_config_is_sealed(&r->config)) {
+		if ((rc = cairn_config_unseal(&r->config, box, r->config_key))) {
+			cairn_error_prefix(rc, "%s: config", r->location);
+			return rc;
+		}
+		seen |= CAIRN_SEEN_SEALED;
+	} else if (r->config.encrypted) {
+		/* Sealing them fails harmlessly in a store this client may not
+		 * write to: the repository is used as it is. */
+		if (cairn_repo_upgrade(r, CAIRN_REPO_VERSION_SEALED) == 0)
+			seen |= CAIRN_SEEN_SEALED;
+		cairn_error_clear();
+	}
+	return cairn_repo_seen_record(dir, seen);
+}
+
+/* config, the keys, and what this client remembers of them. */
+static int open_config(cairn_repo *r, const cairn_open_opts *opts, const char *base, cairn_buf *dir)
+{
+	cairn_buf box = CAIRN_BUF_INIT;
+	int rc = read_config(r->store, r->location, &r->config, &box);
+	if (rc || (rc = cairn_repo_cache_path(dir, base, r->config.id)))
+		goto out;
+	rc = cairn_config_check_seen(&r->config, cairn_repo_seen_load((const char *)dir->data),
+	                             opts && opts->password);
+	if (rc) {
+		cairn_error_prefix(rc, "%s", r->location);
+		goto out;
+	}
+	if ((rc = unlock(r, opts, (const char *)dir->data)))
+		goto out;
+	rc = settle_config(r, &box, (const char *)dir->data);
+out:
+	cairn_buf_free(&box);
+	return rc;
+}
+
 int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opts *opts)
 {
 	cairn_repo *r = calloc(1, sizeof(*r));
+	cairn_buf dir = CAIRN_BUF_INIT;
 	int rc;
 	*out = NULL;
 	if (!r || !(r->location = strdup(location))) {
@@ -347,14 +254,12 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s", location);
 	if (rc)
 		goto out;
-	if ((rc = read_config(r->store, location, &r->config)))
-		goto out;
-	if ((rc = unlock(r, opts)))
+	if ((rc = open_config(r, opts, opts ? opts->cache_dir : NULL, &dir)))
 		goto out;
 	/* After the key derivation, not before: see fingerprint.h. */
 	if ((rc = cairn_fingerprint_init()))
 		goto out;
-	if ((rc = open_index(r, opts)))
+	if ((rc = open_index(r, opts, (const char *)dir.data)))
 		goto out;
 	/* Every client registers what it writes with a server: listing the
 	 * store on each open would only cost time. */
@@ -366,6 +271,7 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		goto out;
 	*out = r;
 out:
+	cairn_buf_free(&dir);
 	if (rc)
 		cairn_repo_free(r);
 	return rc;
@@ -388,6 +294,7 @@ void cairn_repo_free(cairn_repo *r)
 	cairn_store_free(r->store);
 	sodium_memzero(r->enc_key, sizeof(r->enc_key));
 	sodium_memzero(r->fp_key, sizeof(r->fp_key));
+	sodium_memzero(r->config_key, sizeof(r->config_key));
 	free(r->location);
 	free(r);
 }
@@ -399,7 +306,7 @@ int cairn_repo_upgrade(cairn_repo *r, int version)
 		return 0;
 	cairn_repo_config c = r->config;
 	c.version = version;
-	int rc = config_to_json(&json, &c);
+	int rc = cairn_config_format(&json, &c, r->config_key);
 	if (!rc)
 		rc = cairn_store_put(r->store, CAIRN_CONFIG_KEY, json.data, json.len, 0);
 	if (!rc)

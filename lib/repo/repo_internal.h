@@ -34,6 +34,7 @@ struct cairn_repo {
 	cairn_repo_config config;
 	uint8_t enc_key[CAIRN_KEY_SIZE];
 	uint8_t fp_key[CAIRN_KEY_SIZE];
+	uint8_t config_key[CAIRN_KEY_SIZE]; /* seals the settings in config */
 	char *location;
 	struct pending pending;
 	struct dead_packs dead;
@@ -48,5 +49,50 @@ void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE]);
  * gets its id. Registers nothing. */
 int cairn_repo_put_index_object(cairn_repo *r, cairn_sealer *s, const cairn_index_entry *entries,
                                 size_t n, uint8_t id_out[CAIRN_ID_SIZE]);
+
+/* ---- config (config.c, pure) ---- */
+
+/* What a client remembers of a repository (cairn_repo_seen_load). */
+enum cairn_seen {
+	CAIRN_SEEN_ENCRYPTED = 1,
+	CAIRN_SEEN_UNENCRYPTED = 2,
+	CAIRN_SEEN_SEALED = 4, /* its settings sealed in config (version 3) */
+};
+
+/* 1 if config keeps c's settings sealed: version 3 or more, encrypted. */
+int cairn_config_is_sealed(const cairn_repo_config *c);
+/* The text of config for c; key (the config subkey) seals the settings
+ * when cairn_config_is_sealed(c), and is not used otherwise. */
+int cairn_config_format(cairn_buf *out, const cairn_repo_config *c,
+                        const uint8_t key[CAIRN_KEY_SIZE]);
+/* Parses config's text. A sealed config fills version, id and encryption
+ * and leaves the sealed settings' bytes in box; any other fills
+ * everything (box left empty). CAIRN_ECORRUPT with a message. */
+int cairn_config_parse(cairn_repo_config *c, cairn_buf *box, const char *text, size_t len);
+/* Opens the sealed settings with key: checks that they are c's (version,
+ * id, encryption) and takes the chunker and pack size from them.
+ * CAIRN_ECORRUPT with a message if they fail or differ. */
+int cairn_config_unseal(cairn_repo_config *c, const cairn_buf *box,
+                        const uint8_t key[CAIRN_KEY_SIZE]);
+/* 0 if a client that has seen what seen says (enum cairn_seen), given a
+ * password or not, may use the repository config describes; otherwise
+ * CAIRN_ECORRUPT with a message naming config. */
+int cairn_config_check_seen(const cairn_repo_config *c, unsigned seen, int have_password);
+
+/* ---- keys and the cache directory (keyring.c) ---- */
+
+/* <base>/<repository id in hex>, base NULL: ${XDG_CACHE_HOME:-~/.cache}/cairn. */
+int cairn_repo_cache_path(cairn_buf *out, const char *base, const uint8_t id[CAIRN_ID_SIZE]);
+/* What the cache directory dir remembers (enum cairn_seen bits). */
+unsigned cairn_repo_seen_load(const char *dir);
+/* Adds the bits of seen to what dir remembers. */
+int cairn_repo_seen_record(const char *dir, unsigned seen);
+/* Opens the key file that opens with opts->password: the one that did
+ * last time (remembered in dir) first, then the others; a file whose name
+ * is not the SHA-256 of its content, or that is not a key file, is passed
+ * over with a warning (opts->warn). At most CAIRN_KEYS_TRY_MAX key files
+ * are hashed and CAIRN_KEYS_READ_MAX read. Remembers the one that opened. */
+int cairn_repo_find_key(cairn_repo *r, const cairn_open_opts *opts, const char *dir,
+                        uint8_t master_out[CAIRN_KEY_SIZE]);
 
 #endif

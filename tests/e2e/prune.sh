@@ -96,7 +96,8 @@ after=$(data_bytes)
 check_eq "prune reports the bytes it deleted" "$(json_get bytes_deleted "$T/prune1.json")" $((before - after))
 check "about 6 MB came back ($before -> $after)" test $((before - after)) -gt 5900000
 check "what is left is about the kept snapshot (3 MB): $after" test "$after" -lt 3200000
-check_eq "the repository format is now 2" "$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$CAIRN_REPO/config")" 2
+version=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$CAIRN_REPO/config")
+check "the repository format is now 2 or more ($version)" test "$version" -ge 2
 run cairn prune --json
 check_rc 0 "a second prune exits 0"
 check_eq "and deletes nothing more" "$(json_get packs_deleted)" 0

@@ -75,8 +75,9 @@ static void test_keys__kdf_params_check_enforces_the_bounds(void **state)
 	    {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, 1},
 	    {crypto_pwhash_OPSLIMIT_MIN - 1, crypto_pwhash_MEMLIMIT_MIN, 0},
 	    {0, crypto_pwhash_MEMLIMIT_MIN, 0},
-	    {crypto_pwhash_OPSLIMIT_MAX, crypto_pwhash_MEMLIMIT_MIN, 1},
-	    {(uint64_t)crypto_pwhash_OPSLIMIT_MAX + 1, crypto_pwhash_MEMLIMIT_MIN, 0},
+	    {64, crypto_pwhash_MEMLIMIT_MIN, 1},
+	    {65, crypto_pwhash_MEMLIMIT_MIN, 0},
+	    {crypto_pwhash_OPSLIMIT_MAX, crypto_pwhash_MEMLIMIT_MIN, 0},
 	    {UINT64_MAX, crypto_pwhash_MEMLIMIT_MIN, 0},
 	    {1, crypto_pwhash_MEMLIMIT_MIN - 1, 0},
 	    {1, 0, 0},
@@ -84,6 +85,12 @@ static void test_keys__kdf_params_check_enforces_the_bounds(void **state)
 	    {1, four_gib + 1, 0},
 	    {1, UINT64_MAX, 0},
 	    {3, (uint64_t)256 << 20, 1},
+	    /* The cap on the product, 16 GiB: */
+	    {4, four_gib, 1},
+	    {5, four_gib, 0},
+	    {64, (uint64_t)256 << 20, 1},
+	    {64, ((uint64_t)256 << 20) + 1024, 0},
+	    {33, (uint64_t)512 << 20, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -300,7 +307,7 @@ static void test_keys__out_of_bounds_kdf_params_are_corrupt_before_hashing(void 
 
 	/* Any of these, if hashed, would take forever or all the memory:
 	 * they must be refused from the numbers alone. */
-	static const uint64_t bad_ops[] = {0, (uint64_t)1 << 32, UINT64_MAX};
+	static const uint64_t bad_ops[] = {0, 65, (uint64_t)1 << 32, UINT64_MAX};
 	static const uint64_t bad_mem[] = {0, 8191, ((uint64_t)4 << 30) + 1, (uint64_t)1 << 40,
 	                                   UINT64_MAX};
 	for (size_t i = 0; i < sizeof(bad_ops) / sizeof(bad_ops[0]); i++) {

@@ -52,6 +52,7 @@ static void init_repo(struct fixture *f, int encrypted)
 	                     .chunk_max = 65536};
 	o.kdf.opslimit = 1;
 	o.kdf.memlimit = 8192 * 1024;
+	o.cache_dir = f->cache;
 	assert_int_equal(cairn_repo_init(f->repo, &o, NULL), 0);
 }
 
@@ -72,6 +73,7 @@ static void test_repo__init_twice_refuses_and_keeps_the_first(void **state)
 	    .password = password, .password_len = strlen(password), .encrypted = 1};
 	o.kdf.opslimit = 1;
 	o.kdf.memlimit = 8192 * 1024;
+	o.cache_dir = f->cache;
 	assert_int_equal(cairn_repo_init(f->repo, &o, id1), 0);
 	assert_int_equal(cairn_repo_init(f->repo, &o, NULL), CAIRN_EEXISTS);
 	cairn_repo *r = open_repo(f, password);

@@ -24,8 +24,16 @@ typedef struct cairn_kdf_params {
 	uint64_t memlimit; /* bytes */
 } cairn_kdf_params;
 
+/* Caps on what a key file may ask for, checked before any hashing: a key
+ * file anyone who can write to the store may plant costs at most this
+ * (docs/FORMAT.md §4.2). The cost is passes × memory: 16 GiB is 4 GiB
+ * with 4 passes, or 256 MiB with 64. */
+#define CAIRN_KDF_OPSLIMIT_MAX 64u
+#define CAIRN_KDF_MEMLIMIT_MAX (4ull << 30)
+#define CAIRN_KDF_COST_MAX (16ull << 30)
+
 void cairn_kdf_params_default(cairn_kdf_params *out);
-/* CAIRN_EINVAL unless within libsodium's bounds and at most 4 GiB memory. */
+/* CAIRN_EINVAL unless within libsodium's bounds and the caps above. */
 int cairn_kdf_params_check(const cairn_kdf_params *p);
 
 /* Seals master under password; appends the key file's bytes to out. */
@@ -36,8 +44,11 @@ int cairn_key_seal(cairn_buf *out, const uint8_t master[CAIRN_KEY_SIZE], const c
 int cairn_key_open(uint8_t master_out[CAIRN_KEY_SIZE], const void *file, size_t len,
                    const char *password, size_t password_len);
 
-/* Subkeys of a master key. */
+/* Subkeys of a master key: encryption, fingerprints, and the key that
+ * seals the repository's settings in config (subkey 3). */
 void cairn_keys_derive(const uint8_t master[CAIRN_KEY_SIZE], uint8_t enc_out[CAIRN_KEY_SIZE],
                        uint8_t fp_out[CAIRN_KEY_SIZE]);
+void cairn_keys_derive_config(const uint8_t master[CAIRN_KEY_SIZE],
+                              uint8_t config_out[CAIRN_KEY_SIZE]);
 
 #endif

@@ -1,7 +1,8 @@
 /* A repository: a store, its keys and config, and the fingerprint index.
  *
  * Store layout:
- *   config              plain JSON (format version, id, chunker, encryption)
+ *   config              JSON (format version, id, encryption; the chunker and
+ *                       pack size sealed under the master key if encrypted)
  *   keys/<id>           master key sealed per password
  *   data/<aa>/<id>      packs
  *   snapshots/<id>      sealed snapshot records
@@ -29,9 +30,12 @@
  * docs/MAINTENANCE.md). A cairn that only knows version 1 refuses to
  * open a repository of version 2, so it cannot write into one that a
  * prune collects. Version 1 is read and written as before, and the first
- * prune raises it. */
-#define CAIRN_REPO_VERSION 2
+ * prune raises it. Version 3: an encrypted repository's settings are
+ * sealed in config under its master key (docs/FORMAT.md §3); the first
+ * client with the password to open an older one raises it. */
+#define CAIRN_REPO_VERSION 3
 #define CAIRN_REPO_VERSION_MIN 1
+#define CAIRN_REPO_VERSION_SEALED 3
 
 typedef struct cairn_repo cairn_repo;
 
@@ -49,6 +53,7 @@ typedef struct cairn_init_opts {
 	int encrypted;
 	uint32_t chunk_min, chunk_avg, chunk_max; /* 0: default */
 	cairn_kdf_params kdf;                     /* 0s: default */
+	const char *cache_dir; /* where to remember the repository; NULL as in cairn_open_opts */
 } cairn_init_opts;
 
 typedef struct cairn_open_opts {
@@ -58,6 +63,8 @@ typedef struct cairn_open_opts {
 	const char *index_url;   /* a cairn-server ("http[s]://HOST:PORT"), or NULL: embedded */
 	const char *index_token; /* its bearer token (needed with index_url) */
 	int connections;         /* network stores: requests in flight (0: default) */
+	cairn_warn_cb warn;      /* key files passed over (NULL: not told) */
+	void *warn_ud;
 } cairn_open_opts;
 
 /* Creates a repository at location. CAIRN_EEXISTS (and nothing changed) if
@@ -65,7 +72,12 @@ typedef struct cairn_open_opts {
 int cairn_repo_init(const char *location, const cairn_init_opts *opts,
                     uint8_t id_out[CAIRN_ID_SIZE]);
 /* Opens a repository: CAIRN_ENOREPO if there is none, CAIRN_EAUTH for a
- * wrong password (CAIRN_EINVAL if one is needed and none was given). */
+ * wrong password (CAIRN_EINVAL if one is needed and none was given).
+ * CAIRN_ECORRUPT, naming config, if config says the repository is
+ * unencrypted and this client (its cache directory) has seen it
+ * encrypted, or a password was given and it has never seen it
+ * unencrypted; or if the sealed settings fail. An encrypted repository
+ * of version 1 or 2 is raised to version 3 (settings sealed). */
 int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opts *opts);
 void cairn_repo_free(cairn_repo *r); /* NULL is fine */
 /* 1 if the repository at location needs a password (it is encrypted),
@@ -73,8 +85,9 @@ void cairn_repo_free(cairn_repo *r); /* NULL is fine */
 int cairn_repo_needs_password(const char *location);
 
 const cairn_repo_config *cairn_repo_config_get(const cairn_repo *r);
-/* Raises the repository's format version to version (rewrites config);
- * nothing if it is there already. */
+/* Raises the repository's format version to version (rewrites config,
+ * sealing the settings from version 3 on); nothing if it is there
+ * already. */
 int cairn_repo_upgrade(cairn_repo *r, int version);
 cairn_store *cairn_repo_store(cairn_repo *r);
 cairn_index *cairn_repo_index(cairn_repo *r);
