@@ -9,9 +9,13 @@
  * than its cap, or the server more than its limit, a stalled connection
  * is dropped to make room: first the oldest that has not sent its
  * headers (NEW, HEADERS), then the oldest idle one; the new connection
- * itself only if every other is in the middle of a request. So a client
- * that sends its request at once gets in, whoever else shares its
- * address.
+ * itself only if every other is in the middle of a request. A stalled
+ * connection whose socket holds a whole request head the server has not
+ * read yet is passed over, and from then on until its state changes:
+ * its client did send, the server is behind (under a flood of
+ * connections an honest request may wait its turn longer than the
+ * attacker's connections live). So a client that sends its request at
+ * once gets in, whoever else shares its address.
  *
  * Dropping is the caller's callback (http.c shuts the socket down, and
  * libmicrohttpd then closes the connection); this file only decides. It
@@ -33,11 +37,13 @@ struct srv_conn {
 	enum srv_conn_state state;
 	double since;
 	int dropped;
+	int sent; /* a whole request head was seen waiting: never a victim */
 };
 
 struct srv_conns {
 	srv_conn_limits lim;
 	srv_conn_drop_fn drop;
+	srv_conn_pending_fn pending;
 	void *ud;
 	pthread_mutex_t lock;
 	srv_conn *head, *tail; /* in the order they were opened */
@@ -45,13 +51,15 @@ struct srv_conns {
 	srv_conn_stats stats;
 };
 
-int srv_conns_new(srv_conns **out, const srv_conn_limits *lim, srv_conn_drop_fn drop, void *ud)
+int srv_conns_new(srv_conns **out, const srv_conn_limits *lim, srv_conn_drop_fn drop,
+                  srv_conn_pending_fn pending, void *ud)
 {
 	srv_conns *cs = calloc(1, sizeof(*cs));
 	if (!cs)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	cs->lim = *lim;
 	cs->drop = drop;
+	cs->pending = pending;
 	cs->ud = ud;
 	pthread_mutex_init(&cs->lock, NULL);
 	*out = cs;
@@ -99,26 +107,38 @@ static void drop(srv_conns *cs, srv_conn *c, uint64_t *counter)
 
 static int stalled(const srv_conn *c, int pass)
 {
-	if (c->dropped)
+	if (c->dropped || c->sent)
 		return 0;
 	if (pass == 0)
 		return c->state == SRV_CONN_NEW || c->state == SRV_CONN_HEADERS;
 	return c->state == SRV_CONN_IDLE;
 }
 
+/* Sockets looked at, at most, in one search for a connection to drop. */
+#define PEEK_MAX 16
+
 /* The connection to drop to make room (of key's address, if key is not
- * NULL), other than self: the one stalled longest, headers first. */
+ * NULL), other than self: the one stalled longest, headers first, but
+ * none whose request waits whole to be read. */
 static srv_conn *victim(srv_conns *cs, const srv_conn *self, const uint8_t *key)
 {
+	int peeked = 0;
 	for (int pass = 0; pass < 2; pass++) {
-		srv_conn *best = NULL;
-		for (srv_conn *c = cs->head; c; c = c->next)
-			if (c != self && stalled(c, pass) &&
-			    (!key || memcmp(c->key, key, SRV_CONN_KEY) == 0) &&
-			    (!best || c->since < best->since))
-				best = c;
-		if (best)
-			return best;
+		for (;;) {
+			srv_conn *best = NULL;
+			for (srv_conn *c = cs->head; c; c = c->next)
+				if (c != self && stalled(c, pass) &&
+				    (!key || memcmp(c->key, key, SRV_CONN_KEY) == 0) &&
+				    (!best || c->since < best->since))
+					best = c;
+			if (!best)
+				break;
+			if (!cs->pending || !cs->pending(best->fd, cs->ud))
+				return best;
+			best->sent = 1;
+			if (++peeked >= PEEK_MAX)
+				return NULL;
+		}
 	}
 	return NULL;
 }
@@ -168,8 +188,12 @@ void srv_conns_set(srv_conns *cs, srv_conn *c, enum srv_conn_state state, double
 	if (!c)
 		return;
 	pthread_mutex_lock(&cs->lock);
+	/* A new connection's request line does not restart the clock its
+	 * headers run against: that started when it was accepted. */
+	if (!(state == SRV_CONN_HEADERS && c->state == SRV_CONN_NEW))
+		c->since = now;
 	c->state = state;
-	c->since = now;
+	c->sent = 0;
 	pthread_mutex_unlock(&cs->lock);
 }
 

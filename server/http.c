@@ -335,6 +335,16 @@ static void drop_fd(int fd, void *ud)
 	shutdown(fd, SHUT_RDWR);
 }
 
+/* Whether a whole request head waits in the socket, unread: plain HTTP
+ * only (TLS records cannot be read here). */
+static int pending_fd(int fd, void *ud)
+{
+	char b[4096];
+	(void)ud;
+	ssize_t n = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+	return n >= 4 && memmem(b, (size_t)n, "\r\n\r\n", 4) != NULL;
+}
+
 /* Five times a second: a deadline is kept to within 0.2 s. */
 static void *reaper(void *arg)
 {
@@ -505,7 +515,7 @@ static int start_guard(srv *s)
 	    .body_s = s->opt.body_timeout_s,
 	    .idle_s = s->opt.timeout_s,
 	};
-	int rc = srv_conns_new(&s->conns, &lim, drop_fd, s);
+	int rc = srv_conns_new(&s->conns, &lim, drop_fd, pending_fd, s);
 	if (rc)
 		return rc;
 	raise_fd_limit(s);

@@ -159,9 +159,17 @@ typedef struct srv_conn_stats {
 
 typedef struct srv_conn srv_conn;
 typedef struct srv_conns srv_conns;
+/* Drops a connection (shuts its socket down). */
 typedef void (*srv_conn_drop_fn)(int fd, void *ud);
+/* 1 if the socket holds a whole request head (up to the blank line) the
+ * server has not read yet. */
+typedef int (*srv_conn_pending_fn)(int fd, void *ud);
 
-int srv_conns_new(srv_conns **out, const srv_conn_limits *lim, srv_conn_drop_fn drop, void *ud);
+/* pending may be NULL: no connection is then passed over. A connection
+ * pending said 1 for is never dropped to make room until its state
+ * changes. */
+int srv_conns_new(srv_conns **out, const srv_conn_limits *lim, srv_conn_drop_fn drop,
+                  srv_conn_pending_fn pending, void *ud);
 void srv_conns_free(srv_conns *cs);
 struct sockaddr;
 /* The address a connection is counted under (IPv4 as IPv4-mapped IPv6;
@@ -171,6 +179,8 @@ void srv_conn_key(const struct sockaddr *sa, uint8_t key[SRV_CONN_KEY]);
  * its address over the cap or the server over its limit. NULL (and fd
  * dropped) when out of memory. */
 srv_conn *srv_conns_open(srv_conns *cs, int fd, const uint8_t key[SRV_CONN_KEY], double now);
+/* Moves c to state as of now (NEW to HEADERS keeps the time it was
+ * opened). */
 void srv_conns_set(srv_conns *cs, srv_conn *c, enum srv_conn_state state, double now);
 /* Forgets a connection once it is closed (never drops it again). */
 void srv_conns_close(srv_conns *cs, srv_conn *c);

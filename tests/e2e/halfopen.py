@@ -91,10 +91,15 @@ def main():
     stats["ready"] = True
     write_status()
     last = time.monotonic()
+    allowance, refilled = 0.0, time.monotonic()
     while not stop:
         reap(0.05)
         if a.refill:
-            for _ in range(min(a.count - stats["held"], 25)):
+            now = time.monotonic()
+            allowance = min(allowance + (now - refilled) * 500, 50)
+            refilled = now
+            while stats["held"] < a.count and allowance >= 1:
+                allowance -= 1
                 open_one()
         if time.monotonic() - last >= 0.1:
             write_status()

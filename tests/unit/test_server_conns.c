@@ -16,12 +16,19 @@
 typedef struct dropped {
 	int fds[64];
 	int n;
+	int pending_fd; /* the socket with unread bytes, or 0 */
 } dropped;
 
 static void record(int fd, void *ud)
 {
 	dropped *d = ud;
 	d->fds[d->n++] = fd;
+}
+
+static int pending(int fd, void *ud)
+{
+	dropped *d = ud;
+	return fd == d->pending_fd;
 }
 
 static void key_of(int host, uint8_t key[SRV_CONN_KEY])
@@ -44,7 +51,7 @@ static srv_conns *guard(dropped *d, uint8_t k[SRV_CONN_KEY], unsigned max, unsig
 	key_of(1, k);
 	srv_conns *cs;
 	memset(d, 0, sizeof(*d));
-	assert_int_equal(srv_conns_new(&cs, &lim, record, d), 0);
+	assert_int_equal(srv_conns_new(&cs, &lim, record, pending, d), 0);
 	return cs;
 }
 
@@ -108,6 +115,26 @@ static void test_server_conns__with_every_other_busy_the_new_one_is_refused(void
 	srv_conns_free(cs);
 }
 
+static void test_server_conns__a_socket_with_unread_bytes_is_passed_over(void **state)
+{
+	dropped d;
+	uint8_t k[SRV_CONN_KEY];
+	srv_conns *cs = guard(&d, k, 2, 0);
+	srv_conns_open(cs, 1, k, 1.0);
+	srv_conns_open(cs, 2, k, 2.0);
+	/* 1 is the oldest, but its request came whole and waits to be read */
+	d.pending_fd = 1;
+	srv_conns_open(cs, 3, k, 3.0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.fds[0], 2);
+	/* and stays passed over once the server has read it, until its
+	 * request moves on */
+	d.pending_fd = 0;
+	srv_conns_open(cs, 4, k, 4.0);
+	assert_int_equal(d.fds[1], 3);
+	srv_conns_free(cs);
+}
+
 static void test_server_conns__each_state_has_its_deadline(void **state)
 {
 	dropped d;
@@ -118,10 +145,11 @@ static void test_server_conns__each_state_has_its_deadline(void **state)
 	srv_conn *b = srv_conns_open(cs, 3, k, 0.0);
 	srv_conn *i = srv_conns_open(cs, 4, k, 0.0);
 	srv_conn *busy = srv_conns_open(cs, 5, k, 0.0);
-	srv_conns_set(cs, h, SRV_CONN_HEADERS, 5.0); /* 15 */
-	srv_conns_set(cs, b, SRV_CONN_BODY, 5.0);    /* 35 */
-	srv_conns_set(cs, i, SRV_CONN_IDLE, 5.0);    /* 65 */
-	srv_conns_set(cs, busy, SRV_CONN_BUSY, 5.0); /* never */
+	srv_conns_set(cs, h, SRV_CONN_IDLE, 1.0); /* a request answered, */
+	srv_conns_set(cs, h, SRV_CONN_HEADERS, 5.0); /* the next one's line */ /* 15 */
+	srv_conns_set(cs, b, SRV_CONN_BODY, 5.0);                              /* 35 */
+	srv_conns_set(cs, i, SRV_CONN_IDLE, 5.0);                              /* 65 */
+	srv_conns_set(cs, busy, SRV_CONN_BUSY, 5.0);                           /* never */
 	assert_int_equal(srv_conns_expire(cs, 9.9), 0);
 	assert_int_equal(srv_conns_expire(cs, 10.1), 1);
 	assert_int_equal(d.fds[0], 1);
@@ -131,10 +159,15 @@ static void test_server_conns__each_state_has_its_deadline(void **state)
 	assert_int_equal(d.fds[2], 3);
 	assert_int_equal(srv_conns_expire(cs, 65.1), 1);
 	assert_int_equal(d.fds[3], 4);
-	assert_int_equal(srv_conns_expire(cs, 1e6), 0);
+	/* a new connection's request line does not give its headers more time */
+	srv_conn *late = srv_conns_open(cs, 6, k, 100.0);
+	srv_conns_set(cs, late, SRV_CONN_HEADERS, 109.0);
+	assert_int_equal(srv_conns_expire(cs, 110.1), 1);
+	assert_int_equal(d.fds[4], 6);
 	/* a connection dropped is not dropped again */
-	assert_int_equal(d.n, 4);
-	assert_int_equal(stats_of(cs).late, 4);
+	assert_int_equal(srv_conns_expire(cs, 1e6), 0);
+	assert_int_equal(d.n, 5);
+	assert_int_equal(stats_of(cs).late, 5);
 	assert_int_equal(stats_of(cs).open, 1);
 	srv_conns_free(cs);
 }
@@ -172,6 +205,7 @@ int main(void)
 	    cmocka_unit_test(test_server_conns__an_address_over_its_cap_loses_its_oldest_stalled),
 	    cmocka_unit_test(test_server_conns__headers_go_before_idle_and_busy_never),
 	    cmocka_unit_test(test_server_conns__with_every_other_busy_the_new_one_is_refused),
+	    cmocka_unit_test(test_server_conns__a_socket_with_unread_bytes_is_passed_over),
 	    cmocka_unit_test(test_server_conns__each_state_has_its_deadline),
 	    cmocka_unit_test(test_server_conns__addresses_are_counted_ipv4_whole_and_ipv6_by_64),
 	};
