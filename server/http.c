@@ -2,7 +2,15 @@
  * handling its keep-alive connections. For every request the access
  * handler is called once with the headers (routing, token, scope, rate
  * limit and declared length are checked then, before any body is read),
- * then with each piece of the body, then once more to answer. */
+ * then with each piece of the body, then once more to answer.
+ *
+ * Every connection is also tracked in conns.c from its start to its
+ * close, with the state of its request (the request line seen, the
+ * headers, the body, the answer): a thread of its own drops those past
+ * their deadlines, and a new connection may have a stalled one dropped to
+ * make room. Dropping shuts the socket down; libmicrohttpd then sees the
+ * end of the stream and closes the connection (it tells us before it
+ * closes the descriptor, so a descriptor is never shut down once reused). */
 #include "server.h"
 
 #include "cairn/errors.h"
@@ -12,11 +20,14 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 typedef int (*handler_fn)(srv_call *c, srv_reply *r);
@@ -147,7 +158,7 @@ static enum MHD_Result metrics(srv *s, struct MHD_Connection *conn, request *q)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	srv_reply r = {0};
-	if (srv_metrics_render(&s->metrics, s->repos, &b)) {
+	if (srv_metrics_render(&s->metrics, s->repos, s->conns, &b)) {
 		cairn_buf_free(&b);
 		return send_text(conn, q, 500, "cannot render metrics: %s", cairn_error_last());
 	}
@@ -172,6 +183,14 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 			srv_reply_text(&r, 405, "method %s is not allowed here", method);
 			return send_reply(conn, q, &r);
 		}
+		/* No token is asked here, so no body is taken: a client
+		 * without one never has the server wait for its bytes. */
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if ((cl && strcmp(cl, "0") != 0) ||
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                MHD_HTTP_HEADER_TRANSFER_ENCODING))
+			return send_text(conn, q, 400, "%s takes no body", url);
 		/* Answered once the request is complete, which keeps the
 		 * connection alive. */
 		return MHD_YES;
@@ -273,6 +292,89 @@ static enum MHD_Result finish(srv *s, struct MHD_Connection *conn, request *q)
 	return send_reply(conn, q, &r);
 }
 
+/* ---- connections ---- */
+
+static srv_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return info ? info->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	srv *s = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		srv_conns_close(s->conns, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	const union MHD_ConnectionInfo *fd =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *addr =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	uint8_t key[SRV_CONN_KEY];
+	srv_conn_key(addr ? addr->client_addr : NULL, key);
+	if (fd)
+		*socket_context = srv_conns_open(s->conns, fd->connect_fd, key, srv_now());
+}
+
+/* A request line came: the headers are due. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	srv *s = cls;
+	(void)uri;
+	srv_conns_set(s->conns, conn_of(conn), SRV_CONN_HEADERS, srv_now());
+	return NULL;
+}
+
+static void drop_fd(int fd, void *ud)
+{
+	(void)ud;
+	shutdown(fd, SHUT_RDWR);
+}
+
+/* Whether a whole request head waits in the socket, unread: plain HTTP
+ * only (TLS records cannot be read here). */
+static int pending_fd(int fd, void *ud)
+{
+	char b[4096];
+	(void)ud;
+	ssize_t n = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+	return n >= 4 && memmem(b, (size_t)n, "\r\n\r\n", 4) != NULL;
+}
+
+/* Five times a second: a deadline is kept to within 0.2 s. */
+static void *reaper(void *arg)
+{
+	srv *s = arg;
+	while (!atomic_load(&s->reaper_quit)) {
+		usleep(200 * 1000);
+		srv_conns_expire(s->conns, srv_now());
+	}
+	return NULL;
+}
+
+/* Each connection is a descriptor: with the soft limit on them below what
+ * the connection limit needs, raise it as far as the hard limit allows. */
+static void raise_fd_limit(const srv *s)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)s->opt.max_conns + s->opt.max_conns / 4 + 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		fprintf(stderr,
+		        "cairn-server: the open-file limit (%llu) is below what %u connections "
+		        "need (%llu): raise it (ulimit -n, LimitNOFILE=) or lower "
+		        "--max-connections\n",
+		        (unsigned long long)rl.rlim_cur, s->opt.max_conns,
+		        (unsigned long long)want);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -287,7 +389,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		q->body_max = CAIRN_WIRE_BODY_MAX;
 		*con_cls = q;
 		atomic_fetch_add(&s->metrics.in_flight, 1);
-		return begin(s, conn, q, url, method);
+		enum MHD_Result ok = begin(s, conn, q, url, method);
+		/* A request refused at its headers (no token, a bad one, too
+		 * large...) gets nothing more from the server: its connection
+		 * counts as stalled, with the header deadline to take its
+		 * answer, rather than as a body the server waits for. */
+		srv_conns_set(s->conns, conn_of(conn), q->status ? SRV_CONN_HEADERS : SRV_CONN_BODY,
+		              q->start);
+		return ok;
 	}
 	if (*upload_data_size) {
 		if (!q->too_large) {
@@ -301,6 +410,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	srv_conns_set(s->conns, conn_of(conn), SRV_CONN_BUSY, srv_now());
 	return finish(s, conn, q);
 }
 
@@ -309,6 +419,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	srv *s = cls;
 	request *q = *con_cls;
+	srv_conns_set(s->conns, conn_of(conn), SRV_CONN_IDLE, srv_now());
 	if (!q)
 		return;
 	srv_metrics_request(&s->metrics, q->route, q->status, srv_now() - q->start);
@@ -318,10 +429,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* libmicrohttpd's messages, one write each. Those about connections that
+ * ended before their request did say nothing the metrics do not count
+ * (cairn_connections_dropped_total), and a client could flood the log
+ * with them: they are left out. */
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
-	fputs("cairn-server: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	static const char *const quiet[] = {
+	    "Connection socket is closed",
+	    "Connection was closed by remote side",
+	};
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		if (strncmp(msg, quiet[i], strlen(quiet[i])) == 0)
+			return;
+	size_t n = strlen(msg);
+	fprintf(stderr, "cairn-server: %s%s", msg, n && msg[n - 1] == '\n' ? "" : "\n");
 }
 
 /* ---- the daemon ---- */
@@ -380,6 +505,38 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *l
 	return 0;
 }
 
+/* The connection table and the thread that enforces its deadlines. */
+static int start_guard(srv *s)
+{
+	srv_conn_limits lim = {
+	    .max = s->opt.max_conns,
+	    .per_addr = s->opt.per_addr,
+	    .header_s = s->opt.header_timeout_s,
+	    .body_s = s->opt.body_timeout_s,
+	    .idle_s = s->opt.timeout_s,
+	};
+	int rc = srv_conns_new(&s->conns, &lim, drop_fd, pending_fd, s);
+	if (rc)
+		return rc;
+	raise_fd_limit(s);
+	atomic_store(&s->reaper_quit, 0);
+	if (pthread_create(&s->reaper, NULL, reaper, s) != 0)
+		return cairn_error_set(CAIRN_ERROR, "cannot start a thread");
+	s->reaper_started = 1;
+	return 0;
+}
+
+static void stop_guard(srv *s)
+{
+	if (s->reaper_started) {
+		atomic_store(&s->reaper_quit, 1);
+		pthread_join(s->reaper, NULL);
+		s->reaper_started = 0;
+	}
+	srv_conns_free(s->conns);
+	s->conns = NULL;
+}
+
 int srv_http_start(srv *s)
 {
 	struct sockaddr_storage ss;
@@ -410,16 +567,24 @@ int srv_http_start(srv *s)
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
 	    {MHD_OPTION_END, 0, NULL},
 	};
+	if ((rc = start_guard(s)))
+		goto out;
+	/* libmicrohttpd's own limit is a backstop above ours: ours drops a
+	 * stalled connection to make room, and the dropped ones take a moment
+	 * to close. Its idle timeout covers answers a client does not read. */
+	unsigned hard_limit = s->opt.max_conns + s->opt.max_conns / 4 + 64;
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
 	    s->opt.threads, MHD_OPTION_CONNECTION_TIMEOUT, s->opt.timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_CONNECTION_LIMIT,
-	    1000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	    hard_limit, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!d) {
 		rc = cairn_error_set(CAIRN_EIO, "cannot listen on %s%s", s->opt.listen,
 		                     tls ? " (check the certificate and key)" : "");
+		stop_guard(s);
 		goto out;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -447,8 +612,10 @@ out:
 void srv_http_stop(srv *s, unsigned grace_s)
 {
 	struct MHD_Daemon *d = s->daemon;
-	if (!d)
+	if (!d) {
+		stop_guard(s);
 		return;
+	}
 	atomic_store(&s->stopping, 1);
 	MHD_socket fd = MHD_quiesce_daemon(d);
 	double until = srv_now() + grace_s;
@@ -458,4 +625,5 @@ void srv_http_stop(srv *s, unsigned grace_s)
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
 	s->daemon = NULL;
+	stop_guard(s); /* after the daemon: closing its connections tells the table */
 }

@@ -1,6 +1,6 @@
-/* The per-token rate limit: a token bucket per token id, refilled at rate
- * requests per second up to burst. Pure but for its lock: the caller
- * gives the time. */
+/* The rate limits: a token bucket per id (a token's, for requests; a
+ * repository's, for the entries registered), refilled at rate units per
+ * second up to burst. Pure but for its lock: the caller gives the time. */
 #include "server.h"
 
 #include "cairn/errors.h"
@@ -12,7 +12,7 @@
 #include <string.h>
 
 typedef struct bucket {
-	char id[SRV_TOKEN_ID_HEX + 1];
+	char id[SRV_REPO_HEX + 1];
 	double tokens;
 	double last;
 } bucket;
@@ -47,12 +47,19 @@ void srv_limiter_free(srv_limiter *l)
 
 int srv_limiter_take(srv_limiter *l, const char *id, double now, unsigned *retry_after_s)
 {
+	return srv_limiter_take_n(l, id, 1.0, now, retry_after_s);
+}
+
+int srv_limiter_take_n(srv_limiter *l, const char *id, double n, double now,
+                       unsigned *retry_after_s)
+{
 	if (l->rate <= 0)
 		return 1;
 	int ok = 1;
 	pthread_mutex_lock(&l->lock);
 	bucket *b = NULL;
-	/* Tokens are few (one per client machine): a linear search will do. */
+	/* Ids are few (a token per client machine, a few repositories): a
+	 * linear search will do. */
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->b[i].id, id) == 0) {
 			b = &l->b[i];
@@ -73,10 +80,12 @@ int srv_limiter_take(srv_limiter *l, const char *id, double now, unsigned *retry
 	if (b->tokens > l->burst)
 		b->tokens = l->burst;
 	b->last = now;
-	if (b->tokens >= 1.0) {
-		b->tokens -= 1.0;
+	/* A request larger than the burst goes ahead from a full bucket. */
+	double need = n < l->burst ? n : l->burst;
+	if (b->tokens >= need) {
+		b->tokens -= n;
 	} else {
-		double wait = (1.0 - b->tokens) / l->rate;
+		double wait = (need - b->tokens) / l->rate;
 		unsigned s = (unsigned)wait;
 		if ((double)s < wait)
 			s++;

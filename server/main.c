@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -25,6 +26,10 @@ static const char usage_text[] =
     "usage: cairn-server serve --data DIR [--listen HOST:PORT] [--shards N]\n"
     "                          [--tls-cert F --tls-key F] [--threads N]\n"
     "                          [--rate-limit N] [--rate-burst N] [--idle-timeout S]\n"
+    "                          [--header-timeout S] [--body-timeout S]\n"
+    "                          [--max-connections N] [--max-per-address N]\n"
+    "                          [--register-rate N] [--max-fingerprints N]\n"
+    "                          [--max-snapshots N]\n"
     "       cairn-server token create --data DIR --repo REPO-ID --scope read|append|admin\n"
     "                                 [--name TEXT]\n"
     "       cairn-server token list --data DIR [--repo REPO-ID]\n"
@@ -42,6 +47,17 @@ static const char usage_text[] =
     "  --rate-limit N      requests per second per token (default 1000; 0: no limit)\n"
     "  --rate-burst N      requests a token may make at once (default twice the rate)\n"
     "  --idle-timeout S    close connections idle for S seconds (default 60)\n"
+    "  --header-timeout S  a request's headers must come within S seconds (default 10)\n"
+    "  --body-timeout S    and its body within S seconds more (default 30)\n"
+    "  --max-connections N connections at once (default 1000)\n"
+    "  --max-per-address N connections from one address, IPv6 one /64 (default 128;\n"
+    "                      0: no cap)\n"
+    "  --register-rate N   entries a repository may register per second (default\n"
+    "                      100000, ten seconds' worth at once; 0: no limit)\n"
+    "  --max-fingerprints N index rows a repository may hold (default 100000000;\n"
+    "                      0: no quota)\n"
+    "  --max-snapshots N   snapshot ids a repository's catalogue may hold (default\n"
+    "                      1000000; 0: no quota)\n"
     "\n"
     "See docs/SERVER.md for the API, tokens and running it under systemd.\n";
 
@@ -55,6 +71,13 @@ enum {
 	OPT_RATE,
 	OPT_BURST,
 	OPT_IDLE,
+	OPT_HEADER_TIMEOUT,
+	OPT_BODY_TIMEOUT,
+	OPT_MAX_CONNS,
+	OPT_PER_ADDR,
+	OPT_REGISTER_RATE,
+	OPT_MAX_FPS,
+	OPT_MAX_SNAPSHOTS,
 	OPT_REPO,
 	OPT_SCOPE,
 	OPT_NAME,
@@ -70,6 +93,13 @@ static const struct option long_options[] = {
     {"rate-limit", required_argument, NULL, OPT_RATE},
     {"rate-burst", required_argument, NULL, OPT_BURST},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-per-address", required_argument, NULL, OPT_PER_ADDR},
+    {"register-rate", required_argument, NULL, OPT_REGISTER_RATE},
+    {"max-fingerprints", required_argument, NULL, OPT_MAX_FPS},
+    {"max-snapshots", required_argument, NULL, OPT_MAX_SNAPSHOTS},
     {"repo", required_argument, NULL, OPT_REPO},
     {"scope", required_argument, NULL, OPT_SCOPE},
     {"name", required_argument, NULL, OPT_NAME},
@@ -80,7 +110,7 @@ static const struct option long_options[] = {
 typedef struct args {
 	srv_options opt;
 	const char *repo, *scope, *name;
-	int burst_set;
+	int burst_set, per_addr_set;
 } args;
 
 static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -118,6 +148,59 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	if (errno || *end || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* The limits of serve: numbers within bounds. */
+typedef struct limit_opt {
+	int opt;
+	const char *error; /* with the value */
+	unsigned long min, max;
+} limit_opt;
+
+static const limit_opt limit_opts[] = {
+    {OPT_HEADER_TIMEOUT, "--header-timeout %s: seconds, 1 to 3600", 1, 3600},
+    {OPT_BODY_TIMEOUT, "--body-timeout %s: seconds, 1 to 3600", 1, 3600},
+    {OPT_MAX_CONNS, "--max-connections %s: a number from 1 to 1000000", 1, 1000000},
+    {OPT_PER_ADDR, "--max-per-address %s: a number of connections", 0, 1000000},
+    {OPT_REGISTER_RATE, "--register-rate %s: a number of entries", 0, 1000000000},
+    {OPT_MAX_FPS, "--max-fingerprints %s: a number of rows", 0, ULONG_MAX},
+    {OPT_MAX_SNAPSHOTS, "--max-snapshots %s: a number of snapshots", 0, ULONG_MAX},
+};
+
+static int parse_limit(int c, const char *arg, args *a)
+{
+	unsigned long v = 0;
+	const limit_opt *l = NULL;
+	for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++)
+		if (limit_opts[i].opt == c)
+			l = &limit_opts[i];
+	if (!l || parse_uint(arg, l->max, &v) || v < l->min)
+		return usage_error(l ? l->error : "bad value '%s'", arg);
+	switch (c) {
+	case OPT_HEADER_TIMEOUT:
+		a->opt.header_timeout_s = (unsigned)v;
+		break;
+	case OPT_BODY_TIMEOUT:
+		a->opt.body_timeout_s = (unsigned)v;
+		break;
+	case OPT_MAX_CONNS:
+		a->opt.max_conns = (unsigned)v;
+		break;
+	case OPT_PER_ADDR:
+		a->opt.per_addr = (unsigned)v;
+		a->per_addr_set = 1;
+		break;
+	case OPT_REGISTER_RATE:
+		a->opt.register_rate = (double)v;
+		break;
+	case OPT_MAX_FPS:
+		a->opt.max_fingerprints = v;
+		break;
+	case OPT_MAX_SNAPSHOTS:
+		a->opt.max_snapshots = v;
+		break;
+	}
 	return 0;
 }
 
@@ -177,6 +260,16 @@ static int parse(int argc, char **argv, args *a)
 				                   optarg);
 			a->opt.timeout_s = (unsigned)v;
 			break;
+		case OPT_HEADER_TIMEOUT:
+		case OPT_BODY_TIMEOUT:
+		case OPT_MAX_CONNS:
+		case OPT_PER_ADDR:
+		case OPT_REGISTER_RATE:
+		case OPT_MAX_FPS:
+		case OPT_MAX_SNAPSHOTS:
+			if (parse_limit(c, optarg, a))
+				return 1;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -218,6 +311,15 @@ static int cmd_serve(args *a)
 	}
 	if (!s->opt.timeout_s)
 		s->opt.timeout_s = 60;
+	if (!s->opt.header_timeout_s)
+		s->opt.header_timeout_s = 10;
+	if (!s->opt.body_timeout_s)
+		s->opt.body_timeout_s = 30;
+	if (!s->opt.max_conns)
+		s->opt.max_conns = 1000;
+	if (!a->per_addr_set)
+		s->opt.per_addr = 128;
+	s->opt.register_burst = 10 * s->opt.register_rate;
 	if (!a->burst_set)
 		s->opt.burst = 2 * s->opt.rate;
 	s->metrics.started = srv_now();
@@ -234,9 +336,11 @@ static int cmd_serve(args *a)
 	if (srv_auth_open(&s->auth, s->opt.data_dir, 1) &&
 	    (mkdir(s->opt.data_dir, 0700) != 0 || srv_auth_open(&s->auth, s->opt.data_dir, 1)))
 		goto fail;
-	if (srv_limiter_new(&s->limiter, s->opt.rate, s->opt.burst))
+	if (srv_limiter_new(&s->limiter, s->opt.rate, s->opt.burst) ||
+	    srv_limiter_new(&s->register_limiter, s->opt.register_rate, s->opt.register_burst))
 		goto fail;
-	if (srv_repos_open(&s->repos, s->opt.data_dir, s->opt.shards))
+	if (srv_repos_open(&s->repos, s->opt.data_dir, s->opt.shards, s->opt.max_fingerprints,
+	                   s->opt.max_snapshots))
 		goto fail;
 	if (srv_http_start(s))
 		goto fail;
@@ -261,6 +365,7 @@ out:
 	srv_http_stop(s, 0);
 	srv_repos_free(s->repos);
 	srv_limiter_free(s->limiter);
+	srv_limiter_free(s->register_limiter);
 	srv_auth_free(s->auth);
 	free(s);
 	return status;
@@ -325,6 +430,9 @@ int main(int argc, char **argv)
 {
 	args a = {0};
 	a.opt.rate = 1000;
+	a.opt.register_rate = 100000;
+	a.opt.max_fingerprints = 100000000;
+	a.opt.max_snapshots = 1000000;
 	if (sodium_init() < 0) {
 		err("libsodium could not be initialised");
 		return 1;

@@ -26,8 +26,8 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {
 
 /* The statuses the server answers with; anything else counts as "other". */
 static const unsigned statuses[SRV_STATUS_SLOTS - 1] = {200, 204, 304, 400, 401, 403, 404, 405,
-                                                        413, 429, 500, 503, 0,   0,   0};
-#define N_STATUSES 12
+                                                        413, 429, 500, 503, 507, 0,   0};
+#define N_STATUSES 13
 
 static const double buckets[SRV_LATENCY_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
@@ -72,7 +72,29 @@ static int counter(cairn_buf *out, const char *name, const char *help, uint64_t 
 	                        name, (unsigned long long)v);
 }
 
-int srv_metrics_render(srv_metrics *m, srv_repos *rs, cairn_buf *out)
+static int connections(cairn_buf *out, srv_conns *cs)
+{
+	srv_conn_stats st;
+	srv_conns_stats_get(cs, &st);
+	return cairn_buf_printf(
+	    out,
+	    "# HELP cairn_connections_open Connections held.\n"
+	    "# TYPE cairn_connections_open gauge\n"
+	    "cairn_connections_open %llu\n"
+	    "# HELP cairn_connections_total Connections accepted.\n"
+	    "# TYPE cairn_connections_total counter\n"
+	    "cairn_connections_total %llu\n"
+	    "# HELP cairn_connections_dropped_total Connections the server dropped: past a "
+	    "deadline (late), stalled to make room (crowded), or new with no room (refused).\n"
+	    "# TYPE cairn_connections_dropped_total counter\n"
+	    "cairn_connections_dropped_total{reason=\"late\"} %llu\n"
+	    "cairn_connections_dropped_total{reason=\"crowded\"} %llu\n"
+	    "cairn_connections_dropped_total{reason=\"refused\"} %llu\n",
+	    (unsigned long long)st.open, (unsigned long long)st.opened, (unsigned long long)st.late,
+	    (unsigned long long)st.crowded, (unsigned long long)st.refused);
+}
+
+int srv_metrics_render(srv_metrics *m, srv_repos *rs, srv_conns *cs, cairn_buf *out)
 {
 	int rc = cairn_buf_printf(out, "# HELP cairn_requests_total HTTP requests answered, by "
 	                               "route and status.\n# TYPE cairn_requests_total counter\n");
@@ -143,6 +165,12 @@ int srv_metrics_render(srv_metrics *m, srv_repos *rs, cairn_buf *out)
 	if (!rc)
 		rc = counter(out, "cairn_rate_limited_total", "Requests refused with 429.",
 		             load(&m->rate_limited));
+	if (!rc)
+		rc = counter(out, "cairn_quota_exceeded_total",
+		             "Requests refused with 507: a repository's quota is reached.",
+		             load(&m->quota_exceeded));
+	if (!rc && cs)
+		rc = connections(out, cs);
 	if (!rc)
 		rc = counter(out, "cairn_bloom_downloads_total", "Bloom filters sent in full.",
 		             load(&m->bloom_downloads));

@@ -8,7 +8,16 @@
  * (by another scan) when it holds more than it was sized for, and answers
  * lookups of absent fingerprints without touching the shards. Its ETag is
  * a random epoch, new with each filter, and a version that counts the
- * registrations that changed it. */
+ * registrations that changed it.
+ *
+ * With a quota, a repository holds at most so many rows: the server keeps
+ * their count (counted in the shards when the repository is opened, when
+ * its filter grows and after packs are dropped) and refuses a
+ * registration whose new rows would pass it. A row is new unless a
+ * lookup finds the fingerprint in the same pack, so a chunk registered
+ * again in a second pack counts once more, as it is stored once more.
+ * The snapshot catalogue has a quota too, checked against its count in
+ * the transaction that adds to it. */
 #include "server.h"
 
 #include "cairn/bloom.h"
@@ -48,11 +57,17 @@ struct srv_repo {
 	pthread_mutex_t catalog_lock;
 	sqlite3 *catalog;
 	char *catalog_path;
+
+	pthread_mutex_t rows_lock;
+	uint64_t rows;     /* in the shards, and reserved by registrations */
+	uint64_t max_rows; /* the quota; 0: none */
+	uint64_t max_snapshots;
 };
 
 struct srv_repos {
 	char *data_dir;
 	unsigned nshards;
+	uint64_t max_rows, max_snapshots;
 	pthread_mutex_t lock;
 	srv_repo **list;
 	size_t n, cap;
@@ -152,6 +167,24 @@ static uint64_t new_epoch(void)
 	return e;
 }
 
+/* Counts the rows again, for the quota, once rows went away (a count
+ * that fails leaves the last one: the quota errs on the safe side).
+ * Registrations in flight keep their reservations: rows they add while
+ * the shards are counted may be counted twice until the next count. */
+static void recount(srv_repo *r)
+{
+	uint64_t n;
+	if (!r->max_rows)
+		return;
+	if (scan_shards(r, NULL, &n)) {
+		cairn_error_clear();
+		return;
+	}
+	pthread_mutex_lock(&r->rows_lock);
+	r->rows = n;
+	pthread_mutex_unlock(&r->rows_lock);
+}
+
 /* Replaces a filter that holds more than it was sized for. */
 static int grow_bloom(srv_repo *r)
 {
@@ -226,6 +259,7 @@ static void repo_free(srv_repo *r)
 	pthread_rwlock_destroy(&r->bloom_lock);
 	pthread_mutex_destroy(&r->grow_lock);
 	pthread_mutex_destroy(&r->catalog_lock);
+	pthread_mutex_destroy(&r->rows_lock);
 	free(r->dir);
 	free(r->index_dir);
 	free(r->catalog_path);
@@ -244,7 +278,10 @@ static int repo_open(srv_repos *rs, const char *id, srv_repo **out)
 	pthread_rwlock_init(&r->bloom_lock, NULL);
 	pthread_mutex_init(&r->grow_lock, NULL);
 	pthread_mutex_init(&r->catalog_lock, NULL);
+	pthread_mutex_init(&r->rows_lock, NULL);
 	memcpy(r->id, id, sizeof(r->id));
+	r->max_rows = rs->max_rows;
+	r->max_snapshots = rs->max_snapshots;
 	if ((rc = cairn_buf_printf(&b, "%s/repos/%s", rs->data_dir, id)))
 		goto out;
 	r->dir = (char *)cairn_buf_detach(&b, NULL);
@@ -271,6 +308,7 @@ static int repo_open(srv_repos *rs, const char *id, srv_repo **out)
 	if ((rc = scan_shards(r, NULL, &count)) || (rc = build_bloom(r, count, &r->bloom)))
 		goto out;
 	r->epoch = new_epoch();
+	r->rows = count;
 	*out = r;
 	return 0;
 out:
@@ -296,7 +334,8 @@ static int add_repo(srv_repos *rs, const char *id, srv_repo **out)
 	return rc;
 }
 
-int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards)
+int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards, uint64_t max_rows,
+                   uint64_t max_snapshots)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int rc;
@@ -306,6 +345,8 @@ int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	pthread_mutex_init(&rs->lock, NULL);
 	rs->nshards = nshards;
+	rs->max_rows = max_rows;
+	rs->max_snapshots = max_snapshots;
 	if (!(rs->data_dir = strdup(data_dir))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
@@ -407,11 +448,76 @@ out:
 	return rc;
 }
 
-int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n)
+const char *srv_repo_id(const srv_repo *r)
 {
-	int rc = cairn_index_insert(r->ix, entries, n);
+	return r->id;
+}
+
+/* The rows a registration may add: entries whose fingerprint is not in
+ * the index with the same pack. */
+static int new_rows(srv_repo *r, const cairn_index_entry *entries, size_t n, uint64_t *out)
+{
+	uint8_t(*fps)[32] = malloc((n ? n : 1) * 32);
+	cairn_index_entry *got = malloc((n ? n : 1) * sizeof(*got));
+	uint8_t *found = malloc(n ? n : 1);
+	size_t asked;
+	int rc = 0;
+	*out = 0;
+	if (!fps || !got || !found) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(fps[i], entries[i].fp, 32);
+	if ((rc = srv_repo_lookup(r, (const uint8_t(*)[32])fps, n, got, found, &asked)))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		*out += !found[i] || memcmp(got[i].pack, entries[i].pack, 32) != 0;
+out:
+	free(fps);
+	free(got);
+	free(found);
+	return rc;
+}
+
+/* Reserves the rows a registration adds under the quota. */
+static int quota_reserve(srv_repo *r, const cairn_index_entry *entries, size_t n,
+                         uint64_t *reserved, int *over_quota)
+{
+	uint64_t add;
+	int rc = new_rows(r, entries, n, &add);
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&r->rows_lock);
+	uint64_t held = r->rows;
+	if (add > 0 && (held > r->max_rows || add > r->max_rows - held)) {
+		pthread_mutex_unlock(&r->rows_lock);
+		*over_quota = 1;
+		return cairn_error_set(CAIRN_ERROR,
+		                       "the repository's quota of %llu fingerprints is reached: it "
+		                       "holds %llu, this registration would add %llu",
+		                       (unsigned long long)r->max_rows, (unsigned long long)held,
+		                       (unsigned long long)add);
+	}
+	r->rows += add;
+	pthread_mutex_unlock(&r->rows_lock);
+	*reserved = add;
+	return 0;
+}
+
+int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n, int *over_quota)
+{
+	uint64_t reserved = 0;
+	int rc;
+	*over_quota = 0;
+	if (r->max_rows && (rc = quota_reserve(r, entries, n, &reserved, over_quota)))
+		return rc;
+	if ((rc = cairn_index_insert(r->ix, entries, n))) {
+		pthread_mutex_lock(&r->rows_lock);
+		r->rows -= reserved;
+		pthread_mutex_unlock(&r->rows_lock);
+		return rc;
+	}
 	int changed = 0, grow;
 	pthread_rwlock_wrlock(&r->bloom_lock);
 	for (size_t i = 0; i < n; i++) {
@@ -450,15 +556,44 @@ int srv_repo_object_add(srv_repo *r, const uint8_t id[32])
 	return cairn_index_object_add(r->ix, id);
 }
 
-int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n)
+/* Within the catalogue's transaction: whether n more ids may be added
+ * (some may be there already; they count as new, erring on the safe
+ * side). */
+static int catalog_room(srv_repo *r, size_t n, int *over_quota)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
+	if (sqlite3_prepare_v2(r->catalog, "SELECT count(*) FROM snapshots", -1, &st, NULL) !=
+	        SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		rc = catalog_fail(r, "cannot count snapshots");
+	} else {
+		uint64_t held = (uint64_t)sqlite3_column_int64(st, 0);
+		if (held > r->max_snapshots || n > r->max_snapshots - held) {
+			*over_quota = 1;
+			rc = cairn_error_set(CAIRN_ERROR,
+			                     "the repository's quota of %llu snapshots is reached: "
+			                     "the catalogue holds %llu, this request adds %zu",
+			                     (unsigned long long)r->max_snapshots,
+			                     (unsigned long long)held, n);
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n, int *over_quota)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	*over_quota = 0;
 	pthread_mutex_lock(&r->catalog_lock);
 	if (sqlite3_exec(r->catalog, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = catalog_fail(r, "cannot begin");
 		goto out;
 	}
+	if (r->max_snapshots && (rc = catalog_room(r, n, over_quota)))
+		goto out;
 	if (sqlite3_prepare_v2(r->catalog,
 	                       "INSERT OR IGNORE INTO snapshots (id, added) VALUES (?1, ?2)", -1,
 	                       &st, NULL) != SQLITE_OK) {
@@ -583,6 +718,8 @@ int srv_repo_clear(srv_repo *r)
 	pthread_rwlock_unlock(&r->bloom_lock);
 	pthread_mutex_unlock(&r->grow_lock);
 	cairn_bloom_free(fresh);
+	if (!rc)
+		recount(r);
 	return rc;
 }
 
@@ -597,7 +734,10 @@ int srv_repo_scan(srv_repo *r, const cairn_index_entry *after, cairn_index_entry
  * answer. */
 int srv_repo_drop_packs(srv_repo *r, const uint8_t (*packs)[32], size_t n)
 {
-	return cairn_index_drop_packs(r->ix, packs, n);
+	int rc = cairn_index_drop_packs(r->ix, packs, n);
+	if (!rc)
+		recount(r);
+	return rc;
 }
 
 static int file_size(const char *path, uint64_t *size)

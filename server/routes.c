@@ -7,12 +7,19 @@
 #include "cairn/wire.h"
 #include "util/hex.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int failed(srv_reply *r)
 {
 	return srv_reply_text(r, 500, "%s", cairn_error_last());
+}
+
+static int quota_reached(srv_call *c, srv_reply *r)
+{
+	atomic_fetch_add(&c->s->metrics.quota_exceeded, 1);
+	return srv_reply_text(r, 507, "%s", cairn_error_last());
 }
 
 int srv_route_lookup(srv_call *c, srv_reply *r)
@@ -55,13 +62,27 @@ out:
 int srv_route_register(srv_call *c, srv_reply *r)
 {
 	size_t n = c->len / CAIRN_WIRE_ENTRY_SIZE;
+	unsigned retry_after = 0;
+	int over_quota = 0;
 	cairn_index_entry *entries = malloc((n ? n : 1) * sizeof(*entries));
 	if (!entries)
 		return srv_reply_text(r, 500, "out of memory");
 	if (cairn_wire_entries_decode(c->body, c->len, entries, &n)) {
 		srv_reply_text(r, 400, "%s", cairn_error_last());
-	} else if (srv_repo_register(c->repo, entries, n)) {
-		failed(r);
+	} else if (!srv_limiter_take_n(c->s->register_limiter, srv_repo_id(c->repo), (double)n,
+	                               srv_now(), &retry_after)) {
+		atomic_fetch_add(&c->s->metrics.rate_limited, 1);
+		r->header_name = "Retry-After";
+		snprintf(r->header_value, sizeof(r->header_value), "%u", retry_after);
+		srv_reply_text(r, 429,
+		               "too many registrations for this repository (its quota is %.0f "
+		               "entries per second): retry in %u s",
+		               c->s->opt.register_rate, retry_after);
+	} else if (srv_repo_register(c->repo, entries, n, &over_quota)) {
+		if (over_quota)
+			quota_reached(c, r);
+		else
+			failed(r);
 	} else {
 		atomic_fetch_add(&c->s->metrics.registrations, n);
 		srv_reply_text(r, 200, "{\"registered\":%zu}", n);
@@ -109,8 +130,9 @@ int srv_route_snapshots_add(srv_call *c, srv_reply *r)
 	if (c->len == 0 || c->len % 32 != 0)
 		return srv_reply_text(
 		    r, 400, "body of %zu bytes is not one or more 32-byte snapshot ids", c->len);
-	if (srv_repo_snapshot_add(c->repo, c->body, c->len / 32))
-		return failed(r);
+	int over_quota = 0;
+	if (srv_repo_snapshot_add(c->repo, c->body, c->len / 32, &over_quota))
+		return over_quota ? quota_reached(c, r) : failed(r);
 	r->status = 204;
 	return 0;
 }

@@ -6,7 +6,9 @@
  *   repos.c    per-repository state: index shards, Bloom filter, catalogue
  *   auth.c     tokens (stored as SHA-256 hashes)
  *   request.c  what a request says: its route, token, body size (no sockets)
- *   limits.c   the per-token rate limit
+ *   limits.c   the rate limits (requests per token, registrations per
+ *              repository)
+ *   conns.c    connections: deadlines, caps, which to drop
  *   metrics.c  counters and the Prometheus text
  */
 #ifndef CAIRN_SERVER_H
@@ -15,6 +17,7 @@
 #include "cairn/index.h"
 #include "util/buf.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,13 +116,77 @@ int srv_content_length_parse(const char *s, unsigned long long *out);
 
 /* ---- the rate limit (limits.c) ---- */
 
-/* A token bucket per token id: rate requests per second, up to burst at
- * once. rate 0 turns the limit off. */
+/* A token bucket per id (a token's id, a repository's): rate units per
+ * second, up to burst at once. rate 0 turns the limit off. */
 typedef struct srv_limiter srv_limiter;
 int srv_limiter_new(srv_limiter **out, double rate, double burst);
 void srv_limiter_free(srv_limiter *l);
 /* 1 if the request may go ahead; 0 with *retry_after_s set if not. */
 int srv_limiter_take(srv_limiter *l, const char *id, double now, unsigned *retry_after_s);
+/* The same for a request that costs n units: it goes ahead when the
+ * bucket holds n (or is full, for n over the burst) and may leave it in
+ * debt, which later requests wait out. */
+int srv_limiter_take_n(srv_limiter *l, const char *id, double n, double now,
+                       unsigned *retry_after_s);
+
+/* ---- connections (conns.c) ---- */
+
+enum srv_conn_state {
+	SRV_CONN_NEW,     /* accepted, no request line yet */
+	SRV_CONN_HEADERS, /* a request line came, not all its headers */
+	SRV_CONN_BODY,    /* the headers came, the body is coming */
+	SRV_CONN_BUSY,    /* being answered: no deadline */
+	SRV_CONN_IDLE,    /* kept alive between two requests */
+};
+
+typedef struct srv_conn_limits {
+	unsigned max;      /* connections at once (0: no limit) */
+	unsigned per_addr; /* from one address, IPv6 one /64 (0: no cap) */
+	double header_s;   /* NEW, HEADERS: the headers complete within */
+	double body_s;     /* BODY: the body complete within */
+	double idle_s;     /* IDLE: the next request line within */
+} srv_conn_limits;
+
+typedef struct srv_conn_stats {
+	uint64_t opened;
+	uint64_t late;    /* dropped past a deadline */
+	uint64_t crowded; /* stalled, dropped to make room for a new one */
+	uint64_t refused; /* new, dropped: no stalled one to drop instead */
+	uint64_t open;    /* held now */
+} srv_conn_stats;
+
+#define SRV_CONN_KEY 16
+
+typedef struct srv_conn srv_conn;
+typedef struct srv_conns srv_conns;
+/* Drops a connection (shuts its socket down). */
+typedef void (*srv_conn_drop_fn)(int fd, void *ud);
+/* 1 if the socket holds a whole request head (up to the blank line) the
+ * server has not read yet. */
+typedef int (*srv_conn_pending_fn)(int fd, void *ud);
+
+/* pending may be NULL: no connection is then passed over. A connection
+ * pending said 1 for is never dropped to make room until its state
+ * changes. */
+int srv_conns_new(srv_conns **out, const srv_conn_limits *lim, srv_conn_drop_fn drop,
+                  srv_conn_pending_fn pending, void *ud);
+void srv_conns_free(srv_conns *cs);
+struct sockaddr;
+/* The address a connection is counted under (IPv4 as IPv4-mapped IPv6;
+ * IPv6 by its /64). */
+void srv_conn_key(const struct sockaddr *sa, uint8_t key[SRV_CONN_KEY]);
+/* A new connection (state NEW): drops another, or this one, if it puts
+ * its address over the cap or the server over its limit. NULL (and fd
+ * dropped) when out of memory. */
+srv_conn *srv_conns_open(srv_conns *cs, int fd, const uint8_t key[SRV_CONN_KEY], double now);
+/* Moves c to state as of now (NEW to HEADERS keeps the time it was
+ * opened). */
+void srv_conns_set(srv_conns *cs, srv_conn *c, enum srv_conn_state state, double now);
+/* Forgets a connection once it is closed (never drops it again). */
+void srv_conns_close(srv_conns *cs, srv_conn *c);
+/* Drops every connection past its state's deadline; how many. */
+size_t srv_conns_expire(srv_conns *cs, double now);
+void srv_conns_stats_get(srv_conns *cs, srv_conn_stats *out);
 
 /* ---- repositories ---- */
 
@@ -127,8 +194,10 @@ typedef struct srv_repo srv_repo;
 typedef struct srv_repos srv_repos;
 
 /* Opens every repository already under DIR/repos (building their Bloom
- * filters); new shards get nshards files. */
-int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards);
+ * filters); new shards get nshards files; each repository may hold
+ * max_rows rows and max_snapshots snapshot ids (0: no quota). */
+int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards, uint64_t max_rows,
+                   uint64_t max_snapshots);
 void srv_repos_free(srv_repos *rs);
 /* The repository with this id, opened or created on first use. */
 int srv_repos_get(srv_repos *rs, const char *id, srv_repo **out);
@@ -137,13 +206,18 @@ int srv_repos_get(srv_repos *rs, const char *id, srv_repo **out);
  * fingerprints that reached the shards. */
 int srv_repo_lookup(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
                     uint8_t *found, size_t *asked_out);
-int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n);
+const char *srv_repo_id(const srv_repo *r);
+/* Registers entries; over the quota, nothing is registered and an error
+ * comes with *over_quota set. */
+int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n, int *over_quota);
 /* The current ETag (quoted) of the filter, and, if out is not NULL, the
  * filter serialised. */
 int srv_repo_bloom(srv_repo *r, char etag[48], cairn_buf *out);
 int srv_repo_object_known(srv_repo *r, const uint8_t id[32], int *known);
 int srv_repo_object_add(srv_repo *r, const uint8_t id[32]);
-int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n);
+/* Adds ids to the catalogue; over the quota, none, and an error with
+ * *over_quota set. */
+int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n, int *over_quota);
 int srv_repo_snapshot_list(srv_repo *r, cairn_buf *out);
 /* 1 if removed, 0 if it was not there. */
 int srv_repo_snapshot_remove(srv_repo *r, const uint8_t id[32]);
@@ -190,13 +264,14 @@ typedef struct srv_metrics {
 	_Atomic uint64_t requests[SRV_ROUTE_COUNT][SRV_STATUS_SLOTS];
 	_Atomic uint64_t latency[SRV_ROUTE_COUNT][SRV_LATENCY_BUCKETS + 1]; /* last: +Inf */
 	_Atomic uint64_t latency_sum_us[SRV_ROUTE_COUNT];
-	_Atomic uint64_t lookups;       /* fingerprints asked about */
-	_Atomic uint64_t lookups_found; /* of those, present */
-	_Atomic uint64_t lookups_shard; /* of those, looked up in the shards */
-	_Atomic uint64_t registrations; /* entries registered */
-	_Atomic uint64_t scan_rows;     /* rows sent in scan answers */
-	_Atomic uint64_t packs_dropped; /* pack ids named in drop requests */
-	_Atomic uint64_t rate_limited;
+	_Atomic uint64_t lookups;        /* fingerprints asked about */
+	_Atomic uint64_t lookups_found;  /* of those, present */
+	_Atomic uint64_t lookups_shard;  /* of those, looked up in the shards */
+	_Atomic uint64_t registrations;  /* entries registered */
+	_Atomic uint64_t scan_rows;      /* rows sent in scan answers */
+	_Atomic uint64_t packs_dropped;  /* pack ids named in drop requests */
+	_Atomic uint64_t rate_limited;   /* 429, for a token's requests or a repository's entries */
+	_Atomic uint64_t quota_exceeded; /* 507 */
 	_Atomic uint64_t bloom_downloads;
 	_Atomic uint64_t bloom_not_modified;
 	_Atomic int in_flight;
@@ -205,7 +280,7 @@ typedef struct srv_metrics {
 
 const char *srv_route_name(int route);
 void srv_metrics_request(srv_metrics *m, int route, unsigned status, double seconds);
-int srv_metrics_render(srv_metrics *m, srv_repos *rs, cairn_buf *out);
+int srv_metrics_render(srv_metrics *m, srv_repos *rs, srv_conns *cs, cairn_buf *out);
 
 /* ---- the HTTP server ---- */
 
@@ -223,6 +298,16 @@ typedef struct srv_options {
 	double rate;
 	double burst;
 	unsigned timeout_s;
+	/* connections */
+	unsigned max_conns;
+	unsigned per_addr;
+	unsigned header_timeout_s;
+	unsigned body_timeout_s;
+	/* per repository */
+	double register_rate;
+	double register_burst;
+	uint64_t max_fingerprints;
+	uint64_t max_snapshots;
 } srv_options;
 
 typedef struct srv srv;
@@ -232,9 +317,15 @@ struct srv {
 	srv_repos *repos;
 	srv_auth *auth;
 	srv_limiter *limiter;
+	srv_limiter *register_limiter; /* entries per repository */
+	srv_conns *conns;
 	srv_metrics metrics;
 	atomic_int stopping;
 	void *daemon;
+	/* the thread that drops connections past their deadlines */
+	pthread_t reaper;
+	int reaper_started;
+	atomic_int reaper_quit;
 	char bound[96]; /* "http://HOST:PORT" once listening */
 };
 

@@ -13,7 +13,13 @@
  * it calls absent are reported missing without a request. Readers'
  * lookups ask the server about every fingerprint: one another client
  * registered since the filter was fetched must be found. Registrations made through this handle are
- * added to the local copy, so that they are found at once. */
+ * added to the local copy, so that they are found at once.
+ *
+ * A filter larger than BLOOM_MAX_DEFAULT (or CAIRN_INDEX_BLOOM_MAX bytes)
+ * is refused, before its body is read when the server states its length:
+ * the client says so once on stderr and goes on without a filter, asking
+ * the server about every fingerprint. A server cannot make it hold more
+ * than that in memory. */
 #include "cairn/sys/index.h"
 
 #include "cairn/bloom.h"
@@ -23,6 +29,7 @@
 #include "util/buf.h"
 #include "net/curl_api.h"
 #include "net/http.h"
+#include "net/retry.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -49,7 +56,9 @@
 #define STALL_SECONDS 60L
 #define ETAG_MAX 128
 #define SMALL_BODY_MAX (4u * 1024 * 1024)
-#define BLOOM_BODY_MAX ((size_t)2 << 30)
+/* The largest filter taken: what the server's default quota of 100
+ * million fingerprints makes (at most about 200 MB), with room. */
+#define BLOOM_MAX_DEFAULT ((size_t)256 << 20)
 #define TOKEN_MAX 4096
 #define CACHE_MAGIC "cairn bloom cache 1\n"
 
@@ -67,6 +76,10 @@ typedef struct remote_index {
 	cairn_bloom *bloom; /* NULL until fetched */
 	char etag[ETAG_MAX];
 	time_t fetched_at;
+	size_t bloom_max;
+	int bloom_refused;  /* said so once */
+	cairn_warn_cb warn; /* where that is said (NULL: nowhere) */
+	void *warn_ud;
 } remote_index;
 
 /* ---- HTTP ---- */
@@ -96,6 +109,18 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
 	response *r = ud;
 	size_t n = size * nmemb;
+	/* A body that will not fit is not read at all. */
+	if (n > 15 && strncasecmp(data, "content-length:", 15) == 0) {
+		char num[32];
+		size_t len = n - 15 < sizeof(num) - 1 ? n - 15 : sizeof(num) - 1;
+		memcpy(num, data + 15, len);
+		num[len] = '\0';
+		unsigned long long declared = strtoull(num, NULL, 10);
+		if (declared > r->max) {
+			r->too_large = 1;
+			return 0;
+		}
+	}
 	if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
 		size_t i = 5, end = n;
 		while (i < end && (data[i] == ' ' || data[i] == '\t'))
@@ -117,6 +142,14 @@ static void restart(void *ud)
 	cairn_buf_clear(&r->body);
 	r->too_large = 0;
 	r->etag[0] = '\0';
+}
+
+/* 507: the repository's quota on the server is reached, which another
+ * try will not change. */
+static int retry_answer(long status, void *ud)
+{
+	(void)ud;
+	return status != 507 && cairn_retry_http_status(status);
 }
 
 /* One request with retries. On 0, resp holds the final answer, whatever
@@ -148,6 +181,7 @@ static int request(remote_index *ix, const char *method, const char *path, const
 	                        .on_body = on_body,
 	                        .on_header = on_header,
 	                        .restart = restart,
+	                        .retry_answer = retry_answer,
 	                        .ud = resp};
 	rc = cairn_http_perform(&ix->http, &r);
 	resp->status = r.status;
@@ -223,7 +257,7 @@ static void cache_load(remote_index *ix)
 	char chunk[65536];
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (cairn_buf_append(&b, chunk, n))
+		if (b.len + n > ix->bloom_max + ETAG_MAX + 64 || cairn_buf_append(&b, chunk, n))
 			goto out;
 	if (ferror(f))
 		goto out;
@@ -269,6 +303,30 @@ out:
 	cairn_buf_free(&tmp);
 }
 
+/* A filter over the cap: none, until the next refresh. */
+static void bloom_refuse(remote_index *ix)
+{
+	if (!ix->bloom_refused) {
+		ix->bloom_refused = 1;
+		/* A backup goes on; the user learns why it asks the server more. */
+		if (ix->warn) {
+			char why[512];
+			snprintf(why, sizeof(why),
+			         "%s (the most a client takes, CAIRN_INDEX_BLOOM_MAX): going on "
+			         "without the Bloom filter, asking the server about every chunk",
+			         cairn_error_last());
+			ix->warn(ix->warn_ud, NULL, why);
+		}
+	}
+	cairn_error_clear();
+	pthread_rwlock_wrlock(&ix->bloom_lock);
+	cairn_bloom_free(ix->bloom);
+	ix->bloom = NULL;
+	ix->etag[0] = '\0';
+	pthread_rwlock_unlock(&ix->bloom_lock);
+	ix->fetched_at = time(NULL);
+}
+
 /* Makes sure a current enough filter is loaded. */
 static int bloom_refresh(remote_index *ix)
 {
@@ -284,8 +342,12 @@ static int bloom_refresh(remote_index *ix)
 		pthread_rwlock_unlock(&ix->bloom_lock);
 	}
 	rc = request(ix, "GET", "/bloom", NULL, 0, ix->bloom && ix->etag[0] ? ix->etag : NULL,
-	             BLOOM_BODY_MAX, &resp);
-	if (rc)
+	             ix->bloom_max, &resp);
+	if (rc && resp.too_large) {
+		bloom_refuse(ix);
+		rc = 0;
+	}
+	if (rc || resp.too_large)
 		goto out;
 	if (resp.status == 304 && ix->bloom) {
 		cairn_buf_free(&resp.body);
@@ -678,6 +740,37 @@ static int check_token(const char *token)
 	return 0;
 }
 
+/* CAIRN_INDEX_BLOOM_MAX: bytes, or with a K, M or G suffix (powers of
+ * 1024); anything else leaves the default. */
+static size_t bloom_max(void)
+{
+	const char *v = getenv("CAIRN_INDEX_BLOOM_MAX");
+	char *end;
+	if (!v || !*v || *v == '-')
+		return BLOOM_MAX_DEFAULT;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	unsigned shift = 0;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (errno || end == v || *end || n > (SIZE_MAX >> shift))
+		return BLOOM_MAX_DEFAULT;
+	return (size_t)n << shift;
+}
+
+void cairn_index_remote_set_warn(cairn_index *base, cairn_warn_cb warn, void *ud)
+{
+	remote_index *ix = (remote_index *)base;
+	ix->warn = warn;
+	ix->warn_ud = ud;
+}
+
 int cairn_index_remote_open(cairn_index **out, const char *url, const char *token,
                             const uint8_t repo_id[32], const char *cache_dir)
 {
@@ -703,6 +796,7 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 	ix->http.stall_speed = 1;
 	ix->http.stall_seconds = STALL_SECONDS;
 	ix->base.ops = &remote_ops;
+	ix->bloom_max = bloom_max();
 	pthread_mutex_init(&ix->fetch_lock, NULL);
 	pthread_rwlock_init(&ix->bloom_lock, NULL);
 

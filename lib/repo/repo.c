@@ -184,6 +184,8 @@ static int open_index(cairn_repo *r, const cairn_open_opts *opts, const char *re
 		r->index_remote = 1;
 		rc = cairn_index_remote_open(&r->index, opts->index_url, opts->index_token,
 		                             r->config.id, (const char *)dir.data);
+		if (!rc)
+			cairn_index_remote_set_warn(r->index, opts->warn, opts->warn_ud);
 	} else if (!rc) {
 		rc = cairn_index_sqlite_open(&r->index, (const char *)dir.data, CAIRN_INDEX_SHARDS);
 	}

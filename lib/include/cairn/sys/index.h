@@ -7,6 +7,8 @@
 #ifndef CAIRN_SYS_INDEX_H
 #define CAIRN_SYS_INDEX_H
 
+#include "cairn/progress.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +114,9 @@ int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nsha
  * certificates for https. */
 int cairn_index_remote_open(cairn_index **out, const char *url, const char *token,
                             const uint8_t repo_id[32], const char *cache_dir);
+/* Where a remote index tells what it passes over and goes on without (a
+ * Bloom filter over the client's cap); ix must be a remote one. */
+void cairn_index_remote_set_warn(cairn_index *ix, cairn_warn_cb warn, void *ud);
 
 static inline void cairn_index_free(cairn_index *ix)
 {
