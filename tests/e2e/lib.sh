@@ -287,6 +287,16 @@ s3_start()
 	e2e_bg_pids+=("$S3_PID")
 }
 
+# What LD_PRELOAD must hold for the swap shim (SWAP_SHIM) to load into
+# cairn: the shim, after AddressSanitizer's runtime when cairn is built
+# with it (which must come first).
+shim_preload()
+{
+	local asan
+	asan=$(ldd "$CAIRN_BIN" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+	echo "${asan:+$asan:}$SWAP_SHIM"
+}
+
 # s3_client_env ACCESS_KEY SECRET_KEY: the credentials cairn signs with,
 # and none of the variables that would change its requests.
 s3_client_env()

@@ -77,7 +77,7 @@ check_eq "and the symlink's target" "$(readlink "$T/r$SRC/link")" "to$NAME"
 # A restore warning about the FIFO: it is swapped for a symlink as restore
 # sets its metadata (see restore_race.sh).
 printf 'outside\n' >"$T/outside"
-run env LD_PRELOAD="$SWAP_SHIM" SWAP_NAME="fifo$NAME" SWAP_TARGET="$T/outside" \
+run env LD_PRELOAD="$(shim_preload)" SWAP_NAME="fifo$NAME" SWAP_TARGET="$T/outside" \
 	"$CAIRN_BIN" restore "$SNAP" --target "$T/r2"
 check_rc 3 "a restore whose FIFO is swapped exits 3"
 check "its warning names the FIFO escaped" \

@@ -63,7 +63,7 @@ race()
 {
 	local name=$1 when=$2 call=$3
 	rm -rf "$T/r" "$T/swap.log"
-	run env LD_PRELOAD="$SWAP_SHIM" SWAP_NAME="$name" SWAP_WHEN="$when" SWAP_CALL="$call" \
+	run env LD_PRELOAD="$(shim_preload)" SWAP_NAME="$name" SWAP_WHEN="$when" SWAP_CALL="$call" \
 		SWAP_TARGET="$OUTSIDE" SWAP_LOG="$T/swap.log" \
 		"$CAIRN_BIN" restore "$SNAP" --target "$T/r"
 	SWAPPED=0
