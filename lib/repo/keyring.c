@@ -102,19 +102,20 @@ static int last_key_record(const char *dir, const uint8_t id[CAIRN_ID_SIZE])
 }
 
 /* Puts the key file that opened the repository last first, the others in
- * the store's order after it. */
-static void last_first(uint8_t (*ids)[CAIRN_ID_SIZE], size_t n, const char *dir)
+ * the store's order after it: 1 if it is among them. */
+static int last_first(uint8_t (*ids)[CAIRN_ID_SIZE], size_t n, const char *dir)
 {
 	uint8_t last[CAIRN_ID_SIZE];
 	if (last_key_load(dir, last))
-		return;
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		if (memcmp(ids[i], last, CAIRN_ID_SIZE) != 0)
 			continue;
 		memmove(ids[1], ids[0], i * CAIRN_ID_SIZE);
 		memcpy(ids[0], last, CAIRN_ID_SIZE);
-		return;
+		return 1;
 	}
+	return 0;
 }
 
 struct key_search {
@@ -178,7 +179,7 @@ int cairn_repo_find_key(cairn_repo *r, const cairn_open_opts *opts, const char *
 	int rc = cairn_repo_list_ids(r, CAIRN_KEYS_PREFIX, &ids, &n);
 	if (rc)
 		return rc;
-	last_first(ids, n, dir);
+	int remembered = last_first(ids, n, dir);
 	for (i = 0, rc = 1; i < n && rc == 1; i++) {
 		if (ks.read == CAIRN_KEYS_READ_MAX) {
 			rc = cairn_error_set(CAIRN_ECORRUPT,
@@ -189,7 +190,8 @@ int cairn_repo_find_key(cairn_repo *r, const cairn_open_opts *opts, const char *
 		}
 		rc = try_key(&ks, ids[i], master_out);
 	}
-	if (rc == 0)
+	/* Written again only when another key file opened it. */
+	if (rc == 0 && !(remembered && i == 1))
 		rc = last_key_record(dir, ids[i - 1]);
 	else if (rc == 1 && !ks.tried)
 		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: no usable keys in keys/", r->location);

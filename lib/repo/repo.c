@@ -195,8 +195,9 @@ static int open_index(cairn_repo *r, const cairn_open_opts *opts, const char *re
 
 /* Takes the settings from config's sealed part, or seals them there if
  * the repository is encrypted and older than version 3; then remembers
- * what the repository was seen as. */
-static int settle_config(cairn_repo *r, const cairn_buf *box, const char *dir)
+ * what the repository was seen as, if the cache did not know it yet
+ * (known: what it remembered). */
+static int settle_config(cairn_repo *r, const cairn_buf *box, const char *dir, unsigned known)
 {
 	unsigned seen = r->config.encrypted ? CAIRN_SEEN_ENCRYPTED : CAIRN_SEEN_UNENCRYPTED;
 	int rc = 0;
@@ -213,7 +214,7 @@ static int settle_config(cairn_repo *r, const cairn_buf *box, const char *dir)
 			seen |= CAIRN_SEEN_SEALED;
 		cairn_error_clear();
 	}
-	return cairn_repo_seen_record(dir, seen);
+	return (seen & ~known) ? cairn_repo_seen_record(dir, seen & ~known) : 0;
 }
 
 /* config, the keys, and what this client remembers of them. */
@@ -223,15 +224,15 @@ static int open_config(cairn_repo *r, const cairn_open_opts *opts, const char *b
 	int rc = read_config(r->store, r->location, &r->config, &box);
 	if (rc || (rc = cairn_repo_cache_path(dir, base, r->config.id)))
 		goto out;
-	rc = cairn_config_check_seen(&r->config, cairn_repo_seen_load((const char *)dir->data),
-	                             opts && opts->password);
+	unsigned known = cairn_repo_seen_load((const char *)dir->data);
+	rc = cairn_config_check_seen(&r->config, known, opts && opts->password);
 	if (rc) {
 		cairn_error_prefix(rc, "%s", r->location);
 		goto out;
 	}
 	if ((rc = unlock(r, opts, (const char *)dir->data)))
 		goto out;
-	rc = settle_config(r, &box, (const char *)dir->data);
+	rc = settle_config(r, &box, (const char *)dir->data, known);
 out:
 	cairn_buf_free(&box);
 	return rc;
