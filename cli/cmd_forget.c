@@ -1,4 +1,5 @@
 #include "cmd.h"
+#include "util/units.h"
 #include "common.h"
 #include "output.h"
 
@@ -70,7 +71,7 @@ static int count_parse(const char *name, const char *s, int *out)
 		*out = -1;
 		return 0;
 	}
-	if (cli_uint_parse(s, &v) || v > INT_MAX)
+	if (cairn_uint_parse(s, &v) || v > INT_MAX)
 		return cairn_error_set(CAIRN_EINVAL,
 		                       "--%s takes a count (or -1 for all), not \"%s\"", name, s);
 	*out = (int)v;

@@ -1,4 +1,5 @@
 #include "cmd.h"
+#include "util/units.h"
 #include "common.h"
 #include "output.h"
 #include "password.h"
@@ -32,7 +33,7 @@ static const struct option options[] = {
 static int chunk_size(cli_ctx *ctx, const char *name, const char *arg, uint32_t *out)
 {
 	uint64_t v;
-	if (cli_size_parse(arg, &v) || v == 0 || v > UINT32_MAX)
+	if (cairn_size_parse(arg, &v) || v == 0 || v > UINT32_MAX)
 		return cli_usage_error(ctx, "--%s: '%s' is not a chunk size", name, arg);
 	*out = (uint32_t)v;
 	return 0;
@@ -90,13 +91,13 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 			opts.encrypted = 0;
 			break;
 		case OPT_KDF_MEMORY:
-			if (cli_size_parse(optarg, &v) || v == 0)
+			if (cairn_size_parse(optarg, &v) || v == 0)
 				return cli_usage_error(ctx, "--kdf-memory: '%s' is not a size",
 				                       optarg);
 			opts.kdf.memlimit = v;
 			break;
 		case OPT_KDF_ITERATIONS:
-			if (cli_uint_parse(optarg, &v) || v == 0)
+			if (cairn_uint_parse(optarg, &v) || v == 0)
 				return cli_usage_error(
 				    ctx, "--kdf-iterations: '%s' is not a positive number", optarg);
 			opts.kdf.opslimit = v;

@@ -21,12 +21,6 @@ enum {
 /* The exit status for a library return code. */
 int cli_exit_code(int rc);
 
-/* "4096", "512K", "1M", "1MiB", "2g": K, M, G, T (optionally followed by
- * "B" or "iB", any case) are powers of 1024. 0 or CAIRN_EINVAL. */
-int cli_size_parse(const char *s, uint64_t *out);
-/* Decimal digits only. 0 or CAIRN_EINVAL. */
-int cli_uint_parse(const char *s, uint64_t *out);
-
 /* "512 B", "1.5 KiB", "12.3 MiB", "4.0 GiB", ... */
 void cli_size_format(char *out, size_t size, uint64_t bytes);
 /* "0.25 s", "1.23 s", "2m 03s", "1h 02m 03s". */

@@ -1,6 +1,7 @@
 /* cairn: the command-line client. Parses the global options, finds the
  * command in the table below and runs it. */
 #include "cmd.h"
+#include "util/units.h"
 #include "common.h"
 #include "output.h"
 #include "password.h"
@@ -189,7 +190,7 @@ static int connections_get(int *out)
 	*out = 0;
 	if (!v || !v[0])
 		return 0;
-	if (cli_uint_parse(v, &n) || n < 1 || n > 256)
+	if (cairn_uint_parse(v, &n) || n < 1 || n > 256)
 		return cairn_error_set(CAIRN_EINVAL,
 		                       "--connections: '%s' is not a number from "
 		                       "1 to 256",

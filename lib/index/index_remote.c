@@ -17,7 +17,7 @@
  *
  * A filter larger than BLOOM_MAX_DEFAULT (or CAIRN_INDEX_BLOOM_MAX bytes)
  * is refused, before its body is read when the server states its length:
- * the client says so once on stderr and goes on without a filter, asking
+ * the client says so once (the open's warn callback) and goes on without a filter, asking
  * the server about every fingerprint. A server cannot make it hold more
  * than that in memory. */
 #include "cairn/sys/index.h"
@@ -30,6 +30,7 @@
 #include "net/curl_api.h"
 #include "net/http.h"
 #include "net/retry.h"
+#include "util/units.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -740,28 +741,15 @@ static int check_token(const char *token)
 	return 0;
 }
 
-/* CAIRN_INDEX_BLOOM_MAX: bytes, or with a K, M or G suffix (powers of
- * 1024); anything else leaves the default. */
+/* CAIRN_INDEX_BLOOM_MAX: a size (util/units.h); anything else leaves
+ * the default. */
 static size_t bloom_max(void)
 {
 	const char *v = getenv("CAIRN_INDEX_BLOOM_MAX");
-	char *end;
-	if (!v || !*v || *v == '-')
+	uint64_t n;
+	if (!v || cairn_size_parse(v, &n) || n > SIZE_MAX)
 		return BLOOM_MAX_DEFAULT;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	unsigned shift = 0;
-	if (*end == 'K' || *end == 'k')
-		shift = 10;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20;
-	else if (*end == 'G' || *end == 'g')
-		shift = 30;
-	if (shift)
-		end++;
-	if (errno || end == v || *end || n > (SIZE_MAX >> shift))
-		return BLOOM_MAX_DEFAULT;
-	return (size_t)n << shift;
+	return (size_t)n;
 }
 
 void cairn_index_remote_set_warn(cairn_index *base, cairn_warn_cb warn, void *ud)

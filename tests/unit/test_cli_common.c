@@ -1,5 +1,6 @@
 /* The command-line client's pure helpers (cli/common.c). */
 #include <setjmp.h>
+#include "util/units.h"
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +18,7 @@
 static uint64_t size_of(const char *s)
 {
 	uint64_t v = 12345;
-	assert_int_equal(cli_size_parse(s, &v), 0);
+	assert_int_equal(cairn_size_parse(s, &v), 0);
 	return v;
 }
 
@@ -61,7 +62,7 @@ static void test_size__rejects_malformed_input(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t v = 99;
-		assert_int_equal(cli_size_parse(bad[i], &v), CAIRN_EINVAL);
+		assert_int_equal(cairn_size_parse(bad[i], &v), CAIRN_EINVAL);
 		assert_int_equal(v, 99);
 	}
 }
@@ -75,14 +76,14 @@ static void test_size__accepts_the_largest_value(void **state)
 static void test_uint__accepts_digits_only(void **state)
 {
 	uint64_t v = 0;
-	assert_int_equal(cli_uint_parse("3", &v), 0);
+	assert_int_equal(cairn_uint_parse("3", &v), 0);
 	assert_int_equal(v, 3);
-	assert_int_equal(cli_uint_parse("18446744073709551615", &v), 0);
+	assert_int_equal(cairn_uint_parse("18446744073709551615", &v), 0);
 	assert_true(v == UINT64_MAX);
-	assert_int_equal(cli_uint_parse("18446744073709551616", &v), CAIRN_EINVAL);
-	assert_int_equal(cli_uint_parse("1K", &v), CAIRN_EINVAL);
-	assert_int_equal(cli_uint_parse("", &v), CAIRN_EINVAL);
-	assert_int_equal(cli_uint_parse("-1", &v), CAIRN_EINVAL);
+	assert_int_equal(cairn_uint_parse("18446744073709551616", &v), CAIRN_EINVAL);
+	assert_int_equal(cairn_uint_parse("1K", &v), CAIRN_EINVAL);
+	assert_int_equal(cairn_uint_parse("", &v), CAIRN_EINVAL);
+	assert_int_equal(cairn_uint_parse("-1", &v), CAIRN_EINVAL);
 }
 
 static void assert_size_text(uint64_t bytes, const char *want)
