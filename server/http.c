@@ -45,6 +45,8 @@ static const handler_fn handlers[SRV_ROUTE_COUNT] = {
     [SRV_ROUTE_INDEX_CLEAR] = srv_route_index_clear,
     [SRV_ROUTE_SCAN] = srv_route_scan,
     [SRV_ROUTE_DROP_PACKS] = srv_route_drop_packs,
+    [SRV_ROUTE_ROWS] = srv_route_rows,
+    [SRV_ROUTE_REJECT] = srv_route_reject,
 };
 
 typedef struct request {

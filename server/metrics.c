@@ -22,6 +22,8 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {
     [SRV_ROUTE_INDEX_CLEAR] = "index_clear",
     [SRV_ROUTE_SCAN] = "scan",
     [SRV_ROUTE_DROP_PACKS] = "drop_packs",
+    [SRV_ROUTE_ROWS] = "rows",
+    [SRV_ROUTE_REJECT] = "reject",
 };
 
 /* The statuses the server answers with; anything else counts as "other". */
@@ -162,6 +164,11 @@ int srv_metrics_render(srv_metrics *m, srv_repos *rs, srv_conns *cs, cairn_buf *
 		rc = counter(out, "cairn_dropped_packs_total",
 		             "Pack ids named in requests to drop their rows.",
 		             load(&m->packs_dropped));
+	if (!rc)
+		rc = counter(
+		    out, "cairn_rows_rejected_total",
+		    "Index rows clients named as not matching their packs (reject requests).",
+		    load(&m->rows_rejected));
 	if (!rc)
 		rc = counter(out, "cairn_rate_limited_total", "Requests refused with 429.",
 		             load(&m->rate_limited));

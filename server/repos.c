@@ -740,6 +740,17 @@ int srv_repo_drop_packs(srv_repo *r, const uint8_t (*packs)[32], size_t n)
 	return rc;
 }
 
+int srv_repo_rows(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
+                  uint8_t *counts)
+{
+	return cairn_index_rows(r->ix, fps, n, CAIRN_INDEX_ROWS_MAX, out, counts);
+}
+
+int srv_repo_reject(srv_repo *r, const cairn_index_entry *rows, size_t n)
+{
+	return cairn_index_reject(r->ix, rows, n);
+}
+
 static int file_size(const char *path, uint64_t *size)
 {
 	struct stat st;

@@ -25,6 +25,9 @@ static const srv_route_spec routes[] = {
     {SRV_ROUTE_INDEX_CLEAR, "DELETE", "/index", 0, SRV_SCOPE_ADMIN},
     {SRV_ROUTE_SCAN, "POST", "/scan", 0, SRV_SCOPE_ADMIN},
     {SRV_ROUTE_DROP_PACKS, "POST", "/drop-packs", 0, SRV_SCOPE_ADMIN, CAIRN_WIRE_DROP_BODY_MAX},
+    {SRV_ROUTE_ROWS, "POST", "/rows", 0, SRV_SCOPE_READ,
+     CAIRN_WIRE_ROWS_FPS_MAX *CAIRN_WIRE_FP_SIZE},
+    {SRV_ROUTE_REJECT, "POST", "/reject", 0, SRV_SCOPE_APPEND},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

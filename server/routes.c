@@ -22,18 +22,27 @@ static int quota_reached(srv_call *c, srv_reply *r)
 	return srv_reply_text(r, 507, "%s", cairn_error_last());
 }
 
+/* The number of fingerprints a body holds; 0 (answered 400) if it is not
+ * whole ones. */
+static int fingerprints(srv_call *c, srv_reply *r, size_t *n)
+{
+	*n = c->len / CAIRN_WIRE_FP_SIZE;
+	if (c->len % CAIRN_WIRE_FP_SIZE == 0)
+		return 1;
+	srv_reply_text(r, 400, "body of %zu bytes is not a whole number of %d-byte fingerprints",
+	               c->len, CAIRN_WIRE_FP_SIZE);
+	return 0;
+}
+
 int srv_route_lookup(srv_call *c, srv_reply *r)
 {
 	cairn_buf out = CAIRN_BUF_INIT;
 	cairn_index_entry *entries = NULL;
 	uint8_t *found = NULL;
 	size_t asked = 0;
-	if (c->len % CAIRN_WIRE_FP_SIZE != 0)
-		return srv_reply_text(r, 400,
-		                      "body of %zu bytes is not a whole number of %d-byte "
-		                      "fingerprints",
-		                      c->len, CAIRN_WIRE_FP_SIZE);
-	size_t n = c->len / CAIRN_WIRE_FP_SIZE;
+	size_t n;
+	if (!fingerprints(c, r, &n))
+		return 0;
 	entries = malloc((n ? n : 1) * sizeof(*entries));
 	found = malloc(n ? n : 1);
 	if (!entries || !found) {
@@ -59,25 +68,35 @@ out:
 	return 0;
 }
 
+/* Registrations and rejections of a repository share its rate of rows
+ * written: 1 (answered 429 with Retry-After) if n more would pass it. */
+static int over_write_rate(srv_call *c, srv_reply *r, size_t n)
+{
+	unsigned retry_after = 0;
+	if (srv_limiter_take_n(c->s->register_limiter, srv_repo_id(c->repo), (double)n, srv_now(),
+	                       &retry_after))
+		return 0;
+	atomic_fetch_add(&c->s->metrics.rate_limited, 1);
+	r->header_name = "Retry-After";
+	snprintf(r->header_value, sizeof(r->header_value), "%u", retry_after);
+	srv_reply_text(r, 429,
+	               "too many registrations for this repository (its quota is %.0f "
+	               "entries per second): retry in %u s",
+	               c->s->opt.register_rate, retry_after);
+	return 1;
+}
+
 int srv_route_register(srv_call *c, srv_reply *r)
 {
 	size_t n = c->len / CAIRN_WIRE_ENTRY_SIZE;
-	unsigned retry_after = 0;
 	int over_quota = 0;
 	cairn_index_entry *entries = malloc((n ? n : 1) * sizeof(*entries));
 	if (!entries)
 		return srv_reply_text(r, 500, "out of memory");
 	if (cairn_wire_entries_decode(c->body, c->len, entries, &n)) {
 		srv_reply_text(r, 400, "%s", cairn_error_last());
-	} else if (!srv_limiter_take_n(c->s->register_limiter, srv_repo_id(c->repo), (double)n,
-	                               srv_now(), &retry_after)) {
-		atomic_fetch_add(&c->s->metrics.rate_limited, 1);
-		r->header_name = "Retry-After";
-		snprintf(r->header_value, sizeof(r->header_value), "%u", retry_after);
-		srv_reply_text(r, 429,
-		               "too many registrations for this repository (its quota is %.0f "
-		               "entries per second): retry in %u s",
-		               c->s->opt.register_rate, retry_after);
+	} else if (over_write_rate(c, r, n)) {
+		/* answered 429 */
 	} else if (srv_repo_register(c->repo, entries, n, &over_quota)) {
 		if (over_quota)
 			quota_reached(c, r);
@@ -235,5 +254,46 @@ int srv_route_drop_packs(srv_call *c, srv_reply *r)
 		return failed(r);
 	atomic_fetch_add(&c->s->metrics.packs_dropped, n);
 	r->status = 204;
+	return 0;
+}
+
+int srv_route_rows(srv_call *c, srv_reply *r)
+{
+	cairn_buf out = CAIRN_BUF_INIT;
+	size_t n;
+	if (!fingerprints(c, r, &n))
+		return 0;
+	cairn_index_entry *rows = malloc((n ? n : 1) * CAIRN_INDEX_ROWS_MAX * sizeof(*rows));
+	uint8_t *counts = malloc(n ? n : 1);
+	if (!rows || !counts)
+		srv_reply_text(r, 500, "out of memory");
+	else if (srv_repo_rows(c->repo, (const uint8_t(*)[32])c->body, n, rows, counts) ||
+	         cairn_wire_rows_encode(&out, rows, counts, n, CAIRN_INDEX_ROWS_MAX))
+		failed(r);
+	else
+		srv_reply_buf(r, 200, "application/octet-stream", &out);
+	cairn_buf_free(&out);
+	free(rows);
+	free(counts);
+	return 0;
+}
+
+int srv_route_reject(srv_call *c, srv_reply *r)
+{
+	size_t n = c->len / CAIRN_WIRE_REJECT_SIZE;
+	cairn_index_entry *rows = malloc((n ? n : 1) * sizeof(*rows));
+	if (!rows)
+		return srv_reply_text(r, 500, "out of memory");
+	if (cairn_wire_rejects_decode(c->body, c->len, rows, &n)) {
+		srv_reply_text(r, 400, "%s", cairn_error_last());
+	} else if (over_write_rate(c, r, n)) {
+		/* answered 429 */
+	} else if (srv_repo_reject(c->repo, rows, n)) {
+		failed(r);
+	} else {
+		atomic_fetch_add(&c->s->metrics.rows_rejected, n);
+		r->status = 204;
+	}
+	free(rows);
 	return 0;
 }

@@ -228,6 +228,11 @@ int srv_repo_clear(srv_repo *r);
 int srv_repo_scan(srv_repo *r, const cairn_index_entry *after, cairn_index_entry *out, size_t max,
                   size_t *n_out);
 int srv_repo_drop_packs(srv_repo *r, const uint8_t (*packs)[32], size_t n);
+/* Every row of each fingerprint (up to CAIRN_INDEX_ROWS_MAX), and marking
+ * rows a client found false so that lookups offer them last. */
+int srv_repo_rows(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
+                  uint8_t *counts);
+int srv_repo_reject(srv_repo *r, const cairn_index_entry *rows, size_t n);
 
 /* Appends per-repository gauges (shard sizes, filter state). */
 int srv_repos_metrics(srv_repos *rs, cairn_buf *out);
@@ -254,6 +259,8 @@ enum srv_route {
 	SRV_ROUTE_INDEX_CLEAR,
 	SRV_ROUTE_SCAN,
 	SRV_ROUTE_DROP_PACKS,
+	SRV_ROUTE_ROWS,
+	SRV_ROUTE_REJECT,
 	SRV_ROUTE_COUNT,
 };
 
@@ -270,6 +277,7 @@ typedef struct srv_metrics {
 	_Atomic uint64_t registrations;  /* entries registered */
 	_Atomic uint64_t scan_rows;      /* rows sent in scan answers */
 	_Atomic uint64_t packs_dropped;  /* pack ids named in drop requests */
+	_Atomic uint64_t rows_rejected;  /* rows named in reject requests */
 	_Atomic uint64_t rate_limited;   /* 429, for a token's requests or a repository's entries */
 	_Atomic uint64_t quota_exceeded; /* 507 */
 	_Atomic uint64_t bloom_downloads;
@@ -372,6 +380,8 @@ int srv_route_stats(srv_call *c, srv_reply *r);
 int srv_route_index_clear(srv_call *c, srv_reply *r);
 int srv_route_scan(srv_call *c, srv_reply *r);
 int srv_route_drop_packs(srv_call *c, srv_reply *r);
+int srv_route_rows(srv_call *c, srv_reply *r);
+int srv_route_reject(srv_call *c, srv_reply *r);
 
 double srv_now(void); /* monotonic seconds */
 

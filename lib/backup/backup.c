@@ -49,6 +49,14 @@ static int strv_dup(const char *const *src, size_t n, char ***out)
 	return 0;
 }
 
+/* The index's word on a chunk is checked against its pack before the
+ * chunk is skipped (cairn_repo_verify_locations). */
+static int verify_locations(void *ud, void *sealer, const cairn_index_entry *e, size_t n,
+                            uint8_t *ok)
+{
+	return cairn_repo_verify_locations(ud, sealer, e, n, ok);
+}
+
 static int backup_new(struct backup **out, cairn_repo *r, const cairn_backup_opts *opts)
 {
 	struct backup *b = calloc(1, sizeof(*b));
@@ -67,6 +75,8 @@ static int backup_new(struct backup **out, cairn_repo *r, const cairn_backup_opt
 	pthread_mutex_init(&b->dedup_lock, NULL);
 	cairn_dedup_init(&b->dedup, &b->dedup_lock, b->index, opts->dry_run, opts->dedup_generation,
 	                 flush_index, r);
+	b->dedup.verify = verify_locations;
+	b->dedup.verify_ud = r;
 	pthread_cond_init(&b->work_cv, NULL);
 	pthread_cond_init(&b->done_cv, NULL);
 	pthread_mutex_init(&b->commit_lock, NULL);
@@ -271,6 +281,14 @@ static int save_snapshot(struct backup *b, cairn_snapshot *out)
 	b->sum.duration_ns = (uint64_t)(cairn_now_ns(CLOCK_MONOTONIC) - b->started_ns);
 	out->summary = b->sum;
 	cairn_backup_progress(b, NULL, 1);
+	if (b->dedup.rejected && b->opts->warn) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "%zu location(s) the index gave did not match their packs' trailers; "
+		         "those chunks were stored again",
+		         b->dedup.rejected);
+		b->opts->warn(b->opts->ud, "index", msg);
+	}
 	if (!b->opts->dry_run && (rc = save_checked(b, out)))
 		return rc;
 	/* The snapshot is in: the marker may go. */

@@ -67,6 +67,8 @@ void cairn_dedup_batch_free(cairn_dedup_batch *q)
 	free(q->fps);
 	free(q->out);
 	free(q->found);
+	free(q->check);
+	free(q->ok);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -135,6 +137,50 @@ static int batch_reserve(cairn_dedup_batch *q, size_t n)
 	return 0;
 }
 
+/* Checks the locations the index gave for the n_ask questions of q:
+ * those that fail count as not found, and are rejected in the index. */
+static int verify_found(cairn_dedup *d, cairn_dedup_batch *q, size_t n_ask)
+{
+	size_t m = 0, bad = 0;
+	int rc;
+	for (size_t k = 0; k < n_ask; k++)
+		m += q->found[k];
+	if (!d->verify || m == 0)
+		return 0;
+	size_t cap = q->cap_check;
+	if ((rc = cairn_array_grow((void **)&q->check, &cap, m, sizeof(*q->check))))
+		return rc;
+	cap = q->cap_check;
+	if ((rc = cairn_array_grow((void **)&q->ok, &cap, m, 1)))
+		return rc;
+	q->cap_check = cap;
+	m = 0;
+	for (size_t k = 0; k < n_ask; k++)
+		if (q->found[k])
+			q->check[m++] = q->out[k];
+	if ((rc = d->verify(d->verify_ud, q->sealer, q->check, m, q->ok)))
+		return rc;
+	m = 0;
+	for (size_t k = 0; k < n_ask; k++) {
+		if (!q->found[k])
+			continue;
+		if (!q->ok[m]) {
+			q->found[k] = 0;
+			q->check[bad++] = q->check[m];
+		}
+		m++;
+	}
+	if (bad == 0)
+		return 0;
+	/* Advisory: a client that cannot reject still stores the chunk. */
+	if (!d->dry_run)
+		cairn_index_reject(d->index, q->check, bad);
+	pthread_mutex_lock(d->lock);
+	d->rejected += bad;
+	pthread_mutex_unlock(d->lock);
+	return 0;
+}
+
 int cairn_dedup_pending(cairn_dedup *d, cairn_dedup_batch *q, cairn_pending *pend, size_t n)
 {
 	size_t n_ask = 0;
@@ -160,6 +206,8 @@ int cairn_dedup_pending(cairn_dedup *d, cairn_dedup_batch *q, cairn_pending *pen
 		/* lookup_dedup finds what this process registered (cairn/sys/index.h),
 		 * which is all a later generation needs of the index. */
 		rc = cairn_index_lookup_dedup(d->index, fps, n_ask, q->out, q->found);
+		if (!rc)
+			rc = verify_found(d, q, n_ask);
 		if (rc)
 			return rc;
 		k = 0;

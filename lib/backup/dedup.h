@@ -95,6 +95,14 @@ typedef struct cairn_dedup {
 	 * prune condemned or deleted it); the chunk is then stored again. */
 	int (*gone)(void *ud, const cairn_index_entry *e);
 	void *gone_ud;
+	/* Optional: checks the n locations the index gave against their
+	 * packs (cairn_repo_verify_locations), with the asking thread's
+	 * sealer (its batch's): ok[i] = 0 for one that is not there. Such a
+	 * chunk is stored again and its row rejected in the index
+	 * (cairn_index_reject), so that lookups offer the new one. */
+	int (*verify)(void *ud, void *sealer, const cairn_index_entry *e, size_t n, uint8_t *ok);
+	void *verify_ud;
+	size_t rejected; /* locations that failed verification; under lock */
 } cairn_dedup;
 
 /* A thread's arrays for its questions to the index, grown as needed. */
@@ -103,6 +111,11 @@ typedef struct cairn_dedup_batch {
 	cairn_index_entry *out;
 	uint8_t *found;
 	size_t cap;
+	/* the locations found, to verify, and the verdicts */
+	cairn_index_entry *check;
+	uint8_t *ok;
+	size_t cap_check;
+	void *sealer; /* the owning thread's, for verify */
 } cairn_dedup_batch;
 
 /* generation_max 0: CAIRN_DEDUP_GENERATION_DEFAULT. */

@@ -25,6 +25,7 @@ int cairn_backup_worker_init(struct worker *w, struct backup *b, int for_data)
 	if ((rc = cairn_repo_sealer_new(b->repo, &w->sealer, 0)) ||
 	    (rc = cairn_repo_fingerprinter_new(b->repo, &w->fp)))
 		return rc;
+	w->ask.sealer = w->sealer;
 	if (!for_data)
 		return 0;
 	w->chunker = b->chunker;

@@ -247,3 +247,80 @@ int cairn_wire_packs_decode(const void *body, size_t len, const uint8_t (**packs
 	*n_out = len / 32;
 	return 0;
 }
+
+int cairn_wire_rows_encode(cairn_buf *out, const cairn_index_entry *rows, const uint8_t *counts,
+                           size_t n, size_t max)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (counts[i] > max || max > CAIRN_INDEX_ROWS_MAX)
+			return cairn_error_set(CAIRN_EINVAL, "rows answer: %u rows of at most %zu",
+			                       counts[i], max);
+		if (!(rc = cairn_buf_append_u8(out, counts[i])))
+			rc = cairn_wire_entries_encode(out, rows + i * max, counts[i]);
+	}
+	return rc;
+}
+
+int cairn_wire_rows_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
+                           size_t max, cairn_index_entry *out, uint8_t *counts)
+{
+	const uint8_t *p = body, *end = p + len;
+	cairn_index_entry row;
+	size_t one;
+	for (size_t i = 0; i < n; i++) {
+		if (p == end)
+			return cairn_error_set(
+			    CAIRN_ECORRUPT, "rows answer ends after %zu of %zu fingerprints", i, n);
+		unsigned count = *p++;
+		if (count > CAIRN_INDEX_ROWS_MAX)
+			return cairn_error_set(CAIRN_ECORRUPT,
+			                       "rows answer %zu: %u rows, at most %d", i, count,
+			                       CAIRN_INDEX_ROWS_MAX);
+		if ((size_t)(end - p) < count * (size_t)CAIRN_WIRE_ENTRY_SIZE)
+			return cairn_error_set(CAIRN_ECORRUPT, "rows answer %zu is truncated", i);
+		counts[i] = 0;
+		for (unsigned k = 0; k < count; k++, p += CAIRN_WIRE_ENTRY_SIZE) {
+			if (cairn_wire_entries_decode(p, CAIRN_WIRE_ENTRY_SIZE, &row, &one))
+				return cairn_error_prefix(CAIRN_ECORRUPT, "rows answer %zu", i);
+			if (memcmp(row.fp, fps[i], 32) != 0)
+				return cairn_error_set(
+				    CAIRN_ECORRUPT, "rows answer %zu: a row of another fingerprint",
+				    i);
+			if (k < max)
+				out[i * max + counts[i]++] = row;
+		}
+	}
+	if (p != end)
+		return cairn_error_set(CAIRN_ECORRUPT, "rows answer has %zu bytes too many",
+		                       (size_t)(end - p));
+	return 0;
+}
+
+int cairn_wire_rejects_encode(cairn_buf *out, const cairn_index_entry *rows, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		if (!(rc = cairn_buf_append(out, rows[i].fp, 32)))
+			rc = cairn_buf_append(out, rows[i].pack, 32);
+	return rc;
+}
+
+int cairn_wire_rejects_decode(const void *body, size_t len, cairn_index_entry *out, size_t *n_out)
+{
+	const uint8_t *p = body;
+	*n_out = 0;
+	if (len == 0 || len % CAIRN_WIRE_REJECT_SIZE != 0)
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "body of %zu bytes is not one or more %d-byte rows "
+		                       "(fingerprint, pack id)",
+		                       len, CAIRN_WIRE_REJECT_SIZE);
+	size_t n = len / CAIRN_WIRE_REJECT_SIZE;
+	for (size_t i = 0; i < n; i++, p += CAIRN_WIRE_REJECT_SIZE) {
+		memset(&out[i], 0, sizeof(out[i]));
+		memcpy(out[i].fp, p, 32);
+		memcpy(out[i].pack, p + 32, 32);
+	}
+	*n_out = n;
+	return 0;
+}

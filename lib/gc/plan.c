@@ -96,19 +96,37 @@ static int scan_groups(gc_prune *p, group_fn fn, void *ud)
 	return rc;
 }
 
+/* 1 in *ok if row's pack holds its blob where the row says, as the
+ * pack's trailer tells (cairn_repo_verify_locations): a row is the word
+ * of whoever registered it. Asked only where a copy would be given up
+ * for it, which is rare: a chunk with several rows. */
+static int row_holds(gc_prune *p, const cairn_index_entry *row, int *ok)
+{
+	cairn_sealer *s = NULL;
+	uint8_t v = 0;
+	int rc = cairn_repo_sealer_new(p->repo, &s, 0);
+	if (!rc)
+		rc = cairn_repo_verify_locations(p->repo, s, row, 1, &v);
+	cairn_sealer_free(s);
+	*ok = v;
+	return rc;
+}
+
 /* The row the index gives out for this chunk: the first whose pack
- * exists; -1 if none does. */
+ * exists and, among several rows, holds the blob there; -1 if none. */
 static int chosen_row(gc_prune *p, const cairn_index_entry *rows, size_t n, long *out)
 {
 	*out = -1;
 	for (size_t i = 0; i < n; i++) {
-		int exists;
+		int exists, ok = 1;
 		if (p->n_lost && cairn_gc_lost_has(p->lost, p->n_lost, rows[i].fp, rows[i].pack))
 			continue;
 		int rc = gc_pack_exists(p, rows[i].pack, &exists);
+		if (!rc && exists && n > 1)
+			rc = row_holds(p, &rows[i], &ok);
 		if (rc)
 			return rc;
-		if (exists) {
+		if (exists && ok) {
 			*out = (long)i;
 			return 0;
 		}
@@ -373,8 +391,8 @@ int gc_live_copy(gc_prune *p, const uint8_t fp[CAIRN_FP_SIZE],
 		if (n_condemned &&
 		    bsearch(rows[i].pack, condemned, n_condemned, CAIRN_ID_SIZE, cairn_id_cmp))
 			continue;
-		if (!(rc = gc_pack_exists(p, rows[i].pack, &exists)))
-			*found = exists;
+		if (!(rc = gc_pack_exists(p, rows[i].pack, &exists)) && exists)
+			rc = row_holds(p, &rows[i], found);
 	}
 	return rc;
 }

@@ -109,7 +109,7 @@ int gc_pack_exists(gc_prune *p, const uint8_t id[CAIRN_ID_SIZE], int *exists);
  * condemned chunks comes back in *condemned (NULL if none). */
 int gc_plan(gc_prune *p, cairn_bloom **condemned);
 /* Whether fp has an index row in an existing pack outside the sorted
- * list of condemned packs. */
+ * list of condemned packs, and that pack's trailer lists it there. */
 int gc_live_copy(gc_prune *p, const uint8_t fp[CAIRN_FP_SIZE],
                  const uint8_t (*condemned)[CAIRN_ID_SIZE], size_t n_condemned, int *found);
 

@@ -658,6 +658,55 @@ static int remote_drop_packs(cairn_index *base, const uint8_t (*packs)[32], size
 	return rc;
 }
 
+/* Rows of fingerprints, CAIRN_WIRE_ROWS_FPS_MAX a request. A server
+ * without the route (404) gives lookup's one row instead. */
+static int remote_rows(cairn_index *base, const uint8_t (*fps)[32], size_t n, size_t max,
+                       cairn_index_entry *out, uint8_t *counts)
+{
+	remote_index *ix = (remote_index *)base;
+	int rc = 0;
+	if (max < 1 || max > CAIRN_INDEX_ROWS_MAX)
+		return cairn_error_set(CAIRN_EINVAL, "index rows: %zu rows asked of each", max);
+	for (size_t from = 0; from < n && !rc; from += CAIRN_WIRE_ROWS_FPS_MAX) {
+		size_t m = n - from < CAIRN_WIRE_ROWS_FPS_MAX ? n - from : CAIRN_WIRE_ROWS_FPS_MAX;
+		response resp;
+		size_t most = m * (1 + CAIRN_INDEX_ROWS_MAX * (size_t)CAIRN_WIRE_ENTRY_SIZE);
+		if ((rc = request(ix, "POST", "/rows", fps + from, m * 32, NULL, most, &resp)))
+			break;
+		if (resp.status == 404) {
+			cairn_buf_free(&resp.body);
+			for (size_t k = from; k < from + m && !rc; k++)
+				rc = lookup_batches(base, fps + k, 1, out + k * max, counts + k, 0);
+			continue;
+		}
+		if (resp.status != 200) {
+			rc = status_error(ix, "/rows", &resp);
+			break;
+		}
+		rc = cairn_wire_rows_decode(resp.body.data, resp.body.len, fps + from, m, max,
+		                            out + from * max, counts + from);
+		cairn_buf_free(&resp.body);
+		if (rc)
+			cairn_error_prefix(rc, "index server %s/rows", ix->base_url);
+	}
+	return rc;
+}
+
+static int remote_reject(cairn_index *base, const cairn_index_entry *rows, size_t n)
+{
+	remote_index *ix = (remote_index *)base;
+	cairn_buf body = CAIRN_BUF_INIT;
+	int rc = 0;
+	for (size_t from = 0; from < n && !rc; from += CAIRN_WIRE_REJECT_MAX) {
+		size_t m = n - from < CAIRN_WIRE_REJECT_MAX ? n - from : CAIRN_WIRE_REJECT_MAX;
+		cairn_buf_clear(&body);
+		if (!(rc = cairn_wire_rejects_encode(&body, rows + from, m)))
+			rc = simple(ix, "POST", "/reject", body.data, body.len, 204, 200, NULL);
+	}
+	cairn_buf_free(&body);
+	return rc;
+}
+
 static void remote_free(cairn_index *base)
 {
 	remote_index *ix = (remote_index *)base;
@@ -702,6 +751,8 @@ static const struct cairn_index_ops remote_ops = {
     .snapshot_remove = remote_snapshot_remove,
     .scan = remote_scan,
     .drop_packs = remote_drop_packs,
+    .rows = remote_rows,
+    .reject = remote_reject,
 };
 
 static int check_url(const char *url)

@@ -14,7 +14,9 @@
  * A chunk may be stored in several packs (two backups raced on it): blobs
  * has one row per (fingerprint, pack), and a lookup answers with the row
  * of the lowest pack id (memcmp order, the primary key's), so that every
- * lookup of a fingerprint gives the same location. */
+ * lookup of a fingerprint gives the same location. A row a client found
+ * false (reject: its pack does not hold the blob there) is marked bad and
+ * offered only when the fingerprint has no other. */
 #include "cairn/sys/index.h"
 
 #include "cairn/errors.h"
@@ -33,9 +35,9 @@
 #include <unistd.h>
 
 /* Version 2 added blobs.inner, version 3 made the primary key (fp, pack)
- * instead of fp; an index of version 1 or 2 is brought up to date when
- * opened (upgrade_blobs). */
-#define SCHEMA_VERSION 3
+ * instead of fp, version 4 added blobs.bad; an older index is brought up
+ * to date when opened (upgrade_blobs). */
+#define SCHEMA_VERSION 4
 /* Several processes (backups, a server) may use one cache directory. */
 #define BUSY_TIMEOUT_MS 10000
 /* The page cache is split over the shards, with a floor so that the
@@ -45,6 +47,9 @@
 #define WAL_PAGES_DEFAULT 1000 /* SQLite's own default */
 /* Threads that open or close shards: those steps wait on the disk. */
 #define IO_THREADS 8
+/* Rows of one fingerprint a lookup reads at most, looking for one not
+ * bad: more than a race of clients ever leaves. */
+#define ROWS_READ_MAX "64"
 
 enum {
 	ST_BEGIN,
@@ -52,6 +57,7 @@ enum {
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST_LOOKUP,
+	ST_REJECT,
 	ST_INSERT,
 	ST_COUNT,
 	ST_ANY,
@@ -73,8 +79,11 @@ static const char *const stmt_sql[ST_ALL_COUNT] = {
     [ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_LOOKUP] = "SELECT pack, offset, length, raw_length, kind, inner FROM blobs "
-                  "WHERE fp = ?1 ORDER BY pack LIMIT 1",
+    /* Bad rows are passed over in C (take_rows), not by ORDER BY: that
+     * would sort every lookup's rows in a temporary B-tree. */
+    [ST_LOOKUP] = "SELECT pack, offset, length, raw_length, kind, inner, bad FROM blobs "
+                  "WHERE fp = ?1 ORDER BY pack LIMIT " ROWS_READ_MAX,
+    [ST_REJECT] = "UPDATE blobs SET bad = 1 WHERE fp = ?1 AND pack = ?2",
     [ST_INSERT] = "INSERT OR IGNORE INTO blobs (fp, pack, offset, length, raw_length, kind, "
                   "seen, inner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_COUNT] = "SELECT count(*) FROM blobs",
@@ -92,11 +101,12 @@ static const char *const stmt_sql[ST_ALL_COUNT] = {
     [ST_OBJ_CLEAR] = "DELETE FROM objects",
 };
 
-/* The blobs table of schema 3, for a new shard and for an upgrade. */
+/* The blobs table of schema 4, for a new shard and for an upgrade. */
 #define BLOBS_COLUMNS                                                                              \
 	"(fp BLOB NOT NULL, pack BLOB NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL," \
 	" raw_length INTEGER NOT NULL, kind INTEGER NOT NULL, seen INTEGER NOT NULL,"              \
-	" inner INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (fp, pack)) WITHOUT ROWID"
+	" inner INTEGER NOT NULL DEFAULT 0, bad INTEGER NOT NULL DEFAULT 0,"                       \
+	" PRIMARY KEY (fp, pack)) WITHOUT ROWID"
 
 static const char schema_blobs[] = "CREATE TABLE IF NOT EXISTS blobs " BLOBS_COLUMNS;
 
@@ -278,17 +288,44 @@ static int shard_empty(shard *sh, int *empty)
 	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_error(sh, r, "cannot read");
 }
 
-/* Looks up fps[order[from .. to)]. With dedup set, a shard found empty at
- * the first such lookup is not asked again: what it holds since was
+/* Reads the rows of the fingerprint bound to st (ST_LOOKUP) into out: up
+ * to max, those never rejected first, in pack order; *count_out of them. */
+static int take_rows(const shard *sh, sqlite3_stmt *st, cairn_index_entry *out, size_t max,
+                     size_t *count_out)
+{
+	cairn_index_entry bad[CAIRN_INDEX_ROWS_MAX];
+	size_t good = 0, n_bad = 0;
+	int r, rc = 0;
+	while (good < max && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		int is_bad = sqlite3_column_int(st, 6) != 0;
+		cairn_index_entry *e = is_bad ? (n_bad < max ? &bad[n_bad] : NULL) : &out[good];
+		if (!e)
+			continue;
+		if ((rc = read_row(sh, st, e)))
+			break;
+		is_bad ? n_bad++ : good++;
+	}
+	if (!rc && good < max && r != SQLITE_DONE)
+		rc = db_error(sh, r, "lookup failed");
+	sqlite3_reset(st);
+	for (size_t k = 0; k < n_bad && good < max; k++)
+		out[good++] = bad[k];
+	*count_out = good;
+	return rc;
+}
+
+/* Looks up fps[order[from .. to)]: up to max rows of fingerprint i into
+ * out[i * max ...], counts[i] of them. With dedup set, a shard found empty
+ * at the first such lookup is not asked again: what it holds since was
  * registered since. */
 static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order, size_t from,
-                        size_t to, cairn_index_entry *out, uint8_t *found, int dedup)
+                        size_t to, cairn_index_entry *out, uint8_t *counts, size_t max, int dedup)
 {
 	sqlite3_stmt *st = sh->stmt[ST_LOOKUP];
 	int rc = 0, empty;
 	if (dedup && sh->empty_at_dedup == 1) {
 		for (size_t k = from; k < to; k++)
-			found[order[k]] = 0;
+			counts[order[k]] = 0;
 		return 0;
 	}
 	pthread_mutex_lock(&sh->lock);
@@ -299,35 +336,25 @@ static int lookup_shard(shard *sh, const uint8_t (*fps)[32], const size_t *order
 			goto out;
 		sh->empty_at_dedup = empty ? 1 : 2;
 	}
-	for (size_t k = from; k < to; k++) {
-		size_t i = order[k];
+	for (size_t k = from; k < to && !rc; k++) {
+		size_t i = order[k], n = 0;
 		sqlite3_bind_blob(st, 1, fps[i], 32, SQLITE_STATIC);
-		int r = sqlite3_step(st);
-		if (r == SQLITE_DONE) {
-			found[i] = 0;
-		} else if (r == SQLITE_ROW) {
-			if ((rc = read_row(sh, st, &out[i]))) {
-				sqlite3_reset(st);
-				goto out;
-			}
-			memcpy(out[i].fp, fps[i], 32);
-			found[i] = 1;
-		} else {
-			rc = db_error(sh, r, "lookup failed");
-			sqlite3_reset(st);
-			goto out;
-		}
-		sqlite3_reset(st);
+		rc = take_rows(sh, st, &out[i * max], max, &n);
+		for (size_t j = 0; j < n; j++)
+			memcpy(out[i * max + j].fp, fps[i], 32);
+		counts[i] = (uint8_t)n;
 	}
 out:
 	return end_transaction(sh, st, rc, "cannot end a lookup");
 }
 
 static int lookup_batch(sqlite_index *ix, const uint8_t (*fps)[32], size_t n,
-                        cairn_index_entry *out, uint8_t *found, int dedup)
+                        cairn_index_entry *out, uint8_t *counts, size_t max, int dedup)
 {
 	if (n == 0)
 		return 0;
+	if (max < 1 || max > CAIRN_INDEX_ROWS_MAX)
+		return cairn_error_set(CAIRN_EINVAL, "index rows: %zu rows asked of each", max);
 	size_t *order, start[257];
 	int rc = group_by_shard(ix, fps[0], 32, n, &order, start);
 	if (rc)
@@ -335,7 +362,7 @@ static int lookup_batch(sqlite_index *ix, const uint8_t (*fps)[32], size_t n,
 	for (unsigned k = 0; k < ix->nshards && !rc; k++)
 		if (start[k] < start[k + 1])
 			rc = lookup_shard(&ix->shards[k], fps, order, start[k], start[k + 1], out,
-			                  found, dedup);
+			                  counts, max, dedup);
 	free(order);
 	return rc;
 }
@@ -343,13 +370,19 @@ static int lookup_batch(sqlite_index *ix, const uint8_t (*fps)[32], size_t n,
 static int sqlite_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
                          cairn_index_entry *out, uint8_t *found)
 {
-	return lookup_batch((sqlite_index *)base, fps, n, out, found, 0);
+	return lookup_batch((sqlite_index *)base, fps, n, out, found, 1, 0);
+}
+
+static int sqlite_rows(cairn_index *base, const uint8_t (*fps)[32], size_t n, size_t max,
+                       cairn_index_entry *out, uint8_t *counts)
+{
+	return lookup_batch((sqlite_index *)base, fps, n, out, counts, max, 0);
 }
 
 static int sqlite_lookup_dedup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
                                cairn_index_entry *out, uint8_t *found)
 {
-	return lookup_batch((sqlite_index *)base, fps, n, out, found, 1);
+	return lookup_batch((sqlite_index *)base, fps, n, out, found, 1, 1);
 }
 
 static int insert_shard(shard *sh, const cairn_index_entry *entries, const size_t *order,
@@ -425,6 +458,34 @@ static int sqlite_insert(cairn_index *base, const cairn_index_entry *entries, si
 			r.shards[busy++] = k;
 	long ncpu = n >= PARALLEL_INSERT_MIN ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
 	rc = cairn_parallel_for(busy, ncpu > 1 ? (unsigned)ncpu : 1, insert_shard_at, &r);
+	free(order);
+	return rc;
+}
+
+static int reject_shard(shard *sh, const cairn_index_entry *rows, const size_t *order, size_t from,
+                        size_t to)
+{
+	sqlite3_stmt *st = sh->stmt[ST_REJECT];
+	pthread_mutex_lock(&sh->lock);
+	int rc = run(sh, ST_BEGIN_WRITE, "cannot begin a rejection");
+	for (size_t k = from; k < to && !rc; k++) {
+		sqlite3_bind_blob(st, 1, rows[order[k]].fp, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, rows[order[k]].pack, 32, SQLITE_STATIC);
+		rc = run(sh, ST_REJECT, "rejection failed");
+	}
+	return end_transaction(sh, st, rc, "cannot commit a rejection");
+}
+
+static int sqlite_reject(cairn_index *base, const cairn_index_entry *rows, size_t n)
+{
+	sqlite_index *ix = (sqlite_index *)base;
+	if (n == 0)
+		return 0;
+	size_t *order, start[257];
+	int rc = group_by_shard(ix, rows[0].fp, sizeof(rows[0]), n, &order, start);
+	for (unsigned k = 0; k < ix->nshards && !rc; k++)
+		if (start[k] < start[k + 1])
+			rc = reject_shard(&ix->shards[k], rows, order, start[k], start[k + 1]);
 	free(order);
 	return rc;
 }
@@ -649,6 +710,8 @@ static const struct cairn_index_ops sqlite_ops = {
     .insert = sqlite_insert,
     .scan = sqlite_scan,
     .drop_packs = sqlite_drop_packs,
+    .rows = sqlite_rows,
+    .reject = sqlite_reject,
     .object_known = sqlite_object_known,
     .object_add = sqlite_object_add,
     .count = sqlite_count,
@@ -741,23 +804,31 @@ static int schema_count(shard *sh, const char *sql, int *out)
 /* Brings a shard's blobs table made by schema 1 (no inner) or 2 (primary
  * key fp) to schema 3 (primary key fp, pack): the column added if it
  * lacks it (0, right for the entries version 1 knew), then a new table,
- * the rows copied, the old one dropped and the new one renamed, under the
+ * the rows copied, the old one dropped and the new one renamed; then to
+ * schema 4 (the column bad, 0 for every row). All under the
  * caller's write transaction. Each shard is judged by its own table, so
  * that an upgrade cut short leaves only the shards not yet done to do. */
 static int upgrade_blobs(shard *sh)
 {
-	int keys, has_inner;
+	int keys, has_inner = 1, has_bad;
 	int rc =
 	    schema_count(sh, "SELECT count(*) FROM pragma_table_info('blobs') WHERE pk > 0", &keys);
-	if (rc || keys == 2)
-		return rc;
-	rc = schema_count(
-	    sh, "SELECT count(*) FROM pragma_table_info('blobs') WHERE name = 'inner'", &has_inner);
+	if (!rc && keys != 2)
+		rc = schema_count(
+		    sh, "SELECT count(*) FROM pragma_table_info('blobs') WHERE name = 'inner'",
+		    &has_inner);
 	if (!rc && !has_inner)
 		rc = run_sql(sh, "ALTER TABLE blobs ADD COLUMN inner INTEGER NOT NULL DEFAULT 0",
 		             "cannot upgrade the schema");
-	if (!rc)
+	if (!rc && keys != 2)
 		rc = run_sql(sh, upgrade_to_v3, "cannot upgrade the schema");
+	if (!rc)
+		rc = schema_count(
+		    sh, "SELECT count(*) FROM pragma_table_info('blobs') WHERE name = 'bad'",
+		    &has_bad);
+	if (!rc && !has_bad)
+		rc = run_sql(sh, "ALTER TABLE blobs ADD COLUMN bad INTEGER NOT NULL DEFAULT 0",
+		             "cannot upgrade the schema");
 	return rc;
 }
 

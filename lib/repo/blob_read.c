@@ -298,49 +298,105 @@ int cairn_repo_range_chunk(cairn_range_reader *rr, const cairn_index_entry *e,
 	return blob_chunk(rr->fp, e, &rr->plain, chunk_out);
 }
 
+/* Tries the n rows of a blob (its fingerprint, kind kind) in order, but
+ * for the location avoid (one that failed): 0 with the chunk in out once
+ * one reads and opens (rows[*which]). Otherwise CAIRN_ENOTFOUND, or the
+ * failure of a row; the last one is kept in *last. */
+static int try_rows(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
+                    const cairn_index_entry *rows, size_t n, uint8_t kind,
+                    const cairn_index_entry *avoid, cairn_buf *out, cairn_error_saved *last,
+                    size_t *which)
+{
+	cairn_buf raw = CAIRN_BUF_INIT;
+	char key[80];
+	int rc = CAIRN_ENOTFOUND;
+	for (size_t i = 0; i < n; i++) {
+		const cairn_index_entry *e = &rows[i];
+		if (!(e->kind == kind || (kind == CAIRN_BLOB_DATA && e->kind == CAIRN_BLOB_BUNDLE)))
+			continue;
+		if (avoid && !memcmp(e->pack, avoid->pack, CAIRN_ID_SIZE) &&
+		    e->offset == avoid->offset && e->length == avoid->length)
+			continue;
+		if (cairn_repo_blob_check(s, e)) {
+			cairn_repo_pack_key(key, e->pack);
+			rc = cairn_error_set(CAIRN_ECORRUPT, "%s: impossible lengths at offset %u",
+			                     key, e->offset);
+		} else if (!(rc = cairn_repo_read_range(r, e->pack, e->offset, e->length, &raw)) &&
+		           raw.len != e->length) {
+			cairn_repo_pack_key(key, e->pack);
+			rc = cairn_error_set(CAIRN_ECORRUPT, "%s: short read at offset %u", key,
+			                     e->offset);
+		}
+		if (!rc)
+			rc = open_blob(s, f, e, raw.data, raw.len, out);
+		*which = i;
+		if (!rc || rc == CAIRN_ENOMEM)
+			break;
+		cairn_error_save(last, rc);
+	}
+	cairn_buf_free(&raw);
+	return rc;
+}
+
+/* Reads a blob from the first of its places that holds it, but avoid:
+ * the rows the index gives; after bringing the index up to the store (a
+ * blob registered since it was opened, or moved by a prune), its rows
+ * again; then the store's own record (index/ objects, pack trailers),
+ * and the index is told where the blob was found. */
+static int read_blob_from(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
+                          const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
+                          const cairn_index_entry *avoid, cairn_buf *out)
+{
+	cairn_index_entry rows[CAIRN_INDEX_ROWS_MAX];
+	cairn_error_saved last = {0};
+	char hex[CAIRN_ID_HEX + 1];
+	uint8_t n = 0;
+	size_t which = 0;
+	int rc = 0, step;
+	for (step = 0; step < 3; step++) {
+		rc = step == 1 ? cairn_repo_refresh_index(r) : 0;
+		if (!rc)
+			rc = cairn_repo_blob_places(r, fp, step == 2, CAIRN_INDEX_ROWS_MAX, rows,
+			                            &n);
+		if (rc)
+			return rc;
+		rc = try_rows(r, s, f, rows, n, kind, avoid, out, &last, &which);
+		if (rc != CAIRN_ENOTFOUND && rc != CAIRN_ECORRUPT)
+			break;
+	}
+	/* Advisory: a reader may not be allowed to register. */
+	if (!rc && step == 2 && cairn_index_insert(r->index, &rows[which], 1))
+		cairn_error_clear();
+	if (!rc || rc == CAIRN_ENOMEM)
+		return rc;
+	if (last.code)
+		return cairn_error_restore(&last);
+	cairn_hex_encode(hex, fp, CAIRN_FP_SIZE);
+	return cairn_error_set(CAIRN_ENOTFOUND, "blob %.16s is in no pack of the index", hex);
+}
+
+int cairn_repo_blob_places(cairn_repo *r, const uint8_t fp[CAIRN_FP_SIZE], int from_store,
+                           size_t max, cairn_index_entry *rows, uint8_t *count_out)
+{
+	if (from_store)
+		return cairn_repo_store_rows(r, fp, max, rows, count_out);
+	return cairn_index_rows(r->index, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1, max, rows,
+	                        count_out);
+}
+
 int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
                          const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out)
 {
-	cairn_index_entry e;
-	cairn_buf raw = CAIRN_BUF_INIT;
-	char key[80], hex[CAIRN_ID_HEX + 1];
-	uint8_t found = 0;
-	int retried = 0, rc;
-again:
-	rc = cairn_repo_locate_blobs(r, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1, &e, &found);
-	if (rc)
-		return rc;
-	if (!found && !retried) {
-		/* Registered since this index was brought up to the store (a
-		 * snapshot newer than the open), or moved by a prune. */
-		if ((rc = cairn_repo_refresh_index(r)))
-			return rc;
-		retried = 1;
-		goto again;
-	}
-	if (!found ||
-	    !(e.kind == kind || (kind == CAIRN_BLOB_DATA && e.kind == CAIRN_BLOB_BUNDLE))) {
-		cairn_hex_encode(hex, fp, CAIRN_FP_SIZE);
-		return cairn_error_set(CAIRN_ENOTFOUND, "blob %.16s is in no pack of the index",
-		                       hex);
-	}
-	rc = cairn_repo_read_range(r, e.pack, e.offset, e.length, &raw);
-	if (rc == CAIRN_ENOTFOUND && !retried) {
-		/* A prune may have moved the blob: look it up again. */
-		cairn_buf_free(&raw);
-		if ((rc = cairn_repo_refresh_index(r)))
-			return rc;
-		retried = 1;
-		goto again;
-	}
-	if (!rc && raw.len != e.length) {
-		cairn_repo_pack_key(key, e.pack);
-		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: short read at offset %u", key, e.offset);
-	}
-	if (!rc)
-		rc = open_blob(s, f, &e, raw.data, raw.len, out);
-	cairn_buf_free(&raw);
-	return rc;
+	return read_blob_from(r, s, f, fp, kind, NULL, out);
+}
+
+int cairn_repo_read_blob_elsewhere(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
+                                   const cairn_index_entry *failed, uint8_t kind, cairn_buf *out)
+{
+	/* Advisory: a reader may not be allowed to. */
+	if (cairn_index_reject(r->index, failed, 1))
+		cairn_error_clear();
+	return read_blob_from(r, s, f, failed->fp, kind, failed, out);
 }
 
 /* The first read of a pack's tail holds the trailer of a pack of a few

@@ -22,6 +22,8 @@
 /* Blobs recovered from trailers go into new index/ objects and the index
  * this many at a time. */
 #define RECOVER_BATCH 32768
+/* Shards of the local copy of the store's record beside a server's index. */
+#define STORE_INDEX_SHARDS 16
 
 /* Pack ids, sorted once filled, to ask whether a pack is among them. */
 struct pack_set {
@@ -57,9 +59,10 @@ static void report(cairn_warn_cb warn, void *ud, const char *key)
 
 /* ---- index/ objects ---- */
 
-/* Imports one index/ object; with covered, adds the packs it lists. */
-static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[CAIRN_ID_SIZE],
-                               struct pack_set *covered)
+/* Imports one index/ object into ix (none: NULL); with covered, adds the
+ * packs it lists. */
+static int import_index_object(cairn_repo *r, cairn_index *ix, cairn_sealer *s,
+                               const uint8_t id[CAIRN_ID_SIZE], struct pack_set *covered)
 {
 	cairn_buf plain = CAIRN_BUF_INIT;
 	cairn_index_entry *entries = NULL;
@@ -74,26 +77,27 @@ static int import_index_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[
 		cairn_error_prefix(rc, "%s%s", CAIRN_INDEX_PREFIX, hex);
 		goto out;
 	}
-	if ((rc = cairn_index_insert(r->index, entries, count)))
+	if (ix && (rc = cairn_index_insert(ix, entries, count)))
 		goto out;
 	/* The decoder gives the entries grouped by pack. */
 	for (size_t i = 0; covered && !rc && i < count; i++)
 		if (i == 0 || memcmp(entries[i].pack, entries[i - 1].pack, CAIRN_ID_SIZE) != 0)
 			rc = pack_set_add(covered, entries[i].pack);
-	if (!rc)
-		rc = cairn_index_object_add(r->index, id);
+	if (!rc && ix)
+		rc = cairn_index_object_add(ix, id);
 out:
 	free(entries);
 	cairn_buf_free(&plain);
 	return rc;
 }
 
-/* Imports the index/ objects the index has not seen (every one if all).
- * A damaged or vanished object must not make the whole repository
- * unusable: its blobs are merely unknown to the index (restore reports
- * what it cannot find), it is told to warn and tried again next time. */
-static int import_objects(cairn_repo *r, cairn_sealer *s, int all, struct pack_set *covered,
-                          cairn_warn_cb warn, void *ud, cairn_index_rebuild *res)
+/* Imports into ix the index/ objects it has not seen (every one if all;
+ * ix NULL, with all: only reads them, for covered). A damaged or vanished object must not make the
+ * whole repository unusable: its blobs are merely unknown to the index (restore reports what it
+ * cannot find), it is told to warn and tried again next time. */
+static int import_objects(cairn_repo *r, cairn_index *ix, cairn_sealer *s, int all,
+                          struct pack_set *covered, cairn_warn_cb warn, void *ud,
+                          cairn_index_rebuild *res)
 {
 	uint8_t(*ids)[CAIRN_ID_SIZE] = NULL;
 	size_t n = 0;
@@ -103,11 +107,11 @@ static int import_objects(cairn_repo *r, cairn_sealer *s, int all, struct pack_s
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int known = 0;
-		if (!all && (rc = cairn_index_object_known(r->index, ids[i], &known)))
+		if (!all && (rc = cairn_index_object_known(ix, ids[i], &known)))
 			goto out;
 		if (known)
 			continue;
-		rc = import_index_object(r, s, ids[i], covered);
+		rc = import_index_object(r, ix, s, ids[i], covered);
 		if (rc == CAIRN_ECORRUPT) {
 			cairn_hex_encode(hex, ids[i], CAIRN_ID_SIZE);
 			snprintf(key, sizeof(key), "%s%s", CAIRN_INDEX_PREFIX, hex);
@@ -138,7 +142,7 @@ int cairn_repo_sync_index(cairn_repo *r, int rebuild, uint64_t *imported_out)
 		return rc;
 	if ((rc = cairn_repo_sealer_new(r, &s, 0)))
 		return rc;
-	rc = import_objects(r, s, rebuild, NULL, NULL, NULL, &res);
+	rc = import_objects(r, r->index, s, rebuild, NULL, NULL, NULL, &res);
 	if (!rc && imported_out)
 		*imported_out = res.objects;
 	cairn_sealer_free(s);
@@ -182,20 +186,27 @@ struct recovered {
 	size_t n, cap;
 };
 
-/* Writes the recovered blobs to a new index/ object, then registers them
- * and the object: the store knows them before the index does. */
-static int write_recovered(cairn_repo *r, cairn_sealer *s, struct recovered *rec,
-                           cairn_index_rebuild *res)
+/* Where recovered blobs go: into ix, and with write, first into new
+ * index/ objects, so that the store knows them before the index does. */
+struct recover_to {
+	cairn_index *ix;
+	int write;
+};
+
+static int write_recovered(cairn_repo *r, cairn_sealer *s, const struct recover_to *to,
+                           struct recovered *rec, cairn_index_rebuild *res)
 {
 	uint8_t id[CAIRN_ID_SIZE];
 	int rc;
 	if (!rec->n)
 		return 0;
-	if ((rc = cairn_repo_put_index_object(r, s, rec->entries, rec->n, id)) ||
-	    (rc = cairn_index_insert(r->index, rec->entries, rec->n)) ||
-	    (rc = cairn_index_object_add(r->index, id)))
+	if (to->write && ((rc = cairn_repo_put_index_object(r, s, rec->entries, rec->n, id)) ||
+	                  (rc = cairn_index_insert(to->ix, rec->entries, rec->n)) ||
+	                  (rc = cairn_index_object_add(to->ix, id))))
 		return rc;
-	res->objects_written++;
+	if (!to->write && (rc = cairn_index_insert(to->ix, rec->entries, rec->n)))
+		return rc;
+	res->objects_written += to->write;
 	rec->n = 0;
 	return 0;
 }
@@ -235,8 +246,9 @@ out:
 }
 
 /* Recovers every pack of data/ that covered does not hold. */
-static int recover_from_trailers(cairn_repo *r, cairn_sealer *s, struct pack_set *covered,
-                                 cairn_warn_cb warn, void *ud, cairn_index_rebuild *res)
+static int recover_from_trailers(cairn_repo *r, cairn_sealer *s, const struct recover_to *to,
+                                 struct pack_set *covered, cairn_warn_cb warn, void *ud,
+                                 cairn_index_rebuild *res)
 {
 	struct pack_files packs = {0};
 	struct recovered rec = {0};
@@ -250,10 +262,10 @@ static int recover_from_trailers(cairn_repo *r, cairn_sealer *s, struct pack_set
 			continue;
 		rc = recover_pack(r, s, &packs.v[i], &rec, warn, ud, res);
 		if (!rc && rec.n >= RECOVER_BATCH)
-			rc = write_recovered(r, s, &rec, res);
+			rc = write_recovered(r, s, to, &rec, res);
 	}
 	if (!rc)
-		rc = write_recovered(r, s, &rec, res);
+		rc = write_recovered(r, s, to, &rec, res);
 out:
 	free(packs.v);
 	free(rec.entries);
@@ -270,12 +282,73 @@ int cairn_repo_rebuild_index(cairn_repo *r, cairn_warn_cb warn, void *ud, cairn_
 		return rc;
 	if ((rc = cairn_repo_sealer_new(r, &s, 0)))
 		return rc;
-	rc = import_objects(r, s, 1, &covered, warn, ud, out);
+	struct recover_to to = {r->index, 1};
+	rc = import_objects(r, r->index, s, 1, &covered, warn, ud, out);
 	if (!rc)
-		rc = recover_from_trailers(r, s, &covered, warn, ud, out);
+		rc = recover_from_trailers(r, s, &to, &covered, warn, ud, out);
 	/* An index/ object a killed prune left may name a deleted pack. */
 	if (!rc)
 		rc = cairn_repo_apply_done(r, NULL);
+	cairn_sealer_free(s);
+	free(covered.ids);
+	return rc;
+}
+
+/* ---- the store's own record, for a reader the index failed ---- */
+
+/* Where the store's record is read into: the embedded index itself, or
+ * beside a server's a local one in the cache directory (store-index/),
+ * kept from one command to the next. Under r->store_ix_lock. */
+static int store_index(cairn_repo *r, cairn_index **out)
+{
+	cairn_buf dir = CAIRN_BUF_INIT;
+	int rc = 0;
+	if (!r->store_ix && !r->index_remote)
+		r->store_ix = r->index;
+	if (!r->store_ix && !r->cache_dir)
+		return cairn_error_set(CAIRN_ENOTFOUND, "no cache directory for the store's index");
+	if (!r->store_ix && !(rc = cairn_buf_printf(&dir, "%s/store-index", r->cache_dir)))
+		rc = cairn_index_sqlite_open(&r->store_ix, (const char *)dir.data,
+		                             STORE_INDEX_SHARDS);
+	cairn_buf_free(&dir);
+	*out = r->store_ix;
+	return rc;
+}
+
+int cairn_repo_store_rows(cairn_repo *r, const uint8_t fp[CAIRN_FP_SIZE], size_t max,
+                          cairn_index_entry *rows, uint8_t *count_out)
+{
+	struct pack_set covered = {0};
+	cairn_index_rebuild res = {0};
+	cairn_sealer *s = NULL;
+	cairn_index *ix = NULL;
+	*count_out = 0;
+	pthread_mutex_lock(&r->store_ix_lock);
+	int rc = store_index(r, &ix);
+	if (!rc)
+		rc = cairn_repo_sealer_new(r, &s, 0);
+	/* index/ objects: an embedded index imported them when opened */
+	if (!rc && !r->store_ix_objects && ix != r->index)
+		rc = import_objects(r, ix, s, 0, NULL, NULL, NULL, &res);
+	r->store_ix_objects = !rc;
+	if (!rc)
+		rc = cairn_index_rows(ix, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1, max, rows,
+		                      count_out);
+	/* Then, once, the packs no index/ object lists, from their trailers
+	 * (nothing is written: this reader may not be allowed to). The
+	 * objects are read again only for the packs they cover: what they
+	 * list is in ix already, or was dropped from it on purpose. */
+	if (!rc && !*count_out && !r->store_ix_trailers) {
+		struct recover_to to = {ix, 0};
+		r->store_ix_trailers = 1;
+		rc = import_objects(r, NULL, s, 1, &covered, NULL, NULL, &res);
+		if (!rc)
+			rc = recover_from_trailers(r, s, &to, &covered, NULL, NULL, &res);
+		if (!rc)
+			rc = cairn_index_rows(ix, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1, max, rows,
+			                      count_out);
+	}
+	pthread_mutex_unlock(&r->store_ix_lock);
 	cairn_sealer_free(s);
 	free(covered.ids);
 	return rc;

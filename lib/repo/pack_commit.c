@@ -109,6 +109,7 @@ int cairn_repo_commit_pack(cairn_repo *r, cairn_sealer *s, cairn_pack_writer *w)
 	}
 	for (size_t i = 0; i < w->count; i++)
 		cairn_pack_entry_to_index(&w->entries[i], pack_id, &entries[i]);
+	cairn_repo_trust_pack(r, pack_id, w->entries, w->count);
 	if ((rc = cairn_repo_put_index_object(r, s, entries, w->count, index_id)))
 		goto out;
 	rc = queue_entries(r, entries, w->count, index_id);

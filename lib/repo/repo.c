@@ -250,7 +250,10 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 	}
 	pthread_mutex_init(&r->pending.lock, NULL);
 	pthread_mutex_init(&r->refresh_lock, NULL);
+	pthread_mutex_init(&r->store_ix_lock, NULL);
 	pthread_rwlock_init(&r->dead.lock, NULL);
+	if ((rc = cairn_verified_new(&r->verified)))
+		goto out;
 	cairn_store_opts so = {.connections = opts ? opts->connections : 0};
 	rc = cairn_store_open_ex(&r->store, location, 0, &so);
 	if (rc == CAIRN_ENOTFOUND)
@@ -264,6 +267,10 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		goto out;
 	if ((rc = open_index(r, opts, (const char *)dir.data)))
 		goto out;
+	if (dir.len && !(r->cache_dir = strdup((const char *)dir.data))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* Every client registers what it writes with a server: listing the
 	 * store on each open would only cost time. */
 	if (!r->index_remote && (rc = cairn_repo_sync_index(r, 0, NULL)))
@@ -290,6 +297,11 @@ void cairn_repo_free(cairn_repo *r)
 	free(r->pending.entries);
 	free(r->pending.objects);
 	free(r->dead.ids);
+	cairn_verified_free(r->verified);
+	if (r->store_ix != r->index)
+		cairn_index_free(r->store_ix);
+	pthread_mutex_destroy(&r->store_ix_lock);
+	free(r->cache_dir);
 	pthread_mutex_destroy(&r->pending.lock);
 	pthread_mutex_destroy(&r->refresh_lock);
 	pthread_rwlock_destroy(&r->dead.lock);

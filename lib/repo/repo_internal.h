@@ -19,6 +19,8 @@ struct pending {
 	size_t n_objects, cap_objects;
 };
 
+typedef struct cairn_verified cairn_verified;
+
 /* Packs done records name whose rows the index kept (gc_io.c). A
  * reader may add to them while a backup's threads look into them. */
 struct dead_packs {
@@ -40,7 +42,31 @@ struct cairn_repo {
 	struct dead_packs dead;
 	pthread_mutex_t refresh_lock; /* one cairn_repo_refresh_index at a time */
 	int64_t refreshed_ns;         /* CLOCK_MONOTONIC of the last one */
+	cairn_verified *verified;     /* packs' trailers read to check locations (verify.c) */
+	char *cache_dir;              /* this repository's cache directory; NULL: none */
+	/* The store's record of where blobs are (cairn_repo_store_rows): the
+	 * embedded index, or a local one beside a server's; whether this
+	 * handle brought it up to the index/ objects, and read the trailers
+	 * of the packs none lists. */
+	pthread_mutex_t store_ix_lock;
+	cairn_index *store_ix;
+	int store_ix_objects, store_ix_trailers;
 };
+
+/* ---- the store's own record (index_sync.c) ---- */
+
+/* Up to max rows of fingerprint fp from the store's own record, for a
+ * reader the index failed: the index/ objects (for a server's index,
+ * imported into a local copy in the cache directory, once per handle),
+ * then, once per handle if that has none, the trailers of the packs no
+ * index/ object lists. Writes nothing to the store. */
+int cairn_repo_store_rows(cairn_repo *r, const uint8_t fp[CAIRN_FP_SIZE], size_t max,
+                          cairn_index_entry *rows, uint8_t *count_out);
+
+/* ---- locations checked against their packs (verify.c) ---- */
+
+int cairn_verified_new(cairn_verified **out);
+void cairn_verified_free(cairn_verified *v);
 
 /* The store key of a pack: data/<first 2 hex>/<64 hex>. */
 void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE]);

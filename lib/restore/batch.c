@@ -18,6 +18,42 @@
 
 #define LOOKUP_SLICE 8192 /* fingerprints per index query */
 
+/* 1 if the index entry e can be the blob of every use of nd. */
+static int entry_fits(restore *R, const batch *b, const cairn_restore_need *nd,
+                      const cairn_index_entry *e)
+{
+	if ((e->kind != CAIRN_BLOB_DATA && e->kind != CAIRN_BLOB_BUNDLE) ||
+	    cairn_repo_blob_check(R->workers[0].sealer, e))
+		return 0;
+	for (size_t i = nd->first; i < nd->first + nd->count; i++)
+		if (b->uses[i].length != e->raw_length)
+			return 0;
+	return 1;
+}
+
+/* The index has no usable answer for nd (none, or one that cannot be the
+ * blob: a location an index holder made up, or a lost registration): the
+ * first that fits of the index's other rows, then of the store's own
+ * record, becomes nd->ie, and *found is set. */
+static int relocate(restore *R, const batch *b, cairn_restore_need *nd, uint8_t *found)
+{
+	cairn_index_entry rows[CAIRN_INDEX_ROWS_MAX];
+	uint8_t n;
+	for (int from_store = 0; from_store < 2; from_store++) {
+		int rc = cairn_repo_blob_places(R->repo, b->uses[nd->first].fp, from_store,
+		                                CAIRN_INDEX_ROWS_MAX, rows, &n);
+		if (rc)
+			return rc;
+		for (uint8_t i = 0; i < n; i++)
+			if (entry_fits(R, b, nd, &rows[i])) {
+				nd->ie = rows[i];
+				*found = 1;
+				return 0;
+			}
+	}
+	return 0;
+}
+
 /* Whether an index entry can be the blob of every use of nd; damages the
  * uses if not. */
 static int blob_usable(restore *R, batch *b, cairn_restore_need *nd, int found)
@@ -127,6 +163,9 @@ static int locate_needs(restore *R, batch *b, size_t n, size_t *n_blobs)
 			cairn_restore_need *nd = &b->needs[s + i];
 			if (found[i])
 				nd->ie = ents[i];
+			if ((!found[i] || !entry_fits(R, b, nd, &nd->ie)) &&
+			    (rc = relocate(R, b, nd, &found[i])))
+				goto out;
 			if (!blob_usable(R, b, nd, found[i]))
 				continue;
 			for (size_t j = nd->first; j < nd->first + nd->count; j++)

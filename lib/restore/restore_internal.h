@@ -115,6 +115,7 @@ typedef struct worker {
 	cairn_fingerprinter *fp;
 	cairn_buf raw;             /* the range of a pack read last */
 	cairn_range_reader reader; /* the blobs out of raw */
+	cairn_buf elsewhere;       /* a blob read from where the index did not say */
 	/* What --verify reads back: not the reader's plaintext, which may
 	 * still hold a blob being written to other files when one of them is
 	 * finished. */

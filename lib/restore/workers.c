@@ -185,30 +185,43 @@ static void write_uses(worker *w, batch *b, const cairn_restore_need *nd, const 
 	}
 }
 
+/* A blob was not where the index said (its pack gone, moved by a prune,
+ * or a location an index holder made up): it is read from any other place
+ * (cairn_repo_read_blob_elsewhere) and written, or its uses are lost with
+ * why, the first failure, unless the last one says more. 0, or
+ * CAIRN_ENOMEM (the restore fails). */
+static int read_elsewhere(worker *w, batch *b, const cairn_restore_need *nd, const char *why)
+{
+	char last[1400];
+	uint8_t kind = nd->ie.kind == CAIRN_BLOB_BUNDLE ? CAIRN_BLOB_DATA : nd->ie.kind;
+	int rc = cairn_repo_read_blob_elsewhere(w->R->repo, w->reader.sealer, w->reader.fp, &nd->ie,
+	                                        kind, &w->elsewhere);
+	if (rc == CAIRN_ENOMEM) {
+		fail_fatal(w->R, rc);
+		return rc;
+	}
+	if (rc == CAIRN_ENOTFOUND || !rc) {
+		if (!rc)
+			write_uses(w, b, nd, w->elsewhere.data);
+		else
+			lose_blob(w, b, nd, why);
+		return 0;
+	}
+	snprintf(last, sizeof(last), "%s", cairn_error_last());
+	lose_blob(w, b, nd, last);
+	return 0;
+}
+
 /* The pack of a range is gone: a prune may have moved its blobs to
- * another pack. Each is looked up again and read on its own (the reader
- * brings the index up to the store first). */
+ * another pack. Each is read from where it is now. */
 static void read_moved(worker *w, batch *b, const cairn_pack_range *rg)
 {
-	cairn_buf chunk = CAIRN_BUF_INIT;
-	char why[1400];
-	for (size_t k = rg->first; k < rg->first + rg->count; k++) {
-		const cairn_restore_need *nd = &b->needs[b->blobs[k].id];
-		uint8_t kind = nd->ie.kind == CAIRN_BLOB_BUNDLE ? CAIRN_BLOB_DATA : nd->ie.kind;
-		int rc = cairn_repo_read_blob(w->R->repo, w->reader.sealer, w->reader.fp, nd->ie.fp,
-		                              kind, &chunk);
-		if (rc == CAIRN_ENOMEM) {
-			fail_fatal(w->R, rc);
+	char why[1400], pack[CAIRN_ID_HEX + 1];
+	cairn_hex_encode(pack, b->blobs[rg->first].pack, CAIRN_ID_SIZE);
+	snprintf(why, sizeof(why), "pack %.16s is gone", pack);
+	for (size_t k = rg->first; k < rg->first + rg->count; k++)
+		if (read_elsewhere(w, b, &b->needs[b->blobs[k].id], why))
 			break;
-		}
-		if (rc) {
-			snprintf(why, sizeof(why), "%s", cairn_error_last());
-			lose_blob(w, b, nd, why);
-			continue;
-		}
-		write_uses(w, b, nd, chunk.data);
-	}
-	cairn_buf_free(&chunk);
 }
 
 /* Reads one range of a pack, opens every blob in it and writes each to
@@ -232,8 +245,13 @@ static void write_range(worker *w, batch *b, size_t task)
 	if (rc) {
 		cairn_hex_encode(pack, b->blobs[rg->first].pack, CAIRN_ID_SIZE);
 		snprintf(why, sizeof(why), "cannot read pack %.16s: %s", pack, cairn_error_last());
+		/* Short (a location past the pack's end): the blobs may be
+		 * elsewhere. Unreadable: so are the others of the pack. */
 		for (size_t k = rg->first; k < rg->first + rg->count; k++)
-			lose_blob(w, b, &b->needs[b->blobs[k].id], why);
+			if (rc != CAIRN_ECORRUPT)
+				lose_blob(w, b, &b->needs[b->blobs[k].id], why);
+			else if (read_elsewhere(w, b, &b->needs[b->blobs[k].id], why))
+				return;
 		return;
 	}
 	cairn_repo_range_start(&w->reader, &w->raw, rg->offset);
@@ -247,7 +265,8 @@ static void write_range(worker *w, batch *b, size_t task)
 		}
 		if (rc) {
 			snprintf(why, sizeof(why), "%s", cairn_error_last());
-			lose_blob(w, b, nd, why);
+			if (read_elsewhere(w, b, nd, why))
+				return;
 			continue;
 		}
 		write_uses(w, b, nd, chunk);
@@ -383,6 +402,7 @@ void restore_pool_stop(restore *R)
 		cairn_sealer_free(w->sealer);
 		cairn_fingerprinter_free(w->fp);
 		cairn_buf_free(&w->raw);
+		cairn_buf_free(&w->elsewhere);
 		cairn_repo_range_free(&w->reader);
 		cairn_buf_free(&w->check);
 	}

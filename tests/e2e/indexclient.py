@@ -3,7 +3,9 @@ docs/SERVER.md rather than from the C code, so that the tests check the
 documented wire format and Bloom filter layout.
 
     indexclient.py request METHOD URL [--token T] [--body-file F] [--header H:V]...
-        prints "STATUS" then each "Header: value", then the body (as text)
+                   [--body-out F]
+        prints "STATUS" then each "Header: value", then the body (as text);
+        --body-out writes the body's bytes to F as well
     indexclient.py register URL TOKEN REPO --count N --seed S [--batch B]
                    [--threads T] [--ack FILE] [--until-error]
         registers random entries; with --ack appends each acknowledged
@@ -97,6 +99,8 @@ def cmd_request(a):
         print("%s: %s" % (k, v))
     print()
     sys.stdout.write(data.decode("utf-8", "replace"))
+    if a.body_out:
+        open(a.body_out, "wb").write(data)
     return 0
 
 
@@ -347,6 +351,7 @@ def main():
     r.add_argument("--token")
     r.add_argument("--body-file")
     r.add_argument("--header", action="append")
+    r.add_argument("--body-out")
     r = sub.add_parser("register")
     for n in ("url", "token", "repo"):
         r.add_argument(n)

@@ -209,6 +209,6 @@ check "the server exits 0 on SIGTERM" server_stop
 	print(sqlite3.connect(sys.argv[1]).execute(
 	    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
 EOF2
-check_eq "shard 0 says schema 3" "$(cat "$T/old-version")" 3
+check_eq "shard 0 says schema 4" "$(cat "$T/old-version")" 4
 
 e2e_finish

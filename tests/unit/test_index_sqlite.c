@@ -630,11 +630,11 @@ static void test_index_sqlite__a_newer_schema_is_refused(void **state)
 	fixture *f = *state;
 	cairn_index *ix = open_index(f, 1);
 	cairn_index_free(ix);
-	shard_exec(f, 0, "UPDATE meta SET value = 4 WHERE key = 'schema_version'");
+	shard_exec(f, 0, "UPDATE meta SET value = 5 WHERE key = 'schema_version'");
 	assert_int_equal(cairn_index_sqlite_open(&ix, f->ixdir, 1), CAIRN_ERROR);
-	assert_non_null(strstr(cairn_error_last(), "schema version 4"));
+	assert_non_null(strstr(cairn_error_last(), "schema version 5"));
 	/* and left as it was */
-	assert_int_equal(shard_int(f, 0, "SELECT value FROM meta WHERE key = 'schema_version'"), 4);
+	assert_int_equal(shard_int(f, 0, "SELECT value FROM meta WHERE key = 'schema_version'"), 5);
 }
 
 /* Makes shard k of an index of nshards as schema version 1 (no inner), 2
@@ -697,8 +697,8 @@ static void make_old_shard(const fixture *f, unsigned k, unsigned nshards, int v
 }
 
 /* An old index of 4 shards holding entries 0..99 and one imported object;
- * shard 2 is of schema 3 already, as an upgrade cut short after it
- * leaves it. */
+ * shard 2 is of schema 3 already (and has no column bad), as an upgrade
+ * cut short after it leaves it. */
 static void check_old_index_upgrade(const fixture *f, int version)
 {
 	cairn_index_entry e[100];
@@ -734,9 +734,13 @@ static void check_old_index_upgrade(const fixture *f, int version)
 		assert_int_equal(
 		    shard_int(f, k, "SELECT count(*) FROM pragma_table_info('blobs') WHERE pk > 0"),
 		    2);
+		assert_int_equal(shard_int(f, k,
+		                           "SELECT count(*) FROM pragma_table_info('blobs') WHERE "
+		                           "name = 'bad'"),
+		                 1);
 		assert_shard_integrity(f, k);
 	}
-	assert_int_equal(shard_int(f, 0, "SELECT value FROM meta WHERE key = 'schema_version'"), 3);
+	assert_int_equal(shard_int(f, 0, "SELECT value FROM meta WHERE key = 'schema_version'"), 4);
 	/* and it stays so */
 	ix = open_index(f, 4);
 	assert_int_equal(count_of(ix), 201);
@@ -752,6 +756,63 @@ static void test_index_sqlite__a_version_1_index_is_brought_up_to_date(void **st
 static void test_index_sqlite__a_version_2_index_is_brought_up_to_date(void **state)
 {
 	check_old_index_upgrade(*state, 2);
+}
+
+static void test_index_sqlite__a_version_3_index_is_brought_up_to_date(void **state)
+{
+	check_old_index_upgrade(*state, 3);
+}
+
+/* Rows of one fingerprint: lookup's choice first, a rejected row last. */
+static void test_index_sqlite__a_rejected_row_is_offered_last(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix = open_index(f, 4);
+	cairn_index_entry e[3], rows[2 * CAIRN_INDEX_ROWS_MAX], got;
+	uint8_t counts[2];
+	for (int i = 0; i < 3; i++) {
+		e[i] = make_entry(7);
+		memset(e[i].pack, 0x10 * (i + 1), 32);
+		e[i].offset = 100u * (unsigned)i;
+	}
+	assert_int_equal(cairn_index_insert(ix, e, 3), 0);
+	lookup_one(ix, ix->ops->lookup, e[0].fp, &got);
+	assert_entry_equal(&got, &e[0]);
+
+	/* the lowest pack rejected: the next one is the answer */
+	assert_int_equal(cairn_index_reject(ix, &e[0], 1), 0);
+	lookup_one(ix, ix->ops->lookup, e[0].fp, &got);
+	assert_entry_equal(&got, &e[1]);
+	/* registering it again does not make it good */
+	assert_int_equal(cairn_index_insert(ix, &e[0], 1), 0);
+	lookup_one(ix, ix->ops->lookup, e[0].fp, &got);
+	assert_entry_equal(&got, &e[1]);
+
+	cairn_index_entry other = make_entry(8);
+	uint8_t fps[2][32];
+	memcpy(fps[0], e[0].fp, 32);
+	memcpy(fps[1], other.fp, 32);
+	assert_int_equal(
+	    cairn_index_rows(ix, (const uint8_t(*)[32])fps, 2, CAIRN_INDEX_ROWS_MAX, rows, counts),
+	    0);
+	assert_int_equal(counts[0], 3);
+	assert_int_equal(counts[1], 0);
+	assert_entry_equal(&rows[0], &e[1]);
+	assert_entry_equal(&rows[1], &e[2]);
+	assert_entry_equal(&rows[2], &e[0]);
+	/* at most max */
+	assert_int_equal(cairn_index_rows(ix, (const uint8_t(*)[32])fps, 1, 2, rows, counts), 0);
+	assert_int_equal(counts[0], 2);
+	assert_entry_equal(&rows[1], &e[2]);
+
+	/* every row rejected: still found, lowest pack first */
+	assert_int_equal(cairn_index_reject(ix, &e[1], 2), 0);
+	lookup_one(ix, ix->ops->lookup, e[0].fp, &got);
+	assert_entry_equal(&got, &e[0]);
+	/* a row not in the index is passed over */
+	assert_int_equal(cairn_index_reject(ix, &other, 1), 0);
+	assert_int_equal(count_of(ix), 3);
+	cairn_index_free(ix);
 }
 
 static void test_index_sqlite__a_malformed_row_is_reported_as_corrupt(void **state)
@@ -1017,6 +1078,8 @@ int main(void)
 	    T(test_index_sqlite__a_newer_schema_is_refused),
 	    T(test_index_sqlite__a_version_1_index_is_brought_up_to_date),
 	    T(test_index_sqlite__a_version_2_index_is_brought_up_to_date),
+	    T(test_index_sqlite__a_version_3_index_is_brought_up_to_date),
+	    T(test_index_sqlite__a_rejected_row_is_offered_last),
 	    T(test_index_sqlite__a_malformed_row_is_reported_as_corrupt),
 	    T(test_index_sqlite__a_file_that_is_not_a_database_is_an_error),
 	    T(test_index_sqlite__a_damaged_shard_among_many_is_named),

@@ -41,6 +41,8 @@ static void test_server_request__matches_each_route_with_its_method(void **state
 	    {"DELETE", "/index", SRV_ROUTE_INDEX_CLEAR},
 	    {"POST", "/scan", SRV_ROUTE_SCAN},
 	    {"POST", "/drop-packs", SRV_ROUTE_DROP_PACKS},
+	    {"POST", "/rows", SRV_ROUTE_ROWS},
+	    {"POST", "/reject", SRV_ROUTE_REJECT},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char url[256], repo[65], arg[65] = "", allow[64];
@@ -67,6 +69,9 @@ static void test_server_request__routes_need_the_scope_of_what_they_change(void 
 	    /* Reading the whole index is prune's, like dropping from it. */
 	    {"POST", "/scan", SRV_SCOPE_ADMIN},
 	    {"POST", "/drop-packs", SRV_SCOPE_ADMIN},
+	    {"POST", "/rows", SRV_SCOPE_READ},
+	    /* It changes which row lookups offer: a writer's word. */
+	    {"POST", "/reject", SRV_SCOPE_APPEND},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char url[256], repo[65], arg[65], allow[64];

@@ -409,6 +409,82 @@ static void test_wire__drop_requests_are_whole_pack_ids_and_bounded(void **state
 	free(body);
 }
 
+static void test_wire__rows_answers_round_trip(void **state)
+{
+	(void)state;
+	enum { MAX = CAIRN_INDEX_ROWS_MAX };
+	cairn_index_entry rows[3 * MAX], got[3 * 2];
+	uint8_t counts[3] = {2, 0, 3}, got_counts[3];
+	uint8_t fps[3][32];
+	cairn_buf b = CAIRN_BUF_INIT;
+	for (int i = 0; i < 3; i++) {
+		fill(fps[i], 32, (uint8_t)(40 + i));
+		for (int k = 0; k < counts[i]; k++) {
+			rows[i * MAX + k] = entry((uint8_t)(10 * i + k));
+			memcpy(rows[i * MAX + k].fp, fps[i], 32);
+		}
+	}
+	assert_int_equal(cairn_wire_rows_encode(&b, rows, counts, 3, MAX), 0);
+	assert_int_equal(b.len, 3 + 5 * CAIRN_WIRE_ENTRY_SIZE);
+	/* Up to 2 of each are kept; the third of fingerprint 2 is checked and passed over. */
+	assert_int_equal(
+	    cairn_wire_rows_decode(b.data, b.len, (const uint8_t(*)[32])fps, 3, 2, got, got_counts),
+	    0);
+	assert_int_equal(got_counts[0], 2);
+	assert_int_equal(got_counts[1], 0);
+	assert_int_equal(got_counts[2], 2);
+	assert_entry_equal(&got[0], &rows[0]);
+	assert_entry_equal(&got[1], &rows[1]);
+	assert_entry_equal(&got[4], &rows[2 * MAX]);
+	assert_entry_equal(&got[5], &rows[2 * MAX + 1]);
+
+	/* A row of another fingerprint, a count too large, a short or long body. */
+	uint8_t *p = b.data;
+	p[1] ^= 1;
+	assert_int_equal(
+	    cairn_wire_rows_decode(b.data, b.len, (const uint8_t(*)[32])fps, 3, 2, got, got_counts),
+	    CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), "another fingerprint"));
+	p[1] ^= 1;
+	p[0] = CAIRN_INDEX_ROWS_MAX + 1;
+	assert_int_equal(
+	    cairn_wire_rows_decode(b.data, b.len, (const uint8_t(*)[32])fps, 3, 2, got, got_counts),
+	    CAIRN_ECORRUPT);
+	p[0] = 2;
+	assert_int_equal(cairn_wire_rows_decode(b.data, b.len - 1, (const uint8_t(*)[32])fps, 3, 2,
+	                                        got, got_counts),
+	                 CAIRN_ECORRUPT);
+	assert_int_equal(cairn_buf_append_u8(&b, 0), 0);
+	assert_int_equal(
+	    cairn_wire_rows_decode(b.data, b.len, (const uint8_t(*)[32])fps, 3, 2, got, got_counts),
+	    CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), "too many"));
+	/* more rows than max to encode */
+	counts[2] = MAX + 1;
+	assert_int_equal(cairn_wire_rows_encode(&b, rows, counts, 3, MAX), CAIRN_EINVAL);
+	cairn_buf_free(&b);
+}
+
+static void test_wire__reject_requests_are_whole_rows(void **state)
+{
+	(void)state;
+	cairn_index_entry rows[2] = {entry(1), entry(2)}, got[2];
+	cairn_buf b = CAIRN_BUF_INIT;
+	size_t n = 9;
+	assert_int_equal(cairn_wire_rejects_encode(&b, rows, 2), 0);
+	assert_int_equal(b.len, 2 * CAIRN_WIRE_REJECT_SIZE);
+	assert_int_equal(cairn_wire_rejects_decode(b.data, b.len, got, &n), 0);
+	assert_int_equal(n, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_memory_equal(got[i].fp, rows[i].fp, 32);
+		assert_memory_equal(got[i].pack, rows[i].pack, 32);
+	}
+	assert_int_equal(cairn_wire_rejects_decode(b.data, b.len - 1, got, &n), CAIRN_EINVAL);
+	assert_int_equal(n, 0);
+	assert_int_equal(cairn_wire_rejects_decode(b.data, 0, got, &n), CAIRN_EINVAL);
+	cairn_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +498,8 @@ int main(void)
 	    cmocka_unit_test(test_wire__scan_answers_refuse_what_was_not_asked_for),
 	    cmocka_unit_test(test_wire__any_changed_byte_of_a_scan_answer_is_parsed_or_refused),
 	    cmocka_unit_test(test_wire__drop_requests_are_whole_pack_ids_and_bounded),
+	    cmocka_unit_test(test_wire__rows_answers_round_trip),
+	    cmocka_unit_test(test_wire__reject_requests_are_whole_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

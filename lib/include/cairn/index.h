@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 /* For each of the n fingerprints: found[i] = 1 and out[i] filled in, or
- * found[i] = 0. A chunk in several packs: the row of the lowest pack id. */
+ * found[i] = 0. A chunk in several packs: the row of the lowest pack id,
+ * rows rejected (cairn_index_reject) last. */
 static inline int cairn_index_lookup(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
                                      cairn_index_entry *out, uint8_t *found)
 {
@@ -106,6 +107,32 @@ static inline int cairn_index_scan(cairn_index *ix, const cairn_index_entry *aft
 static inline int cairn_index_drop_packs(cairn_index *ix, const uint8_t (*packs)[32], size_t n)
 {
 	return ix->ops->drop_packs(ix, packs, n);
+}
+
+/* Up to max (1..CAIRN_INDEX_ROWS_MAX) rows of each of the n fingerprints,
+ * lookup's choice first: fingerprint i's are out[i * max, i * max +
+ * counts[i]). A backend that keeps one row a fingerprint gives that. */
+static inline int cairn_index_rows(cairn_index *ix, const uint8_t (*fps)[32], size_t n, size_t max,
+                                   cairn_index_entry *out, uint8_t *counts)
+{
+	if (ix->ops->version >= 3 && ix->ops->rows)
+		return ix->ops->rows(ix, fps, n, max, out, counts);
+	for (size_t i = 0; i < n; i++) {
+		int rc = ix->ops->lookup(ix, fps + i, 1, out + i * max, counts + i);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Tells the index that these rows (fingerprint, pack) failed
+ * verification: it offers them last from now on. Advisory: a backend
+ * that cannot keep it returns 0. */
+static inline int cairn_index_reject(cairn_index *ix, const cairn_index_entry *rows, size_t n)
+{
+	if (ix->ops->version >= 3 && ix->ops->reject && n)
+		return ix->ops->reject(ix, rows, n);
+	return 0;
 }
 
 #endif

@@ -166,11 +166,28 @@ int cairn_repo_flush_index(cairn_repo *r);
 
 /* Reads, authenticates and opens the chunk fp of this kind (a DATA chunk
  * may be in a bundle); out gets its plaintext. For DATA and TREE chunks
- * the plaintext's fingerprint is checked as well. CAIRN_ENOTFOUND if the
- * index has no such chunk, CAIRN_ECORRUPT if the bytes fail, both with a
- * message naming the pack. */
+ * the plaintext's fingerprint is checked as well. Where a place fails the
+ * next is tried: every row the index has of fp, the same after bringing
+ * the index up to the store, then the store's own record (index/ objects,
+ * then pack trailers), which the index is told of. CAIRN_ENOTFOUND if no
+ * place has the chunk, CAIRN_ECORRUPT if the bytes of the last place
+ * tried fail, both with a message naming the pack. */
 int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
                          const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out);
+/* Up to max (1..CAIRN_INDEX_ROWS_MAX) places of the chunk fp: the index's
+ * rows (cairn_index_rows), or with from_store the store's own record
+ * (index/ objects, then the trailers of packs none lists; read into a
+ * local index beside a server's, once per handle; nothing is written to
+ * the store). For a reader whose first answer was not usable. */
+int cairn_repo_blob_places(cairn_repo *r, const uint8_t fp[CAIRN_FP_SIZE], int from_store,
+                           size_t max, cairn_index_entry *rows, uint8_t *count_out);
+/* Reads the blob of the fingerprint of failed, a location (from an index)
+ * where it was not, from any other place: the row is rejected in the
+ * index (advisory), and the places cairn_repo_read_blob tries are tried
+ * but failed. The restore's way past a location an index holder made up
+ * or a pack that is gone. */
+int cairn_repo_read_blob_elsewhere(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
+                                   const cairn_index_entry *failed, uint8_t kind, cairn_buf *out);
 
 /* Brings the index up to the store again (the index/ objects written
  * since, the packs prune deleted since): for a reader that found a pack
@@ -233,6 +250,22 @@ int cairn_repo_read_range(cairn_repo *r, const uint8_t pack[CAIRN_ID_SIZE], uint
  * short pack is CAIRN_ECORRUPT; every error names the pack. */
 int cairn_repo_read_trailer(cairn_repo *r, cairn_sealer *s, const uint8_t pack[CAIRN_ID_SIZE],
                             uint64_t pack_size, cairn_pack_entry **entries_out, size_t *count_out);
+
+/* Checks the n locations an index gave (e[i]: fingerprint, pack, offset,
+ * lengths, kind) against the authenticated trailers of their packs:
+ * ok[i] = 1 if the pack is in the store and its trailer lists the chunk
+ * exactly there. An index holder can register anything; only a holder of
+ * the key writes a trailer. Each pack is read once (a stat and its
+ * trailer) and kept while a bounded cache has room; packs committed
+ * through this handle are known unread. A missing pack or a trailer that
+ * fails is a 0, not an error; errors are the store's (it cannot be read)
+ * and CAIRN_ENOMEM. Safe from several threads, each with its sealer. */
+int cairn_repo_verify_locations(cairn_repo *r, cairn_sealer *s, const cairn_index_entry *e,
+                                size_t n, uint8_t *ok);
+/* Enters a pack committed through this handle as checked: entries are its
+ * trailer's (final offsets). */
+void cairn_repo_trust_pack(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE],
+                           const cairn_pack_entry *entries, size_t n);
 
 /* Takes the blobs out of a range read from a pack, in the order the plan
  * left them: the chunks of one bundle are neighbours there, and the

@@ -20,6 +20,12 @@
  *                     again after it), then N register entries, N <= max,
  *                     in (fp, pack) order; N >= 1 unless end
  *   drop request      N * pack[32], 1 <= N <= CAIRN_WIRE_DROP_MAX
+ *   rows request      N * fp[32], N <= CAIRN_WIRE_ROWS_FPS_MAX
+ *   rows answer       N * (u8 count <= CAIRN_INDEX_ROWS_MAX, then count
+ *                          register entries of that fingerprint, the one
+ *                          a lookup gives first)
+ *   reject request    N * (fp[32], pack[32]), 1 <= N
+ * The rows and reject routes came within version 2 too.
  */
 #ifndef CAIRN_WIRE_H
 #define CAIRN_WIRE_H
@@ -53,6 +59,13 @@
 #define CAIRN_WIRE_DROP_MAX 65536
 /* A drop request is larger than other requests may be. */
 #define CAIRN_WIRE_DROP_BODY_MAX (CAIRN_WIRE_DROP_MAX * 32)
+/* Most fingerprints one rows request may ask about (its answer is at
+ * most 1 + CAIRN_INDEX_ROWS_MAX entries each), and the size of one
+ * rejected row. */
+#define CAIRN_WIRE_ROWS_FPS_MAX 1024
+#define CAIRN_WIRE_REJECT_SIZE 64
+#define CAIRN_WIRE_REJECT_MAX (CAIRN_WIRE_BODY_MAX / CAIRN_WIRE_REJECT_SIZE)
+
 /* 1 for the blob kinds an index entry may have: data and manifest chunks,
  * and data chunks in bundles (CAIRN_BLOB_DATA, _TREE, _BUNDLE). */
 int cairn_wire_kind_valid(uint8_t kind);
@@ -100,5 +113,26 @@ int cairn_wire_scan_answer_decode(const void *body, size_t len, const cairn_inde
  * pack ids, or more than CAIRN_WIRE_DROP_MAX of them. */
 int cairn_wire_packs_decode(const void *body, size_t len, const uint8_t (**packs_out)[32],
                             size_t *n_out);
+
+/* Appends the rows answer for n fingerprints: fingerprint i's rows are
+ * rows[i * max, i * max + counts[i]), counts[i] <= max <=
+ * CAIRN_INDEX_ROWS_MAX. */
+int cairn_wire_rows_encode(cairn_buf *out, const cairn_index_entry *rows, const uint8_t *counts,
+                           size_t n, size_t max);
+/* Parses the answer to a rows request for the n fingerprints fps: up to
+ * max rows of fingerprint i into out[i * max ...], counts[i] of them
+ * (rows past max are checked and passed over). CAIRN_ECORRUPT with a
+ * reason for a body that is not exactly n answers, a count over
+ * CAIRN_INDEX_ROWS_MAX, a row of another fingerprint or one a register
+ * body could not hold. */
+int cairn_wire_rows_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
+                           size_t max, cairn_index_entry *out, uint8_t *counts);
+
+/* Appends a reject request naming the rows (fp, pack) of n entries. */
+int cairn_wire_rejects_encode(cairn_buf *out, const cairn_index_entry *rows, size_t n);
+/* Parses a reject request into out (room for len / CAIRN_WIRE_REJECT_SIZE
+ * entries; only fp and pack are set). CAIRN_EINVAL with a reason for an
+ * empty body or one that is not whole rows. */
+int cairn_wire_rejects_decode(const void *body, size_t len, cairn_index_entry *out, size_t *n_out);
 
 #endif

@@ -24,15 +24,19 @@ typedef struct cairn_index_entry {
 
 typedef struct cairn_index cairn_index;
 
-/* Version 2 added scan and drop_packs. */
-#define CAIRN_INDEX_OPS_VERSION 2
+/* Version 2 added scan and drop_packs, version 3 rows and reject. */
+#define CAIRN_INDEX_OPS_VERSION 3
+
+/* Most rows of one fingerprint a rows call gives. */
+#define CAIRN_INDEX_ROWS_MAX 8
 
 struct cairn_index_ops {
 	int version; /* CAIRN_INDEX_OPS_VERSION */
 	const char *name;
 	/* For each of the n fingerprints: found[i] = 1 and out[i] filled in, or
 	 * found[i] = 0. One batch: one transaction per shard touched. Of a
-	 * fingerprint's rows, the one with the lowest pack id (memcmp order). */
+	 * fingerprint's rows, the one with the lowest pack id (memcmp order)
+	 * among those never rejected, else among the rejected ones. */
 	int (*lookup)(cairn_index *ix, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
 	              uint8_t *found);
 	/* Registers entries. A chunk may be in several packs (two clients
@@ -69,6 +73,16 @@ struct cairn_index_ops {
 	/* Optional: deletes every row whose pack is one of the n packs (any order, repeats
 	 * fine). */
 	int (*drop_packs)(cairn_index *ix, const uint8_t (*packs)[32], size_t n);
+	/* Optional (NULL: lookup's one row): up to max (1..CAIRN_INDEX_ROWS_MAX)
+	 * rows of each of the n fingerprints, in the order lookup prefers them:
+	 * fingerprint i's are out[i * max, i * max + counts[i]). */
+	int (*rows)(cairn_index *ix, const uint8_t (*fps)[32], size_t n, size_t max,
+	            cairn_index_entry *out, uint8_t *counts);
+	/* Optional (NULL: nothing is kept): the rows (fp, pack) of the n entries
+	 * failed verification against their packs (a location an index holder
+	 * made up, or a pack gone): lookups prefer every other row of the
+	 * fingerprint from now on. Rows not in the index are passed over. */
+	int (*reject)(cairn_index *ix, const cairn_index_entry *rows, size_t n);
 };
 
 struct cairn_index {
