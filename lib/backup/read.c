@@ -296,7 +296,7 @@ static int process_file(struct worker *w, struct slot *s, int fd, int open_errno
 		cairn_error_set_errno(CAIRN_EIO, open_errno, "cannot open");
 		goto file_error;
 	}
-	if ((rc = cairn_read_xattrs(NULL, fd, &e->xattrs, &e->n_xattrs)))
+	if ((rc = cairn_read_attrs(e, NULL, fd)))
 		goto out;
 
 	/* A size of 0 may be a lie: such a file is read to the end below,

@@ -352,12 +352,17 @@ static enum file_status files_cache(struct backup *b, cairn_entry *e)
 	e->n_chunks = b->parent_entry.n_chunks;
 	b->parent_entry.chunks = NULL;
 	b->parent_entry.n_chunks = 0;
-	/* Setting an xattr changes the ctime: the parent's are still the
-	 * file's. */
-	e->xattrs = b->parent_entry.xattrs;
-	e->n_xattrs = b->parent_entry.n_xattrs;
-	b->parent_entry.xattrs = NULL;
-	b->parent_entry.n_xattrs = 0;
+	/* Setting an xattr or a flag changes the ctime: the parent's are
+	 * still the file's, unless its manifest kept only some of them (read
+	 * again in visit). */
+	e->attrs_partial = p->attrs_partial;
+	if (!p->attrs_partial) {
+		e->xattrs = b->parent_entry.xattrs;
+		e->n_xattrs = b->parent_entry.n_xattrs;
+		e->flags = p->flags;
+		b->parent_entry.xattrs = NULL;
+		b->parent_entry.n_xattrs = 0;
+	}
 	/* Its chunks are taken: the parent entry is spent. */
 	cairn_entry_clear(&b->parent_entry);
 	b->parent_valid = 0;
@@ -412,10 +417,10 @@ static int visit(struct backup *b, int dfd, const char *name, const char *path, 
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	if ((rc = entry_content(b, dfd, name, &st, &e, &status, &needs_work)))
 		goto out;
-	/* A file to read gets its xattrs from its worker, through the
-	 * descriptor it opens anyway. */
-	if (status != FILE_UNCHANGED && !needs_work &&
-	    (rc = cairn_read_xattrs(path, -1, &e.xattrs, &e.n_xattrs)))
+	/* A file to read gets its xattrs and flags from its worker, through
+	 * the descriptor it opens anyway. */
+	if ((status != FILE_UNCHANGED || e.attrs_partial) && !needs_work &&
+	    (rc = cairn_read_attrs(&e, path, -1)))
 		goto out;
 	int is_dir = e.type == CAIRN_ENTRY_DIR;
 	if ((rc = enqueue(b, &e, &st, status, needs_work)))

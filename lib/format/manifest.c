@@ -72,6 +72,16 @@ static const char *link_problem(uint8_t type, const uint8_t *p, size_t n)
 	return NULL;
 }
 
+/* File flags: only the bits kept, and only on what chattr can set them. */
+static const char *flags_problem(uint8_t type, uint64_t flags)
+{
+	if (flags & ~(uint64_t)CAIRN_MANIFEST_FLAGS_MASK)
+		return "unknown file flags";
+	if (flags && type != CAIRN_ENTRY_FILE && type != CAIRN_ENTRY_DIR)
+		return "file flags on an entry that is neither a file nor a directory";
+	return NULL;
+}
+
 /* ---- encoder --------------------------------------------------------- */
 
 int cairn_manifest_begin(cairn_buf *out)
@@ -102,8 +112,13 @@ static int check_entry(const cairn_entry *e)
 		why = "chunk list missing";
 	else if (e->type != CAIRN_ENTRY_FILE && e->n_chunks)
 		why = "content chunks on an entry that is not a file";
+	else if ((why = flags_problem(e->type, e->flags)) != NULL)
+		;
+	else if (e->n_xattrs > CAIRN_MANIFEST_XATTR_COUNT_MAX)
+		why = "too many xattrs";
 	if (why)
 		goto bad;
+	size_t total = 0;
 	for (size_t i = 0; i < e->n_xattrs; i++) {
 		const cairn_xattr *x = &e->xattrs[i];
 		size_t nlen = x->name ? strlen(x->name) : 0;
@@ -113,6 +128,8 @@ static int check_entry(const cairn_entry *e)
 			why = "xattr value too long";
 		else if (x->value_len && !x->value)
 			why = "xattr value missing";
+		else if ((total += nlen + x->value_len) > CAIRN_MANIFEST_XATTR_TOTAL_MAX)
+			why = "xattrs too large in all";
 		if (why)
 			goto bad;
 	}
@@ -160,7 +177,8 @@ static int encode_body(cairn_buf *out, const cairn_entry *e)
 		    (rc = cairn_buf_append_bytes(out, x->value, x->value_len)) != 0)
 			return rc;
 	}
-	if ((rc = cairn_buf_append_varint(out, e->n_chunks)) != 0)
+	if ((rc = cairn_buf_append_varint(out, e->flags)) != 0 ||
+	    (rc = cairn_buf_append_varint(out, e->n_chunks)) != 0)
 		return rc;
 	for (size_t i = 0; i < e->n_chunks; i++)
 		if ((rc = cairn_buf_append(out, e->chunks[i].fp, CAIRN_FP_SIZE)) != 0 ||
@@ -221,12 +239,116 @@ static char *dup_bytes(const uint8_t *p, size_t n)
 	return s;
 }
 
-static int decode_body(const uint8_t *body, size_t n, cairn_entry *e)
+/* The xattrs of a record: each name and value within its limit, the
+ * count and their bytes in all within the entry's. */
+static int decode_xattrs(cairn_reader *r, cairn_entry *e)
+{
+	const uint8_t *p;
+	size_t plen, total = 0;
+	uint64_t count = cairn_read_varint(r);
+	if (r->failed || count > cairn_reader_left(r) / CAIRN_MANIFEST_XATTR_MIN)
+		return corrupt(e->path, "xattr count exceeds the record");
+	if (count > CAIRN_MANIFEST_XATTR_COUNT_MAX)
+		return corrupt(e->path, "too many xattrs");
+	if (!count)
+		return 0;
+	if (!(e->xattrs = calloc(count, sizeof(*e->xattrs))))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	/* Counted in full up front: the slots are zeroed, so clearing the
+	 * entry after a failure frees a half-read xattr too. */
+	e->n_xattrs = (size_t)count;
+	for (size_t i = 0; i < count; i++) {
+		cairn_xattr *x = &e->xattrs[i];
+		p = cairn_read_bytes(r, CAIRN_MANIFEST_XATTR_NAME_MAX, &plen);
+		if (r->failed || plen == 0 || memchr(p, '\0', plen))
+			return corrupt(e->path, "bad xattr name");
+		total += plen;
+		if (!(x->name = dup_bytes(p, plen)))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		p = cairn_read_bytes(r, CAIRN_MANIFEST_XATTR_VALUE_MAX, &plen);
+		if (r->failed)
+			return corrupt(e->path, "bad xattr value");
+		if ((total += plen) > CAIRN_MANIFEST_XATTR_TOTAL_MAX)
+			return corrupt(e->path, "xattrs too large in all");
+		if (!(x->value = malloc(plen ? plen : 1)))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		if (plen)
+			memcpy(x->value, p, plen);
+		x->value_len = plen;
+	}
+	return 0;
+}
+
+/* The content of a record: chunks only for a file, adding up to its
+ * size. */
+static int decode_chunks(cairn_reader *r, cairn_entry *e)
+{
+	uint64_t count = cairn_read_varint(r);
+	if (r->failed || count > cairn_reader_left(r) / CAIRN_MANIFEST_CHUNK_MIN)
+		return corrupt(e->path, "chunk count exceeds the record");
+	if (count && e->type != CAIRN_ENTRY_FILE)
+		return corrupt(e->path, "content chunks on an entry that is not a file");
+	if (count && !(e->chunks = malloc(count * sizeof(*e->chunks))))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	uint64_t sum = 0;
+	for (; e->n_chunks < count; e->n_chunks++) {
+		cairn_chunk_ref *c = &e->chunks[e->n_chunks];
+		const uint8_t *p = cairn_read_raw(r, CAIRN_FP_SIZE);
+		uint64_t v = cairn_read_varint(r);
+		if (r->failed || v == 0 || v > UINT32_MAX)
+			return corrupt(e->path, "bad chunk");
+		memcpy(c->fp, p, CAIRN_FP_SIZE);
+		c->length = (uint32_t)v;
+		sum += v; /* at most record size / 33 terms below 2^32: no wrap */
+	}
+	if (e->type == CAIRN_ENTRY_FILE && sum != e->size)
+		return corrupt(e->path, "chunk lengths do not add up to the size");
+	return 0;
+}
+
+/* The fixed fields after the path: mode to rdev. */
+static int decode_stat(cairn_reader *r, cairn_entry *e)
+{
+	uint64_t v = cairn_read_varint(r);
+	if (v & ~(uint64_t)CAIRN_MANIFEST_MODE_MASK)
+		goto bad;
+	e->mode = (uint32_t)v;
+	v = cairn_read_varint(r);
+	if (v > UINT32_MAX)
+		goto bad;
+	e->uid = (uint32_t)v;
+	v = cairn_read_varint(r);
+	if (v > UINT32_MAX)
+		goto bad;
+	e->gid = (uint32_t)v;
+	e->mtime_ns = cairn_read_svarint(r);
+	e->ctime_ns = cairn_read_svarint(r);
+	e->size = cairn_read_varint(r);
+	e->dev = cairn_read_varint(r);
+	e->ino = cairn_read_varint(r);
+	e->rdev = cairn_read_varint(r);
+	if (!r->failed)
+		return 0;
+bad:
+	return corrupt(e->path, "bad or truncated metadata field");
+}
+
+/* The file flags of a version 2 record. */
+static int decode_flags(cairn_reader *r, cairn_entry *e)
+{
+	uint64_t v = cairn_read_varint(r);
+	const char *why = r->failed ? "bad file flags" : flags_problem(e->type, v);
+	if (why)
+		return corrupt(e->path, why);
+	e->flags = (uint32_t)v;
+	return 0;
+}
+
+static int decode_body(const uint8_t *body, size_t n, uint8_t version, cairn_entry *e)
 {
 	cairn_reader r;
 	const uint8_t *p;
 	size_t plen;
-	uint64_t v, count;
 	const char *why;
 	int rc;
 
@@ -244,110 +366,32 @@ static int decode_body(const uint8_t *body, size_t n, cairn_entry *e)
 		return corrupt(NULL, why);
 	if (!(e->path = dup_bytes(p, plen)))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-
-	v = cairn_read_varint(&r);
-	if (v & ~(uint64_t)CAIRN_MANIFEST_MODE_MASK)
-		goto bad_field;
-	e->mode = (uint32_t)v;
-	v = cairn_read_varint(&r);
-	if (v > UINT32_MAX)
-		goto bad_field;
-	e->uid = (uint32_t)v;
-	v = cairn_read_varint(&r);
-	if (v > UINT32_MAX)
-		goto bad_field;
-	e->gid = (uint32_t)v;
-	e->mtime_ns = cairn_read_svarint(&r);
-	e->ctime_ns = cairn_read_svarint(&r);
-	e->size = cairn_read_varint(&r);
-	e->dev = cairn_read_varint(&r);
-	e->ino = cairn_read_varint(&r);
-	e->rdev = cairn_read_varint(&r);
-	if (r.failed)
-		goto bad_field;
+	if ((rc = decode_stat(&r, e)) != 0)
+		goto fail;
 
 	p = cairn_read_bytes(&r, CAIRN_MANIFEST_LINK_MAX, &plen);
-	if (r.failed)
-		goto bad_field;
+	if (r.failed) {
+		rc = corrupt(e->path, "bad or truncated metadata field");
+		goto fail;
+	}
 	if ((why = link_problem(e->type, p, plen)) != NULL) {
 		rc = corrupt(e->path, why);
 		goto fail;
 	}
-	if (plen && !(e->link_target = dup_bytes(p, plen)))
-		goto nomem;
-
-	count = cairn_read_varint(&r);
-	if (r.failed || count > cairn_reader_left(&r) / CAIRN_MANIFEST_XATTR_MIN) {
-		rc = corrupt(e->path, "xattr count exceeds the record");
+	if (plen && !(e->link_target = dup_bytes(p, plen))) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (count) {
-		if (!(e->xattrs = calloc(count, sizeof(*e->xattrs))))
-			goto nomem;
-		/* Counted in full up front: the slots are zeroed, so clearing
-		 * the entry after a failure frees a half-read xattr too. */
-		e->n_xattrs = (size_t)count;
-		for (size_t i = 0; i < count; i++) {
-			cairn_xattr *x = &e->xattrs[i];
-			p = cairn_read_bytes(&r, CAIRN_MANIFEST_XATTR_NAME_MAX, &plen);
-			if (r.failed || plen == 0 || memchr(p, '\0', plen)) {
-				rc = corrupt(e->path, "bad xattr name");
-				goto fail;
-			}
-			if (!(x->name = dup_bytes(p, plen)))
-				goto nomem;
-			p = cairn_read_bytes(&r, CAIRN_MANIFEST_XATTR_VALUE_MAX, &plen);
-			if (r.failed) {
-				rc = corrupt(e->path, "bad xattr value");
-				goto fail;
-			}
-			if (!(x->value = malloc(plen ? plen : 1)))
-				goto nomem;
-			if (plen)
-				memcpy(x->value, p, plen);
-			x->value_len = plen;
-		}
-	}
-
-	count = cairn_read_varint(&r);
-	if (r.failed || count > cairn_reader_left(&r) / CAIRN_MANIFEST_CHUNK_MIN) {
-		rc = corrupt(e->path, "chunk count exceeds the record");
+	e->attrs_partial = version == CAIRN_MANIFEST_VERSION_V1;
+	if ((rc = decode_xattrs(&r, e)) != 0 ||
+	    (!e->attrs_partial && (rc = decode_flags(&r, e)) != 0) ||
+	    (rc = decode_chunks(&r, e)) != 0)
 		goto fail;
-	}
-	if (count && e->type != CAIRN_ENTRY_FILE) {
-		rc = corrupt(e->path, "content chunks on an entry that is not a file");
-		goto fail;
-	}
-	if (count && !(e->chunks = malloc(count * sizeof(*e->chunks))))
-		goto nomem;
-	uint64_t sum = 0;
-	for (; e->n_chunks < count; e->n_chunks++) {
-		cairn_chunk_ref *c = &e->chunks[e->n_chunks];
-		p = cairn_read_raw(&r, CAIRN_FP_SIZE);
-		v = cairn_read_varint(&r);
-		if (r.failed || v == 0 || v > UINT32_MAX) {
-			rc = corrupt(e->path, "bad chunk");
-			goto fail;
-		}
-		memcpy(c->fp, p, CAIRN_FP_SIZE);
-		c->length = (uint32_t)v;
-		sum += v; /* at most record size / 33 terms below 2^32: no wrap */
-	}
-	if (e->type == CAIRN_ENTRY_FILE && sum != e->size) {
-		rc = corrupt(e->path, "chunk lengths do not add up to the size");
-		goto fail;
-	}
 	if (cairn_reader_left(&r)) {
 		rc = corrupt(e->path, "trailing bytes in the record");
 		goto fail;
 	}
 	return 0;
-
-bad_field:
-	rc = corrupt(e->path, "bad or truncated metadata field");
-	goto fail;
-nomem:
-	rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 fail:
 	cairn_entry_clear(e);
 	return rc;
@@ -358,6 +402,7 @@ void cairn_manifest_decoder_init(cairn_manifest_decoder *d)
 	cairn_buf_init(&d->pending);
 	d->start = 0;
 	d->header_done = 0;
+	d->version = 0;
 }
 
 void cairn_manifest_decoder_free(cairn_manifest_decoder *d)
@@ -400,6 +445,25 @@ static int peek_varint(const uint8_t *p, size_t avail, uint64_t *v, size_t *n)
 	return cairn_error_set(CAIRN_ECORRUPT, "manifest: bad record length");
 }
 
+/* The stream's header at p (avail bytes): 1 once read (the version
+ * kept), 0 if more bytes are needed, or CAIRN_ECORRUPT as soon as a byte
+ * is wrong. */
+static int read_header(cairn_manifest_decoder *d, const uint8_t *p, size_t avail)
+{
+	size_t k = avail < CAIRN_MANIFEST_MAGIC_SIZE ? avail : CAIRN_MANIFEST_MAGIC_SIZE;
+	if (k && memcmp(p, CAIRN_MANIFEST_MAGIC, k) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT, "manifest: not a manifest stream");
+	if (avail < CAIRN_MANIFEST_HEADER_SIZE)
+		return 0;
+	uint8_t version = p[CAIRN_MANIFEST_MAGIC_SIZE];
+	if (version < CAIRN_MANIFEST_VERSION_V1 || version > CAIRN_MANIFEST_VERSION)
+		return cairn_error_set(CAIRN_ECORRUPT, "manifest: unknown version %u", version);
+	d->version = version;
+	d->header_done = 1;
+	d->start += CAIRN_MANIFEST_HEADER_SIZE;
+	return 1;
+}
+
 int cairn_manifest_next(cairn_manifest_decoder *d, cairn_entry *out)
 {
 	/* Nothing fed yet: no buffer to point into. */
@@ -412,25 +476,10 @@ int cairn_manifest_next(cairn_manifest_decoder *d, cairn_entry *out)
 	int rc;
 
 	if (!d->header_done) {
-		uint8_t h[CAIRN_MANIFEST_HEADER_SIZE];
-		memcpy(h, CAIRN_MANIFEST_MAGIC, CAIRN_MANIFEST_MAGIC_SIZE);
-		h[CAIRN_MANIFEST_MAGIC_SIZE] = CAIRN_MANIFEST_VERSION;
-		size_t k = avail < sizeof(h) ? avail : sizeof(h);
-		/* A wrong start is reported as soon as it is seen. */
-		if (k && memcmp(p, h, k) != 0) {
-			if (k > CAIRN_MANIFEST_MAGIC_SIZE &&
-			    !memcmp(p, h, CAIRN_MANIFEST_MAGIC_SIZE))
-				return cairn_error_set(CAIRN_ECORRUPT,
-				                       "manifest: unknown version %u",
-				                       p[CAIRN_MANIFEST_MAGIC_SIZE]);
-			return cairn_error_set(CAIRN_ECORRUPT, "manifest: not a manifest stream");
-		}
-		if (k < sizeof(h))
-			return 0;
-		d->header_done = 1;
-		d->start += sizeof(h);
-		p += sizeof(h);
-		avail -= sizeof(h);
+		if ((rc = read_header(d, p, avail)) <= 0)
+			return rc;
+		p += CAIRN_MANIFEST_HEADER_SIZE;
+		avail -= CAIRN_MANIFEST_HEADER_SIZE;
 	}
 	if (avail == 0)
 		return 0;
@@ -442,7 +491,7 @@ int cairn_manifest_next(cairn_manifest_decoder *d, cairn_entry *out)
 		                       (unsigned long long)body_len);
 	if (avail - n < body_len)
 		return 0;
-	if ((rc = decode_body(p + n, (size_t)body_len, out)) != 0)
+	if ((rc = decode_body(p + n, (size_t)body_len, d->version, out)) != 0)
 		return rc;
 	d->start += n + (size_t)body_len;
 	return 1;

@@ -11,6 +11,7 @@
 #include "restore/restore_internal.h"
 
 #include "cairn/tree.h"
+#include "fs/meta.h"
 #include "util/path.h"
 
 #include <errno.h>
@@ -200,9 +201,10 @@ out:
  * d->info tell what it is now. pinfo (NULL if unknown) is its parent's. */
 static int create_dir(restore *R, int pfd, const dir_info *pinfo, const char *name, rdir *d)
 {
-	/* Its own mode comes last; until then its contents must be creatable.
-	 * mkdir takes the permission and sticky bits. */
-	mode_t mode = (d->e.mode & 01777) | 0700;
+	/* Its own mode comes last; until then its contents must be creatable,
+	 * and its group must not have more than its ACL gives it. mkdir
+	 * takes the permission and sticky bits. */
+	mode_t mode = (cairn_entry_mode_without_acl(&d->e) & 01777) | 0700;
 	struct stat st;
 	int fresh, rc;
 	if ((rc = make_dir(pfd, name, mode, &fresh)))
@@ -247,7 +249,7 @@ static int create_node(restore *R, int pfd, const dir_info *pinfo, const char *n
 	              : e->type == CAIRN_ENTRY_CHARDEV ? S_IFCHR
 	                                               : S_IFBLK;
 	dev_t dev = (type == S_IFCHR || type == S_IFBLK) ? (dev_t)e->rdev : 0;
-	mode_t mode = e->mode & 0777;
+	mode_t mode = cairn_entry_mode_without_acl(e) & 0777;
 	rc = mknodat(pfd, name, type | mode, dev);
 	if (rc != 0 && errno == EEXIST && restore_make_room(pfd, name) == 0)
 		rc = mknodat(pfd, name, type | mode, dev);
@@ -316,16 +318,31 @@ static int restore_file(restore *R, int pfd, const dir_info *pinfo, const char *
 	mode_t want = e->mode & 07777;
 	/* Created with its permission bits, its mode is right already unless
 	 * the umask, a default ACL or set-id bits say otherwise. Writing
-	 * xattrs needs the owner's write bit until they are set. */
-	mode_t mode = e->n_xattrs ? (want & 0777) | 0200 : want & 0777;
+	 * xattrs needs the owner's write bit until they are set; until its
+	 * ACL is, its group gets no more than the ACL gives it. */
+	mode_t mode = cairn_entry_mode_without_acl(e) & 0777;
+	if (e->n_xattrs)
+		mode |= 0200;
 	int chmod = !(pinfo && pinfo->plain && (mode & ~R->umask) == want);
 	int chown =
 	    R->is_root && !(pinfo && pinfo->gid_egid && e->uid == R->euid && e->gid == R->egid);
-	int fatal;
+	int fatal, rc;
+	struct stat st;
 	int fd = create_open(R, pfd, name, mode, &fatal);
 	if (fd < 0)
 		return fatal ? fatal : 1;
 	R->res->files++;
+	if (e->flags) {
+		if (fstat(fd, &st) != 0) {
+			cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+			close(fd);
+			return 1;
+		}
+		if ((rc = restore_keep_flags(R, e, st.st_dev, st.st_ino))) {
+			close(fd);
+			return rc;
+		}
+	}
 	return restore_add_file(R, e, fd, chmod, chown);
 }
 
@@ -368,6 +385,11 @@ static int push_dir(restore *R, int pfd, const dir_info *pinfo, const char *name
 	}
 	memset(e, 0, sizeof(*e));
 	d->len = strlen(d->e.path);
+	if ((rc = restore_keep_flags(R, &d->e, d->dev, d->ino))) {
+		close(d->fd);
+		cairn_entry_clear(&d->e);
+		return rc;
+	}
 	/* Past this depth, directories are reached by path. */
 	if (R->n_stack >= R->max_dir_fds) {
 		close(d->fd);
@@ -562,6 +584,10 @@ int restore_link_holders(restore *R)
 					}
 					free(e.path);
 					e.path = p;
+					if ((rc = restore_keep_flags(R, &e, s->dev, s->ino))) {
+						close(fd);
+						break;
+					}
 					if ((rc = restore_add_file(R, &e, fd, 1, R->is_root)))
 						break;
 					continue;

@@ -177,14 +177,14 @@ static int restore_entries(restore *R, cairn_tree_reader *t)
 }
 
 /* What is left once the manifest has been read: the directories still
- * open, the batches in flight, the hard link holders, then the
- * directories that waited for them. */
+ * open, the batches in flight, the hard link holders, the directories
+ * that waited for them, then every file flag. */
 static int finish_restore(restore *R)
 {
 	int rc;
 	if ((rc = restore_leave_dirs(R, NULL)) || (rc = restore_queue_batch(R)) ||
 	    (rc = restore_drain(R)) || (rc = restore_link_holders(R)) ||
-	    (rc = restore_finish_waiting(R)))
+	    (rc = restore_finish_waiting(R)) || (rc = restore_apply_flags(R)))
 		return rc;
 	R->last_path.len = 0;
 	restore_progress(R, 1);
@@ -204,6 +204,7 @@ static void restore_free(restore *R)
 		cairn_entry_clear(&R->waiting[i].e);
 	free(R->waiting);
 	restore_links_free(&R->links);
+	restore_flags_free(R);
 	for (size_t i = 0; i < R->n_includes; i++)
 		free(R->includes[i]);
 	free(R->includes);

@@ -105,6 +105,14 @@ typedef struct link_table {
 	size_t cap, n;
 } link_table;
 
+/* An entry whose file flags wait for the end of the restore. */
+typedef struct rflags {
+	char *path;
+	dev_t dev; /* what it is, to know it again */
+	ino_t ino;
+	uint32_t flags;
+} rflags;
+
 struct restore;
 
 typedef struct worker {
@@ -155,6 +163,12 @@ typedef struct restore {
 	size_t n_waiting, cap_waiting;
 
 	link_table links;
+
+	/* Entries whose flags are set last (restore_apply_flags), in the
+	 * order they were created. */
+	rflags *flags;
+	size_t n_flags, cap_flags;
+	atomic_int flags_unsupported;
 
 	batch batches[N_BATCHES];
 	batch *fill;        /* the batch being filled, or NULL */
@@ -210,6 +224,9 @@ int restore_apply_meta_at(restore *R, int pfd, const char *name, const cairn_ent
 void restore_finish_file_meta(restore *R, rfile *rf);
 int restore_leave_dirs(restore *R, const char *path);
 int restore_finish_waiting(restore *R);
+int restore_keep_flags(restore *R, const cairn_entry *e, dev_t dev, ino_t ino);
+int restore_apply_flags(restore *R);
+void restore_flags_free(restore *R);
 
 /* batch.c */
 int restore_batches_init(restore *R);

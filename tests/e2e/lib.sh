@@ -27,12 +27,18 @@ e2e_passed=0
 e2e_failed=0
 e2e_bg_pids=()
 e2e_mounts=()
+# Commands cleanup runs first, for what rm -rf cannot undo alone:
+# e2e_cleanup_hooks+=("chattr -R -i -a '$T/src'") for immutable files.
+e2e_cleanup_hooks=()
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e.XXXXXX") || exit 1
 
 e2e_cleanup()
 {
-	local pid mnt
+	local pid mnt hook
+	for hook in "${e2e_cleanup_hooks[@]}"; do
+		eval "$hook" >/dev/null 2>&1
+	done
 	for pid in "${e2e_bg_pids[@]}"; do
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
@@ -81,6 +87,20 @@ skip()
 is_root()
 {
 	[ "$(id -u)" -eq 0 ]
+}
+
+# need_tool CMD PACKAGE: whether CMD can be run, after installing the
+# Debian PACKAGE that has it when it is missing and the test runs as
+# root (scripts/setup installs cairn's own needs, not the tests').
+need_tool()
+{
+	command -v "$1" >/dev/null && return 0
+	is_root && command -v apt-get >/dev/null || return 1
+	local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -qq)
+	"${apt[@]}" install -y --no-install-recommends "$2" >/dev/null 2>&1 ||
+		{ "${apt[@]}" update >/dev/null 2>&1 &&
+			"${apt[@]}" install -y --no-install-recommends "$2" >/dev/null 2>&1; }
+	command -v "$1" >/dev/null
 }
 
 # Runs a command (the word `cairn` means $CAIRN_BIN) with no terminal on

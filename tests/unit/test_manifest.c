@@ -77,6 +77,7 @@ static size_t sample_entries(cairn_entry *out)
 
 	e = &out[n++];
 	init_entry(e, CAIRN_ENTRY_DIR, "/dir");
+	e->flags = CAIRN_MANIFEST_FLAG_IMMUTABLE | CAIRN_MANIFEST_FLAG_NODUMP;
 	add_xattr(e, "user.comment", "hello", 5);
 	add_xattr(e, "security.selinux", "system_u:object_r:etc_t:s0\0", 27);
 	add_xattr(e, "user.empty", NULL, 0);
@@ -88,7 +89,10 @@ static size_t sample_entries(cairn_entry *out)
 	add_chunk(e, 2, 1);
 	add_chunk(e, 3, UINT32_MAX);
 	add_xattr(e, "user.bin", "\x00\x01\xff\x80\n", 5);
+	add_xattr(e, "system.posix_acl_access", "\x02\0\0\0\x01\0\x06\0\xff\xff\xff\xff", 12);
+	add_xattr(e, "trusted.x", "1", 1);
 	e->mode = 04755;
+	e->flags = CAIRN_MANIFEST_FLAGS_MASK;
 
 	e = &out[n++];
 	init_entry(e, CAIRN_ENTRY_FILE, "/dir/empty");
@@ -173,6 +177,8 @@ static void assert_entries_equal(const cairn_entry *a, const cairn_entry *b)
 			assert_memory_equal(a->xattrs[i].value, b->xattrs[i].value,
 			                    a->xattrs[i].value_len);
 	}
+	assert_int_equal(a->flags, b->flags);
+	assert_int_equal(a->attrs_partial, b->attrs_partial);
 	assert_int_equal(a->n_chunks, b->n_chunks);
 	for (size_t i = 0; i < a->n_chunks; i++) {
 		assert_memory_equal(a->chunks[i].fp, b->chunks[i].fp, CAIRN_FP_SIZE);
@@ -256,7 +262,10 @@ typedef struct raw_entry {
 	uint64_t n_xattrs; /* as written; xattrs_written of them follow */
 	raw_xattr xattrs[2];
 	size_t xattrs_written;
-	uint64_t n_chunks; /* as written; chunks_written of them follow */
+	size_t xattrs_repeated; /* more copies of xattrs[0] after them */
+	uint64_t flags;         /* written in a version 2 record */
+	int v1;                 /* a version 1 stream: no flags field */
+	uint64_t n_chunks;      /* as written; chunks_written of them follow */
 	uint64_t chunk_len[3];
 	size_t chunks_written;
 	size_t trailing;        /* extra zero bytes at the end of the body */
@@ -298,7 +307,11 @@ static void build_stream(cairn_buf *out, const raw_entry *r)
 {
 	cairn_buf body = CAIRN_BUF_INIT;
 
-	assert_int_equal(cairn_manifest_begin(out), 0);
+	if (r->v1)
+		assert_int_equal(cairn_buf_append(out, "CAIRNMF\x01", CAIRN_MANIFEST_HEADER_SIZE),
+		                 0);
+	else
+		assert_int_equal(cairn_manifest_begin(out), 0);
 	cairn_buf_append_u8(&body, r->type);
 	cairn_buf_append_bytes(&body, r->path, r->path_len);
 	cairn_buf_append_varint(&body, r->mode);
@@ -312,8 +325,8 @@ static void build_stream(cairn_buf *out, const raw_entry *r)
 	cairn_buf_append_varint(&body, r->rdev);
 	cairn_buf_append_bytes(&body, r->link, r->link_len);
 	cairn_buf_append_varint(&body, r->n_xattrs);
-	for (size_t i = 0; i < r->xattrs_written; i++) {
-		const raw_xattr *x = &r->xattrs[i];
+	for (size_t i = 0; i < r->xattrs_written + r->xattrs_repeated; i++) {
+		const raw_xattr *x = &r->xattrs[i < r->xattrs_written ? i : 0];
 		cairn_buf_append_varint(&body, x->name_len);
 		if (x->name)
 			cairn_buf_append(&body, x->name, x->name_len);
@@ -322,6 +335,8 @@ static void build_stream(cairn_buf *out, const raw_entry *r)
 		cairn_buf_append_varint(&body, x->value_len);
 		append_filled(&body, 'v', x->value_len);
 	}
+	if (!r->v1)
+		cairn_buf_append_varint(&body, r->flags);
 	cairn_buf_append_varint(&body, r->n_chunks);
 	for (size_t i = 0; i < r->chunks_written; i++) {
 		append_filled(&body, (uint8_t)(0x10 + i), CAIRN_FP_SIZE);
@@ -363,7 +378,7 @@ static void test_manifest__round_trips_every_entry_type(void **state)
 	cairn_buf b = CAIRN_BUF_INIT;
 
 	encode_stream(&b, e, n);
-	assert_memory_equal(b.data, "CAIRNMF\x01", CAIRN_MANIFEST_HEADER_SIZE);
+	assert_memory_equal(b.data, "CAIRNMF\x02", CAIRN_MANIFEST_HEADER_SIZE);
 	assert_int_equal(decode_and_compare(b.data, b.len, NULL, 0, e, n), 0);
 	cairn_buf_free(&b);
 	clear_entries(e, n);
@@ -599,10 +614,13 @@ static void test_manifest__rejects_an_unknown_version(void **state)
 {
 	(void)state;
 	cairn_error_clear();
-	assert_int_equal(decode_first_error("CAIRNMF\x02", 8), CAIRN_ECORRUPT);
+	assert_int_equal(decode_first_error("CAIRNMF\x03", 8), CAIRN_ECORRUPT);
 	assert_non_null(strstr(cairn_error_last(), "version"));
 	assert_int_equal(decode_first_error("CAIRNMF\x00", 8), CAIRN_ECORRUPT);
 	assert_int_equal(decode_first_error("CAIRNMF\xff", 8), CAIRN_ECORRUPT);
+	/* Both known versions are streams. */
+	assert_int_equal(decode_first_error("CAIRNMF\x01", 8), 0);
+	assert_int_equal(decode_first_error("CAIRNMF\x02", 8), 0);
 }
 
 static void test_manifest__rejects_a_zero_record_length(void **state)
@@ -1087,6 +1105,168 @@ static void test_manifest__encode_appends_after_existing_bytes(void **state)
 	clear_entries(e, n);
 }
 
+/* ---- version 2: file flags and the xattr budget ------------------------- */
+
+/* The entry of the example in docs/FORMAT.md §10.5: a symlink. */
+static void format_example(cairn_entry *e)
+{
+	init_entry(e, CAIRN_ENTRY_SYMLINK, "/etc/l");
+	e->link_target = dup_str("t");
+	e->mode = 0777;
+	e->mtime_ns = 1700000000123456789ll;
+	e->ctime_ns = -1;
+	e->dev = 2049;
+	e->ino = 300;
+}
+
+/* That example, byte for byte. */
+static void test_manifest__encodes_the_format_example_byte_for_byte(void **state)
+{
+	(void)state;
+	static const uint8_t want[] = {'C',  'A',  'I',  'R',  'N',  'M',  'F',  0x02, 0x22,
+	                               0x03, 0x06, '/',  'e',  't',  'c',  '/',  'l',  0xff,
+	                               0x03, 0xe8, 0x07, 0x64, 0xaa, 0xb4, 0xae, 0xd8, 0xc7,
+	                               0xbf, 0xce, 0x97, 0x2f, 0x01, 0x00, 0x81, 0x10, 0xac,
+	                               0x02, 0x00, 0x01, 't',  0x00, 0x00, 0x00};
+	cairn_entry e;
+	cairn_buf b = CAIRN_BUF_INIT;
+	format_example(&e);
+	encode_stream(&b, &e, 1);
+	assert_int_equal(b.len, sizeof(want));
+	assert_memory_equal(b.data, want, sizeof(want));
+	cairn_buf_free(&b);
+	cairn_entry_clear(&e);
+}
+
+static void test_manifest__reads_a_version_1_stream_as_partial_attributes(void **state)
+{
+	(void)state;
+	/* The same symlink as written before file flags: no flags byte. */
+	static const uint8_t v1[] = {
+	    'C',  'A',  'I',  'R',  'N',  'M',  'F',  0x01, 0x21, 0x03, 0x06, '/',  'e',  't',
+	    'c',  '/',  'l',  0xff, 0x03, 0xe8, 0x07, 0x64, 0xaa, 0xb4, 0xae, 0xd8, 0xc7, 0xbf,
+	    0xce, 0x97, 0x2f, 0x01, 0x00, 0x81, 0x10, 0xac, 0x02, 0x00, 0x01, 't',  0x00, 0x00};
+	cairn_entry want;
+	format_example(&want);
+	want.attrs_partial = 1;
+	assert_int_equal(decode_and_compare(v1, sizeof(v1), NULL, 0, &want, 1), 0);
+	cairn_entry_clear(&want);
+
+	/* A file with xattrs, in a version 1 stream: flags 0. */
+	raw_entry r = raw_file();
+	r.v1 = 1;
+	assert_int_equal(decode_raw(&r), 0);
+	/* A flags field there is a byte too many. */
+	r.trailing = 1;
+	assert_raw_rejected(r);
+}
+
+static void test_manifest__round_trips_flags_and_the_largest_xattrs_allowed(void **state)
+{
+	(void)state;
+	cairn_entry e[2];
+	cairn_buf b = CAIRN_BUF_INIT;
+	char name[32];
+	/* As many xattrs as allowed, on a directory with every flag. */
+	init_entry(&e[0], CAIRN_ENTRY_DIR, "/a");
+	e[0].flags = CAIRN_MANIFEST_FLAGS_MASK;
+	for (unsigned i = 0; i < CAIRN_MANIFEST_XATTR_COUNT_MAX; i++) {
+		snprintf(name, sizeof(name), "user.%u", i);
+		add_xattr(&e[0], name, name, strlen(name));
+	}
+	/* As many bytes as allowed: values of 64 KiB and a last one that
+	 * fills the budget to the byte. */
+	init_entry(&e[1], CAIRN_ENTRY_FILE, "/b");
+	e[1].flags = CAIRN_MANIFEST_FLAG_APPEND;
+	uint8_t *value = malloc(CAIRN_MANIFEST_XATTR_VALUE_MAX);
+	assert_non_null(value);
+	for (size_t i = 0; i < CAIRN_MANIFEST_XATTR_VALUE_MAX; i++)
+		value[i] = (uint8_t)(i * 7);
+	size_t total = 0;
+	for (unsigned i = 0; total < CAIRN_MANIFEST_XATTR_TOTAL_MAX; i++) {
+		snprintf(name, sizeof(name), "trusted.big%02u", i);
+		size_t left = CAIRN_MANIFEST_XATTR_TOTAL_MAX - total - strlen(name);
+		size_t len =
+		    left < CAIRN_MANIFEST_XATTR_VALUE_MAX ? left : CAIRN_MANIFEST_XATTR_VALUE_MAX;
+		add_xattr(&e[1], name, value, len);
+		total += strlen(name) + len;
+	}
+	assert_int_equal(total, CAIRN_MANIFEST_XATTR_TOTAL_MAX);
+
+	encode_stream(&b, e, 2);
+	assert_int_equal(decode_and_compare(b.data, b.len, NULL, 0, e, 2), 0);
+	cairn_buf_free(&b);
+
+	/* One byte, or one xattr, more is refused. */
+	e[1].xattrs[e[1].n_xattrs - 1].value_len++;
+	check_encode_rejects(&e[1], "xattrs over the entry's budget");
+	e[1].xattrs[e[1].n_xattrs - 1].value_len--;
+	add_xattr(&e[0], "user.one-more", "x", 1);
+	check_encode_rejects(&e[0], "one xattr more than allowed");
+	free(value);
+	clear_entries(e, 2);
+}
+
+static void test_manifest__encode_rejects_unknown_or_misplaced_flags(void **state)
+{
+	(void)state;
+	cairn_entry e;
+	init_entry(&e, CAIRN_ENTRY_FILE, "/x");
+	e.flags = 0x00080000; /* ext4's extents flag: not one kept */
+	assert_encode_rejects(&e, "a flag that is not kept");
+	init_entry(&e, CAIRN_ENTRY_SYMLINK, "/x");
+	e.link_target = dup_str("t");
+	e.flags = CAIRN_MANIFEST_FLAG_NODUMP;
+	assert_encode_rejects(&e, "flags on a symlink");
+	init_entry(&e, CAIRN_ENTRY_FIFO, "/x");
+	e.flags = CAIRN_MANIFEST_FLAG_IMMUTABLE;
+	assert_encode_rejects(&e, "flags on a FIFO");
+}
+
+/* A file with n copies of x decodes; with one more it is refused. */
+static void assert_limit_of_repeated_xattrs(raw_xattr x, size_t n)
+{
+	raw_entry r = raw_file();
+	r.xattrs[0] = x;
+	r.n_xattrs = n;
+	r.xattrs_repeated = n - 1;
+	assert_int_equal(decode_raw(&r), 0);
+	r.n_xattrs++;
+	r.xattrs_repeated++;
+	assert_raw_rejected(r);
+}
+
+static void test_manifest__decoder_rejects_bad_flags_and_oversized_xattrs(void **state)
+{
+	(void)state;
+	raw_entry r;
+
+	r = raw_file();
+	r.flags = CAIRN_MANIFEST_FLAG_IMMUTABLE | CAIRN_MANIFEST_FLAG_APPEND;
+	assert_int_equal(decode_raw(&r), 0);
+	r.flags = 0x00080000;
+	assert_raw_rejected(r);
+	r.flags = (uint64_t)1 << 32;
+	assert_raw_rejected(r);
+	r.flags = UINT64_MAX;
+	assert_raw_rejected(r);
+	/* On a FIFO. */
+	r = raw_file();
+	r.type = CAIRN_ENTRY_FIFO;
+	r.n_chunks = r.chunks_written = r.size = 0;
+	assert_int_equal(decode_raw(&r), 0);
+	r.flags = CAIRN_MANIFEST_FLAG_NODUMP;
+	assert_raw_rejected(r);
+
+	/* One xattr more than allowed, each of them small; values within
+	 * their own limit, over the entry's in all. */
+	size_t per = 8 + CAIRN_MANIFEST_XATTR_VALUE_MAX;
+	assert_limit_of_repeated_xattrs((raw_xattr){"user.a", 6, 0},
+	                                CAIRN_MANIFEST_XATTR_COUNT_MAX);
+	assert_limit_of_repeated_xattrs((raw_xattr){"user.big", 8, CAIRN_MANIFEST_XATTR_VALUE_MAX},
+	                                CAIRN_MANIFEST_XATTR_TOTAL_MAX / per);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1112,6 +1292,11 @@ int main(void)
 	    cmocka_unit_test(test_manifest__decoder_rejects_bad_xattrs),
 	    cmocka_unit_test(test_manifest__decoder_frees_a_half_read_xattr),
 	    cmocka_unit_test(test_manifest__decoder_rejects_bad_chunks),
+	    cmocka_unit_test(test_manifest__encodes_the_format_example_byte_for_byte),
+	    cmocka_unit_test(test_manifest__reads_a_version_1_stream_as_partial_attributes),
+	    cmocka_unit_test(test_manifest__round_trips_flags_and_the_largest_xattrs_allowed),
+	    cmocka_unit_test(test_manifest__encode_rejects_unknown_or_misplaced_flags),
+	    cmocka_unit_test(test_manifest__decoder_rejects_bad_flags_and_oversized_xattrs),
 	    cmocka_unit_test(test_manifest__decoder_rejects_every_truncated_body),
 	    cmocka_unit_test(test_manifest__encode_rejects_unrepresentable_entries),
 	    cmocka_unit_test(test_manifest__encode_appends_after_existing_bytes),

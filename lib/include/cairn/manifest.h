@@ -5,7 +5,7 @@
  * next snapshot. Pure encoding and decoding; layout in
  * lib/format/manifest_format.h and docs/FORMAT.md.
  *
- * Stream = magic "CAIRNMF" || u8 version (1) || record*
+ * Stream = magic "CAIRNMF" || u8 version (2; 1 still read) || record*
  * record = varint body_length || body   (body_length <= CAIRN_MANIFEST_RECORD_MAX) */
 #ifndef CAIRN_MANIFEST_H
 #define CAIRN_MANIFEST_H
@@ -20,6 +20,10 @@
 #define CAIRN_MANIFEST_PATH_MAX 65536u
 #define CAIRN_MANIFEST_XATTR_NAME_MAX 255u
 #define CAIRN_MANIFEST_XATTR_VALUE_MAX 65536u
+/* One entry's xattrs: how many, and their names' and values' bytes in
+ * all, so that no record, however written, holds more in memory. */
+#define CAIRN_MANIFEST_XATTR_COUNT_MAX 1024u
+#define CAIRN_MANIFEST_XATTR_TOTAL_MAX (1024u * 1024)
 
 enum cairn_entry_type {
 	CAIRN_ENTRY_FILE = 1,
@@ -59,6 +63,10 @@ typedef struct cairn_entry {
 	size_t n_xattrs;
 	cairn_chunk_ref *chunks; /* file content in order; sum of lengths = size */
 	size_t n_chunks;
+	uint32_t flags; /* chattr flags (FILE and DIR), the bits manifest_format.h keeps */
+	/* Decoded from a version 1 stream, which kept only user.* xattrs and
+	 * no flags: what it says of them is not the whole story. */
+	uint8_t attrs_partial;
 } cairn_entry;
 
 /* Frees everything the entry owns and zeroes it. */
@@ -75,6 +83,7 @@ typedef struct cairn_manifest_decoder {
 	cairn_buf pending;
 	size_t start; /* of unconsumed bytes in pending */
 	int header_done;
+	uint8_t version; /* the stream's, once its header is read */
 } cairn_manifest_decoder;
 
 void cairn_manifest_decoder_init(cairn_manifest_decoder *d);
