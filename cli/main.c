@@ -19,6 +19,15 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The options that narrow SNAPSHOT, in the usage of ls and restore. */
+#define SNAPSHOT_OPTIONS                                                                           \
+	"\n"                                                                                       \
+	"SNAPSHOT is an id, a unique prefix of one, or latest (the newest of every host\n"         \
+	"unless narrowed). These narrow it; an id must name a snapshot they allow:\n"              \
+	"  --host H            of host H (repeatable: any of them)\n"                              \
+	"  --tag T             tagged T (\"a,b\": both a and b; repeatable: any of them)\n"        \
+	"  --path P            with path P among its paths (repeatable: all of them)\n"
+
 static const cli_cmd commands[] = {
     {"init", cmd_init, "create a repository",
      "usage: cairn init [--chunk-min S --chunk-avg S --chunk-max S] [--no-encryption]\n"
@@ -34,30 +43,33 @@ static const cli_cmd commands[] = {
      "usage: cairn backup [--tag T]... [--host H] [--exclude GLOB]... [--exclude-file F]\n"
      "                    [--one-file-system] [--dry-run] PATH...\n"
      "\n"
-     "  --tag T             tag the snapshot (repeatable)\n"
+     "  --tag T             tag the snapshot with T (\"x,y\": two tags; repeatable)\n"
      "  --host H            record H as the host (default: this machine's name)\n"
      "  --exclude GLOB      skip paths matching GLOB (repeatable)\n"
      "  --exclude-file F    read globs from F, one per line (# starts a comment)\n"
      "  --one-file-system   stay on the file system of each PATH\n"
      "  --dry-run           read and chunk everything, store nothing\n"},
     {"snapshots", cmd_snapshots, "list snapshots",
-     "usage: cairn snapshots [--tag T]... [--host H]\n"
+     "usage: cairn snapshots [--host H]... [--tag T]... [--path P]...\n"
      "\n"
-     "  --tag T             only snapshots with tag T (repeatable: all of them)\n"
-     "  --host H            only snapshots of host H\n"},
+     "  --host H            only snapshots of host H (repeatable: any of them)\n"
+     "  --tag T             only snapshots tagged T (\"a,b\": both a and b;\n"
+     "                      repeatable: any of them)\n"
+     "  --path P            only snapshots of path P (repeatable: all of them)\n"},
     {"ls", cmd_ls, "list the files of a snapshot",
-     "usage: cairn ls SNAPSHOT [PATH]\n"
+     "usage: cairn ls [--host H]... [--tag T]... [--path P]... SNAPSHOT [PATH]\n"
      "\n"
      "Lists the entries of SNAPSHOT (an id, a unique prefix of one, or latest)\n"
-     "at or below PATH. --verbose shows mode, owner, size and time.\n"},
+     "at or below PATH. --verbose shows mode, owner, size and time.\n" SNAPSHOT_OPTIONS},
     {"restore", cmd_restore, "restore a snapshot",
      "usage: cairn restore SNAPSHOT --target DIR [--include PATH]... [--verify]\n"
+     "                     [--host H]... [--tag T]... [--path P]...\n"
      "\n"
      "  --target DIR        restore under DIR (each path as DIR/<absolute path>)\n"
      "  --include PATH      restore only PATH and what lies below it (repeatable)\n"
-     "  --verify            read the restored files back and compare\n"},
+     "  --verify            read the restored files back and compare\n" SNAPSHOT_OPTIONS},
     {"forget", cmd_forget, "remove snapshots by a retention policy, or by id",
-     "usage: cairn forget SNAPSHOT...\n"
+     "usage: cairn forget [--host H]... [--tag T]... [--path P]... SNAPSHOT...\n"
      "       cairn forget [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
      "                    [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
      "                    [--keep-within DURATION] [--keep-tag T]... [--group-by G]\n"
@@ -74,7 +86,9 @@ static const cli_cmd commands[] = {
      "                      (default host,paths; \"\" for one group)\n"
      "  --tag T, --host H, --path P\n"
      "                      consider only snapshots with tags T (\"a,b\": both), of\n"
-     "                      host H, with path P (each repeatable: T and H any, P all)\n"
+     "                      host H, with path P (each repeatable: T and H any, P all);\n"
+     "                      with SNAPSHOT..., each must be one of them, and latest is\n"
+     "                      the newest of them\n"
      "  --dry-run           show what would be removed, remove nothing\n"
      "  --prune             prune afterwards (see cairn prune --help)\n"
      "\n"
@@ -424,24 +438,6 @@ out:
 	if (rc == CAIRN_ENOREPO && !cairn_error_last()[0])
 		cairn_error_set(rc, "no repository at %s", location);
 	return rc < 0 ? cli_fail(rc) : 0;
-}
-
-int cli_snapshot_load(cairn_repo *r, const char *name, cairn_snapshot *out,
-                      cairn_snapshot_skips *skips)
-{
-	uint8_t id[CAIRN_ID_SIZE];
-	char hex[CAIRN_ID_HEX + 1], time[64];
-	size_t before = skips->count;
-	int rc = cairn_snapshot_resolve_readable(r, name, id, skips);
-	if (!rc)
-		rc = cairn_snapshot_load(r, id, out);
-	if (!rc && skips->count > before) {
-		cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
-		cli_time_local(time, sizeof(time), out->time_ns);
-		cli_error("%s: using snapshot %.8s of %s, the newest whose record can be read",
-		          name, hex, time);
-	}
-	return rc;
 }
 
 int main(int argc, char **argv)
