@@ -75,5 +75,8 @@ int cli_prune_json(cairn_buf *b, const struct cairn_prune_result *res, int dry_r
 /* "10", "10%", "2.5": 0 and *out, or -1 unless within 0..100. */
 int cli_parse_max_unused(const char *s, double *out);
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
+/* cmd_version.c, for --version too: prints the versions (JSON with
+ * --json); the exit status. */
+int cli_version_print(cli_ctx *ctx);
 
 #endif

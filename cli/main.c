@@ -138,6 +138,7 @@ enum {
 	OPT_INDEX_TOKEN_FILE,
 	OPT_JSON,
 	OPT_CONNECTIONS,
+	OPT_VERSION,
 };
 
 static const struct option global_options[] = {
@@ -151,6 +152,7 @@ static const struct option global_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 #define N_GLOBAL (sizeof(global_options) / sizeof(global_options[0]) - 1)
@@ -170,7 +172,8 @@ static const char global_usage[] =
     "  --json                machine-readable output on stdout\n"
     "  -q, --quiet           print only errors, warnings and requested data\n"
     "  -v, --verbose         print more detail\n"
-    "  -h, --help            show help\n";
+    "  -h, --help            show help\n"
+    "  --version             show the versions of cairn and its libraries\n";
 
 static void main_usage(FILE *f)
 {
@@ -303,6 +306,10 @@ int cli_getopt(cli_ctx *ctx, int argc, char **argv, const struct option *own)
 		if (c == 'h') {
 			command_usage(ctx->cmd, stdout);
 			ctx->exit_code = CLI_EXIT_OK;
+			return CLI_OPT_EXIT;
+		}
+		if (c == OPT_VERSION) {
+			ctx->exit_code = cli_version_print(ctx);
 			return CLI_OPT_EXIT;
 		}
 		if (c == '?' || c == ':') {
@@ -443,7 +450,7 @@ out:
 int main(int argc, char **argv)
 {
 	cli_ctx ctx = {0};
-	int c, status, help = 0;
+	int c, status, help = 0, version = 0;
 
 	if (sodium_init() < 0) {
 		cli_error("libsodium could not be initialised");
@@ -459,9 +466,18 @@ int main(int argc, char **argv)
 			help = 1;
 			continue;
 		}
+		if (c == OPT_VERSION) {
+			version = 1;
+			continue;
+		}
 		report_bad_option(c, argv);
 		fputs("Try 'cairn --help'.\n", stderr);
 		return CLI_EXIT_FATAL;
+	}
+	if (version && !help) {
+		/* "cairn --version", whatever follows */
+		status = cli_version_print(&ctx);
+		return cli_output_finish() && status == CLI_EXIT_OK ? CLI_EXIT_FATAL : status;
 	}
 	if (optind >= argc && !help) {
 		main_usage(stderr);
