@@ -103,14 +103,21 @@ int cairn_repo_foreign_error(cairn_store *s, const char *location, int rc)
 	                       location, tool);
 }
 
-/* Whether location is a local directory given as a path (no scheme) with
- * anything in it, hidden names and empty directories included: the
- * store's listing sees objects only. */
+/* Whether location is a local directory (a path, or a file:// URI
+ * without escapes) with anything in it, hidden names and empty
+ * directories included: the store's listing sees objects only. */
 static int local_dir_has_entries(const char *location)
 {
 	int found = 0;
-	if (strncasecmp(location, "s3:", 3) == 0 || strncasecmp(location, "file://", 7) == 0)
+	if (strncasecmp(location, "s3:", 3) == 0)
 		return 0;
+	if (strncasecmp(location, "file://", 7) == 0) {
+		location += 7;
+		if (strncmp(location, "localhost/", 10) == 0)
+			location += 9;
+		if (strchr(location, '%'))
+			return 0;
+	}
 	DIR *d = opendir(location);
 	if (!d)
 		return 0;

@@ -66,6 +66,8 @@ for d in full hidden; do
 	check_grep "it names the directory" "^cairn: $T/$d is not empty and is not a cairn repository" "$ERR"
 	check "and writes nothing there" test "$(ls -A "$T/$d" | wc -l)" -eq 1
 done
+run cairn init --repo "file://$T/hidden" --kdf-memory 8M --kdf-iterations 1
+check_rc 1 "init into it as a file:// URI exits 1 too"
 run cairn init --repo "$T/empty" --kdf-memory 8M --kdf-iterations 1
 check_rc 0 "init into an empty directory exits 0"
 run cairn init --repo "$T/empty" --kdf-memory 8M --kdf-iterations 1
