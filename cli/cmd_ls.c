@@ -92,15 +92,8 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 		if ((status = cli_filter_option(ctx, &filter, c, optarg)))
 			goto out;
 	}
-	if (optind >= argc) {
-		status =
-		    cli_usage_error(ctx, "which snapshot? give an id, a prefix of one, or latest");
+	if ((status = cli_snapshot_operands(ctx, argc, argv, 1)))
 		goto out;
-	}
-	if (argc - optind > 2) {
-		status = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
-		goto out;
-	}
 	if (argc - optind == 2) {
 		/* Relative paths are taken from here, as backup stored them. */
 		cwd = getcwd(NULL, 0);

@@ -117,15 +117,8 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 				goto out;
 		}
 	}
-	if (optind >= argc) {
-		status =
-		    cli_usage_error(ctx, "which snapshot? give an id, a prefix of one, or latest");
+	if ((status = cli_snapshot_operands(ctx, argc, argv, 0)))
 		goto out;
-	}
-	if (argc - optind > 1) {
-		status = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
-		goto out;
-	}
 	if (!opts.target || !opts.target[0]) {
 		status = cli_usage_error(ctx, "where to? give --target DIR");
 		goto out;

@@ -78,6 +78,16 @@ void cli_filter_free(cli_filter *f)
 	cli_strv_free(&f->paths);
 }
 
+int cli_snapshot_operands(cli_ctx *ctx, int argc, char **argv, int more)
+{
+	if (optind >= argc)
+		return cli_usage_error(ctx,
+		                       "which snapshot? give an id, a prefix of one, or latest");
+	if (argc - optind > 1 + more)
+		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1 + more]);
+	return 0;
+}
+
 /* "using snapshot 1a2b3c4d of 2026-01-02 03:04:05, host h, paths /a, /b"
  * on stderr. */
 static void say_used(const cairn_snapshot *s)

@@ -59,6 +59,9 @@ int cli_filter_option(cli_ctx *ctx, cli_filter *f, int c, const char *arg);
 const cairn_snapshot_filter *cli_filter_get(cli_filter *f);
 void cli_filter_free(cli_filter *f);
 
+/* 0 if the operands argv[optind..argc) are a SNAPSHOT and at most `more`
+ * others; else reports the usage error and returns the exit status. */
+int cli_snapshot_operands(cli_ctx *ctx, int argc, char **argv, int more);
 /* Loads the snapshot that name ("latest", an id or a prefix) chooses,
  * narrowed by f (NULL: none): cairn_snapshot_select. Records passed over
  * are told to skips; then, and unless --quiet, which snapshot is used is
