@@ -38,13 +38,13 @@ int cairn_snapshot_filter_empty(const cairn_snapshot_filter *f)
 	return !f || (f->n_hosts == 0 && f->n_tags == 0 && f->n_paths == 0);
 }
 
-/* " WORDS v[0] OR v[1] OR ..." */
+/* " WORDS v[0] SEP v[1] SEP ..." */
 static int describe_part(cairn_buf *out, const char *words, const char *const *v, size_t n,
-                         const char * or)
+                         const char *sep)
 {
 	int rc = 0;
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = cairn_buf_printf(out, "%s%s", i ? or : words, v[i]);
+		rc = cairn_buf_printf(out, "%s%s", i ? sep : words, v[i]);
 	return rc;
 }
 
@@ -78,7 +78,8 @@ size_t cairn_snapshot_filter_latest(const cairn_snapshot *list, size_t n,
 	return n;
 }
 
-/* A message about f: "the repository has no snapshot <what f asks>". */
+/* CAIRN_ENOTFOUND saying what f asks for: of the snapshot name (its short
+ * id), or (NULL) of the repository. */
 static int no_match(const cairn_snapshot_filter *f, const char *name)
 {
 	cairn_buf what = CAIRN_BUF_INIT;
