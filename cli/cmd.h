@@ -52,12 +52,6 @@ const char *cli_cache_dir(cli_ctx *ctx);
 /* Opens the repository, asking for a password only if it is encrypted.
  * Returns 0, or the exit status after reporting the error. */
 int cli_repo_open(cli_ctx *ctx, cairn_repo **out);
-/* Resolves name (id, unique prefix or "latest") and loads the snapshot.
- * "latest" is the newest readable one: records that cannot be read are
- * reported on stderr and counted in skips, and then which snapshot is
- * used is said too. 0 or a library code with a message. */
-int cli_snapshot_load(cairn_repo *r, const char *name, cairn_snapshot *out,
-                      cairn_snapshot_skips *skips);
 /* Whether progress lines may be shown (not with --json or --quiet). */
 int cli_progress_wanted(const cli_ctx *ctx);
 
@@ -81,5 +75,8 @@ int cli_prune_json(cairn_buf *b, const struct cairn_prune_result *res, int dry_r
 /* "10", "10%", "2.5": 0 and *out, or -1 unless within 0..100. */
 int cli_parse_max_unused(const char *s, double *out);
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
+/* cmd_version.c, for --version too: prints the versions (JSON with
+ * --json); the exit status. */
+int cli_version_print(cli_ctx *ctx);
 
 #endif

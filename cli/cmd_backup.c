@@ -172,11 +172,10 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		rc = 0;
 		switch (c) {
 		case OPT_TAG:
-			if (!optarg[0]) {
-				status = cli_usage_error(ctx, "--tag: a tag cannot be empty");
+			if ((rc = cli_tags_add(&tags, optarg)) == CAIRN_EINVAL) {
+				status = cli_usage_error(ctx, "%s", cairn_error_last());
 				goto out;
 			}
-			rc = cli_strv_push(&tags, optarg);
 			break;
 		case OPT_HOST:
 			opts.host = optarg;
@@ -258,6 +257,8 @@ out:
 		free((char *)texts.v[i]);
 	cli_strv_free(&texts);
 	cli_strv_free(&excludes);
+	for (size_t i = 0; i < tags.n; i++)
+		free((char *)tags.v[i]);
 	cli_strv_free(&tags);
 	return status;
 }

@@ -2,6 +2,7 @@
 #include "util/units.h"
 #include "common.h"
 #include "output.h"
+#include "select.h"
 
 #include "cairn/errors.h"
 #include "cairn/forget.h"
@@ -24,9 +25,6 @@ enum {
 	OPT_KEEP_WITHIN,
 	OPT_KEEP_TAG,
 	OPT_GROUP_BY,
-	OPT_TAG,
-	OPT_HOST,
-	OPT_PATH,
 	OPT_DRY_RUN,
 	OPT_PRUNE,
 	OPT_MAX_UNUSED,
@@ -42,9 +40,9 @@ static const struct option options[] = {
     {"keep-within", required_argument, NULL, OPT_KEEP_WITHIN},
     {"keep-tag", required_argument, NULL, OPT_KEEP_TAG},
     {"group-by", required_argument, NULL, OPT_GROUP_BY},
-    {"tag", required_argument, NULL, OPT_TAG},
-    {"host", required_argument, NULL, OPT_HOST},
-    {"path", required_argument, NULL, OPT_PATH},
+    CLI_FILTER_HOST,
+    CLI_FILTER_TAG,
+    CLI_FILTER_PATH,
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"prune", no_argument, NULL, OPT_PRUNE},
     {"max-unused", required_argument, NULL, OPT_MAX_UNUSED},
@@ -54,7 +52,8 @@ static const struct option options[] = {
 /* What was asked, from the command line. */
 struct request {
 	cairn_retention_policy policy;
-	cli_strv keep_tags, tags, hosts, paths;
+	cli_strv keep_tags;
+	cli_filter filter; /* --tag, --host, --path */
 	unsigned group_by;
 	int dry_run;
 	int prune; /* --prune: prune after forgetting */
@@ -83,6 +82,9 @@ static int take_option(struct request *q, int c)
 {
 	int *counts[] = {&q->policy.last,   &q->policy.hourly,  &q->policy.daily,
 	                 &q->policy.weekly, &q->policy.monthly, &q->policy.yearly};
+	int rc = cli_filter_take(&q->filter, c, optarg);
+	if (rc)
+		return rc < 0 ? rc : 0;
 	if (c >= OPT_KEEP_LAST && c <= OPT_KEEP_YEARLY)
 		return count_parse(options[c - OPT_KEEP_LAST].name, optarg,
 		                   counts[c - OPT_KEEP_LAST]);
@@ -93,12 +95,6 @@ static int take_option(struct request *q, int c)
 		return cli_strv_push(&q->keep_tags, optarg);
 	case OPT_GROUP_BY:
 		return cairn_group_by_parse(optarg, &q->group_by);
-	case OPT_TAG:
-		return cli_strv_push(&q->tags, optarg);
-	case OPT_HOST:
-		return cli_strv_push(&q->hosts, optarg);
-	case OPT_PATH:
-		return cli_strv_push(&q->paths, optarg);
 	case OPT_DRY_RUN:
 		q->dry_run = 1;
 		return 0;
@@ -119,9 +115,7 @@ static int take_option(struct request *q, int c)
 static void request_free(struct request *q)
 {
 	cli_strv_free(&q->keep_tags);
-	cli_strv_free(&q->tags);
-	cli_strv_free(&q->hosts);
-	cli_strv_free(&q->paths);
+	cli_filter_free(&q->filter);
 }
 
 /* ---- output ---------------------------------------------------------- */
@@ -298,15 +292,12 @@ static int forget_by_policy(cli_ctx *ctx, cairn_repo *repo, struct request *q)
 	size_t count = 0, removed = 0, failed = 0;
 	cairn_forget_plan plan = {0};
 	cairn_snapshot_skips skips = {cli_warn_cb};
-	cairn_snapshot_filter f = {
-	    (const char *const *)q->hosts.v, q->hosts.n, (const char *const *)q->tags.v, q->tags.n,
-	    (const char *const *)q->paths.v, q->paths.n,
-	};
+	const cairn_snapshot_filter *f = cli_filter_get(&q->filter);
 	int rc;
 	q->policy.keep_tags = (const char *const *)q->keep_tags.v;
 	q->policy.n_keep_tags = q->keep_tags.n;
 	if ((rc = cairn_snapshot_list_readable(repo, &list, &count, &skips)) ||
-	    (rc = cairn_forget_plan_make(&plan, list, count, &f, q->group_by, &q->policy)))
+	    (rc = cairn_forget_plan_make(&plan, list, count, f, q->group_by, &q->policy)))
 		goto out;
 	if (!ctx->json && !ctx->quiet)
 		print_text(&plan, q);
@@ -333,6 +324,21 @@ out:
 	return skips.count ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 }
 
+/* The snapshot name chooses, narrowed by f. A damaged record can still
+ * be named and forgotten: it is read only to check it against a filter. */
+static int resolve_named(cairn_repo *repo, const char *name, const cairn_snapshot_filter *f,
+                         uint8_t id[CAIRN_ID_SIZE])
+{
+	cairn_snapshot snap;
+	if (cairn_snapshot_filter_empty(f) && strcmp(name, "latest") != 0)
+		return cairn_snapshot_resolve(repo, name, id);
+	int rc = cairn_snapshot_select(repo, name, f, &snap, NULL);
+	if (!rc)
+		memcpy(id, snap.id, CAIRN_ID_SIZE);
+	cairn_snapshot_clear(&snap);
+	return rc;
+}
+
 /* `cairn forget ID...`: the named snapshots, each once. */
 static int forget_named(cli_ctx *ctx, cairn_repo *repo, char **names, size_t n, struct request *q)
 {
@@ -342,7 +348,7 @@ static int forget_named(cli_ctx *ctx, cairn_repo *repo, char **names, size_t n, 
 	if (!ids)
 		return cli_fail(cairn_error_set(CAIRN_ENOMEM, "out of memory"));
 	for (size_t i = 0; i < n; i++) {
-		int rc = cairn_snapshot_resolve(repo, names[i], ids[n_ids]);
+		int rc = resolve_named(repo, names[i], cli_filter_get(&q->filter), ids[n_ids]);
 		if (rc) {
 			cli_error("%s", cairn_error_last());
 			failed++;
@@ -392,7 +398,8 @@ static int forget_named(cli_ctx *ctx, cairn_repo *repo, char **names, size_t n, 
 
 int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 {
-	struct request q = {.group_by = CAIRN_GROUP_BY_DEFAULT,
+	struct request q = {.filter = CLI_FILTER_INIT,
+	                    .group_by = CAIRN_GROUP_BY_DEFAULT,
 	                    .max_unused = CAIRN_PRUNE_MAX_UNUSED_DEFAULT,
 	                    .pruned_status = -1};
 	cairn_repo *repo = NULL;
@@ -410,7 +417,7 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv)
 	}
 	q.policy.n_keep_tags = q.keep_tags.n;
 	int by_policy = !cairn_retention_policy_empty(&q.policy);
-	if (optind < argc && (by_policy || q.tags.n || q.hosts.n || q.paths.n)) {
+	if (optind < argc && by_policy) {
 		status = cli_usage_error(ctx, "name snapshots or give a policy, not both");
 		goto out;
 	}

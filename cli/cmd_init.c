@@ -116,11 +116,11 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	if (opts.encrypted && (rc = cairn_kdf_params_check(&opts.kdf)) != 0)
 		return cli_fail(rc);
 
-	/* Refuse before asking for a password that would not be used. */
+	/* Refuse before asking for a password that would not be used: a
+	 * repository is there, another tool's, or other files. */
 	cairn_error_clear();
-	rc = cairn_repo_needs_password(location);
-	if (rc >= 0) {
-		cli_error("a repository already exists at %s", location);
+	if ((rc = cairn_repo_init_check(location))) {
+		cli_error("%s", cairn_error_last());
 		return CLI_EXIT_FATAL;
 	}
 	if (opts.encrypted) {
@@ -134,10 +134,6 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	cairn_error_clear();
 	rc = cairn_repo_init(location, &opts, id);
 	cli_password_wipe(&pw);
-	if (rc == CAIRN_EEXISTS) {
-		cli_error("a repository already exists at %s", location);
-		goto out;
-	}
 	if (rc) {
 		status = cli_fail(rc);
 		goto out;

@@ -1,6 +1,7 @@
 #include "cmd.h"
 #include "common.h"
 #include "output.h"
+#include "select.h"
 
 #include "cairn/errors.h"
 #include "cairn/tree.h"
@@ -12,8 +13,24 @@
 #include <unistd.h>
 
 static const struct option options[] = {
+    CLI_FILTER_HOST,
+    CLI_FILTER_TAG,
+    CLI_FILTER_PATH,
     {NULL, 0, NULL, 0},
 };
+
+/* The first line of --json: which snapshot is listed. */
+static int print_json_snapshot(cairn_buf *b, const cairn_snapshot *s)
+{
+	int first = 1, rc;
+	if ((rc = cairn_buf_append_u8(b, '{')) ||
+	    (rc = cairn_json_key(b, &first, "message_type")) ||
+	    (rc = cairn_json_string(b, "snapshot")) ||
+	    (rc = cairn_json_key(b, &first, "snapshot")) || (rc = cli_snapshot_json(b, s)) ||
+	    (rc = cairn_buf_append_u8(b, '}')))
+		return rc;
+	return cli_json_emit(b);
+}
 
 static int print_json(cairn_buf *b, const cairn_entry *e)
 {
@@ -63,25 +80,27 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	cairn_tree_reader *tree = NULL;
 	cairn_entry e = {0};
 	cairn_buf b = CAIRN_BUF_INIT;
+	cli_filter filter = CLI_FILTER_INIT;
 	char *prefix = NULL, *cwd = NULL;
 	int c, rc, status = CLI_EXIT_FATAL;
 
 	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
-		if (c == CLI_OPT_EXIT)
-			return ctx->exit_code;
-		return cli_usage_error(ctx, "unexpected option");
+		if (c == CLI_OPT_EXIT) {
+			status = ctx->exit_code;
+			goto out;
+		}
+		if ((status = cli_filter_option(ctx, &filter, c, optarg)))
+			goto out;
 	}
-	if (optind >= argc)
-		return cli_usage_error(ctx,
-		                       "which snapshot? give an id, a prefix of one, or latest");
-	if (argc - optind > 2)
-		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+	if ((status = cli_snapshot_operands(ctx, argc, argv, 1)))
+		goto out;
 	if (argc - optind == 2) {
 		/* Relative paths are taken from here, as backup stored them. */
 		cwd = getcwd(NULL, 0);
 		if (argv[optind + 1][0] != '/' && !cwd) {
 			cli_error(
 			    "the current directory is unknown: give PATH as an absolute path");
+			status = CLI_EXIT_FATAL;
 			goto out;
 		}
 		if ((rc = cairn_path_normalize(&prefix, cwd ? cwd : "/", argv[optind + 1]))) {
@@ -92,8 +111,10 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
 	cairn_error_clear();
-	if ((rc = cli_snapshot_load(repo, argv[optind], &snap, &skips)) ||
+	if ((rc = cli_snapshot_load(ctx, repo, argv[optind], &filter, &snap, &skips)) ||
 	    (rc = cairn_tree_reader_open(&tree, repo, &snap)))
+		goto fail;
+	if (ctx->json && (rc = print_json_snapshot(&b, &snap)))
 		goto fail;
 	while ((rc = cairn_tree_reader_next(tree, &e)) == 1) {
 		if (!prefix || cairn_path_is_within(e.path, prefix)) {
@@ -121,6 +142,7 @@ out:
 	cairn_tree_reader_free(tree);
 	cairn_snapshot_clear(&snap);
 	cairn_repo_free(repo);
+	cli_filter_free(&filter);
 	free(prefix);
 	free(cwd);
 	return status;

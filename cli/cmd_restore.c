@@ -2,6 +2,7 @@
 #include "common.h"
 #include "output.h"
 #include "progress.h"
+#include "select.h"
 
 #include "cairn/errors.h"
 #include "cairn/restore.h"
@@ -24,16 +25,21 @@ static const struct option options[] = {
     {"target", required_argument, NULL, OPT_TARGET},
     {"include", required_argument, NULL, OPT_INCLUDE},
     {"verify", no_argument, NULL, OPT_VERIFY},
+    CLI_FILTER_HOST,
+    CLI_FILTER_TAG,
+    CLI_FILTER_PATH,
     {NULL, 0, NULL, 0},
 };
 
-static int print_json(const cairn_restore_result *res, const char *target, uint64_t duration_ns)
+static int print_json(const cairn_restore_result *res, const cairn_snapshot *snap,
+                      const char *target, uint64_t duration_ns)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int first = 1, rc;
 	if ((rc = cairn_buf_append_u8(&b, '{')) ||
 	    (rc = cairn_json_key(&b, &first, "message_type")) ||
 	    (rc = cairn_json_string(&b, "summary")) ||
+	    (rc = cairn_json_key(&b, &first, "snapshot")) || (rc = cli_snapshot_json(&b, snap)) ||
 	    (rc = cairn_json_key(&b, &first, "target")) || (rc = cairn_json_string(&b, target)) ||
 	    (rc = cairn_json_key(&b, &first, "files")) || (rc = cairn_json_uint(&b, res->files)) ||
 	    (rc = cairn_json_key(&b, &first, "dirs")) || (rc = cairn_json_uint(&b, res->dirs)) ||
@@ -50,6 +56,21 @@ out:
 	return rc;
 }
 
+/* "restored 1 file, 2 dirs, 3 others, 1.5 KiB to DIR" */
+static void print_text(const cairn_restore_result *res, const char *target)
+{
+	char size[32];
+	cli_size_format(size, sizeof(size), res->bytes);
+	printf("restored %llu %s, %llu %s", (unsigned long long)res->files,
+	       cli_plural(res->files, "file", "files"), (unsigned long long)res->dirs,
+	       cli_plural(res->dirs, "dir", "dirs"));
+	if (res->others)
+		printf(", %llu %s", (unsigned long long)res->others,
+		       cli_plural(res->others, "other", "others"));
+	printf(", %s to ", size);
+	cli_put_name(target, '\n');
+}
+
 int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 {
 	cli_strv includes = CLI_STRV_INIT;
@@ -58,6 +79,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	cairn_snapshot snap = {0};
 	cairn_snapshot_skips skips = {cli_warn_cb, NULL, 0};
 	cairn_repo *repo = NULL;
+	cli_filter filter = CLI_FILTER_INIT;
 	char *cwd = getcwd(NULL, 0), *path;
 	uint64_t start;
 	int c, rc, status = CLI_EXIT_FATAL;
@@ -73,6 +95,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 			if (optarg[0] != '/' && !cwd) {
 				cli_error("the current directory is unknown: give --include as an "
 				          "absolute path");
+				status = CLI_EXIT_FATAL;
 				goto out;
 			}
 			rc = cairn_path_normalize(&path, cwd ? cwd : "/", optarg);
@@ -90,19 +113,12 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 			status = ctx->exit_code;
 			goto out;
 		default:
-			status = cli_usage_error(ctx, "unexpected option");
-			goto out;
+			if ((status = cli_filter_option(ctx, &filter, c, optarg)))
+				goto out;
 		}
 	}
-	if (optind >= argc) {
-		status =
-		    cli_usage_error(ctx, "which snapshot? give an id, a prefix of one, or latest");
+	if ((status = cli_snapshot_operands(ctx, argc, argv, 0)))
 		goto out;
-	}
-	if (argc - optind > 1) {
-		status = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
-		goto out;
-	}
 	if (!opts.target || !opts.target[0]) {
 		status = cli_usage_error(ctx, "where to? give --target DIR");
 		goto out;
@@ -110,7 +126,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
 	cairn_error_clear();
-	if ((rc = cli_snapshot_load(repo, argv[optind], &snap, &skips))) {
+	if ((rc = cli_snapshot_load(ctx, repo, argv[optind], &filter, &snap, &skips))) {
 		status = cli_fail(rc);
 		goto out;
 	}
@@ -127,16 +143,14 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (ctx->json) {
-		int prc = print_json(&res, opts.target, cairn_now_ns(CLOCK_MONOTONIC) - start);
+		int prc =
+		    print_json(&res, &snap, opts.target, cairn_now_ns(CLOCK_MONOTONIC) - start);
 		if (prc) {
 			status = cli_fail(prc);
 			goto out;
 		}
 	} else if (!ctx->quiet) {
-		char size[32];
-		cli_size_format(size, sizeof(size), res.bytes);
-		printf("restored %llu files, %llu dirs, %s to %s\n", (unsigned long long)res.files,
-		       (unsigned long long)res.dirs, size, opts.target);
+		print_text(&res, opts.target);
 	}
 	status = CLI_EXIT_OK;
 	if (rc == CAIRN_EPARTIAL) {
@@ -152,6 +166,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 out:
 	cairn_snapshot_clear(&snap);
 	cairn_repo_free(repo);
+	cli_filter_free(&filter);
 	for (size_t i = 0; i < includes.n; i++)
 		free((char *)includes.v[i]);
 	cli_strv_free(&includes);

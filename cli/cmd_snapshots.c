@@ -1,6 +1,7 @@
 #include "cmd.h"
 #include "common.h"
 #include "output.h"
+#include "select.h"
 
 #include "cairn/errors.h"
 #include "util/hex.h"
@@ -9,34 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-	OPT_TAG = CLI_OPT_OWN,
-	OPT_HOST,
-};
-
 static const struct option options[] = {
-    {"tag", required_argument, NULL, OPT_TAG},
-    {"host", required_argument, NULL, OPT_HOST},
+    CLI_FILTER_HOST,
+    CLI_FILTER_TAG,
+    CLI_FILTER_PATH,
     {NULL, 0, NULL, 0},
 };
-
-static int has_tag(const cairn_snapshot *s, const char *tag)
-{
-	for (size_t i = 0; i < s->n_tags; i++)
-		if (strcmp(s->tags[i], tag) == 0)
-			return 1;
-	return 0;
-}
-
-static int selected(const cairn_snapshot *s, const cli_strv *tags, const char *host)
-{
-	if (host && strcmp(s->host, host) != 0)
-		return 0;
-	for (size_t i = 0; i < tags->n; i++)
-		if (!has_tag(s, tags->v[i]))
-			return 0;
-	return 1;
-}
 
 static int print_json(const cairn_snapshot *list, const size_t *sel, size_t n)
 {
@@ -122,8 +101,7 @@ out:
 
 int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 {
-	cli_strv tags = CLI_STRV_INIT;
-	const char *host = NULL;
+	cli_filter filter = CLI_FILTER_INIT;
 	cairn_repo *repo = NULL;
 	cairn_snapshot *list = NULL;
 	cairn_snapshot_skips skips = {cli_warn_cb, NULL, 0};
@@ -131,23 +109,12 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 	int c, rc, status = CLI_EXIT_FATAL;
 
 	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
-		switch (c) {
-		case OPT_TAG:
-			if ((rc = cli_strv_push(&tags, optarg))) {
-				status = cli_fail(rc);
-				goto out;
-			}
-			break;
-		case OPT_HOST:
-			host = optarg;
-			break;
-		case CLI_OPT_EXIT:
+		if (c == CLI_OPT_EXIT) {
 			status = ctx->exit_code;
 			goto out;
-		default:
-			status = cli_usage_error(ctx, "unexpected option");
-			goto out;
 		}
+		if ((status = cli_filter_option(ctx, &filter, c, optarg)))
+			goto out;
 	}
 	if (optind < argc) {
 		status = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
@@ -165,7 +132,7 @@ int cmd_snapshots(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < count; i++)
-		if (selected(&list[i], &tags, host))
+		if (cairn_snapshot_filter_match(cli_filter_get(&filter), &list[i]))
 			sel[n++] = i;
 	rc = ctx->json ? print_json(list, sel, n) : print_table(ctx, list, sel, n);
 	status = rc ? cli_fail(rc) : CLI_EXIT_OK;
@@ -178,6 +145,6 @@ out:
 	free(sel);
 	cairn_snapshot_list_free(list, count);
 	cairn_repo_free(repo);
-	cli_strv_free(&tags);
+	cli_filter_free(&filter);
 	return status;
 }

@@ -26,10 +26,7 @@ static const struct {
 
 int cmd_version(cli_ctx *ctx, int argc, char **argv)
 {
-	const char *versions[N_DEPENDENCIES];
-	char missing[N_DEPENDENCIES][1100]; /* "not available: " and a message */
-	int c, rc;
-
+	int c;
 	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
 		if (c == CLI_OPT_EXIT)
 			return ctx->exit_code;
@@ -37,6 +34,15 @@ int cmd_version(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	return cli_version_print(ctx);
+}
+
+int cli_version_print(cli_ctx *ctx)
+{
+	const char *versions[N_DEPENDENCIES];
+	char missing[N_DEPENDENCIES][1100]; /* "not available: " and a message */
+	int rc;
+
 	/* libcrypto and libcurl are loaded only now, as by the commands that
 	 * use them. */
 	for (size_t i = 0; i < N_DEPENDENCIES; i++) {

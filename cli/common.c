@@ -26,7 +26,11 @@ int cli_exit_code(int rc)
 	}
 }
 
-/* Parses leading decimal digits; *end points after them. */
+const char *cli_plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 void cli_size_format(char *out, size_t size, uint64_t bytes)
 {
 	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -165,6 +169,32 @@ void cli_strv_free(cli_strv *sv)
 	free(sv->v);
 	sv->v = NULL;
 	sv->n = sv->cap = 0;
+}
+
+int cli_tags_add(cli_strv *tags, const char *arg)
+{
+	const char *p = arg;
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		int seen = 0;
+		if (len == 0)
+			return cairn_error_set(CAIRN_EINVAL, "--tag %s: a tag cannot be empty",
+			                       arg);
+		for (size_t i = 0; i < tags->n && !seen; i++)
+			seen = strlen(tags->v[i]) == len && memcmp(tags->v[i], p, len) == 0;
+		if (!seen) {
+			char *tag = strndup(p, len);
+			int rc = tag ? cli_strv_push(tags, tag) : CAIRN_ENOMEM;
+			if (rc) {
+				free(tag);
+				return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			}
+		}
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
 }
 
 size_t cli_first_line(const char *buf, size_t len)

@@ -21,6 +21,9 @@ enum {
 /* The exit status for a library return code. */
 int cli_exit_code(int rc);
 
+/* one if n is 1, else many: "1 file", "2 files", "0 files". */
+const char *cli_plural(uint64_t n, const char *one, const char *many);
+
 /* "512 B", "1.5 KiB", "12.3 MiB", "4.0 GiB", ... */
 void cli_size_format(char *out, size_t size, uint64_t bytes);
 /* "0.25 s", "1.23 s", "2m 03s", "1h 02m 03s". */
@@ -51,6 +54,12 @@ typedef struct cli_strv {
 
 int cli_strv_push(cli_strv *sv, const char *s); /* 0 or CAIRN_ENOMEM */
 void cli_strv_free(cli_strv *sv);
+
+/* Adds the tags of a --tag argument to tags, as restic does: "x,y" is
+ * two tags, x and y. Each is a copy (the caller frees every string of
+ * tags); a tag already there is not added again. CAIRN_EINVAL for an
+ * empty tag ("", "x,,y"), CAIRN_ENOMEM. */
+int cli_tags_add(cli_strv *tags, const char *arg);
 
 /* Length of the first line of buf, without its "\n" or "\r\n". */
 size_t cli_first_line(const char *buf, size_t len);

@@ -19,6 +19,15 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The options that narrow SNAPSHOT, in the usage of ls and restore. */
+#define SNAPSHOT_OPTIONS                                                                           \
+	"\n"                                                                                       \
+	"SNAPSHOT is an id, a unique prefix of one, or latest (the newest of every host\n"         \
+	"unless narrowed). These narrow it; an id must name a snapshot they allow:\n"              \
+	"  --host H            of host H (repeatable: any of them)\n"                              \
+	"  --tag T             tagged T (\"a,b\": both a and b; repeatable: any of them)\n"        \
+	"  --path P            with path P among its paths (repeatable: all of them)\n"
+
 static const cli_cmd commands[] = {
     {"init", cmd_init, "create a repository",
      "usage: cairn init [--chunk-min S --chunk-avg S --chunk-max S] [--no-encryption]\n"
@@ -34,30 +43,33 @@ static const cli_cmd commands[] = {
      "usage: cairn backup [--tag T]... [--host H] [--exclude GLOB]... [--exclude-file F]\n"
      "                    [--one-file-system] [--dry-run] PATH...\n"
      "\n"
-     "  --tag T             tag the snapshot (repeatable)\n"
+     "  --tag T             tag the snapshot with T (\"x,y\": two tags; repeatable)\n"
      "  --host H            record H as the host (default: this machine's name)\n"
      "  --exclude GLOB      skip paths matching GLOB (repeatable)\n"
      "  --exclude-file F    read globs from F, one per line (# starts a comment)\n"
      "  --one-file-system   stay on the file system of each PATH\n"
      "  --dry-run           read and chunk everything, store nothing\n"},
     {"snapshots", cmd_snapshots, "list snapshots",
-     "usage: cairn snapshots [--tag T]... [--host H]\n"
+     "usage: cairn snapshots [--host H]... [--tag T]... [--path P]...\n"
      "\n"
-     "  --tag T             only snapshots with tag T (repeatable: all of them)\n"
-     "  --host H            only snapshots of host H\n"},
+     "  --host H            only snapshots of host H (repeatable: any of them)\n"
+     "  --tag T             only snapshots tagged T (\"a,b\": both a and b;\n"
+     "                      repeatable: any of them)\n"
+     "  --path P            only snapshots of path P (repeatable: all of them)\n"},
     {"ls", cmd_ls, "list the files of a snapshot",
-     "usage: cairn ls SNAPSHOT [PATH]\n"
+     "usage: cairn ls [--host H]... [--tag T]... [--path P]... SNAPSHOT [PATH]\n"
      "\n"
      "Lists the entries of SNAPSHOT (an id, a unique prefix of one, or latest)\n"
-     "at or below PATH. --verbose shows mode, owner, size and time.\n"},
+     "at or below PATH. --verbose shows mode, owner, size and time.\n" SNAPSHOT_OPTIONS},
     {"restore", cmd_restore, "restore a snapshot",
      "usage: cairn restore SNAPSHOT --target DIR [--include PATH]... [--verify]\n"
+     "                     [--host H]... [--tag T]... [--path P]...\n"
      "\n"
      "  --target DIR        restore under DIR (each path as DIR/<absolute path>)\n"
      "  --include PATH      restore only PATH and what lies below it (repeatable)\n"
-     "  --verify            read the restored files back and compare\n"},
+     "  --verify            read the restored files back and compare\n" SNAPSHOT_OPTIONS},
     {"forget", cmd_forget, "remove snapshots by a retention policy, or by id",
-     "usage: cairn forget SNAPSHOT...\n"
+     "usage: cairn forget [--host H]... [--tag T]... [--path P]... SNAPSHOT...\n"
      "       cairn forget [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
      "                    [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
      "                    [--keep-within DURATION] [--keep-tag T]... [--group-by G]\n"
@@ -74,7 +86,9 @@ static const cli_cmd commands[] = {
      "                      (default host,paths; \"\" for one group)\n"
      "  --tag T, --host H, --path P\n"
      "                      consider only snapshots with tags T (\"a,b\": both), of\n"
-     "                      host H, with path P (each repeatable: T and H any, P all)\n"
+     "                      host H, with path P (each repeatable: T and H any, P all);\n"
+     "                      with SNAPSHOT..., each must be one of them, and latest is\n"
+     "                      the newest of them\n"
      "  --dry-run           show what would be removed, remove nothing\n"
      "  --prune             prune afterwards (see cairn prune --help)\n"
      "\n"
@@ -124,6 +138,7 @@ enum {
 	OPT_INDEX_TOKEN_FILE,
 	OPT_JSON,
 	OPT_CONNECTIONS,
+	OPT_VERSION,
 };
 
 static const struct option global_options[] = {
@@ -137,6 +152,7 @@ static const struct option global_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 #define N_GLOBAL (sizeof(global_options) / sizeof(global_options[0]) - 1)
@@ -156,7 +172,8 @@ static const char global_usage[] =
     "  --json                machine-readable output on stdout\n"
     "  -q, --quiet           print only errors, warnings and requested data\n"
     "  -v, --verbose         print more detail\n"
-    "  -h, --help            show help\n";
+    "  -h, --help            show help\n"
+    "  --version             show the versions of cairn and its libraries\n";
 
 static void main_usage(FILE *f)
 {
@@ -289,6 +306,10 @@ int cli_getopt(cli_ctx *ctx, int argc, char **argv, const struct option *own)
 		if (c == 'h') {
 			command_usage(ctx->cmd, stdout);
 			ctx->exit_code = CLI_EXIT_OK;
+			return CLI_OPT_EXIT;
+		}
+		if (c == OPT_VERSION) {
+			ctx->exit_code = cli_version_print(ctx);
 			return CLI_OPT_EXIT;
 		}
 		if (c == '?' || c == ':') {
@@ -426,28 +447,10 @@ out:
 	return rc < 0 ? cli_fail(rc) : 0;
 }
 
-int cli_snapshot_load(cairn_repo *r, const char *name, cairn_snapshot *out,
-                      cairn_snapshot_skips *skips)
-{
-	uint8_t id[CAIRN_ID_SIZE];
-	char hex[CAIRN_ID_HEX + 1], time[64];
-	size_t before = skips->count;
-	int rc = cairn_snapshot_resolve_readable(r, name, id, skips);
-	if (!rc)
-		rc = cairn_snapshot_load(r, id, out);
-	if (!rc && skips->count > before) {
-		cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
-		cli_time_local(time, sizeof(time), out->time_ns);
-		cli_error("%s: using snapshot %.8s of %s, the newest whose record can be read",
-		          name, hex, time);
-	}
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	cli_ctx ctx = {0};
-	int c, status, help = 0;
+	int c, status, help = 0, version = 0;
 
 	if (sodium_init() < 0) {
 		cli_error("libsodium could not be initialised");
@@ -463,9 +466,18 @@ int main(int argc, char **argv)
 			help = 1;
 			continue;
 		}
+		if (c == OPT_VERSION) {
+			version = 1;
+			continue;
+		}
 		report_bad_option(c, argv);
 		fputs("Try 'cairn --help'.\n", stderr);
 		return CLI_EXIT_FATAL;
+	}
+	if (version && !help) {
+		/* "cairn --version", whatever follows */
+		status = cli_version_print(&ctx);
+		return cli_output_finish() && status == CLI_EXIT_OK ? CLI_EXIT_FATAL : status;
 	}
 	if (optind >= argc && !help) {
 		main_usage(stderr);

@@ -25,18 +25,32 @@ static void put_escaped(FILE *f, const char *s)
 	cairn_buf_free(&b);
 }
 
-void cli_error(const char *fmt, ...)
+/* prefix and the message on a line of stderr, escaped. */
+static void say(const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[4096];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	cli_progress_lock();
-	fputs("cairn: ", stderr);
+	fputs(prefix, stderr);
 	put_escaped(stderr, msg);
 	fputc('\n', stderr);
 	cli_progress_unlock();
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say("cairn: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say("", fmt, ap);
+	va_end(ap);
 }
 
 int cli_fail(int rc)

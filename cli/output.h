@@ -14,6 +14,8 @@
 
 /* "cairn: <message>" on stderr, escaped. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "<message>" on stderr, escaped: what a command says it does. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports a failed library call as "cairn: <its message>" and returns the
  * exit status for rc. */
 int cli_fail(int rc);

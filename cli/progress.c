@@ -101,9 +101,10 @@ static void draw_locked(const cairn_progress *p, uint64_t now)
 		n = (size_t)snprintf(line, sizeof(line), "[%s] %llu/%llu %s", clock,
 		                     (unsigned long long)p->files_done,
 		                     (unsigned long long)p->files_total, unit);
-	else
-		n = (size_t)snprintf(line, sizeof(line), "[%s] %llu %s", clock,
-		                     (unsigned long long)p->files_done, unit);
+	else /* "1 file", "1 index object": the units are plurals in -s */
+		n = (size_t)snprintf(
+		    line, sizeof(line), "[%s] %llu %.*s", clock, (unsigned long long)p->files_done,
+		    (int)strlen(unit) - (p->files_done == 1 && strlen(unit) > 1), unit);
 	if (p->bytes_total) {
 		cli_size_format(total, sizeof(total), p->bytes_total);
 		double pct = 100.0 * (double)p->bytes_done / (double)p->bytes_total;

@@ -35,7 +35,7 @@ static const char usage_text[] =
     "       cairn-server token list --data DIR [--repo REPO-ID]\n"
     "       cairn-server token revoke --data DIR TOKEN-ID|TOKEN\n"
     "       cairn-server check --data DIR\n"
-    "       cairn-server version\n"
+    "       cairn-server version (or --version)\n"
     "\n"
     "serve options:\n"
     "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8420; port 0 picks one)\n"
@@ -454,7 +454,7 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "version") == 0) {
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("cairn-server %s (libmicrohttpd %s, SQLite %s, TLS %s)\n", CAIRN_VERSION,
 		       MHD_get_version(), sqlite3_libversion(),
 		       MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES ? "yes" : "no");
@@ -462,6 +462,12 @@ int main(int argc, char **argv)
 	}
 	/* "token" has a subcommand of its own before the options. */
 	int is_token = strcmp(cmd, "token") == 0;
+	if (is_token && argc >= 3 &&
+	    (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0 ||
+	     strcmp(argv[2], "help") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
 	if (is_token && (argc < 3 || argv[2][0] == '-'))
 		return usage_error("%s", "which token command? (create, list, revoke)");
 	optind = is_token ? 3 : 2;

@@ -8,10 +8,12 @@
 #include "util/hold.h"
 #include "util/time.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,12 +86,36 @@ static int backup_new(struct backup **out, cairn_repo *r, const cairn_backup_opt
 	return 0;
 }
 
+/* Fails, before anything is written, if not one of the paths can be
+ * looked at: such a backup would be an empty snapshot that becomes the
+ * latest. Some of them missing are reported by the walk. */
+static int check_some_exist(struct backup *b)
+{
+	cairn_buf names = CAIRN_BUF_INIT;
+	struct stat st;
+	int rc = 0;
+	for (size_t i = 0; i < b->n_paths; i++) {
+		if (lstat(b->paths[i], &st) == 0)
+			goto out;
+		if ((rc = cairn_buf_printf(&names, "%s%s: %s", i ? "; " : "", b->paths[i],
+		                           strerror(errno))))
+			goto out;
+	}
+	rc = cairn_error_set(
+	    CAIRN_ENOTFOUND, "nothing to back up: %s%s",
+	    b->n_paths == 1 ? "" : "none of the paths can be read: ", (const char *)names.data);
+out:
+	cairn_buf_free(&names);
+	return rc;
+}
+
 static int check_paths(struct backup *b)
 {
 	int rc;
 	if (b->opts->n_paths == 0)
 		return cairn_error_set(CAIRN_EINVAL, "nothing to back up: give one or more paths");
-	if ((rc = cairn_backup_top_paths(b->opts, &b->paths, &b->n_paths)))
+	if ((rc = cairn_backup_top_paths(b->opts, &b->paths, &b->n_paths)) ||
+	    (rc = check_some_exist(b)))
 		return rc;
 	return cairn_chunker_init(&b->chunker, &cairn_repo_config_get(b->repo)->chunker);
 }
@@ -294,13 +320,15 @@ static int save_snapshot(struct backup *b, cairn_snapshot *out)
 	/* The snapshot is in: the marker may go. */
 	cairn_gc_view_close(&b->gc);
 	if (b->sum.errors)
-		return cairn_error_set(CAIRN_EPARTIAL, "%llu path(s) could not be read",
-		                       (unsigned long long)b->sum.errors);
+		return cairn_error_set(CAIRN_EPARTIAL, "%llu %s could not be read",
+		                       (unsigned long long)b->sum.errors,
+		                       b->sum.errors == 1 ? "path" : "paths");
 	if (b->snapshots_skipped)
 		return cairn_error_set(CAIRN_EPARTIAL,
-		                       "%zu snapshot record(s) could not be read; the parent was "
+		                       "%zu snapshot %s could not be read; the parent was "
 		                       "chosen among the others",
-		                       b->snapshots_skipped);
+		                       b->snapshots_skipped,
+		                       b->snapshots_skipped == 1 ? "record" : "records");
 	return 0;
 }
 

@@ -32,6 +32,7 @@ static int read_config(cairn_store *store, const char *location, cairn_repo_conf
 	else if (!rc && (rc = cairn_config_parse(out, box, (const char *)b.data, b.len)))
 		cairn_error_prefix(rc, "%s: config", location);
 	cairn_buf_free(&b);
+	rc = cairn_repo_foreign_error(store, location, rc);
 	return rc;
 }
 
@@ -42,7 +43,6 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
 	cairn_buf keyfile = CAIRN_BUF_INIT, config = CAIRN_BUF_INIT, dir = CAIRN_BUF_INIT;
 	uint8_t master[CAIRN_KEY_SIZE] = {0}, config_key[CAIRN_KEY_SIZE] = {0};
 	char key[sizeof(CAIRN_KEYS_PREFIX) + CAIRN_ID_HEX];
-	uint64_t size;
 	int rc;
 
 	cairn_repo_config c = {.version = CAIRN_REPO_VERSION, .encrypted = opts->encrypted};
@@ -62,12 +62,7 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
 
 	if ((rc = cairn_store_open(&store, location, 1)))
 		goto out;
-	rc = cairn_store_stat(store, CAIRN_CONFIG_KEY, &size);
-	if (rc == 0) {
-		rc = cairn_error_set(CAIRN_EEXISTS, "a repository already exists at %s", location);
-		goto out;
-	}
-	if (rc != CAIRN_ENOTFOUND)
+	if ((rc = cairn_repo_init_place(store, location)))
 		goto out;
 
 	if (c.encrypted) {

@@ -71,6 +71,22 @@ void cairn_verified_free(cairn_verified *v);
 /* The store key of a pack: data/<first 2 hex>/<64 hex>. */
 void cairn_repo_pack_key(char out[80], const uint8_t pack_id[CAIRN_ID_SIZE]);
 
+/* ---- other tools' repositories, places init refuses (foreign.c) ---- */
+
+/* "restic", "borg" or "kopia" if the store looks like that tool's
+ * repository, else NULL. Reads a few small objects; the thread's error
+ * message is left as it was. */
+const char *cairn_repo_foreign(cairn_store *s);
+/* rc, or if rc (CAIRN_ENOREPO: no config; CAIRN_ECORRUPT: a config that
+ * is not cairn's) comes from another tool's repository, CAIRN_ENOREPO
+ * with "LOCATION looks like a restic repository, not a cairn one". */
+int cairn_repo_foreign_error(cairn_store *s, const char *location, int rc);
+/* 0 if init may create a repository in s: it holds nothing. Else
+ * CAIRN_EEXISTS with a message naming location and what is there
+ * (another tool's repository, a cairn one, other files), or the
+ * store's error. */
+int cairn_repo_init_place(cairn_store *s, const char *location);
+
 /* Writes an index/ object listing the n entries (pack_commit.c); id_out
  * gets its id. Registers nothing. */
 int cairn_repo_put_index_object(cairn_repo *r, cairn_sealer *s, const cairn_index_entry *entries,

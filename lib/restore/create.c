@@ -430,8 +430,9 @@ static int create_entry(restore *R, int pfd, const dir_info *pinfo, const char *
 	case CAIRN_ENTRY_FILE:
 		return restore_file(R, pfd, pinfo, name, e);
 	case CAIRN_ENTRY_HARDLINK:
+		/* Counted as backup counts it: among the others. */
 		if (!(rc = create_hardlink(R, pfd, name, e)))
-			R->res->files++;
+			R->res->others++;
 		break;
 	case CAIRN_ENTRY_CHARDEV:
 	case CAIRN_ENTRY_BLOCKDEV:

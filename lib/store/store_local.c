@@ -279,24 +279,29 @@ static int is_temp_key(const char *key)
 	       (k.name == key || !reason_bad_key(k.dir, 0));
 }
 
-/* Creates a new temporary file in dirfd, for writing key; tmp gets its
- * name. */
-static int create_tmp(const local_store *s, int dirfd, const char *key, char tmp[32], int *fd_out)
+/* Creates a new temporary file in dirfd; tmp gets its name. The
+ * descriptor, or -1 with errno set (and tmp ""). */
+static int open_tmp(int dirfd, char tmp[32])
 {
 	for (int attempt = 0;; attempt++) {
 		tmp_name(tmp);
 		int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			*fd_out = fd;
-			return 0;
-		}
+		if (fd >= 0)
+			return fd;
 		if (errno != EEXIST || attempt == 8) {
 			tmp[0] = '\0';
-			return cairn_error_set_errno(CAIRN_EIO, errno,
-			                             "cannot create a temporary file for %s/%s",
-			                             s->root, key);
+			return -1;
 		}
 	}
+}
+
+/* open_tmp, for writing key. */
+static int create_tmp(const local_store *s, int dirfd, const char *key, char tmp[32], int *fd_out)
+{
+	if ((*fd_out = open_tmp(dirfd, tmp)) >= 0)
+		return 0;
+	return cairn_error_set_errno(CAIRN_EIO, errno, "cannot create a temporary file for %s/%s",
+	                             s->root, key);
 }
 
 /* Syncs and closes the temporary file of key; *fd becomes -1. */
@@ -484,6 +489,21 @@ static int block_finish(block_writer *b)
  * keys (the one a symlink may move to another disk), hashed on the way,
  * then linked under the name its id gives. One pass over the pieces
  * instead of one to hash them and one to write them. */
+/* No temporary file for a putv_named (errno err): the object is named
+ * after its bytes, which are hashed to name it in the message. */
+static int tmp_failed(const local_store *s, int err, const cairn_iovec *iov, size_t n,
+                      cairn_store_name_fn name)
+{
+	uint8_t id[32];
+	char key[CAIRN_STORE_NAME_MAX] = "";
+	if (cairn_sha256_iov(id, iov, n) == 0)
+		name(key, id);
+	else
+		snprintf(key, sizeof(key), "(a new object)");
+	return cairn_error_set_errno(CAIRN_EIO, err, "cannot create a temporary file for %s/%s",
+	                             s->root, key);
+}
+
 static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
                             cairn_store_name_fn name, uint8_t id_out[32], unsigned flags)
 {
@@ -499,8 +519,13 @@ static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
 	size_t toplen = slash ? (size_t)(slash - key) : 0;
 	memcpy(top, key, toplen);
 	top[toplen] = '\0';
-	if ((rc = open_dir_p(s, top, &topfd)) || (rc = create_tmp(s, topfd, key, tmp, &fd)) ||
-	    (rc = block_writer_start(&b, fd)) ||
+	if ((rc = open_dir_p(s, top, &topfd)))
+		goto out;
+	if ((fd = open_tmp(topfd, tmp)) < 0) {
+		rc = tmp_failed(s, errno, iov, n, name);
+		goto out;
+	}
+	if ((rc = block_writer_start(&b, fd)) ||
 	    (rc = cairn_sha256_iov_each(id_out, iov, n, block_add, &b)) || (rc = block_finish(&b)))
 		goto out;
 

@@ -133,7 +133,8 @@ CAIRN_REPO="$T/repo-shared" backup "$SHARED"
 require_rc 0 "the backup exits 0"
 CAIRN_REPO="$T/repo-shared" run cairn restore "$SNAP" --target "$T/r-shared" --verify
 check_rc 0 "restore --verify exits 0"
-check "and reports nothing wrong" test ! -s "$ERR"
+check "and reports nothing wrong (it says which snapshot it uses)" \
+	bash -c '! grep -v "^using snapshot " "$1"' _ "$ERR"
 run treecmp "$SHARED" "$T/r-shared$SHARED"
 check_rc 0 "it restores both copies bit for bit"
 

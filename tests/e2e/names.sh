@@ -50,7 +50,7 @@ run "$PYTHON" - "$T/ls.json" "$SRC" <<-'EOF'
 	import json, os, sys
 	src = os.fsencode(sys.argv[2])
 	name = b"evil\x1b]0;x\x07\x1b[2J\nline"
-	entries = [json.loads(line) for line in open(sys.argv[1], "rb")]
+	entries = [e for e in map(json.loads, open(sys.argv[1], "rb")) if "path" in e]
 	paths = {os.fsencode(e["path"]) for e in entries}
 	links = [os.fsencode(e.get("link_target", "")) for e in entries if e["type"] == "symlink"]
 	sys.exit(not (src + b"/" + name in paths and src + b"/fifo" + name in paths

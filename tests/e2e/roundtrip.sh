@@ -183,7 +183,7 @@ run cairn ls "$SNAP" "$SRC/d0755" --json
 check_rc 0 "ls SNAPSHOT PATH exits 0"
 check "ls SNAPSHOT PATH lists the entries below PATH" "$PYTHON" -c '
 import json, sys
-paths = [json.loads(l)["path"] for l in open(sys.argv[1]) if l.strip()]
+paths = [o["path"] for o in map(json.loads, filter(str.strip, open(sys.argv[1]))) if "path" in o]
 root = sys.argv[2]
 want = {root, root + "/nested", root + "/nested/deeper", root + "/nested/deeper/numbers.txt"}
 sys.exit(not (want <= set(paths) and all(p == root or p.startswith(root + "/") for p in paths)))' \

@@ -55,6 +55,10 @@ check "a key object is on the server" test "$(objects repo/keys)" -eq 1
 run cairn init --kdf-memory 8M --kdf-iterations 1
 check_rc 1 "a second init exits 1"
 check_grep "and says the repository exists" "already exists" "$ERR"
+run cairn --repo "s3:$S3_ENDPOINT/$BUCKET" init --kdf-memory 8M --kdf-iterations 1
+check_rc 1 "init into a prefix that holds objects (the bucket, holding repo/) exits 1"
+check_grep "and says it is not empty" "/$BUCKET is not empty and is not a cairn repository" "$ERR"
+check "and writes no config there" test "$(objects config)" -eq 0
 
 say "backup and restore"
 BACKUP_FROM=$(date +%s)

@@ -176,6 +176,8 @@ def check_listing(args):
                 continue
             try:
                 obj = json.loads(line)
+                if obj.get("message_type") == "snapshot":
+                    continue  # the first line: which snapshot is listed
                 path = os.fsencode(obj["path"])
             except (ValueError, KeyError, TypeError) as e:
                 problems.append("line %d of the listing is not an entry: %s" % (n, e))

@@ -260,6 +260,45 @@ static void test_lines__rejects_a_nul_byte(void **state)
 	cli_strv_free(&sv);
 }
 
+static void free_tags(cli_strv *tags)
+{
+	for (size_t i = 0; i < tags->n; i++)
+		free((char *)tags->v[i]);
+	cli_strv_free(tags);
+}
+
+static void test_tags__comma_separated_are_several(void **state)
+{
+	cli_strv tags = CLI_STRV_INIT;
+	assert_int_equal(cli_tags_add(&tags, "x,y"), 0);
+	assert_int_equal(cli_tags_add(&tags, "z"), 0);
+	assert_int_equal(cli_tags_add(&tags, "y,w"), 0);
+	assert_int_equal(tags.n, 4);
+	assert_string_equal(tags.v[0], "x");
+	assert_string_equal(tags.v[1], "y");
+	assert_string_equal(tags.v[2], "z");
+	assert_string_equal(tags.v[3], "w");
+	free_tags(&tags);
+}
+
+static void test_tags__an_empty_tag_is_refused(void **state)
+{
+	const char *bad[] = {"", ",", "x,,y", "x,", ",x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cli_strv tags = CLI_STRV_INIT;
+		assert_int_equal(cli_tags_add(&tags, bad[i]), CAIRN_EINVAL);
+		assert_non_null(strstr(cairn_error_last(), "cannot be empty"));
+		free_tags(&tags);
+	}
+}
+
+static void test_plural__one_is_singular(void **state)
+{
+	assert_string_equal(cli_plural(1, "file", "files"), "file");
+	assert_string_equal(cli_plural(0, "file", "files"), "files");
+	assert_string_equal(cli_plural(2, "dir", "dirs"), "dirs");
+}
+
 static void test_strv__grows_past_its_first_allocation(void **state)
 {
 	static const char *const words[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
@@ -359,6 +398,9 @@ int main(void)
 	    cmocka_unit_test(test_lines__empty_text_gives_no_lines),
 	    cmocka_unit_test(test_lines__rejects_a_nul_byte),
 	    cmocka_unit_test(test_strv__grows_past_its_first_allocation),
+	    cmocka_unit_test(test_tags__comma_separated_are_several),
+	    cmocka_unit_test(test_tags__an_empty_tag_is_refused),
+	    cmocka_unit_test(test_plural__one_is_singular),
 	    cmocka_unit_test(test_escape__printable_names_are_kept),
 	    cmocka_unit_test(test_escape__control_bytes_as_ls_b),
 	    cmocka_unit_test(test_escape__c1_controls_and_bad_utf8_as_octal),

@@ -229,6 +229,63 @@ static void test_forget__no_snapshots_make_an_empty_plan(void **state)
 	cairn_forget_plan_free(&plan);
 }
 
+static void test_select__describe_names_every_part(void **state)
+{
+	const char *hosts[] = {"a", "b"}, *tags[] = {"x,y", "z"}, *paths[] = {"/p", "/q"};
+	cairn_snapshot_filter f = {hosts, 2, tags, 2, paths, 2};
+	cairn_buf b = CAIRN_BUF_INIT;
+	assert_int_equal(cairn_snapshot_filter_describe(&b, &f), 0);
+	assert_string_equal((const char *)b.data,
+	                    "of host a or b tagged x,y or z with paths /p and /q");
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_buf_append_str(&b, "no snapshot "), 0);
+	cairn_snapshot_filter one = {.paths = paths, .n_paths = 1};
+	assert_int_equal(cairn_snapshot_filter_describe(&b, &one), 0);
+	assert_string_equal((const char *)b.data, "no snapshot with path /p");
+	cairn_buf_clear(&b);
+	cairn_snapshot_filter tagged = {.tags = tags + 1, .n_tags = 1};
+	assert_int_equal(cairn_snapshot_filter_describe(&b, &tagged), 0);
+	assert_string_equal((const char *)b.data, "tagged z");
+	cairn_buf_clear(&b);
+	assert_int_equal(cairn_snapshot_filter_describe(&b, &(cairn_snapshot_filter){0}), 0);
+	assert_int_equal(b.len, 0);
+	cairn_buf_free(&b);
+}
+
+static void test_select__empty_means_no_part(void **state)
+{
+	const char *tags[] = {"x"};
+	assert_true(cairn_snapshot_filter_empty(NULL));
+	assert_true(cairn_snapshot_filter_empty(&(cairn_snapshot_filter){0}));
+	assert_false(
+	    cairn_snapshot_filter_empty(&(cairn_snapshot_filter){.tags = tags, .n_tags = 1}));
+}
+
+static void test_select__latest_is_the_newest_that_passes(void **state)
+{
+	cairn_snapshot s[3];
+	make(&s[0], 1, "h1", "/a", "x,y", 0);
+	make(&s[1], 2, "h2", "/a", "x", 1);
+	make(&s[2], 3, "h1", "/b", "z", 2);
+	const char *h2[] = {"h2"}, *nope[] = {"nope"}, *both[] = {"y,x"}, *a[] = {"/a"};
+	assert_int_equal(cairn_snapshot_filter_latest(s, 3, NULL), 2);
+	assert_int_equal(cairn_snapshot_filter_latest(s, 3, &(cairn_snapshot_filter){0}), 2);
+	assert_int_equal(
+	    cairn_snapshot_filter_latest(s, 3, &(cairn_snapshot_filter){.hosts = h2, .n_hosts = 1}),
+	    1);
+	assert_int_equal(
+	    cairn_snapshot_filter_latest(s, 3, &(cairn_snapshot_filter){.tags = both, .n_tags = 1}),
+	    0);
+	assert_int_equal(
+	    cairn_snapshot_filter_latest(s, 3, &(cairn_snapshot_filter){.paths = a, .n_paths = 1}),
+	    1);
+	assert_int_equal(cairn_snapshot_filter_latest(
+	                     s, 3, &(cairn_snapshot_filter){.hosts = nope, .n_hosts = 1}),
+	                 3);
+	assert_int_equal(cairn_snapshot_filter_latest(s, 0, NULL), 0);
+	clear_all(s, 3);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -239,6 +296,9 @@ int main(void)
 	        test_select__hosts_are_alternatives_tags_lists_need_all_paths_need_each),
 	    cmocka_unit_test(test_select__group_by_parses_words_and_refuses_others),
 	    cmocka_unit_test(test_select__group_keys_treat_paths_and_tags_as_sets),
+	    cmocka_unit_test(test_select__describe_names_every_part),
+	    cmocka_unit_test(test_select__empty_means_no_part),
+	    cmocka_unit_test(test_select__latest_is_the_newest_that_passes),
 	    cmocka_unit_test(test_forget__the_policy_applies_to_each_host_and_paths_group),
 	    cmocka_unit_test(test_forget__snapshots_outside_the_filter_are_untouched),
 	    cmocka_unit_test(test_forget__keep_tag_and_last_together),

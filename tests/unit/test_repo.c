@@ -786,11 +786,62 @@ static void test_repo__a_record_that_does_not_parse_is_skipped_as_well(void **st
 	cairn_repo_free(r);
 }
 
+/* Writes text to dir/name, making dir first. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "mkdir -p '%s'", dir);
+	assert_int_equal(system(path), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static void test_repo__init_check_refuses_what_is_not_empty(void **state)
+{
+	struct fixture *f = *state;
+	char where[256], keys[300];
+	/* Nothing there, or an empty directory: init may create it. */
+	assert_int_equal(cairn_repo_init_check(f->repo), 0);
+	snprintf(where, sizeof(where), "%s/empty", f->dir);
+	put_file(where, ".keep", "");
+	assert_int_equal(cairn_repo_init_check(where), CAIRN_EEXISTS);
+	assert_non_null(strstr(cairn_error_last(), "is not empty and is not a cairn repository"));
+	init_repo(f, 1);
+	assert_int_equal(cairn_repo_init_check(f->repo), CAIRN_EEXISTS);
+	assert_non_null(strstr(cairn_error_last(), "a repository already exists"));
+	/* Other tools' repositories. */
+	snprintf(where, sizeof(where), "%s/borg", f->dir);
+	put_file(where, "README", "This is a Borg Backup repository.\n");
+	assert_int_equal(cairn_repo_init_check(where), CAIRN_EEXISTS);
+	assert_non_null(
+	    strstr(cairn_error_last(), "looks like a borg repository, not a cairn one"));
+	assert_int_equal(cairn_repo_needs_password(where), CAIRN_ENOREPO);
+	assert_non_null(strstr(cairn_error_last(), "looks like a borg repository"));
+	snprintf(where, sizeof(where), "%s/kopia", f->dir);
+	put_file(where, "kopia.repository.f", "{}");
+	assert_int_equal(cairn_repo_needs_password(where), CAIRN_ENOREPO);
+	assert_non_null(strstr(cairn_error_last(), "looks like a kopia repository"));
+	snprintf(where, sizeof(where), "%s/restic", f->dir);
+	snprintf(keys, sizeof(keys), "%s/keys", where);
+	put_file(where, "config", "\001\002sealed");
+	put_file(keys, "0123abcd", "{\"kdf\":\"scrypt\"}");
+	assert_int_equal(cairn_repo_needs_password(where), CAIRN_ENOREPO);
+	assert_non_null(strstr(cairn_error_last(), "looks like a restic repository"));
+	/* cairn's own repository with a damaged config is not restic's. */
+	put_file(f->repo, "config", "\001\002damaged");
+	assert_int_equal(cairn_repo_needs_password(f->repo), CAIRN_ECORRUPT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_repo__init_twice_refuses_and_keeps_the_first,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repo__init_check_refuses_what_is_not_empty, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_repo__wrong_password_and_missing_repo_are_told_apart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_repo__unencrypted_repository_needs_no_password,

@@ -81,6 +81,11 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
  * of version 1 or 2 is raised to version 3 (settings sealed). */
 int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opts *opts);
 void cairn_repo_free(cairn_repo *r); /* NULL is fine */
+/* 0 if cairn_repo_init may create a repository at location: nothing is
+ * there, or an empty directory or S3 prefix. Else CAIRN_EEXISTS with a
+ * message naming location and what it holds (a cairn repository,
+ * another tool's, other files), or an error reaching it. */
+int cairn_repo_init_check(const char *location);
 /* 1 if the repository at location needs a password (it is encrypted),
  * 0 if not, or CAIRN_ENOREPO. */
 int cairn_repo_needs_password(const char *location);

@@ -19,7 +19,7 @@ typedef struct cairn_restore_opts {
 } cairn_restore_opts;
 
 typedef struct cairn_restore_result {
-	uint64_t files, dirs, others;
+	uint64_t files, dirs, others; /* others: hard links, symlinks, devices, ... */
 	uint64_t bytes;
 	uint64_t errors; /* entries not restored or restored incompletely */
 } cairn_restore_result;

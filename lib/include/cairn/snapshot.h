@@ -11,7 +11,7 @@
 
 typedef struct cairn_summary {
 	uint64_t files_new, files_changed, files_unchanged;
-	uint64_t dirs, others;     /* directories; symlinks, devices, ... */
+	uint64_t dirs, others;     /* directories; hard links, symlinks, devices, ... */
 	uint64_t bytes_read;       /* file content read from disk */
 	uint64_t bytes_total;      /* size of all files in the snapshot */
 	uint64_t bytes_added;      /* stored bytes added to the repository */
