@@ -126,7 +126,7 @@ static int put_u64(cairn_buf *b, int *first, const char *key, uint64_t v)
 	return rc ? rc : cairn_json_uint(b, v);
 }
 
-static int print_json(const cairn_snapshot *snap, int dry_run)
+static int print_json(const cairn_snapshot *snap, int dry_run, int index_offline)
 {
 	const cairn_summary *s = &snap->summary;
 	cairn_buf b = CAIRN_BUF_INIT;
@@ -151,7 +151,8 @@ static int print_json(const cairn_snapshot *snap, int dry_run)
 	    (rc = put_u64(&b, &first, "errors", s->errors)) ||
 	    (rc = put_u64(&b, &first, "duration_ns", s->duration_ns)) ||
 	    (rc = cairn_json_key(&b, &first, "dry_run")) || (rc = cli_json_bool(&b, dry_run)) ||
-	    (rc = cairn_buf_append_u8(&b, '}')))
+	    (rc = cairn_json_key(&b, &first, "index_offline")) ||
+	    (rc = cli_json_bool(&b, index_offline)) || (rc = cairn_buf_append_u8(&b, '}')))
 		goto out;
 	rc = cli_json_emit(&b);
 out:
@@ -229,8 +230,18 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		status = cli_fail(rc);
 		goto out;
 	}
+	/* A cron backup goes on without its index server (docs/SERVER.md). */
+	char offline_why[512], msg[700];
+	int offline = cairn_repo_index_offline(repo, offline_why, sizeof(offline_why));
+	if (offline) {
+		snprintf(msg, sizeof(msg),
+		         "out of reach (%s): the backup went on without it, storing what it "
+		         "could not ask about; the server is told the rest next time",
+		         offline_why);
+		cli_warning("index server", msg);
+	}
 	if (ctx->json) {
-		int prc = print_json(&snap, opts.dry_run);
+		int prc = print_json(&snap, opts.dry_run, offline);
 		if (prc) {
 			status = cli_fail(prc);
 			goto out;

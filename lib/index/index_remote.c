@@ -19,7 +19,15 @@
  * is refused, before its body is read when the server states its length:
  * the client says so once (the open's warn callback) and goes on without a filter, asking
  * the server about every fingerprint. A server cannot make it hold more
- * than that in memory. */
+ * than that in memory.
+ *
+ * A server that cannot be reached, or answers 5xx, once a request's
+ * retries are spent, opens the circuit: for CIRCUIT_SECONDS no request
+ * is sent (then one tries again). Meanwhile lookups answer "missing" (a
+ * backup stores the chunk, a reader looks in the store's own record),
+ * rejections are dropped, and everything else fails at once; the
+ * repository keeps what it could not register for the next run
+ * (lib/repo/journal.c). offline() tells whether the circuit ever opened. */
 #include "cairn/sys/index.h"
 
 #include "cairn/bloom.h"
@@ -62,6 +70,7 @@
 #define BLOOM_MAX_DEFAULT ((size_t)256 << 20)
 #define TOKEN_MAX 4096
 #define CACHE_MAGIC "cairn bloom cache 1\n"
+#define CIRCUIT_SECONDS 60
 
 typedef struct remote_index {
 	cairn_index base;
@@ -81,6 +90,10 @@ typedef struct remote_index {
 	int bloom_refused;  /* said so once */
 	cairn_warn_cb warn; /* where that is said (NULL: nowhere) */
 	void *warn_ud;
+
+	pthread_mutex_t circuit_lock;
+	time_t circuit_until; /* 0: never opened */
+	char circuit_why[512];
 } remote_index;
 
 /* ---- HTTP ---- */
@@ -153,8 +166,38 @@ static int retry_answer(long status, void *ud)
 	return status != 507 && cairn_retry_http_status(status);
 }
 
+/* 1 while the circuit is open (no request is sent). */
+static int circuit_open(remote_index *ix)
+{
+	pthread_mutex_lock(&ix->circuit_lock);
+	int open = ix->circuit_until && time(NULL) < ix->circuit_until;
+	pthread_mutex_unlock(&ix->circuit_lock);
+	return open;
+}
+
+/* 1 if the circuit ever opened: the server was out of reach. */
+static int went_offline(remote_index *ix)
+{
+	pthread_mutex_lock(&ix->circuit_lock);
+	int was = ix->circuit_until != 0;
+	pthread_mutex_unlock(&ix->circuit_lock);
+	return was;
+}
+
+/* Opens the circuit after a request failed whole; why: this thread's
+ * error. */
+static void trip(remote_index *ix)
+{
+	pthread_mutex_lock(&ix->circuit_lock);
+	ix->circuit_until = time(NULL) + CIRCUIT_SECONDS;
+	snprintf(ix->circuit_why, sizeof(ix->circuit_why), "%s", cairn_error_last());
+	pthread_mutex_unlock(&ix->circuit_lock);
+}
+
 /* One request with retries. On 0, resp holds the final answer, whatever
- * its status; an error means no answer came. */
+ * its status; an error means no answer came. A server out of reach, or
+ * failing (5xx), opens the circuit; while it is open, requests fail at
+ * once. */
 static int request(remote_index *ix, const char *method, const char *path, const void *body,
                    size_t len, const char *if_none_match, size_t max_body, response *resp)
 {
@@ -164,6 +207,13 @@ static int request(remote_index *ix, const char *method, const char *path, const
 
 	memset(resp, 0, sizeof(*resp));
 	resp->max = max_body;
+	if (circuit_open(ix)) {
+		pthread_mutex_lock(&ix->circuit_lock);
+		rc = cairn_error_set(CAIRN_EIO, "index server %s: out of reach, not asked: %s",
+		                     ix->base_url, ix->circuit_why);
+		pthread_mutex_unlock(&ix->circuit_lock);
+		return rc;
+	}
 	if ((rc = cairn_buf_printf(&url, "%s%s", ix->base_url, path)))
 		goto out;
 	if (if_none_match && (rc = cairn_buf_printf(&inm, "If-None-Match: %s", if_none_match)))
@@ -191,6 +241,16 @@ static int request(remote_index *ix, const char *method, const char *path, const
 		                     ix->base_url, path, max_body);
 	else if (rc)
 		cairn_error_prefix(rc, "index server %s%s", ix->base_url, path);
+	/* Out of reach: a network error another try might have cured, or a
+	 * failing server. Not an answer it should not have given, nor a
+	 * certificate not trusted: those are for the user to see. */
+	if ((rc == CAIRN_EIO && !resp->too_large && cairn_retry_curl_error(r.curl_code)) ||
+	    (!rc && resp->status >= 500 && resp->status != 507)) {
+		if (!rc)
+			cairn_error_set(CAIRN_EIO, "index server %s%s: HTTP %ld", ix->base_url,
+			                path, resp->status);
+		trip(ix);
+	}
 out:
 	cairn_curl.slist_free_all(headers);
 	cairn_buf_free(&url);
@@ -397,7 +457,7 @@ static int lookup_batches(cairn_index *base, const uint8_t (*fps)[32], size_t n,
 		return 0;
 	memset(found, 0, n);
 	if (use_bloom && (rc = bloom_refresh(ix)))
-		return rc;
+		goto out;
 	if (!(ask = malloc(n * sizeof(*ask)))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
@@ -451,6 +511,11 @@ out:
 	free(got);
 	free(got_found);
 	cairn_buf_free(&body);
+	/* Out of reach: "missing" is never wrong, only costly. */
+	if (rc && rc != CAIRN_ENOMEM && circuit_open(ix)) {
+		memset(found, 0, n);
+		rc = 0;
+	}
 	return rc;
 }
 
@@ -689,6 +754,10 @@ static int remote_rows(cairn_index *base, const uint8_t (*fps)[32], size_t n, si
 		if (rc)
 			cairn_error_prefix(rc, "index server %s/rows", ix->base_url);
 	}
+	if (rc && rc != CAIRN_ENOMEM && circuit_open(ix)) {
+		memset(counts, 0, n);
+		rc = 0;
+	}
 	return rc;
 }
 
@@ -704,7 +773,18 @@ static int remote_reject(cairn_index *base, const cairn_index_entry *rows, size_
 			rc = simple(ix, "POST", "/reject", body.data, body.len, 204, 200, NULL);
 	}
 	cairn_buf_free(&body);
-	return rc;
+	return rc && rc != CAIRN_ENOMEM && circuit_open(ix) ? 0 : rc;
+}
+
+static int remote_offline(cairn_index *base, char *why, size_t n)
+{
+	remote_index *ix = (remote_index *)base;
+	if (!went_offline(ix))
+		return 0;
+	pthread_mutex_lock(&ix->circuit_lock);
+	snprintf(why, n, "%s", ix->circuit_why);
+	pthread_mutex_unlock(&ix->circuit_lock);
+	return 1;
 }
 
 static void remote_free(cairn_index *base)
@@ -713,6 +793,7 @@ static void remote_free(cairn_index *base)
 	cairn_http_client_free(&ix->http);
 	cairn_bloom_free(ix->bloom);
 	pthread_mutex_destroy(&ix->fetch_lock);
+	pthread_mutex_destroy(&ix->circuit_lock);
 	pthread_rwlock_destroy(&ix->bloom_lock);
 	if (ix->auth)
 		sodium_memzero(ix->auth, strlen(ix->auth));
@@ -753,6 +834,7 @@ static const struct cairn_index_ops remote_ops = {
     .drop_packs = remote_drop_packs,
     .rows = remote_rows,
     .reject = remote_reject,
+    .offline = remote_offline,
 };
 
 static int check_url(const char *url)
@@ -837,6 +919,7 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 	ix->base.ops = &remote_ops;
 	ix->bloom_max = bloom_max();
 	pthread_mutex_init(&ix->fetch_lock, NULL);
+	pthread_mutex_init(&ix->circuit_lock, NULL);
 	pthread_rwlock_init(&ix->bloom_lock, NULL);
 
 	size_t n = strlen(url);

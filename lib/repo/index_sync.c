@@ -91,6 +91,11 @@ out:
 	return rc;
 }
 
+int cairn_repo_import_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[CAIRN_ID_SIZE])
+{
+	return import_index_object(r, r->index, s, id, NULL);
+}
+
 /* Imports into ix the index/ objects it has not seen (every one if all;
  * ix NULL, with all: only reads them, for covered). A damaged or vanished object must not make the
  * whole repository unusable: its blobs are merely unknown to the index (restore reports what it

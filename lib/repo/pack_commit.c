@@ -27,19 +27,27 @@ static void index_key(char out[80], const uint8_t id[CAIRN_ID_SIZE])
 }
 
 /* Registers the pending entries, then the index/ objects that list them:
- * an object counts as imported only once its entries are in. Called with
+ * an object counts as imported only once its entries are in. With the
+ * index server out of reach, the objects are written down for the next
+ * command to tell it (journal.c); their entries are in them. Called with
  * the pending lock held. */
 static int register_pending(cairn_repo *r)
 {
 	struct pending *p = &r->pending;
+	char why[8];
 	int rc = 0;
-	if (p->n && (rc = cairn_index_insert(r->index, p->entries, p->n)))
-		return rc;
-	p->n = 0;
-	for (; p->n_objects; p->n_objects--)
-		if ((rc = cairn_index_object_add(r->index, p->objects[p->n_objects - 1])))
-			return rc;
-	return 0;
+	if (!p->n || !(rc = cairn_index_insert(r->index, p->entries, p->n))) {
+		p->n = 0;
+		for (; p->n_objects && !rc; p->n_objects -= !rc)
+			rc = cairn_index_object_add(r->index, p->objects[p->n_objects - 1]);
+	}
+	if (rc && rc != CAIRN_ENOMEM && cairn_index_offline(r->index, why, sizeof(why)) &&
+	    !(rc = cairn_repo_journal_add(r, 'o', (const uint8_t(*)[CAIRN_ID_SIZE])p->objects,
+	                                  p->n_objects))) {
+		p->n = 0;
+		p->n_objects = 0;
+	}
+	return rc;
 }
 
 int cairn_repo_flush_index(cairn_repo *r)

@@ -266,6 +266,13 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
+	/* What an earlier command could not tell the server. Best effort:
+	 * the server may be out of reach still, or this token a reader's. */
+	uint64_t told;
+	if (r->index_remote && (rc = cairn_repo_journal_replay(r, &told)) != CAIRN_ENOMEM)
+		rc = 0;
+	if (rc)
+		goto out;
 	/* Every client registers what it writes with a server: listing the
 	 * store on each open would only cost time. */
 	if (!r->index_remote && (rc = cairn_repo_sync_index(r, 0, NULL)))

@@ -53,6 +53,18 @@ struct cairn_repo {
 	int store_ix_objects, store_ix_trailers;
 };
 
+/* ---- what the index server did not hear (journal.c) ---- */
+
+/* Writes down ids the server could not be told while out of reach: kind
+ * 'o' index/ objects whose blobs were not registered, 's' snapshots not
+ * added to the catalogue. */
+int cairn_repo_journal_add(cairn_repo *r, char kind, const uint8_t (*ids)[CAIRN_ID_SIZE], size_t n);
+/* Tells the server what the journal holds, then empties it; *told_out
+ * lines. Left whole if the server cannot be told (out of reach again). */
+int cairn_repo_journal_replay(cairn_repo *r, uint64_t *told_out);
+/* Imports one index/ object into the repository's index (index_sync.c). */
+int cairn_repo_import_object(cairn_repo *r, cairn_sealer *s, const uint8_t id[CAIRN_ID_SIZE]);
+
 /* ---- the store's own record (index_sync.c) ---- */
 
 /* Up to max rows of fingerprint fp from the store's own record, for a

@@ -125,6 +125,13 @@ static inline int cairn_index_rows(cairn_index *ix, const uint8_t (*fps)[32], si
 	return 0;
 }
 
+/* 1 if the index is going on without its server (cairn/sys/index.h
+ * offline); why gets the reason. */
+static inline int cairn_index_offline(cairn_index *ix, char *why, size_t n)
+{
+	return ix->ops->version >= 3 && ix->ops->offline && ix->ops->offline(ix, why, n);
+}
+
 /* Tells the index that these rows (fingerprint, pack) failed
  * verification: it offers them last from now on. Advisory: a backend
  * that cannot keep it returns 0. */

@@ -179,6 +179,12 @@ int cairn_repo_flush_index(cairn_repo *r);
  * tried fail, both with a message naming the pack. */
 int cairn_repo_read_blob(cairn_repo *r, cairn_sealer *s, cairn_fingerprinter *f,
                          const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out);
+/* 1 if the repository's index server was out of reach during this
+ * handle's life (why gets the reason): a backup then went on without it,
+ * storing what it could not ask about, and what the server was not told
+ * is kept in the cache directory for the next command that reaches it. */
+int cairn_repo_index_offline(cairn_repo *r, char *why, size_t n);
+
 /* Up to max (1..CAIRN_INDEX_ROWS_MAX) places of the chunk fp: the index's
  * rows (cairn_index_rows), or with from_store the store's own record
  * (index/ objects, then the trailers of packs none lists; read into a

@@ -83,6 +83,10 @@ struct cairn_index_ops {
 	 * made up, or a pack gone): lookups prefer every other row of the
 	 * fingerprint from now on. Rows not in the index are passed over. */
 	int (*reject)(cairn_index *ix, const cairn_index_entry *rows, size_t n);
+	/* Optional (NULL: never): 1 if the backend is going on without the
+	 * server behind it (its circuit is open: lookups answer "missing",
+	 * registrations fail at once), with the reason in why (n bytes). */
+	int (*offline)(cairn_index *ix, char *why, size_t n);
 };
 
 struct cairn_index {
