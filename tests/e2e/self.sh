@@ -201,6 +201,7 @@ check_eq "mode 0600, the user's" "$(stat -c '%a %u' "$T/r1/db.dump")" "600 $(id 
 mtime=$(stat -c %Y "$T/r1/db.dump")
 check "its mtime is the backup's time" test $((mtime - $(date +%s))) -le 0 -a $(($(date +%s) - mtime)) -lt 600
 # Through a pipe, with the default name: deduplicated against the first.
+# shellcheck disable=SC2002 # a pipe, not a file, on purpose
 cat "$T/dump" | "$CAIRN_BIN" backup --json --stdin >"$T/summary.json" 2>"$ERR"
 check_eq "backup --stdin from a pipe exits 0" "$?" 0
 check "the same input adds almost nothing" test "$(summary bytes_added)" -lt 20000
