@@ -337,13 +337,12 @@ static int is_cairn_cache(const struct dir_list *d)
 }
 
 /* Whether the directory holds the tag of spec ("NAME" or
- * "NAME:header"): *name_len is NAME's length. */
-static int has_tag(const struct dir_list *d, const char *spec, size_t *name_len)
+ * "NAME:header"). */
+static int has_tag(const struct dir_list *d, const char *spec)
 {
 	char name[256];
 	const char *colon = strchr(spec, ':');
 	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
-	*name_len = n;
 	if (n == 0 || n >= sizeof(name))
 		return 0;
 	memcpy(name, spec, n);
@@ -370,11 +369,11 @@ static void keep_tags_only(struct backup *b, struct dir_list *d)
 	const cairn_backup_opts *o = b->opts;
 	static const char *const cache_spec[] = {CAIRN_CACHEDIR_TAG ":" CAIRN_CACHEDIR_SIGNATURE};
 	const char *const *sets[2] = {o->exclude_caches ? cache_spec : NULL, o->exclude_if_present};
-	size_t counts[2] = {o->exclude_caches ? 1 : 0, o->n_exclude_if_present}, len;
+	size_t counts[2] = {o->exclude_caches ? 1 : 0, o->n_exclude_if_present};
 	int tagged = 0;
 	for (size_t s = 0; s < 2 && !tagged; s++)
 		for (size_t i = 0; i < counts[s] && !tagged; i++)
-			tagged = has_tag(d, sets[s][i], &len);
+			tagged = has_tag(d, sets[s][i]);
 	if (!tagged)
 		return;
 	size_t k = 0;
