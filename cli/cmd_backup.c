@@ -17,6 +17,8 @@
 
 /* An exclude file is a short list of globs; the cap bounds a mistake. */
 #define EXCLUDE_FILE_MAX (16u * 1024 * 1024)
+/* A --files-from list may name every file of a large tree. */
+#define FILES_FROM_MAX (1024u * 1024 * 1024)
 
 enum {
 	OPT_TAG = CLI_OPT_OWN,
@@ -25,6 +27,12 @@ enum {
 	OPT_EXCLUDE_FILE,
 	OPT_ONE_FILE_SYSTEM,
 	OPT_DRY_RUN,
+	OPT_EXCLUDE_CACHES,
+	OPT_EXCLUDE_IF_PRESENT,
+	OPT_FILES_FROM,
+	OPT_FILES_FROM_RAW,
+	OPT_STDIN,
+	OPT_STDIN_FILENAME,
 };
 
 static const struct option options[] = {
@@ -34,17 +42,25 @@ static const struct option options[] = {
     {"exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE},
     {"one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"exclude-caches", no_argument, NULL, OPT_EXCLUDE_CACHES},
+    {"exclude-if-present", required_argument, NULL, OPT_EXCLUDE_IF_PRESENT},
+    {"files-from", required_argument, NULL, OPT_FILES_FROM},
+    {"files-from-raw", required_argument, NULL, OPT_FILES_FROM_RAW},
+    {"stdin", no_argument, NULL, OPT_STDIN},
+    {"stdin-filename", required_argument, NULL, OPT_STDIN_FILENAME},
     {NULL, 0, NULL, 0},
 };
 
-/* Reads path whole into a NUL-terminated buffer (*out, the caller's). */
-static int read_small_file(const char *path, char **out, size_t *len_out)
+/* Reads path (what: the kind of file, for errors), at most max bytes,
+ * whole into a NUL-terminated buffer (*out, the caller's). */
+static int read_small_file(const char *path, const char *what, size_t max, char **out,
+                           size_t *len_out)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int rc = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return cairn_error_set_errno(CAIRN_EIO, errno, "exclude file %s", path);
+		return cairn_error_set_errno(CAIRN_EIO, errno, "%s %s", what, path);
 	for (;;) {
 		if ((rc = cairn_buf_reserve(&b, 65536)))
 			goto out;
@@ -52,16 +68,15 @@ static int read_small_file(const char *path, char **out, size_t *len_out)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = cairn_error_set_errno(CAIRN_EIO, errno, "exclude file %s", path);
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "%s %s", what, path);
 			goto out;
 		}
 		if (n == 0)
 			break;
 		b.len += (size_t)n;
-		if (b.len > EXCLUDE_FILE_MAX) {
-			rc =
-			    cairn_error_set(CAIRN_EINVAL, "exclude file %s is larger than %u bytes",
-			                    path, EXCLUDE_FILE_MAX);
+		if (b.len > max) {
+			rc = cairn_error_set(CAIRN_EINVAL, "%s %s is larger than %zu bytes", what,
+			                     path, max);
 			goto out;
 		}
 	}
@@ -79,7 +94,7 @@ static int add_exclude_file(const char *path, cli_strv *excludes, cli_strv *text
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = read_small_file(path, &text, &len);
+	int rc = read_small_file(path, "exclude file", EXCLUDE_FILE_MAX, &text, &len);
 	if (rc)
 		return rc;
 	/* The globs point into text, which lives as long as excludes. */
@@ -91,6 +106,76 @@ static int add_exclude_file(const char *path, cli_strv *excludes, cli_strv *text
 	if (rc)
 		cairn_error_prefix(rc, "exclude file %s", path);
 	return rc;
+}
+
+static int push_path(void *ud, const char *path)
+{
+	return cli_strv_push(ud, path);
+}
+
+/* The paths a --files-from(-raw) file names, appended to paths. */
+static int add_files_from(const char *path, int raw, cli_strv *paths, cli_strv *texts)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = read_small_file(path, "files-from file", FILES_FROM_MAX, &text, &len);
+	if (rc)
+		return rc;
+	/* The paths point into text, which lives as long as paths. */
+	if ((rc = cli_strv_push(texts, text))) {
+		free(text);
+		return rc;
+	}
+	rc = cairn_backup_files_from_parse(text, len, raw, push_path, paths);
+	if (rc)
+		cairn_error_prefix(rc, "files-from file %s", path);
+	return rc;
+}
+
+/* What to back up: the paths, or standard input, and the tags that
+ * leave a directory's content out. */
+struct inputs {
+	cli_strv paths, present;
+	const char *stdin_name;
+	int from_stdin, from_files, exclude_caches;
+};
+
+static int input_option(int c, const char *arg, struct inputs *in, cli_strv *texts)
+{
+	switch (c) {
+	case OPT_EXCLUDE_CACHES:
+		in->exclude_caches = 1;
+		return 0;
+	case OPT_EXCLUDE_IF_PRESENT:
+		return cli_strv_push(&in->present, arg);
+	case OPT_FILES_FROM:
+	case OPT_FILES_FROM_RAW:
+		in->from_files = 1;
+		return add_files_from(arg, c == OPT_FILES_FROM_RAW, &in->paths, texts);
+	case OPT_STDIN:
+		in->from_stdin = 1;
+		return 0;
+	default:
+		in->stdin_name = arg;
+		return 0;
+	}
+}
+
+/* Adds the PATH arguments; the exit status of a usage error, or 0. */
+static int inputs_check(cli_ctx *ctx, int argc, char **argv, struct inputs *in)
+{
+	int rc;
+	for (int i = optind; i < argc; i++)
+		if ((rc = cli_strv_push(&in->paths, argv[i])))
+			return cli_fail(rc);
+	if (in->from_stdin && (in->paths.n || in->from_files))
+		return cli_usage_error(ctx, "--stdin takes no paths and no --files-from");
+	if (!in->from_stdin && !in->paths.n)
+		return cli_usage_error(ctx, in->from_files ? "nothing to back up: the files-from "
+		                                             "files name no paths"
+		                                           : "nothing to back up: give one or "
+		                                             "more paths");
+	return 0;
 }
 
 static void print_text(const cairn_snapshot *snap, int dry_run)
@@ -163,6 +248,7 @@ out:
 int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 {
 	cli_strv tags = CLI_STRV_INIT, excludes = CLI_STRV_INIT, texts = CLI_STRV_INIT;
+	struct inputs in = {CLI_STRV_INIT, CLI_STRV_INIT, "stdin", 0, 0, 0};
 	cairn_backup_opts opts = {0};
 	cairn_snapshot snap = {0};
 	cairn_repo *repo = NULL;
@@ -193,6 +279,14 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		case OPT_DRY_RUN:
 			opts.dry_run = 1;
 			break;
+		case OPT_EXCLUDE_CACHES:
+		case OPT_EXCLUDE_IF_PRESENT:
+		case OPT_FILES_FROM:
+		case OPT_FILES_FROM_RAW:
+		case OPT_STDIN:
+		case OPT_STDIN_FILENAME:
+			rc = input_option(c, optarg, &in, &texts);
+			break;
 		case CLI_OPT_EXIT:
 			status = ctx->exit_code;
 			goto out;
@@ -205,15 +299,17 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind >= argc) {
-		status = cli_usage_error(ctx, "nothing to back up: give one or more paths");
+	if ((status = inputs_check(ctx, argc, argv, &in)) != 0)
 		goto out;
-	}
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
 
-	opts.paths = (const char *const *)argv + optind;
-	opts.n_paths = (size_t)(argc - optind);
+	opts.paths = in.paths.v;
+	opts.n_paths = in.paths.n;
+	opts.exclude_caches = in.exclude_caches;
+	opts.exclude_if_present = in.present.v;
+	opts.n_exclude_if_present = in.present.n;
+	opts.stdin_name = in.from_stdin ? in.stdin_name : NULL;
 	opts.tags = tags.v;
 	opts.n_tags = tags.n;
 	opts.excludes = excludes.v;
@@ -268,6 +364,8 @@ out:
 		free((char *)texts.v[i]);
 	cli_strv_free(&texts);
 	cli_strv_free(&excludes);
+	cli_strv_free(&in.paths);
+	cli_strv_free(&in.present);
 	for (size_t i = 0; i < tags.n; i++)
 		free((char *)tags.v[i]);
 	cli_strv_free(&tags);

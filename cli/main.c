@@ -41,14 +41,25 @@ static const cli_cmd commands[] = {
      "                      very small machines\n"},
     {"backup", cmd_backup, "back up files and directories",
      "usage: cairn backup [--tag T]... [--host H] [--exclude GLOB]... [--exclude-file F]\n"
-     "                    [--one-file-system] [--dry-run] PATH...\n"
+     "                    [--one-file-system] [--dry-run] [--exclude-caches]\n"
+     "                    [--exclude-if-present NAME[:HEADER]]... [--files-from F]...\n"
+     "                    [--files-from-raw F]... [PATH...]\n"
+     "       cairn backup [--tag T]... [--host H] --stdin [--stdin-filename NAME]\n"
      "\n"
      "  --tag T             tag the snapshot with T (\"x,y\": two tags; repeatable)\n"
      "  --host H            record H as the host (default: this machine's name)\n"
      "  --exclude GLOB      skip paths matching GLOB (repeatable)\n"
      "  --exclude-file F    read globs from F, one per line (# starts a comment)\n"
      "  --one-file-system   stay on the file system of each PATH\n"
-     "  --dry-run           read and chunk everything, store nothing\n"},
+     "  --dry-run           read and chunk everything, store nothing\n"
+     "  --exclude-caches    skip the content of directories with a CACHEDIR.TAG\n"
+     "                      (the tag itself is kept)\n"
+     "  --exclude-if-present NAME[:HEADER]\n"
+     "                      the same for a file NAME (that begins with HEADER)\n"
+     "  --files-from F      back up the paths in F, one a line (# starts a comment)\n"
+     "  --files-from-raw F  the same, NUL-separated\n"
+     "  --stdin             back up standard input as one file\n"
+     "  --stdin-filename NAME  its name in the snapshot (default: stdin)\n"},
     {"snapshots", cmd_snapshots, "list snapshots",
      "usage: cairn snapshots [--host H]... [--tag T]... [--path P]...\n"
      "\n"

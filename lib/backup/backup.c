@@ -112,10 +112,13 @@ out:
 static int check_paths(struct backup *b)
 {
 	int rc;
-	if (b->opts->n_paths == 0)
+	if (b->opts->stdin_name)
+		rc = cairn_backup_stdin_path(b);
+	else if (b->opts->n_paths == 0)
 		return cairn_error_set(CAIRN_EINVAL, "nothing to back up: give one or more paths");
-	if ((rc = cairn_backup_top_paths(b->opts, &b->paths, &b->n_paths)) ||
-	    (rc = check_some_exist(b)))
+	else
+		rc = cairn_backup_top_paths(b->opts, &b->paths, &b->n_paths);
+	if (rc || (!b->opts->stdin_name && (rc = check_some_exist(b))))
 		return rc;
 	return cairn_chunker_init(&b->chunker, &cairn_repo_config_get(b->repo)->chunker);
 }

@@ -47,6 +47,7 @@ struct slot {
 	size_t chunks_cap; /* allocated length of e.chunks */
 	enum file_status status;
 	int needs_work;
+	int stream; /* standard input (--stdin): read to its end, not opened by path */
 	int done;
 	int failed;    /* unreadable: reported and left out of the snapshot */
 	char *warning; /* reported by the main thread */
@@ -164,6 +165,8 @@ int cairn_backup_top_paths(const cairn_backup_opts *o, char ***out, size_t *n_ou
  * if none. Records that cannot be read are told to skips. */
 int cairn_backup_find_parent(cairn_repo *r, const char *host, char **paths, size_t n,
                              cairn_snapshot_skips *skips, cairn_snapshot *out);
+/* The top path of a backup of standard input: "/" + stdin_name. */
+int cairn_backup_stdin_path(struct backup *b);
 /* Walks the top paths into the ring, and emits the entries the workers
  * finish, until every one is in the manifest. *failed: whether the
  * backup had failed by then. */

@@ -217,7 +217,9 @@ static int read_region(struct worker *w, struct slot *slot, int fd, uint64_t off
 			want = READ_SIZE;
 		if (want > end - off)
 			want = (size_t)(end - off);
-		ssize_t n = want ? pread(fd, w->buf + w->buf_len, want, (off_t)off) : 0;
+		ssize_t n = !want          ? 0
+		            : slot->stream ? read(fd, w->buf + w->buf_len, want)
+		                           : pread(fd, w->buf + w->buf_len, want, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -273,6 +275,8 @@ static int open_source(const struct slot *s)
 	/* O_NONBLOCK: what was a file may be a FIFO by now, and opening
 	 * that would wait for a writer; it does nothing to a regular file. */
 	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	if (s->stream)
+		return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
 	int fd = open(s->e.path, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = open(s->e.path, flags);
@@ -295,6 +299,14 @@ static int process_file(struct worker *w, struct slot *s, int fd, int open_errno
 	if (fd < 0) {
 		cairn_error_set_errno(CAIRN_EIO, open_errno, "cannot open");
 		goto file_error;
+	}
+	if (s->stream) {
+		/* Standard input: no attributes of its own, read to its end. */
+		rc = read_region(w, s, fd, 0, UINT64_MAX, &bytes);
+		if (rc == FILE_READ_ERROR)
+			goto file_error;
+		e->size = bytes;
+		goto out;
 	}
 	if ((rc = cairn_read_attrs(e, NULL, fd)))
 		goto out;

@@ -7,6 +7,9 @@
 #include "fs/meta.h"
 #include "fs/walk.h"
 #include "util/buf.h"
+#include "util/fileio.h"
+#include "util/hex.h"
+#include "util/json.h"
 #include "util/path.h"
 #include "util/time.h"
 
@@ -17,6 +20,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A cairn config is a few hundred bytes; a bigger file is not one. */
+#define CONFIG_READ_MAX 8192
 
 /* ---- hardlinks seen ---- */
 
@@ -207,6 +213,8 @@ static int enqueue(struct backup *b, cairn_entry *e, const struct stat *st, enum
 		s->st = *st;
 	s->status = status;
 	s->needs_work = needs_work;
+	/* A backup of standard input has that one file to read. */
+	s->stream = needs_work && b->opts->stdin_name;
 	s->done = !needs_work;
 	b->tail++;
 	if (needs_work && b->idle_workers)
@@ -246,36 +254,165 @@ static const cairn_entry *parent_find(struct backup *b, const char *path)
 static int visit(struct backup *b, int dfd, const char *name, const char *path, dev_t top_dev,
                  int descend);
 
-static int visit_children(struct backup *b, const char *path, dev_t top_dev)
-{
+/* A directory to descend into: open, and its names. */
+struct dir_list {
+	int fd;
 	char **names;
 	size_t n;
+};
+
+static void dir_list_free(struct dir_list *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	cairn_names_free(d->names, d->n);
+	d->fd = -1;
+	d->names = NULL;
+	d->n = 0;
+}
+
+/* Opens and lists the directory path; one that cannot be read is
+ * reported, and walked as empty (d->fd < 0). */
+static void list_dir(struct backup *b, const char *path, struct dir_list *d)
+{
 	/* Opened once: its names are listed and its children looked up
 	 * relative to it (a path walk of one component instead of the whole
 	 * path, per entry), so both are of the same directory. */
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int rc = dfd < 0 ? cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory")
-	                 : cairn_dir_names(dfd, &names, &n);
+	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d->names = NULL;
+	d->n = 0;
+	int rc = d->fd < 0 ? cairn_error_set_errno(CAIRN_EIO, errno, "cannot open directory")
+	                   : cairn_dir_names(d->fd, &d->names, &d->n);
 	if (rc) {
 		path_failed(b, path);
-		if (dfd >= 0)
-			close(dfd);
-		return 0;
+		dir_list_free(d);
 	}
+}
+
+/* The repository id in a cairn config's text (its clear part), or -1. */
+static int config_id(const char *text, size_t len, uint8_t id[CAIRN_ID_SIZE])
+{
+	cairn_json *doc = NULL;
+	const char *hex = NULL;
+	int ok = cairn_json_parse(&doc, text, len) == 0 &&
+	         cairn_json_get_string(doc, "id", &hex) == 0 && strlen(hex) == CAIRN_ID_HEX &&
+	         cairn_hex_decode(id, CAIRN_ID_SIZE, hex) == 0;
+	cairn_json_free(doc);
+	cairn_error_clear();
+	return ok ? 0 : -1;
+}
+
+/* 1 if the listed directory is the repository being backed up to: it
+ * holds keys/ and a config with its id. Only such directories are read. */
+static int is_this_repo(struct backup *b, const struct dir_list *d)
+{
+	char text[CONFIG_READ_MAX + 1];
+	uint8_t id[CAIRN_ID_SIZE];
+	struct stat st;
+	if (!cairn_names_have(d->names, d->n, "config") ||
+	    !cairn_names_have(d->names, d->n, "keys"))
+		return 0;
+	if (fstatat(d->fd, "keys", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	int fd = openat(d->fd, "config", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+	                ? cairn_pread_all(fd, text, CONFIG_READ_MAX, 0)
+	                : -1;
+	close(fd);
+	if (n <= 0 || n >= CONFIG_READ_MAX)
+		return 0;
+	text[n] = '\0';
+	return config_id(text, (size_t)n, id) == 0 &&
+	       memcmp(id, cairn_repo_config_get(b->repo)->id, CAIRN_ID_SIZE) == 0;
+}
+
+/* 1 if the listed directory is a cairn cache: the CACHEDIR.TAG it
+ * holds is cairn's. */
+static int is_cairn_cache(const struct dir_list *d)
+{
+	return cairn_names_have(d->names, d->n, CAIRN_CACHEDIR_TAG) &&
+	       cairn_dir_has_tag(d->fd, CAIRN_CACHEDIR_TAG, CAIRN_CACHEDIR_TAG_CAIRN);
+}
+
+/* Whether the directory holds the tag of spec ("NAME" or
+ * "NAME:header"). */
+static int has_tag(const struct dir_list *d, const char *spec)
+{
+	char name[256];
+	const char *colon = strchr(spec, ':');
+	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+	if (n == 0 || n >= sizeof(name))
+		return 0;
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	return cairn_names_have(d->names, d->n, name) &&
+	       cairn_dir_has_tag(d->fd, name, colon ? colon + 1 : NULL);
+}
+
+static int is_tag_name(const char *name, const char *const *specs, size_t n_specs)
+{
+	for (size_t i = 0; i < n_specs; i++) {
+		const char *colon = strchr(specs[i], ':');
+		size_t n = colon ? (size_t)(colon - specs[i]) : strlen(specs[i]);
+		if (strlen(name) == n && !memcmp(name, specs[i], n))
+			return 1;
+	}
+	return 0;
+}
+
+/* A directory with a tag of --exclude-caches or --exclude-if-present
+ * keeps only its tag files, as restic's do. */
+static void keep_tags_only(struct backup *b, struct dir_list *d)
+{
+	const cairn_backup_opts *o = b->opts;
+	static const char *const cache_spec[] = {CAIRN_CACHEDIR_TAG ":" CAIRN_CACHEDIR_SIGNATURE};
+	const char *const *sets[2] = {o->exclude_caches ? cache_spec : NULL, o->exclude_if_present};
+	size_t counts[2] = {o->exclude_caches ? 1 : 0, o->n_exclude_if_present};
+	int tagged = 0;
+	for (size_t s = 0; s < 2 && !tagged; s++)
+		for (size_t i = 0; i < counts[s] && !tagged; i++)
+			tagged = has_tag(d, sets[s][i]);
+	if (!tagged)
+		return;
+	size_t k = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		if (is_tag_name(d->names[i], sets[0], counts[0]) ||
+		    is_tag_name(d->names[i], sets[1], counts[1]))
+			d->names[k++] = d->names[i];
+		else
+			free(d->names[i]);
+	}
+	d->n = k;
+}
+
+/* Visits the listed children of path. */
+static int visit_listed(struct backup *b, const char *path, struct dir_list *d, dev_t top_dev)
+{
+	int rc = 0;
 	size_t plen = strlen(path);
-	for (size_t i = 0; i < n && !rc; i++) {
-		size_t len = plen + 1 + strlen(names[i]) + 1;
+	keep_tags_only(b, d);
+	for (size_t i = 0; i < d->n && !rc; i++) {
+		size_t len = plen + 1 + strlen(d->names[i]) + 1;
 		char *child = malloc(len);
 		if (!child) {
 			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 			break;
 		}
-		snprintf(child, len, "%s/%s", strcmp(path, "/") ? path : "", names[i]);
-		rc = visit(b, dfd, names[i], child, top_dev, 1);
+		snprintf(child, len, "%s/%s", strcmp(path, "/") ? path : "", d->names[i]);
+		rc = visit(b, d->fd, d->names[i], child, top_dev, 1);
 		free(child);
 	}
-	close(dfd);
-	cairn_names_free(names, n);
+	return rc;
+}
+
+static int visit_children(struct backup *b, const char *path, dev_t top_dev)
+{
+	struct dir_list d;
+	list_dir(b, path, &d);
+	int rc = d.fd >= 0 ? visit_listed(b, path, &d, top_dev) : 0;
+	dir_list_free(&d);
 	return rc;
 }
 
@@ -392,6 +529,7 @@ static int visit(struct backup *b, int dfd, const char *name, const char *path, 
                  int descend)
 {
 	cairn_entry e = {0};
+	struct dir_list d = {.fd = -1};
 	struct stat st;
 	enum file_status status = NOT_A_FILE;
 	int needs_work = 0, rc;
@@ -422,12 +560,25 @@ static int visit(struct backup *b, int dfd, const char *name, const char *path, 
 	if ((status != FILE_UNCHANGED || e.attrs_partial) && !needs_work &&
 	    (rc = cairn_read_attrs(&e, path, -1)))
 		goto out;
-	int is_dir = e.type == CAIRN_ENTRY_DIR;
+	/* A directory is listed before its entry goes in: the repository
+	 * being backed up to, and cairn's caches, are left out whole. */
+	if (e.type == CAIRN_ENTRY_DIR && descend && !(o->one_file_system && st.st_dev != top_dev)) {
+		list_dir(b, path, &d);
+		if (d.fd >= 0 && is_this_repo(b, &d)) {
+			report(b, path, "skipped: it is the repository being backed up to");
+			goto out;
+		}
+		if (d.fd >= 0 && is_cairn_cache(&d)) {
+			report(b, path, "skipped: it is cairn's cache");
+			goto out;
+		}
+	}
 	if ((rc = enqueue(b, &e, &st, status, needs_work)))
 		goto out;
-	if (is_dir && descend && !(o->one_file_system && st.st_dev != top_dev))
-		rc = visit_children(b, path, top_dev);
+	if (d.fd >= 0)
+		rc = visit_listed(b, path, &d, top_dev);
 out:
+	dir_list_free(&d);
 	cairn_entry_clear(&e);
 	return rc == ENTRY_SKIP ? 0 : rc;
 }
@@ -468,10 +619,44 @@ static int visit_ancestors(struct backup *b, const char *path)
 	return 0;
 }
 
+/* The one file of a backup of standard input: the user's, 0600,
+ * modified now. */
+static int visit_stdin(struct backup *b)
+{
+	cairn_entry e = {0};
+	struct stat st = {.st_mode = S_IFREG | 0600, .st_nlink = 1};
+	int64_t now = cairn_now_ns(CLOCK_REALTIME);
+	st.st_uid = getuid();
+	st.st_gid = getgid();
+	st.st_mtim.tv_sec = now / 1000000000;
+	st.st_mtim.tv_nsec = now % 1000000000;
+	st.st_atim = st.st_ctim = st.st_mtim;
+	if (cairn_entry_set_stat(&e, &st))
+		return cairn_error_set(CAIRN_ERROR, "standard input: cannot describe it");
+	if (!(e.path = strdup(b->paths[0])))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	return enqueue(b, &e, &st, FILE_NEW, 1);
+}
+
+int cairn_backup_stdin_path(struct backup *b)
+{
+	const char *name = b->opts->stdin_name;
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "--stdin-filename '%s': give one name, without '/'", name);
+	if (!(b->paths = calloc(2, sizeof(char *))) || !(b->paths[0] = malloc(strlen(name) + 2)))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	b->n_paths = 1;
+	snprintf(b->paths[0], strlen(name) + 2, "/%s", name);
+	return 0;
+}
+
 /* Visits each top path, after the directories above it. */
 static int visit_top_paths(struct backup *b)
 {
 	int rc = 0;
+	if (b->opts->stdin_name)
+		return visit_stdin(b);
 	for (size_t i = 0; i < b->n_paths && !rc; i++) {
 		const char *path = b->paths[i];
 		struct stat st;
@@ -579,4 +764,30 @@ int cairn_backup_find_parent(cairn_repo *r, const char *host, char **paths, size
 	}
 	cairn_snapshot_list_free(list, count);
 	return rc;
+}
+
+int cairn_backup_files_from_parse(char *text, size_t len, int nul_separated,
+                                  int (*add)(void *ud, const char *path), void *ud)
+{
+	char sep = nul_separated ? '\0' : '\n';
+	size_t pos = 0;
+	while (pos < len) {
+		char *line = text + pos;
+		char *end = memchr(line, sep, len - pos);
+		size_t n = end ? (size_t)(end - line) : len - pos;
+		pos += n + (end ? 1 : 0);
+		if (!nul_separated && n > 0 && line[n - 1] == '\r')
+			n--;
+		/* A last line without a separator: the caller leaves a byte
+		 * after the text for its terminator. */
+		line[n] = '\0';
+		if (n == 0 || (!nul_separated && line[0] == '#'))
+			continue;
+		if (!nul_separated && memchr(line, '\0', n))
+			return cairn_error_set(CAIRN_EINVAL, "a NUL byte in a line");
+		int rc = add(ud, line);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int by_name(const void *a, const void *b)
@@ -74,4 +75,41 @@ int cairn_dir_names(int dfd, char ***names_out, size_t *n_out)
 	*names_out = names;
 	*n_out = n;
 	return 0;
+}
+
+int cairn_names_have(char *const *names, size_t n, const char *name)
+{
+	return n && bsearch(&name, names, n, sizeof(*names), by_name) != NULL;
+}
+
+int cairn_tag_header_ok(const uint8_t *data, size_t len, const char *header)
+{
+	size_t hl = header ? strlen(header) : 0;
+	return len >= hl && memcmp(data, header ? header : "", hl) == 0;
+}
+
+int cairn_dir_has_tag(int dfd, const char *name, const char *header)
+{
+	uint8_t buf[512];
+	struct stat st;
+	size_t hl = header ? strlen(header) : 0, got = 0;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (!hl)
+		return 1;
+	if (hl > sizeof(buf))
+		return 0;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	while (got < hl) {
+		ssize_t n = read(fd, buf + got, hl - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return cairn_tag_header_ok(buf, got, header);
 }

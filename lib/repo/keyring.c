@@ -5,7 +5,9 @@
 #include "repo/repo_internal.h"
 
 #include "cairn/errors.h"
+#include "fs/walk.h"
 #include "repo/repo_format.h"
+#include "util/fileio.h"
 #include "util/hex.h"
 #include "util/path.h"
 
@@ -17,19 +19,53 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Marks the base cache directory (made if need be) as a cache for other
+ * tools (CACHEDIR.TAG), unless a valid tag is there. Best effort: a
+ * cache that cannot be written fails where it is used. */
+static void cache_tag(const char *base)
+{
+	char path[4096], tmp[4096];
+	static const char text[] = CAIRN_CACHEDIR_TAG_TEXT;
+	int dfd = -1, fd = -1;
+	if (cairn_mkdir_p(base, 0700) ||
+	    (dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    cairn_dir_has_tag(dfd, CAIRN_CACHEDIR_TAG, CAIRN_CACHEDIR_SIGNATURE))
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", base, CAIRN_CACHEDIR_TAG);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", base, CAIRN_CACHEDIR_TAG, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		goto out;
+	if (cairn_pwrite_all(fd, text, sizeof(text) - 1, 0) != 0 || close(fd) != 0 ||
+	    rename(tmp, path) != 0)
+		unlink(tmp);
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	cairn_error_clear();
+}
+
 int cairn_repo_cache_path(cairn_buf *out, const char *base, const uint8_t id[CAIRN_ID_SIZE])
 {
 	char hex[CAIRN_ID_HEX + 1];
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int rc;
 	cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
 	if (base && *base)
-		return cairn_buf_printf(out, "%s/%s", base, hex);
-	if (xdg && *xdg)
-		return cairn_buf_printf(out, "%s/cairn/%s", xdg, hex);
-	if (home && *home)
-		return cairn_buf_printf(out, "%s/.cache/cairn/%s", home, hex);
-	return cairn_error_set(CAIRN_EINVAL,
-	                       "no cache directory: set HOME, XDG_CACHE_HOME or --cache-dir");
+		rc = cairn_buf_printf(out, "%s", base);
+	else if (xdg && *xdg)
+		rc = cairn_buf_printf(out, "%s/cairn", xdg);
+	else if (home && *home)
+		rc = cairn_buf_printf(out, "%s/.cache/cairn", home);
+	else
+		return cairn_error_set(
+		    CAIRN_EINVAL, "no cache directory: set HOME, XDG_CACHE_HOME or --cache-dir");
+	if (rc)
+		return rc;
+	cache_tag((const char *)out->data);
+	return cairn_buf_printf(out, "/%s", hex);
 }
 
 static const char *const seen_names[] = {"seen-encrypted", "seen-unencrypted", "seen-sealed"};

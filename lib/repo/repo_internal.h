@@ -135,7 +135,8 @@ int cairn_config_check_seen(const cairn_repo_config *c, unsigned seen, int have_
 
 /* ---- keys and the cache directory (keyring.c) ---- */
 
-/* <base>/<repository id in hex>, base NULL: ${XDG_CACHE_HOME:-~/.cache}/cairn. */
+/* <base>/<repository id in hex>, base NULL: ${XDG_CACHE_HOME:-~/.cache}/cairn.
+ * The base is made if need be and carries a CACHEDIR.TAG. */
 int cairn_repo_cache_path(cairn_buf *out, const char *base, const uint8_t id[CAIRN_ID_SIZE]);
 /* What the cache directory dir remembers (enum cairn_seen bits). */
 unsigned cairn_repo_seen_load(const char *dir);

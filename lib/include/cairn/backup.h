@@ -19,6 +19,17 @@ typedef struct cairn_backup_opts {
 	const char *const *excludes; /* fnmatch(3) globs; see docs */
 	size_t n_excludes;
 	int one_file_system;
+	/* A directory holding a CACHEDIR.TAG that begins with its signature
+	 * (https://bford.info/cachedir/), or one of these files ("NAME", or
+	 * "NAME:header": a file NAME that begins with header), keeps only
+	 * the tag files (restic's --exclude-caches, --exclude-if-present). */
+	int exclude_caches;
+	const char *const *exclude_if_present;
+	size_t n_exclude_if_present;
+	/* Not NULL: the backup holds one regular file, /stdin_name, read
+	 * from standard input to its end (mode 0600, the user's, modified
+	 * now); paths are not used. stdin_name is one name, without '/'. */
+	const char *stdin_name;
 	int dry_run; /* read and chunk, store nothing */
 	int threads; /* 0: number of CPUs */
 	/* Fingerprints in a generation of the set of chunks this backup
@@ -34,5 +45,15 @@ typedef struct cairn_backup_opts {
  * warn; the snapshot is still written) *out holds the snapshot, the
  * caller clears it. */
 int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *out);
+
+/* The paths in the len bytes of a --files-from file's text, given to add
+ * in order (they point into text, which is changed in place, and has a
+ * byte after its len for the last name's terminator): one a
+ * line, a "\r" before the "\n" dropped, empty lines and lines whose first
+ * character is '#' left out. nul_separated (--files-from-raw): names
+ * separated by NUL bytes, only empty ones left out. add's failure is
+ * returned. */
+int cairn_backup_files_from_parse(char *text, size_t len, int nul_separated,
+                                  int (*add)(void *ud, const char *path), void *ud);
 
 #endif
