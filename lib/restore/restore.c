@@ -128,16 +128,23 @@ static int open_target(restore *R, const char *target)
 	return 0;
 }
 
+/* Compiles n patterns into *out, left NULL when there is none but
+ * empty ones. */
+static int compile_list(cairn_patterns **out, const char *const *v, size_t n)
+{
+	int rc = n ? cairn_patterns_new(out, v, n) : 0;
+	if (!rc && !cairn_patterns_count(*out)) {
+		cairn_patterns_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 /* Compiles the includes and excludes (NULL when none is given). */
 static int compile_patterns(restore *R, const cairn_restore_opts *opts)
 {
-	int rc = 0;
-	if (opts->n_includes &&
-	    (rc = cairn_patterns_new(&R->includes, opts->includes, opts->n_includes)))
-		return rc;
-	if (opts->n_excludes)
-		rc = cairn_patterns_new(&R->excludes, opts->excludes, opts->n_excludes);
-	return rc;
+	int rc = compile_list(&R->includes, opts->includes, opts->n_includes);
+	return rc ? rc : compile_list(&R->excludes, opts->excludes, opts->n_excludes);
 }
 
 /* Tells of each pattern that matched nothing; CAIRN_ENOTFOUND if no
