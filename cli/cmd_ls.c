@@ -4,13 +4,12 @@
 #include "select.h"
 
 #include "cairn/errors.h"
+#include "cairn/pattern.h"
 #include "cairn/tree.h"
 #include "util/json.h"
-#include "util/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 static const struct option options[] = {
     CLI_FILTER_HOST,
@@ -72,6 +71,46 @@ static void print_long(const cairn_entry *e)
 	putchar('\n');
 }
 
+/* Warns of each pattern that named nothing. */
+static void warn_unmatched(const cairn_patterns *p)
+{
+	char msg[1200];
+	for (size_t i = 0; i < cairn_patterns_count(p); i++) {
+		if (cairn_patterns_hits(p, i))
+			continue;
+		snprintf(msg, sizeof(msg), "pattern matched nothing: %s",
+		         cairn_patterns_text(p, i));
+		cli_warning(NULL, msg);
+	}
+}
+
+/* Compiles the patterns after SNAPSHOT into *out (NULL: none given). */
+static int ls_patterns(int argc, char **argv, cairn_patterns **out)
+{
+	cli_strv v = CLI_STRV_INIT;
+	int rc = 0;
+	*out = NULL;
+	for (int i = optind + 1; i < argc && !rc; i++)
+		rc = cli_pattern_add(&v, argv[i]);
+	if (!rc && v.n)
+		rc = cairn_patterns_new(out, v.v, v.n);
+	for (size_t i = 0; i < v.n; i++)
+		free((char *)v.v[i]);
+	cli_strv_free(&v);
+	return rc;
+}
+
+static int print_entry(cli_ctx *ctx, cairn_buf *b, const cairn_entry *e)
+{
+	if (ctx->json)
+		return print_json(b, e);
+	if (ctx->verbose)
+		print_long(e);
+	else
+		cli_put_name(e->path, '\n');
+	return 0;
+}
+
 int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 {
 	cairn_repo *repo = NULL;
@@ -81,7 +120,7 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	cairn_entry e = {0};
 	cairn_buf b = CAIRN_BUF_INIT;
 	cli_filter filter = CLI_FILTER_INIT;
-	char *prefix = NULL, *cwd = NULL;
+	cairn_patterns *pats = NULL;
 	int c, rc, status = CLI_EXIT_FATAL;
 
 	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
@@ -92,21 +131,12 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 		if ((status = cli_filter_option(ctx, &filter, c, optarg)))
 			goto out;
 	}
-	if ((status = cli_snapshot_operands(ctx, argc, argv, 1)))
+	if ((status = cli_snapshot_operands(ctx, argc, argv, argc)))
 		goto out;
-	if (argc - optind == 2) {
-		/* Relative paths are taken from here, as backup stored them. */
-		cwd = getcwd(NULL, 0);
-		if (argv[optind + 1][0] != '/' && !cwd) {
-			cli_error(
-			    "the current directory is unknown: give PATH as an absolute path");
-			status = CLI_EXIT_FATAL;
-			goto out;
-		}
-		if ((rc = cairn_path_normalize(&prefix, cwd ? cwd : "/", argv[optind + 1]))) {
-			status = cli_fail(rc);
-			goto out;
-		}
+	/* Patterns; "./x" and "../x" are taken from here. */
+	if ((rc = ls_patterns(argc, argv, &pats))) {
+		status = cli_fail(rc);
+		goto out;
 	}
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
@@ -117,20 +147,17 @@ int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 	if (ctx->json && (rc = print_json_snapshot(&b, &snap)))
 		goto fail;
 	while ((rc = cairn_tree_reader_next(tree, &e)) == 1) {
-		if (!prefix || cairn_path_is_within(e.path, prefix)) {
-			if (ctx->json) {
-				if ((rc = print_json(&b, &e)))
-					goto fail;
-			} else if (ctx->verbose) {
-				print_long(&e);
-			} else {
-				cli_put_name(e.path, '\n');
-			}
+		if (!pats || cairn_patterns_match(pats, e.path, e.type == CAIRN_ENTRY_DIR)) {
+			if ((rc = print_entry(ctx, &b, &e)))
+				goto fail;
+		} else if (cairn_patterns_passed(pats, e.path)) {
+			break;
 		}
 		cairn_entry_clear(&e);
 	}
-	if (rc)
+	if (rc < 0)
 		goto fail;
+	warn_unmatched(pats);
 	/* The listing is whole, but a snapshot record was passed over. */
 	status = skips.count ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 	goto out;
@@ -143,7 +170,6 @@ out:
 	cairn_snapshot_clear(&snap);
 	cairn_repo_free(repo);
 	cli_filter_free(&filter);
-	free(prefix);
-	free(cwd);
+	cairn_patterns_free(pats);
 	return status;
 }

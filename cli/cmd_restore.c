@@ -8,7 +8,6 @@
 #include "cairn/restore.h"
 #include "util/json.h"
 #include "util/time.h"
-#include "util/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +17,17 @@
 enum {
 	OPT_TARGET = CLI_OPT_OWN,
 	OPT_INCLUDE,
+	OPT_EXCLUDE,
 	OPT_VERIFY,
+	OPT_DRY_RUN,
 };
 
 static const struct option options[] = {
     {"target", required_argument, NULL, OPT_TARGET},
     {"include", required_argument, NULL, OPT_INCLUDE},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"verify", no_argument, NULL, OPT_VERIFY},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     CLI_FILTER_HOST,
     CLI_FILTER_TAG,
     CLI_FILTER_PATH,
@@ -32,16 +35,22 @@ static const struct option options[] = {
 };
 
 static int print_json(const cairn_restore_result *res, const cairn_snapshot *snap,
-                      const char *target, uint64_t duration_ns)
+                      const cairn_restore_opts *o, uint64_t duration_ns)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int first = 1, rc;
 	if ((rc = cairn_buf_append_u8(&b, '{')) ||
 	    (rc = cairn_json_key(&b, &first, "message_type")) ||
 	    (rc = cairn_json_string(&b, "summary")) ||
-	    (rc = cairn_json_key(&b, &first, "snapshot")) || (rc = cli_snapshot_json(&b, snap)) ||
-	    (rc = cairn_json_key(&b, &first, "target")) || (rc = cairn_json_string(&b, target)) ||
-	    (rc = cairn_json_key(&b, &first, "files")) || (rc = cairn_json_uint(&b, res->files)) ||
+	    (rc = cairn_json_key(&b, &first, "snapshot")) || (rc = cli_snapshot_json(&b, snap)))
+		goto out;
+	if (o->target && ((rc = cairn_json_key(&b, &first, "target")) ||
+	                  (rc = cairn_json_string(&b, o->target))))
+		goto out;
+	if (o->dry_run &&
+	    ((rc = cairn_json_key(&b, &first, "dry_run")) || (rc = cli_json_bool(&b, 1))))
+		goto out;
+	if ((rc = cairn_json_key(&b, &first, "files")) || (rc = cairn_json_uint(&b, res->files)) ||
 	    (rc = cairn_json_key(&b, &first, "dirs")) || (rc = cairn_json_uint(&b, res->dirs)) ||
 	    (rc = cairn_json_key(&b, &first, "others")) ||
 	    (rc = cairn_json_uint(&b, res->others)) || (rc = cairn_json_key(&b, &first, "bytes")) ||
@@ -56,31 +65,51 @@ out:
 	return rc;
 }
 
-/* "restored 1 file, 2 dirs, 3 others, 1.5 KiB to DIR" */
-static void print_text(const cairn_restore_result *res, const char *target)
+/* "restored 1 file, 2 dirs, 3 others, 1.5 KiB to DIR"; a dry run's
+ * "would restore ..." */
+static void print_text(const cairn_restore_result *res, const cairn_restore_opts *o)
 {
 	char size[32];
 	cli_size_format(size, sizeof(size), res->bytes);
-	printf("restored %llu %s, %llu %s", (unsigned long long)res->files,
-	       cli_plural(res->files, "file", "files"), (unsigned long long)res->dirs,
-	       cli_plural(res->dirs, "dir", "dirs"));
+	printf("%s %llu %s, %llu %s", o->dry_run ? "would restore" : "restored",
+	       (unsigned long long)res->files, cli_plural(res->files, "file", "files"),
+	       (unsigned long long)res->dirs, cli_plural(res->dirs, "dir", "dirs"));
 	if (res->others)
 		printf(", %llu %s", (unsigned long long)res->others,
 		       cli_plural(res->others, "other", "others"));
-	printf(", %s to ", size);
-	cli_put_name(target, '\n');
+	printf(", %s", size);
+	if (!o->target) {
+		putchar('\n');
+		return;
+	}
+	fputs(" to ", stdout);
+	cli_put_name(o->target, '\n');
+}
+
+/* A dry run's list, one path a line (-v). */
+static void list_path(void *ud, const char *path)
+{
+	(void)ud;
+	cli_put_name(path, '\n');
+}
+
+/* Frees the strings of v and v. */
+static void free_patterns(cli_strv *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free((char *)v->v[i]);
+	cli_strv_free(v);
 }
 
 int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 {
-	cli_strv includes = CLI_STRV_INIT;
+	cli_strv includes = CLI_STRV_INIT, excludes = CLI_STRV_INIT;
 	cairn_restore_opts opts = {0};
 	cairn_restore_result res = {0};
 	cairn_snapshot snap = {0};
 	cairn_snapshot_skips skips = {cli_warn_cb, NULL, 0};
 	cairn_repo *repo = NULL;
 	cli_filter filter = CLI_FILTER_INIT;
-	char *cwd = getcwd(NULL, 0), *path;
 	uint64_t start;
 	int c, rc, status = CLI_EXIT_FATAL;
 
@@ -90,21 +119,16 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 			opts.target = optarg;
 			break;
 		case OPT_INCLUDE:
-			/* Stored paths are absolute; relative ones are taken
-			 * from here, as backup takes them. */
-			if (optarg[0] != '/' && !cwd) {
-				cli_error("the current directory is unknown: give --include as an "
-				          "absolute path");
-				status = CLI_EXIT_FATAL;
-				goto out;
-			}
-			rc = cairn_path_normalize(&path, cwd ? cwd : "/", optarg);
-			if (!rc && (rc = cli_strv_push(&includes, path)))
-				free(path);
-			if (rc) {
+		case OPT_EXCLUDE:
+			/* Patterns; "./x" and "../x" are taken from here. */
+			if ((rc = cli_pattern_add(c == OPT_INCLUDE ? &includes : &excludes,
+			                          optarg))) {
 				status = cli_fail(rc);
 				goto out;
 			}
+			break;
+		case OPT_DRY_RUN:
+			opts.dry_run = 1;
 			break;
 		case OPT_VERIFY:
 			opts.verify = 1;
@@ -119,7 +143,9 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	}
 	if ((status = cli_snapshot_operands(ctx, argc, argv, 0)))
 		goto out;
-	if (!opts.target || !opts.target[0]) {
+	if (opts.target && !opts.target[0])
+		opts.target = NULL;
+	if (!opts.target && !opts.dry_run) {
 		status = cli_usage_error(ctx, "where to? give --target DIR");
 		goto out;
 	}
@@ -132,7 +158,12 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	}
 	opts.includes = includes.v;
 	opts.n_includes = includes.n;
-	opts.progress = cli_progress_cb;
+	opts.excludes = excludes.v;
+	opts.n_excludes = excludes.n;
+	if (opts.dry_run && ctx->verbose && !ctx->json)
+		opts.dry_list = list_path;
+	if (!opts.dry_run)
+		opts.progress = cli_progress_cb;
 	opts.warn = cli_warn_cb;
 	start = cairn_now_ns(CLOCK_MONOTONIC);
 	cli_progress_start(cli_progress_wanted(ctx));
@@ -143,14 +174,13 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (ctx->json) {
-		int prc =
-		    print_json(&res, &snap, opts.target, cairn_now_ns(CLOCK_MONOTONIC) - start);
+		int prc = print_json(&res, &snap, &opts, cairn_now_ns(CLOCK_MONOTONIC) - start);
 		if (prc) {
 			status = cli_fail(prc);
 			goto out;
 		}
 	} else if (!ctx->quiet) {
-		print_text(&res, opts.target);
+		print_text(&res, &opts);
 	}
 	status = CLI_EXIT_OK;
 	if (rc == CAIRN_EPARTIAL) {
@@ -167,9 +197,7 @@ out:
 	cairn_snapshot_clear(&snap);
 	cairn_repo_free(repo);
 	cli_filter_free(&filter);
-	for (size_t i = 0; i < includes.n; i++)
-		free((char *)includes.v[i]);
-	cli_strv_free(&includes);
-	free(cwd);
+	free_patterns(&includes);
+	free_patterns(&excludes);
 	return status;
 }

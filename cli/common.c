@@ -4,6 +4,7 @@
 #include "cairn/manifest.h"
 #include "util/buf.h"
 #include "util/json.h"
+#include "util/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,6 +236,30 @@ int cli_lines_split(char *text, size_t len, cli_strv *out)
 			return rc;
 	}
 	return 0;
+}
+
+int cli_pattern_add(cli_strv *out, const char *arg)
+{
+	int neg = arg[0] == '!', rc;
+	const char *body = arg + neg;
+	size_t len = strlen(body);
+	char *abs = NULL, *p;
+	if (strcmp(body, ".") && strcmp(body, "..") && strncmp(body, "./", 2) &&
+	    strncmp(body, "../", 3)) {
+		p = strdup(arg);
+	} else {
+		if ((rc = cairn_path_normalize(&abs, NULL, body)))
+			return rc;
+		int dir = body[len - 1] == '/' && strcmp(abs, "/") != 0;
+		if ((p = malloc(strlen(abs) + 3)))
+			sprintf(p, "%s%s%s", neg ? "!" : "", abs, dir ? "/" : "");
+		free(abs);
+	}
+	if (!p)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if ((rc = cli_strv_push(out, p)))
+		free(p);
+	return rc;
 }
 
 /* The letter of the C escape of byte c, or 0 if it has none. */

@@ -61,6 +61,13 @@ void cli_strv_free(cli_strv *sv);
  * empty tag ("", "x,,y"), CAIRN_ENOMEM. */
 int cli_tags_add(cli_strv *tags, const char *arg);
 
+/* Adds a copy of pattern arg (cairn/pattern.h) to out (the caller frees
+ * every string of out). One that starts with "./" or "../" (after a '!')
+ * is a path from the working directory, made absolute ("./docs/" in
+ * /home/u is "/home/u/docs/"); any other is kept as it is. 0, or
+ * CAIRN_ENOMEM, or the error of a working directory that is unknown. */
+int cli_pattern_add(cli_strv *out, const char *arg);
+
 /* Length of the first line of buf, without its "\n" or "\r\n". */
 size_t cli_first_line(const char *buf, size_t len);
 /* Splits text (len bytes followed by a NUL) in place into lines, ending

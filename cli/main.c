@@ -48,8 +48,9 @@ static const cli_cmd commands[] = {
      "\n"
      "  --tag T             tag the snapshot with T (\"x,y\": two tags; repeatable)\n"
      "  --host H            record H as the host (default: this machine's name)\n"
-     "  --exclude GLOB      skip paths matching GLOB (repeatable)\n"
-     "  --exclude-file F    read globs from F, one per line (# starts a comment)\n"
+     "  --exclude GLOB      skip what pattern GLOB names (*, **, [..], dir/, !not;\n"
+     "                      see README; repeatable)\n"
+     "  --exclude-file F    read patterns from F, one a line (# starts a comment)\n"
      "  --one-file-system   stay on the file system of each PATH\n"
      "  --dry-run           read and chunk everything, store nothing\n"
      "  --exclude-caches    skip the content of directories with a CACHEDIR.TAG\n"
@@ -68,16 +69,25 @@ static const cli_cmd commands[] = {
      "                      repeatable: any of them)\n"
      "  --path P            only snapshots of path P (repeatable: all of them)\n"},
     {"ls", cmd_ls, "list the files of a snapshot",
-     "usage: cairn ls [--host H]... [--tag T]... [--path P]... SNAPSHOT [PATH]\n"
+     "usage: cairn ls [--host H]... [--tag T]... [--path P]... SNAPSHOT [PATTERN]...\n"
      "\n"
      "Lists the entries of SNAPSHOT (an id, a unique prefix of one, or latest)\n"
-     "at or below PATH. --verbose shows mode, owner, size and time.\n" SNAPSHOT_OPTIONS},
+     "that a PATTERN names (a path: it and what is below it; \"*.txt\": at any\n"
+     "depth; \"./x\": from here; see README). --verbose shows mode, owner, size\n"
+     "and time.\n" SNAPSHOT_OPTIONS},
     {"restore", cmd_restore, "restore a snapshot",
-     "usage: cairn restore SNAPSHOT --target DIR [--include PATH]... [--verify]\n"
-     "                     [--host H]... [--tag T]... [--path P]...\n"
+     "usage: cairn restore SNAPSHOT --target DIR [--include PAT]... [--exclude PAT]...\n"
+     "                     [--dry-run] [--verify] [--host H]... [--tag T]...\n"
+     "                     [--path P]...\n"
      "\n"
      "  --target DIR        restore under DIR (each path as DIR/<absolute path>)\n"
-     "  --include PATH      restore only PATH and what lies below it (repeatable)\n"
+     "  --include PAT       restore only what pattern PAT names: a path and what lies\n"
+     "                      below it, or *, **, [..], dir/, !not (see README;\n"
+     "                      repeatable); one that matches nothing is a warning,\n"
+     "                      all of them matching nothing an error\n"
+     "  --exclude PAT       do not restore what PAT names (repeatable)\n"
+     "  --dry-run           count what would be restored (-v: list it), create\n"
+     "                      nothing; --target may be left out\n"
      "  --verify            read the restored files back and compare\n" SNAPSHOT_OPTIONS},
     {"forget", cmd_forget, "remove snapshots by a retention policy, or by id",
      "usage: cairn forget [--host H]... [--tag T]... [--path P]... SNAPSHOT...\n"

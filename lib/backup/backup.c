@@ -118,7 +118,8 @@ static int check_paths(struct backup *b)
 		return cairn_error_set(CAIRN_EINVAL, "nothing to back up: give one or more paths");
 	else
 		rc = cairn_backup_top_paths(b->opts, &b->paths, &b->n_paths);
-	if (rc || (!b->opts->stdin_name && (rc = check_some_exist(b))))
+	if (rc || (!b->opts->stdin_name && (rc = check_some_exist(b))) ||
+	    (rc = cairn_patterns_new(&b->excludes, b->opts->excludes, b->opts->n_excludes)))
 		return rc;
 	return cairn_chunker_init(&b->chunker, &cairn_repo_config_get(b->repo)->chunker);
 }
@@ -298,6 +299,20 @@ static int save_checked(struct backup *b, cairn_snapshot *out)
 	return cairn_error_prefix(rc, "snapshot %s was written and taken back", hex);
 }
 
+/* Tells of each exclude pattern that matched nothing: a mistyped one
+ * leaves out nothing, silently otherwise. */
+static void warn_unmatched(struct backup *b)
+{
+	char msg[1200];
+	for (size_t i = 0; b->opts->warn && i < cairn_patterns_count(b->excludes); i++) {
+		if (cairn_patterns_hits(b->excludes, i))
+			continue;
+		snprintf(msg, sizeof(msg), "exclude pattern matched nothing: %s",
+		         cairn_patterns_text(b->excludes, i));
+		b->opts->warn(b->opts->ud, NULL, msg);
+	}
+}
+
 /* Writes the snapshot record with its totals; CAIRN_EPARTIAL if some
  * paths, or some snapshot records, could not be read. */
 static int save_snapshot(struct backup *b, cairn_snapshot *out)
@@ -310,6 +325,7 @@ static int save_snapshot(struct backup *b, cairn_snapshot *out)
 	b->sum.duration_ns = (uint64_t)(cairn_now_ns(CLOCK_MONOTONIC) - b->started_ns);
 	out->summary = b->sum;
 	cairn_backup_progress(b, NULL, 1);
+	warn_unmatched(b);
 	if (b->dedup.rejected && b->opts->warn) {
 		char msg[200];
 		snprintf(msg, sizeof(msg),
@@ -375,6 +391,7 @@ static void backup_free(struct backup *b)
 	cairn_backup_links_free(&b->links);
 	cairn_names_free(b->ancestors, b->n_ancestors);
 	cairn_names_free(b->paths, b->n_paths);
+	cairn_patterns_free(b->excludes);
 	cairn_dedup_free(&b->dedup);
 	cairn_gc_view_close(&b->gc);
 	pthread_mutex_destroy(&b->lock);

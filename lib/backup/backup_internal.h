@@ -26,6 +26,7 @@
 #include "cairn/chunker.h"
 #include "cairn/errors.h"
 #include "cairn/pack.h"
+#include "cairn/pattern.h"
 #include "cairn/tree.h"
 #include "gc/view.h"
 
@@ -96,6 +97,7 @@ struct backup {
 	cairn_chunker chunker; /* template, copied per worker */
 	char **paths;          /* the top paths: absolute, sorted */
 	size_t n_paths;
+	cairn_patterns *excludes; /* opts' excludes, with what each matched */
 	int64_t started_ns;
 
 	pthread_mutex_t lock;

@@ -535,13 +535,17 @@ static int visit(struct backup *b, int dfd, const char *name, const char *path, 
 	int needs_work = 0, rc;
 	const cairn_backup_opts *o = b->opts;
 
-	if (o->n_excludes && cairn_exclude_match(o->excludes, o->n_excludes, path))
-		return 0;
+	/* A pattern may be for directories only: excludes are tried on
+	 * what stat says, or on a name that cannot be looked at. */
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
-		path_failed(b, path);
+		if (!cairn_patterns_match(b->excludes, path, 0)) {
+			cairn_error_set_errno(CAIRN_EIO, errno, "cannot stat");
+			path_failed(b, path);
+		}
 		return 0;
 	}
+	if (cairn_patterns_match(b->excludes, path, S_ISDIR(st.st_mode)))
+		return 0;
 	cairn_backup_progress(b, path, 0);
 	if (strcmp(path, "/") == 0) {
 		/* "/" has no entry of its own: its children are the top. */

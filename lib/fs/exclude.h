@@ -1,10 +1,8 @@
-/* Exclude patterns: which paths a backup leaves out. */
+/* Include and exclude patterns: which paths a backup leaves out, and a
+ * restore or a listing takes. The matcher is public (cairn/pattern.h). */
 #ifndef CAIRN_FS_EXCLUDE_H
 #define CAIRN_FS_EXCLUDE_H
 
-#include <stddef.h>
-
-/* Whether path matches one of the n fnmatch(3) globs (pure). */
-int cairn_exclude_match(const char *const *globs, size_t n, const char *path);
+#include "cairn/pattern.h"
 
 #endif

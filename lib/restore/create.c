@@ -273,9 +273,8 @@ static int create_hardlink(restore *R, int pfd, const char *name, cairn_entry *e
 		                       "not restored: its first name %s was not restored", target);
 	if (s) {
 		src = s->holder;
-	} else if (R->n_includes &&
-	           cairn_restore_include_match((const char *const *)R->includes, R->n_includes,
-	                                       target) != CAIRN_RESTORE_SELECTED) {
+	} else if ((R->includes || R->excludes) &&
+	           !cairn_restore_select(R->includes, R->excludes, target, 0, 0)) {
 		dev_t dev = 0;
 		ino_t ino = 0;
 		int rc = create_holder(pfd, name, &dev, &ino);
@@ -346,7 +345,7 @@ static int restore_file(restore *R, int pfd, const dir_info *pinfo, const char *
 	return restore_add_file(R, e, fd, chmod, chown);
 }
 
-/* Whether the entry is one to create: its path is safe and the includes
+/* Whether the entry is one to create: its path is safe and the patterns
  * select it. An unsafe path is reported and counted. Sets R->done once
  * the includes are behind. */
 static int selected(restore *R, const cairn_entry *e)
@@ -358,15 +357,30 @@ static int selected(restore *R, const cairn_entry *e)
 	}
 	if (strcmp(e->path, "/") == 0)
 		return 0; /* the target itself: left as it is */
-	int sel =
-	    cairn_restore_include_match((const char *const *)R->includes, R->n_includes, e->path);
-	if (sel == CAIRN_RESTORE_SKIP) {
-		if (cairn_restore_includes_passed((const char *const *)R->includes, R->n_includes,
-		                                  e->path))
-			R->done = 1;
-		return 0;
-	}
-	return sel != CAIRN_RESTORE_ANCESTOR || e->type == CAIRN_ENTRY_DIR;
+	if (cairn_restore_select(R->includes, R->excludes, e->path, e->type == CAIRN_ENTRY_DIR, 1))
+		return 1;
+	if (cairn_restore_includes_passed(R->includes, e->path))
+		R->done = 1;
+	return 0;
+}
+
+/* Forgets the held directories that are not above path. */
+static void drop_held(restore *R, const char *path)
+{
+	while (R->n_held && !cairn_path_is_below(path, R->held[R->n_held - 1].path))
+		cairn_entry_clear(&R->held[--R->n_held]);
+}
+
+/* Holds a directory not taken itself (taking its entry), in case
+ * something below it is. */
+static int hold_dir(restore *R, cairn_entry *e)
+{
+	int rc = cairn_array_grow((void **)&R->held, &R->cap_held, R->n_held + 1, sizeof(*R->held));
+	if (rc)
+		return rc;
+	R->held[R->n_held++] = *e;
+	memset(e, 0, sizeof(*e));
+	return 0;
 }
 
 /* Creates a directory and pushes it on the stack (taking its entry). */
@@ -463,30 +477,47 @@ static int entry_failed(restore *R, const cairn_entry *e)
 	return e->type == CAIRN_ENTRY_FILE ? note_failed_file(R, e->path) : 0;
 }
 
-/* Restores one manifest entry (taking it). Problems with the entry are
- * reported and counted; only fatal errors are returned. */
-int restore_entry(restore *R, cairn_entry *e)
+/* What a dry run counts of an entry it would create. */
+static void count_dry(restore *R, const cairn_entry *e)
+{
+	switch (e->type) {
+	case CAIRN_ENTRY_DIR:
+		R->res->dirs++;
+		break;
+	case CAIRN_ENTRY_FILE:
+		R->res->files++;
+		R->res->bytes += e->size;
+		break;
+	default:
+		R->res->others++;
+		break;
+	}
+	if (R->opts->dry_list)
+		R->opts->dry_list(R->opts->ud, e->path);
+}
+
+/* Creates one entry the restore takes (taking it). Problems with the
+ * entry are reported and counted; only fatal errors are returned. */
+static int create_taken(restore *R, cairn_entry *e)
 {
 	const char *name;
 	const dir_info *pinfo;
 	dir_info pcopy;
-	int rc = 0;
+	int rc;
 
-	if (!selected(R, e))
-		goto out;
+	if (R->opts->dry_run) {
+		count_dry(R, e);
+		return 0;
+	}
 	cairn_buf_clear(&R->last_path);
 	if ((rc = cairn_buf_append_str(&R->last_path, e->path)) ||
 	    (rc = restore_leave_dirs(R, e->path)))
-		goto out;
+		return rc;
 	int pfd = restore_parent_dir(R, e->path, 1, &name, &pinfo);
-	if (pfd == CAIRN_ENOMEM) {
-		rc = pfd;
-		goto out;
-	}
-	if (pfd < 0) {
-		rc = entry_failed(R, e);
-		goto out;
-	}
+	if (pfd == CAIRN_ENOMEM)
+		return pfd;
+	if (pfd < 0)
+		return entry_failed(R, e);
 	/* The stack may move when a directory is pushed. */
 	if (pinfo) {
 		pcopy = *pinfo;
@@ -494,6 +525,30 @@ int restore_entry(restore *R, cairn_entry *e)
 	}
 	if ((rc = create_entry(R, pfd, pinfo, name, e)) == 1)
 		rc = entry_failed(R, e);
+	return rc;
+}
+
+/* Restores one manifest entry (taking it): first the held directories
+ * above it if it is taken, or holds it if it is a directory that is
+ * not. */
+int restore_entry(restore *R, cairn_entry *e)
+{
+	int rc = 0;
+	int take = selected(R, e);
+	drop_held(R, e->path);
+	if (!take) {
+		if (e->type == CAIRN_ENTRY_DIR && !R->done && strcmp(e->path, "/") != 0 &&
+		    !cairn_restore_path_check(e->path))
+			rc = hold_dir(R, e);
+		goto out;
+	}
+	for (size_t i = 0; i < R->n_held && !rc; i++)
+		rc = create_taken(R, &R->held[i]);
+	for (size_t i = 0; i < R->n_held; i++)
+		cairn_entry_clear(&R->held[i]);
+	R->n_held = 0;
+	if (!rc)
+		rc = create_taken(R, e);
 out:
 	cairn_entry_clear(e);
 	restore_progress(R, 0);

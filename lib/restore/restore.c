@@ -45,7 +45,7 @@ void restore_progress(restore *R, int force)
 	cairn_progress p = {0};
 	p.files_done = R->files_done;
 	p.bytes_done = atomic_load(&R->bytes_written) + atomic_load(&R->bytes_lost);
-	if (R->n_includes == 0) {
+	if (!R->includes && !R->excludes) {
 		const cairn_summary *s = &R->snap->summary;
 		p.files_total = s->files_new + s->files_changed + s->files_unchanged;
 		p.bytes_total = s->bytes_total;
@@ -128,18 +128,47 @@ static int open_target(restore *R, const char *target)
 	return 0;
 }
 
-/* Copies the includes in their canonical form. */
-static int normalize_includes(restore *R, const cairn_restore_opts *opts)
+/* Compiles n patterns into *out, left NULL when there is none but
+ * empty ones. */
+static int compile_list(cairn_patterns **out, const char *const *v, size_t n)
 {
-	int rc;
-	if (!opts->n_includes)
-		return 0;
-	if (!(R->includes = calloc(opts->n_includes, sizeof(char *))))
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	for (; R->n_includes < opts->n_includes; R->n_includes++)
-		if ((rc = cairn_path_normalize(&R->includes[R->n_includes], "/",
-		                               opts->includes[R->n_includes])))
-			return rc;
+	int rc = n ? cairn_patterns_new(out, v, n) : 0;
+	if (!rc && !cairn_patterns_count(*out)) {
+		cairn_patterns_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Compiles the includes and excludes (NULL when none is given). */
+static int compile_patterns(restore *R, const cairn_restore_opts *opts)
+{
+	int rc = compile_list(&R->includes, opts->includes, opts->n_includes);
+	return rc ? rc : compile_list(&R->excludes, opts->excludes, opts->n_excludes);
+}
+
+/* Tells of each pattern that matched nothing; CAIRN_ENOTFOUND if no
+ * include did, when there are some: nothing was restored. */
+static int check_patterns(restore *R)
+{
+	size_t n_inc = cairn_patterns_count(R->includes), unmatched = 0, positive = 0;
+	for (size_t i = 0; i < n_inc; i++) {
+		if (cairn_patterns_hits(R->includes, i))
+			continue;
+		restore_warnf(R, NULL, "include pattern never matched: %s",
+		              cairn_patterns_text(R->includes, i));
+		if (!cairn_patterns_negated(R->includes, i))
+			unmatched++;
+	}
+	for (size_t i = 0; i < n_inc; i++)
+		positive += !cairn_patterns_negated(R->includes, i);
+	for (size_t i = 0; i < cairn_patterns_count(R->excludes); i++)
+		if (!cairn_patterns_hits(R->excludes, i))
+			restore_warnf(R, NULL, "exclude pattern matched nothing: %s",
+			              cairn_patterns_text(R->excludes, i));
+	if (positive && unmatched == positive)
+		return cairn_error_set(CAIRN_ENOTFOUND,
+		                       "no include pattern matched: nothing to restore");
 	return 0;
 }
 
@@ -205,9 +234,11 @@ static void restore_free(restore *R)
 	free(R->waiting);
 	restore_links_free(&R->links);
 	restore_flags_free(R);
-	for (size_t i = 0; i < R->n_includes; i++)
-		free(R->includes[i]);
-	free(R->includes);
+	cairn_patterns_free(R->includes);
+	cairn_patterns_free(R->excludes);
+	for (size_t i = 0; i < R->n_held; i++)
+		cairn_entry_clear(&R->held[i]);
+	free(R->held);
 	cairn_buf_free(&R->last_path);
 	free(R->parent_rel);
 	if (R->parent_fd >= 0)
@@ -228,21 +259,29 @@ int cairn_restore(cairn_repo *r, const cairn_snapshot *snap, const cairn_restore
 	if (!R)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	restore_init(R, r, snap, opts, out);
-	if (!opts->target || !opts->target[0]) {
+	if (!opts->dry_run && (!opts->target || !opts->target[0])) {
 		rc = cairn_error_set(CAIRN_EINVAL, "no target directory");
 		goto out;
 	}
-	if ((rc = normalize_includes(R, opts)) || (rc = open_target(R, opts->target)) ||
-	    (rc = restore_pool_start(R)) || (rc = cairn_tree_reader_open(&t, r, snap)) ||
-	    (rc = restore_batches_init(R)))
+	if ((rc = compile_patterns(R, opts)))
+		goto out;
+	if (opts->dry_run) {
+		/* Only the manifest is read. */
+		if (!(rc = cairn_tree_reader_open(&t, r, snap)) && !(rc = restore_entries(R, t)))
+			rc = check_patterns(R);
+		goto out;
+	}
+	if ((rc = open_target(R, opts->target)) || (rc = restore_pool_start(R)) ||
+	    (rc = cairn_tree_reader_open(&t, r, snap)) || (rc = restore_batches_init(R)))
 		goto out;
 	restore_progress(R, 1);
-	if (!(rc = restore_entries(R, t)))
-		rc = finish_restore(R);
+	if (!(rc = restore_entries(R, t)) && !(rc = finish_restore(R)))
+		rc = check_patterns(R);
 out:
 	cairn_tree_reader_free(t);
 	restore_pool_stop(R);
-	out->bytes = atomic_load(&R->bytes_written);
+	if (!opts->dry_run)
+		out->bytes = atomic_load(&R->bytes_written);
 	restore_free(R);
 	if (!rc && out->errors)
 		rc = cairn_error_set(CAIRN_EPARTIAL, "%llu entries could not be restored",

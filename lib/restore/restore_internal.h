@@ -136,8 +136,11 @@ typedef struct restore {
 	const cairn_snapshot *snap;
 	const cairn_restore_opts *opts;
 	cairn_restore_result *res;
-	char **includes;
-	size_t n_includes;
+	cairn_patterns *includes, *excludes; /* NULL: none given */
+	/* Directories not taken themselves, above the entry being read: each
+	 * is created when something below it is taken. */
+	cairn_entry *held;
+	size_t n_held, cap_held;
 	int root_fd;
 	dir_info root_info;
 	int is_root;

@@ -27,39 +27,19 @@ int cairn_restore_path_check(const char *path)
 	}
 }
 
-static int is_root(const char *path)
+int cairn_restore_select(cairn_patterns *includes, cairn_patterns *excludes, const char *path,
+                         int is_dir, int count)
 {
-	return path[0] == '/' && path[1] == '\0';
-}
-
-int cairn_restore_include_match(const char *const *includes, size_t n, const char *path)
-{
-	int result = CAIRN_RESTORE_SKIP;
-	if (n == 0)
-		return CAIRN_RESTORE_SELECTED;
-	for (size_t i = 0; i < n; i++) {
-		const char *inc = includes[i];
-		if (is_root(inc) || strcmp(path, inc) == 0 || cairn_path_is_below(path, inc))
-			return CAIRN_RESTORE_SELECTED;
-		if (cairn_path_is_below(inc, path))
-			result = CAIRN_RESTORE_ANCESTOR;
-	}
-	return result;
-}
-
-int cairn_restore_includes_passed(const char *const *includes, size_t n, const char *path)
-{
-	if (n == 0)
+	int (*match)(cairn_patterns *, const char *, int) =
+	    count ? cairn_patterns_match : cairn_patterns_test;
+	if (includes && !match(includes, path, is_dir))
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *inc = includes[i];
-		/* A subtree is contiguous in manifest order ('/' sorts first), so
-		 * once path is past inc and outside it, nothing later is inside. */
-		if (is_root(inc) || cairn_path_cmp(path, inc) <= 0 ||
-		    cairn_path_is_below(path, inc))
-			return 0;
-	}
-	return 1;
+	return !(excludes && match(excludes, path, is_dir));
+}
+
+int cairn_restore_includes_passed(const cairn_patterns *includes, const char *path)
+{
+	return includes && cairn_patterns_passed(includes, path);
 }
 
 size_t cairn_restore_part_end(const cairn_chunk_ref *chunks, size_t n, size_t from, size_t refs,

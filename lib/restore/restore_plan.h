@@ -8,6 +8,7 @@
 
 #include "cairn/fingerprint.h"
 #include "cairn/manifest.h"
+#include "cairn/pattern.h"
 #include "cairn/sys/index.h"
 
 #include <stddef.h>
@@ -20,19 +21,18 @@
  * place outside the target. */
 int cairn_restore_path_check(const char *path);
 
-enum cairn_restore_select {
-	CAIRN_RESTORE_SKIP = 0,
-	CAIRN_RESTORE_SELECTED = 1, /* equal to an include or below one */
-	CAIRN_RESTORE_ANCESTOR = 2, /* a directory above an include only */
-};
-
-/* How the canonical includes select path. With no includes everything is
- * selected. */
-int cairn_restore_include_match(const char *const *includes, size_t n, const char *path);
+/* Whether a restore takes path (a directory if is_dir): 1 if the
+ * includes (NULL: everything) name it and the excludes (NULL: nothing)
+ * do not, 0 otherwise. A directory above what is taken is not taken
+ * itself; it is created when something below it is. With count, the
+ * patterns that match count a hit (cairn_patterns_match); the excludes
+ * are tried only on what the includes take. */
+int cairn_restore_select(cairn_patterns *includes, cairn_patterns *excludes, const char *path,
+                         int is_dir, int count);
 
 /* 1 if no path that comes after path in manifest order (cairn_path_cmp)
- * can be selected by the includes, so reading may stop. */
-int cairn_restore_includes_passed(const char *const *includes, size_t n, const char *path);
+ * can be taken by the includes, so reading may stop. */
+int cairn_restore_includes_passed(const cairn_patterns *includes, const char *path);
 
 /* A chunk of all zero fingerprint is a hole: no blob, zeros. */
 static inline int cairn_restore_is_hole(const cairn_chunk_ref *c)

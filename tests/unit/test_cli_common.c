@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static uint64_t size_of(const char *s)
 {
@@ -376,9 +377,32 @@ static void test_escape__appends(void **state)
 	cairn_buf_free(&b);
 }
 
+/* ---- patterns -------------------------------------------------------- */
+
+static void test_pattern__dot_paths_are_made_absolute_others_kept(void **state)
+{
+	cli_strv v = CLI_STRV_INIT;
+	char *old = getcwd(NULL, 0);
+	assert_int_equal(chdir("/usr/bin"), 0);
+	const char *in[] = {"*.gz", "docs/", "/a/b", "./docs/", "!../lib", ".", "!./x/*.c"};
+	const char *want[] = {"*.gz",      "docs/",    "/a/b",           "/usr/bin/docs/",
+	                      "!/usr/lib", "/usr/bin", "!/usr/bin/x/*.c"};
+	for (size_t i = 0; i < sizeof(in) / sizeof(*in); i++)
+		assert_int_equal(cli_pattern_add(&v, in[i]), 0);
+	assert_int_equal(v.n, sizeof(want) / sizeof(*want));
+	for (size_t i = 0; i < v.n; i++) {
+		assert_string_equal(v.v[i], want[i]);
+		free((char *)v.v[i]);
+	}
+	cli_strv_free(&v);
+	assert_int_equal(chdir(old), 0);
+	free(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pattern__dot_paths_are_made_absolute_others_kept),
 	    cmocka_unit_test(test_size__plain_numbers_are_bytes),
 	    cmocka_unit_test(test_size__suffixes_are_powers_of_1024),
 	    cmocka_unit_test(test_size__rejects_malformed_input),

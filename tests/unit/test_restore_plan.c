@@ -29,78 +29,105 @@ static void test_restore_plan__path_check_rejects_paths_that_could_leave_the_tar
 		assert_int_equal(cairn_restore_path_check(bad[i]), CAIRN_ECORRUPT);
 }
 
-/* ---- include_match --------------------------------------------------- */
+/* ---- select ---------------------------------------------------------- */
 
-static void test_restore_plan__no_includes_select_everything(void **state)
+static cairn_patterns *pats(const char *const *v, size_t n)
 {
-	assert_int_equal(cairn_restore_include_match(NULL, 0, "/"), CAIRN_RESTORE_SELECTED);
-	assert_int_equal(cairn_restore_include_match(NULL, 0, "/a/b"), CAIRN_RESTORE_SELECTED);
+	cairn_patterns *p = NULL;
+	assert_int_equal(cairn_patterns_new(&p, v, n), 0);
+	return p;
 }
 
-static void test_restore_plan__include_selects_itself_and_below_and_marks_ancestors(void **state)
+static void test_restore_plan__no_patterns_select_everything(void **state)
 {
-	const char *inc[] = {"/home/u/docs"};
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/home/u/docs"),
-	                 CAIRN_RESTORE_SELECTED);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/home/u/docs/a/b"),
-	                 CAIRN_RESTORE_SELECTED);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/home/u"), CAIRN_RESTORE_ANCESTOR);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/home"), CAIRN_RESTORE_ANCESTOR);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/"), CAIRN_RESTORE_ANCESTOR);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/home/u/docs2"), CAIRN_RESTORE_SKIP);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/home/u/doc"), CAIRN_RESTORE_SKIP);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/home/u/other"), CAIRN_RESTORE_SKIP);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/etc"), CAIRN_RESTORE_SKIP);
+	assert_true(cairn_restore_select(NULL, NULL, "/", 1, 1));
+	assert_true(cairn_restore_select(NULL, NULL, "/a/b", 0, 1));
 }
 
-static void test_restore_plan__selection_wins_over_ancestry_among_several_includes(void **state)
+static void test_restore_plan__plain_include_selects_itself_and_below(void **state)
 {
-	const char *inc[] = {"/a/b/c", "/a"};
-	assert_int_equal(cairn_restore_include_match(inc, 2, "/a/b"), CAIRN_RESTORE_SELECTED);
-	assert_int_equal(cairn_restore_include_match(inc, 2, "/a"), CAIRN_RESTORE_SELECTED);
-	assert_int_equal(cairn_restore_include_match(inc, 2, "/"), CAIRN_RESTORE_ANCESTOR);
+	const char *v[] = {"/home/u/docs"};
+	cairn_patterns *inc = pats(v, 1);
+	assert_true(cairn_restore_select(inc, NULL, "/home/u/docs", 1, 1));
+	assert_true(cairn_restore_select(inc, NULL, "/home/u/docs/a/b", 0, 1));
+	/* Directories above are not selected: created when needed. */
+	assert_false(cairn_restore_select(inc, NULL, "/home/u", 1, 1));
+	assert_false(cairn_restore_select(inc, NULL, "/", 1, 1));
+	assert_false(cairn_restore_select(inc, NULL, "/home/u/docs2", 1, 1));
+	assert_false(cairn_restore_select(inc, NULL, "/home/u/doc", 0, 1));
+	assert_false(cairn_restore_select(inc, NULL, "/etc", 1, 1));
+	assert_int_equal(cairn_patterns_hits(inc, 0), 2);
+	/* Trying without counting leaves the hits. */
+	assert_true(cairn_restore_select(inc, NULL, "/home/u/docs", 1, 0));
+	assert_int_equal(cairn_patterns_hits(inc, 0), 2);
+	cairn_patterns_free(inc);
+}
 
-	const char *two[] = {"/x/y", "/p/q"};
-	assert_int_equal(cairn_restore_include_match(two, 2, "/p"), CAIRN_RESTORE_ANCESTOR);
-	assert_int_equal(cairn_restore_include_match(two, 2, "/p/q/r"), CAIRN_RESTORE_SELECTED);
-	assert_int_equal(cairn_restore_include_match(two, 2, "/x/y"), CAIRN_RESTORE_SELECTED);
-	assert_int_equal(cairn_restore_include_match(two, 2, "/x/z"), CAIRN_RESTORE_SKIP);
+static void test_restore_plan__excludes_apply_to_what_includes_take(void **state)
+{
+	const char *i[] = {"/a", "*.txt"}, *x[] = {"*.gz", "tmp/", "!keep.gz"};
+	cairn_patterns *inc = pats(i, 2), *exc = pats(x, 3);
+	assert_true(cairn_restore_select(inc, exc, "/a/b", 0, 1));
+	assert_false(cairn_restore_select(inc, exc, "/a/b.gz", 0, 1));
+	assert_true(cairn_restore_select(inc, exc, "/a/keep.gz", 0, 1));
+	assert_false(cairn_restore_select(inc, exc, "/a/tmp", 1, 1));
+	assert_true(cairn_restore_select(inc, exc, "/a/tmp", 0, 1));
+	assert_true(cairn_restore_select(inc, exc, "/z/y/n.txt", 0, 1));
+	assert_false(cairn_restore_select(inc, exc, "/z/y/n.gz", 0, 1));
+	/* Tried only on what the includes take: /z/y/n.gz counted no hit. */
+	assert_int_equal(cairn_patterns_hits(exc, 0), 2);
+	assert_true(cairn_restore_select(NULL, exc, "/q", 0, 1));
+	assert_false(cairn_restore_select(NULL, exc, "/q.gz", 0, 1));
+	cairn_patterns_free(inc);
+	cairn_patterns_free(exc);
 }
 
 static void test_restore_plan__root_include_selects_everything(void **state)
 {
-	const char *inc[] = {"/"};
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/"), CAIRN_RESTORE_SELECTED);
-	assert_int_equal(cairn_restore_include_match(inc, 1, "/any/thing"), CAIRN_RESTORE_SELECTED);
+	const char *v[] = {"/"};
+	cairn_patterns *inc = pats(v, 1);
+	assert_true(cairn_restore_select(inc, NULL, "/", 1, 1));
+	assert_true(cairn_restore_select(inc, NULL, "/any/thing", 0, 1));
+	cairn_patterns_free(inc);
 }
 
 /* ---- includes_passed ------------------------------------------------- */
 
+static int passed(const char *const *v, size_t n, const char *path)
+{
+	cairn_patterns *inc = pats(v, n);
+	int r = cairn_restore_includes_passed(inc, path);
+	cairn_patterns_free(inc);
+	return r;
+}
+
 static void test_restore_plan__includes_passed_only_after_every_include_subtree(void **state)
 {
 	const char *inc[] = {"/a/b"};
-	assert_false(cairn_restore_includes_passed(inc, 1, "/"));
-	assert_false(cairn_restore_includes_passed(inc, 1, "/a"));
-	assert_false(cairn_restore_includes_passed(inc, 1, "/a/a"));
-	assert_false(cairn_restore_includes_passed(inc, 1, "/a/b"));
-	assert_false(cairn_restore_includes_passed(inc, 1, "/a/b/zzz"));
+	assert_false(passed(inc, 1, "/"));
+	assert_false(passed(inc, 1, "/a"));
+	assert_false(passed(inc, 1, "/a/a"));
+	assert_false(passed(inc, 1, "/a/b"));
+	assert_false(passed(inc, 1, "/a/b/zzz"));
 	/* '/' sorts first, so "b-" and "b0" come after the whole of "b/". */
-	assert_true(cairn_restore_includes_passed(inc, 1, "/a/b-"));
-	assert_true(cairn_restore_includes_passed(inc, 1, "/a/b0"));
-	assert_true(cairn_restore_includes_passed(inc, 1, "/a/c"));
-	assert_true(cairn_restore_includes_passed(inc, 1, "/b"));
+	assert_true(passed(inc, 1, "/a/b-"));
+	assert_true(passed(inc, 1, "/a/b0"));
+	assert_true(passed(inc, 1, "/a/c"));
+	assert_true(passed(inc, 1, "/b"));
 
-	const char *two[] = {"/a", "/m/n"};
-	assert_false(cairn_restore_includes_passed(two, 2, "/b"));
-	assert_false(cairn_restore_includes_passed(two, 2, "/m/n/o"));
-	assert_true(cairn_restore_includes_passed(two, 2, "/m/o"));
+	const char *two[] = {"/a", "/m/n/*.c"};
+	assert_false(passed(two, 2, "/b"));
+	assert_false(passed(two, 2, "/m/n/o"));
+	assert_true(passed(two, 2, "/m/o"));
 }
 
 static void test_restore_plan__includes_are_never_passed_without_includes_or_with_root(void **state)
 {
-	const char *root[] = {"/"};
-	assert_false(cairn_restore_includes_passed(NULL, 0, "/zzz"));
-	assert_false(cairn_restore_includes_passed(root, 1, "/zzz"));
+	const char *root[] = {"/"}, *any[] = {"/a", "b"}, *glob[] = {"/*/a"};
+	assert_false(cairn_restore_includes_passed(NULL, "/zzz"));
+	assert_false(passed(root, 1, "/zzz"));
+	assert_false(passed(any, 2, "/zzz"));
+	assert_false(passed(glob, 1, "/zzz"));
 }
 
 static int by_path(const void *a, const void *b)
@@ -117,21 +144,24 @@ static void test_restore_plan__nothing_selected_follows_a_passed_path(void **sta
 	                       "/z",     "/z/z/z", "/a/b/c/d", "/a-",    "/b/a/\x01"};
 	size_t n = sizeof(paths) / sizeof(paths[0]);
 	qsort(paths, n, sizeof(paths[0]), by_path);
-	const char *sets[][2] = {{"/a/b", NULL},   {"/b/a", "/c/d"}, {"/c/d/e", "/a"},
-	                         {"/a/b/c", NULL}, {"/z", NULL},     {"/b", "/a/b0"}};
+	const char *sets[][2] = {{"/a/b", NULL},   {"/b/a", "/c/d"},   {"/c/d/e", "/a"},
+	                         {"/a/b/c", NULL}, {"/z", NULL},       {"/b", "/a/b0"},
+	                         {"/c/d/*", NULL}, {"/a/**/d", "/z/?"}};
 	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
 		size_t k = sets[s][1] ? 2 : 1;
-		int passed = 0, selected = 0;
+		cairn_patterns *inc = pats(sets[s], k);
+		int done = 0, selected = 0;
 		for (size_t i = 0; i < n; i++) {
-			int m = cairn_restore_include_match(sets[s], k, paths[i]);
-			if (passed)
-				assert_int_equal(m, CAIRN_RESTORE_SKIP);
+			int m = cairn_restore_select(inc, NULL, paths[i], 1, 0);
+			if (done)
+				assert_false(m);
 			else
-				selected += m == CAIRN_RESTORE_SELECTED;
-			if (cairn_restore_includes_passed(sets[s], k, paths[i]))
-				passed = 1;
+				selected += m;
+			if (cairn_restore_includes_passed(inc, paths[i]))
+				done = 1;
 		}
 		assert_true(selected > 0);
+		cairn_patterns_free(inc);
 	}
 }
 
@@ -316,11 +346,9 @@ int main(void)
 	    cmocka_unit_test(test_restore_plan__path_check_accepts_plain_absolute_paths),
 	    cmocka_unit_test(
 	        test_restore_plan__path_check_rejects_paths_that_could_leave_the_target),
-	    cmocka_unit_test(test_restore_plan__no_includes_select_everything),
-	    cmocka_unit_test(
-	        test_restore_plan__include_selects_itself_and_below_and_marks_ancestors),
-	    cmocka_unit_test(
-	        test_restore_plan__selection_wins_over_ancestry_among_several_includes),
+	    cmocka_unit_test(test_restore_plan__no_patterns_select_everything),
+	    cmocka_unit_test(test_restore_plan__plain_include_selects_itself_and_below),
+	    cmocka_unit_test(test_restore_plan__excludes_apply_to_what_includes_take),
 	    cmocka_unit_test(test_restore_plan__root_include_selects_everything),
 	    cmocka_unit_test(test_restore_plan__includes_passed_only_after_every_include_subtree),
 	    cmocka_unit_test(

@@ -16,7 +16,7 @@ typedef struct cairn_backup_opts {
 	const char *const *tags;
 	size_t n_tags;
 	const char *host;            /* NULL: gethostname() */
-	const char *const *excludes; /* fnmatch(3) globs; see docs */
+	const char *const *excludes; /* patterns (cairn/pattern.h) */
 	size_t n_excludes;
 	int one_file_system;
 	/* A directory holding a CACHEDIR.TAG that begins with its signature

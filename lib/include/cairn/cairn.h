@@ -27,5 +27,6 @@
 #include "cairn/progress.h"
 #include "cairn/backup.h"
 #include "cairn/restore.h"
+#include "cairn/pattern.h"
 
 #endif

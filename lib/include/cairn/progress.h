@@ -16,7 +16,9 @@ typedef struct cairn_progress {
 
 /* Called from one thread, at most a few times a second. */
 typedef void (*cairn_progress_cb)(void *ud, const cairn_progress *p);
-/* A non-fatal problem with one path (unreadable, changed while read, ...). */
+/* A non-fatal problem with one path (unreadable, changed while read, ...);
+ * path is NULL for one that concerns no path (a pattern that matched
+ * nothing). */
 typedef void (*cairn_warn_cb)(void *ud, const char *path, const char *message);
 
 #endif

@@ -8,9 +8,19 @@
 #include "cairn/snapshot.h"
 
 typedef struct cairn_restore_opts {
-	const char *target;          /* entries go to target/<absolute path> */
-	const char *const *includes; /* restore only these paths and below */
+	const char *target; /* entries go to target/<absolute path> */
+	/* Patterns (cairn/pattern.h): restore what the includes name (none:
+	 * everything) but what the excludes name. A pattern that matched
+	 * nothing is told to warn; if every include is one, the restore fails
+	 * with CAIRN_ENOTFOUND. */
+	const char *const *includes;
 	size_t n_includes;
+	const char *const *excludes;
+	size_t n_excludes;
+	/* Count what would be restored, and tell each path to dry_list (if
+	 * set), creating nothing: the target need not exist. */
+	int dry_run;
+	void (*dry_list)(void *ud, const char *path);
 	int verify;  /* re-read written files and compare */
 	int threads; /* 0: number of CPUs */
 	cairn_progress_cb progress;
