@@ -90,18 +90,24 @@ out:
 	return rc;
 }
 
+/* Reads a list file (what, at most max bytes) and keeps its text in
+ * texts: what is parsed out of it points into it, and lives as long. */
+static int read_kept_file(const char *path, const char *what, size_t max, cli_strv *texts,
+                          char **text_out, size_t *len_out)
+{
+	int rc = read_small_file(path, what, max, text_out, len_out);
+	if (!rc && (rc = cli_strv_push(texts, *text_out)))
+		free(*text_out);
+	return rc;
+}
+
 static int add_exclude_file(const char *path, cli_strv *excludes, cli_strv *texts)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = read_small_file(path, "exclude file", EXCLUDE_FILE_MAX, &text, &len);
+	int rc = read_kept_file(path, "exclude file", EXCLUDE_FILE_MAX, texts, &text, &len);
 	if (rc)
 		return rc;
-	/* The globs point into text, which lives as long as excludes. */
-	if ((rc = cli_strv_push(texts, text))) {
-		free(text);
-		return rc;
-	}
 	rc = cli_lines_split(text, len, excludes);
 	if (rc)
 		cairn_error_prefix(rc, "exclude file %s", path);
@@ -118,14 +124,9 @@ static int add_files_from(const char *path, int raw, cli_strv *paths, cli_strv *
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = read_small_file(path, "files-from file", FILES_FROM_MAX, &text, &len);
+	int rc = read_kept_file(path, "files-from file", FILES_FROM_MAX, texts, &text, &len);
 	if (rc)
 		return rc;
-	/* The paths point into text, which lives as long as paths. */
-	if ((rc = cli_strv_push(texts, text))) {
-		free(text);
-		return rc;
-	}
 	rc = cairn_backup_files_from_parse(text, len, raw, push_path, paths);
 	if (rc)
 		cairn_error_prefix(rc, "files-from file %s", path);
@@ -245,6 +246,44 @@ out:
 	return rc;
 }
 
+/* The end of a backup that wrote its snapshot (rc 0 or CAIRN_EPARTIAL,
+ * why its message): a word if the index server was out of reach, the
+ * summary, and the exit status. */
+static int report(cli_ctx *ctx, cairn_repo *repo, const cairn_snapshot *snap, int dry_run, int rc,
+                  const char *why)
+{
+	/* A cron backup goes on without its index server (docs/SERVER.md). */
+	char offline_why[512], msg[700];
+	int offline = cairn_repo_index_offline(repo, offline_why, sizeof(offline_why));
+	if (offline) {
+		snprintf(msg, sizeof(msg),
+		         "out of reach (%s): the backup went on without it, storing what it "
+		         "could not ask about; the server is told the rest next time",
+		         offline_why);
+		cli_warning("index server", msg);
+	}
+	if (ctx->json) {
+		int prc = print_json(snap, dry_run, offline);
+		if (prc)
+			return cli_fail(prc);
+	} else if (!ctx->quiet) {
+		print_text(snap, dry_run);
+	}
+	const char *done = dry_run ? "finished" : "snapshot saved";
+	if (rc == CAIRN_EPARTIAL && snap->summary.errors) {
+		cli_error("%s, but %llu %s could not be read", done,
+		          (unsigned long long)snap->summary.errors,
+		          snap->summary.errors == 1 ? "entry" : "entries");
+		return CLI_EXIT_PARTIAL;
+	}
+	if (rc == CAIRN_EPARTIAL) {
+		/* Snapshot records were passed over (named above as warnings). */
+		cli_error("%s, but %s", done, why);
+		return CLI_EXIT_PARTIAL;
+	}
+	return CLI_EXIT_OK;
+}
+
 int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 {
 	cli_strv tags = CLI_STRV_INIT, excludes = CLI_STRV_INIT, texts = CLI_STRV_INIT;
@@ -326,37 +365,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		status = cli_fail(rc);
 		goto out;
 	}
-	/* A cron backup goes on without its index server (docs/SERVER.md). */
-	char offline_why[512], msg[700];
-	int offline = cairn_repo_index_offline(repo, offline_why, sizeof(offline_why));
-	if (offline) {
-		snprintf(msg, sizeof(msg),
-		         "out of reach (%s): the backup went on without it, storing what it "
-		         "could not ask about; the server is told the rest next time",
-		         offline_why);
-		cli_warning("index server", msg);
-	}
-	if (ctx->json) {
-		int prc = print_json(&snap, opts.dry_run, offline);
-		if (prc) {
-			status = cli_fail(prc);
-			goto out;
-		}
-	} else if (!ctx->quiet) {
-		print_text(&snap, opts.dry_run);
-	}
-	status = CLI_EXIT_OK;
-	if (rc == CAIRN_EPARTIAL && snap.summary.errors) {
-		cli_error("%s, but %llu %s could not be read",
-		          opts.dry_run ? "finished" : "snapshot saved",
-		          (unsigned long long)snap.summary.errors,
-		          snap.summary.errors == 1 ? "entry" : "entries");
-		status = CLI_EXIT_PARTIAL;
-	} else if (rc == CAIRN_EPARTIAL) {
-		/* Snapshot records were passed over (named above as warnings). */
-		cli_error("%s, but %s", opts.dry_run ? "finished" : "snapshot saved", why);
-		status = CLI_EXIT_PARTIAL;
-	}
+	status = report(ctx, repo, &snap, opts.dry_run, rc, why);
 out:
 	cairn_snapshot_clear(&snap);
 	cairn_repo_free(repo);

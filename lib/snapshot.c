@@ -280,10 +280,9 @@ static int catalog_add(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])
 	cairn_index *ix = cairn_repo_index(r);
 	if (!cairn_index_has_snapshots(ix))
 		return 0;
-	char why[8];
 	int rc = cairn_index_snapshot_add(ix, id);
 	/* The server out of reach: the next command tells it. */
-	if (rc && rc != CAIRN_ENOMEM && cairn_index_offline(ix, why, sizeof(why)))
+	if (rc && rc != CAIRN_ENOMEM && cairn_index_offline(ix, NULL, 0))
 		rc = cairn_repo_journal_add(r, 's', (const uint8_t(*)[CAIRN_ID_SIZE])id, 1);
 	if (rc)
 		cairn_error_prefix(rc,
@@ -371,11 +370,10 @@ static int list_ids_from(cairn_repo *r, struct id_list *l, int *from_catalog)
 	if (!*from_catalog)
 		return store_ids(r, l);
 	memset(l, 0, sizeof(*l));
-	char why[8];
 	int rc = cairn_index_snapshot_list(ix, &l->ids, &l->count);
 	l->cap = l->count;
 	/* The server out of reach: the store has them all. */
-	if (rc && rc != CAIRN_ENOMEM && cairn_index_offline(ix, why, sizeof(why))) {
+	if (rc && rc != CAIRN_ENOMEM && cairn_index_offline(ix, NULL, 0)) {
 		*from_catalog = 0;
 		return store_ids(r, l);
 	}

@@ -184,6 +184,14 @@ static int went_offline(remote_index *ix)
 	return was;
 }
 
+/* 1 if a failure rc is the circuit's: an answer of "missing" (or, for a
+ * rejection, nothing kept) stands in for the server's, never wrong, only
+ * costly. */
+static int out_of_reach(remote_index *ix, int rc)
+{
+	return rc && rc != CAIRN_ENOMEM && circuit_open(ix);
+}
+
 /* Opens the circuit after a request failed whole; why: this thread's
  * error. */
 static void trip(remote_index *ix)
@@ -511,8 +519,7 @@ out:
 	free(got);
 	free(got_found);
 	cairn_buf_free(&body);
-	/* Out of reach: "missing" is never wrong, only costly. */
-	if (rc && rc != CAIRN_ENOMEM && circuit_open(ix)) {
+	if (out_of_reach(ix, rc)) {
 		memset(found, 0, n);
 		rc = 0;
 	}
@@ -754,7 +761,7 @@ static int remote_rows(cairn_index *base, const uint8_t (*fps)[32], size_t n, si
 		if (rc)
 			cairn_error_prefix(rc, "index server %s/rows", ix->base_url);
 	}
-	if (rc && rc != CAIRN_ENOMEM && circuit_open(ix)) {
+	if (out_of_reach(ix, rc)) {
 		memset(counts, 0, n);
 		rc = 0;
 	}
@@ -773,7 +780,7 @@ static int remote_reject(cairn_index *base, const cairn_index_entry *rows, size_
 			rc = simple(ix, "POST", "/reject", body.data, body.len, 204, 200, NULL);
 	}
 	cairn_buf_free(&body);
-	return rc && rc != CAIRN_ENOMEM && circuit_open(ix) ? 0 : rc;
+	return out_of_reach(ix, rc) ? 0 : rc;
 }
 
 static int remote_offline(cairn_index *base, char *why, size_t n)
@@ -782,7 +789,8 @@ static int remote_offline(cairn_index *base, char *why, size_t n)
 	if (!went_offline(ix))
 		return 0;
 	pthread_mutex_lock(&ix->circuit_lock);
-	snprintf(why, n, "%s", ix->circuit_why);
+	if (why && n)
+		snprintf(why, n, "%s", ix->circuit_why);
 	pthread_mutex_unlock(&ix->circuit_lock);
 	return 1;
 }

@@ -34,14 +34,13 @@ static void index_key(char out[80], const uint8_t id[CAIRN_ID_SIZE])
 static int register_pending(cairn_repo *r)
 {
 	struct pending *p = &r->pending;
-	char why[8];
 	int rc = 0;
 	if (!p->n || !(rc = cairn_index_insert(r->index, p->entries, p->n))) {
 		p->n = 0;
 		for (; p->n_objects && !rc; p->n_objects -= !rc)
 			rc = cairn_index_object_add(r->index, p->objects[p->n_objects - 1]);
 	}
-	if (rc && rc != CAIRN_ENOMEM && cairn_index_offline(r->index, why, sizeof(why)) &&
+	if (rc && rc != CAIRN_ENOMEM && cairn_index_offline(r->index, NULL, 0) &&
 	    !(rc = cairn_repo_journal_add(r, 'o', (const uint8_t(*)[CAIRN_ID_SIZE])p->objects,
 	                                  p->n_objects))) {
 		p->n = 0;

@@ -126,7 +126,7 @@ static inline int cairn_index_rows(cairn_index *ix, const uint8_t (*fps)[32], si
 }
 
 /* 1 if the index is going on without its server (cairn/sys/index.h
- * offline); why gets the reason. */
+ * offline); why (NULL: not wanted) gets the reason. */
 static inline int cairn_index_offline(cairn_index *ix, char *why, size_t n)
 {
 	return ix->ops->version >= 3 && ix->ops->offline && ix->ops->offline(ix, why, n);

@@ -85,7 +85,8 @@ struct cairn_index_ops {
 	int (*reject)(cairn_index *ix, const cairn_index_entry *rows, size_t n);
 	/* Optional (NULL: never): 1 if the backend is going on without the
 	 * server behind it (its circuit is open: lookups answer "missing",
-	 * registrations fail at once), with the reason in why (n bytes). */
+	 * registrations fail at once), with the reason in why (n bytes; why
+	 * may be NULL). */
 	int (*offline)(cairn_index *ix, char *why, size_t n);
 };
 
