@@ -47,6 +47,7 @@ static const handler_fn handlers[SRV_ROUTE_COUNT] = {
     [SRV_ROUTE_DROP_PACKS] = srv_route_drop_packs,
     [SRV_ROUTE_ROWS] = srv_route_rows,
     [SRV_ROUTE_REJECT] = srv_route_reject,
+    [SRV_ROUTE_PRESENCE] = srv_route_presence,
 };
 
 typedef struct request {
@@ -151,8 +152,11 @@ static const char *bearer(struct MHD_Connection *conn)
 
 static enum MHD_Result healthz(srv *s, struct MHD_Connection *conn, request *q)
 {
+	const char *why;
 	if (atomic_load(&s->stopping))
 		return send_text(conn, q, 503, "stopping");
+	if (!srv_repos_ready(s->repos, &why))
+		return send_text(conn, q, 503, "%s", why);
 	return send_text(conn, q, 200, "ok");
 }
 
@@ -258,7 +262,14 @@ static enum MHD_Result begin(srv *s, struct MHD_Connection *conn, request *q, co
 			                 "of %zu bytes",
 			                 n, q->body_max);
 	}
-	if (srv_repos_get(s->repos, repo, &q->repo))
+	int got = srv_repos_get(s->repos, repo, &q->repo);
+	if (got > 0) {
+		srv_reply r = {.header_name = MHD_HTTP_HEADER_RETRY_AFTER};
+		snprintf(r.header_value, sizeof(r.header_value), "1");
+		srv_reply_text(&r, 503, "the server is still opening its indexes: retry in 1 s");
+		return send_reply(conn, q, &r);
+	}
+	if (got)
 		return send_text(conn, q, 500, "%s", cairn_error_last());
 	return MHD_YES;
 }

@@ -130,6 +130,19 @@ static int fail(void)
 	return 1;
 }
 
+/* The repositories are open (or failed to open: then the server stops,
+ * exit status 1). */
+static void repos_done(void *ud, const char *failure)
+{
+	srv *s = ud;
+	if (failure) {
+		atomic_store(&s->load_failed, 1);
+		kill(getpid(), SIGTERM);
+		return;
+	}
+	err("indexes open after %.1f s: ready", srv_now() - s->metrics.started);
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
 	fputs("cairn-server: ", stderr);
@@ -340,7 +353,7 @@ static int cmd_serve(args *a)
 	    srv_limiter_new(&s->register_limiter, s->opt.register_rate, s->opt.register_burst))
 		goto fail;
 	if (srv_repos_open(&s->repos, s->opt.data_dir, s->opt.shards, s->opt.max_fingerprints,
-	                   s->opt.max_snapshots))
+	                   s->opt.max_snapshots, repos_done, s))
 		goto fail;
 	if (srv_http_start(s))
 		goto fail;
@@ -353,6 +366,12 @@ static int cmd_serve(args *a)
 		if (sig == SIGHUP)
 			continue; /* tokens are read per request: nothing to reload */
 		break;
+	}
+	const char *why;
+	if (!srv_repos_ready(s->repos, &why) && atomic_load(&s->load_failed)) {
+		srv_http_stop(s, 0);
+		err("cannot open the indexes: %s", why);
+		goto out;
 	}
 	err("stopping (signal %d): finishing requests in flight", sig);
 	srv_http_stop(s, GRACE_SECONDS);

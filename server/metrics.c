@@ -24,6 +24,7 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {
     [SRV_ROUTE_DROP_PACKS] = "drop_packs",
     [SRV_ROUTE_ROWS] = "rows",
     [SRV_ROUTE_REJECT] = "reject",
+    [SRV_ROUTE_PRESENCE] = "presence",
 };
 
 /* The statuses the server answers with; anything else counts as "other". */

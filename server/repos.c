@@ -1,12 +1,15 @@
 /* The repositories the server holds, each under DIR/repos/<id>/:
  *
- *   index/shard-XX.db   the fingerprint index (lib's SQLite backend)
+ *   index/shard-XX.db   the fingerprint index (lib's index core: SQLite
+ *   index/log/          shards, a registration log, a table in memory)
  *   catalog.db          the snapshot catalogue
  *
- * plus, in memory, a Bloom filter of every fingerprint in the shards. It
- * is built by scanning the shards when the repository is opened, grows
- * (by another scan) when it holds more than it was sized for, and answers
- * lookups of absent fingerprints without touching the shards. Its ETag is
+ * plus, in memory, a Bloom filter of every fingerprint in the index, for
+ * clients' prechecks. It is built from the core's table when the
+ * repository is opened, and again, larger, when it holds more than it was
+ * sized for. Repositories are opened by a thread of their own when the
+ * server starts; until it is done, /healthz and the repositories' routes
+ * answer 503. Its ETag is
  * a random epoch, new with each filter, and a version that counts the
  * registrations that changed it.
  *
@@ -28,6 +31,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -64,6 +69,8 @@ struct srv_repo {
 	uint64_t max_snapshots;
 };
 
+enum repos_state { REPOS_LOADING, REPOS_READY, REPOS_FAILED };
+
 struct srv_repos {
 	char *data_dir;
 	unsigned nshards;
@@ -71,6 +78,13 @@ struct srv_repos {
 	pthread_mutex_t lock;
 	srv_repo **list;
 	size_t n, cap;
+	/* Opening the repositories already there, on a thread of its own. */
+	pthread_t loader;
+	int loader_started;
+	_Atomic int state; /* enum repos_state */
+	char failure[512];
+	void (*on_done)(void *ud, const char *failure);
+	void *done_ud;
 };
 
 static int mkdir_one(const char *path)
@@ -102,43 +116,9 @@ static unsigned existing_shards(const char *index_dir)
 
 /* ---- the Bloom filter ---- */
 
-/* Reads every fingerprint of the shards: count them (add == NULL) or add
- * them to a filter. Uses connections of its own, read-only. */
-static int scan_shards(srv_repo *r, cairn_bloom *add, uint64_t *count_out)
+static void bloom_add_fp(void *ud, const uint8_t fp[32])
 {
-	char path[4096];
-	uint64_t count = 0;
-	for (unsigned k = 0; k < r->nshards; k++) {
-		sqlite3 *db = NULL;
-		sqlite3_stmt *st = NULL;
-		int rc = 0, s;
-		snprintf(path, sizeof(path), "%s/shard-%02x.db", r->index_dir, k);
-		s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-		if (s == SQLITE_OK) {
-			sqlite3_busy_timeout(db, 10000);
-			s = sqlite3_prepare_v2(
-			    db, add ? "SELECT fp FROM blobs" : "SELECT count(*) FROM blobs", -1,
-			    &st, NULL);
-		}
-		while (s == SQLITE_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-			if (!add) {
-				count += (uint64_t)sqlite3_column_int64(st, 0);
-			} else if (sqlite3_column_bytes(st, 0) == 32) {
-				cairn_bloom_add(add, sqlite3_column_blob(st, 0));
-				count++;
-			}
-			s = SQLITE_OK;
-		}
-		if (s != SQLITE_DONE)
-			rc = cairn_error_set(CAIRN_EIO, "%s: cannot read fingerprints: %s", path,
-			                     db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
-		sqlite3_finalize(st);
-		sqlite3_close_v2(db);
-		if (rc)
-			return rc;
-	}
-	*count_out = count;
-	return 0;
+	cairn_bloom_add(ud, fp);
 }
 
 static uint64_t capacity_for(uint64_t n)
@@ -149,14 +129,9 @@ static uint64_t capacity_for(uint64_t n)
 
 static int build_bloom(srv_repo *r, uint64_t expected, cairn_bloom **out)
 {
-	uint64_t n;
 	int rc = cairn_bloom_new(out, capacity_for(expected));
-	if (rc)
-		return rc;
-	if ((rc = scan_shards(r, *out, &n))) {
-		cairn_bloom_free(*out);
-		*out = NULL;
-	}
+	if (!rc)
+		cairn_index_core_each(r->ix, bloom_add_fp, *out);
 	return rc;
 }
 
@@ -176,7 +151,7 @@ static void recount(srv_repo *r)
 	uint64_t n;
 	if (!r->max_rows)
 		return;
-	if (scan_shards(r, NULL, &n)) {
+	if (cairn_index_count(r->ix, &n)) {
 		cairn_error_clear();
 		return;
 	}
@@ -297,15 +272,14 @@ static int repo_open(srv_repos *rs, const char *id, srv_repo **out)
 	if (!r->nshards)
 		r->nshards = rs->nshards;
 	/* A server lives long and answers many clients: a larger page
-	 * cache per repository, and checkpoints far apart so that batches
-	 * of registrations are not held up by them. Shards left at exit
-	 * are whole databases, for backups of the server's data. */
-	const cairn_index_sqlite_opts tuning = {SRV_CACHE_MIB, SRV_WAL_PAGES, 1};
-	if ((rc = cairn_index_sqlite_open_ex(&r->ix, r->index_dir, r->nshards, &tuning)))
+	 * cache per repository, and checkpoints far apart so that merges of
+	 * registrations are not held up by them. */
+	const cairn_index_core_opts tuning = {SRV_CACHE_MIB, SRV_WAL_PAGES, 0};
+	if ((rc = cairn_index_core_open(&r->ix, r->index_dir, r->nshards, &tuning)))
 		goto out;
 	if ((rc = catalog_open(r)))
 		goto out;
-	if ((rc = scan_shards(r, NULL, &count)) || (rc = build_bloom(r, count, &r->bloom)))
+	if ((rc = cairn_index_count(r->ix, &count)) || (rc = build_bloom(r, count, &r->bloom)))
 		goto out;
 	r->epoch = new_epoch();
 	r->rows = count;
@@ -334,8 +308,44 @@ static int add_repo(srv_repos *rs, const char *id, srv_repo **out)
 	return rc;
 }
 
+/* Opens every repository under DIR/repos. */
+static int load_all(srv_repos *rs)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc = cairn_buf_printf(&b, "%s/repos", rs->data_dir);
+	DIR *d = rc ? NULL : opendir((const char *)b.data);
+	if (!rc && !d)
+		rc =
+		    cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s", (const char *)b.data);
+	struct dirent *de;
+	while (!rc && d && (de = readdir(d)) != NULL) {
+		srv_repo *r;
+		if (!srv_repo_id_valid(de->d_name))
+			continue;
+		pthread_mutex_lock(&rs->lock);
+		rc = add_repo(rs, de->d_name, &r);
+		pthread_mutex_unlock(&rs->lock);
+	}
+	if (d)
+		closedir(d);
+	cairn_buf_free(&b);
+	return rc;
+}
+
+static void *loader_main(void *ud)
+{
+	srv_repos *rs = ud;
+	int failed = load_all(rs) != 0;
+	if (failed)
+		snprintf(rs->failure, sizeof(rs->failure), "%s", cairn_error_last());
+	atomic_store(&rs->state, failed ? REPOS_FAILED : REPOS_READY);
+	if (rs->on_done)
+		rs->on_done(rs->done_ud, failed ? rs->failure : NULL);
+	return NULL;
+}
+
 int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards, uint64_t max_rows,
-                   uint64_t max_snapshots)
+                   uint64_t max_snapshots, void (*on_done)(void *ud, const char *failure), void *ud)
 {
 	cairn_buf b = CAIRN_BUF_INIT;
 	int rc;
@@ -347,6 +357,9 @@ int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards, uint
 	rs->nshards = nshards;
 	rs->max_rows = max_rows;
 	rs->max_snapshots = max_snapshots;
+	rs->on_done = on_done;
+	rs->done_ud = ud;
+	atomic_store(&rs->state, REPOS_LOADING);
 	if (!(rs->data_dir = strdup(data_dir))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
@@ -354,21 +367,11 @@ int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards, uint
 	if ((rc = mkdir_one(data_dir)) || (rc = cairn_buf_printf(&b, "%s/repos", data_dir)) ||
 	    (rc = mkdir_one((const char *)b.data)))
 		goto out;
-	DIR *d = opendir((const char *)b.data);
-	if (!d) {
-		rc =
-		    cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s", (const char *)b.data);
+	if (pthread_create(&rs->loader, NULL, loader_main, rs) != 0) {
+		rc = cairn_error_set(CAIRN_ERROR, "cannot start a thread to open the repositories");
 		goto out;
 	}
-	struct dirent *de;
-	while (!rc && (de = readdir(d)) != NULL) {
-		srv_repo *r;
-		if (srv_repo_id_valid(de->d_name))
-			rc = add_repo(rs, de->d_name, &r);
-	}
-	closedir(d);
-	if (rc)
-		goto out;
+	rs->loader_started = 1;
 	cairn_buf_free(&b);
 	*out = rs;
 	return 0;
@@ -378,10 +381,21 @@ out:
 	return rc;
 }
 
+int srv_repos_ready(srv_repos *rs, const char **why)
+{
+	int state = atomic_load(&rs->state);
+	*why = state == REPOS_FAILED    ? rs->failure
+	       : state == REPOS_LOADING ? "opening the repositories' indexes"
+	                                : NULL;
+	return state == REPOS_READY;
+}
+
 void srv_repos_free(srv_repos *rs)
 {
 	if (!rs)
 		return;
+	if (rs->loader_started)
+		pthread_join(rs->loader, NULL);
 	for (size_t i = 0; i < rs->n; i++)
 		repo_free(rs->list[i]);
 	free(rs->list);
@@ -394,6 +408,8 @@ int srv_repos_get(srv_repos *rs, const char *id, srv_repo **out)
 {
 	int rc = 0;
 	*out = NULL;
+	if (atomic_load(&rs->state) != REPOS_READY)
+		return 1;
 	pthread_mutex_lock(&rs->lock);
 	for (size_t i = 0; i < rs->n; i++)
 		if (strcmp(rs->list[i]->id, id) == 0) {
@@ -446,6 +462,12 @@ out:
 	free(sub_out);
 	free(sub_found);
 	return rc;
+}
+
+int srv_repo_presence(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
+                      uint8_t *found)
+{
+	return cairn_index_lookup_dedup(r->ix, fps, n, out, found);
 }
 
 const char *srv_repo_id(const srv_repo *r)

@@ -34,7 +34,9 @@ static int fingerprints(srv_call *c, srv_reply *r, size_t *n)
 	return 0;
 }
 
-int srv_route_lookup(srv_call *c, srv_reply *r)
+/* A lookup (full rows) or a presence check (compact answers from the
+ * index core's table). */
+static int answer_lookup(srv_call *c, srv_reply *r, int presence)
 {
 	cairn_buf out = CAIRN_BUF_INIT;
 	cairn_index_entry *entries = NULL;
@@ -49,8 +51,13 @@ int srv_route_lookup(srv_call *c, srv_reply *r)
 		srv_reply_text(r, 500, "out of memory");
 		goto out;
 	}
-	if (srv_repo_lookup(c->repo, (const uint8_t(*)[32])c->body, n, entries, found, &asked) ||
-	    cairn_wire_answers_encode(&out, entries, found, n)) {
+	const uint8_t(*fps)[32] = (const uint8_t(*)[32])c->body;
+	int rc = presence ? srv_repo_presence(c->repo, fps, n, entries, found)
+	                  : srv_repo_lookup(c->repo, fps, n, entries, found, &asked);
+	if (!rc)
+		rc = presence ? cairn_wire_presence_encode(&out, entries, found, n)
+		              : cairn_wire_answers_encode(&out, entries, found, n);
+	if (rc) {
 		failed(r);
 		goto out;
 	}
@@ -66,6 +73,16 @@ out:
 	free(entries);
 	free(found);
 	return 0;
+}
+
+int srv_route_lookup(srv_call *c, srv_reply *r)
+{
+	return answer_lookup(c, r, 0);
+}
+
+int srv_route_presence(srv_call *c, srv_reply *r)
+{
+	return answer_lookup(c, r, 1);
 }
 
 /* Registrations and rejections of a repository share its rate of rows

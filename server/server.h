@@ -193,19 +193,31 @@ void srv_conns_stats_get(srv_conns *cs, srv_conn_stats *out);
 typedef struct srv_repo srv_repo;
 typedef struct srv_repos srv_repos;
 
-/* Opens every repository already under DIR/repos (building their Bloom
- * filters); new shards get nshards files; each repository may hold
- * max_rows rows and max_snapshots snapshot ids (0: no quota). */
+/* Starts opening every repository already under DIR/repos (loading their
+ * indexes, building their Bloom filters) on a thread of its own, which
+ * calls on_done(ud, failure) when it is done (failure: NULL, or what went
+ * wrong). New shards get
+ * nshards files; each repository may hold max_rows rows and max_snapshots
+ * snapshot ids (0: no quota). */
 int srv_repos_open(srv_repos **out, const char *data_dir, unsigned nshards, uint64_t max_rows,
-                   uint64_t max_snapshots);
+                   uint64_t max_snapshots, void (*on_done)(void *ud, const char *failure),
+                   void *ud);
+/* 1 once every repository is open; else 0 and *why says what goes on
+ * (still opening, or the failure). */
+int srv_repos_ready(srv_repos *rs, const char **why);
 void srv_repos_free(srv_repos *rs);
-/* The repository with this id, opened or created on first use. */
+/* The repository with this id, opened or created on first use; 1 (and
+ * nothing in *out) while the repositories are still being opened. */
 int srv_repos_get(srv_repos *rs, const char *id, srv_repo **out);
 
 /* Lookup through the server's own filter first; *asked_out counts the
  * fingerprints that reached the shards. */
 int srv_repo_lookup(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
                     uint8_t *found, size_t *asked_out);
+/* Lookup for deduplication, from the core's table: compact entries
+ * (fp, pack, offset; length 0). */
+int srv_repo_presence(srv_repo *r, const uint8_t (*fps)[32], size_t n, cairn_index_entry *out,
+                      uint8_t *found);
 const char *srv_repo_id(const srv_repo *r);
 /* Registers entries; over the quota, nothing is registered and an error
  * comes with *over_quota set. */
@@ -261,6 +273,7 @@ enum srv_route {
 	SRV_ROUTE_DROP_PACKS,
 	SRV_ROUTE_ROWS,
 	SRV_ROUTE_REJECT,
+	SRV_ROUTE_PRESENCE,
 	SRV_ROUTE_COUNT,
 };
 
@@ -329,6 +342,7 @@ struct srv {
 	srv_conns *conns;
 	srv_metrics metrics;
 	atomic_int stopping;
+	atomic_int load_failed; /* the repositories could not be opened */
 	void *daemon;
 	/* the thread that drops connections past their deadlines */
 	pthread_t reaper;
@@ -369,6 +383,7 @@ int srv_reply_text(srv_reply *r, unsigned status, const char *fmt, ...)
 int srv_reply_buf(srv_reply *r, unsigned status, const char *content_type, cairn_buf *b);
 
 int srv_route_lookup(srv_call *c, srv_reply *r);
+int srv_route_presence(srv_call *c, srv_reply *r);
 int srv_route_register(srv_call *c, srv_reply *r);
 int srv_route_bloom(srv_call *c, srv_reply *r);
 int srv_route_snapshots_list(srv_call *c, srv_reply *r);

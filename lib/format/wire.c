@@ -8,6 +8,7 @@
 #include "cairn/seal.h"
 #include "util/buf.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int cairn_wire_kind_valid(uint8_t kind)
@@ -142,6 +143,115 @@ int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)
 	}
 	if (cairn_reader_left(&r) != 0)
 		return cairn_error_set(CAIRN_ECORRUPT, "lookup answer has %zu bytes too many",
+		                       cairn_reader_left(&r));
+	return 0;
+}
+
+/* The index of pack in packs[0, *n), added if new; slots (nslots, a
+ * power of two, zeroed) hold index + 1. */
+static uint16_t pack_index(const uint8_t *pack, uint8_t (*packs)[32], size_t *n, uint16_t *slots,
+                           size_t nslots)
+{
+	uint64_t h;
+	memcpy(&h, pack, sizeof(h));
+	size_t k = (size_t)(h & (nslots - 1));
+	for (; slots[k]; k = (k + 1) & (nslots - 1))
+		if (!memcmp(packs[slots[k] - 1], pack, 32))
+			return (uint16_t)(slots[k] - 1);
+	memcpy(packs[*n], pack, 32);
+	slots[k] = (uint16_t)(*n + 1);
+	return (uint16_t)(*n)++;
+}
+
+int cairn_wire_presence_encode(cairn_buf *out, const cairn_index_entry *entries,
+                               const uint8_t *found, size_t n)
+{
+	size_t nslots = 1, npacks = 0, need = 2;
+	if (n > CAIRN_WIRE_LOOKUP_MAX)
+		return cairn_error_set(CAIRN_EINVAL, "a presence answer holds at most %d answers",
+		                       (int)CAIRN_WIRE_LOOKUP_MAX);
+	while (nslots < 2 * n)
+		nslots <<= 1;
+	uint16_t *slots = calloc(nslots, sizeof(*slots));
+	uint16_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+	uint8_t(*packs)[32] = malloc((n ? n : 1) * 32);
+	int rc = 0;
+	if (!slots || !idx || !packs) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (found[i])
+			idx[i] = pack_index(entries[i].pack, packs, &npacks, slots, nslots);
+	for (size_t i = 0; i < n; i++)
+		need += found[i] ? CAIRN_WIRE_PRESENT_SIZE : 1;
+	if ((rc = cairn_buf_reserve(out, need + npacks * 32)))
+		goto out;
+	uint8_t *p = out->data + out->len;
+	p[0] = (uint8_t)npacks;
+	p[1] = (uint8_t)(npacks >> 8);
+	memcpy(p + 2, packs, npacks * 32);
+	p += 2 + npacks * 32;
+	for (size_t i = 0; i < n; i++) {
+		if (!found[i]) {
+			*p++ = CAIRN_WIRE_ANSWER_MISSING;
+			continue;
+		}
+		p[0] = CAIRN_WIRE_ANSWER_PRESENT;
+		p[1] = (uint8_t)idx[i];
+		p[2] = (uint8_t)(idx[i] >> 8);
+		cairn_put_u32le(p + 3, entries[i].offset);
+		p += CAIRN_WIRE_PRESENT_SIZE;
+	}
+	out->len = (size_t)(p - out->data);
+out:
+	free(slots);
+	free(idx);
+	free(packs);
+	return rc;
+}
+
+int cairn_wire_presence_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
+                               cairn_index_entry *out, uint8_t *found)
+{
+	cairn_reader r;
+	cairn_reader_init(&r, body, len);
+	uint8_t lo = cairn_read_u8(&r), hi = cairn_read_u8(&r);
+	size_t npacks = (size_t)lo | (size_t)hi << 8;
+	const uint8_t *packs = cairn_read_raw(&r, npacks * 32);
+	if (r.failed)
+		return cairn_error_set(
+		    CAIRN_ECORRUPT, "presence answer: %zu packs announced, %zu bytes", npacks, len);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t tag = cairn_read_u8(&r);
+		if (r.failed)
+			return cairn_error_set(CAIRN_ECORRUPT,
+			                       "presence answer ends after %zu of %zu fingerprints",
+			                       i, n);
+		found[i] = 0;
+		if (tag == CAIRN_WIRE_ANSWER_MISSING)
+			continue;
+		if (tag != CAIRN_WIRE_ANSWER_PRESENT)
+			return cairn_error_set(CAIRN_ECORRUPT, "presence answer %zu: bad tag %u", i,
+			                       tag);
+		uint8_t a = cairn_read_u8(&r), b = cairn_read_u8(&r);
+		size_t k = (size_t)a | (size_t)b << 8;
+		uint32_t offset = cairn_read_u32le(&r);
+		if (r.failed)
+			return cairn_error_set(CAIRN_ECORRUPT, "presence answer %zu is truncated",
+			                       i);
+		if (k >= npacks)
+			return cairn_error_set(CAIRN_ECORRUPT,
+			                       "presence answer %zu names pack %zu of %zu", i, k,
+			                       npacks);
+		memset(&out[i], 0, sizeof(out[i]));
+		memcpy(out[i].fp, fps[i], 32);
+		memcpy(out[i].pack, packs + 32 * k, 32);
+		out[i].offset = offset;
+		found[i] = 1;
+	}
+	if (cairn_reader_left(&r) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT, "presence answer has %zu bytes too many",
 		                       cairn_reader_left(&r));
 	return 0;
 }

@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,9 @@ typedef struct remote_index {
 	pthread_mutex_t circuit_lock;
 	time_t circuit_until; /* 0: never opened */
 	char circuit_why[512];
+	/* The server has no /presence route (an older one): lookups for
+	 * deduplication use /lookup. */
+	_Atomic int no_presence;
 } remote_index;
 
 /* ---- HTTP ---- */
@@ -448,6 +452,36 @@ out:
 
 /* ---- the backend ---- */
 
+/* Asks the server about the m fingerprints in body: /presence (compact
+ * answers) for deduplication, /lookup (full rows) otherwise or when the
+ * server has no /presence. */
+static int ask_batch(remote_index *ix, int dedup, const cairn_buf *body, size_t m,
+                     cairn_index_entry *got, uint8_t *got_found)
+{
+	const uint8_t(*fps)[32] = (const uint8_t(*)[32])body->data;
+	response resp;
+	int presence = dedup && !atomic_load(&ix->no_presence), rc;
+	const char *path = presence ? "/presence" : "/lookup";
+	size_t most =
+	    presence ? 2 + m * (32 + CAIRN_WIRE_PRESENT_SIZE) : m * CAIRN_WIRE_ANSWER_SIZE;
+	if ((rc = request(ix, "POST", path, body->data, body->len, NULL, most, &resp)))
+		return rc;
+	if (presence && resp.status == 404) {
+		cairn_buf_free(&resp.body);
+		atomic_store(&ix->no_presence, 1);
+		return ask_batch(ix, 0, body, m, got, got_found);
+	}
+	if (resp.status != 200)
+		return status_error(ix, path, &resp);
+	rc = presence
+	         ? cairn_wire_presence_decode(resp.body.data, resp.body.len, fps, m, got, got_found)
+	         : cairn_wire_answers_decode(resp.body.data, resp.body.len, fps, m, got, got_found);
+	cairn_buf_free(&resp.body);
+	if (rc)
+		cairn_error_prefix(rc, "index server %s%s", ix->base_url, path);
+	return rc;
+}
+
 /* With use_bloom, the fingerprints the filter calls absent are not
  * asked: right for deduplication, which may miss a chunk registered
  * since the filter was fetched (a backup stores it again), wrong for a
@@ -487,26 +521,13 @@ static int lookup_batches(cairn_index *base, const uint8_t (*fps)[32], size_t n,
 	}
 	for (size_t from = 0; from < n_ask; from += batch) {
 		size_t m = n_ask - from < batch ? n_ask - from : batch;
-		response resp;
 		cairn_buf_clear(&body);
 		if ((rc = cairn_buf_reserve(&body, m * 32)))
 			goto out;
 		for (size_t k = 0; k < m; k++)
 			cairn_buf_append(&body, fps[ask[from + k]], 32);
-		if ((rc = request(ix, "POST", "/lookup", body.data, body.len, NULL,
-		                  m * CAIRN_WIRE_ANSWER_SIZE, &resp)))
+		if ((rc = ask_batch(ix, use_bloom, &body, m, got, got_found)))
 			goto out;
-		if (resp.status != 200) {
-			rc = status_error(ix, "/lookup", &resp);
-			goto out;
-		}
-		rc = cairn_wire_answers_decode(resp.body.data, resp.body.len,
-		                               (const uint8_t(*)[32])body.data, m, got, got_found);
-		cairn_buf_free(&resp.body);
-		if (rc) {
-			cairn_error_prefix(rc, "index server %s/lookup", ix->base_url);
-			goto out;
-		}
 		for (size_t k = 0; k < m; k++) {
 			size_t i = ask[from + k];
 			found[i] = got_found[k];

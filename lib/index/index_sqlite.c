@@ -147,6 +147,7 @@ typedef struct sqlite_index {
 	uint64_t cache_kib;         /* for all shards */
 	unsigned wal_pages;
 	int checkpoint_on_close;
+	int durable;
 } sqlite_index;
 
 static int db_error(const shard *sh, int sqlite_rc, const char *what)
@@ -866,9 +867,9 @@ static int connect_shard(sqlite_index *ix, shard *sh, size_t k)
 	if (cache_kib < CACHE_MIN_KIB)
 		cache_kib = CACHE_MIN_KIB;
 	snprintf(pragmas, sizeof(pragmas),
-	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%llu; "
+	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-%llu; "
 	         "PRAGMA wal_autocheckpoint=%u;",
-	         (unsigned long long)cache_kib, ix->wal_pages);
+	         ix->durable ? "FULL" : "NORMAL", (unsigned long long)cache_kib, ix->wal_pages);
 	return run_sql(sh, pragmas, "cannot configure");
 }
 
@@ -949,6 +950,7 @@ int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nsha
 	    opts && opts->cache_mib ? (uint64_t)opts->cache_mib * 1024 : CACHE_TOTAL_KIB;
 	ix->wal_pages = opts && opts->wal_pages ? opts->wal_pages : WAL_PAGES_DEFAULT;
 	ix->checkpoint_on_close = opts && opts->checkpoint_on_close;
+	ix->durable = opts && opts->durable;
 	ix->shift = 8;
 	for (unsigned m = nshards; m > 1; m >>= 1)
 		ix->shift--;

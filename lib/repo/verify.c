@@ -131,9 +131,12 @@ static int lists(const struct known_pack *p, const cairn_index_entry *e)
 	/* the same chunk twice in one pack: any of its entries */
 	while (hit > p->entries && !memcmp(hit[-1].fp, e->fp, CAIRN_FP_SIZE))
 		hit--;
+	/* A compact entry (length 0) claims only the pack and the offset. */
 	for (; hit < p->entries + p->n && !memcmp(hit->fp, e->fp, CAIRN_FP_SIZE); hit++)
-		if (hit->kind == e->kind && hit->offset == e->offset && hit->length == e->length &&
-		    hit->raw_length == e->raw_length && hit->inner == e->inner)
+		if (hit->offset == e->offset &&
+		    (e->length == 0 ||
+		     (hit->kind == e->kind && hit->length == e->length &&
+		      hit->raw_length == e->raw_length && hit->inner == e->inner)))
 			return 1;
 	return 0;
 }

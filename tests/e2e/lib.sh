@@ -389,7 +389,14 @@ server_start()
 	done
 	SERVER_URL=${line#listening on }
 	SERVER_PORT=${SERVER_URL##*:}
-	[ -n "$line" ]
+	[ -n "$line" ] || return 1
+	# It answers 503 until its indexes are open.
+	for ((i = 0; i < 1200; i++)); do
+		grep -q 'indexes open after' "$dir.log" && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
 }
 
 # server_stop: SIGTERM to the server started last, by its process id; the

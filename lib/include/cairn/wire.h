@@ -25,7 +25,10 @@
  *                          register entries of that fingerprint, the one
  *                          a lookup gives first)
  *   reject request    N * (fp[32], pack[32]), 1 <= N
- * The rows and reject routes came within version 2 too.
+ *   presence request  N * fp[32] (a lookup for deduplication)
+ *   presence answer   u16 P, P * pack[32], then
+ *                     N * (u8 0 | u8 1, u16 pack (< P), u32 offset)
+ * The rows, reject and presence routes came within version 2 too.
  */
 #ifndef CAIRN_WIRE_H
 #define CAIRN_WIRE_H
@@ -87,6 +90,20 @@ int cairn_wire_answers_encode(cairn_buf *out, const cairn_index_entry *entries,
  * reason when the body is not exactly n answers. */
 int cairn_wire_answers_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
                               cairn_index_entry *out, uint8_t *found);
+
+/* A present answer in a presence body (a missing one is 1 byte), which
+ * also lists each pack once (32 bytes). */
+#define CAIRN_WIRE_PRESENT_SIZE 7
+/* Appends the presence answer for n (<= CAIRN_WIRE_LOOKUP_MAX)
+ * fingerprints: of each entry found, only pack and offset are sent. */
+int cairn_wire_presence_encode(cairn_buf *out, const cairn_index_entry *entries,
+                               const uint8_t *found, size_t n);
+/* Parses the answer to a presence request for the n fingerprints fps:
+ * found[i] and, when found, out[i] as a compact entry (fp, pack, offset;
+ * the rest 0). CAIRN_ECORRUPT with a reason when the body is not a pack
+ * list and exactly n answers naming packs of it. */
+int cairn_wire_presence_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
+                               cairn_index_entry *out, uint8_t *found);
 
 /* Appends a scan request: up to max rows after the row (after->fp,
  * after->pack), or from the first if after is NULL. */

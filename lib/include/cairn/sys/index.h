@@ -62,7 +62,9 @@ struct cairn_index_ops {
 	 * found[i] = 0 for a fingerprint another process registered after the
 	 * first lookup_dedup call (one stored twice costs space, not
 	 * correctness), but finds what was registered through this handle.
-	 * Restores and checks use lookup. */
+	 * It may answer compact entries: length 0, only fp, pack and offset
+	 * known (the pack's trailer has the rest). Restores and checks use
+	 * lookup. */
 	int (*lookup_dedup)(cairn_index *ix, const uint8_t (*fps)[32], size_t n,
 	                    cairn_index_entry *out, uint8_t *found);
 	/* Optional (NULL: the backend cannot be scanned): up to max rows in (fp, pack) order,
@@ -118,10 +120,37 @@ typedef struct cairn_index_sqlite_opts {
 	 * Default: leave it to the next writer's checkpoints, so that a
 	 * command does not end waiting on the disk for every shard. */
 	int checkpoint_on_close;
+	/* Every commit on stable storage when it returns (synchronous=FULL);
+	 * default: on stable storage at the next checkpoint (a power loss
+	 * may take the last commits; a crashed process loses nothing). */
+	int durable;
 } cairn_index_sqlite_opts;
 
 int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nshards,
                                const cairn_index_sqlite_opts *opts);
+
+/* The index core: an exact table in memory of every row's fingerprint,
+ * pack and offset, loaded from SQLite shards in dir (as
+ * cairn_index_sqlite_open makes them) when it opens; registrations are
+ * synced to a log (dir/log) before insert returns, shown in the table at
+ * once, and merged into the shards in sorted batches by a thread of its
+ * own; leftovers of a crash are merged when it opens. lookup_dedup answers
+ * from memory with compact entries: fp, pack and offset set, length 0
+ * (the pack's trailer gives the rest); lookup reads full rows from the
+ * shards. What an index server runs. */
+typedef struct cairn_index_core_opts {
+	unsigned cache_mib; /* SQLite's page cache for all shards (0: default) */
+	unsigned wal_pages; /* WAL pages between checkpoints (0: default) */
+	unsigned merge_ms;  /* how often the log is merged (0: every second) */
+} cairn_index_core_opts;
+
+int cairn_index_core_open(cairn_index **out, const char *dir, unsigned nshards,
+                          const cairn_index_core_opts *opts);
+/* Bytes the core's table holds; ix must be a core. */
+uint64_t cairn_index_core_bytes(cairn_index *ix);
+/* Calls fn for the fingerprint of every row the core holds (a fingerprint
+ * in several packs: once each); ix must be a core. */
+void cairn_index_core_each(cairn_index *ix, void (*fn)(void *ud, const uint8_t fp[32]), void *ud);
 
 /* The remote backend: a cairn-server at url ("http[s]://HOST:PORT", maybe
  * with a path prefix) holding the index of repository repo_id, reached

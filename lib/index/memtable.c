@@ -1,0 +1,493 @@
+/* The index core's table in memory (memtable.h). */
+#include "index/memtable.h"
+
+#include "cairn/errors.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAIL 30 /* fingerprint bytes a record keeps: all but the first two */
+#define STRIPES 1024
+/* Pack ids are kept in blocks that never move, so that a pack number's
+ * id can be read without a lock. */
+#define PACK_BLOCK_BITS 12
+#define PACK_BLOCK (1u << PACK_BLOCK_BITS)
+#define PACK_NUM_MASK (CAIRN_MEMTABLE_PACKS_MAX - 1)
+
+typedef struct rec {
+	uint8_t tail[TAIL];
+	uint8_t writer[2]; /* room for a writer's identity; zero */
+	uint32_t pack;     /* number | flags */
+	uint32_t offset;
+} rec;
+
+_Static_assert(sizeof(rec) == 40, "a record is 40 bytes");
+
+typedef struct part {
+	rec *a;
+	uint32_t n, sorted, cap;
+} part;
+
+struct cairn_memtable {
+	unsigned bits;
+	size_t nparts;
+	part *parts;
+	pthread_rwlock_t locks[STRIPES];
+
+	pthread_mutex_t packs_lock;
+	uint8_t (**blocks)[32]; /* block b holds numbers [b * PACK_BLOCK, ...) */
+	size_t nblocks_cap;
+	uint32_t npacks;
+	uint32_t *slots; /* open addressing: number + 1, 0 empty */
+	size_t nslots;
+};
+
+static size_t part_of(const cairn_memtable *mt, const uint8_t *fp)
+{
+	uint32_t top = (uint32_t)fp[0] << 16 | (uint32_t)fp[1] << 8 | fp[2];
+	return top >> (24 - mt->bits);
+}
+
+static pthread_rwlock_t *lock_of(cairn_memtable *mt, size_t p)
+{
+	return &mt->locks[p & (STRIPES - 1)];
+}
+
+static int rec_cmp(const rec *x, const rec *y)
+{
+	int c = memcmp(x->tail, y->tail, TAIL);
+	if (c)
+		return c;
+	uint32_t a = x->pack & PACK_NUM_MASK, b = y->pack & PACK_NUM_MASK;
+	return (a > b) - (a < b);
+}
+
+static int rec_qsort_cmp(const void *a, const void *b)
+{
+	return rec_cmp(a, b);
+}
+
+unsigned cairn_memtable_bits_for(uint64_t rows)
+{
+	unsigned bits = CAIRN_MEMTABLE_BITS_MIN;
+	while (bits < CAIRN_MEMTABLE_BITS_MAX && (rows >> bits) > 128)
+		bits++;
+	return bits;
+}
+
+int cairn_memtable_new(cairn_memtable **out, unsigned bits)
+{
+	*out = NULL;
+	if (bits < CAIRN_MEMTABLE_BITS_MIN)
+		bits = CAIRN_MEMTABLE_BITS_MIN;
+	if (bits > CAIRN_MEMTABLE_BITS_MAX)
+		bits = CAIRN_MEMTABLE_BITS_MAX;
+	cairn_memtable *mt = calloc(1, sizeof(*mt));
+	if (!mt)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	mt->bits = bits;
+	mt->nparts = (size_t)1 << bits;
+	mt->parts = calloc(mt->nparts, sizeof(*mt->parts));
+	mt->nslots = 1024;
+	mt->slots = calloc(mt->nslots, sizeof(*mt->slots));
+	if (!mt->parts || !mt->slots) {
+		free(mt->parts);
+		free(mt->slots);
+		free(mt);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < STRIPES; i++)
+		pthread_rwlock_init(&mt->locks[i], NULL);
+	pthread_mutex_init(&mt->packs_lock, NULL);
+	*out = mt;
+	return 0;
+}
+
+void cairn_memtable_free(cairn_memtable *mt)
+{
+	if (!mt)
+		return;
+	for (size_t i = 0; i < mt->nparts; i++)
+		free(mt->parts[i].a);
+	free(mt->parts);
+	for (size_t b = 0; b < mt->nblocks_cap; b++)
+		free(mt->blocks[b]);
+	free(mt->blocks);
+	free(mt->slots);
+	for (size_t i = 0; i < STRIPES; i++)
+		pthread_rwlock_destroy(&mt->locks[i]);
+	pthread_mutex_destroy(&mt->packs_lock);
+	free(mt);
+}
+
+/* ---- packs ---- */
+
+static size_t slot_of(const uint8_t id[32], size_t nslots)
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h)); /* pack ids are SHA-256 digests */
+	return (size_t)(h & (nslots - 1));
+}
+
+const uint8_t *cairn_memtable_pack_id(const cairn_memtable *mt, uint32_t num)
+{
+	num &= PACK_NUM_MASK;
+	return mt->blocks[num >> PACK_BLOCK_BITS][num & (PACK_BLOCK - 1)];
+}
+
+static int grow_slots(cairn_memtable *mt)
+{
+	size_t n = mt->nslots * 2;
+	uint32_t *s = calloc(n, sizeof(*s));
+	if (!s)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (uint32_t num = 0; num < mt->npacks; num++) {
+		size_t k = slot_of(cairn_memtable_pack_id(mt, num), n);
+		while (s[k])
+			k = (k + 1) & (n - 1);
+		s[k] = num + 1;
+	}
+	free(mt->slots);
+	mt->slots = s;
+	mt->nslots = n;
+	return 0;
+}
+
+static int new_pack(cairn_memtable *mt, const uint8_t id[32], size_t slot, uint32_t *num)
+{
+	uint32_t n = mt->npacks;
+	size_t b = n >> PACK_BLOCK_BITS;
+	if (n >= CAIRN_MEMTABLE_PACKS_MAX)
+		return cairn_error_set(CAIRN_ERROR,
+		                       "the index holds more packs than it can number");
+	if (b >= mt->nblocks_cap) {
+		size_t cap = mt->nblocks_cap ? 2 * mt->nblocks_cap : 16;
+		void *m = realloc(mt->blocks, cap * sizeof(*mt->blocks));
+		if (!m)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		mt->blocks = m;
+		memset(mt->blocks + mt->nblocks_cap, 0,
+		       (cap - mt->nblocks_cap) * sizeof(*mt->blocks));
+		mt->nblocks_cap = cap;
+	}
+	if (!mt->blocks[b] && !(mt->blocks[b] = malloc(PACK_BLOCK * 32)))
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	memcpy(mt->blocks[b][n & (PACK_BLOCK - 1)], id, 32);
+	mt->slots[slot] = n + 1;
+	mt->npacks = n + 1;
+	*num = n;
+	return 0;
+}
+
+int cairn_memtable_intern(cairn_memtable *mt, const uint8_t id[32], uint32_t *num)
+{
+	int rc = 0;
+	pthread_mutex_lock(&mt->packs_lock);
+	if (2 * (size_t)(mt->npacks + 1) > mt->nslots && (rc = grow_slots(mt)))
+		goto out;
+	size_t k = slot_of(id, mt->nslots);
+	for (;; k = (k + 1) & (mt->nslots - 1)) {
+		uint32_t s = mt->slots[k];
+		if (!s) {
+			rc = new_pack(mt, id, k, num);
+			break;
+		}
+		if (!memcmp(cairn_memtable_pack_id(mt, s - 1), id, 32)) {
+			*num = s - 1;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&mt->packs_lock);
+	return rc;
+}
+
+uint32_t cairn_memtable_packs(cairn_memtable *mt)
+{
+	pthread_mutex_lock(&mt->packs_lock);
+	uint32_t n = mt->npacks;
+	pthread_mutex_unlock(&mt->packs_lock);
+	return n;
+}
+
+/* ---- partitions ---- */
+
+/* The first record of p's sorted part not below key's tail. */
+static uint32_t lower_bound(const part *p, const uint8_t *tail)
+{
+	uint32_t lo = 0, hi = p->sorted;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (memcmp(p->a[mid].tail, tail, TAIL) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The record (tail, pack), or NULL. */
+static rec *find_exact(part *p, const uint8_t *tail, uint32_t pack)
+{
+	for (uint32_t i = lower_bound(p, tail); i < p->sorted && !memcmp(p->a[i].tail, tail, TAIL);
+	     i++)
+		if ((p->a[i].pack & PACK_NUM_MASK) == pack)
+			return &p->a[i];
+	for (uint32_t i = p->sorted; i < p->n; i++)
+		if ((p->a[i].pack & PACK_NUM_MASK) == pack && !memcmp(p->a[i].tail, tail, TAIL))
+			return &p->a[i];
+	return NULL;
+}
+
+/* Sorts the unsorted tail and merges it into the sorted part, in place
+ * from the back. */
+static int merge_tail(part *p)
+{
+	uint32_t nd = p->n - p->sorted;
+	if (!nd)
+		return 0;
+	rec *d = malloc(nd * sizeof(*d));
+	if (!d)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	memcpy(d, p->a + p->sorted, nd * sizeof(*d));
+	qsort(d, nd, sizeof(*d), rec_qsort_cmp);
+	int64_t i = (int64_t)p->sorted - 1, j = (int64_t)nd - 1, k = (int64_t)p->n - 1;
+	while (j >= 0) {
+		if (i >= 0 && rec_cmp(&p->a[i], &d[j]) > 0)
+			p->a[k--] = p->a[i--];
+		else
+			p->a[k--] = d[j--];
+	}
+	p->sorted = p->n;
+	free(d);
+	return 0;
+}
+
+static uint32_t room_for(uint32_t n)
+{
+	uint32_t extra = n / 16;
+	return n + (extra < 4 ? 4 : extra);
+}
+
+static int reserve(part *p, uint32_t n)
+{
+	if (n <= p->cap)
+		return 0;
+	uint32_t cap = room_for(n);
+	rec *a = realloc(p->a, (size_t)cap * sizeof(*a));
+	if (!a)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	p->a = a;
+	p->cap = cap;
+	return 0;
+}
+
+static void make_rec(rec *r, const uint8_t *fp, uint32_t pack, uint32_t offset, int bad)
+{
+	memcpy(r->tail, fp + 2, TAIL);
+	r->writer[0] = r->writer[1] = 0;
+	r->pack = pack | (bad ? CAIRN_MEMTABLE_BAD : 0);
+	r->offset = offset;
+}
+
+int cairn_memtable_add(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack, uint32_t offset,
+                       int *added)
+{
+	size_t pi = part_of(mt, fp);
+	part *p = &mt->parts[pi];
+	int rc = 0, was_added = 0;
+	pthread_rwlock_wrlock(lock_of(mt, pi));
+	if (find_exact(p, fp + 2, pack))
+		goto out;
+	if ((rc = reserve(p, p->n + 1)))
+		goto out;
+	make_rec(&p->a[p->n++], fp, pack, offset, 0);
+	was_added = 1;
+	uint32_t limit = p->sorted / 16;
+	if (p->n - p->sorted > (limit < 8 ? 8 : limit))
+		rc = merge_tail(p);
+out:
+	pthread_rwlock_unlock(lock_of(mt, pi));
+	if (added)
+		*added = was_added;
+	return rc;
+}
+
+/* Whether r is a better row to give than best: never bad, and of the
+ * lower pack id, as the SQLite shards order a fingerprint's rows. */
+static int better(const cairn_memtable *mt, const rec *r, const rec *best)
+{
+	if (r->pack & CAIRN_MEMTABLE_BAD)
+		return 0;
+	return !best || memcmp(cairn_memtable_pack_id(mt, r->pack),
+	                       cairn_memtable_pack_id(mt, best->pack), 32) < 0;
+}
+
+int cairn_memtable_find(cairn_memtable *mt, const uint8_t fp[32], cairn_memtable_row *row)
+{
+	size_t pi = part_of(mt, fp);
+	part *p = &mt->parts[pi];
+	const rec *hit = NULL;
+	pthread_rwlock_rdlock(lock_of(mt, pi));
+	for (uint32_t i = lower_bound(p, fp + 2);
+	     i < p->sorted && !memcmp(p->a[i].tail, fp + 2, TAIL); i++)
+		if (better(mt, &p->a[i], hit))
+			hit = &p->a[i];
+	for (uint32_t i = p->sorted; i < p->n; i++)
+		if (!memcmp(p->a[i].tail, fp + 2, TAIL) && better(mt, &p->a[i], hit))
+			hit = &p->a[i];
+	if (hit) {
+		row->pack = hit->pack & PACK_NUM_MASK;
+		row->offset = hit->offset;
+		row->bad = 0;
+	}
+	pthread_rwlock_unlock(lock_of(mt, pi));
+	return hit != NULL;
+}
+
+int cairn_memtable_mark_bad(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack)
+{
+	size_t pi = part_of(mt, fp);
+	pthread_rwlock_wrlock(lock_of(mt, pi));
+	rec *r = find_exact(&mt->parts[pi], fp + 2, pack);
+	if (r)
+		r->pack |= CAIRN_MEMTABLE_BAD;
+	pthread_rwlock_unlock(lock_of(mt, pi));
+	return r != NULL;
+}
+
+uint64_t cairn_memtable_drop(cairn_memtable *mt, const uint8_t *dropped, uint32_t npacks)
+{
+	uint64_t gone = 0;
+	for (size_t pi = 0; pi < mt->nparts; pi++) {
+		part *p = &mt->parts[pi];
+		pthread_rwlock_wrlock(lock_of(mt, pi));
+		uint32_t k = 0, sorted = 0;
+		for (uint32_t i = 0; i < p->n; i++) {
+			uint32_t num = p->a[i].pack & PACK_NUM_MASK;
+			if (num < npacks && (dropped[num >> 3] >> (num & 7) & 1))
+				continue;
+			p->a[k++] = p->a[i];
+			sorted += i < p->sorted;
+		}
+		gone += p->n - k;
+		p->n = k;
+		p->sorted = sorted;
+		pthread_rwlock_unlock(lock_of(mt, pi));
+	}
+	return gone;
+}
+
+void cairn_memtable_clear(cairn_memtable *mt)
+{
+	for (size_t pi = 0; pi < mt->nparts; pi++) {
+		pthread_rwlock_wrlock(lock_of(mt, pi));
+		free(mt->parts[pi].a);
+		memset(&mt->parts[pi], 0, sizeof(mt->parts[pi]));
+		pthread_rwlock_unlock(lock_of(mt, pi));
+	}
+}
+
+uint64_t cairn_memtable_count(cairn_memtable *mt)
+{
+	uint64_t n = 0;
+	for (size_t pi = 0; pi < mt->nparts; pi++) {
+		pthread_rwlock_rdlock(lock_of(mt, pi));
+		n += mt->parts[pi].n;
+		pthread_rwlock_unlock(lock_of(mt, pi));
+	}
+	return n;
+}
+
+uint64_t cairn_memtable_bytes(cairn_memtable *mt)
+{
+	uint64_t b = mt->nparts * sizeof(part);
+	for (size_t pi = 0; pi < mt->nparts; pi++) {
+		pthread_rwlock_rdlock(lock_of(mt, pi));
+		b += (uint64_t)mt->parts[pi].cap * sizeof(rec);
+		pthread_rwlock_unlock(lock_of(mt, pi));
+	}
+	pthread_mutex_lock(&mt->packs_lock);
+	b += (uint64_t)mt->nslots * sizeof(uint32_t) +
+	     (uint64_t)((mt->npacks + PACK_BLOCK - 1) >> PACK_BLOCK_BITS) * PACK_BLOCK * 32;
+	pthread_mutex_unlock(&mt->packs_lock);
+	return b;
+}
+
+static void fp_of(const cairn_memtable *mt, size_t pi, const rec *r, uint8_t fp[32])
+{
+	uint32_t top = (uint32_t)(pi << (24 - mt->bits));
+	fp[0] = (uint8_t)(top >> 16);
+	fp[1] = (uint8_t)(top >> 8);
+	memcpy(fp + 2, r->tail, TAIL);
+}
+
+void cairn_memtable_each(cairn_memtable *mt, void (*fn)(void *ud, const uint8_t fp[32]), void *ud)
+{
+	uint8_t fp[32];
+	for (size_t pi = 0; pi < mt->nparts; pi++) {
+		pthread_rwlock_rdlock(lock_of(mt, pi));
+		for (uint32_t i = 0; i < mt->parts[pi].n; i++) {
+			fp_of(mt, pi, &mt->parts[pi].a[i], fp);
+			fn(ud, fp);
+		}
+		pthread_rwlock_unlock(lock_of(mt, pi));
+	}
+}
+
+/* ---- loading ---- */
+
+void cairn_memtable_partitions_of(const cairn_memtable *mt, unsigned lo, unsigned hi, size_t *first,
+                                  size_t *end)
+{
+	*first = (size_t)lo << (mt->bits - 8);
+	*end = (size_t)hi << (mt->bits - 8);
+}
+
+int cairn_memtable_load_row(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack,
+                            uint32_t offset, int bad)
+{
+	part *p = &mt->parts[part_of(mt, fp)];
+	if (p->n == p->cap) {
+		uint32_t cap = p->cap ? 2 * p->cap : 64;
+		rec *a = realloc(p->a, (size_t)cap * sizeof(*a));
+		if (!a)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		p->a = a;
+		p->cap = cap;
+	}
+	make_rec(&p->a[p->n++], fp, pack, offset, bad);
+	p->sorted = p->n;
+	return 0;
+}
+
+void cairn_memtable_load_done(cairn_memtable *mt, size_t first, size_t end, const uint32_t *map)
+{
+	for (size_t pi = first; pi < end; pi++) {
+		part *p = &mt->parts[pi];
+		if (map)
+			for (uint32_t i = 0; i < p->n; i++)
+				p->a[i].pack = (p->a[i].pack & ~PACK_NUM_MASK) |
+				               map[p->a[i].pack & PACK_NUM_MASK];
+		/* Rows of one fingerprint in several packs: ordered by number, as
+		 * cairn_memtable_add keeps them. */
+		int sorted = 1;
+		for (uint32_t i = 1; map && sorted && i < p->n; i++)
+			sorted = rec_cmp(&p->a[i - 1], &p->a[i]) <= 0;
+		if (!sorted)
+			qsort(p->a, p->n, sizeof(rec), rec_qsort_cmp);
+		uint32_t cap = room_for(p->n);
+		if (p->n && cap < p->cap) {
+			rec *a = realloc(p->a, (size_t)cap * sizeof(rec));
+			if (a) {
+				p->a = a;
+				p->cap = cap;
+			}
+		} else if (!p->n) {
+			free(p->a);
+			p->a = NULL;
+			p->cap = 0;
+		}
+	}
+}

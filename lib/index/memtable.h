@@ -1,0 +1,88 @@
+/* The index core's table in memory: every (fingerprint, pack) row of an
+ * index, exact, with where in the pack the blob starts: what a backup
+ * needs to know whether a chunk is stored and to check the claim against
+ * the pack's trailer. SQLite holds the full rows (lengths, kinds); this
+ * table answers "present?" without touching it.
+ *
+ * The fingerprint's top bits choose one of 2^bits partitions; each is a
+ * sorted array of 40-byte records followed by a short unsorted tail of
+ * recent additions, merged in when it grows past a sixteenth of the
+ * sorted part. A record keeps the fingerprint's bytes after the first two
+ * (the partition gives them), the pack as a number (packs are interned:
+ * their ids are kept once), the blob's offset, flags, and two bytes left
+ * for a writer's identity. About 42 bytes a row in all.
+ *
+ * Safe to use from several threads: partitions are guarded by striped
+ * read-write locks. Loading (cairn_memtable_load_row) is not locked: each
+ * loading thread must own the partitions it fills. */
+#ifndef CAIRN_INDEX_MEMTABLE_H
+#define CAIRN_INDEX_MEMTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAIRN_MEMTABLE_BITS_MIN 16
+#define CAIRN_MEMTABLE_BITS_MAX 24
+/* Pack numbers: 28 bits; the top bits of a record's pack word are flags. */
+#define CAIRN_MEMTABLE_PACKS_MAX (1u << 28)
+#define CAIRN_MEMTABLE_BAD (1u << 31)
+
+typedef struct cairn_memtable cairn_memtable;
+
+/* A row as the table gives it back. */
+typedef struct cairn_memtable_row {
+	uint32_t pack; /* the pack's number (cairn_memtable_pack_id) */
+	uint32_t offset;
+	int bad;
+} cairn_memtable_row;
+
+/* bits: the partitions' count's log2, clamped to [BITS_MIN, BITS_MAX];
+ * about log2(rows / 128) suits a table of that many rows. */
+int cairn_memtable_new(cairn_memtable **out, unsigned bits);
+void cairn_memtable_free(cairn_memtable *mt);
+/* The partition bits that suit a table expected to hold rows rows. */
+unsigned cairn_memtable_bits_for(uint64_t rows);
+
+/* The number of a pack id, given it one if it has none yet. */
+int cairn_memtable_intern(cairn_memtable *mt, const uint8_t id[32], uint32_t *num);
+/* The id of a pack number the table gave. */
+const uint8_t *cairn_memtable_pack_id(const cairn_memtable *mt, uint32_t num);
+
+/* Adds the row (fp, pack) unless the table has it; *added (may be NULL)
+ * says which. */
+int cairn_memtable_add(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack, uint32_t offset,
+                       int *added);
+/* The row of fp a lookup gives: of those never marked bad, the one of
+ * the lowest pack id (memcmp order, as the SQLite backend gives them). 1 and *row, or 0 when fp has
+ * no such row. */
+int cairn_memtable_find(cairn_memtable *mt, const uint8_t fp[32], cairn_memtable_row *row);
+/* Marks the row (fp, pack) bad; 1 if the table had it. */
+int cairn_memtable_mark_bad(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack);
+/* Removes every row whose pack number p has bit p set in dropped (npacks
+ * bits); returns how many went. */
+uint64_t cairn_memtable_drop(cairn_memtable *mt, const uint8_t *dropped, uint32_t npacks);
+/* Removes every row; pack numbers stay. */
+void cairn_memtable_clear(cairn_memtable *mt);
+uint64_t cairn_memtable_count(cairn_memtable *mt);
+/* How many pack numbers were given out. */
+uint32_t cairn_memtable_packs(cairn_memtable *mt);
+/* Bytes the table holds (records, partitions, packs). */
+uint64_t cairn_memtable_bytes(cairn_memtable *mt);
+
+/* Calls fn(ud, fp) for every row, partition by partition, under each
+ * partition's read lock. */
+void cairn_memtable_each(cairn_memtable *mt, void (*fn)(void *ud, const uint8_t fp[32]), void *ud);
+
+/* Loading: the first partition of fp and one past the last of the
+ * fingerprints whose first byte is in [lo, hi). */
+void cairn_memtable_partitions_of(const cairn_memtable *mt, unsigned lo, unsigned hi, size_t *first,
+                                  size_t *end);
+/* Appends a row without locks or checks; rows of a partition must come in
+ * (fp) order and the calling thread must own the partition. */
+int cairn_memtable_load_row(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack,
+                            uint32_t offset, int bad);
+/* Ends loading partitions [first, end): each keeps a little room, no more;
+ * with map, each row's pack p becomes map[p] (a loader's own numbering). */
+void cairn_memtable_load_done(cairn_memtable *mt, size_t first, size_t end, const uint32_t *map);
+
+#endif
