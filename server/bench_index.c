@@ -3,15 +3,20 @@
  *   cairn-bench-index preload DIR COUNT [SHARDS]
  *       writes COUNT fingerprints straight into the shards in DIR (a
  *       repository's index directory on the server), as the server would
- *   cairn-bench-index run URL TOKEN REPO lookup|register PRELOADED CLIENTS BATCH SECONDS
+ *   cairn-bench-index run URL TOKEN REPO lookup|lookup-full|register PRELOADED CLIENTS
+ *                     BATCH SECONDS
  *       CLIENTS threads, each with its own keep-alive connection, send
  *       batches of BATCH fingerprints for SECONDS; prints one line:
  *       "<mode> <ops/s> <batches> <p50 ms> <p99 ms> <max ms> <errors>"
+ *       lookup asks what a backup asks (/presence), lookup-full what a
+ *       restore asks (/lookup); register sends each batch as one new pack's
+ *       blobs.
  *
  * Fingerprint i of the preloaded set is (i * 2^64 / COUNT) big-endian in
  * its first 8 bytes and a hash of i in the rest: spread evenly over the
  * key space like real fingerprints, yet written in key order, so that the
- * preload is quick and a lookup can name any stored fingerprint. */
+ * preload is quick and a lookup can name any stored fingerprint. Packs
+ * hold 2,048 of them each, as packs of 16 MiB hold chunks of 8 KiB. */
 #include "cairn/errors.h"
 #include "cairn/index.h"
 #include "cairn/wire.h"
@@ -63,9 +68,11 @@ static int preload(const char *dir, uint64_t count, unsigned shards)
 		size_t n = count - from < batch ? (size_t)(count - from) : batch;
 		for (size_t k = 0; k < n; k++) {
 			uint64_t i = from + k;
+			uint64_t pack_seed = i / 2048 + 1;
 			stored_fp(e[k].fp, i, count);
-			memset(e[k].pack, (int)(i & 0xff), 32);
-			e[k].offset = (uint32_t)(i * 4096);
+			for (int j = 0; j < 32; j += 8)
+				cairn_put_u64le(e[k].pack + j, splitmix(&pack_seed));
+			e[k].offset = (uint32_t)((i % 2048) * 8192);
 			e[k].length = 4000 + (uint32_t)(i % 1000);
 			e[k].raw_length = e[k].length + 100;
 			e[k].kind = 1;
@@ -93,6 +100,7 @@ typedef struct client {
 	const char *auth;
 	int registering;
 	uint64_t preloaded;
+	int full; /* full lookups (/lookup), not presence */
 	size_t batch;
 	double until;
 	/* results */
@@ -105,6 +113,23 @@ static size_t sink(char *data, size_t size, size_t nmemb, void *ud)
 {
 	cairn_buf *b = ud;
 	return cairn_buf_append(b, data, size * nmemb) ? 0 : size * nmemb;
+}
+
+static int all_present(client *c, const cairn_buf *body, const cairn_buf *answer)
+{
+	cairn_index_entry *e = malloc(c->batch * sizeof(*e));
+	uint8_t *found = malloc(c->batch);
+	const uint8_t(*fps)[32] = (const uint8_t(*)[32])body->data;
+	int ok =
+	    e && found &&
+	    !(c->full
+	          ? cairn_wire_answers_decode(answer->data, answer->len, fps, c->batch, e, found)
+	          : cairn_wire_presence_decode(answer->data, answer->len, fps, c->batch, e, found));
+	for (size_t i = 0; ok && i < c->batch; i++)
+		ok = found[i];
+	free(e);
+	free(found);
+	return ok;
 }
 
 static void *client_main(void *arg)
@@ -131,12 +156,13 @@ static void *client_main(void *arg)
 	while (now() < c->until) {
 		cairn_buf_clear(&body);
 		cairn_buf_clear(&answer);
+		for (int j = 0; j < 32; j += 8)
+			cairn_put_u64le(e.pack + j, splitmix(&seed));
 		for (size_t k = 0; k < c->batch; k++) {
 			if (c->registering) {
 				for (int j = 0; j < 32; j += 8)
 					cairn_put_u64le(e.fp + j, splitmix(&seed));
-				memcpy(e.pack, e.fp, 32);
-				e.offset = (uint32_t)(seed & 0x7fffffff);
+				e.offset = (uint32_t)(k * 8192);
 				cairn_wire_entries_encode(&body, &e, 1);
 			} else {
 				uint8_t fp[32];
@@ -158,12 +184,10 @@ static void *client_main(void *arg)
 				        answer.data ? (char *)answer.data : "");
 			continue;
 		}
-		if (!c->registering) {
-			/* Every fingerprint asked is stored: each answer is "present". */
-			if (answer.len != c->batch * CAIRN_WIRE_ANSWER_SIZE) {
-				c->errors++;
-				continue;
-			}
+		/* Every fingerprint asked is stored: each answer is "present". */
+		if (!c->registering && !all_present(c, &body, &answer)) {
+			c->errors++;
+			continue;
 		}
 		if (c->nlat == c->cap) {
 			c->cap = c->cap ? 2 * c->cap : 1024;
@@ -190,19 +214,22 @@ static int by_value(const void *a, const void *b)
 static int run(int argc, char **argv)
 {
 	if (argc != 10) {
-		fprintf(stderr, "usage: cairn-bench-index run URL TOKEN REPO lookup|register "
-		                "PRELOADED CLIENTS BATCH SECONDS\n");
+		fprintf(stderr,
+		        "usage: cairn-bench-index run URL TOKEN REPO lookup|lookup-full|register "
+		        "PRELOADED CLIENTS BATCH SECONDS\n");
 		return 2;
 	}
 	const char *mode = argv[5];
 	int registering = strcmp(mode, "register") == 0;
+	int full = strcmp(mode, "lookup-full") == 0;
+	const char *route = registering ? "register" : full ? "lookup" : "presence";
 	uint64_t preloaded = strtoull(argv[6], NULL, 10);
 	int nclients = atoi(argv[7]);
 	size_t batch = (size_t)atol(argv[8]);
 	double seconds = atof(argv[9]);
 	cairn_buf url = CAIRN_BUF_INIT, auth = CAIRN_BUF_INIT;
 	if (nclients < 1 || batch < 1 || seconds <= 0 || !preloaded ||
-	    cairn_buf_printf(&url, "%s" CAIRN_WIRE_REPOS "%s/%s", argv[2], argv[4], mode) ||
+	    cairn_buf_printf(&url, "%s" CAIRN_WIRE_REPOS "%s/%s", argv[2], argv[4], route) ||
 	    cairn_buf_printf(&auth, "Authorization: Bearer %s", argv[3]))
 		return 2;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -213,6 +240,7 @@ static int run(int argc, char **argv)
 		                 .url = (const char *)url.data,
 		                 .auth = (const char *)auth.data,
 		                 .registering = registering,
+		                 .full = full,
 		                 .preloaded = preloaded,
 		                 .batch = batch,
 		                 .until = until};
@@ -254,8 +282,9 @@ int main(int argc, char **argv)
 		               argc > 4 ? (unsigned)atoi(argv[4]) : 16);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return run(argc, argv);
-	fprintf(stderr, "usage: cairn-bench-index preload DIR COUNT [SHARDS]\n"
-	                "       cairn-bench-index run URL TOKEN REPO lookup|register PRELOADED "
-	                "CLIENTS BATCH SECONDS\n");
+	fprintf(stderr,
+	        "usage: cairn-bench-index preload DIR COUNT [SHARDS]\n"
+	        "       cairn-bench-index run URL TOKEN REPO lookup|lookup-full|register PRELOADED "
+	        "CLIENTS BATCH SECONDS\n");
 	return 2;
 }

@@ -116,9 +116,21 @@ static unsigned existing_shards(const char *index_dir)
 
 /* ---- the Bloom filter ---- */
 
+/* Fingerprints on their way into a filter, a group at a time. */
+typedef struct bloom_fill {
+	cairn_bloom *bloom;
+	uint8_t fps[256][32];
+	size_t n;
+} bloom_fill;
+
 static void bloom_add_fp(void *ud, const uint8_t fp[32])
 {
-	cairn_bloom_add(ud, fp);
+	bloom_fill *f = ud;
+	memcpy(f->fps[f->n++], fp, 32);
+	if (f->n == sizeof(f->fps) / sizeof(f->fps[0])) {
+		cairn_bloom_add_many(f->bloom, (const uint8_t(*)[32])f->fps, f->n);
+		f->n = 0;
+	}
 }
 
 static uint64_t capacity_for(uint64_t n)
@@ -129,9 +141,16 @@ static uint64_t capacity_for(uint64_t n)
 
 static int build_bloom(srv_repo *r, uint64_t expected, cairn_bloom **out)
 {
-	int rc = cairn_bloom_new(out, capacity_for(expected));
-	if (!rc)
-		cairn_index_core_each(r->ix, bloom_add_fp, *out);
+	bloom_fill *f = malloc(sizeof(*f));
+	int rc = f ? cairn_bloom_new(out, capacity_for(expected))
+	           : cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (!rc) {
+		f->bloom = *out;
+		f->n = 0;
+		cairn_index_core_each(r->ix, bloom_add_fp, f);
+		cairn_bloom_add_many(f->bloom, (const uint8_t(*)[32])f->fps, f->n);
+	}
+	free(f);
 	return rc;
 }
 
@@ -482,7 +501,6 @@ static int new_rows(srv_repo *r, const cairn_index_entry *entries, size_t n, uin
 	uint8_t(*fps)[32] = malloc((n ? n : 1) * 32);
 	cairn_index_entry *got = malloc((n ? n : 1) * sizeof(*got));
 	uint8_t *found = malloc(n ? n : 1);
-	size_t asked;
 	int rc = 0;
 	*out = 0;
 	if (!fps || !got || !found) {
@@ -491,7 +509,7 @@ static int new_rows(srv_repo *r, const cairn_index_entry *entries, size_t n, uin
 	}
 	for (size_t i = 0; i < n; i++)
 		memcpy(fps[i], entries[i].fp, 32);
-	if ((rc = srv_repo_lookup(r, (const uint8_t(*)[32])fps, n, got, found, &asked)))
+	if ((rc = srv_repo_presence(r, (const uint8_t(*)[32])fps, n, got, found)))
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		*out += !found[i] || memcmp(got[i].pack, entries[i].pack, 32) != 0;

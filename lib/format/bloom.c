@@ -88,18 +88,35 @@ void cairn_bloom_free(cairn_bloom *b)
 
 int cairn_bloom_add(cairn_bloom *b, const uint8_t key[32])
 {
-	uint64_t *block, bits, changed = 0;
-	locate(b, key, &block, &bits);
-	for (unsigned i = 0; i < b->hashes; i++, bits >>= POS_BITS) {
-		unsigned pos = (unsigned)(bits & POS_MASK);
-		uint64_t m = 1ull << (pos & 63);
-		changed |= ~block[pos >> 6] & m;
-		block[pos >> 6] |= m;
+	return (int)cairn_bloom_add_many(b, (const uint8_t(*)[32])key, 1);
+}
+
+/* Keys are located a group at a time and their blocks fetched side by
+ * side: adding is bound by the wait for each block otherwise. */
+#define ADD_GROUP 16
+
+uint64_t cairn_bloom_add_many(cairn_bloom *b, const uint8_t (*keys)[32], size_t n)
+{
+	uint64_t *blocks[ADD_GROUP], bits[ADD_GROUP], added = 0;
+	for (size_t from = 0; from < n; from += ADD_GROUP) {
+		size_t m = n - from < ADD_GROUP ? n - from : ADD_GROUP;
+		for (size_t k = 0; k < m; k++) {
+			locate(b, keys[from + k], &blocks[k], &bits[k]);
+			__builtin_prefetch(blocks[k], 1);
+		}
+		for (size_t k = 0; k < m; k++) {
+			uint64_t changed = 0, h = bits[k];
+			for (unsigned i = 0; i < b->hashes; i++, h >>= POS_BITS) {
+				unsigned pos = (unsigned)(h & POS_MASK);
+				uint64_t bit = 1ull << (pos & 63);
+				changed |= ~blocks[k][pos >> 6] & bit;
+				blocks[k][pos >> 6] |= bit;
+			}
+			added += changed != 0;
+		}
 	}
-	if (!changed)
-		return 0;
-	b->items++;
-	return 1;
+	b->items += added;
+	return added;
 }
 
 int cairn_bloom_has(const cairn_bloom *b, const uint8_t key[32])

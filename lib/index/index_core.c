@@ -7,8 +7,10 @@
  *    its group is synced there, and the rows then enter
  *  - an exact table in memory (memtable.c) of every row's fingerprint,
  *    pack and offset, loaded from the shards when the index opens.
- * A thread merges what the log holds into the shards about once a
- * second, in sorted batches, then removes the merged segments. A
+ * A thread merges what the log holds into the shards every 10 s (or once
+ * a million rows wait), in sorted batches, then removes the merged
+ * segments: the larger a batch, the fewer of a shard's pages each row
+ * costs. A
  * lookup that needs full rows (a restore's) reads only the fingerprints
  * the table has from the shards, merging first if one is not there yet;
  * a lookup for deduplication is answered from the table alone, with the
@@ -31,9 +33,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define MERGE_MS_DEFAULT 1000
+#define MERGE_MS_DEFAULT 10000
 /* A merge starts early when this many rows wait. */
-#define MERGE_ROWS 262144
+#define MERGE_ROWS 1048576
 /* Bytes of a shard file per row, for sizing the table before loading. */
 #define SHARD_BYTES_PER_ROW 110
 #define LOAD_THREADS 8
@@ -169,27 +171,30 @@ static void *merger_main(void *ud)
 
 /* ---- the backend ---- */
 
+/* Full rows from the shards, for the fingerprints the table has. The
+ * table and the shards prefer the same row of a fingerprint (the lowest
+ * pack id never rejected); a row the shards do not give yet is still in
+ * the log: the log is merged and the shards asked again. */
 static int core_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
                        cairn_index_entry *out, uint8_t *found)
 {
 	core_index *ix = (core_index *)base;
-	size_t *ask = malloc((n ? n : 1) * sizeof(*ask)), m = 0, missed = 0;
+	size_t *ask = malloc((n ? n : 1) * sizeof(*ask)), m = 0, missed;
 	uint8_t(*sub)[32] = malloc((n ? n : 1) * 32);
+	uint32_t *want = malloc((n ? n : 1) * sizeof(*want));
 	cairn_index_entry *got = malloc((n ? n : 1) * sizeof(*got));
 	uint8_t *got_found = malloc(n ? n : 1);
 	int rc = 0;
-	if (!ask || !sub || !got || !got_found) {
+	if (!ask || !sub || !want || !got || !got_found) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
 	memset(found, 0, n);
-	/* The shards must hold every row a lookup may prefer. */
-	if (pending_count(ix) && (rc = merge_now(ix)))
-		goto out;
 	for (size_t i = 0; i < n; i++) {
 		cairn_memtable_row row;
 		if (cairn_memtable_find(ix->mt, fps[i], &row)) {
 			ask[m] = i;
+			want[m] = row.pack;
 			memcpy(sub[m++], fps[i], 32);
 		}
 	}
@@ -198,15 +203,17 @@ static int core_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
 			goto out;
 		missed = 0;
 		for (size_t k = 0; k < m; k++) {
-			if (got_found[k]) {
+			if (got_found[k] &&
+			    (round ||
+			     !memcmp(got[k].pack, cairn_memtable_pack_id(ix->mt, want[k]), 32))) {
 				found[ask[k]] = 1;
 				out[ask[k]] = got[k];
-			} else {
-				ask[missed] = ask[k];
-				memcpy(sub[missed++], sub[k], 32);
+				continue;
 			}
+			ask[missed] = ask[k];
+			want[missed] = want[k];
+			memcpy(sub[missed++], sub[k], 32);
 		}
-		/* Rows still in the log only: merge them, and ask again. */
 		m = missed;
 		if (m && round == 0 && (rc = merge_now(ix)))
 			goto out;
@@ -214,6 +221,7 @@ static int core_lookup(cairn_index *base, const uint8_t (*fps)[32], size_t n,
 out:
 	free(ask);
 	free(sub);
+	free(want);
 	free(got);
 	free(got_found);
 	return rc;
@@ -420,7 +428,7 @@ static int local_pack(pack_map *m, const uint8_t *id, uint32_t *num)
 	return 0;
 }
 
-static int read_shard(core_index *ix, sqlite3 *db, const char *path, pack_map *m)
+static int read_shard(sqlite3 *db, const char *path, pack_map *m, cairn_memtable_loader *ld)
 {
 	sqlite3_stmt *st = NULL;
 	int s = sqlite3_prepare_v2(db, "SELECT fp, pack, offset, bad FROM blobs", -1, &st, NULL);
@@ -428,13 +436,13 @@ static int read_shard(core_index *ix, sqlite3 *db, const char *path, pack_map *m
 	while (s == SQLITE_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
 		uint32_t num = 0;
 		s = SQLITE_OK;
+		const uint8_t *fp = sqlite3_column_blob(st, 0), *pack = sqlite3_column_blob(st, 1);
 		if (sqlite3_column_bytes(st, 0) != 32 || sqlite3_column_bytes(st, 1) != 32)
 			continue; /* not a row a lookup could give */
-		const uint8_t *fp = sqlite3_column_blob(st, 0);
-		if ((rc = local_pack(m, sqlite3_column_blob(st, 1), &num)) ||
-		    (rc = cairn_memtable_load_row(ix->mt, fp, num,
-		                                  (uint32_t)sqlite3_column_int64(st, 2),
-		                                  sqlite3_column_int(st, 3) != 0)))
+		if ((rc = local_pack(m, pack, &num)) ||
+		    (rc = cairn_memtable_loader_add(ld, fp, num,
+		                                    (uint32_t)sqlite3_column_int64(st, 2),
+		                                    sqlite3_column_int(st, 3) != 0)))
 			break;
 	}
 	if (!rc && s != SQLITE_DONE)
@@ -451,12 +459,15 @@ static int load_shard(void *ud, size_t k)
 	sqlite3 *db = NULL;
 	pack_map m = {0};
 	uint32_t *map = NULL;
-	size_t first, end;
+	cairn_memtable_loader *ld = NULL;
 	unsigned per = 256 / ix->nshards;
-	int rc = 0;
+	struct stat st;
 	snprintf(path, sizeof(path), "%s/shard-%02x.db", ix->dir, (unsigned)k);
-	cairn_memtable_partitions_of(ix->mt, (unsigned)k * per, (unsigned)(k + 1) * per, &first,
-	                             &end);
+	size_t expected = stat(path, &st) == 0 ? (size_t)st.st_size / SHARD_BYTES_PER_ROW : 0;
+	int rc = cairn_memtable_loader_new(&ld, ix->mt, (unsigned)k * per, (unsigned)(k + 1) * per,
+	                                   expected + expected / 8);
+	if (rc)
+		return rc;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		rc = cairn_error_set(CAIRN_EIO, "index shard %s: cannot open it: %s", path,
@@ -464,7 +475,9 @@ static int load_shard(void *ud, size_t k)
 		goto out;
 	}
 	sqlite3_busy_timeout(db, 10000);
-	if ((rc = read_shard(ix, db, path, &m)))
+	/* Pages mapped, not copied by read(): a load reads every one. */
+	sqlite3_exec(db, "PRAGMA mmap_size=4294967296", NULL, NULL, NULL);
+	if ((rc = read_shard(db, path, &m, ld)))
 		goto out;
 	if (!(map = malloc((m.n ? m.n : 1) * sizeof(*map)))) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -473,9 +486,10 @@ static int load_shard(void *ud, size_t k)
 	for (size_t i = 0; i < m.n && !rc; i++)
 		rc = cairn_memtable_intern(ix->mt, m.ids[i], &map[i]);
 	if (!rc)
-		cairn_memtable_load_done(ix->mt, first, end, map);
+		rc = cairn_memtable_loader_finish(ld, map);
 out:
 	sqlite3_close_v2(db);
+	cairn_memtable_loader_free(ld);
 	free(map);
 	free(m.ids);
 	free(m.slots);

@@ -438,56 +438,105 @@ void cairn_memtable_each(cairn_memtable *mt, void (*fn)(void *ud, const uint8_t 
 
 /* ---- loading ---- */
 
-void cairn_memtable_partitions_of(const cairn_memtable *mt, unsigned lo, unsigned hi, size_t *first,
-                                  size_t *end)
-{
-	*first = (size_t)lo << (mt->bits - 8);
-	*end = (size_t)hi << (mt->bits - 8);
-}
+/* A loading thread's rows, in fingerprint order, before they are split
+ * into their partitions (one growing array: partitions that grow one by
+ * one cost the allocator dearly). */
+struct cairn_memtable_loader {
+	cairn_memtable *mt;
+	size_t first, end; /* the partitions it fills */
+	uint32_t *counts;  /* rows of partition first + k */
+	rec *a;
+	size_t n, cap;
+};
 
-int cairn_memtable_load_row(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack,
-                            uint32_t offset, int bad)
+int cairn_memtable_loader_new(cairn_memtable_loader **out, cairn_memtable *mt, unsigned lo,
+                              unsigned hi, size_t expected)
 {
-	part *p = &mt->parts[part_of(mt, fp)];
-	if (p->n == p->cap) {
-		uint32_t cap = p->cap ? 2 * p->cap : 64;
-		rec *a = realloc(p->a, (size_t)cap * sizeof(*a));
-		if (!a)
-			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		p->a = a;
-		p->cap = cap;
+	cairn_memtable_loader *ld = calloc(1, sizeof(*ld));
+	*out = NULL;
+	if (!ld)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	ld->mt = mt;
+	ld->first = (size_t)lo << (mt->bits - 8);
+	ld->end = (size_t)hi << (mt->bits - 8);
+	ld->cap = expected;
+	if (!(ld->counts = calloc(ld->end - ld->first + 1, sizeof(*ld->counts))) ||
+	    (expected && !(ld->a = malloc(expected * sizeof(*ld->a))))) {
+		free(ld->counts);
+		free(ld);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
-	make_rec(&p->a[p->n++], fp, pack, offset, bad);
-	p->sorted = p->n;
+	*out = ld;
 	return 0;
 }
 
-void cairn_memtable_load_done(cairn_memtable *mt, size_t first, size_t end, const uint32_t *map)
+void cairn_memtable_loader_free(cairn_memtable_loader *ld)
 {
-	for (size_t pi = first; pi < end; pi++) {
-		part *p = &mt->parts[pi];
-		if (map)
-			for (uint32_t i = 0; i < p->n; i++)
-				p->a[i].pack = (p->a[i].pack & ~PACK_NUM_MASK) |
-				               map[p->a[i].pack & PACK_NUM_MASK];
-		/* Rows of one fingerprint in several packs: ordered by number, as
-		 * cairn_memtable_add keeps them. */
-		int sorted = 1;
-		for (uint32_t i = 1; map && sorted && i < p->n; i++)
-			sorted = rec_cmp(&p->a[i - 1], &p->a[i]) <= 0;
-		if (!sorted)
-			qsort(p->a, p->n, sizeof(rec), rec_qsort_cmp);
-		uint32_t cap = room_for(p->n);
-		if (p->n && cap < p->cap) {
-			rec *a = realloc(p->a, (size_t)cap * sizeof(rec));
-			if (a) {
-				p->a = a;
-				p->cap = cap;
-			}
-		} else if (!p->n) {
-			free(p->a);
-			p->a = NULL;
-			p->cap = 0;
-		}
+	if (!ld)
+		return;
+	free(ld->counts);
+	free(ld->a);
+	free(ld);
+}
+
+int cairn_memtable_loader_add(cairn_memtable_loader *ld, const uint8_t fp[32], uint32_t pack,
+                              uint32_t offset, int bad)
+{
+	size_t pi = part_of(ld->mt, fp);
+	if (pi < ld->first || pi >= ld->end)
+		return cairn_error_set(CAIRN_EINVAL, "a row outside the loader's partitions");
+	if (ld->n == ld->cap) {
+		size_t cap = ld->cap ? ld->cap + ld->cap / 2 : 65536;
+		rec *a = realloc(ld->a, cap * sizeof(*a));
+		if (!a)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		ld->a = a;
+		ld->cap = cap;
 	}
+	make_rec(&ld->a[ld->n++], fp, pack, offset, bad);
+	ld->counts[pi - ld->first]++;
+	return 0;
+}
+
+/* Rows of one fingerprint in several packs are ordered by pack number,
+ * as cairn_memtable_add keeps them. */
+static void order_ties(rec *a, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++)
+		if (rec_cmp(&a[i - 1], &a[i]) > 0) {
+			qsort(a, n, sizeof(*a), rec_qsort_cmp);
+			return;
+		}
+}
+
+int cairn_memtable_loader_finish(cairn_memtable_loader *ld, const uint32_t *map)
+{
+	cairn_memtable *mt = ld->mt;
+	size_t at = 0;
+	for (size_t i = 0; map && i < ld->n; i++)
+		ld->a[i].pack =
+		    (ld->a[i].pack & ~PACK_NUM_MASK) | map[ld->a[i].pack & PACK_NUM_MASK];
+	for (size_t pi = ld->first; pi < ld->end; pi++) {
+		part *p = &mt->parts[pi];
+		uint32_t n = ld->counts[pi - ld->first];
+		if (!n)
+			continue;
+		uint32_t cap = room_for(n);
+		rec *a = malloc((size_t)cap * sizeof(*a));
+		if (!a)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		memcpy(a, ld->a + at, (size_t)n * sizeof(*a));
+		at += n;
+		order_ties(a, n);
+		pthread_rwlock_wrlock(lock_of(mt, pi));
+		free(p->a);
+		p->a = a;
+		p->n = p->sorted = n;
+		p->cap = cap;
+		pthread_rwlock_unlock(lock_of(mt, pi));
+	}
+	free(ld->a);
+	ld->a = NULL;
+	ld->n = ld->cap = 0;
+	return 0;
 }

@@ -73,16 +73,19 @@ uint64_t cairn_memtable_bytes(cairn_memtable *mt);
  * partition's read lock. */
 void cairn_memtable_each(cairn_memtable *mt, void (*fn)(void *ud, const uint8_t fp[32]), void *ud);
 
-/* Loading: the first partition of fp and one past the last of the
- * fingerprints whose first byte is in [lo, hi). */
-void cairn_memtable_partitions_of(const cairn_memtable *mt, unsigned lo, unsigned hi, size_t *first,
-                                  size_t *end);
-/* Appends a row without locks or checks; rows of a partition must come in
- * (fp) order and the calling thread must own the partition. */
-int cairn_memtable_load_row(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack,
-                            uint32_t offset, int bad);
-/* Ends loading partitions [first, end): each keeps a little room, no more;
- * with map, each row's pack p becomes map[p] (a loader's own numbering). */
-void cairn_memtable_load_done(cairn_memtable *mt, size_t first, size_t end, const uint32_t *map);
+/* Loading, side by side: a loader fills the partitions of the
+ * fingerprints whose first byte is in [lo, hi), which no other loader and
+ * no other call touches meanwhile. Rows come in fingerprint order, packs
+ * in the loader's own numbering; finishing maps each row's pack p to
+ * map[p] (map NULL: kept) and puts the rows in their partitions.
+ * expected: the rows it will likely hold (room is made for them). */
+typedef struct cairn_memtable_loader cairn_memtable_loader;
+
+int cairn_memtable_loader_new(cairn_memtable_loader **out, cairn_memtable *mt, unsigned lo,
+                              unsigned hi, size_t expected);
+int cairn_memtable_loader_add(cairn_memtable_loader *ld, const uint8_t fp[32], uint32_t pack,
+                              uint32_t offset, int bad);
+int cairn_memtable_loader_finish(cairn_memtable_loader *ld, const uint32_t *map);
+void cairn_memtable_loader_free(cairn_memtable_loader *ld);
 
 #endif

@@ -485,6 +485,60 @@ static void test_wire__reject_requests_are_whole_rows(void **state)
 	cairn_buf_free(&b);
 }
 
+static void test_wire__presence_answers_list_each_pack_once(void **state)
+{
+	cairn_index_entry in[5], out[5];
+	uint8_t fps[5][32], found[5] = {1, 0, 1, 1, 1}, got[5];
+	cairn_buf b = CAIRN_BUF_INIT;
+	for (int i = 0; i < 5; i++) {
+		in[i] = entry((uint8_t)(20 + i));
+		memcpy(fps[i], in[i].fp, 32);
+	}
+	memcpy(in[3].pack, in[0].pack, 32); /* two answers in one pack */
+	assert_int_equal(cairn_wire_presence_encode(&b, in, found, 5), 0);
+	assert_int_equal(b.len, 2 + 3 * 32 + 4 * CAIRN_WIRE_PRESENT_SIZE + 1);
+	memset(got, 9, sizeof(got));
+	const uint8_t(*f)[32] = (const uint8_t(*)[32])fps;
+	assert_int_equal(cairn_wire_presence_decode(b.data, b.len, f, 5, out, got), 0);
+	assert_memory_equal(got, found, 5);
+	for (int i = 0; i < 5; i++) {
+		if (!found[i])
+			continue;
+		assert_memory_equal(out[i].fp, in[i].fp, 32);
+		assert_memory_equal(out[i].pack, in[i].pack, 32);
+		assert_int_equal(out[i].offset, in[i].offset);
+		assert_int_equal(out[i].length, 0); /* compact */
+	}
+	cairn_buf_free(&b);
+}
+
+static void test_wire__presence_answers_refuse_what_does_not_fit(void **state)
+{
+	cairn_index_entry in[2] = {entry(1), entry(2)}, out[2];
+	uint8_t fps[2][32], found[2] = {1, 1}, got[2];
+	cairn_buf b = CAIRN_BUF_INIT;
+	memcpy(fps[0], in[0].fp, 32);
+	memcpy(fps[1], in[1].fp, 32);
+	const uint8_t(*f)[32] = (const uint8_t(*)[32])fps;
+	assert_int_equal(cairn_wire_presence_encode(&b, in, found, 2), 0);
+	/* Cut short, too long, a pack list longer than the body. */
+	assert_int_equal(cairn_wire_presence_decode(b.data, b.len - 1, f, 2, out, got),
+	                 CAIRN_ECORRUPT);
+	assert_int_equal(cairn_wire_presence_decode(b.data, b.len, f, 1, out, got), CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), "too many"));
+	b.data[1] = 0xff;
+	assert_int_equal(cairn_wire_presence_decode(b.data, b.len, f, 2, out, got), CAIRN_ECORRUPT);
+	b.data[1] = 0;
+	/* An answer naming a pack the list does not have. */
+	b.data[2 + 2 * 32 + 1] = 5;
+	assert_int_equal(cairn_wire_presence_decode(b.data, b.len, f, 2, out, got), CAIRN_ECORRUPT);
+	assert_non_null(strstr(cairn_error_last(), "names pack 5 of 2"));
+	/* An unknown tag. */
+	b.data[2 + 2 * 32] = 3;
+	assert_int_equal(cairn_wire_presence_decode(b.data, b.len, f, 2, out, got), CAIRN_ECORRUPT);
+	cairn_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +554,8 @@ int main(void)
 	    cmocka_unit_test(test_wire__drop_requests_are_whole_pack_ids_and_bounded),
 	    cmocka_unit_test(test_wire__rows_answers_round_trip),
 	    cmocka_unit_test(test_wire__reject_requests_are_whole_rows),
+	    cmocka_unit_test(test_wire__presence_answers_list_each_pack_once),
+	    cmocka_unit_test(test_wire__presence_answers_refuse_what_does_not_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,9 @@ void cairn_bloom_free(cairn_bloom *b); /* NULL is fine */
 /* Adds key. Returns 1 if that set at least one bit (the filter changed),
  * 0 if every bit was already set. */
 int cairn_bloom_add(cairn_bloom *b, const uint8_t key[32]);
+/* Adds n keys (faster than one by one: their blocks are fetched side by
+ * side); returns how many changed the filter. */
+uint64_t cairn_bloom_add_many(cairn_bloom *b, const uint8_t (*keys)[32], size_t n);
 /* 1 if key may have been added, 0 if it certainly was not. */
 int cairn_bloom_has(const cairn_bloom *b, const uint8_t key[32]);
 

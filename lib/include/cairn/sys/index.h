@@ -141,7 +141,7 @@ int cairn_index_sqlite_open_ex(cairn_index **out, const char *dir, unsigned nsha
 typedef struct cairn_index_core_opts {
 	unsigned cache_mib; /* SQLite's page cache for all shards (0: default) */
 	unsigned wal_pages; /* WAL pages between checkpoints (0: default) */
-	unsigned merge_ms;  /* how often the log is merged (0: every second) */
+	unsigned merge_ms;  /* how often the log is merged (0: every 10 s) */
 } cairn_index_core_opts;
 
 int cairn_index_core_open(cairn_index **out, const char *dir, unsigned nshards,
