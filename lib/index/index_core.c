@@ -19,6 +19,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/index.h"
+#include "index/core_table.h"
 #include "index/memtable.h"
 #include "index/reglog.h"
 #include "util/buf.h"
@@ -346,12 +347,18 @@ static void core_free(cairn_index *base)
 		pthread_mutex_unlock(&ix->wake_lock);
 		pthread_join(ix->merger, NULL);
 	}
-	/* What is not merged stays in the log for the next open. */
-	if (ix->log && ix->db && pending_count(ix) && merge_now(ix))
+	/* What is not merged stays in the log for the next open; with nothing
+	 * left there, the table is saved for it. */
+	int merged = ix->log && ix->db && ix->mt && ix->merger_started;
+	if (merged && pending_count(ix) && merge_now(ix)) {
 		cairn_error_clear();
+		merged = 0;
+	}
 	cairn_reglog_free(ix->log);
-	cairn_memtable_free(ix->mt);
 	cairn_index_free(ix->db);
+	if (merged)
+		cairn_core_table_save(ix->dir, ix->nshards, ix->mt);
+	cairn_memtable_free(ix->mt);
 	free(ix->pending);
 	pthread_mutex_destroy(&ix->pending_lock);
 	pthread_mutex_destroy(&ix->merge_lock);
@@ -510,6 +517,13 @@ static uint64_t rows_estimate(const char *dir, unsigned nshards)
 	return bytes / SHARD_BYTES_PER_ROW;
 }
 
+static int count_rows(void *ud, const cairn_index_entry *e, size_t n)
+{
+	(void)e;
+	*(size_t *)ud += n;
+	return 0;
+}
+
 static int open_parts(core_index *ix, const cairn_index_core_opts *opts)
 {
 	char log_dir[4096];
@@ -520,10 +534,17 @@ static int open_parts(core_index *ix, const cairn_index_core_opts *opts)
 	}
 	db_opts.checkpoint_on_close = 1;
 	db_opts.durable = 1;
-	int rc = cairn_index_sqlite_open_ex(&ix->db, ix->dir, ix->nshards, &db_opts);
+	size_t in_log = 0;
+	snprintf(log_dir, sizeof(log_dir), "%s/log", ix->dir);
+	/* Before the shards are opened: their stamps say whether the saved
+	 * table holds. */
+	int rc = cairn_reglog_replay(log_dir, 0, count_rows, &in_log, NULL);
 	if (rc)
 		return rc;
-	snprintf(log_dir, sizeof(log_dir), "%s/log", ix->dir);
+	if (!in_log)
+		ix->mt = cairn_core_table_load(ix->dir, ix->nshards);
+	if ((rc = cairn_index_sqlite_open_ex(&ix->db, ix->dir, ix->nshards, &db_opts)))
+		return rc;
 	/* What a crash left in the log goes to the shards first. */
 	if ((rc = cairn_reglog_replay(log_dir, 0, replay_into_shards, ix->db, NULL)) ||
 	    (rc = cairn_reglog_open(&ix->log, log_dir, on_durable, ix)))
@@ -532,6 +553,8 @@ static int open_parts(core_index *ix, const cairn_index_core_opts *opts)
 	if ((rc = cairn_reglog_rotate(ix->log, &sealed)) ||
 	    (rc = cairn_reglog_remove_upto(ix->log, sealed)))
 		return rc;
+	if (ix->mt)
+		return 0;
 	if ((rc = cairn_memtable_new(&ix->mt,
 	                             cairn_memtable_bits_for(rows_estimate(ix->dir, ix->nshards)))))
 		return rc;

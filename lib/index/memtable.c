@@ -2,6 +2,7 @@
 #include "index/memtable.h"
 
 #include "cairn/errors.h"
+#include "util/parallel.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -538,5 +539,132 @@ int cairn_memtable_loader_finish(cairn_memtable_loader *ld, const uint32_t *map)
 	free(ld->a);
 	ld->a = NULL;
 	ld->n = ld->cap = 0;
+	return 0;
+}
+
+/* ---- saving and loading whole ----
+ *
+ * "CXMT", bits, packs, 0 (u32 each), rows (u64), the pack ids, each
+ * partition's row count (u32), then every partition's records. */
+
+#define SAVE_MAGIC "CXMT"
+#define LOAD_THREADS 8
+
+int cairn_memtable_save(cairn_memtable *mt, int (*put)(void *ud, const void *p, size_t n), void *ud)
+{
+	uint32_t head[4] = {0, mt->bits, mt->npacks, 0};
+	uint64_t rows = cairn_memtable_count(mt);
+	memcpy(&head[0], SAVE_MAGIC, 4);
+	int rc = put(ud, head, sizeof(head));
+	if (!rc)
+		rc = put(ud, &rows, sizeof(rows));
+	for (uint32_t b = 0; !rc && b * PACK_BLOCK < mt->npacks; b++) {
+		uint32_t n = mt->npacks - b * PACK_BLOCK;
+		rc = put(ud, mt->blocks[b], (size_t)(n < PACK_BLOCK ? n : PACK_BLOCK) * 32);
+	}
+	for (size_t pi = 0; !rc && pi < mt->nparts; pi++)
+		if (!(rc = merge_tail(&mt->parts[pi])))
+			rc = put(ud, &mt->parts[pi].n, sizeof(uint32_t));
+	for (size_t pi = 0; !rc && pi < mt->nparts; pi++)
+		if (mt->parts[pi].n)
+			rc = put(ud, mt->parts[pi].a, (size_t)mt->parts[pi].n * sizeof(rec));
+	return rc;
+}
+
+typedef struct load_job {
+	cairn_memtable *mt;
+	const uint32_t *counts;
+	const uint64_t *starts; /* of each thread's first partition's records */
+	size_t per;             /* partitions per thread */
+	int (*read_at)(void *ud, void *p, size_t n, uint64_t offset);
+	void *ud;
+} load_job;
+
+/* Reads the records of one thread's partitions, a buffer at a time. */
+static int load_range(void *arg, size_t t)
+{
+	const load_job *j = arg;
+	cairn_memtable *mt = j->mt;
+	size_t first = t * j->per, end = first + j->per;
+	uint64_t at = j->starts[t];
+	for (size_t pi = first; pi < end && pi < mt->nparts; pi++) {
+		part *p = &mt->parts[pi];
+		uint32_t n = j->counts[pi];
+		if (!n)
+			continue;
+		uint32_t cap = room_for(n);
+		if (!(p->a = malloc((size_t)cap * sizeof(rec))))
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		p->cap = cap;
+		int rc = j->read_at(j->ud, p->a, (size_t)n * sizeof(rec), at);
+		if (rc)
+			return rc;
+		at += (uint64_t)n * sizeof(rec);
+		for (uint32_t i = 0; i < n; i++)
+			if ((p->a[i].pack & PACK_NUM_MASK) >= mt->npacks)
+				return cairn_error_set(CAIRN_ECORRUPT,
+				                       "a saved index table is damaged");
+		p->n = p->sorted = n;
+	}
+	return 0;
+}
+
+int cairn_memtable_load_saved(cairn_memtable **out,
+                              int (*read_at)(void *ud, void *p, size_t n, uint64_t offset),
+                              void *ud, uint64_t base)
+{
+	uint32_t head[4], *counts = NULL;
+	uint64_t rows, sum = 0, starts[LOAD_THREADS];
+	cairn_memtable *mt = NULL;
+	uint8_t(*ids)[32] = NULL;
+	*out = NULL;
+	int rc = read_at(ud, head, sizeof(head), base);
+	if (!rc)
+		rc = read_at(ud, &rows, sizeof(rows), base + sizeof(head));
+	if (rc)
+		return rc;
+	if (memcmp(&head[0], SAVE_MAGIC, 4) || head[1] < CAIRN_MEMTABLE_BITS_MIN ||
+	    head[1] > CAIRN_MEMTABLE_BITS_MAX || head[2] > CAIRN_MEMTABLE_PACKS_MAX)
+		return cairn_error_set(CAIRN_ECORRUPT, "not a saved index table");
+	uint64_t at = base + sizeof(head) + sizeof(rows);
+	if ((rc = cairn_memtable_new(&mt, head[1])))
+		return rc;
+	ids = malloc(((size_t)head[2] + 1) * 32);
+	counts = malloc(mt->nparts * sizeof(*counts));
+	if (!ids || !counts) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = read_at(ud, ids, (size_t)head[2] * 32, at)))
+		goto out;
+	at += (uint64_t)head[2] * 32;
+	for (uint32_t i = 0; !rc && i < head[2]; i++) {
+		uint32_t num;
+		if (!(rc = cairn_memtable_intern(mt, ids[i], &num)) && num != i)
+			rc = cairn_error_set(CAIRN_ECORRUPT,
+			                     "a saved index table names a pack twice");
+	}
+	if (rc || (rc = read_at(ud, counts, mt->nparts * sizeof(*counts), at)))
+		goto out;
+	at += mt->nparts * sizeof(*counts);
+	load_job job = {mt, counts, starts, mt->nparts / LOAD_THREADS, read_at, ud};
+	for (size_t pi = 0; pi < mt->nparts; pi++) {
+		if (pi % job.per == 0)
+			starts[pi / job.per] = at + sum * sizeof(rec);
+		sum += counts[pi];
+	}
+	if (sum != rows) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "a saved index table's counts do not add up");
+		goto out;
+	}
+	rc = cairn_parallel_for(LOAD_THREADS, LOAD_THREADS, load_range, &job);
+out:
+	free(ids);
+	free(counts);
+	if (rc) {
+		cairn_memtable_free(mt);
+		return rc;
+	}
+	*out = mt;
 	return 0;
 }

@@ -88,4 +88,17 @@ int cairn_memtable_loader_add(cairn_memtable_loader *ld, const uint8_t fp[32], u
 int cairn_memtable_loader_finish(cairn_memtable_loader *ld, const uint32_t *map);
 void cairn_memtable_loader_free(cairn_memtable_loader *ld);
 
+/* Writes the whole table through put (0 or an error code), in a form
+ * cairn_memtable_load_saved reads back; no other call may change the table
+ * meanwhile. */
+int cairn_memtable_save(cairn_memtable *mt, int (*put)(void *ud, const void *p, size_t n),
+                        void *ud);
+/* Reads a table cairn_memtable_save wrote, starting at offset base,
+ * through read_at (n bytes at offset, or an error code; called from
+ * several threads at once); CAIRN_ECORRUPT for bytes it could not have
+ * written. */
+int cairn_memtable_load_saved(cairn_memtable **out,
+                              int (*read_at)(void *ud, void *p, size_t n, uint64_t offset),
+                              void *ud, uint64_t base);
+
 #endif

@@ -13,7 +13,9 @@
 #include "cairn/errors.h"
 #include "cairn/index.h"
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +182,52 @@ static void test_index_core__acknowledged_rows_survive_a_process_that_dies(void 
 	cairn_index_free(ix);
 }
 
+static void test_index_core__a_clean_close_saves_the_table_for_one_open(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix;
+	enum { N = 400 };
+	cairn_index_entry e[N], out[N];
+	uint8_t found[N];
+	char table[128];
+	struct stat st;
+	for (uint32_t i = 0; i < N; i++)
+		e[i] = entry(5000 + i, (uint8_t)(0x60 + i % 5));
+	snprintf(table, sizeof(table), "%s/table", f->dir);
+	assert_int_equal(cairn_index_core_open(&ix, f->dir, 4, NULL), 0);
+	assert_int_equal(cairn_index_insert(ix, e, N), 0);
+	assert_int_equal(cairn_index_reject(ix, &e[0], 1), 0);
+	cairn_index_free(ix);
+	assert_int_equal(stat(table, &st), 0);
+	/* Read back from the saved table, which is then gone. */
+	assert_int_equal(cairn_index_core_open(&ix, f->dir, 4, NULL), 0);
+	assert_int_not_equal(stat(table, &st), 0);
+	lookup_all(ix, e, N, 1, out, found);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(found[i], i != 0); /* the rejected row stays rejected */
+		if (found[i])
+			assert_int_equal(out[i].offset, e[i].offset);
+	}
+	cairn_index_free(ix);
+	/* The shards changed after the save (every row deleted behind the
+	 * index's back): the table is not believed. */
+	assert_int_equal(stat(table, &st), 0);
+	for (int k = 0; k < 4; k++) {
+		char shard[128];
+		sqlite3 *db;
+		snprintf(shard, sizeof(shard), "%s/shard-%02x.db", f->dir, k);
+		assert_int_equal(sqlite3_open(shard, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "DELETE FROM blobs", NULL, NULL, NULL),
+		                 SQLITE_OK);
+		sqlite3_close(db);
+	}
+	assert_int_equal(cairn_index_core_open(&ix, f->dir, 4, NULL), 0);
+	lookup_all(ix, e, N, 1, out, found);
+	for (int i = 0; i < N; i++)
+		assert_false(found[i]);
+	cairn_index_free(ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +238,8 @@ int main(void)
 	        test_index_core__rejected_rows_and_dropped_packs_are_not_offered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_index_core__acknowledged_rows_survive_a_process_that_dies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_index_core__a_clean_close_saves_the_table_for_one_open, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
