@@ -117,12 +117,14 @@ static int retag(cli_ctx *ctx, cairn_repo *repo, char **names, size_t n, struct 
 	for (size_t i = 0; i < k; i++) {
 		uint8_t now[CAIRN_ID_SIZE];
 		int changed = 0;
-		if ((rc = cairn_snapshot_retag(repo, &list[i], &c, now, &changed))) {
+		rc = cairn_snapshot_retag(repo, &list[i], &c, now, &changed);
+		if (rc) {
 			cli_error("%s", cairn_error_last());
 			failed++;
-			continue;
 		}
-		report(ctx, list[i].id, now, changed);
+		/* Written, even if the old record could not be removed. */
+		if (!rc || memcmp(now, list[i].id, CAIRN_ID_SIZE) != 0)
+			report(ctx, list[i].id, now, changed);
 	}
 	cairn_snapshot_list_free(list, k);
 	return failed ? CLI_EXIT_FATAL : CLI_EXIT_OK;

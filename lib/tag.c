@@ -106,9 +106,7 @@ int cairn_snapshot_retag(cairn_repo *r, const cairn_snapshot *s, const cairn_tag
 	cairn_hold("tag-written");
 	rc = cairn_snapshot_forget(r, s->id);
 	if (rc)
-		cairn_error_prefix(rc,
-		                   "snapshot %02x%02x%02x%02x is written with the new tags, but "
-		                   "the old record is left",
+		cairn_error_prefix(rc, "snapshot %02x%02x%02x%02x has the new tags, but",
 		                   next.id[0], next.id[1], next.id[2], next.id[3]);
 out:
 	cairn_tags_free(next.tags, next.n_tags);

@@ -3,16 +3,6 @@
 # exported, every key file lost, and a key made again from the export.
 source "$E2E_LIB"
 
-wait_for()
-{
-	local i
-	for i in $(seq 1 300); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # keys: the key files `key list --json` lists, as "id current" lines.
 keys()
 {

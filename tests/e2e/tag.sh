@@ -4,16 +4,6 @@
 # between, both are left; an index server's catalogue follows.
 source "$E2E_LIB"
 
-wait_for()
-{
-	local i
-	for i in $(seq 1 300); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # snap_field ID FIELD: FIELD of snapshot ID in `snapshots --json` (tags
 # joined with ','), or "gone".
 snap_field()
@@ -141,5 +131,12 @@ run cairn restore "$F" --target "$T/r2"
 check_rc 0 "the new id restores through the server"
 run treecmp "$SRC" "$T/r2$SRC"
 check_rc 0 "bit for bit"
+APPEND=$(server_token "$DATA" "$REPO_ID" append)
+CAIRN_INDEX_TOKEN="$APPEND" run cairn tag --json --add t3 "$F"
+check_rc 1 "with an append token, tag exits 1"
+check_grep "saying the catalogue still names the old id" "has the new tags, but.*catalogue still names it" "$ERR"
+G=$(new_id)
+check_eq "the store has the new record alone" "$(CAIRN_INDEX= snap_field "$F" id) $(CAIRN_INDEX= snap_field "$G" tags)" "gone t1,t2,t3"
+check_eq "listings through the server skip the old id" "$(snapshot_count)" 1
 
 e2e_finish
