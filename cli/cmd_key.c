@@ -242,5 +242,11 @@ int cmd_key(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	int import = strcmp(a.verb, "import") == 0;
+	int takes_password = import || strcmp(a.verb, "add") == 0 || strcmp(a.verb, "passwd") == 0;
+	if (a.new_password_file && !takes_password)
+		return cli_usage_error(ctx, "key %s takes no --new-password-file", a.verb);
+	if (a.export_file && !import)
+		return cli_usage_error(ctx, "key %s takes no --export-file", a.verb);
 	return run(ctx, &a);
 }

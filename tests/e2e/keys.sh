@@ -55,6 +55,11 @@ check_rc 12 "a wrong password exits 12"
 run cairn key add
 check_rc 1 "key add without --new-password-file exits 1"
 check_grep "and says what it needs" "new-password-file" "$ERR"
+run cairn key list --new-password-file "$T/pw2"
+check_rc 1 "key list with --new-password-file is a usage error (exit 1)"
+run cairn key frobnicate
+check_rc 1 "an unknown key command exits 1"
+check_grep "naming it" "unknown key command 'frobnicate'" "$ERR"
 
 say "key remove"
 CAIRN_PASSWORD= CAIRN_PASSWORD_FILE="$T/pw2" run cairn key remove "${FIRST:0:10}"
