@@ -52,6 +52,9 @@ const char *cli_cache_dir(cli_ctx *ctx);
 /* Opens the repository, asking for a password only if it is encrypted.
  * Returns 0, or the exit status after reporting the error. */
 int cli_repo_open(cli_ctx *ctx, cairn_repo **out);
+/* As cli_repo_open, with a master key export (text, len bytes) instead
+ * of a password: `cairn key import`. */
+int cli_repo_open_export(cli_ctx *ctx, cairn_repo **out, const char *text, size_t len);
 /* Whether progress lines may be shown (not with --json or --quiet). */
 int cli_progress_wanted(const cli_ctx *ctx);
 
@@ -74,6 +77,8 @@ void cli_prune_print(const struct cairn_prune_result *res, int dry_run);
 int cli_prune_json(cairn_buf *b, const struct cairn_prune_result *res, int dry_run);
 /* "10", "10%", "2.5": 0 and *out, or -1 unless within 0..100. */
 int cli_parse_max_unused(const char *s, double *out);
+int cmd_key(cli_ctx *ctx, int argc, char **argv);
+int cmd_tag(cli_ctx *ctx, int argc, char **argv);
 int cmd_version(cli_ctx *ctx, int argc, char **argv);
 /* cmd_version.c, for --version too: prints the versions (JSON with
  * --json); the exit status. */

@@ -51,51 +51,12 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Reads path (what: the kind of file, for errors), at most max bytes,
- * whole into a NUL-terminated buffer (*out, the caller's). */
-static int read_small_file(const char *path, const char *what, size_t max, char **out,
-                           size_t *len_out)
-{
-	cairn_buf b = CAIRN_BUF_INIT;
-	int rc = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cairn_error_set_errno(CAIRN_EIO, errno, "%s %s", what, path);
-	for (;;) {
-		if ((rc = cairn_buf_reserve(&b, 65536)))
-			goto out;
-		ssize_t n = read(fd, b.data + b.len, b.cap - b.len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = cairn_error_set_errno(CAIRN_EIO, errno, "%s %s", what, path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		b.len += (size_t)n;
-		if (b.len > max) {
-			rc = cairn_error_set(CAIRN_EINVAL, "%s %s is larger than %zu bytes", what,
-			                     path, max);
-			goto out;
-		}
-	}
-	if ((rc = cairn_buf_append_u8(&b, '\0')))
-		goto out;
-	*len_out = b.len - 1;
-	*out = (char *)cairn_buf_detach(&b, NULL);
-out:
-	cairn_buf_free(&b);
-	close(fd);
-	return rc;
-}
-
 /* Reads a list file (what, at most max bytes) and keeps its text in
  * texts: what is parsed out of it points into it, and lives as long. */
 static int read_kept_file(const char *path, const char *what, size_t max, cli_strv *texts,
                           char **text_out, size_t *len_out)
 {
-	int rc = read_small_file(path, what, max, text_out, len_out);
+	int rc = cli_read_small_file(path, what, max, text_out, len_out);
 	if (!rc && (rc = cli_strv_push(texts, *text_out)))
 		free(*text_out);
 	return rc;

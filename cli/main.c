@@ -115,6 +115,17 @@ static const cli_cmd commands[] = {
      "\n"
      "Forgetting removes snapshot records only: the data that the removed snapshots\n"
      "alone used stays in the repository until it is pruned.\n"},
+    {"tag", cmd_tag, "change the tags of snapshots",
+     "usage: cairn tag --add T | --remove T | --set T [--host H]... [--tag T]...\n"
+     "                 [--path P]... SNAPSHOT...\n"
+     "\n"
+     "  --add T             add tags T (\"a,b\": a and b; repeatable)\n"
+     "  --remove T          remove tags T (repeatable; with --add)\n"
+     "  --set T             replace the tags by T (repeatable; \"\" for none)\n"
+     "\n"
+     "Each snapshot whose tags change is written again with the new tags, under a\n"
+     "new id that records the old one (\"original\"), and the old record is removed.\n"
+     "Interrupted in between, both are left, never neither.\n" SNAPSHOT_OPTIONS},
     {"prune", cmd_prune, "remove the data no snapshot needs",
      "usage: cairn prune [--max-unused PERCENT] [--dry-run]\n"
      "\n"
@@ -147,6 +158,28 @@ static const cli_cmd commands[] = {
      "  rebuild             recreate the index from the repository's index objects;\n"
      "                      with --index, register them and every snapshot with the\n"
      "                      index server again\n"},
+    {"key", cmd_key, "manage the repository's keys",
+     "usage: cairn key list\n"
+     "       cairn key add --new-password-file F\n"
+     "       cairn key remove ID\n"
+     "       cairn key passwd --new-password-file F\n"
+     "       cairn key export\n"
+     "       cairn key import --export-file F --new-password-file F2\n"
+     "\n"
+     "  list                the key files: id, when, host and user that made them;\n"
+     "                      * marks the one this command opened with\n"
+     "  add                 a new key file sealing the same master key under the\n"
+     "                      password in F (its first line)\n"
+     "  remove ID           remove a key file (ID: a unique prefix); never the last\n"
+     "  passwd              change the password of the key in use: writes the new\n"
+     "                      key file, then removes the old one\n"
+     "  export              print the master key for safekeeping on paper: whoever\n"
+     "                      holds it can read the repository, whatever the passwords\n"
+     "  import              make a key file from an export, when no password is left;\n"
+     "                      needs no password. An export of another repository is\n"
+     "                      refused\n"
+     "\n"
+     "CAIRN_KEY_HINT=ID tries that key file first when opening.\n"},
     {"version", cmd_version, "print the versions of cairn and its libraries",
      "usage: cairn version\n"},
 };
@@ -426,7 +459,9 @@ static int index_token(const cli_ctx *ctx, char **out)
 	return *out ? 0 : cairn_error_set(CAIRN_ENOMEM, "out of memory");
 }
 
-int cli_repo_open(cli_ctx *ctx, cairn_repo **out)
+/* Opens the repository with a password, or with an export (text not
+ * NULL) instead. */
+static int repo_open(cli_ctx *ctx, cairn_repo **out, const char *text, size_t len)
 {
 	cli_password pw = {NULL, 0};
 	cairn_open_opts opts = {0};
@@ -440,17 +475,20 @@ int cli_repo_open(cli_ctx *ctx, cairn_repo **out)
 	cairn_error_clear();
 	if ((rc = connections_get(&opts.connections)))
 		goto out;
-	rc = cairn_repo_needs_password(location);
+	rc = text ? 0 : cairn_repo_needs_password(location);
 	/* A password given for a repository that says it needs none is
 	 * passed on all the same: the library refuses a repository that
 	 * claims to be unencrypted to a client that never saw it so. */
-	if (rc == 1 || (rc == 0 && cli_password_given(ctx->password_file)))
+	if (rc == 1 || (rc == 0 && !text && cli_password_given(ctx->password_file)))
 		rc = cli_password_get(&pw, ctx->password_file, 0);
 	if (rc < 0)
 		goto out;
 	opts.warn = cli_warn_cb;
 	opts.password = pw.data;
 	opts.password_len = pw.len;
+	opts.key_export = text;
+	opts.key_export_len = len;
+	opts.key_hint = env("CAIRN_KEY_HINT");
 	opts.cache_dir = cli_cache_dir(ctx);
 	opts.index_url = ctx->index ? ctx->index : env("CAIRN_INDEX");
 	if (opts.index_url && (rc = index_token(ctx, &token)))
@@ -466,6 +504,16 @@ out:
 	if (rc == CAIRN_ENOREPO && !cairn_error_last()[0])
 		cairn_error_set(rc, "no repository at %s", location);
 	return rc < 0 ? cli_fail(rc) : 0;
+}
+
+int cli_repo_open(cli_ctx *ctx, cairn_repo **out)
+{
+	return repo_open(ctx, out, NULL, 0);
+}
+
+int cli_repo_open_export(cli_ctx *ctx, cairn_repo **out, const char *text, size_t len)
+{
+	return repo_open(ctx, out, text, len);
 }
 
 int main(int argc, char **argv)

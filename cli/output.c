@@ -8,10 +8,12 @@
 #include "util/json.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Writes s to f escaped (cli_escape): names from a snapshot or the file
  * system, and messages that hold them, never reach a terminal raw. */
@@ -123,4 +125,40 @@ int cli_output_finish(void)
 		return CLI_EXIT_FATAL;
 	}
 	return 0;
+}
+
+int cli_read_small_file(const char *path, const char *what, size_t max, char **out, size_t *len_out)
+{
+	cairn_buf b = CAIRN_BUF_INIT;
+	int rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cairn_error_set_errno(CAIRN_EIO, errno, "%s %s", what, path);
+	for (;;) {
+		if ((rc = cairn_buf_reserve(&b, 65536)))
+			goto out;
+		ssize_t n = read(fd, b.data + b.len, b.cap - b.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = cairn_error_set_errno(CAIRN_EIO, errno, "%s %s", what, path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		if (b.len > max) {
+			rc = cairn_error_set(CAIRN_EINVAL, "%s %s is larger than %zu bytes", what,
+			                     path, max);
+			goto out;
+		}
+	}
+	if ((rc = cairn_buf_append_u8(&b, '\0')))
+		goto out;
+	*len_out = b.len - 1;
+	*out = (char *)cairn_buf_detach(&b, NULL);
+out:
+	cairn_buf_free(&b);
+	close(fd);
+	return rc;
 }

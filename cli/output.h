@@ -36,6 +36,12 @@ int cli_json_hex(cairn_buf *b, const uint8_t *data, size_t len);
 /* Writes b and a newline to stdout, then empties b. */
 int cli_json_emit(cairn_buf *b);
 
+/* Reads path (what: the kind of file, for errors), at most max bytes,
+ * whole into a NUL-terminated buffer (*out, the caller's): 0 or a library
+ * code with a message. */
+int cli_read_small_file(const char *path, const char *what, size_t max, char **out,
+                        size_t *len_out);
+
 /* 0, or 1 after reporting that stdout could not be written. */
 int cli_output_finish(void);
 

@@ -121,6 +121,10 @@ int cairn_snapshot_to_json(cairn_buf *b, const cairn_snapshot *s, int with_id)
 		cairn_hex_encode(hex, s->parent, CAIRN_ID_SIZE);
 		rc = cairn_buf_printf(b, ",\"parent\":\"%s\"", hex);
 	}
+	if (!rc && s->has_original) {
+		cairn_hex_encode(hex, s->original, CAIRN_ID_SIZE);
+		rc = cairn_buf_printf(b, ",\"original\":\"%s\"", hex);
+	}
 	if (!rc && !with_id) {
 		rc = cairn_buf_printf(b, ",\"manifest_size\":%llu,\"manifest\":[",
 		                      (unsigned long long)s->manifest_size);
@@ -226,6 +230,14 @@ int cairn_snapshot_from_json(cairn_snapshot *s, const void *json, size_t len)
 			goto out;
 		}
 		s->has_parent = 1;
+	}
+	if (cairn_json_get(doc, "original")) {
+		if ((rc = cairn_json_get_string(doc, "original", &str)) ||
+		    (rc = cairn_hex_decode(s->original, CAIRN_ID_SIZE, str))) {
+			rc = cairn_error_set(CAIRN_ECORRUPT, "bad original snapshot id");
+			goto out;
+		}
+		s->has_original = 1;
 	}
 	if ((rc = cairn_json_get_uint(doc, "manifest_size", &s->manifest_size)))
 		goto out;

@@ -115,7 +115,7 @@ static int last_key_load(const char *dir, uint8_t id[CAIRN_ID_SIZE])
 	                                                                          : CAIRN_ENOTFOUND;
 }
 
-static int last_key_record(const char *dir, const uint8_t id[CAIRN_ID_SIZE])
+int cairn_repo_last_key_record(const char *dir, const uint8_t id[CAIRN_ID_SIZE])
 {
 	char path[4096], tmp[4096], hex[CAIRN_ID_HEX + 1];
 	cairn_hex_encode(hex, id, CAIRN_ID_SIZE);
@@ -152,6 +152,31 @@ static int last_first(uint8_t (*ids)[CAIRN_ID_SIZE], size_t n, const char *dir)
 		return 1;
 	}
 	return 0;
+}
+
+/* Puts the one key file whose id starts with hint (hex) first: 1 if
+ * there is exactly one. */
+static int hint_first(uint8_t (*ids)[CAIRN_ID_SIZE], size_t n, const char *hint)
+{
+	char hex[CAIRN_ID_HEX + 1];
+	size_t found = n, len = hint ? strlen(hint) : 0;
+	if (!len || !cairn_hex_is_prefix(hint, CAIRN_ID_HEX))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		cairn_hex_encode(hex, ids[i], CAIRN_ID_SIZE);
+		if (strncmp(hex, hint, len) != 0)
+			continue;
+		if (found != n)
+			return 0;
+		found = i;
+	}
+	if (found == n)
+		return 0;
+	uint8_t id[CAIRN_ID_SIZE];
+	memcpy(id, ids[found], CAIRN_ID_SIZE);
+	memmove(ids[1], ids[0], found * CAIRN_ID_SIZE);
+	memcpy(ids[0], id, CAIRN_ID_SIZE);
+	return 1;
 }
 
 struct key_search {
@@ -207,7 +232,7 @@ static int try_key(struct key_search *ks, const uint8_t id[CAIRN_ID_SIZE],
 }
 
 int cairn_repo_find_key(cairn_repo *r, const cairn_open_opts *opts, const char *dir,
-                        uint8_t master_out[CAIRN_KEY_SIZE])
+                        uint8_t master_out[CAIRN_KEY_SIZE], uint8_t id_out[CAIRN_ID_SIZE])
 {
 	struct key_search ks = {.r = r, .opts = opts};
 	uint8_t(*ids)[CAIRN_ID_SIZE] = NULL;
@@ -216,6 +241,8 @@ int cairn_repo_find_key(cairn_repo *r, const cairn_open_opts *opts, const char *
 	if (rc)
 		return rc;
 	int remembered = last_first(ids, n, dir);
+	if (hint_first(ids, n, opts->key_hint))
+		remembered = 0;
 	for (i = 0, rc = 1; i < n && rc == 1; i++) {
 		if (ks.read == CAIRN_KEYS_READ_MAX) {
 			rc = cairn_error_set(CAIRN_ECORRUPT,
@@ -228,7 +255,9 @@ int cairn_repo_find_key(cairn_repo *r, const cairn_open_opts *opts, const char *
 	}
 	/* Written again only when another key file opened it. */
 	if (rc == 0 && !(remembered && i == 1))
-		rc = last_key_record(dir, ids[i - 1]);
+		rc = cairn_repo_last_key_record(dir, ids[i - 1]);
+	if (rc == 0)
+		memcpy(id_out, ids[i - 1], CAIRN_ID_SIZE);
 	else if (rc == 1 && !ks.tried)
 		rc = cairn_error_set(CAIRN_ECORRUPT, "%s: no usable keys in keys/", r->location);
 	else if (rc == 1)

@@ -72,8 +72,11 @@ int cairn_repo_init(const char *location, const cairn_init_opts *opts,
 			rc = cairn_error_set(CAIRN_EINVAL, "a password is needed");
 			goto out;
 		}
+		cairn_key_meta meta;
+		cairn_repo_key_meta_now(&meta);
 		randombytes_buf(master, sizeof(master));
-		rc = cairn_key_seal(&keyfile, master, opts->password, opts->password_len, &kdf);
+		rc = cairn_key_seal_meta(&keyfile, master, opts->password, opts->password_len, &kdf,
+		                         &meta);
 		if (rc || (rc = cairn_fingerprint_init()))
 			goto out;
 		cairn_sha256(kid, keyfile.data, keyfile.len);
@@ -127,6 +130,13 @@ int cairn_repo_needs_password(const char *location)
 	return c.encrypted;
 }
 
+void cairn_repo_take_master(cairn_repo *r, const uint8_t master[CAIRN_KEY_SIZE])
+{
+	memcpy(r->master, master, CAIRN_KEY_SIZE);
+	cairn_keys_derive(master, r->enc_key, r->fp_key);
+	cairn_keys_derive_config(master, r->config_key);
+}
+
 static int any_key(const char *key, uint64_t size, void *ud)
 {
 	*(int *)ud = 1;
@@ -154,15 +164,17 @@ static int unlock(cairn_repo *r, const cairn_open_opts *opts, const char *dir)
 		cairn_keys_derive_config(zero_master, r->config_key);
 		return 0;
 	}
+	if (opts && opts->key_export)
+		return cairn_repo_unlock_export(r, opts);
 	if (!opts || !opts->password)
 		return cairn_error_set(CAIRN_EINVAL,
 		                       "the repository at %s is encrypted: a password "
 		                       "is needed",
 		                       r->location);
-	if ((rc = cairn_repo_find_key(r, opts, dir, master)))
+	if ((rc = cairn_repo_find_key(r, opts, dir, master, r->key_id)))
 		return rc;
-	cairn_keys_derive(master, r->enc_key, r->fp_key);
-	cairn_keys_derive_config(master, r->config_key);
+	r->key_known = 1;
+	cairn_repo_take_master(r, master);
 	sodium_memzero(master, sizeof(master));
 	return 0;
 }
@@ -228,6 +240,8 @@ static int open_config(cairn_repo *r, const cairn_open_opts *opts, const char *b
 	if ((rc = unlock(r, opts, (const char *)dir->data)))
 		goto out;
 	rc = settle_config(r, &box, (const char *)dir->data, known);
+	if (rc && opts && opts->key_export)
+		cairn_error_prefix(rc, "the export does not open this repository");
 out:
 	cairn_buf_free(&box);
 	return rc;
@@ -312,6 +326,7 @@ void cairn_repo_free(cairn_repo *r)
 	sodium_memzero(r->enc_key, sizeof(r->enc_key));
 	sodium_memzero(r->fp_key, sizeof(r->fp_key));
 	sodium_memzero(r->config_key, sizeof(r->config_key));
+	sodium_memzero(r->master, sizeof(r->master));
 	free(r->location);
 	free(r);
 }

@@ -37,6 +37,9 @@ struct cairn_repo {
 	uint8_t enc_key[CAIRN_KEY_SIZE];
 	uint8_t fp_key[CAIRN_KEY_SIZE];
 	uint8_t config_key[CAIRN_KEY_SIZE]; /* seals the settings in config */
+	uint8_t master[CAIRN_KEY_SIZE];     /* for key files written through this handle */
+	uint8_t key_id[CAIRN_ID_SIZE];      /* the key file that opened it */
+	int key_known;                      /* 0: unencrypted, or opened by an export */
 	char *location;
 	struct pending pending;
 	struct dead_packs dead;
@@ -142,12 +145,26 @@ int cairn_repo_cache_path(cairn_buf *out, const char *base, const uint8_t id[CAI
 unsigned cairn_repo_seen_load(const char *dir);
 /* Adds the bits of seen to what dir remembers. */
 int cairn_repo_seen_record(const char *dir, unsigned seen);
-/* Opens the key file that opens with opts->password: the one that did
- * last time (remembered in dir) first, then the others; a file whose name
+/* Opens the key file that opens with opts->password: the one
+ * opts->key_hint names, else the one that did last time (remembered in
+ * dir) first, then the others; a file whose name
  * is not the SHA-256 of its content, or that is not a key file, is passed
  * over with a warning (opts->warn). At most CAIRN_KEYS_TRY_MAX key files
- * are hashed and CAIRN_KEYS_READ_MAX read. Remembers the one that opened. */
+ * are hashed and CAIRN_KEYS_READ_MAX read. Remembers the one that opened
+ * and gives its id. */
 int cairn_repo_find_key(cairn_repo *r, const cairn_open_opts *opts, const char *dir,
-                        uint8_t master_out[CAIRN_KEY_SIZE]);
+                        uint8_t master_out[CAIRN_KEY_SIZE], uint8_t id_out[CAIRN_ID_SIZE]);
+/* A new key file's created time, host and user, and the default key
+ * derivation (key_manage.c). */
+void cairn_repo_key_meta_now(cairn_key_meta *m);
+/* Keeps master in r and derives its subkeys (repo.c). */
+void cairn_repo_take_master(cairn_repo *r, const uint8_t master[CAIRN_KEY_SIZE]);
+/* Remembers in dir that key file id opened the repository. */
+int cairn_repo_last_key_record(const char *dir, const uint8_t id[CAIRN_ID_SIZE]);
+/* Checks a master key from an export against the repository (its id's
+ * first bytes, then a snapshot record or index object if config is not
+ * sealed) and takes it (key_manage.c); the sealed config checks it when
+ * settle_config opens it. */
+int cairn_repo_unlock_export(cairn_repo *r, const cairn_open_opts *opts);
 
 #endif

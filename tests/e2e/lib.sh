@@ -193,6 +193,17 @@ bg()
 	e2e_bg_pids+=($!)
 }
 
+# Waits (at most 30 s) for FILE to exist.
+wait_for()
+{
+	local i
+	for i in $(seq 1 300); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Forgets a background process once it has been stopped, so that cleanup
 # never signals a process id that may have been reused.
 bg_forget()

@@ -38,17 +38,6 @@ check_ok()
 	check_rc 0 "$1: check --read-data exits 0"
 }
 
-# Waits (at most 30 s) for FILE to exist.
-wait_for()
-{
-	local i
-	for i in $(seq 1 300); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # Lets the process PID held at HOLD go on, waits for it; RC its status.
 release()
 {

@@ -3,8 +3,8 @@
  * is tried. The password is fixed; an input whose KDF would cost more
  * than a few milliseconds only has its parameters checked
  * (cairn_kdf_params_check, what cairn_key_open checks first), so that no
- * input makes a run slow. The seeds are key files sealed with the
- * cheapest parameters, which open. */
+ * input makes a run slow. The seeds are key files (versions 1 and 2)
+ * sealed with the cheapest parameters, which open. */
 #include "cairn/keys.h"
 #include "crypto/keys_format.h"
 
@@ -25,16 +25,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		cairn_kdf_params any = {cairn_get_u64le(data), cairn_get_u64le(data + 8)};
 		(void)cairn_kdf_params_check(&any);
 	}
-	if (len == CAIRN_KEYFILE_SIZE) {
-		uint64_t ops = cairn_get_u64le(data + 10), mem = cairn_get_u64le(data + 18);
-		if (ops > FUZZ_OPS_MAX || mem > FUZZ_MEM_MAX) {
-			cairn_kdf_params kdf = {ops, mem};
-			(void)cairn_kdf_params_check(&kdf);
-			return 0;
-		}
-	}
+	cairn_key_meta m;
+	int valid = cairn_key_info(&m, data, len) == 0;
+	if (valid && (m.kdf.opslimit > FUZZ_OPS_MAX || m.kdf.memlimit > FUZZ_MEM_MAX))
+		return 0;
+	/* An invalid header fails before any hashing. */
 	int rc = cairn_key_open(master, data, len, PASSWORD, sizeof(PASSWORD) - 1);
-	if (rc == 0 && len != CAIRN_KEYFILE_SIZE)
+	if (rc == 0 && !valid)
+		abort();
+	if (valid && (len < CAIRN_KEYFILE_SIZE || len > CAIRN_KEYFILE_META_MAX))
 		abort();
 	return 0;
 }

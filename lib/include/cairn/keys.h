@@ -36,9 +36,28 @@ void cairn_kdf_params_default(cairn_kdf_params *out);
 /* CAIRN_EINVAL unless within libsodium's bounds and the caps above. */
 int cairn_kdf_params_check(const cairn_kdf_params *p);
 
-/* Seals master under password; appends the key file's bytes to out. */
+/* What a key file says of itself, readable without the password (and
+ * authenticated only once the password opens it). */
+typedef struct cairn_key_meta {
+	int version;     /* of the file: 1 has no created, host or user */
+	int64_t created; /* seconds since the epoch; 0: not recorded */
+	char host[256];  /* "" when not recorded */
+	char user[256];
+	cairn_kdf_params kdf;
+} cairn_key_meta;
+
+/* Seals master under password; appends the key file's bytes to out: a
+ * version 1 file (no meta). */
 int cairn_key_seal(cairn_buf *out, const uint8_t master[CAIRN_KEY_SIZE], const char *password,
                    size_t password_len, const cairn_kdf_params *kdf);
+/* The same as a version 2 file recording meta's created, host and user
+ * (longer names cut at 255 bytes); meta NULL is cairn_key_seal. */
+int cairn_key_seal_meta(cairn_buf *out, const uint8_t master[CAIRN_KEY_SIZE], const char *password,
+                        size_t password_len, const cairn_kdf_params *kdf,
+                        const cairn_key_meta *meta);
+/* Reads a key file's header without the password: CAIRN_ECORRUPT with a
+ * message for a file that is not a key file cairn_key_open would try. */
+int cairn_key_info(cairn_key_meta *out, const void *file, size_t len);
 /* Opens a key file. CAIRN_EAUTH for a wrong password, CAIRN_ECORRUPT for
  * a malformed file (including out-of-bounds KDF parameters). */
 int cairn_key_open(uint8_t master_out[CAIRN_KEY_SIZE], const void *file, size_t len,
@@ -50,5 +69,28 @@ void cairn_keys_derive(const uint8_t master[CAIRN_KEY_SIZE], uint8_t enc_out[CAI
                        uint8_t fp_out[CAIRN_KEY_SIZE]);
 void cairn_keys_derive_config(const uint8_t master[CAIRN_KEY_SIZE],
                               uint8_t config_out[CAIRN_KEY_SIZE]);
+
+/* ---- master key exports (pure) ----
+ * The master key written out for safekeeping offline: a header line, a
+ * line naming the repository, then 72 characters of Crockford's base32
+ * (case and 0/O, 1/I/L confusions forgiven) in groups of four on three
+ * lines. It carries the first CAIRN_KEY_EXPORT_REPO_ID bytes of the
+ * repository id and a 32-bit checksum, so that a miscopied character is
+ * caught (docs/FORMAT.md §4.3). Whoever holds it holds the repository's
+ * data: docs/SECURITY.md, "Master key exports". */
+#define CAIRN_KEY_EXPORT_REPO_ID 8
+
+/* Appends the export of master for the repository repo_id to out. */
+int cairn_key_export_encode(cairn_buf *out, const uint8_t repo_id[32],
+                            const uint8_t master[CAIRN_KEY_SIZE]);
+/* Reads an export back: the repository id's first bytes and the master
+ * key. Lines that are blank, start with '#', or are the header and
+ * repository lines are passed over; the others must hold only the
+ * export's characters, spaces and '-'. CAIRN_EINVAL with a message
+ * naming the line and character, the count, or a checksum that does not
+ * match. */
+int cairn_key_export_decode(const char *text, size_t len,
+                            uint8_t repo_id_out[CAIRN_KEY_EXPORT_REPO_ID],
+                            uint8_t master_out[CAIRN_KEY_SIZE]);
 
 #endif

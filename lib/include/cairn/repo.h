@@ -66,6 +66,11 @@ typedef struct cairn_open_opts {
 	cairn_warn_cb warn;      /* key files passed over, an index server's Bloom filter
 	                            refused (NULL: not told) */
 	void *warn_ud;
+	const char *key_hint; /* a key file's id or unique prefix: tried first (NULL: none) */
+	/* Instead of a password: a master key export (cairn/keys.h), checked
+	 * against the repository (`cairn key import`). NULL: none. */
+	const char *key_export;
+	size_t key_export_len;
 } cairn_open_opts;
 
 /* Creates a repository at location. CAIRN_EEXISTS (and nothing changed) if

@@ -36,6 +36,8 @@ typedef struct cairn_snapshot {
 	size_t n_manifest;
 	uint64_t manifest_size;
 	cairn_summary summary;
+	int has_original; /* written again (new tags) from the record original */
+	uint8_t original[CAIRN_ID_SIZE];
 } cairn_snapshot;
 
 void cairn_snapshot_clear(cairn_snapshot *s);
