@@ -67,7 +67,8 @@ static void report(s3check *c, result r, const char *name, const char *fmt, ...)
 		c->failed = 1;
 }
 
-/* The key of name under the run's prefix. */
+/* The key of name under the run's prefix, valid until the next call on
+ * this thread. */
 static const char *key(const s3check *c, const char *name)
 {
 	static __thread char out[256];
