@@ -192,6 +192,8 @@ enum {
 	OPT_INDEX_TOKEN_FILE,
 	OPT_JSON,
 	OPT_CONNECTIONS,
+	OPT_LIMIT_UPLOAD,
+	OPT_LIMIT_DOWNLOAD,
 	OPT_VERSION,
 };
 
@@ -203,6 +205,8 @@ static const struct option global_options[] = {
     {"index-token-file", required_argument, NULL, OPT_INDEX_TOKEN_FILE},
     {"json", no_argument, NULL, OPT_JSON},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
+    {"limit-upload", required_argument, NULL, OPT_LIMIT_UPLOAD},
+    {"limit-download", required_argument, NULL, OPT_LIMIT_DOWNLOAD},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -223,6 +227,9 @@ static const char global_usage[] =
     "                        (or CAIRN_INDEX_TOKEN)\n"
     "  --connections N       S3 requests in flight at once (or CAIRN_CONNECTIONS;\n"
     "                        default 8)\n"
+    "  --limit-upload K      write to the repository at most K KiB/s, all\n"
+    "                        transfers together (or CAIRN_LIMIT_UPLOAD; 0: no limit)\n"
+    "  --limit-download K    read from it at most K KiB/s (or CAIRN_LIMIT_DOWNLOAD)\n"
     "  --json                machine-readable output on stdout\n"
     "  -q, --quiet           print only errors, warnings and requested data\n"
     "  -v, --verbose         print more detail\n"
@@ -253,6 +260,7 @@ static const cli_cmd *find_command(const char *name)
 /* --connections, kept here rather than in ctx; checked when a repository
  * is opened. */
 static const char *connections_arg;
+#define LIMIT_KIB_MAX (UINT64_C(1) << 32) /* 4 TiB/s */
 
 static int connections_get(int *out)
 {
@@ -267,6 +275,25 @@ static int connections_get(int *out)
 		                       "1 to 256",
 		                       v);
 	*out = (int)n;
+	return 0;
+}
+
+/* --limit-upload and --limit-download, kept as --connections is. */
+static const char *limit_upload_arg, *limit_download_arg;
+
+/* A limit in KiB/s from the option or the environment, in bytes/s. */
+static int limit_get(const char *arg, const char *option, const char *var, uint64_t *out)
+{
+	const char *v = arg ? arg : getenv(var);
+	uint64_t n;
+	*out = 0;
+	if (!v || !v[0])
+		return 0;
+	if (cairn_uint_parse(v, &n) || n > LIMIT_KIB_MAX)
+		return cairn_error_set(
+		    CAIRN_EINVAL, "%s: '%s' is not a number of KiB/s from 0 (no limit) to %llu",
+		    arg ? option : var, v, (unsigned long long)LIMIT_KIB_MAX);
+	*out = n * 1024;
 	return 0;
 }
 
@@ -285,6 +312,12 @@ static int take_global(cli_ctx *ctx, int c, const char *arg)
 		return 1;
 	case OPT_CONNECTIONS:
 		connections_arg = arg;
+		return 1;
+	case OPT_LIMIT_UPLOAD:
+		limit_upload_arg = arg;
+		return 1;
+	case OPT_LIMIT_DOWNLOAD:
+		limit_download_arg = arg;
 		return 1;
 	case OPT_INDEX:
 		ctx->index = arg;
@@ -473,7 +506,11 @@ static int repo_open(cli_ctx *ctx, cairn_repo **out, const char *text, size_t le
 	if (!location)
 		return CLI_EXIT_FATAL;
 	cairn_error_clear();
-	if ((rc = connections_get(&opts.connections)))
+	if ((rc = connections_get(&opts.connections)) ||
+	    (rc = limit_get(limit_upload_arg, "--limit-upload", "CAIRN_LIMIT_UPLOAD",
+	                    &opts.limit_upload)) ||
+	    (rc = limit_get(limit_download_arg, "--limit-download", "CAIRN_LIMIT_DOWNLOAD",
+	                    &opts.limit_download)))
 		goto out;
 	rc = text ? 0 : cairn_repo_needs_password(location);
 	/* A password given for a repository that says it needs none is

@@ -15,7 +15,22 @@ them fails in one of these ways, picked at random:
 
   s3proxy.py --upstream HOST:PORT [--listen 127.0.0.1:0] [--fail-rate 0.1]
              [--faults 500,503,reset,stall] [--seed N] [--stall-seconds S]
-             [--port-file F] [--stats F]
+             [--port-file F] [--stats F] [--marked] [--log F] [--upstream-tls]
+
+With --marked nothing fails at random: the request target (path and
+query) chooses, once for each method and target, the first request with
+that target being answered by the proxy and the next ones passed on:
+
+  fault500   "500 InternalError"
+  fault503   "503 SlowDown"
+  hide404    a HEAD answered "404 Not Found", as if the object were not
+             there (the requests after it, HEAD or not, are passed on)
+
+--log F writes a line per request, before its answer goes back:
+"METHOD TARGET STATUS CODE HOW", CODE being the <Code> of an error
+answer ("-" if none) and HOW "injected" or "passed". --upstream-tls
+speaks TLS to the server (trusting AWS_CA_BUNDLE if set, else the
+system's CAs); clients speak plain HTTP to the proxy.
 
 Like AWS, it refuses (400 XAmzContentSHA256Mismatch) a request whose body
 does not have the SHA-256 its x-amz-content-sha256 header gives, which
@@ -31,6 +46,7 @@ payload hashes checked and found wrong.
 import argparse
 import hashlib
 import json
+import os
 import random
 import re
 import select
@@ -43,6 +59,8 @@ import time
 
 HEAD_MAX = 64 * 1024
 FAULTS = ("500", "503", "reset", "stall")
+MARKERS = (("fault500", "500"), ("fault503", "503"), ("hide404", "hide404"))
+ERROR_BODY_MAX = 1 << 20
 
 
 class Stats:
@@ -180,10 +198,34 @@ class Proxy:
         self.rng_lock = threading.Lock()
         host, port = args.upstream.rsplit(":", 1)
         self.upstream = (host, int(port))
+        self.marked_seen = set()
+        self.log_lock = threading.Lock()
+        self.log_file = open(args.log, "a", buffering=1) if args.log else None
+        self.tls = None
+        if args.upstream_tls:
+            import ssl
+            self.tls = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
         self.faults = [f for f in args.faults.split(",") if f]
         for f in self.faults:
             if f not in FAULTS:
                 sys.exit("s3proxy: unknown fault '%s' (known: %s)" % (f, ",".join(FAULTS)))
+
+    def marked(self, method, target):
+        """The fault a marked target asks for, the first time only."""
+        for marker, fault in MARKERS:
+            if marker not in target or (fault == "hide404" and method != "HEAD"):
+                continue
+            with self.rng_lock:
+                if (method, target) in self.marked_seen:
+                    return None
+                self.marked_seen.add((method, target))
+            return fault
+        return None
+
+    def log(self, method, target, status, code, how):
+        if self.log_file:
+            with self.log_lock:
+                self.log_file.write("%s %s %d %s %s\n" % (method, target, status, code or "-", how))
 
     def pick(self):
         with self.rng_lock:
@@ -213,6 +255,7 @@ class Proxy:
             return False
         first, headers = parse_head(head)
         method = first.split(" ", 1)[0]
+        target = (first.split(" ") + ["", ""])[1]
         self.stats.add("requests")
         self.stats.add("method_" + method)
         if "range" in headers:
@@ -232,17 +275,26 @@ class Proxy:
                     400, "Bad Request", "XAmzContentSHA256Mismatch",
                     "The provided 'x-amz-content-sha256' header does not match what was computed."))
                 return True
-        fault, late = self.pick()
+        if self.args.marked:
+            fault, late = self.marked(method, target), False
+        else:
+            fault, late = self.pick()
 
         if fault == "500":
             self.stats.add("500")
+            self.log(method, target, 500, "InternalError", "injected")
             client.sock.sendall(error_response(500, "Internal Server Error", "InternalError",
                                                "injected by s3proxy"))
             return True
         if fault == "503":
             self.stats.add("503")
+            self.log(method, target, 503, "SlowDown", "injected")
             client.sock.sendall(error_response(503, "Slow Down", "SlowDown",
                                                "Please reduce your request rate."))
+            return True
+        if fault == "hide404":
+            self.log(method, target, 404, None, "injected")
+            client.sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             return True
         if fault == "stall":
             self.stats.add("stall")
@@ -263,6 +315,8 @@ class Proxy:
             return False
 
         up = socket.create_connection(self.upstream)
+        if self.tls:
+            up = self.tls.wrap_socket(up, server_hostname=self.upstream[0])
         try:
             up.sendall(head + body)
             upc = Conn(up)
@@ -283,7 +337,18 @@ class Proxy:
                 reset(client.sock)
                 return False
             self.stats.add("passed")
-            client.sock.sendall(rhead)
+            if status >= 300 and rbody is not None and \
+                    int(rheaders.get("content-length", "0") or 0) <= ERROR_BODY_MAX:
+                # An error answer is small: read whole, for its code.
+                data = b"".join(rbody)
+                m = re.search(rb"<Code>([^<]{1,64})</Code>", data)
+                self.log(method, target, status, m.group(1).decode("latin-1") if m else None,
+                         "passed")
+                client.sock.sendall(rhead + data)
+                rbody = iter(())
+            else:
+                self.log(method, target, status, None, "passed")
+                client.sock.sendall(rhead)
             if rbody is None:
                 for piece in upc.read_to_close():
                     client.sock.sendall(piece)
@@ -308,6 +373,9 @@ def main():
     ap.add_argument("--stall-seconds", type=float, default=120.0)
     ap.add_argument("--port-file")
     ap.add_argument("--stats")
+    ap.add_argument("--marked", action="store_true")
+    ap.add_argument("--log")
+    ap.add_argument("--upstream-tls", action="store_true")
     args = ap.parse_args()
 
     proxy = Proxy(args)

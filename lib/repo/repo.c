@@ -263,7 +263,12 @@ int cairn_repo_open(cairn_repo **out, const char *location, const cairn_open_opt
 	pthread_rwlock_init(&r->dead.lock, NULL);
 	if ((rc = cairn_verified_new(&r->verified)))
 		goto out;
-	cairn_store_opts so = {.connections = opts ? opts->connections : 0};
+	cairn_store_opts so = {0};
+	if (opts) {
+		so.connections = opts->connections;
+		so.limit_upload = opts->limit_upload;
+		so.limit_download = opts->limit_download;
+	}
 	rc = cairn_store_open_ex(&r->store, location, 0, &so);
 	if (rc == CAIRN_ENOTFOUND)
 		rc = cairn_error_set(CAIRN_ENOREPO, "no repository at %s", location);

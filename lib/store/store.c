@@ -2,6 +2,8 @@
  * scheme. A location without a scheme is a local directory. */
 #include "cairn/store.h"
 
+#include "store/store_internal.h"
+
 #include "cairn/errors.h"
 #include "cairn/fingerprint.h"
 #include "util/hex.h"
@@ -62,7 +64,7 @@ static int open_file_uri(cairn_store **out, const char *location, const char *re
 	}
 	path[j] = '\0';
 
-	int rc = cairn_store_local_open(out, path, create);
+	int rc = cairn_store__local_open(out, path, create, opts);
 	free(path);
 	return rc;
 }
@@ -70,7 +72,7 @@ static int open_file_uri(cairn_store **out, const char *location, const char *re
 static int open_s3(cairn_store **out, const char *location, const char *rest, int create,
                    const cairn_store_opts *opts)
 {
-	return cairn_store_s3_open(out, rest, create, opts ? opts->connections : 0);
+	return cairn_store__s3_open(out, rest, create, opts);
 }
 
 /* An RFC 3986 scheme ("name:"). Single letters are left alone so that a
@@ -107,7 +109,7 @@ int cairn_store_open_ex(cairn_store **out, const char *location, int create,
 		                       "unsupported store location '%s' (a local path containing "
 		                       "':' can be written as ./%s)",
 		                       location, location);
-	return cairn_store_local_open(out, location, create);
+	return cairn_store__local_open(out, location, create, opts);
 }
 
 int cairn_store_putv(cairn_store *s, const char *key, const cairn_iovec *iov, size_t n,

@@ -19,9 +19,12 @@
  * they stat every entry anyway, to tell files from directories. */
 #include "cairn/store.h"
 
+#include "store/store_internal.h"
+
 #include "cairn/errors.h"
 #include "cairn/fingerprint.h"
 #include "util/fileio.h"
+#include "util/ratelimit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -46,6 +49,9 @@ typedef struct local_store {
 	cairn_store base;
 	char *root;
 	int rootfd;
+	/* --limit-upload, --limit-download: the bytes of objects written and
+	 * read (the store may be a network mount) */
+	cairn_ratelimit up, down;
 } local_store;
 
 static const char *reason_bad_key(const char *key, int allow_prefix)
@@ -343,10 +349,11 @@ static int publish(const local_store *s, int from, char tmp[32], int to, const s
 	return sync_dir(s, to, k->dir, k->dirlen);
 }
 
-static int local_putv(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
+/* put of the pieces, not paced: the bytes of putv, or a copy of an
+ * object already paced when it was written. */
+static int put_pieces(local_store *s, const char *key, const cairn_iovec *iov, size_t n,
                       unsigned flags)
 {
-	local_store *s = (local_store *)st;
 	int rc = check_key(s, key);
 	if (rc)
 		return rc;
@@ -373,6 +380,19 @@ out:
 	return rc;
 }
 
+/* Objects written whole are small (config, keys, snapshots, index files):
+ * paced as one, before they are written. */
+static int local_putv(cairn_store *st, const char *key, const cairn_iovec *iov, size_t n,
+                      unsigned flags)
+{
+	local_store *s = (local_store *)st;
+	uint64_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += iov[i].len;
+	cairn_ratelimit_take(&s->up, len);
+	return put_pieces(s, key, iov, n, flags);
+}
+
 /* Gathers the bytes of an object into blocks and writes each block once.
  *
  * Where the file system says how to align them (statx's STATX_DIOALIGN:
@@ -384,7 +404,7 @@ out:
  * the page cache, as does everything after a direct write the file system
  * refuses (EINVAL). */
 typedef struct block_writer {
-	const local_store *s;
+	local_store *s;
 	const char *dir; /* where the temporary file is, for messages */
 	int fd;
 	int direct;   /* O_DIRECT is set: only whole, aligned blocks */
@@ -434,7 +454,23 @@ static int block_writer_buffered(block_writer *b)
 	return fcntl(b->fd, F_SETFL, 0) < 0 ? block_error(b) : 0;
 }
 
+static int block_write_paced(block_writer *b, const void *p, size_t len);
+
+/* Paced a block at a time. */
 static int block_write(block_writer *b, const void *p, size_t len)
+{
+	const uint8_t *at = p;
+	for (size_t k; len; at += k, len -= k) {
+		k = len < WRITE_BLOCK ? len : WRITE_BLOCK;
+		cairn_ratelimit_take(&b->s->up, k);
+		int rc = block_write_paced(b, at, k);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int block_write_paced(block_writer *b, const void *p, size_t len)
 {
 	int ok = cairn_pwrite_all(b->fd, p, len, b->at) == 0;
 	/* A refused direct write has its whole range written again. */
@@ -543,7 +579,7 @@ static int local_putv_named(cairn_store *st, const cairn_iovec *iov, size_t n,
 			goto out;
 		}
 		cairn_iovec whole = {.len = (size_t)sb.st_size, .fd = fd};
-		rc = local_putv(st, key, &whole, 1, flags);
+		rc = put_pieces(s, key, &whole, 1, flags);
 	}
 out:
 	free(b.buf);
@@ -584,6 +620,27 @@ static int open_object(const local_store *s, const char *key, int *fd_out, uint6
 	return 0;
 }
 
+/* Reads up to want bytes from offset onto out, paced a block at a time. */
+static int read_paced(local_store *s, const char *key, int fd, cairn_buf *out, size_t want,
+                      uint64_t offset)
+{
+	size_t step = cairn_ratelimit_on(&s->down) ? WRITE_BLOCK : want;
+	while (want) {
+		size_t k = want < step ? want : step;
+		cairn_ratelimit_take(&s->down, k);
+		ssize_t r = cairn_pread_all(fd, out->data + out->len, k, offset);
+		if (r < 0)
+			return cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s/%s", s->root,
+			                             key);
+		out->len += (size_t)r;
+		if ((size_t)r < k)
+			break;
+		want -= k;
+		offset += k;
+	}
+	return 0;
+}
+
 static int local_get(cairn_store *st, const char *key, uint64_t offset, uint64_t length,
                      cairn_buf *out)
 {
@@ -612,12 +669,7 @@ static int local_get(cairn_store *st, const char *key, uint64_t offset, uint64_t
 		goto out;
 	/* Objects never change, but a file replaced behind the store's back
 	 * may have shrunk: give what there is. */
-	ssize_t r = cairn_pread_all(fd, out->data + out->len, (size_t)want, offset);
-	if (r < 0) {
-		rc = cairn_error_set_errno(CAIRN_EIO, errno, "cannot read %s/%s", s->root, key);
-		goto out;
-	}
-	out->len += (size_t)r;
+	rc = read_paced(s, key, fd, out, (size_t)want, offset);
 
 out:
 	close(fd);
@@ -836,6 +888,8 @@ static void local_free(cairn_store *st)
 	local_store *s = (local_store *)st;
 	if (s->rootfd >= 0)
 		close(s->rootfd);
+	cairn_ratelimit_destroy(&s->up);
+	cairn_ratelimit_destroy(&s->down);
 	free(s->root);
 	free(s);
 }
@@ -884,6 +938,12 @@ static int mkdir_p(char *path)
 
 int cairn_store_local_open(cairn_store **out, const char *path, int create)
 {
+	return cairn_store__local_open(out, path, create, NULL);
+}
+
+int cairn_store__local_open(cairn_store **out, const char *path, int create,
+                            const cairn_store_opts *opts)
+{
 	*out = NULL;
 	if (!path || !path[0])
 		return cairn_error_set(CAIRN_EINVAL, "empty store path");
@@ -894,6 +954,8 @@ int cairn_store_local_open(cairn_store **out, const char *path, int create)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	s->base.ops = &local_ops;
 	s->rootfd = -1;
+	cairn_ratelimit_init(&s->up, opts ? opts->limit_upload : 0, NULL, NULL);
+	cairn_ratelimit_init(&s->down, opts ? opts->limit_download : 0, NULL, NULL);
 	s->root = strdup(path);
 	if (!s->root) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");

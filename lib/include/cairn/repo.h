@@ -63,8 +63,11 @@ typedef struct cairn_open_opts {
 	const char *index_url;   /* a cairn-server ("http[s]://HOST:PORT"), or NULL: embedded */
 	const char *index_token; /* its bearer token (needed with index_url) */
 	int connections;         /* network stores: requests in flight (0: default) */
-	cairn_warn_cb warn;      /* key files passed over, an index server's Bloom filter
-	                            refused (NULL: not told) */
+	/* Bandwidth limits of the store's traffic, bytes per second (0: none);
+	 * an index server's traffic is not limited. */
+	uint64_t limit_upload, limit_download;
+	cairn_warn_cb warn; /* key files passed over, an index server's Bloom filter
+	                       refused (NULL: not told) */
 	void *warn_ud;
 	const char *key_hint; /* a key file's id or unique prefix: tried first (NULL: none) */
 	/* Instead of a password: a master key export (cairn/keys.h), checked

@@ -9,6 +9,11 @@ int cairn_store_open(cairn_store **out, const char *location, int create);
 
 typedef struct cairn_store_opts {
 	int connections; /* network stores: requests in flight at once (0: default) */
+	/* Bandwidth limits, bytes per second (0: none), shared by all the
+	 * transfers of the store: the bytes of objects written (upload) and
+	 * read (download), over the network or, for a local store, to and
+	 * from its files. */
+	uint64_t limit_upload, limit_download;
 } cairn_store_opts;
 
 /* As cairn_store_open, with options (NULL: the defaults). */

@@ -16,8 +16,6 @@
 #include <strings.h>
 
 #define ERROR_BODY_MAX 16384
-#define UPLOAD_BUFFER (256L << 10)
-#define DOWNLOAD_BUFFER (256L << 10)
 #define EXPECT_100_MS 300L
 
 /* SHA-256 of no bytes, the payload hash of requests without a body. */
@@ -59,6 +57,7 @@ static size_t on_read(char *dst, size_t size, size_t n, void *ud)
 			t->piece_pos = 0;
 		}
 	}
+	cairn_ratelimit_take(&t->s->up, done);
 	return done;
 }
 
@@ -105,6 +104,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 	transfer *t = ud;
 	cairn_s3_request *r = t->req;
 	size_t len = size * n;
+	cairn_ratelimit_take(&t->s->down, len);
 	if (!t->started) {
 		t->started = 1;
 		cairn_curl.easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->status);
@@ -179,9 +179,9 @@ static void prepare(CURL *h, void *ud)
 	cairn_curl.easy_setopt(h, CURLOPT_PASSWORD, s->secret_key);
 	cairn_curl.easy_setopt(h, CURLOPT_USERAGENT, "cairn");
 	cairn_curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	cairn_curl.easy_setopt(h, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
+	cairn_curl.easy_setopt(h, CURLOPT_BUFFERSIZE, s->buffer_size);
 	if (t->req->has_body) {
-		cairn_curl.easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+		cairn_curl.easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, s->buffer_size);
 		/* A refused upload (bad credentials, say) then ends before its
 		 * body is sent; servers that never answer "100 Continue" cost
 		 * this long per upload. */

@@ -20,6 +20,8 @@
  * apart by comparing the stored bytes. */
 #include "store/s3/s3_internal.h"
 
+#include "store/store_internal.h"
+
 #include "cairn/errors.h"
 #include "cairn/fingerprint.h"
 #include "net/curl_api.h"
@@ -33,6 +35,9 @@
 #define OBJECT_MAX ((uint64_t)4 << 30) /* more than any object cairn writes */
 #define TIMEOUT_DEFAULT 60             /* seconds without progress */
 #define CONNECT_TIMEOUT_MAX 15
+#define BUFFER_MAX (256L << 10) /* bytes a transfer moves per callback */
+#define BUFFER_MIN (16L << 10)
+#define STALL_SPEED 1024 /* bytes per second */
 
 /* ---- the store operations ---- */
 
@@ -379,6 +384,8 @@ static void s3_free(cairn_store *st)
 	if (!s)
 		return;
 	cairn_http_client_free(&s->http);
+	cairn_ratelimit_destroy(&s->up);
+	cairn_ratelimit_destroy(&s->down);
 	cairn_s3__location_free(&s->loc);
 	free(s->display);
 	free(s->base_url);
@@ -479,8 +486,33 @@ static int ensure_bucket(cairn_s3_store *s)
 
 int cairn_store_s3_open(cairn_store **out, const char *location, int create, int connections)
 {
+	cairn_store_opts opts = {.connections = connections};
+	return cairn_store__s3_open(out, location, create, &opts);
+}
+
+/* Under a bandwidth limit shared by all connections, a transfer may move
+ * little for a while without having stalled, and a limit paced in
+ * smaller steps keeps closer to its rate. */
+static void apply_limits(cairn_s3_store *s, int connections)
+{
+	uint64_t up = s->up.rate, down = s->down.rate;
+	uint64_t least = up && (!down || up < down) ? up : down;
+	s->buffer_size = BUFFER_MAX;
+	s->http.stall_speed = STALL_SPEED;
+	if (!least)
+		return;
+	if (least / 8 < (uint64_t)s->buffer_size)
+		s->buffer_size = least / 8 < BUFFER_MIN ? BUFFER_MIN : (long)(least / 8);
+	uint64_t share = least / (uint64_t)connections / 4;
+	if (share < (uint64_t)s->http.stall_speed)
+		s->http.stall_speed = share ? (long)share : 1;
+}
+
+int cairn_store__s3_open(cairn_store **out, const char *location, int create,
+                         const cairn_store_opts *opts)
+{
 	cairn_s3_store *s = NULL;
-	int rc, failed = 0;
+	int rc, failed = 0, connections = opts ? opts->connections : 0;
 
 	*out = NULL;
 	if ((rc = cairn_curl_global_init()))
@@ -504,15 +536,19 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	if (!s)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	s->base.ops = &s3_ops;
+	if (!connections)
+		connections = CAIRN_S3_CONNECTIONS_DEFAULT;
+	cairn_ratelimit_init(&s->up, opts ? opts->limit_upload : 0, NULL, NULL);
+	cairn_ratelimit_init(&s->down, opts ? opts->limit_download : 0, NULL, NULL);
 	if ((rc = cairn_s3__location_parse(&s->loc, location)))
 		goto out;
 	const char *vh = env("CAIRN_S3_VIRTUAL_HOST");
 	if (vh && strcmp(vh, "0") != 0 && !strstr(location, "style=path"))
 		s->loc.virtual_host = 1;
 
-	if ((rc = cairn_http_client_init(&s->http,
-	                                 connections ? connections : CAIRN_S3_CONNECTIONS_DEFAULT)))
+	if ((rc = cairn_http_client_init(&s->http, connections)))
 		goto out;
+	apply_limits(s, connections);
 	const char *region = env("AWS_DEFAULT_REGION");
 	if (!region)
 		region = env("AWS_REGION");
@@ -544,8 +580,8 @@ int cairn_store_s3_open(cairn_store **out, const char *location, int create, int
 	}
 	s->http.connect_timeout_ms =
 	    1000L * (s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout : (long)CONNECT_TIMEOUT_MAX);
-	/* A stalled transfer is one that moves under 1 KiB/s for the timeout. */
-	s->http.stall_speed = 1024;
+	/* A stalled transfer is one that moves under 1 KiB/s (less under a
+	 * low limit) for the timeout. */
 	s->http.stall_seconds = s->timeout;
 	s->http.ca_file = s->ca_bundle;
 	/* Overload (503 SlowDown) gets the backoff alone, as the AWS SDKs

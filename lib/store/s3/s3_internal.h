@@ -6,6 +6,7 @@
 
 #include "cairn/store.h"
 #include "net/http.h"
+#include "util/ratelimit.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -79,6 +80,9 @@ typedef struct cairn_s3_store {
 
 	/* Set once the server has refused If-None-Match as unsupported. */
 	atomic_int no_conditional;
+	/* --limit-upload, --limit-download: the bodies sent and received */
+	cairn_ratelimit up, down;
+	long buffer_size; /* of uploads and downloads, smaller under a limit */
 } cairn_s3_store;
 
 typedef struct cairn_s3_request {
