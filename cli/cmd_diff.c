@@ -11,13 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct option options[] = {
-    CLI_FILTER_HOST,
-    CLI_FILTER_TAG,
-    CLI_FILTER_PATH,
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct diff_out {
 	cli_ctx *ctx;
 	cairn_buf b;
@@ -90,13 +83,7 @@ static int print_change(void *ud, const cairn_diff_change *c)
 	if (d->ctx->json)
 		return print_json(d, c, e);
 	printf("%c    ", modifier(c->kind));
-	/* restic's way: a directory's name ends with '/'. */
-	if (e->type == CAIRN_ENTRY_DIR && e->path[1]) {
-		cli_put_name(e->path, '/');
-		putchar('\n');
-	} else {
-		cli_put_name(e->path, '\n');
-	}
+	cli_put_path_line(e->path, e->type == CAIRN_ENTRY_DIR);
 	return 0;
 }
 
@@ -161,22 +148,12 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv)
 	cli_filter filter = CLI_FILTER_INIT;
 	diff_out d = {ctx, CAIRN_BUF_INIT};
 	cairn_diff_totals totals;
-	int c, rc, status = CLI_EXIT_FATAL;
+	int rc, status;
 
-	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
-		if (c == CLI_OPT_EXIT) {
-			status = ctx->exit_code;
-			goto out;
-		}
-		if ((status = cli_filter_option(ctx, &filter, c, optarg)))
-			goto out;
-	}
-	if ((status = cli_snapshot_operands(ctx, argc, argv, 1)))
+	if ((status = cli_filter_getopt(ctx, argc, argv, &filter)) >= 0)
 		goto out;
-	if (argc - optind < 2) {
-		status = cli_usage_error(ctx, "diff needs two snapshots");
+	if ((status = cli_snapshot_operands_two(ctx, argc, argv, "diff needs two snapshots")))
 		goto out;
-	}
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
 	cairn_error_clear();

@@ -10,13 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct option options[] = {
-    CLI_FILTER_HOST,
-    CLI_FILTER_TAG,
-    CLI_FILTER_PATH,
-    {NULL, 0, NULL, 0},
-};
-
 static int write_stdout(void *ud, const void *data, size_t len)
 {
 	(void)ud;
@@ -33,22 +26,13 @@ int cmd_dump(cli_ctx *ctx, int argc, char **argv)
 	cli_filter filter = CLI_FILTER_INIT;
 	cairn_dump_opts o = {write_stdout, NULL, cli_warn_cb, NULL};
 	cairn_dump_result res;
-	int c, rc, status = CLI_EXIT_FATAL;
+	int rc, status;
 
-	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
-		if (c == CLI_OPT_EXIT) {
-			status = ctx->exit_code;
-			goto out;
-		}
-		if ((status = cli_filter_option(ctx, &filter, c, optarg)))
-			goto out;
-	}
-	if ((status = cli_snapshot_operands(ctx, argc, argv, 1)))
+	if ((status = cli_filter_getopt(ctx, argc, argv, &filter)) >= 0)
 		goto out;
-	if (argc - optind < 2) {
-		status = cli_usage_error(ctx, "which path? give the PATH to dump");
+	if ((status =
+	         cli_snapshot_operands_two(ctx, argc, argv, "which path? give the PATH to dump")))
 		goto out;
-	}
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
 	cairn_error_clear();

@@ -12,13 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const struct option options[] = {
-    CLI_FILTER_HOST,
-    CLI_FILTER_TAG,
-    CLI_FILTER_PATH,
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct find_run {
 	cli_ctx *ctx;
 	cairn_repo *repo;
@@ -56,12 +49,7 @@ static int print_entry(find_run *f, const cairn_snapshot *s, const cairn_entry *
 	cairn_hex_encode(hex, s->id, CAIRN_ID_SIZE);
 	cli_time_local(time, sizeof(time), e->mtime_ns);
 	printf("%.8s  %s  %12llu  ", hex, time, (unsigned long long)e->size);
-	if (e->type == CAIRN_ENTRY_DIR && e->path[1]) {
-		cli_put_name(e->path, '/');
-		putchar('\n');
-	} else {
-		cli_put_name(e->path, '\n');
-	}
+	cli_put_path_line(e->path, e->type == CAIRN_ENTRY_DIR);
 	return 0;
 }
 
@@ -124,16 +112,10 @@ int cmd_find(cli_ctx *ctx, int argc, char **argv)
 	cairn_snapshot_skips skips = {cli_warn_cb, NULL, 0};
 	cli_filter filter = CLI_FILTER_INIT;
 	cairn_patterns *pats = NULL;
-	int c, rc, status = CLI_EXIT_FATAL;
+	int rc, status;
 
-	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
-		if (c == CLI_OPT_EXIT) {
-			status = ctx->exit_code;
-			goto out;
-		}
-		if ((status = cli_filter_option(ctx, &filter, c, optarg)))
-			goto out;
-	}
+	if ((status = cli_filter_getopt(ctx, argc, argv, &filter)) >= 0)
+		goto out;
 	if (optind >= argc) {
 		status = cli_usage_error(ctx, "what to find? give a PATTERN");
 		goto out;

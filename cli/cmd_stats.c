@@ -10,13 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const struct option options[] = {
-    CLI_FILTER_HOST,
-    CLI_FILTER_TAG,
-    CLI_FILTER_PATH,
-    {NULL, 0, NULL, 0},
-};
-
 static double ratio(uint64_t a, uint64_t b)
 {
 	return b ? (double)a / (double)b : 0.0;
@@ -112,16 +105,10 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 	cairn_snapshot_skips skips = {cli_warn_cb, NULL, 0};
 	cli_filter filter = CLI_FILTER_INIT;
 	cairn_stats st;
-	int c, rc, status = CLI_EXIT_FATAL;
+	int rc, status;
 
-	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
-		if (c == CLI_OPT_EXIT) {
-			status = ctx->exit_code;
-			goto out;
-		}
-		if ((status = cli_filter_option(ctx, &filter, c, optarg)))
-			goto out;
-	}
+	if ((status = cli_filter_getopt(ctx, argc, argv, &filter)) >= 0)
+		goto out;
 	if (argc - optind > 1) {
 		status = cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
 		goto out;

@@ -85,6 +85,16 @@ void cli_put_name(const char *s, char c)
 		putchar(c);
 }
 
+void cli_put_path_line(const char *path, int is_dir)
+{
+	if (is_dir && path[1]) {
+		cli_put_name(path, '/');
+		putchar('\n');
+	} else {
+		cli_put_name(path, '\n');
+	}
+}
+
 int cli_json_bool(cairn_buf *b, int v)
 {
 	return cairn_buf_append(b, v ? "true" : "false", v ? 4 : 5);

@@ -27,6 +27,9 @@ void cli_warn_cb(void *ud, const char *path, const char *message);
 
 /* Writes a name escaped to stdout, then c (if not '\0'). */
 void cli_put_name(const char *s, char c);
+/* Writes a path escaped to stdout and ends the line; a directory's (but
+ * "/") ends with '/', as restic shows them. */
+void cli_put_path_line(const char *path, int is_dir);
 
 /* JSON helpers appending to b (0 or CAIRN_ENOMEM). */
 int cli_json_bool(cairn_buf *b, int v);
