@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int write_stdout(void *ud, const void *data, size_t len)
 {
@@ -33,6 +34,13 @@ int cmd_dump(cli_ctx *ctx, int argc, char **argv)
 	if ((status =
 	         cli_snapshot_operands_two(ctx, argc, argv, "which path? give the PATH to dump")))
 		goto out;
+	/* As restic: bytes of a file or a tar stream would reach the
+	 * terminal raw, escape sequences and all. */
+	if (isatty(STDOUT_FILENO)) {
+		cli_error("standard output is a terminal: send dump's output to a file or a pipe");
+		status = CLI_EXIT_FATAL;
+		goto out;
+	}
 	if ((status = cli_repo_open(ctx, &repo)) != 0)
 		goto out;
 	cairn_error_clear();

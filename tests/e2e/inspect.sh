@@ -186,6 +186,14 @@ check_rc 1 "dump of a path not in the snapshot exits 1"
 check_grep "and names it" "$S/nope: no such file or directory" "$ERR"
 run cairn dump latest
 check_rc 1 "dump without a path exits 1"
+if need_tool script bsdutils; then
+	run script -qec "'$CAIRN_BIN' dump latest '$S/a'" /dev/null
+	check_rc 1 "dump to a terminal exits 1"
+	check_grep "and says why" "standard output is a terminal" "$OUT"
+	check "and writes none of the file" [ "$(stat -c %s "$OUT")" -lt 1000 ]
+else
+	skip "no script(1): dump to a terminal not tried"
+fi
 
 say "dump of damaged data"
 for p in "$CAIRN_REPO"/data/*/*; do
