@@ -170,7 +170,7 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv)
 	status = skips.count ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 	goto out;
 fail:
-	status = rc == CAIRN_ECORRUPT ? (cli_fail(rc), CLI_EXIT_PARTIAL) : cli_fail(rc);
+	status = cli_fail_data(rc);
 out:
 	cairn_buf_free(&d.b);
 	cairn_snapshot_clear(&a);

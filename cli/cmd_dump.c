@@ -58,9 +58,7 @@ int cmd_dump(cli_ctx *ctx, int argc, char **argv)
 	status = res.damaged || skips.count ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 	goto out;
 fail:
-	/* A damaged manifest is damaged data (3); a path not there is a
-	 * wrong argument (1). */
-	status = rc == CAIRN_ECORRUPT ? (cli_fail(rc), CLI_EXIT_PARTIAL) : cli_fail(rc);
+	status = cli_fail_data(rc);
 out:
 	cairn_snapshot_clear(&snap);
 	cairn_repo_free(repo);

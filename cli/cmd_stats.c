@@ -137,7 +137,7 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 		          cli_plural(st.missing, "has", "have"));
 	goto out;
 fail:
-	status = rc == CAIRN_ECORRUPT ? (cli_fail(rc), CLI_EXIT_PARTIAL) : cli_fail(rc);
+	status = cli_fail_data(rc);
 out:
 	cairn_snapshot_clear(&one);
 	cairn_snapshot_list_free(list, n);

@@ -60,6 +60,12 @@ int cli_fail(int rc)
 	return cli_exit_code(rc);
 }
 
+int cli_fail_data(int rc)
+{
+	int status = cli_fail(rc);
+	return rc == CAIRN_ECORRUPT ? CLI_EXIT_PARTIAL : status;
+}
+
 void cli_warning(const char *path, const char *message)
 {
 	cli_progress_lock();

@@ -3,6 +3,7 @@
 #include "inspect/content.h"
 
 #include "cairn/errors.h"
+#include "util/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,4 +228,13 @@ int content_write(content_reader *c, const cairn_entry *e, cairn_write_fn write,
 			return rc;
 	}
 	return 0;
+}
+
+int inspect_manifest_error(int rc, const cairn_snapshot *snap)
+{
+	char hex[CAIRN_ID_HEX + 1];
+	if (rc != CAIRN_ENOTFOUND && rc != CAIRN_ECORRUPT)
+		return rc;
+	cairn_hex_encode(hex, snap->id, CAIRN_ID_SIZE);
+	return cairn_error_prefix(CAIRN_ECORRUPT, "the manifest of snapshot %.8s", hex);
 }

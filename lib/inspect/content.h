@@ -10,6 +10,7 @@
 #include "cairn/dump.h"
 #include "cairn/manifest.h"
 #include "cairn/repo.h"
+#include "cairn/snapshot.h"
 
 #define CONTENT_WINDOW (8u << 20)
 #define CONTENT_WINDOW_CHUNKS 1024u
@@ -36,5 +37,10 @@ void content_reader_free(content_reader *c);
  * bytes are zeros). 0, CAIRN_ENOMEM, or the write's error. */
 int content_write(content_reader *c, const cairn_entry *e, cairn_write_fn write, void *ud,
                   int *damaged, char *why, size_t why_len);
+
+/* What a tree reader's failure on snap's manifest means here: a chunk of
+ * it that no place has (CAIRN_ENOTFOUND) is lost data, as a damaged one
+ * is, so both are CAIRN_ECORRUPT naming the snapshot; other codes pass. */
+int inspect_manifest_error(int rc, const cairn_snapshot *snap);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/tree.h"
+#include "inspect/content.h"
 #include "util/path.h"
 
 #include <stdlib.h>
@@ -251,23 +252,36 @@ out:
 	return rc;
 }
 
+/* A snapshot's manifest as a source of entries. */
+typedef struct tree_source {
+	cairn_tree_reader *t;
+	const cairn_snapshot *snap;
+} tree_source;
+
 static int tree_next(void *ud, cairn_entry *out)
 {
-	return cairn_tree_reader_next(ud, out);
+	tree_source *s = ud;
+	int rc = cairn_tree_reader_next(s->t, out);
+	return rc < 0 ? inspect_manifest_error(rc, s->snap) : rc;
 }
 
 int cairn_diff_snapshots(cairn_repo *r, const cairn_snapshot *before, const cairn_snapshot *after,
                          cairn_diff_cb cb, void *ud, cairn_diff_totals *totals)
 {
-	cairn_tree_reader *ta = NULL, *tb = NULL;
+	tree_source a = {NULL, before}, b = {NULL, after};
 	int rc;
 	memset(totals, 0, sizeof(*totals));
-	if ((rc = cairn_tree_reader_open(&ta, r, before)) ||
-	    (rc = cairn_tree_reader_open(&tb, r, after)))
+	if ((rc = cairn_tree_reader_open(&a.t, r, before))) {
+		rc = inspect_manifest_error(rc, before);
 		goto out;
-	rc = cairn_diff_streams(tree_next, ta, tree_next, tb, cb, ud, totals);
+	}
+	if ((rc = cairn_tree_reader_open(&b.t, r, after))) {
+		rc = inspect_manifest_error(rc, after);
+		goto out;
+	}
+	rc = cairn_diff_streams(tree_next, &a, tree_next, &b, cb, ud, totals);
 out:
-	cairn_tree_reader_free(ta);
-	cairn_tree_reader_free(tb);
+	cairn_tree_reader_free(a.t);
+	cairn_tree_reader_free(b.t);
 	return rc;
 }

@@ -45,7 +45,7 @@ static int find_entry(dump_run *d, const char *path, cairn_entry *out)
 	cairn_tree_reader *t = NULL;
 	int rc = cairn_tree_reader_open(&t, d->r, d->snap);
 	if (rc)
-		return rc;
+		return inspect_manifest_error(rc, d->snap);
 	while ((rc = cairn_tree_reader_next(t, out)) == 1) {
 		int cmp = cairn_path_cmp(out->path, path);
 		if (cmp == 0)
@@ -57,7 +57,7 @@ static int find_entry(dump_run *d, const char *path, cairn_entry *out)
 		}
 	}
 	cairn_tree_reader_free(t);
-	return rc;
+	return rc < 0 ? inspect_manifest_error(rc, d->snap) : rc;
 }
 
 /* The content of e (a regular file) under the name path; a damaged file
@@ -159,7 +159,7 @@ static int write_tar(dump_run *d, cairn_tree_reader *t, cairn_entry *e, int have
 			return rc;
 		cairn_entry_clear(e);
 		if ((have = cairn_tree_reader_next(t, e)) < 0)
-			return have;
+			return inspect_manifest_error(have, d->snap);
 	}
 	if ((rc = cairn_tar_end(&d->hdr)))
 		return rc;
@@ -188,7 +188,7 @@ static int seek(dump_run *d, cairn_tree_reader *t, cairn_entry *e)
 			return 1;
 		cairn_entry_clear(e);
 	}
-	return rc;
+	return rc < 0 ? inspect_manifest_error(rc, d->snap) : rc;
 }
 
 static int not_found(dump_run *d)
@@ -210,8 +210,11 @@ int cairn_dump(cairn_repo *r, const cairn_snapshot *snap, const char *path,
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = cairn_path_normalize(&root, "/", path)) ||
-	    (rc = content_reader_init(&d.content, r)) || (rc = cairn_tree_reader_open(&t, r, snap)))
+	    (rc = content_reader_init(&d.content, r)) ||
+	    (rc = cairn_tree_reader_open(&t, r, snap))) {
+		rc = inspect_manifest_error(rc, snap); /* the others give neither code */
 		goto out;
+	}
 	d.root = root;
 	if ((have = seek(&d, t, &e)) < 0) {
 		rc = have;

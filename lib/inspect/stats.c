@@ -5,6 +5,7 @@
 
 #include "cairn/errors.h"
 #include "cairn/tree.h"
+#include "inspect/content.h"
 #include "util/fpset.h"
 
 #include <stdlib.h>
@@ -65,7 +66,7 @@ static int add_snapshot(stats_run *s, const cairn_snapshot *snap)
 		         &s->trees, (const uint8_t(*)[CAIRN_FP_SIZE])snap->manifest[i].fp, 1)))
 			return rc;
 	if ((rc = cairn_tree_reader_open(&t, s->r, snap)))
-		return rc;
+		return inspect_manifest_error(rc, snap);
 	while ((rc = cairn_tree_reader_next(t, &e)) == 1) {
 		rc = add_entry(s, &e);
 		cairn_entry_clear(&e);
@@ -73,7 +74,7 @@ static int add_snapshot(stats_run *s, const cairn_snapshot *snap)
 			break;
 	}
 	cairn_tree_reader_free(t);
-	return rc < 0 ? rc : 0;
+	return rc < 0 ? inspect_manifest_error(rc, snap) : 0;
 }
 
 /* A bundle's blob, as a key of 32 bytes: its pack (the first 24 bytes of

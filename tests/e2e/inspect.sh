@@ -212,4 +212,28 @@ run bash -c "'$CAIRN_BIN' dump latest '$S' >'$T/d.tar'; echo \$? >'$T/d.rc'; tar
 check_rc 0 "the tar stream of a tree with a damaged file stays whole"
 check_eq "and dump exits 3" "$(cat "$T/d.rc")" 3
 
+say "a damaged manifest"
+mkdir "$T/other"
+gen_file "$T/other/o" 5000 o
+touch "$T/before-other"
+sleep 0.01
+backup "$T/other"
+require_rc 0 "a backup of another tree exits 0"
+S3=$SNAP
+for p in $(find "$CAIRN_REPO/data" -type f -newer "$T/before-other"); do
+	flip_byte "$p" $(($(stat -c %s "$p") / 3))
+	flip_byte "$p" $(($(stat -c %s "$p") / 3 * 2))
+done
+run cairn diff "$S2" "$S3"
+check_rc 3 "diff of a snapshot whose manifest is damaged exits 3"
+check_grep "and names the snapshot" "manifest of snapshot ${S3:0:8}" "$ERR"
+run cairn stats "$S3"
+check_rc 3 "stats of it exits 3"
+run cairn find c
+check_rc 3 "find across it exits 3"
+check_grep "and names it" "snapshot ${S3:0:8}" "$ERR"
+check_eq "but still finds what the other snapshots hold" "$(grep -c " $S/c\$" "$OUT")" 2
+run cairn dump "$S3" "$T/other/o"
+check_rc 3 "dump from it exits 3"
+
 e2e_finish
