@@ -89,6 +89,39 @@ static const cli_cmd commands[] = {
      "  --dry-run           count what would be restored (-v: list it), create\n"
      "                      nothing; --target may be left out\n"
      "  --verify            read the restored files back and compare\n" SNAPSHOT_OPTIONS},
+    {"diff", cmd_diff, "show what changed between two snapshots",
+     "usage: cairn diff [--host H]... [--tag T]... [--path P]... SNAPSHOT SNAPSHOT\n"
+     "\n"
+     "Lists each entry added (+), removed (-), with other content (M), of another\n"
+     "type (T) or with other metadata only (U: mode, owner, mtime, xattrs, flags)\n"
+     "from the first snapshot to the second, then a summary with the content bytes\n"
+     "added and removed. Compares chunk lists; reads no file data. --json: one\n"
+     "object per change, then one with the totals.\n" SNAPSHOT_OPTIONS},
+    {"stats", cmd_stats, "show how much the snapshots take",
+     "usage: cairn stats [--host H]... [--tag T]... [--path P]... [SNAPSHOT]\n"
+     "\n"
+     "The restore size (files and their bytes), the unique content (each distinct\n"
+     "chunk once), what that takes stored after compression and encryption, and\n"
+     "the ratios, for SNAPSHOT or, without one, for every snapshot (those the\n"
+     "options let through). Exits 3 if a chunk has no place in the index.\n" SNAPSHOT_OPTIONS},
+    {"find", cmd_find, "find files in every snapshot",
+     "usage: cairn find [--host H]... [--tag T]... [--path P]... PATTERN...\n"
+     "\n"
+     "Prints snapshot id, mtime, size and path of every entry that a PATTERN names\n"
+     "(\"*.c\": at any depth; \"/home/u/**/x\"; \"dir/\": directories; see README), in\n"
+     "every snapshot the options let through, oldest first. A directory found stands\n"
+     "for what is below it.\n"
+     "\n"
+     "  --host H            only snapshots of host H (repeatable: any of them)\n"
+     "  --tag T             only snapshots tagged T (\"a,b\": both; repeatable)\n"
+     "  --path P            only snapshots with path P (repeatable: all of them)\n"},
+    {"dump", cmd_dump, "write a file, or a directory as tar, to stdout",
+     "usage: cairn dump [--host H]... [--tag T]... [--path P]... SNAPSHOT PATH\n"
+     "\n"
+     "Writes the regular file PATH of SNAPSHOT to stdout, or, for a directory, it\n"
+     "and everything below it as a POSIX (pax) tar stream: `cairn dump latest /etc\n"
+     "| tar -x` gives what restore gives. Exits 1 if PATH is not in the snapshot, 3\n"
+     "if data is damaged (the file is named; its unreadable bytes are zeros).\n" SNAPSHOT_OPTIONS},
     {"forget", cmd_forget, "remove snapshots by a retention policy, or by id",
      "usage: cairn forget [--host H]... [--tag T]... [--path P]... SNAPSHOT...\n"
      "       cairn forget [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"

@@ -62,6 +62,12 @@ int cli_fail(int rc)
 	return cli_exit_code(rc);
 }
 
+int cli_fail_data(int rc)
+{
+	int status = cli_fail(rc);
+	return rc == CAIRN_ECORRUPT ? CLI_EXIT_PARTIAL : status;
+}
+
 void cli_warning(const char *path, const char *message)
 {
 	cli_progress_lock();
@@ -85,6 +91,16 @@ void cli_put_name(const char *s, char c)
 	put_escaped(stdout, s);
 	if (c)
 		putchar(c);
+}
+
+void cli_put_path_line(const char *path, int is_dir)
+{
+	if (is_dir && path[1]) {
+		cli_put_name(path, '/');
+		putchar('\n');
+	} else {
+		cli_put_name(path, '\n');
+	}
 }
 
 int cli_json_bool(cairn_buf *b, int v)

@@ -19,6 +19,9 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reports a failed library call as "cairn: <its message>" and returns the
  * exit status for rc. */
 int cli_fail(int rc);
+/* The same for a call that read a snapshot's data: damaged or lost data
+ * (CAIRN_ECORRUPT) is exit status 3. */
+int cli_fail_data(int rc);
 /* "cairn: warning: <path>: <message>" on stderr, both escaped. Safe
  * to call from any thread while a progress line is shown. */
 void cli_warning(const char *path, const char *message);
@@ -27,6 +30,9 @@ void cli_warn_cb(void *ud, const char *path, const char *message);
 
 /* Writes a name escaped to stdout, then c (if not '\0'). */
 void cli_put_name(const char *s, char c);
+/* Writes a path escaped to stdout and ends the line; a directory's (but
+ * "/") ends with '/', as restic shows them. */
+void cli_put_path_line(const char *path, int is_dir);
 
 /* JSON helpers appending to b (0 or CAIRN_ENOMEM). */
 int cli_json_bool(cairn_buf *b, int v);

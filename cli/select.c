@@ -58,6 +58,24 @@ int cli_filter_option(cli_ctx *ctx, cli_filter *f, int c, const char *arg)
 	return rc ? 0 : cli_usage_error(ctx, "unexpected option");
 }
 
+int cli_filter_getopt(cli_ctx *ctx, int argc, char **argv, cli_filter *f)
+{
+	static const struct option options[] = {
+	    CLI_FILTER_HOST,
+	    CLI_FILTER_TAG,
+	    CLI_FILTER_PATH,
+	    {NULL, 0, NULL, 0},
+	};
+	int c, status;
+	while ((c = cli_getopt(ctx, argc, argv, options)) != -1) {
+		if (c == CLI_OPT_EXIT)
+			return ctx->exit_code;
+		if ((status = cli_filter_option(ctx, f, c, optarg)))
+			return status;
+	}
+	return -1;
+}
+
 const cairn_snapshot_filter *cli_filter_get(cli_filter *f)
 {
 	f->f.hosts = f->hosts.v;
@@ -86,6 +104,14 @@ int cli_snapshot_operands(cli_ctx *ctx, int argc, char **argv, int more)
 	if (argc - optind > 1 + more)
 		return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1 + more]);
 	return 0;
+}
+
+int cli_snapshot_operands_two(cli_ctx *ctx, int argc, char **argv, const char *missing)
+{
+	int status = cli_snapshot_operands(ctx, argc, argv, 1);
+	if (!status && argc - optind < 2)
+		status = cli_usage_error(ctx, "%s", missing);
+	return status;
 }
 
 /* "using snapshot 1a2b3c4d of 2026-01-02 03:04:05, host h, paths /a, /b"

@@ -55,6 +55,11 @@ int cli_filter_take(cli_filter *f, int c, const char *arg);
 /* For an option c that is none of the command's own: takes it if it is
  * one of the three (0), or reports it and returns the exit status. */
 int cli_filter_option(cli_ctx *ctx, cli_filter *f, int c, const char *arg);
+/* The options of a command whose own options are these three alone:
+ * cli_getopt over argv, taking them into f. -1 when the operands come
+ * next (argv[optind..argc)), else the exit status to return (0 after
+ * --help, 1 after a usage error). */
+int cli_filter_getopt(cli_ctx *ctx, int argc, char **argv, cli_filter *f);
 /* The filter to pass to the library (valid until f changes). */
 const cairn_snapshot_filter *cli_filter_get(cli_filter *f);
 void cli_filter_free(cli_filter *f);
@@ -62,6 +67,10 @@ void cli_filter_free(cli_filter *f);
 /* 0 if the operands argv[optind..argc) are a SNAPSHOT and at most `more`
  * others; else reports the usage error and returns the exit status. */
 int cli_snapshot_operands(cli_ctx *ctx, int argc, char **argv, int more);
+/* 0 if the operands are a SNAPSHOT and exactly one other; else reports
+ * the usage error (missing: what to say when the other is not given)
+ * and returns the exit status. */
+int cli_snapshot_operands_two(cli_ctx *ctx, int argc, char **argv, const char *missing);
 /* Loads the snapshot that name ("latest", an id or a prefix) chooses,
  * narrowed by f (NULL: none): cairn_snapshot_select. Records passed over
  * are told to skips; then, and unless --quiet, which snapshot is used is

@@ -308,7 +308,7 @@ static int read_pruned(check_ctx *c)
 		cairn_gc_record_clear(&done);
 	}
 	if (c->n_pruned)
-		qsort(c->pruned, c->n_pruned, sizeof(*c->pruned), check_fp_cmp);
+		qsort(c->pruned, c->n_pruned, sizeof(*c->pruned), cairn_fp_cmp);
 	cairn_sealer_free(s);
 	free(names);
 	return rc;
@@ -320,7 +320,7 @@ int check_pack_pruned_locked(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE])
 	 * the safe side. */
 	if (!c->pruned_read && read_pruned(c) != 0)
 		cairn_error_clear();
-	return c->n_pruned && bsearch(id, c->pruned, c->n_pruned, CAIRN_ID_SIZE, check_fp_cmp);
+	return c->n_pruned && bsearch(id, c->pruned, c->n_pruned, CAIRN_ID_SIZE, cairn_fp_cmp);
 }
 
 int check_pack_pruned(check_ctx *c, const uint8_t id[CAIRN_ID_SIZE])
@@ -350,7 +350,7 @@ static void ctx_free(check_ctx *c)
 	free(c->snapshots);
 	free(c->lost);
 	free(c->pruned);
-	check_fpset_free(&c->refs);
+	cairn_sorted_fps_free(&c->refs);
 	check_problems_free(&c->problems);
 	pthread_mutex_destroy(&c->lock);
 }

@@ -1,10 +1,9 @@
 /* What the files of lib/check share: the pure parts (the problems found
- * and the chunks each concerns, the set of referenced fingerprints) and
+ * and the chunks each concerns) and
  * the state of one check that its steps fill in.
  *
  *   check.c      the steps in order, the packs of data/, reporting
  *   problems.c   problems by (kind, object, offset), the chunks they concern
- *   fpset.c      a sorted set of fingerprints, built in pieces
  *   subset.c     --read-data-subset: parsing and choosing packs
  *   snapshots.c  records, manifests, the referenced chunks; who needs what
  *   packs.c      trailers against index/ objects; the referenced chunks' places
@@ -15,6 +14,7 @@
 
 #include "cairn/check.h"
 #include "cairn/errors.h"
+#include "util/fpset.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -61,23 +61,6 @@ void check_problems_take(check_problems *ps, cairn_check_problem **out, size_t *
 void check_problems_free(check_problems *ps);
 void check_problem_clear(cairn_check_problem *p);
 
-/* ---- a set of fingerprints (pure) ---- */
-
-/* Added to in pieces, sorted and rid of repeats whenever its array is
- * full, so that it holds each distinct fingerprint about once. */
-typedef struct check_fpset {
-	uint8_t (*fps)[CAIRN_FP_SIZE];
-	size_t n, cap;
-	size_t sorted; /* fps[0, sorted) are sorted and distinct */
-} check_fpset;
-
-int check_fpset_add(check_fpset *s, const uint8_t (*fps)[CAIRN_FP_SIZE], size_t n);
-/* Sorts and drops repeats; afterwards check_fpset_has answers. */
-void check_fpset_finish(check_fpset *s);
-int check_fpset_has(const check_fpset *s, const uint8_t fp[CAIRN_FP_SIZE]);
-void check_fpset_free(check_fpset *s);
-int check_fp_cmp(const void *a, const void *b);
-
 /* ---- one check ---- */
 
 enum check_trailer {
@@ -107,7 +90,7 @@ typedef struct check_ctx {
 	check_problems problems;
 	check_pack *packs; /* sorted by id */
 	size_t n_packs, cap_packs;
-	check_fpset refs;                           /* the chunks the snapshots reference */
+	cairn_sorted_fps refs;                      /* the chunks the snapshots reference */
 	uint8_t (*snapshots_listed)[CAIRN_ID_SIZE]; /* the ids in snapshots/ */
 	uint8_t (*snapshots)[CAIRN_ID_SIZE];        /* the records that loaded */
 	size_t n_snapshots, cap_snapshots;

@@ -59,7 +59,7 @@ static int collect_lost(check_ctx *c, struct lost_list *l)
 	const check_problems *ps = &c->problems;
 	for (size_t i = 0; i < ps->n_chunks; i++) {
 		const cairn_check_problem *p = &ps->items[ps->chunks[i].problem];
-		if (!lost_kind(p->kind) || !check_fpset_has(&c->refs, ps->chunks[i].fp))
+		if (!lost_kind(p->kind) || !cairn_sorted_fps_has(&c->refs, ps->chunks[i].fp))
 			continue;
 		int rc = cairn_array_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v));
 		if (rc)

@@ -51,7 +51,7 @@ struct refs {
 static int refs_flush(struct refs *b)
 {
 	pthread_mutex_lock(&b->c->lock);
-	int rc = check_fpset_add(&b->c->refs, (const uint8_t(*)[CAIRN_FP_SIZE])b->fps, b->n);
+	int rc = cairn_sorted_fps_add(&b->c->refs, (const uint8_t(*)[CAIRN_FP_SIZE])b->fps, b->n);
 	pthread_mutex_unlock(&b->c->lock);
 	b->n = 0;
 	return rc;
@@ -156,7 +156,7 @@ int check_snapshots(check_ctx *c)
 	check_progress_begin(c, "snapshots", n, 0);
 	if ((rc = check_run(c, n, snapshot_refs, c)))
 		return rc;
-	check_fpset_finish(&c->refs);
+	cairn_sorted_fps_finish(&c->refs);
 	c->res->chunks = c->refs.n;
 	if (c->n_snapshots)
 		qsort(c->snapshots, c->n_snapshots, sizeof(*c->snapshots), id_cmp);

@@ -314,7 +314,7 @@ static void test_check__place_keys_tell_places_apart(void **state)
 
 static void test_check__fpset_holds_each_fingerprint_once(void **state)
 {
-	check_fpset s = {0};
+	cairn_sorted_fps s = {0};
 	uint8_t batch[100][CAIRN_FP_SIZE], fp[CAIRN_FP_SIZE];
 	/* 3,000 distinct fingerprints, each added three times, in pieces */
 	for (int round = 0; round < 3; round++)
@@ -322,61 +322,63 @@ static void test_check__fpset_holds_each_fingerprint_once(void **state)
 			for (uint64_t i = 0; i < 100; i++)
 				make_id(batch[i], (from + i * 7 + (uint64_t)round * 13) % 3000);
 			assert_int_equal(
-			    check_fpset_add(&s, (const uint8_t(*)[CAIRN_FP_SIZE])batch, 100), 0);
+			    cairn_sorted_fps_add(&s, (const uint8_t(*)[CAIRN_FP_SIZE])batch, 100),
+			    0);
 		}
-	check_fpset_finish(&s);
+	cairn_sorted_fps_finish(&s);
 	assert_int_equal(s.n, 3000);
 	for (uint64_t i = 0; i < 3000; i++) {
 		make_id(fp, i);
-		assert_true(check_fpset_has(&s, fp));
+		assert_true(cairn_sorted_fps_has(&s, fp));
 	}
 	make_id(fp, 3000);
-	assert_false(check_fpset_has(&s, fp));
+	assert_false(cairn_sorted_fps_has(&s, fp));
 	for (size_t i = 1; i < s.n; i++)
 		assert_true(memcmp(s.fps[i - 1], s.fps[i], CAIRN_FP_SIZE) < 0);
-	check_fpset_free(&s);
+	cairn_sorted_fps_free(&s);
 }
 
 static void test_check__fpset_stays_small_when_fingerprints_repeat(void **state)
 {
-	check_fpset s = {0};
+	cairn_sorted_fps s = {0};
 	uint8_t batch[10][CAIRN_FP_SIZE];
 	for (uint64_t i = 0; i < 10; i++)
 		make_id(batch[i], i);
 	/* a million additions of the same ten: one small array */
 	for (int i = 0; i < 100000; i++)
-		assert_int_equal(check_fpset_add(&s, (const uint8_t(*)[CAIRN_FP_SIZE])batch, 10),
-		                 0);
+		assert_int_equal(
+		    cairn_sorted_fps_add(&s, (const uint8_t(*)[CAIRN_FP_SIZE])batch, 10), 0);
 	assert_true(s.cap <= 64);
-	check_fpset_finish(&s);
+	cairn_sorted_fps_finish(&s);
 	assert_int_equal(s.n, 10);
-	check_fpset_free(&s);
+	cairn_sorted_fps_free(&s);
 }
 
 static void test_check__fpset_grows_within_three_times_its_distinct_count(void **state)
 {
-	check_fpset s = {0};
+	cairn_sorted_fps s = {0};
 	uint8_t fp[CAIRN_FP_SIZE];
 	for (uint64_t i = 0; i < 100000; i++) {
 		make_id(fp, i);
-		assert_int_equal(check_fpset_add(&s, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1), 0);
+		assert_int_equal(cairn_sorted_fps_add(&s, (const uint8_t(*)[CAIRN_FP_SIZE])fp, 1),
+		                 0);
 		if (i > 1000)
 			assert_true(s.cap <= 3 * (i + 1));
 	}
-	check_fpset_finish(&s);
+	cairn_sorted_fps_finish(&s);
 	assert_int_equal(s.n, 100000);
 	assert_int_equal(s.cap, 100000);
-	check_fpset_free(&s);
+	cairn_sorted_fps_free(&s);
 }
 
 static void test_check__empty_fpset_has_nothing(void **state)
 {
-	check_fpset s = {0};
+	cairn_sorted_fps s = {0};
 	uint8_t fp[CAIRN_FP_SIZE] = {0};
-	check_fpset_finish(&s);
+	cairn_sorted_fps_finish(&s);
 	assert_int_equal(s.n, 0);
-	assert_false(check_fpset_has(&s, fp));
-	check_fpset_free(&s);
+	assert_false(cairn_sorted_fps_has(&s, fp));
+	cairn_sorted_fps_free(&s);
 }
 
 #define T(f) cmocka_unit_test(f)
