@@ -92,7 +92,7 @@ if [ -n "$U" ]; then
 	check_rc 3 "backup with unreadable files exits 3"
 	check_grep "the unreadable file is named on stderr" "$U/src/unreadable" "$ERR"
 	check_grep "the unreadable directory is named on stderr" "$U/src/closed" "$ERR"
-	check "the summary counts errors" test "$(summary errors)" -ge 1
+	check "the summary counts errors" test "$(summary errors_total)" -ge 1
 	usnap=$(summary snapshot_id)
 	run "${as_user[@]}" "${uenv[@]}" "$CAIRN_BIN" snapshots --json
 	check "the snapshot was written anyway" grep -q "$usnap" "$OUT"
