@@ -199,22 +199,6 @@ struct items {
 static const char *const change_words[] = {"new", "changed", "unchanged", "failed"};
 static const char *const change_actions[] = {"new", "modified", "unchanged", "failed"};
 
-static const char *type_word(uint8_t type)
-{
-	switch (type) {
-	case CAIRN_ENTRY_FILE:
-		return "file";
-	case CAIRN_ENTRY_DIR:
-		return "dir";
-	case CAIRN_ENTRY_SYMLINK:
-		return "symlink";
-	case CAIRN_ENTRY_HARDLINK:
-		return "hardlink";
-	default:
-		return "other";
-	}
-}
-
 static void keep_failure(struct items *it, const cairn_backup_item *item)
 {
 	it->failed_total++;
@@ -245,7 +229,7 @@ static int verbose_json(struct items *it, const cairn_backup_item *item)
 	    (rc = cairn_json_string(b, change_actions[item->change])) ||
 	    (rc = cairn_json_key(b, &first, "item")) || (rc = cairn_json_string(b, item->path)) ||
 	    (rc = cairn_json_key(b, &first, "type")) ||
-	    (rc = cairn_json_string(b, type_word(item->type))) ||
+	    (rc = cairn_json_string(b, cli_entry_type_name(item->type))) ||
 	    (rc = cli_json_count(b, &first, "data_size", item->size)) ||
 	    (rc = cairn_buf_append_u8(b, '}')))
 		return rc;

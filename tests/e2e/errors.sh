@@ -60,22 +60,9 @@ run cairn ls ffffffffffffffff
 check_rc 1 "ls of an unknown snapshot exits 1"
 
 say "unreadable source files"
-# Permissions do not stop root, so as root the backup runs as nobody.
-as_user=()
 U="$T/u"
-if is_root; then
-	if command -v setpriv >/dev/null; then
-		as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-		chmod 0711 "$T"
-	else
-		U=""
-		skip "root without setpriv: unreadable files are not tested"
-	fi
-fi
-if [ -n "$U" ] && ! "${as_user[@]}" test -x "$CAIRN_BIN"; then
-	skip "$CAIRN_BIN cannot be run by an unprivileged user: unreadable files are not tested"
-	U=""
-fi
+unprivileged_setup || U=""
+as_user=("${AS_USER[@]}")
 if [ -n "$U" ]; then
 	mkdir -p "$U/src/closed" "$U/home"
 	printf 'readable\n' >"$U/src/readable"
