@@ -499,11 +499,12 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	opts.n_tags = tags.n;
 	opts.excludes = excludes.v;
 	opts.n_excludes = excludes.n;
-	opts.progress = cli_progress_cb;
+	cli_progress_start(cli_progress_wanted(ctx));
+	/* Without a line to show them, the totals are not counted. */
+	opts.progress = cli_progress_active() ? cli_progress_cb : NULL;
 	opts.warn = cli_warn_cb;
 	opts.item = item_cb;
 	opts.ud = &items;
-	cli_progress_start(cli_progress_wanted(ctx));
 	cairn_error_clear();
 	rc = cairn_backup(repo, &opts, &snap);
 	cli_progress_end();
