@@ -485,6 +485,19 @@ static void test_wire__reject_requests_are_whole_rows(void **state)
 	cairn_buf_free(&b);
 }
 
+static void test_wire__host_names_are_bounded_and_hold_no_nul(void **state)
+{
+	(void)state;
+	char longest[CAIRN_WIRE_HOST_MAX + 1];
+	memset(longest, 'h', sizeof(longest));
+	assert_int_equal(cairn_wire_host_check("web1", 4), 0);
+	assert_int_equal(cairn_wire_host_check(longest, CAIRN_WIRE_HOST_MAX), 0);
+	assert_int_equal(cairn_wire_host_check(longest, CAIRN_WIRE_HOST_MAX + 1), CAIRN_EINVAL);
+	assert_int_equal(cairn_wire_host_check("", 0), CAIRN_EINVAL);
+	assert_int_equal(cairn_wire_host_check("a\0b", 3), CAIRN_EINVAL);
+	assert_non_null(strstr(cairn_error_last(), "NUL"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +513,7 @@ int main(void)
 	    cmocka_unit_test(test_wire__drop_requests_are_whole_pack_ids_and_bounded),
 	    cmocka_unit_test(test_wire__rows_answers_round_trip),
 	    cmocka_unit_test(test_wire__reject_requests_are_whole_rows),
+	    cmocka_unit_test(test_wire__host_names_are_bounded_and_hold_no_nul),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
