@@ -23,7 +23,7 @@ struct cli_ctx {
 	const char *cache_dir;
 	const char *index;
 	const char *index_token_file;
-	int json, quiet, verbose;
+	int json, quiet, verbose; /* verbose: how many -v */
 	const cli_cmd *cmd;
 	int exit_code; /* when cli_getopt returns CLI_OPT_EXIT */
 	struct option *merged;

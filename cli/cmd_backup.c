@@ -5,6 +5,7 @@
 
 #include "cairn/backup.h"
 #include "cairn/errors.h"
+#include "util/buf.h"
 #include "util/hex.h"
 #include "util/json.h"
 
@@ -140,7 +141,125 @@ static int inputs_check(cli_ctx *ctx, int argc, char **argv, struct inputs *in)
 	return 0;
 }
 
-static void print_text(const cairn_snapshot *snap, int dry_run)
+/* Paths the summary names of those that could not be read: the first
+ * ones, and a count of the rest. */
+#define FAILURES_KEPT 1000
+
+/* What the backup tells of each entry: the verbose lines, and the paths
+ * that failed, for the summary. */
+struct items {
+	cli_ctx *ctx;
+	struct failure {
+		char *path, *error;
+	} * failed;
+	size_t n_failed, cap_failed;
+	uint64_t failed_total;
+	cairn_buf line; /* a JSON line being written */
+};
+
+static const char *const change_words[] = {"new", "changed", "unchanged", "failed"};
+static const char *const change_actions[] = {"new", "modified", "unchanged", "failed"};
+
+static void keep_failure(struct items *it, const cairn_backup_item *item)
+{
+	it->failed_total++;
+	if (it->n_failed >= FAILURES_KEPT ||
+	    cairn_array_grow((void **)&it->failed, &it->cap_failed, it->n_failed + 1,
+	                     sizeof(*it->failed)))
+		return;
+	struct failure *f = &it->failed[it->n_failed];
+	f->path = strdup(item->path);
+	f->error = strdup(item->error ? item->error : "");
+	if (f->path && f->error) {
+		it->n_failed++;
+		return;
+	}
+	free(f->path);
+	free(f->error);
+}
+
+/* {"message_type":"verbose_status",...}, as restic's. */
+static int verbose_json(struct items *it, const cairn_backup_item *item)
+{
+	cairn_buf *b = &it->line;
+	int first = 1, rc;
+	if ((rc = cairn_buf_append_u8(b, '{')) ||
+	    (rc = cairn_json_key(b, &first, "message_type")) ||
+	    (rc = cairn_json_string(b, "verbose_status")) ||
+	    (rc = cairn_json_key(b, &first, "action")) ||
+	    (rc = cairn_json_string(b, change_actions[item->change])) ||
+	    (rc = cairn_json_key(b, &first, "item")) || (rc = cairn_json_string(b, item->path)) ||
+	    (rc = cairn_json_key(b, &first, "type")) ||
+	    (rc = cairn_json_string(b, cli_entry_type_name(item->type))) ||
+	    (rc = cli_json_count(b, &first, "data_size", item->size)) ||
+	    (rc = cairn_buf_append_u8(b, '}')))
+		return rc;
+	return cli_json_emit(b);
+}
+
+/* "new       /path (12 B)": the word, the name escaped, a directory's
+ * with a '/' after it, a file's size. */
+static void verbose_text(const cairn_backup_item *item)
+{
+	char size[32];
+	cli_progress_lock();
+	printf("%-9s ", change_words[item->change]);
+	cli_put_name(item->path,
+	             item->type == CAIRN_ENTRY_DIR && strcmp(item->path, "/") ? '/' : 0);
+	if (item->type == CAIRN_ENTRY_FILE || item->type == CAIRN_ENTRY_HARDLINK) {
+		cli_size_format(size, sizeof(size), item->size);
+		printf(" (%s)", size);
+	}
+	putchar('\n');
+	fflush(stdout);
+	cli_progress_unlock();
+}
+
+/* -v: files new or changed; -vv: every entry. */
+static void item_cb(void *ud, const cairn_backup_item *item)
+{
+	struct items *it = ud;
+	if (item->change == CAIRN_BACKUP_FAILED) {
+		keep_failure(it, item);
+		return;
+	}
+	int file = item->type == CAIRN_ENTRY_FILE;
+	if (it->ctx->quiet || it->ctx->verbose < 1 ||
+	    (it->ctx->verbose < 2 && !(file && item->change != CAIRN_BACKUP_UNCHANGED)))
+		return;
+	if (it->ctx->json) {
+		if (verbose_json(it, item))
+			cairn_buf_clear(&it->line);
+	} else {
+		verbose_text(item);
+	}
+}
+
+static void items_free(struct items *it)
+{
+	for (size_t i = 0; i < it->n_failed; i++) {
+		free(it->failed[i].path);
+		free(it->failed[i].error);
+	}
+	free(it->failed);
+	cairn_buf_free(&it->line);
+}
+
+/* The paths that could not be read, after the summary's count. */
+static void print_failures(const struct items *it)
+{
+	for (size_t i = 0; i < it->n_failed; i++) {
+		fputs("  ", stdout);
+		cli_put_name(it->failed[i].path, 0);
+		fputs(": ", stdout);
+		cli_put_name(it->failed[i].error, '\n');
+	}
+	if (it->failed_total > it->n_failed)
+		printf("  (and %llu more)\n",
+		       (unsigned long long)(it->failed_total - it->n_failed));
+}
+
+static void print_text(const cairn_snapshot *snap, int dry_run, const struct items *it)
 {
 	const cairn_summary *s = &snap->summary;
 	char read[32], added[32], duration[32], hex[2 * CAIRN_ID_SIZE + 1];
@@ -154,8 +273,10 @@ static void print_text(const cairn_snapshot *snap, int dry_run)
 	printf("Dirs:      %llu\n", (unsigned long long)s->dirs);
 	if (s->others)
 		printf("Others:    %llu\n", (unsigned long long)s->others);
-	if (s->errors)
+	if (s->errors) {
 		printf("Errors:    %llu\n", (unsigned long long)s->errors);
+		print_failures(it);
+	}
 	printf("Read:      %s\n", read);
 	printf("Added:     %s (after dedup and compression)\n", added);
 	printf("Duration:  %s\n", duration);
@@ -173,7 +294,31 @@ static int put_u64(cairn_buf *b, int *first, const char *key, uint64_t v)
 	return rc ? rc : cairn_json_uint(b, v);
 }
 
-static int print_json(const cairn_snapshot *snap, int dry_run, int index_offline)
+/* "errors":[{"path":...,"error":...},...],"errors_total":N,
+ * "errors_not_listed":M */
+static int put_failures(cairn_buf *b, int *first, const struct items *it)
+{
+	int rc;
+	if ((rc = cairn_json_key(b, first, "errors")) || (rc = cairn_buf_append_u8(b, '[')))
+		return rc;
+	for (size_t i = 0; i < it->n_failed; i++) {
+		int f = 1;
+		if ((i && (rc = cairn_buf_append_u8(b, ','))) ||
+		    (rc = cairn_buf_append_u8(b, '{')) || (rc = cairn_json_key(b, &f, "path")) ||
+		    (rc = cairn_json_string(b, it->failed[i].path)) ||
+		    (rc = cairn_json_key(b, &f, "error")) ||
+		    (rc = cairn_json_string(b, it->failed[i].error)) ||
+		    (rc = cairn_buf_append_u8(b, '}')))
+			return rc;
+	}
+	if ((rc = cairn_buf_append_u8(b, ']')) ||
+	    (rc = put_u64(b, first, "errors_total", it->failed_total)))
+		return rc;
+	return put_u64(b, first, "errors_not_listed", it->failed_total - it->n_failed);
+}
+
+static int print_json(const cairn_snapshot *snap, int dry_run, int index_offline,
+                      const struct items *it)
 {
 	const cairn_summary *s = &snap->summary;
 	cairn_buf b = CAIRN_BUF_INIT;
@@ -195,7 +340,7 @@ static int print_json(const cairn_snapshot *snap, int dry_run, int index_offline
 	    (rc = put_u64(&b, &first, "bytes_added", s->bytes_added)) ||
 	    (rc = put_u64(&b, &first, "blobs_added", s->blobs_added)) ||
 	    (rc = put_u64(&b, &first, "tree_blobs_added", s->tree_blobs_added)) ||
-	    (rc = put_u64(&b, &first, "errors", s->errors)) ||
+	    (rc = put_failures(&b, &first, it)) ||
 	    (rc = put_u64(&b, &first, "duration_ns", s->duration_ns)) ||
 	    (rc = cairn_json_key(&b, &first, "dry_run")) || (rc = cli_json_bool(&b, dry_run)) ||
 	    (rc = cairn_json_key(&b, &first, "index_offline")) ||
@@ -211,7 +356,7 @@ out:
  * why its message): a word if the index server was out of reach, the
  * summary, and the exit status. */
 static int report(cli_ctx *ctx, cairn_repo *repo, const cairn_snapshot *snap, int dry_run, int rc,
-                  const char *why)
+                  const char *why, const struct items *it)
 {
 	/* A cron backup goes on without its index server (docs/SERVER.md). */
 	char offline_why[512], msg[700];
@@ -224,11 +369,11 @@ static int report(cli_ctx *ctx, cairn_repo *repo, const cairn_snapshot *snap, in
 		cli_warning("index server", msg);
 	}
 	if (ctx->json) {
-		int prc = print_json(snap, dry_run, offline);
+		int prc = print_json(snap, dry_run, offline, it);
 		if (prc)
 			return cli_fail(prc);
 	} else if (!ctx->quiet) {
-		print_text(snap, dry_run);
+		print_text(snap, dry_run, it);
 	}
 	const char *done = dry_run ? "finished" : "snapshot saved";
 	if (rc == CAIRN_EPARTIAL && snap->summary.errors) {
@@ -251,6 +396,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	struct inputs in = {CLI_STRV_INIT, CLI_STRV_INIT, "stdin", 0, 0, 0};
 	cairn_backup_opts opts = {0};
 	cairn_snapshot snap = {0};
+	struct items items = {ctx, NULL, 0, 0, 0, CAIRN_BUF_INIT};
 	cairn_repo *repo = NULL;
 	char why[256] = "";
 	int c, rc, status = CLI_EXIT_FATAL;
@@ -314,9 +460,12 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	opts.n_tags = tags.n;
 	opts.excludes = excludes.v;
 	opts.n_excludes = excludes.n;
-	opts.progress = cli_progress_cb;
-	opts.warn = cli_warn_cb;
 	cli_progress_start(cli_progress_wanted(ctx));
+	/* Without a line to show them, the totals are not counted. */
+	opts.progress = cli_progress_active() ? cli_progress_cb : NULL;
+	opts.warn = cli_warn_cb;
+	opts.item = item_cb;
+	opts.ud = &items;
 	cairn_error_clear();
 	rc = cairn_backup(repo, &opts, &snap);
 	cli_progress_end();
@@ -326,8 +475,9 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		status = cli_fail(rc);
 		goto out;
 	}
-	status = report(ctx, repo, &snap, opts.dry_run, rc, why);
+	status = report(ctx, repo, &snap, opts.dry_run, rc, why, &items);
 out:
+	items_free(&items);
 	cairn_snapshot_clear(&snap);
 	cairn_repo_free(repo);
 	for (size_t i = 0; i < texts.n; i++)

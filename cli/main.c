@@ -60,7 +60,8 @@ static const cli_cmd commands[] = {
      "  --files-from F      back up the paths in F, one a line (# starts a comment)\n"
      "  --files-from-raw F  the same, NUL-separated\n"
      "  --stdin             back up standard input as one file\n"
-     "  --stdin-filename NAME  its name in the snapshot (default: stdin)\n"},
+     "  --stdin-filename NAME  its name in the snapshot (default: stdin)\n"
+     "  -v                  list each file new or changed; -vv: every entry\n"},
     {"snapshots", cmd_snapshots, "list snapshots",
      "usage: cairn snapshots [--host H]... [--tag T]... [--path P]...\n"
      "\n"
@@ -265,7 +266,7 @@ static const char global_usage[] =
     "  --limit-download K    read from it at most K KiB/s (or CAIRN_LIMIT_DOWNLOAD)\n"
     "  --json                machine-readable output on stdout\n"
     "  -q, --quiet           print only errors, warnings and requested data\n"
-    "  -v, --verbose         print more detail\n"
+    "  -v, --verbose         print more detail (twice: still more)\n"
     "  -h, --help            show help\n"
     "  --version             show the versions of cairn and its libraries\n";
 
@@ -365,7 +366,7 @@ static int take_global(cli_ctx *ctx, int c, const char *arg)
 		ctx->quiet = 1;
 		return 1;
 	case 'v':
-		ctx->verbose = 1;
+		ctx->verbose++;
 		return 1;
 	default:
 		return 0;

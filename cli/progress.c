@@ -36,6 +36,14 @@ void cli_progress_start(int wanted)
 	pthread_mutex_unlock(&lock);
 }
 
+int cli_progress_active(void)
+{
+	pthread_mutex_lock(&lock);
+	int a = active;
+	pthread_mutex_unlock(&lock);
+	return a;
+}
+
 void cli_progress_end(void)
 {
 	pthread_mutex_lock(&lock);

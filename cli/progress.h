@@ -8,6 +8,9 @@
 
 /* Starts timing; the line is drawn only if wanted and stderr is a terminal. */
 void cli_progress_start(int wanted);
+/* Whether the line is drawn (after cli_progress_start): a command may
+ * skip the work of what only the line shows. */
+int cli_progress_active(void);
 /* Matches cairn_progress_cb; redraws at most four times a second. */
 void cli_progress_cb(void *ud, const cairn_progress *p);
 /* Erases the line for good. */

@@ -287,12 +287,12 @@ static void snapshot_key(char out[96], const uint8_t id[CAIRN_ID_SIZE])
 
 /* With an index server, the snapshot catalogue: so that listing
  * snapshots does not have to list the store. */
-static int catalog_add(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE])
+static int catalog_add(cairn_repo *r, const uint8_t id[CAIRN_ID_SIZE], const char *host)
 {
 	cairn_index *ix = cairn_repo_index(r);
 	if (!cairn_index_has_snapshots(ix))
 		return 0;
-	int rc = cairn_index_snapshot_add(ix, id);
+	int rc = cairn_index_snapshot_add_host(ix, id, host);
 	/* The server out of reach: the next command tells it. */
 	if (rc && rc != CAIRN_ENOMEM && cairn_index_offline(ix, NULL, 0))
 		rc = cairn_repo_journal_add(r, 's', (const uint8_t(*)[CAIRN_ID_SIZE])id, 1);
@@ -320,7 +320,7 @@ int cairn_snapshot_save(cairn_repo *r, cairn_snapshot *s)
 	snapshot_key(key, s->id);
 	rc = cairn_store_put(cairn_repo_store(r), key, sealed.data, sealed.len, CAIRN_PUT_ONCE);
 	if (!rc)
-		rc = catalog_add(r, s->id);
+		rc = catalog_add(r, s->id, s->host);
 out:
 	cairn_sealer_free(sealer);
 	cairn_buf_free(&json);

@@ -48,6 +48,8 @@ static const handler_fn handlers[SRV_ROUTE_COUNT] = {
     [SRV_ROUTE_ROWS] = srv_route_rows,
     [SRV_ROUTE_REJECT] = srv_route_reject,
     [SRV_ROUTE_PRESENCE] = srv_route_presence,
+    [SRV_ROUTE_SNAPSHOT_ADD_HOST] = srv_route_snapshot_add_host,
+    [SRV_ROUTE_FRESHNESS] = srv_route_freshness,
 };
 
 typedef struct request {

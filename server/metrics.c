@@ -25,6 +25,8 @@ static const char *const route_names[SRV_ROUTE_COUNT] = {
     [SRV_ROUTE_ROWS] = "rows",
     [SRV_ROUTE_REJECT] = "reject",
     [SRV_ROUTE_PRESENCE] = "presence",
+    [SRV_ROUTE_SNAPSHOT_ADD_HOST] = "snapshot_add_host",
+    [SRV_ROUTE_FRESHNESS] = "freshness",
 };
 
 /* The statuses the server answers with; anything else counts as "other". */
@@ -198,5 +200,7 @@ int srv_metrics_render(srv_metrics *m, srv_repos *rs, srv_conns *cs, cairn_buf *
 		    atomic_load(&m->in_flight), srv_now() - m->started);
 	if (!rc)
 		rc = srv_repos_metrics(rs, out);
+	if (!rc)
+		rc = srv_repos_freshness_metrics(rs, out);
 	return rc;
 }

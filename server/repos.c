@@ -237,7 +237,7 @@ static int catalog_open(srv_repo *r)
 	                 " added INTEGER NOT NULL) WITHOUT ROWID",
 	                 NULL, NULL, NULL) != SQLITE_OK)
 		return catalog_fail(r, "cannot set up");
-	return 0;
+	return srv_catalog_upgrade(r->catalog, r->catalog_path);
 }
 
 /* ---- repositories ---- */
@@ -622,10 +622,11 @@ static int catalog_room(srv_repo *r, size_t n, int *over_quota)
 	return rc;
 }
 
-int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n, int *over_quota)
+int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n, const char *host,
+                          int *over_quota)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = 0;
+	int rc = 0, added = 0;
 	*over_quota = 0;
 	pthread_mutex_lock(&r->catalog_lock);
 	if (sqlite3_exec(r->catalog, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -646,8 +647,12 @@ int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n, int *over_q
 		sqlite3_bind_int64(st, 2, now);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = catalog_fail(r, "cannot add a snapshot");
+		else
+			added += sqlite3_changes(r->catalog) > 0;
 		sqlite3_reset(st);
 	}
+	if (!rc && added)
+		rc = srv_freshness_note(r->catalog, r->catalog_path, host, now);
 	if (!rc && sqlite3_exec(r->catalog, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = catalog_fail(r, "cannot commit");
 out:
@@ -843,6 +848,30 @@ int srv_repos_metrics(srv_repos *rs, cairn_buf *out)
 		                      (unsigned long long)bytes, r->id, fp);
 	}
 	pthread_mutex_unlock(&rs->lock);
+	return rc;
+}
+
+/* ---- freshness (freshness.c) ---- */
+
+int srv_repos_freshness_metrics(srv_repos *rs, cairn_buf *out)
+{
+	int rc = srv_freshness_metrics_head(out);
+	pthread_mutex_lock(&rs->lock);
+	for (size_t i = 0; !rc && i < rs->n; i++) {
+		srv_repo *r = rs->list[i];
+		pthread_mutex_lock(&r->catalog_lock);
+		rc = srv_freshness_metric(r->catalog, r->catalog_path, r->id, out);
+		pthread_mutex_unlock(&r->catalog_lock);
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return rc;
+}
+
+int srv_repo_freshness(srv_repo *r, cairn_buf *json)
+{
+	pthread_mutex_lock(&r->catalog_lock);
+	int rc = srv_freshness_json(r->catalog, r->catalog_path, r->id, json);
+	pthread_mutex_unlock(&r->catalog_lock);
 	return rc;
 }
 

@@ -29,6 +29,8 @@ static const srv_route_spec routes[] = {
      CAIRN_WIRE_ROWS_FPS_MAX *CAIRN_WIRE_FP_SIZE},
     {SRV_ROUTE_REJECT, "POST", "/reject", 0, SRV_SCOPE_APPEND},
     {SRV_ROUTE_PRESENCE, "POST", "/presence", 0, SRV_SCOPE_READ},
+    {SRV_ROUTE_SNAPSHOT_ADD_HOST, "POST", "/snapshots", 1, SRV_SCOPE_APPEND, CAIRN_WIRE_HOST_MAX},
+    {SRV_ROUTE_FRESHNESS, "GET", "/freshness", 0, SRV_SCOPE_READ},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -151,6 +151,11 @@ int srv_route_bloom(srv_call *c, srv_reply *r)
 	return srv_reply_buf(r, 200, "application/octet-stream", &out);
 }
 
+static int parse_arg(srv_call *c, uint8_t id[32])
+{
+	return cairn_hex_decode(id, 32, c->arg);
+}
+
 int srv_route_snapshots_list(srv_call *c, srv_reply *r)
 {
 	cairn_buf out = CAIRN_BUF_INIT;
@@ -167,15 +172,38 @@ int srv_route_snapshots_add(srv_call *c, srv_reply *r)
 		return srv_reply_text(
 		    r, 400, "body of %zu bytes is not one or more 32-byte snapshot ids", c->len);
 	int over_quota = 0;
-	if (srv_repo_snapshot_add(c->repo, c->body, c->len / 32, &over_quota))
+	if (srv_repo_snapshot_add(c->repo, c->body, c->len / 32, NULL, &over_quota))
 		return over_quota ? quota_reached(c, r) : failed(r);
 	r->status = 204;
 	return 0;
 }
 
-static int parse_arg(srv_call *c, uint8_t id[32])
+/* One snapshot, and the host that made it (the body). */
+int srv_route_snapshot_add_host(srv_call *c, srv_reply *r)
 {
-	return cairn_hex_decode(id, 32, c->arg);
+	uint8_t id[32];
+	char host[CAIRN_WIRE_HOST_MAX + 1];
+	int over_quota = 0;
+	if (parse_arg(c, id))
+		return srv_reply_text(r, 400, "bad snapshot id");
+	if (cairn_wire_host_check(c->body, c->len))
+		return srv_reply_text(r, 400, "%s", cairn_error_last());
+	memcpy(host, c->body, c->len);
+	host[c->len] = '\0';
+	if (srv_repo_snapshot_add(c->repo, id, 1, host, &over_quota))
+		return over_quota ? quota_reached(c, r) : failed(r);
+	r->status = 204;
+	return 0;
+}
+
+int srv_route_freshness(srv_call *c, srv_reply *r)
+{
+	cairn_buf out = CAIRN_BUF_INIT;
+	if (srv_repo_freshness(c->repo, &out)) {
+		cairn_buf_free(&out);
+		return failed(r);
+	}
+	return srv_reply_buf(r, 200, "application/json", &out);
 }
 
 int srv_route_snapshot_delete(srv_call *c, srv_reply *r)

@@ -227,9 +227,10 @@ int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n, i
 int srv_repo_bloom(srv_repo *r, char etag[48], cairn_buf *out);
 int srv_repo_object_known(srv_repo *r, const uint8_t id[32], int *known);
 int srv_repo_object_add(srv_repo *r, const uint8_t id[32]);
-/* Adds ids to the catalogue; over the quota, none, and an error with
- * *over_quota set. */
-int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n, int *over_quota);
+/* Adds ids to the catalogue, made by host (NULL: unknown); over the
+ * quota, none, and an error with *over_quota set. */
+int srv_repo_snapshot_add(srv_repo *r, const uint8_t *ids, size_t n, const char *host,
+                          int *over_quota);
 int srv_repo_snapshot_list(srv_repo *r, cairn_buf *out);
 /* 1 if removed, 0 if it was not there. */
 int srv_repo_snapshot_remove(srv_repo *r, const uint8_t id[32]);
@@ -248,6 +249,28 @@ int srv_repo_reject(srv_repo *r, const cairn_index_entry *rows, size_t n);
 
 /* Appends per-repository gauges (shard sizes, filter state). */
 int srv_repos_metrics(srv_repos *rs, cairn_buf *out);
+/* Appends, per repository that has had one, when the server last learned
+ * of a new snapshot (unix seconds); no host names. */
+int srv_repos_freshness_metrics(srv_repos *rs, cairn_buf *out);
+/* The JSON of when the server last learned of a new snapshot of the
+ * repository, and of each host's (the most recent SRV_FRESHNESS_HOSTS_MAX). */
+int srv_repo_freshness(srv_repo *r, cairn_buf *json);
+#define SRV_FRESHNESS_HOSTS_MAX 10000
+
+/* ---- the catalogue's freshness (freshness.c), on a repository's
+ * catalogue database (path: for errors), under its lock ---- */
+
+struct sqlite3;
+/* Brings an older catalogue's schema up to date; refuses a newer one. */
+int srv_catalog_upgrade(struct sqlite3 *db, const char *path);
+/* Within the transaction that added a snapshot id new to the catalogue:
+ * host (NULL: not told) made it, at now (unix seconds). */
+int srv_freshness_note(struct sqlite3 *db, const char *path, const char *host, int64_t now);
+/* The gauge's HELP and TYPE lines, and one repository's sample (none if
+ * no new snapshot was ever learned). */
+int srv_freshness_metrics_head(cairn_buf *out);
+int srv_freshness_metric(struct sqlite3 *db, const char *path, const char *repo_id, cairn_buf *out);
+int srv_freshness_json(struct sqlite3 *db, const char *path, const char *repo_id, cairn_buf *json);
 
 /* Runs PRAGMA integrity_check on every database under DIR; prints one line
  * per file to f. 0 if all are ok, CAIRN_ECORRUPT if one is not. */
@@ -274,6 +297,8 @@ enum srv_route {
 	SRV_ROUTE_ROWS,
 	SRV_ROUTE_REJECT,
 	SRV_ROUTE_PRESENCE,
+	SRV_ROUTE_SNAPSHOT_ADD_HOST,
+	SRV_ROUTE_FRESHNESS,
 	SRV_ROUTE_COUNT,
 };
 
@@ -397,6 +422,8 @@ int srv_route_scan(srv_call *c, srv_reply *r);
 int srv_route_drop_packs(srv_call *c, srv_reply *r);
 int srv_route_rows(srv_call *c, srv_reply *r);
 int srv_route_reject(srv_call *c, srv_reply *r);
+int srv_route_snapshot_add_host(srv_call *c, srv_reply *r);
+int srv_route_freshness(srv_call *c, srv_reply *r);
 
 double srv_now(void); /* monotonic seconds */
 

@@ -357,6 +357,7 @@ static int save_snapshot(struct backup *b, cairn_snapshot *out)
 static void stop_threads(struct backup *b, int rc)
 {
 	cairn_error_saved saved;
+	cairn_backup_count_stop(b);
 	if (!b->workers)
 		return;
 	if (rc)
@@ -414,7 +415,9 @@ int cairn_backup(cairn_repo *r, const cairn_backup_opts *opts, cairn_snapshot *o
 	if ((rc = check_paths(b)) || (rc = snapshot_record(b, out)) || (rc = open_gc(b)) ||
 	    (rc = open_parent(b, out)) || (rc = start_manifest(b)) || (rc = start_workers(b)))
 		goto out;
+	cairn_backup_count_start(b);
 	rc = cairn_backup_scan(b, &failed);
+	cairn_backup_count_stop(b);
 	if ((rc = finish(b, rc, failed, out)))
 		goto out;
 	rc = save_snapshot(b, out);

@@ -31,6 +31,7 @@
 #include "gc/view.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -47,11 +48,31 @@ struct slot {
 	struct stat st;    /* the walker's lstat of a file that needs work */
 	size_t chunks_cap; /* allocated length of e.chunks */
 	enum file_status status;
+	cairn_backup_change change; /* told to opts->item */
 	int needs_work;
 	int stream; /* standard input (--stdin): read to its end, not opened by path */
 	int done;
 	int failed;    /* unreadable: reported and left out of the snapshot */
 	char *warning; /* reported by the main thread */
+};
+
+/* A directory to descend into: open, and its names. */
+struct dir_list {
+	int fd;
+	char **names;
+	size_t n;
+};
+
+/* The count of what is to do, on a thread of its own (count.c): its
+ * totals are the thread's until state is COUNT_DONE. */
+enum count_state { COUNT_RUNNING, COUNT_DONE, COUNT_GAVE_UP };
+struct count {
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+	atomic_int state;
+	uint64_t files, bytes, entries, max;
+	cairn_patterns *excludes; /* its own: a matcher is for one thread */
 };
 
 /* Hardlinks seen: (dev, ino) -> first path. */
@@ -149,6 +170,8 @@ struct backup {
 	struct link_map links;
 	cairn_summary sum;
 	uint64_t files_done;
+	uint64_t bytes_skipped; /* of files taken unread: done, for the progress */
+	struct count count;
 	int64_t last_progress;
 	char **ancestors; /* directory entries emitted for the paths' parents */
 	size_t n_ancestors;
@@ -180,6 +203,23 @@ int cairn_backup_tree_sink(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t ki
 /* Calls the progress callback, at most every PROGRESS_NS unless force. */
 void cairn_backup_progress(struct backup *b, const char *current, int force);
 void cairn_backup_links_free(struct link_map *m);
+/* What the walk leaves out of a listed directory: all of it if it is the
+ * repository being backed up to or a cairn cache, all but the tag files
+ * if it has a tag of --exclude-caches or --exclude-if-present. */
+int cairn_backup_is_this_repo(struct backup *b, const struct dir_list *d);
+int cairn_backup_is_cairn_cache(const struct dir_list *d);
+void cairn_backup_keep_tags_only(struct backup *b, struct dir_list *d);
+void cairn_backup_dir_list_free(struct dir_list *d);
+
+/* count.c: the count of the files and bytes to do, ahead of the walk */
+
+/* Starts it if there is a progress callback to give totals to; a count
+ * that cannot start leaves the progress without totals. */
+void cairn_backup_count_start(struct backup *b);
+/* Stops it (if running) and frees it; safe to call again. */
+void cairn_backup_count_stop(struct backup *b);
+/* The totals once the count has finished; else leaves them alone. */
+void cairn_backup_count_totals(struct backup *b, uint64_t *files, uint64_t *bytes);
 
 /* read.c: the workers */
 

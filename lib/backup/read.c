@@ -6,6 +6,7 @@
 #include "fs/meta.h"
 #include "util/buf.h"
 #include "util/fdbudget.h"
+#include "util/hold.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -296,6 +297,8 @@ static int process_file(struct worker *w, struct slot *s, int fd, int open_errno
 	struct stat after;
 	uint64_t bytes = 0;
 	int rc = 0;
+	/* Tests stop here to look at the progress line mid-backup. */
+	cairn_hold("backup-file-read");
 	if (fd < 0) {
 		cairn_error_set_errno(CAIRN_EIO, open_errno, "cannot open");
 		goto file_error;

@@ -78,11 +78,21 @@ static void report(struct backup *b, const char *path, const char *msg)
 		b->opts->warn(b->opts->ud, path, msg);
 }
 
+static void tell_item(struct backup *b, const char *path, cairn_backup_change change, uint8_t type,
+                      uint64_t size, const char *error)
+{
+	if (!b->opts->item)
+		return;
+	cairn_backup_item it = {path, change, type, size, error};
+	b->opts->item(b->opts->ud, &it);
+}
+
 /* A path that could not be read: reported (the message is this
  * thread's last) and counted. */
 static void path_failed(struct backup *b, const char *path)
 {
 	report(b, path, cairn_error_last());
+	tell_item(b, path, CAIRN_BACKUP_FAILED, 0, 0, cairn_error_last());
 	b->sum.errors++;
 }
 
@@ -94,10 +104,11 @@ void cairn_backup_progress(struct backup *b, const char *current, int force)
 	if (!force && t - b->last_progress < PROGRESS_NS)
 		return;
 	b->last_progress = t;
+	cairn_progress p = {.files_done = b->files_done, .current = current};
 	pthread_mutex_lock(&b->dedup_lock);
-	cairn_progress p = {
-	    .files_done = b->files_done, .bytes_done = b->bytes_read, .current = current};
+	p.bytes_done = b->bytes_read + b->bytes_skipped;
 	pthread_mutex_unlock(&b->dedup_lock);
+	cairn_backup_count_totals(b, &p.files_total, &p.bytes_total);
 	b->opts->progress(b->opts->ud, &p);
 }
 
@@ -122,6 +133,21 @@ int cairn_backup_tree_sink(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t ki
 	return rc;
 }
 
+/* Tells of an entry leaving the ring, and counts what was done without
+ * reading it. */
+static void emitted(struct backup *b, const struct slot *s)
+{
+	const cairn_entry *e = &s->e;
+	int sized = e->type == CAIRN_ENTRY_FILE || e->type == CAIRN_ENTRY_HARDLINK;
+	if (sized && !s->needs_work)
+		b->bytes_skipped += e->size;
+	if (s->failed)
+		tell_item(b, e->path, CAIRN_BACKUP_FAILED, e->type, sized ? e->size : 0,
+		          s->warning ? s->warning : "could not be read");
+	else
+		tell_item(b, e->path, s->change, e->type, sized ? e->size : 0, NULL);
+}
+
 /* Emits the finished entries at the head of the ring. Called with the
  * lock held; drops it while working. */
 static int drain(struct backup *b)
@@ -134,6 +160,7 @@ static int drain(struct backup *b)
 		int rc = 0;
 		if (s->warning)
 			report(b, s->e.path, s->warning);
+		emitted(b, s);
 		if (s->failed) {
 			b->sum.errors++;
 		} else {
@@ -158,7 +185,7 @@ static int drain(struct backup *b)
 				b->sum.bytes_total += s->e.size;
 			rc = cairn_tree_writer_add(b->tree, &s->e);
 		}
-		if (s->e.type == CAIRN_ENTRY_FILE)
+		if (s->e.type == CAIRN_ENTRY_FILE || s->e.type == CAIRN_ENTRY_HARDLINK)
 			b->files_done++;
 		cairn_entry_clear(&s->e);
 		free(s->warning);
@@ -174,9 +201,25 @@ static int drain(struct backup *b)
 	return 0;
 }
 
+/* Waits (with the lock held) for a worker to finish an entry, or for
+ * the time to tell the progress. */
+static void wait_done(struct backup *b)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += PROGRESS_NS;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	b->main_waiting = 1;
+	pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
+	b->main_waiting = 0;
+}
+
 /* Waits for room in the ring, then adds e (taken over) to it. */
 static int enqueue(struct backup *b, cairn_entry *e, const struct stat *st, enum file_status status,
-                   int needs_work)
+                   cairn_backup_change change, int needs_work)
 {
 	int rc = 0;
 	pthread_mutex_lock(&b->lock);
@@ -187,16 +230,7 @@ static int enqueue(struct backup *b, cairn_entry *e, const struct stat *st, enum
 			break;
 		if (b->tail - b->head < RING_SLOTS)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += PROGRESS_NS;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		b->main_waiting = 1;
-		pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
-		b->main_waiting = 0;
+		wait_done(b);
 		pthread_mutex_unlock(&b->lock);
 		cairn_backup_progress(b, NULL, 0);
 		pthread_mutex_lock(&b->lock);
@@ -212,6 +246,7 @@ static int enqueue(struct backup *b, cairn_entry *e, const struct stat *st, enum
 	if (needs_work)
 		s->st = *st;
 	s->status = status;
+	s->change = change;
 	s->needs_work = needs_work;
 	/* A backup of standard input has that one file to read. */
 	s->stream = needs_work && b->opts->stdin_name;
@@ -254,14 +289,7 @@ static const cairn_entry *parent_find(struct backup *b, const char *path)
 static int visit(struct backup *b, int dfd, const char *name, const char *path, dev_t top_dev,
                  int descend);
 
-/* A directory to descend into: open, and its names. */
-struct dir_list {
-	int fd;
-	char **names;
-	size_t n;
-};
-
-static void dir_list_free(struct dir_list *d)
+void cairn_backup_dir_list_free(struct dir_list *d)
 {
 	if (d->fd >= 0)
 		close(d->fd);
@@ -285,7 +313,7 @@ static void list_dir(struct backup *b, const char *path, struct dir_list *d)
 	                   : cairn_dir_names(d->fd, &d->names, &d->n);
 	if (rc) {
 		path_failed(b, path);
-		dir_list_free(d);
+		cairn_backup_dir_list_free(d);
 	}
 }
 
@@ -304,7 +332,7 @@ static int config_id(const char *text, size_t len, uint8_t id[CAIRN_ID_SIZE])
 
 /* 1 if the listed directory is the repository being backed up to: it
  * holds keys/ and a config with its id. Only such directories are read. */
-static int is_this_repo(struct backup *b, const struct dir_list *d)
+int cairn_backup_is_this_repo(struct backup *b, const struct dir_list *d)
 {
 	char text[CONFIG_READ_MAX + 1];
 	uint8_t id[CAIRN_ID_SIZE];
@@ -330,7 +358,7 @@ static int is_this_repo(struct backup *b, const struct dir_list *d)
 
 /* 1 if the listed directory is a cairn cache: the CACHEDIR.TAG it
  * holds is cairn's. */
-static int is_cairn_cache(const struct dir_list *d)
+int cairn_backup_is_cairn_cache(const struct dir_list *d)
 {
 	return cairn_names_have(d->names, d->n, CAIRN_CACHEDIR_TAG) &&
 	       cairn_dir_has_tag(d->fd, CAIRN_CACHEDIR_TAG, CAIRN_CACHEDIR_TAG_CAIRN);
@@ -364,7 +392,7 @@ static int is_tag_name(const char *name, const char *const *specs, size_t n_spec
 
 /* A directory with a tag of --exclude-caches or --exclude-if-present
  * keeps only its tag files, as restic's do. */
-static void keep_tags_only(struct backup *b, struct dir_list *d)
+void cairn_backup_keep_tags_only(struct backup *b, struct dir_list *d)
 {
 	const cairn_backup_opts *o = b->opts;
 	static const char *const cache_spec[] = {CAIRN_CACHEDIR_TAG ":" CAIRN_CACHEDIR_SIGNATURE};
@@ -392,7 +420,7 @@ static int visit_listed(struct backup *b, const char *path, struct dir_list *d, 
 {
 	int rc = 0;
 	size_t plen = strlen(path);
-	keep_tags_only(b, d);
+	cairn_backup_keep_tags_only(b, d);
 	for (size_t i = 0; i < d->n && !rc; i++) {
 		size_t len = plen + 1 + strlen(d->names[i]) + 1;
 		char *child = malloc(len);
@@ -412,7 +440,7 @@ static int visit_children(struct backup *b, const char *path, dev_t top_dev)
 	struct dir_list d;
 	list_dir(b, path, &d);
 	int rc = d.fd >= 0 ? visit_listed(b, path, &d, top_dev) : 0;
-	dir_list_free(&d);
+	cairn_backup_dir_list_free(&d);
 	return rc;
 }
 
@@ -524,6 +552,28 @@ static int entry_content(struct backup *b, int dfd, const char *name, const stru
 	return ENTRY_KEEP;
 }
 
+/* What the parent snapshot says of e: a file's status, or for another
+ * entry whether the parent has it alike. */
+static cairn_backup_change entry_change(struct backup *b, const cairn_entry *e,
+                                        enum file_status status)
+{
+	if (status == FILE_NEW)
+		return CAIRN_BACKUP_NEW;
+	if (status == FILE_CHANGED)
+		return CAIRN_BACKUP_CHANGED;
+	if (status == FILE_UNCHANGED)
+		return CAIRN_BACKUP_UNCHANGED;
+	const cairn_entry *p = parent_find(b, e->path);
+	if (!p)
+		return CAIRN_BACKUP_NEW;
+	int alike = p->type == e->type && p->mode == e->mode && p->mtime_ns == e->mtime_ns &&
+	            p->uid == e->uid && p->gid == e->gid &&
+	            (e->type == CAIRN_ENTRY_DIR || p->size == e->size) &&
+	            !(p->link_target && e->link_target && strcmp(p->link_target, e->link_target)) &&
+	            !p->link_target == !e->link_target;
+	return alike ? CAIRN_BACKUP_UNCHANGED : CAIRN_BACKUP_CHANGED;
+}
+
 /* Visits path, which is name in directory dfd (AT_FDCWD: path itself). */
 static int visit(struct backup *b, int dfd, const char *name, const char *path, dev_t top_dev,
                  int descend)
@@ -568,21 +618,21 @@ static int visit(struct backup *b, int dfd, const char *name, const char *path, 
 	 * being backed up to, and cairn's caches, are left out whole. */
 	if (e.type == CAIRN_ENTRY_DIR && descend && !(o->one_file_system && st.st_dev != top_dev)) {
 		list_dir(b, path, &d);
-		if (d.fd >= 0 && is_this_repo(b, &d)) {
+		if (d.fd >= 0 && cairn_backup_is_this_repo(b, &d)) {
 			report(b, path, "skipped: it is the repository being backed up to");
 			goto out;
 		}
-		if (d.fd >= 0 && is_cairn_cache(&d)) {
+		if (d.fd >= 0 && cairn_backup_is_cairn_cache(&d)) {
 			report(b, path, "skipped: it is cairn's cache");
 			goto out;
 		}
 	}
-	if ((rc = enqueue(b, &e, &st, status, needs_work)))
+	if ((rc = enqueue(b, &e, &st, status, entry_change(b, &e, status), needs_work)))
 		goto out;
 	if (d.fd >= 0)
 		rc = visit_listed(b, path, &d, top_dev);
 out:
-	dir_list_free(&d);
+	cairn_backup_dir_list_free(&d);
 	cairn_entry_clear(&e);
 	return rc == ENTRY_SKIP ? 0 : rc;
 }
@@ -639,7 +689,7 @@ static int visit_stdin(struct backup *b)
 		return cairn_error_set(CAIRN_ERROR, "standard input: cannot describe it");
 	if (!(e.path = strdup(b->paths[0])))
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	return enqueue(b, &e, &st, FILE_NEW, 1);
+	return enqueue(b, &e, &st, FILE_NEW, CAIRN_BACKUP_NEW, 1);
 }
 
 int cairn_backup_stdin_path(struct backup *b)
@@ -684,12 +734,11 @@ int cairn_backup_scan(struct backup *b, int *failed)
 		if ((rc = drain(b)))
 			break;
 		if (b->head < b->tail) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			b->main_waiting = 1;
-			pthread_cond_timedwait(&b->done_cv, &b->lock, &ts);
-			b->main_waiting = 0;
+			/* The last files may be big: the progress goes on. */
+			wait_done(b);
+			pthread_mutex_unlock(&b->lock);
+			cairn_backup_progress(b, NULL, 0);
+			pthread_mutex_lock(&b->lock);
 		}
 	}
 	*failed = b->fatal;

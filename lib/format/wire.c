@@ -434,3 +434,14 @@ int cairn_wire_rejects_decode(const void *body, size_t len, cairn_index_entry *o
 	*n_out = n;
 	return 0;
 }
+
+int cairn_wire_host_check(const void *body, size_t len)
+{
+	if (len == 0 || len > CAIRN_WIRE_HOST_MAX)
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "a host name of %zu bytes (1 to %d are allowed)", len,
+		                       CAIRN_WIRE_HOST_MAX);
+	if (memchr(body, '\0', len))
+		return cairn_error_set(CAIRN_EINVAL, "a host name holds a NUL byte");
+	return 0;
+}

@@ -49,6 +49,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,8 @@ typedef struct remote_index {
 	/* The server has no /presence route (an older one): lookups for
 	 * deduplication use /lookup. */
 	_Atomic int no_presence;
+
+	atomic_int no_host_route; /* the server registers snapshots without hosts */
 } remote_index;
 
 /* ---- HTTP ---- */
@@ -666,6 +669,32 @@ static int remote_snapshot_add(cairn_index *base, const uint8_t id[32])
 	return simple((remote_index *)base, "POST", "/snapshots", id, 32, 204, 200, NULL);
 }
 
+/* POST /snapshots/<id> with the host as its body; a server that has no
+ * such route (405, 404) is asked the old way, now and from then on. */
+static int remote_snapshot_add_host(cairn_index *base, const uint8_t id[32], const char *host)
+{
+	remote_index *ix = (remote_index *)base;
+	size_t len = strlen(host);
+	char path[96];
+	response resp;
+	if (atomic_load(&ix->no_host_route) || len == 0 || len > CAIRN_WIRE_HOST_MAX)
+		return remote_snapshot_add(base, id);
+	id_path(path, sizeof(path), "/snapshots", id);
+	int rc = request(ix, "POST", path, host, len, NULL, SMALL_BODY_MAX, &resp);
+	if (rc)
+		return rc;
+	if (resp.status == 204 || resp.status == 200) {
+		cairn_buf_free(&resp.body);
+		return 0;
+	}
+	if (resp.status == 405 || resp.status == 404) {
+		cairn_buf_free(&resp.body);
+		atomic_store(&ix->no_host_route, 1);
+		return remote_snapshot_add(base, id);
+	}
+	return status_error(ix, path, &resp);
+}
+
 static int remote_snapshot_list(cairn_index *base, uint8_t (**ids_out)[32], size_t *count_out)
 {
 	remote_index *ix = (remote_index *)base;
@@ -864,6 +893,7 @@ static const struct cairn_index_ops remote_ops = {
     .rows = remote_rows,
     .reject = remote_reject,
     .offline = remote_offline,
+    .snapshot_add_host = remote_snapshot_add_host,
 };
 
 static int check_url(const char *url)

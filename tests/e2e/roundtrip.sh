@@ -89,7 +89,7 @@ say "backup"
 backup "$SRC"
 require_rc 0 "backup of the tree exits 0"
 check "backup --json names the new snapshot" test -n "$SNAP"
-check_eq "backup reports no errors" "$(summary errors)" 0
+check_eq "backup reports no errors" "$(summary errors_total)" 0
 check_eq "backup summary is not a dry run" "$(summary dry_run)" false
 run cairn snapshots --json
 check_rc 0 "snapshots --json exits 0"

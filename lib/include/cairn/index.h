@@ -73,6 +73,16 @@ static inline int cairn_index_snapshot_add(cairn_index *ix, const uint8_t id[32]
 	return ix->ops->snapshot_add(ix, id);
 }
 
+/* Records a snapshot id made by host (NULL or "": unknown), idempotent;
+ * a backend that keeps no hosts records the id alone. */
+static inline int cairn_index_snapshot_add_host(cairn_index *ix, const uint8_t id[32],
+                                                const char *host)
+{
+	if (host && *host && ix->ops->version >= 4 && ix->ops->snapshot_add_host)
+		return ix->ops->snapshot_add_host(ix, id, host);
+	return ix->ops->snapshot_add(ix, id);
+}
+
 /* Every recorded id; *ids_out is the caller's to free. */
 static inline int cairn_index_snapshot_list(cairn_index *ix, uint8_t (**ids_out)[32],
                                             size_t *count_out)

@@ -14,6 +14,10 @@
  *   register request  N * (fp[32], pack[32], u32 offset, u32 length,
  *                          u32 raw_length, u8 kind, u32 inner)
  *   snapshot ids      N * id[32]
+ *   snapshot host     the name of the host that made the snapshot: 1 to
+ *                     CAIRN_WIRE_HOST_MAX bytes, none of them NUL (the
+ *                     body of POST .../snapshots/<id>, which came within
+ *                     version 2: a server without it answers 405)
  *   scan request      u32 max (1 or more), then nothing (from the first
  *                     row) or fp[32], pack[32] (the rows after that one)
  *   scan answer       u8 end (1: no row follows the last one sent, 0: ask
@@ -68,6 +72,8 @@
 #define CAIRN_WIRE_ROWS_FPS_MAX 1024
 #define CAIRN_WIRE_REJECT_SIZE 64
 #define CAIRN_WIRE_REJECT_MAX (CAIRN_WIRE_BODY_MAX / CAIRN_WIRE_REJECT_SIZE)
+/* The longest host name a snapshot registration carries. */
+#define CAIRN_WIRE_HOST_MAX 255
 
 /* 1 for the blob kinds an index entry may have: data and manifest chunks,
  * and data chunks in bundles (CAIRN_BLOB_DATA, _TREE, _BUNDLE). */
@@ -144,6 +150,10 @@ int cairn_wire_rows_encode(cairn_buf *out, const cairn_index_entry *rows, const 
  * body could not hold. */
 int cairn_wire_rows_decode(const void *body, size_t len, const uint8_t (*fps)[32], size_t n,
                            size_t max, cairn_index_entry *out, uint8_t *counts);
+
+/* Checks a snapshot host body: CAIRN_EINVAL with a reason for an empty
+ * one, one longer than CAIRN_WIRE_HOST_MAX or one holding a NUL byte. */
+int cairn_wire_host_check(const void *body, size_t len);
 
 /* Appends a reject request naming the rows (fp, pack) of n entries. */
 int cairn_wire_rejects_encode(cairn_buf *out, const cairn_index_entry *rows, size_t n);

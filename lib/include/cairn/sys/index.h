@@ -24,8 +24,9 @@ typedef struct cairn_index_entry {
 
 typedef struct cairn_index cairn_index;
 
-/* Version 2 added scan and drop_packs, version 3 rows and reject. */
-#define CAIRN_INDEX_OPS_VERSION 3
+/* Version 2 added scan and drop_packs, version 3 rows and reject, version
+ * 4 snapshot_add_host. */
+#define CAIRN_INDEX_OPS_VERSION 4
 
 /* Most rows of one fingerprint a rows call gives. */
 #define CAIRN_INDEX_ROWS_MAX 8
@@ -90,6 +91,10 @@ struct cairn_index_ops {
 	 * registrations fail at once), with the reason in why (n bytes; why
 	 * may be NULL). */
 	int (*offline)(cairn_index *ix, char *why, size_t n);
+	/* Optional (NULL: snapshot_add): snapshot_add, telling that host (the
+	 * snapshot record's, not empty) made the snapshot, so that the
+	 * catalogue can say when each host last made one. */
+	int (*snapshot_add_host)(cairn_index *ix, const uint8_t id[32], const char *host);
 };
 
 struct cairn_index {
