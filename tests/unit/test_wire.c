@@ -537,40 +537,39 @@ static void test_wire__presence_answers_refuse_what_does_not_fit(void **state)
 	b.data[2 + 2 * 32] = 3;
 	assert_int_equal(cairn_wire_presence_decode(b.data, b.len, f, 2, out, got), CAIRN_ECORRUPT);
 	cairn_buf_free(&b);
-	static void test_wire__host_names_are_bounded_and_hold_no_nul(void **state)
-	{
-		(void)state;
-		char longest[CAIRN_WIRE_HOST_MAX + 1];
-		memset(longest, 'h', sizeof(longest));
-		assert_int_equal(cairn_wire_host_check("web1", 4), 0);
-		assert_int_equal(cairn_wire_host_check(longest, CAIRN_WIRE_HOST_MAX), 0);
-		assert_int_equal(cairn_wire_host_check(longest, CAIRN_WIRE_HOST_MAX + 1),
-		                 CAIRN_EINVAL);
-		assert_int_equal(cairn_wire_host_check("", 0), CAIRN_EINVAL);
-		assert_int_equal(cairn_wire_host_check("a\0b", 3), CAIRN_EINVAL);
-		assert_non_null(strstr(cairn_error_last(), "NUL"));
-	}
+}
 
-	int main(void)
-	{
-		const struct CMUnitTest tests[] = {
-		    cmocka_unit_test(test_wire__register_bodies_round_trip),
-		    cmocka_unit_test(test_wire__register_bodies_reject_bad_entries),
-		    cmocka_unit_test(
-		        test_wire__any_changed_byte_of_a_register_body_is_parsed_or_refused),
-		    cmocka_unit_test(test_wire__lookup_answers_round_trip),
-		    cmocka_unit_test(test_wire__lookup_answers_reject_what_does_not_fit),
-		    cmocka_unit_test(test_wire__scan_requests_round_trip_and_bad_ones_are_refused),
-		    cmocka_unit_test(test_wire__scan_answers_round_trip),
-		    cmocka_unit_test(test_wire__scan_answers_refuse_what_was_not_asked_for),
-		    cmocka_unit_test(
-		        test_wire__any_changed_byte_of_a_scan_answer_is_parsed_or_refused),
-		    cmocka_unit_test(test_wire__drop_requests_are_whole_pack_ids_and_bounded),
-		    cmocka_unit_test(test_wire__rows_answers_round_trip),
-		    cmocka_unit_test(test_wire__reject_requests_are_whole_rows),
-		    cmocka_unit_test(test_wire__presence_answers_list_each_pack_once),
-		    cmocka_unit_test(test_wire__presence_answers_refuse_what_does_not_fit),
-		    cmocka_unit_test(test_wire__host_names_are_bounded_and_hold_no_nul),
-		};
-		return cmocka_run_group_tests(tests, NULL, NULL);
-	}
+static void test_wire__host_names_are_bounded_and_hold_no_nul(void **state)
+{
+	(void)state;
+	char longest[CAIRN_WIRE_HOST_MAX + 1];
+	memset(longest, 'h', sizeof(longest));
+	assert_int_equal(cairn_wire_host_check("web1", 4), 0);
+	assert_int_equal(cairn_wire_host_check(longest, CAIRN_WIRE_HOST_MAX), 0);
+	assert_int_equal(cairn_wire_host_check(longest, CAIRN_WIRE_HOST_MAX + 1), CAIRN_EINVAL);
+	assert_int_equal(cairn_wire_host_check("", 0), CAIRN_EINVAL);
+	assert_int_equal(cairn_wire_host_check("a\0b", 3), CAIRN_EINVAL);
+	assert_non_null(strstr(cairn_error_last(), "NUL"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_wire__register_bodies_round_trip),
+	    cmocka_unit_test(test_wire__register_bodies_reject_bad_entries),
+	    cmocka_unit_test(test_wire__any_changed_byte_of_a_register_body_is_parsed_or_refused),
+	    cmocka_unit_test(test_wire__lookup_answers_round_trip),
+	    cmocka_unit_test(test_wire__lookup_answers_reject_what_does_not_fit),
+	    cmocka_unit_test(test_wire__scan_requests_round_trip_and_bad_ones_are_refused),
+	    cmocka_unit_test(test_wire__scan_answers_round_trip),
+	    cmocka_unit_test(test_wire__scan_answers_refuse_what_was_not_asked_for),
+	    cmocka_unit_test(test_wire__any_changed_byte_of_a_scan_answer_is_parsed_or_refused),
+	    cmocka_unit_test(test_wire__drop_requests_are_whole_pack_ids_and_bounded),
+	    cmocka_unit_test(test_wire__rows_answers_round_trip),
+	    cmocka_unit_test(test_wire__reject_requests_are_whole_rows),
+	    cmocka_unit_test(test_wire__presence_answers_list_each_pack_once),
+	    cmocka_unit_test(test_wire__presence_answers_refuse_what_does_not_fit),
+	    cmocka_unit_test(test_wire__host_names_are_bounded_and_hold_no_nul),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
