@@ -7,9 +7,10 @@
  *    its group is synced there, and the rows then enter
  *  - an exact table in memory (memtable.c) of every row's fingerprint,
  *    pack and offset, loaded from the shards when the index opens.
- * A thread merges what the log holds into the shards every 10 s (or once
- * a million rows wait), in sorted batches, then removes the merged
- * segments: the larger a batch, the fewer of a shard's pages each row
+ * A thread merges what the log holds into the shards every 30 s, or once
+ * an eighth of the table (a million rows at least) waits there: it reads
+ * the log back, inserts it in sorted batches, then removes the merged
+ * segments. The larger a batch, the fewer of a shard's pages each row
  * costs. A
  * lookup that needs full rows (a restore's) reads only the fingerprints
  * the table has from the shards, merging first if one is not there yet;
@@ -34,9 +35,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define MERGE_MS_DEFAULT 10000
-/* A merge starts early when this many rows wait. */
-#define MERGE_ROWS 1048576
+#define MERGE_MS_DEFAULT 30000
+/* A merge starts early when an eighth of the table waits, or this many. */
+#define MERGE_ROWS_MIN 1048576
+/* Rows read back from the log and inserted at once. */
+#define MERGE_BATCH 1048576
 /* Bytes of a shard file per row, for sizing the table before loading. */
 #define SHARD_BYTES_PER_ROW 110
 #define LOAD_THREADS 8
@@ -49,10 +52,11 @@ typedef struct core_index {
 	char *dir;
 	unsigned nshards;
 
-	/* Rows on stable storage in the log, not yet merged into the shards. */
+	/* Rows on stable storage in the log, not yet merged into the shards,
+	 * and about how many the table holds (what the next merge waits for
+	 * depends on it). */
 	pthread_mutex_t pending_lock;
-	cairn_index_entry *pending;
-	size_t npending, cap_pending;
+	uint64_t npending, rows;
 
 	pthread_mutex_t merge_lock; /* one merge at a time */
 	pthread_t merger;
@@ -65,27 +69,35 @@ typedef struct core_index {
 
 /* ---- merging the log into the shards ---- */
 
-/* Rows the log made durable (under the log's lock): into the table, and
- * onto the list of rows to merge. */
+/* Rows a merge waits for: an eighth of the table, a million at least. A
+ * merge rewrites about every page of a shard it touches, whatever the
+ * rows it brings: the more it brings, the less each costs. */
+static uint64_t merge_rows(const core_index *ix)
+{
+	uint64_t n = ix->rows / 8;
+	return n < MERGE_ROWS_MIN ? MERGE_ROWS_MIN : n;
+}
+
+/* Rows the log made durable (under the log's lock): into the table. */
 static int on_durable(void *ud, const cairn_index_entry *e, size_t n)
 {
 	core_index *ix = ud;
 	int rc = 0, wake;
 	uint32_t num = 0;
+	uint64_t added = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
+		int fresh = 0;
 		/* A registration's rows come pack by pack. */
 		if (i == 0 || memcmp(e[i].pack, e[i - 1].pack, 32))
 			rc = cairn_memtable_intern(ix->mt, e[i].pack, &num);
 		if (!rc)
-			rc = cairn_memtable_add(ix->mt, e[i].fp, num, e[i].offset, NULL);
+			rc = cairn_memtable_add(ix->mt, e[i].fp, num, e[i].offset, &fresh);
+		added += (uint64_t)fresh;
 	}
 	pthread_mutex_lock(&ix->pending_lock);
-	if (!rc && !(rc = cairn_array_grow((void **)&ix->pending, &ix->cap_pending,
-	                                   ix->npending + n, sizeof(*ix->pending)))) {
-		memcpy(ix->pending + ix->npending, e, n * sizeof(*e));
-		ix->npending += n;
-	}
-	wake = ix->npending >= MERGE_ROWS;
+	ix->npending += n;
+	ix->rows += added;
+	wake = ix->npending >= merge_rows(ix);
 	pthread_mutex_unlock(&ix->pending_lock);
 	if (wake) {
 		pthread_mutex_lock(&ix->wake_lock);
@@ -95,37 +107,54 @@ static int on_durable(void *ud, const cairn_index_entry *e, size_t n)
 	return rc;
 }
 
-/* Merges every row the log holds into the shards. Under merge_lock. */
+/* Rows read back from the log on their way into the shards, a batch at a
+ * time. */
+typedef struct merge_batch {
+	cairn_index *db;
+	cairn_index_entry *rows;
+	size_t n, cap;
+} merge_batch;
+
+static int merge_flush(merge_batch *b)
+{
+	int rc = b->n ? cairn_index_insert(b->db, b->rows, b->n) : 0;
+	b->n = 0;
+	return rc;
+}
+
+static int merge_take(void *ud, const cairn_index_entry *e, size_t n)
+{
+	merge_batch *b = ud;
+	int rc = cairn_array_grow((void **)&b->rows, &b->cap, b->n + n, sizeof(*b->rows));
+	if (rc)
+		return rc;
+	memcpy(b->rows + b->n, e, n * sizeof(*e));
+	b->n += n;
+	return b->n >= MERGE_BATCH ? merge_flush(b) : 0;
+}
+
+/* Merges every row the log holds into the shards: the segments before a
+ * new one are read back, inserted, then removed. Under merge_lock. */
 static int merge_locked(core_index *ix)
 {
 	uint64_t sealed;
+	merge_batch b = {ix->db, NULL, 0, 0};
 	int rc = cairn_reglog_rotate(ix->log, &sealed);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&ix->pending_lock);
-	cairn_index_entry *rows = ix->pending;
-	size_t n = ix->npending;
-	ix->pending = NULL;
-	ix->npending = ix->cap_pending = 0;
+	uint64_t taken = ix->npending;
+	ix->npending = 0;
 	pthread_mutex_unlock(&ix->pending_lock);
-	if (n)
-		rc = cairn_index_insert(ix->db, rows, n);
-	if (!rc) {
-		free(rows);
+	rc = cairn_reglog_replay(cairn_reglog_dir(ix->log), sealed + 1, merge_take, &b, NULL);
+	if (!rc)
+		rc = merge_flush(&b);
+	free(b.rows);
+	if (!rc)
 		return cairn_reglog_remove_upto(ix->log, sealed);
-	}
-	/* Kept for the next merge, ahead of what came since. */
+	/* The segments stay, for the next merge or the next open. */
 	pthread_mutex_lock(&ix->pending_lock);
-	size_t cap = n + ix->npending;
-	if (!cairn_array_grow((void **)&rows, &cap, n + ix->npending, sizeof(*rows))) {
-		memcpy(rows + n, ix->pending, ix->npending * sizeof(*rows));
-		free(ix->pending);
-		ix->pending = rows;
-		ix->npending += n;
-		ix->cap_pending = cap;
-	} else {
-		free(rows); /* they stay in the log: the next open merges them */
-	}
+	ix->npending += taken;
 	pthread_mutex_unlock(&ix->pending_lock);
 	return rc;
 }
@@ -138,10 +167,10 @@ static int merge_now(core_index *ix)
 	return rc;
 }
 
-static size_t pending_count(core_index *ix)
+static uint64_t pending_count(core_index *ix)
 {
 	pthread_mutex_lock(&ix->pending_lock);
-	size_t n = ix->npending;
+	uint64_t n = ix->npending;
 	pthread_mutex_unlock(&ix->pending_lock);
 	return n;
 }
@@ -276,6 +305,11 @@ static int core_clear(cairn_index *base)
 		rc = cairn_index_clear(ix->db);
 	if (!rc)
 		cairn_memtable_clear(ix->mt);
+	if (!rc) {
+		pthread_mutex_lock(&ix->pending_lock);
+		ix->rows = 0;
+		pthread_mutex_unlock(&ix->pending_lock);
+	}
 	pthread_mutex_unlock(&ix->merge_lock);
 	return rc;
 }
@@ -292,6 +326,7 @@ static int core_drop_packs(cairn_index *base, const uint8_t (*packs)[32], size_t
 {
 	core_index *ix = (core_index *)base;
 	uint8_t *bits = NULL;
+	uint64_t gone = 0;
 	pthread_mutex_lock(&ix->merge_lock);
 	int rc = merge_locked(ix);
 	if (!rc)
@@ -307,7 +342,10 @@ static int core_drop_packs(cairn_index *base, const uint8_t (*packs)[32], size_t
 		bits[nums[0] >> 3] |= (uint8_t)(1u << (nums[0] & 7));
 	}
 	if (!rc)
-		cairn_memtable_drop(ix->mt, bits, npacks);
+		gone = cairn_memtable_drop(ix->mt, bits, npacks);
+	pthread_mutex_lock(&ix->pending_lock);
+	ix->rows -= gone < ix->rows ? gone : ix->rows;
+	pthread_mutex_unlock(&ix->pending_lock);
 	pthread_mutex_unlock(&ix->merge_lock);
 	free(bits);
 	return rc;
@@ -359,7 +397,6 @@ static void core_free(cairn_index *base)
 	if (merged)
 		cairn_core_table_save(ix->dir, ix->nshards, ix->mt);
 	cairn_memtable_free(ix->mt);
-	free(ix->pending);
 	pthread_mutex_destroy(&ix->pending_lock);
 	pthread_mutex_destroy(&ix->merge_lock);
 	pthread_mutex_destroy(&ix->wake_lock);
@@ -580,6 +617,8 @@ int cairn_index_core_open(cairn_index **out, const char *dir, unsigned nshards,
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	if (!rc)
 		rc = open_parts(ix, opts);
+	if (!rc)
+		ix->rows = cairn_memtable_count(ix->mt);
 	if (!rc && pthread_create(&ix->merger, NULL, merger_main, ix) != 0)
 		rc = cairn_error_set(CAIRN_ERROR, "cannot start the index's merging thread");
 	if (rc) {

@@ -154,6 +154,11 @@ int cairn_reglog_open(cairn_reglog **out, const char *dir, cairn_reglog_durable_
 	return 0;
 }
 
+const char *cairn_reglog_dir(const cairn_reglog *log)
+{
+	return log->dir;
+}
+
 void cairn_reglog_free(cairn_reglog *log)
 {
 	if (!log)

@@ -28,6 +28,8 @@ typedef int (*cairn_reglog_durable_cb)(void *ud, const cairn_index_entry *entrie
 int cairn_reglog_open(cairn_reglog **out, const char *dir, cairn_reglog_durable_cb durable,
                       void *ud);
 void cairn_reglog_free(cairn_reglog *log);
+/* The directory the log is in. */
+const char *cairn_reglog_dir(const cairn_reglog *log);
 
 /* Appends n entries and returns once they are on stable storage (or the
  * write or the sync failed: CAIRN_EIO; the log refuses appends from then
