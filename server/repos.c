@@ -58,6 +58,12 @@ struct srv_repo {
 	int rebuilding;
 	cairn_buf pending;
 	pthread_mutex_t grow_lock;
+	/* A larger filter is built on a thread of its own, not in the request
+	 * that found the filter full. */
+	_Atomic int growing;
+	pthread_mutex_t grower_lock;
+	pthread_t grower;
+	int grower_started;
 
 	pthread_mutex_t catalog_lock;
 	sqlite3 *catalog;
@@ -215,6 +221,40 @@ out:
 	return rc;
 }
 
+static void *grower_main(void *ud)
+{
+	srv_repo *r = ud;
+	/* A filter that could not grow stays as it was: more false positives
+	 * until the next registration tries again. */
+	if (grow_bloom(r))
+		cairn_error_clear();
+	atomic_store(&r->growing, 0);
+	return NULL;
+}
+
+static void start_growing(srv_repo *r)
+{
+	int idle = 0;
+	if (!atomic_compare_exchange_strong(&r->growing, &idle, 1))
+		return;
+	pthread_mutex_lock(&r->grower_lock);
+	if (r->grower_started)
+		pthread_join(r->grower, NULL); /* done: it cleared growing */
+	r->grower_started = pthread_create(&r->grower, NULL, grower_main, r) == 0;
+	if (!r->grower_started)
+		atomic_store(&r->growing, 0);
+	pthread_mutex_unlock(&r->grower_lock);
+}
+
+static void stop_growing(srv_repo *r)
+{
+	pthread_mutex_lock(&r->grower_lock);
+	if (r->grower_started)
+		pthread_join(r->grower, NULL);
+	r->grower_started = 0;
+	pthread_mutex_unlock(&r->grower_lock);
+}
+
 /* ---- the catalogue ---- */
 
 static int catalog_fail(srv_repo *r, const char *what)
@@ -246,12 +286,14 @@ static void repo_free(srv_repo *r)
 {
 	if (!r)
 		return;
+	stop_growing(r);
 	cairn_index_free(r->ix);
 	cairn_bloom_free(r->bloom);
 	cairn_buf_free(&r->pending);
 	sqlite3_close_v2(r->catalog);
 	pthread_rwlock_destroy(&r->bloom_lock);
 	pthread_mutex_destroy(&r->grow_lock);
+	pthread_mutex_destroy(&r->grower_lock);
 	pthread_mutex_destroy(&r->catalog_lock);
 	pthread_mutex_destroy(&r->rows_lock);
 	free(r->dir);
@@ -271,6 +313,7 @@ static int repo_open(srv_repos *rs, const char *id, srv_repo **out)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	pthread_rwlock_init(&r->bloom_lock, NULL);
 	pthread_mutex_init(&r->grow_lock, NULL);
+	pthread_mutex_init(&r->grower_lock, NULL);
 	pthread_mutex_init(&r->catalog_lock, NULL);
 	pthread_mutex_init(&r->rows_lock, NULL);
 	memcpy(r->id, id, sizeof(r->id));
@@ -570,7 +613,7 @@ int srv_repo_register(srv_repo *r, const cairn_index_entry *entries, size_t n, i
 	grow = cairn_bloom_items(r->bloom) > cairn_bloom_capacity(r->bloom) && !r->rebuilding;
 	pthread_rwlock_unlock(&r->bloom_lock);
 	if (!rc && grow)
-		rc = grow_bloom(r);
+		start_growing(r);
 	return rc;
 }
 
