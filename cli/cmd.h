@@ -64,6 +64,7 @@ int cmd_forget(cli_ctx *ctx, int argc, char **argv);
 int cmd_index(cli_ctx *ctx, int argc, char **argv);
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
 int cmd_prune(cli_ctx *ctx, int argc, char **argv);
+int cmd_mount(cli_ctx *ctx, int argc, char **argv);
 
 /* cmd_prune.c, for forget --prune too: runs a prune with a progress
  * line and warnings; the exit status (0 or after reporting the error). */
