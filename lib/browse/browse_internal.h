@@ -118,13 +118,12 @@ typedef struct browse_child {
 	size_t name; /* in the listing's arena */
 	size_t link; /* symlink or hardlink target in the arena, or SIZE_MAX */
 	uint64_t rec;
-	uint8_t type;
 	uint8_t synthetic;
-	uint8_t has_xattrs;
-	uint32_t mode, uid, gid, nlink;
-	int64_t mtime_ns, ctime_ns;
-	uint64_t size, rdev;
+	cairn_browse_attr a; /* a hardlink's own: its target's are looked up */
 } browse_child;
+
+/* The attributes a manifest entry gives (not ino and nlink). */
+void browse_attr_from_entry(cairn_browse_attr *a, const cairn_entry *e);
 
 typedef struct browse_listing {
 	size_t snap, dir; /* whose */

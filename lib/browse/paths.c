@@ -65,30 +65,11 @@ static void snap_root_attr(const snap_view *s, cairn_browse_attr *a)
 	a->type = CAIRN_ENTRY_DIR;
 	a->nlink = 2 + x->dirs[0].subdirs;
 	if (x->root.path) {
-		a->mode = x->root.mode;
-		a->uid = x->root.uid;
-		a->gid = x->root.gid;
-		a->mtime_ns = x->root.mtime_ns;
-		a->ctime_ns = x->root.ctime_ns;
+		browse_attr_from_entry(a, &x->root);
 	} else {
 		a->mode = 0755;
 		a->mtime_ns = a->ctime_ns = s->snap.time_ns;
 	}
-}
-
-static void child_attr(const snap_view *s, const browse_child *c, cairn_browse_attr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->ino = browse_ino(s->no, c->rec, c->synthetic);
-	a->type = c->type;
-	a->mode = c->mode;
-	a->uid = c->uid;
-	a->gid = c->gid;
-	a->nlink = c->nlink;
-	a->mtime_ns = c->mtime_ns;
-	a->ctime_ns = c->ctime_ns;
-	a->size = c->size;
-	a->rdev = c->rdev;
 }
 
 /* The snapshot that where names, or NULL. */
@@ -155,14 +136,14 @@ static int find_in_snap(cairn_browse *b, snap_view *s, const char *path, found *
 		return rc;
 	if (!(f->c = browse_listing_find(f->l, slash + 1, strlen(slash + 1))))
 		return not_found(path);
-	child_attr(s, f->c, &f->attr);
+	f->attr = f->c->a;
 	if (!f->c->synthetic)
 		f->rec = f->c->rec;
-	if (f->c->type == CAIRN_ENTRY_DIR)
+	if (f->c->a.type == CAIRN_ENTRY_DIR)
 		f->dir = snap_dir_find(x, path, strlen(path));
 	else if (f->c->link != SIZE_MAX)
 		f->link = (const char *)f->l->arena.data + f->c->link;
-	if (f->c->type == CAIRN_ENTRY_HARDLINK)
+	if (f->c->a.type == CAIRN_ENTRY_HARDLINK)
 		return follow_hardlink(b, s, path, f, depth);
 	return 0;
 }
@@ -284,9 +265,8 @@ static int list_snap_dir(cairn_browse *b, found *f, lister *ls)
 	for (size_t i = 0; i < l->n && !ls->stop; i++) {
 		const browse_child *c = &l->c[i];
 		const char *name = (const char *)l->arena.data + c->name;
-		cairn_browse_attr a;
-		child_attr(f->s, c, &a);
-		if (c->type == CAIRN_ENTRY_HARDLINK && ls->pos >= ls->from) {
+		cairn_browse_attr a = c->a;
+		if (c->a.type == CAIRN_ENTRY_HARDLINK && ls->pos >= ls->from) {
 			/* Its inode number is its target's. */
 			char path[dlen + strlen(name) + 2];
 			found t = {.l = l, .c = c};

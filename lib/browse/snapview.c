@@ -384,27 +384,33 @@ static int child_from_entry(browse_listing *l, const snap_view *s, const cairn_e
 	if (rc)
 		return rc;
 	c->rec = rec;
-	c->type = e->type;
-	c->mode = e->mode;
-	c->uid = e->uid;
-	c->gid = e->gid;
-	c->mtime_ns = e->mtime_ns;
-	c->ctime_ns = e->ctime_ns;
-	c->size = e->size;
-	c->rdev = e->rdev;
-	c->has_xattrs = e->n_xattrs > 0;
-	c->nlink = 1;
+	browse_attr_from_entry(&c->a, e);
+	c->a.ino = browse_ino(s->no, rec, 0);
+	c->a.nlink = 1;
 	if (e->type == CAIRN_ENTRY_DIR) {
 		size_t d = snap_dir_find(x, e->path, strlen(e->path));
-		c->nlink = 2 + (d == SIZE_MAX ? 0 : x->dirs[d].subdirs);
+		c->a.nlink = 2 + (d == SIZE_MAX ? 0 : x->dirs[d].subdirs);
 	} else if (e->type == CAIRN_ENTRY_FILE) {
-		c->nlink = 1 + snap_links_to(x, e->path);
+		c->a.nlink = 1 + snap_links_to(x, e->path);
 	}
-	if (e->type == CAIRN_ENTRY_SYMLINK && e->link_target)
-		c->size = strlen(e->link_target);
 	if (e->link_target)
 		return arena_add(&l->arena, e->link_target, strlen(e->link_target), &c->link);
 	return 0;
+}
+
+void browse_attr_from_entry(cairn_browse_attr *a, const cairn_entry *e)
+{
+	a->type = e->type;
+	a->mode = e->mode;
+	a->uid = e->uid;
+	a->gid = e->gid;
+	a->mtime_ns = e->mtime_ns;
+	a->ctime_ns = e->ctime_ns;
+	a->size = e->size;
+	a->rdev = e->rdev;
+	/* A symlink's size is its target's length, as lstat says. */
+	if (e->type == CAIRN_ENTRY_SYMLINK && e->link_target)
+		a->size = strlen(e->link_target);
 }
 
 /* A directory the manifest left out, with the snapshot's time. */
@@ -420,10 +426,11 @@ static int child_synthetic(browse_listing *l, const snap_view *s, size_t dir, co
 		return rc;
 	c->rec = s->idx->dirs[dir].rec;
 	c->synthetic = 1;
-	c->type = CAIRN_ENTRY_DIR;
-	c->mode = 0755;
-	c->mtime_ns = c->ctime_ns = s->snap.time_ns;
-	c->nlink = 2 + s->idx->dirs[dir].subdirs;
+	c->a.ino = browse_ino(s->no, c->rec, 1);
+	c->a.type = CAIRN_ENTRY_DIR;
+	c->a.mode = 0755;
+	c->a.mtime_ns = c->a.ctime_ns = s->snap.time_ns;
+	c->a.nlink = 2 + s->idx->dirs[dir].subdirs;
 	return 0;
 }
 
