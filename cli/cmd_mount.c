@@ -201,9 +201,11 @@ static int m_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t 
 	return rc ? report(path, rc) : 0;
 }
 
-/* An open file, and whether its damage was told already. */
+/* An open file, its path for messages, and whether its damage was told
+ * already. */
 typedef struct open_file {
 	cairn_browse_file *f;
+	char *path;
 	int told;
 } open_file;
 
@@ -212,10 +214,13 @@ static int m_open(const char *path, struct fuse_file_info *fi)
 	open_file *o;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
-	if (!(o = calloc(1, sizeof(*o))))
+	if (!(o = calloc(1, sizeof(*o))) || !(o->path = strdup(path))) {
+		free(o);
 		return -ENOMEM;
+	}
 	int rc = cairn_browse_file_open(view(), path, &o->f);
 	if (rc) {
+		free(o->path);
 		free(o);
 		return report(path, rc);
 	}
@@ -232,7 +237,7 @@ static int m_read(const char *path, char *buf, size_t size, off_t off, struct fu
 		return (int)n;
 	/* Once for each opening: a reader retries, the kernel reads ahead. */
 	if (!__atomic_exchange_n(&o->told, 1, __ATOMIC_SEQ_CST))
-		return report(path, (int)n);
+		return report(o->path, (int)n);
 	return -err_of((int)n);
 }
 
@@ -240,6 +245,7 @@ static int m_release(const char *path, struct fuse_file_info *fi)
 {
 	open_file *o = (open_file *)(uintptr_t)fi->fh;
 	cairn_browse_file_close(o->f);
+	free(o->path);
 	free(o);
 	return 0;
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUEUE_MAX 64
+#define QUEUE_MAX 256
 #define BUCKETS_MIN 256
 
 enum entry_state {
@@ -264,20 +264,24 @@ void cairn_blobcache_release(cairn_blobcache *c, const cairn_cached_blob *b)
 	pthread_mutex_unlock(&c->mu);
 }
 
-void cairn_blobcache_prefetch(cairn_blobcache *c, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind)
+int cairn_blobcache_prefetch(cairn_blobcache *c, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind)
 {
+	int ok = 1;
 	if (!c->n_workers)
-		return;
+		return 0;
 	pthread_mutex_lock(&c->mu);
-	if (c->q_len < QUEUE_MAX && !find(c, fp, kind)) {
-		entry *e = add(c, fp, kind);
+	if (!find(c, fp, kind)) {
+		entry *e = c->q_len < QUEUE_MAX ? add(c, fp, kind) : NULL;
 		if (e) {
 			c->queue[(c->q_head + c->q_len++) % QUEUE_MAX] = e;
 			c->stats.prefetched++;
 			pthread_cond_signal(&c->queued);
+		} else {
+			ok = 0;
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
+	return ok;
 }
 
 static void *worker_main(void *arg)

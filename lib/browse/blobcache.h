@@ -46,9 +46,10 @@ void cairn_blobcache_free(cairn_blobcache *c);
 int cairn_blobcache_get(cairn_blobcache *c, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind,
                         const cairn_cached_blob **out);
 void cairn_blobcache_release(cairn_blobcache *c, const cairn_cached_blob *b);
-/* Asks a worker to fetch the blob unless it is held, being fetched, or
- * the queue of such requests is full. Returns at once. */
-void cairn_blobcache_prefetch(cairn_blobcache *c, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind);
+/* Asks a worker to fetch the blob unless it is held or being fetched.
+ * Returns at once: 1 if the blob is there, coming or asked for, 0 if the
+ * queue of such requests is full (or there are no workers). */
+int cairn_blobcache_prefetch(cairn_blobcache *c, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind);
 void cairn_blobcache_stats_get(cairn_blobcache *c, cairn_blobcache_stats *out);
 
 #endif

@@ -66,9 +66,17 @@ static void read_ahead(cairn_browse_file *f, size_t first, size_t last)
 	pthread_mutex_lock(&f->mu);
 	browse_readahead_plan(&f->ra, f->starts, f->n, first, last, f->readahead, &from, &to);
 	pthread_mutex_unlock(&f->mu);
-	for (size_t i = from; i < to; i++)
-		if (!is_hole(&f->chunks[i]))
-			cairn_blobcache_prefetch(f->cache, f->chunks[i].fp, CAIRN_BLOB_DATA);
+	for (size_t i = from; i < to; i++) {
+		if (is_hole(&f->chunks[i]) ||
+		    cairn_blobcache_prefetch(f->cache, f->chunks[i].fp, CAIRN_BLOB_DATA))
+			continue;
+		/* The queue is full: ask for the rest at the next read. */
+		pthread_mutex_lock(&f->mu);
+		if (f->ra.ahead > i)
+			f->ra.ahead = i;
+		pthread_mutex_unlock(&f->mu);
+		break;
+	}
 }
 
 /* Copies [off, off + n) of chunk i (off relative to the chunk) to buf. */
