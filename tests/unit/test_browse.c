@@ -6,6 +6,8 @@
 #include "cairn/errors.h"
 
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -328,6 +330,211 @@ static void test_cache_prefetch(void **state)
 	cairn_blobcache_free(c);
 }
 
+/* ---- a snapshot's tree, from a manifest held in memory ---- */
+
+/* The manifest's chunks, fetched by their number (fp[0..1]). */
+typedef struct tree_fake {
+	cairn_buf stream;
+	size_t piece;
+	int fetches;
+} tree_fake;
+
+static int tree_fetch(void *ud, const uint8_t fp[CAIRN_FP_SIZE], uint8_t kind, cairn_buf *out)
+{
+	tree_fake *t = ud;
+	size_t i = (size_t)fp[0] | (size_t)fp[1] << 8;
+	size_t off = i * t->piece;
+	size_t n = t->stream.len - off < t->piece ? t->stream.len - off : t->piece;
+	t->fetches++;
+	assert_int_equal(kind, CAIRN_BLOB_TREE);
+	return cairn_buf_append(out, t->stream.data + off, n);
+}
+
+static void encode(cairn_buf *b, uint8_t type, const char *path, const char *link)
+{
+	cairn_entry e = {0};
+	e.type = type;
+	e.path = (char *)path;
+	e.mode = type == CAIRN_ENTRY_DIR ? 0750 : 0640;
+	e.mtime_ns = 1000000000LL * (int64_t)strlen(path);
+	e.link_target = (char *)link;
+	if (type == CAIRN_ENTRY_FILE)
+		e.size = 0;
+	assert_int_equal(cairn_manifest_encode(b, &e), 0);
+}
+
+/* A tree whose manifest leaves out "/" and "/a", with a long directory
+ * to jump over and hardlinks, cut into pieces of piece bytes. */
+static void tree_view(tree_fake *t, snap_view *s, size_t piece)
+{
+	char path[64];
+	memset(s, 0, sizeof(*s));
+	cairn_buf_init(&t->stream);
+	t->piece = piece;
+	assert_int_equal(cairn_manifest_begin(&t->stream), 0);
+	encode(&t->stream, CAIRN_ENTRY_DIR, "/a/b", NULL);
+	encode(&t->stream, CAIRN_ENTRY_FILE, "/a/b/f", NULL);
+	encode(&t->stream, CAIRN_ENTRY_DIR, "/a/b/long", NULL);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(path, sizeof(path), "/a/b/long/entry-%04d", i);
+		encode(&t->stream, CAIRN_ENTRY_FILE, path, NULL);
+	}
+	encode(&t->stream, CAIRN_ENTRY_SYMLINK, "/a/b/s", "f");
+	encode(&t->stream, CAIRN_ENTRY_DIR, "/a/b/z", NULL);
+	encode(&t->stream, CAIRN_ENTRY_HARDLINK, "/a/b/z/h1", "/a/b/f");
+	encode(&t->stream, CAIRN_ENTRY_HARDLINK, "/a/h2", "/a/b/f");
+	encode(&t->stream, CAIRN_ENTRY_FILE, "/a\nb", NULL);
+	encode(&t->stream, CAIRN_ENTRY_DIR, "/c", NULL);
+	encode(&t->stream, CAIRN_ENTRY_FILE, "/c/x/y/deep", NULL);
+	size_t n = (t->stream.len + piece - 1) / piece;
+	s->snap.n_manifest = n;
+	s->snap.manifest = calloc(n, sizeof(*s->snap.manifest));
+	s->starts = calloc(n + 1, sizeof(*s->starts));
+	assert_non_null(s->snap.manifest);
+	assert_non_null(s->starts);
+	for (size_t i = 0; i < n; i++) {
+		s->snap.manifest[i].fp[0] = (uint8_t)i;
+		s->snap.manifest[i].fp[1] = (uint8_t)(i >> 8);
+		s->snap.manifest[i].length =
+		    (uint32_t)(i + 1 < n ? piece : t->stream.len - i * piece);
+		s->starts[i + 1] = s->starts[i] + s->snap.manifest[i].length;
+	}
+	strcpy(s->id, "0123456789abcdef");
+	s->snap.time_ns = 42;
+}
+
+static void tree_free(tree_fake *t, snap_view *s)
+{
+	snap_index_free(s->idx);
+	free(s->snap.manifest);
+	free(s->starts);
+	cairn_buf_free(&t->stream);
+}
+
+/* The names of directory path, joined by '|'. */
+static void names_are(cairn_blobcache *c, snap_view *s, const char *path, const char *want,
+                      size_t n_want)
+{
+	browse_listing l = {0};
+	char got[256] = "";
+	size_t dir = snap_dir_find(s->idx, path, strlen(path));
+	assert_int_not_equal(dir, SIZE_MAX);
+	assert_int_equal(snap_list_dir(c, s, dir, &l), 0);
+	assert_int_equal(l.n, n_want);
+	for (size_t i = 0; i < l.n && i < 8; i++) {
+		if (i)
+			strcat(got, "|");
+		strncat(got, (const char *)l.arena.data + l.c[i].name, 40);
+	}
+	assert_string_equal(got, want);
+	browse_listing_clear(&l);
+}
+
+static const browse_child *child_named(const browse_listing *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp((const char *)l->arena.data + l->c[i].name, name) == 0)
+			return &l->c[i];
+	return NULL;
+}
+
+static void tree_check(size_t piece)
+{
+	tree_fake t;
+	snap_view s;
+	cairn_blobcache *c;
+	tree_view(&t, &s, piece);
+	assert_int_equal(cairn_blobcache_new(&c, 1 << 20, 0, tree_fetch, &t), 0);
+	assert_int_equal(snap_index_build(c, &s), 0);
+	const snap_index *x = s.idx;
+	/* "/", "/a" (left out), "/a/b", "/a/b/long", "/a/b/z", "/c", "/c/x" and
+	 * "/c/x/y" (left out). */
+	assert_int_equal(x->n_dirs, 8);
+	assert_true(x->dirs[0].synthetic);
+	assert_true(x->dirs[snap_dir_find(x, "/a", 2)].synthetic);
+	assert_false(x->dirs[snap_dir_find(x, "/a/b", 4)].synthetic);
+	assert_true(x->dirs[snap_dir_find(x, "/c/x/y", 6)].synthetic);
+	assert_int_equal(snap_dir_find(x, "/a/b/f", 6), SIZE_MAX);
+	assert_int_equal(snap_links_to(x, "/a/b/f"), 2);
+	assert_int_equal(snap_links_to(x, "/a/b/s"), 0);
+
+	names_are(c, &s, "/", "a|a\nb|c", 3);
+	names_are(c, &s, "/a", "b|h2", 2);
+	names_are(c, &s, "/a/b", "f|long|s|z", 4);
+	names_are(c, &s, "/a/b/z", "h1", 1);
+	names_are(c, &s, "/c", "x", 1);
+	names_are(c, &s, "/c/x", "y", 1);
+	names_are(c, &s, "/c/x/y", "deep", 1);
+	names_are(c, &s, "/a/b/long",
+	          "entry-0000|entry-0001|entry-0002|entry-0003|entry-0004|entry-0005|"
+	          "entry-0006|entry-0007",
+	          1000);
+
+	/* Attributes, inode numbers and link counts. */
+	browse_listing l = {0};
+	assert_int_equal(snap_list_dir(c, &s, snap_dir_find(x, "/a/b", 4), &l), 0);
+	const browse_child *f = child_named(&l, "f"), *sl = child_named(&l, "s");
+	const browse_child *lg = child_named(&l, "long");
+	assert_int_equal(f->a.type, CAIRN_ENTRY_FILE);
+	assert_int_equal(f->a.mode, 0640);
+	assert_int_equal(f->a.nlink, 3);
+	assert_int_equal(f->a.mtime_ns, 6000000000LL);
+	assert_int_equal(sl->a.size, 1);
+	assert_string_equal((const char *)l.arena.data + sl->link, "f");
+	assert_int_equal(lg->a.nlink, 2);
+	assert_true(f->a.ino != sl->a.ino && f->a.ino != lg->a.ino);
+	/* The record at a child's offset is that child. */
+	cairn_entry e = {0};
+	assert_int_equal(snap_read_entry(c, &s, sl->rec, &e), 0);
+	assert_string_equal(e.path, "/a/b/s");
+	assert_string_equal(e.link_target, "f");
+	cairn_entry_clear(&e);
+	browse_listing_clear(&l);
+	assert_int_equal(snap_list_dir(c, &s, snap_dir_find(x, "/a", 2), &l), 0);
+	const browse_child *b = child_named(&l, "b");
+	assert_int_equal(b->a.nlink, 4); /* long and z below it */
+	assert_int_equal(child_named(&l, "h2")->a.type, CAIRN_ENTRY_HARDLINK);
+	browse_listing_clear(&l);
+	assert_int_equal(snap_list_dir(c, &s, 0, &l), 0);
+	const browse_child *a = child_named(&l, "a");
+	assert_true(a->synthetic);
+	assert_int_equal(a->a.mode, 0755);
+	assert_int_equal(a->a.mtime_ns, 42);
+	assert_true(a->a.ino != child_named(&l, "c")->a.ino);
+	browse_listing_clear(&l);
+
+	cairn_blobcache_free(c);
+	tree_free(&t, &s);
+}
+
+static void test_tree(void **state)
+{
+	/* One piece, pieces that cut every record, and pieces of a few records. */
+	tree_check(1 << 20);
+	tree_check(7);
+	tree_check(300);
+}
+
+static void test_tree_damaged(void **state)
+{
+	tree_fake t;
+	snap_view s;
+	cairn_blobcache *c;
+	tree_view(&t, &s, 100);
+	/* The stream ends inside a record. */
+	s.snap.n_manifest--;
+	assert_int_equal(cairn_blobcache_new(&c, 1 << 20, 0, tree_fetch, &t), 0);
+	assert_int_equal(snap_index_build(c, &s), CAIRN_ECORRUPT);
+	assert_null(s.idx);
+	s.snap.n_manifest++;
+	/* A piece that is not what it should be. */
+	t.stream.data[t.stream.len / 2] ^= 0xff;
+	int rc = snap_index_build(c, &s);
+	assert_true(rc == CAIRN_ECORRUPT || rc == 0);
+	cairn_blobcache_free(c);
+	tree_free(&t, &s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +543,7 @@ int main(void)
 	    cmocka_unit_test(test_safe_name),     cmocka_unit_test(test_ino),
 	    cmocka_unit_test(test_cache_lru),     cmocka_unit_test(test_cache_held),
 	    cmocka_unit_test(test_cache_failure), cmocka_unit_test(test_cache_prefetch),
+	    cmocka_unit_test(test_tree),          cmocka_unit_test(test_tree_damaged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
