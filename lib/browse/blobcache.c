@@ -189,10 +189,14 @@ static int fetch_entry(cairn_blobcache *c, entry *e)
 		cairn_error_save(err, rc);
 	pthread_mutex_lock(&c->mu);
 	if (rc == 0) {
-		size_t len = b.len;
+		size_t len = b.len, cap = b.cap;
 		e->data = cairn_buf_detach(&b, NULL);
 		if (!e->data && len == 0)
 			e->data = malloc(1);
+		/* The buffer grew by doubling: what it holds is what counts. */
+		uint8_t *fit = len && cap > len + len / 16 ? realloc(e->data, len) : NULL;
+		if (fit)
+			e->data = fit;
 		e->blob.data = e->data;
 		e->blob.len = len;
 		e->state = ENTRY_READY;

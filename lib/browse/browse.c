@@ -164,7 +164,12 @@ int cairn_browse_open(cairn_browse **out, cairn_repo *r, const cairn_browse_opts
 	b->repo = r;
 	b->uid = o.uid;
 	b->gid = o.gid;
+	if (!o.cache_bytes)
+		o.cache_bytes = CAIRN_BROWSE_CACHE_DEFAULT;
+	/* What is read ahead must not push out what is being read. */
 	b->readahead = o.readahead_bytes ? o.readahead_bytes : CAIRN_BROWSE_READAHEAD_DEFAULT;
+	if (b->readahead > o.cache_bytes / 4)
+		b->readahead = o.cache_bytes / 4;
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_mutex_init(&b->pool_mu, NULL);
 	if (!o.threads) {
@@ -172,9 +177,7 @@ int cairn_browse_open(cairn_browse **out, cairn_repo *r, const cairn_browse_opts
 		o.threads = cpus < 2 ? 2 : cpus > 16 ? 16 : (unsigned)cpus;
 	}
 	if ((rc = take_snapshots(b, &o)) || (rc = list_hosts(b)) ||
-	    (rc = cairn_blobcache_new(&b->cache,
-	                              o.cache_bytes ? o.cache_bytes : CAIRN_BROWSE_CACHE_DEFAULT,
-	                              o.threads, fetch_blob, b))) {
+	    (rc = cairn_blobcache_new(&b->cache, o.cache_bytes, o.threads, fetch_blob, b))) {
 		cairn_browse_free(b);
 		return rc;
 	}

@@ -37,7 +37,8 @@ typedef struct cairn_browse_file cairn_browse_file;
 
 typedef struct cairn_browse_opts {
 	size_t cache_bytes;     /* unsealed blobs kept (0: CAIRN_BROWSE_CACHE_DEFAULT) */
-	size_t readahead_bytes; /* fetched ahead of sequential reads (0: the default) */
+	size_t readahead_bytes; /* fetched ahead of sequential reads (0: the default;
+	                           at most a quarter of the cache) */
 	unsigned threads;       /* fetching ahead (0: one per CPU, at least 2) */
 	const cairn_snapshot_filter *filter; /* which snapshots (NULL: all) */
 	cairn_snapshot_skips *skips;         /* records that cannot be read (NULL: silent) */
