@@ -236,6 +236,8 @@ static int link_cmp(const void *a, const void *b)
 static void links_merge(snap_index *x)
 {
 	size_t o = 0;
+	if (!x->n_links)
+		return;
 	sort_arena = (const char *)x->arena.data;
 	qsort(x->links, x->n_links, sizeof(*x->links), link_cmp);
 	for (size_t i = 0; i < x->n_links; i++) {
