@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -122,6 +123,16 @@ static mode_t type_bits(uint8_t type)
 	}
 }
 
+static struct timespec timespec_of(int64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += 1000000000;
+	}
+	return ts;
+}
+
 static void to_stat(const cairn_browse_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -134,18 +145,8 @@ static void to_stat(const cairn_browse_attr *a, struct stat *st)
 	st->st_rdev = a->rdev;
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
-	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
-	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
-	if (st->st_mtim.tv_nsec < 0) {
-		st->st_mtim.tv_sec--;
-		st->st_mtim.tv_nsec += 1000000000;
-	}
-	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
-	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
-	if (st->st_ctim.tv_nsec < 0) {
-		st->st_ctim.tv_sec--;
-		st->st_ctim.tv_nsec += 1000000000;
-	}
+	st->st_mtim = timespec_of(a->mtime_ns);
+	st->st_ctim = timespec_of(a->ctime_ns);
 	st->st_atim = st->st_mtim;
 }
 
