@@ -137,6 +137,16 @@ check "a path that is not there is ENOENT" test ! -e "$V/no-such-file"
 check "the view cannot be written" sh -c "! echo x >'$V/docs/zero'" 2>/dev/null
 check "a read at an offset gives the right bytes" bash -c \
 	"cmp <(dd if='$V/big.bin' bs=4096 skip=1000 count=10 2>/dev/null) <(dd if='$SRC/big.bin' bs=4096 skip=1000 count=10 2>/dev/null)"
+# Readers at once, each through its own path to the same data.
+for p in "$V" "$MNT/snapshots/$t1$SRC" "$MNT/hosts/alpha/$t1$SRC"; do
+	cmp "$SRC/big.bin" "$p/big.bin" >"$T/par.$(echo "$p" | md5sum | cut -c1-8)" 2>&1 &
+done
+readers_ok=1
+for job in $(jobs -p); do
+	[ "$job" = "$MOUNT_PID" ] && continue
+	wait "$job" || readers_ok=0
+done
+check "three readers of the big file at once all read it bit for bit" test "$readers_ok" = 1
 if getfattr -n user.colour "$SRC/docs/hello.txt" >/dev/null 2>&1; then
 	check_eq "xattrs" "$(getfattr --only-values -n user.colour "$V/docs/hello.txt" 2>/dev/null)" blue
 fi
@@ -169,6 +179,11 @@ kill -TERM "$MOUNT_PID"
 mount_wait
 check_rc 0 "cairn mount exits 0 on SIGTERM"
 check "it unmounted" sh -c "! grep -qF ' $MNT ' /proc/mounts"
+
+say "a wrong password"
+CAIRN_PASSWORD=wrong run cairn mount "$MNT"
+check_rc 12 "a wrong password: exit 12"
+check "and nothing is mounted" sh -c "! grep -qF ' $MNT ' /proc/mounts"
 
 say "bad arguments"
 run cairn mount
