@@ -340,6 +340,10 @@ static int serve(cli_ctx *ctx, cairn_browse *b, const mount_args *a)
 		goto out;
 	}
 	mounted = 1;
+	/* libfuse leaves alone a signal that is ignored, as SIGINT is in a
+	 * script's background job: either of these asks to unmount. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	if (fuse_set_signal_handlers(fuse_get_session(f)) != 0) {
 		cli_error("cannot handle signals");
 		goto out;

@@ -4,7 +4,7 @@
 # for bit, snapshots/, hosts/ and latest lead to the same snapshot, names
 # with a newline or a byte that is not UTF-8 work, a damaged pack gives
 # EIO for its file (named on stderr) while the others still read, and
-# fusermount3 -u as well as SIGTERM end the command with status 0.
+# fusermount3 -u, SIGTERM and SIGINT end the command with status 0.
 # shellcheck source=lib.sh
 source "$E2E_LIB"
 
@@ -40,7 +40,8 @@ mount_start()
 	return 1
 }
 
-# Waits for the mount command to end; its status goes to $RC.
+# Waits for the mount command to end (killing it after 10 s, which
+# fails the check that follows); its status goes to $RC.
 mount_wait()
 {
 	local i
@@ -48,6 +49,7 @@ mount_wait()
 		kill -0 "$MOUNT_PID" 2>/dev/null || break
 		sleep 0.1
 	done
+	kill -0 "$MOUNT_PID" 2>/dev/null && { kill -KILL "$MOUNT_PID"; unmount_dir "$MNT"; }
 	wait "$MOUNT_PID"
 	RC=$?
 	bg_forget "$MOUNT_PID"
@@ -178,6 +180,13 @@ say "SIGTERM unmounts"
 kill -TERM "$MOUNT_PID"
 mount_wait
 check_rc 0 "cairn mount exits 0 on SIGTERM"
+check "it unmounted" sh -c "! grep -qF ' $MNT ' /proc/mounts"
+
+say "SIGINT unmounts, even sent to a background job"
+require "cairn mount shows the view once more" mount_start
+kill -INT "$MOUNT_PID"
+mount_wait
+check_rc 0 "cairn mount exits 0 on SIGINT"
 check "it unmounted" sh -c "! grep -qF ' $MNT ' /proc/mounts"
 
 say "a wrong password"
