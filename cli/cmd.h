@@ -71,6 +71,7 @@ int cmd_diff(cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cmd_find(cli_ctx *ctx, int argc, char **argv);
 int cmd_dump(cli_ctx *ctx, int argc, char **argv);
+int cmd_mount(cli_ctx *ctx, int argc, char **argv);
 
 /* cmd_prune.c, for forget --prune too: runs a prune with a progress
  * line and warnings; the exit status (0 or after reporting the error). */

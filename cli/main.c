@@ -123,6 +123,18 @@ static const cli_cmd commands[] = {
      "and everything below it as a POSIX (pax) tar stream: `cairn dump latest /etc\n"
      "| tar -x` gives what restore gives. Exits 1 if PATH is not in the snapshot, 3\n"
      "if data is damaged (the file is named; its unreadable bytes are zeros).\n" SNAPSHOT_OPTIONS},
+    {"mount", cmd_mount, "browse the snapshots as a read-only file system",
+     "usage: cairn mount [--cache-size S] [--allow-other] [--host H]... [--tag T]...\n"
+     "                   [--path P]... DIR\n"
+     "\n"
+     "Shows the snapshots under DIR (FUSE), until unmounted (fusermount3 -u DIR,\n"
+     "or Ctrl-C): ids/<id>/ holds a snapshot's paths, snapshots/<time>/ and\n"
+     "hosts/<host>/<time>/ the same by time, latest is a link to the newest.\n"
+     "\n"
+     "  --cache-size S      memory for file content read (default 64M)\n"
+     "  --allow-other       let other users in (the kernel checks permissions)\n"
+     "  --host H, --tag T, --path P\n"
+     "                      show only the snapshots these choose (see ls)\n"},
     {"forget", cmd_forget, "remove snapshots by a retention policy, or by id",
      "usage: cairn forget [--host H]... [--tag T]... [--path P]... SNAPSHOT...\n"
      "       cairn forget [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
