@@ -376,8 +376,11 @@ static int core_reject(cairn_index *base, const cairn_index_entry *rows, size_t 
 static void core_free(cairn_index *base)
 {
 	core_index *ix = (core_index *)base;
+	cairn_error_saved caller;
 	if (!ix)
 		return;
+	/* Freed on a failure's way out: its message is the caller's. */
+	cairn_error_save(&caller, CAIRN_ERROR);
 	if (ix->merger_started) {
 		pthread_mutex_lock(&ix->wake_lock);
 		ix->stopping = 1;
@@ -403,6 +406,7 @@ static void core_free(cairn_index *base)
 	pthread_cond_destroy(&ix->wake);
 	free(ix->dir);
 	free(ix);
+	cairn_error_restore(&caller);
 }
 
 static const struct cairn_index_ops core_ops = {
