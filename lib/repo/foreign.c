@@ -53,13 +53,15 @@ static int take_first_item(const cairn_store_item *item, void *ud)
 	return take_first(item->key, item->size, ud);
 }
 
-/* restic: config is sealed binary, not JSON, and its key files are JSON
- * (cairn's start with "CAIRNKEY"). */
-static int is_restic(cairn_store *s, const char *config)
+/* restic: a config (sealed binary: its first bytes are random, nothing
+ * can be told from them) and key files that are JSON objects (cairn's
+ * start with "CAIRNKEY"). */
+static int is_restic(cairn_store *s)
 {
 	struct first_key k = {""};
 	char key[PEEK + 1];
-	if (!config[0] || *skip_space(config) == '{')
+	uint64_t size;
+	if (cairn_store_stat(s, CAIRN_CONFIG_KEY, &size) != 0)
 		return 0;
 	if (cairn_store_list(s, CAIRN_KEYS_PREFIX, take_first, &k) != 1)
 		return 0;
@@ -78,7 +80,7 @@ static const char *foreign_tool(cairn_store *s)
 		return "borg";
 	if (cairn_store_stat(s, "kopia.repository.f", &size) == 0)
 		return "kopia";
-	if (is_restic(s, config))
+	if (is_restic(s))
 		return "restic";
 	return NULL;
 }
