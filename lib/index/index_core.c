@@ -388,16 +388,13 @@ static void core_free(cairn_index *base)
 		pthread_mutex_unlock(&ix->wake_lock);
 		pthread_join(ix->merger, NULL);
 	}
-	/* What is not merged stays in the log for the next open; with nothing
-	 * left there, the table is saved for it. */
-	int merged = ix->log && ix->db && ix->mt && ix->merger_started;
-	if (merged && pending_count(ix) && merge_now(ix)) {
-		cairn_error_clear();
-		merged = 0;
-	}
+	/* What is not merged stays in the log for the next open, and the
+	 * table (which holds it too) is saved for it: a stop waits for no
+	 * merge. */
+	int save = ix->log && ix->db && ix->mt && ix->merger_started;
 	cairn_reglog_free(ix->log);
 	cairn_index_free(ix->db);
-	if (merged)
+	if (save)
 		cairn_core_table_save(ix->dir, ix->nshards, ix->mt);
 	cairn_memtable_free(ix->mt);
 	pthread_mutex_destroy(&ix->pending_lock);
@@ -577,25 +574,25 @@ static int open_parts(core_index *ix, const cairn_index_core_opts *opts)
 	db_opts.durable = 1;
 	size_t in_log = 0;
 	snprintf(log_dir, sizeof(log_dir), "%s/log", ix->dir);
-	/* Before the shards are opened: their stamps say whether the saved
-	 * table holds. */
-	int rc = cairn_reglog_replay(log_dir, 0, count_rows, &in_log, NULL);
-	if (rc)
+	/* Before the shards are opened: their stamps say whether the table
+	 * saved at the last stop holds. It has the rows the log holds too,
+	 * which the merger then brings to the shards; without it, what the
+	 * log holds goes to the shards first, and the table is read from
+	 * them. */
+	ix->mt = cairn_core_table_load(ix->dir, ix->nshards);
+	int rc = cairn_index_sqlite_open_ex(&ix->db, ix->dir, ix->nshards, &db_opts);
+	if (!rc)
+		rc = ix->mt ? cairn_reglog_replay(log_dir, 0, count_rows, &in_log, NULL)
+		            : cairn_reglog_replay(log_dir, 0, replay_into_shards, ix->db, NULL);
+	if (rc || (rc = cairn_reglog_open(&ix->log, log_dir, on_durable, ix)))
 		return rc;
-	if (!in_log)
-		ix->mt = cairn_core_table_load(ix->dir, ix->nshards);
-	if ((rc = cairn_index_sqlite_open_ex(&ix->db, ix->dir, ix->nshards, &db_opts)))
-		return rc;
-	/* What a crash left in the log goes to the shards first. */
-	if ((rc = cairn_reglog_replay(log_dir, 0, replay_into_shards, ix->db, NULL)) ||
-	    (rc = cairn_reglog_open(&ix->log, log_dir, on_durable, ix)))
-		return rc;
+	ix->npending = in_log;
+	if (ix->mt)
+		return 0;
 	uint64_t sealed;
 	if ((rc = cairn_reglog_rotate(ix->log, &sealed)) ||
 	    (rc = cairn_reglog_remove_upto(ix->log, sealed)))
 		return rc;
-	if (ix->mt)
-		return 0;
 	if ((rc = cairn_memtable_new(&ix->mt,
 	                             cairn_memtable_bits_for(rows_estimate(ix->dir, ix->nshards)))))
 		return rc;

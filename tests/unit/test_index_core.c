@@ -229,6 +229,39 @@ static void test_index_core__a_clean_close_saves_the_table_for_one_open(void **s
 	cairn_index_free(ix);
 }
 
+static void test_index_core__a_stop_waits_for_no_merge_and_loses_nothing(void **state)
+{
+	fixture *f = *state;
+	cairn_index *ix;
+	enum { N = 200 };
+	cairn_index_entry e[N], out[N];
+	uint8_t found[N];
+	cairn_index_core_opts never = {.merge_ms = 3600 * 1000};
+	for (uint32_t i = 0; i < N; i++)
+		e[i] = entry(9000 + i, 0x77);
+	/* Registered, never merged: at the stop the rows are in the log and
+	 * in the saved table only. */
+	assert_int_equal(cairn_index_core_open(&ix, f->dir, 4, &never), 0);
+	assert_int_equal(cairn_index_insert(ix, e, N), 0);
+	cairn_index_free(ix);
+	assert_int_equal(cairn_index_core_open(&ix, f->dir, 4, &never), 0);
+	lookup_all(ix, e, N, 1, out, found);
+	for (int i = 0; i < N; i++)
+		assert_true(found[i]);
+	/* The full rows: the log merged into the shards on demand. */
+	lookup_all(ix, e, N, 0, out, found);
+	for (int i = 0; i < N; i++) {
+		assert_true(found[i]);
+		assert_entry_equal(&out[i], &e[i]);
+	}
+	cairn_index_free(ix);
+	assert_int_equal(cairn_index_core_open(&ix, f->dir, 4, NULL), 0);
+	lookup_all(ix, e, N, 0, out, found);
+	for (int i = 0; i < N; i++)
+		assert_true(found[i]);
+	cairn_index_free(ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +274,8 @@ int main(void)
 	        test_index_core__acknowledged_rows_survive_a_process_that_dies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_index_core__a_clean_close_saves_the_table_for_one_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_index_core__a_stop_waits_for_no_merge_and_loses_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
