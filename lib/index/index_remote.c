@@ -34,6 +34,7 @@
 #include "cairn/errors.h"
 #include "cairn/pack.h"
 #include "cairn/wire.h"
+#include "index/remote_check.h"
 #include "util/buf.h"
 #include "net/curl_api.h"
 #include "net/http.h"
@@ -47,7 +48,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -70,7 +70,6 @@
 /* The largest filter taken: what the server's default quota of 100
  * million fingerprints makes (at most about 200 MB), with room. */
 #define BLOOM_MAX_DEFAULT ((size_t)256 << 20)
-#define TOKEN_MAX 4096
 #define CACHE_MAGIC "cairn bloom cache 1\n"
 #define CIRCUIT_SECONDS 60
 
@@ -896,43 +895,6 @@ static const struct cairn_index_ops remote_ops = {
     .snapshot_add_host = remote_snapshot_add_host,
 };
 
-static int check_url(const char *url)
-{
-	const char *rest;
-	if (strncmp(url, "http://", 7) == 0)
-		rest = url + 7;
-	else if (strncmp(url, "https://", 8) == 0)
-		rest = url + 8;
-	else
-		return cairn_error_set(
-		    CAIRN_EINVAL, "index server \"%s\" is not an http:// or https:// URL", url);
-	if (!*rest || *rest == '/')
-		return cairn_error_set(CAIRN_EINVAL, "index server URL \"%s\" has no host", url);
-	for (const char *p = url; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '?' ||
-		    *p == '#')
-			return cairn_error_set(CAIRN_EINVAL,
-			                       "index server URL \"%s\" has a character that "
-			                       "does not belong there",
-			                       url);
-	return 0;
-}
-
-static int check_token(const char *token)
-{
-	size_t n = token ? strlen(token) : 0;
-	if (n == 0)
-		return cairn_error_set(CAIRN_EINVAL, "an index server needs a token "
-		                                     "(CAIRN_INDEX_TOKEN or --index-token-file)");
-	if (n > TOKEN_MAX)
-		return cairn_error_set(CAIRN_EINVAL, "the index token is too long");
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)token[i] <= 0x20 || (unsigned char)token[i] >= 0x7f)
-			return cairn_error_set(CAIRN_EINVAL,
-			                       "the index token has a space or control character");
-	return 0;
-}
-
 /* CAIRN_INDEX_BLOOM_MAX: a size (util/units.h); anything else leaves
  * the default. */
 static size_t bloom_max(void)
@@ -958,9 +920,9 @@ int cairn_index_remote_open(cairn_index **out, const char *url, const char *toke
 	cairn_buf b = CAIRN_BUF_INIT;
 	int rc;
 	*out = NULL;
-	if (!url || (rc = check_url(url)))
+	if (!url || (rc = cairn_index_remote_check_url(url)))
 		return url ? rc : cairn_error_set(CAIRN_EINVAL, "no index server URL");
-	if ((rc = check_token(token)))
+	if ((rc = cairn_index_remote_check_token(token)))
 		return rc;
 	if ((rc = cairn_curl_global_init()))
 		return rc;
