@@ -325,29 +325,17 @@ static int core_scan(cairn_index *base, const cairn_index_entry *after, cairn_in
 static int core_drop_packs(cairn_index *base, const uint8_t (*packs)[32], size_t n)
 {
 	core_index *ix = (core_index *)base;
-	uint8_t *bits = NULL;
 	uint64_t gone = 0;
 	pthread_mutex_lock(&ix->merge_lock);
 	int rc = merge_locked(ix);
 	if (!rc)
 		rc = cairn_index_drop_packs(ix->db, packs, n);
-	uint32_t nums[1];
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = cairn_memtable_intern(ix->mt, packs[i], nums);
-	uint32_t npacks = cairn_memtable_packs(ix->mt);
-	if (!rc && !(bits = calloc(npacks / 8 + 1, 1)))
-		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	for (size_t i = 0; !rc && i < n; i++) {
-		cairn_memtable_intern(ix->mt, packs[i], nums);
-		bits[nums[0] >> 3] |= (uint8_t)(1u << (nums[0] & 7));
-	}
 	if (!rc)
-		gone = cairn_memtable_drop(ix->mt, bits, npacks);
+		rc = cairn_memtable_drop_packs(ix->mt, packs, n, &gone);
 	pthread_mutex_lock(&ix->pending_lock);
 	ix->rows -= gone < ix->rows ? gone : ix->rows;
 	pthread_mutex_unlock(&ix->pending_lock);
 	pthread_mutex_unlock(&ix->merge_lock);
-	free(bits);
 	return rc;
 }
 
@@ -629,11 +617,6 @@ int cairn_index_core_open(cairn_index **out, const char *dir, unsigned nshards,
 	ix->merger_started = 1;
 	*out = &ix->base;
 	return 0;
-}
-
-uint64_t cairn_index_core_bytes(cairn_index *base)
-{
-	return cairn_memtable_bytes(((core_index *)base)->mt);
 }
 
 void cairn_index_core_each(cairn_index *base, void (*fn)(void *ud, const uint8_t fp[32]), void *ud)

@@ -196,35 +196,30 @@ static int new_pack(cairn_memtable *mt, const uint8_t id[32], size_t slot, uint3
 	return 0;
 }
 
+/* The slot of id, or of the empty slot where it would go. Under
+ * packs_lock. */
+static size_t probe(const cairn_memtable *mt, const uint8_t id[32])
+{
+	size_t k = slot_of(id, mt->nslots);
+	while (mt->slots[k] && memcmp(cairn_memtable_pack_id(mt, mt->slots[k] - 1), id, 32))
+		k = (k + 1) & (mt->nslots - 1);
+	return k;
+}
+
 int cairn_memtable_intern(cairn_memtable *mt, const uint8_t id[32], uint32_t *num)
 {
 	int rc = 0;
 	pthread_mutex_lock(&mt->packs_lock);
 	if (2 * (size_t)(mt->npacks + 1) > mt->nslots && (rc = grow_slots(mt)))
 		goto out;
-	size_t k = slot_of(id, mt->nslots);
-	for (;; k = (k + 1) & (mt->nslots - 1)) {
-		uint32_t s = mt->slots[k];
-		if (!s) {
-			rc = new_pack(mt, id, k, num);
-			break;
-		}
-		if (!memcmp(cairn_memtable_pack_id(mt, s - 1), id, 32)) {
-			*num = s - 1;
-			break;
-		}
-	}
+	size_t k = probe(mt, id);
+	if (mt->slots[k])
+		*num = mt->slots[k] - 1;
+	else
+		rc = new_pack(mt, id, k, num);
 out:
 	pthread_mutex_unlock(&mt->packs_lock);
 	return rc;
-}
-
-uint32_t cairn_memtable_packs(cairn_memtable *mt)
-{
-	pthread_mutex_lock(&mt->packs_lock);
-	uint32_t n = mt->npacks;
-	pthread_mutex_unlock(&mt->packs_lock);
-	return n;
 }
 
 /* ---- partitions ---- */
@@ -355,7 +350,6 @@ int cairn_memtable_find(cairn_memtable *mt, const uint8_t fp[32], cairn_memtable
 	if (hit) {
 		row->pack = hit->pack & PACK_NUM_MASK;
 		row->offset = hit->offset;
-		row->bad = 0;
 	}
 	pthread_rwlock_unlock(lock_of(mt, pi));
 	return hit != NULL;
@@ -372,9 +366,22 @@ int cairn_memtable_mark_bad(cairn_memtable *mt, const uint8_t fp[32], uint32_t p
 	return r != NULL;
 }
 
-uint64_t cairn_memtable_drop(cairn_memtable *mt, const uint8_t *dropped, uint32_t npacks)
+int cairn_memtable_drop_packs(cairn_memtable *mt, const uint8_t (*ids)[32], size_t n,
+                              uint64_t *gone_out)
 {
 	uint64_t gone = 0;
+	pthread_mutex_lock(&mt->packs_lock);
+	uint32_t npacks = mt->npacks;
+	uint8_t *dropped = calloc(npacks / 8 + 1, 1);
+	for (size_t i = 0; dropped && i < n; i++) {
+		size_t k = probe(mt, ids[i]);
+		if (mt->slots[k]) /* a pack the table never had has no rows */
+			dropped[(mt->slots[k] - 1) >> 3] |=
+			    (uint8_t)(1u << ((mt->slots[k] - 1) & 7));
+	}
+	pthread_mutex_unlock(&mt->packs_lock);
+	if (!dropped)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	for (size_t pi = 0; pi < mt->nparts; pi++) {
 		part *p = &mt->parts[pi];
 		pthread_rwlock_wrlock(lock_of(mt, pi));
@@ -391,7 +398,10 @@ uint64_t cairn_memtable_drop(cairn_memtable *mt, const uint8_t *dropped, uint32_
 		p->sorted = sorted;
 		pthread_rwlock_unlock(lock_of(mt, pi));
 	}
-	return gone;
+	free(dropped);
+	if (gone_out)
+		*gone_out = gone;
+	return 0;
 }
 
 void cairn_memtable_clear(cairn_memtable *mt)

@@ -33,7 +33,6 @@ typedef struct cairn_memtable cairn_memtable;
 typedef struct cairn_memtable_row {
 	uint32_t pack; /* the pack's number (cairn_memtable_pack_id) */
 	uint32_t offset;
-	int bad;
 } cairn_memtable_row;
 
 /* bits: the partitions' count's log2, clamped to [BITS_MIN, BITS_MAX];
@@ -58,14 +57,13 @@ int cairn_memtable_add(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack, 
 int cairn_memtable_find(cairn_memtable *mt, const uint8_t fp[32], cairn_memtable_row *row);
 /* Marks the row (fp, pack) bad; 1 if the table had it. */
 int cairn_memtable_mark_bad(cairn_memtable *mt, const uint8_t fp[32], uint32_t pack);
-/* Removes every row whose pack number p has bit p set in dropped (npacks
- * bits); returns how many went. */
-uint64_t cairn_memtable_drop(cairn_memtable *mt, const uint8_t *dropped, uint32_t npacks);
+/* Removes every row of the n packs (ids the table never had are passed
+ * over); *gone_out (may be NULL) gets how many went. */
+int cairn_memtable_drop_packs(cairn_memtable *mt, const uint8_t (*ids)[32], size_t n,
+                              uint64_t *gone_out);
 /* Removes every row; pack numbers stay. */
 void cairn_memtable_clear(cairn_memtable *mt);
 uint64_t cairn_memtable_count(cairn_memtable *mt);
-/* How many pack numbers were given out. */
-uint32_t cairn_memtable_packs(cairn_memtable *mt);
 /* Bytes the table holds (records, partitions, packs). */
 uint64_t cairn_memtable_bytes(cairn_memtable *mt);
 

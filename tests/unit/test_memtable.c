@@ -115,8 +115,12 @@ static void test_memtable__drops_the_rows_of_dropped_packs(void **state)
 		assert_int_equal(cairn_memtable_add(mt, fps[i], i % 3 ? a : b, (uint32_t)i, NULL),
 		                 0);
 	}
-	uint8_t dropped[1] = {(uint8_t)(1u << b)};
-	assert_int_equal(cairn_memtable_drop(mt, dropped, cairn_memtable_packs(mt)), 100);
+	uint8_t dropped[2][32];
+	uint64_t gone = 0;
+	memcpy(dropped[0], cairn_memtable_pack_id(mt, b), 32);
+	memset(dropped[1], 0xee, 32); /* a pack the table never had */
+	assert_int_equal(cairn_memtable_drop_packs(mt, (const uint8_t(*)[32])dropped, 2, &gone), 0);
+	assert_int_equal(gone, 100);
 	for (int i = 0; i < 300; i++) {
 		cairn_memtable_row row;
 		assert_int_equal(cairn_memtable_find(mt, fps[i], &row), i % 3 != 0);

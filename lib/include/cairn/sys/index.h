@@ -151,8 +151,6 @@ typedef struct cairn_index_core_opts {
 
 int cairn_index_core_open(cairn_index **out, const char *dir, unsigned nshards,
                           const cairn_index_core_opts *opts);
-/* Bytes the core's table holds; ix must be a core. */
-uint64_t cairn_index_core_bytes(cairn_index *ix);
 /* Calls fn for the fingerprint of every row the core holds (a fingerprint
  * in several packs: once each); ix must be a core. */
 void cairn_index_core_each(cairn_index *ix, void (*fn)(void *ud, const uint8_t fp[32]), void *ud);
